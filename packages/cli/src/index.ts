@@ -1,0 +1,51 @@
+import yargs from "yargs";
+import { MoeqError, InputError, CheckFailedError } from "@moeq/formats";
+import { commands } from "./commands/index.js";
+
+/** Exit codes every command shares: 0 ok, 1 a gate or check failed, 2 bad input. */
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/** Maps any thrown value to one line on stderr and an exit code; never a stack trace for user errors. */
+export function reportError(err: unknown): number {
+  if (err instanceof CheckFailedError) {
+    process.stderr.write(`moeq: ${err.message}\n`);
+    return EXIT_CHECK_FAILED;
+  }
+  if (err instanceof MoeqError || err instanceof InputError) {
+    process.stderr.write(`moeq: ${err.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === "string" && ["ENOENT", "EACCES", "EISDIR", "ENOTDIR"].includes(e.code)) {
+    process.stderr.write(`moeq: ${e.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  process.stderr.write(`moeq: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return EXIT_CHECK_FAILED;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const cli = yargs(argv)
+    .scriptName("moeq")
+    .usage("$0 <command> [options]\n\nQuantize Mixture-of-Experts checkpoints you can trust.")
+    .strict()
+    .demandCommand(1, "Name a command; see --help.")
+    .recommendCommands()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new InputError("USAGE", msg);
+    });
+  for (const c of commands) cli.command(c);
+  try {
+    // Handlers signal failure by throwing: CheckFailedError → 1, InputError → 2.
+    await cli.parseAsync();
+  } catch (err) {
+    exitCode = reportError(err);
+  }
+  return exitCode;
+}
