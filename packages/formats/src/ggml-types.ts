@@ -107,7 +107,7 @@ export function ggmlTypeName(type: GGMLType): string {
 
 /** Parses "q4_k", "Q4_K", "f16" … into a GGMLType, or undefined. */
 export function parseGGMLType(name: string): GGMLType | undefined {
-  const v = (GGMLType as unknown as Record<string, number>)[name.toUpperCase().replace(/_K$/, "_K")];
+  const v = (GGMLType as unknown as Record<string, number>)[name.toUpperCase()];
   return typeof v === "number" ? (v as GGMLType) : undefined;
 }
 
