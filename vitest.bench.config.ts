@@ -1,15 +1,15 @@
-import { defineConfig, mergeConfig } from "vitest/config";
+import { defineConfig } from "vitest/config";
 import base from "./vitest.config.ts";
 
 // `npm run bench`: each packages/<pkg>/bench/*.bench.ts is a vitest file that runs tinybench against the
 // reference (ggml / llama.cpp) in the same process and prints the ratio. Not part of `npm test`.
-export default mergeConfig(
-  base,
-  defineConfig({
-    test: {
-      include: ["packages/*/bench/**/*.bench.ts"],
-      testTimeout: 1_800_000,
-      fileParallelism: false,
-    },
-  }),
-);
+export default defineConfig({
+  resolve: base.resolve,
+  test: {
+    include: ["packages/*/bench/**/*.bench.ts"],
+    testTimeout: 1_800_000,
+    hookTimeout: 1_800_000,
+    pool: "forks",
+    fileParallelism: false,
+  },
+});
