@@ -1,1 +1,1 @@
-export {};
+export * from "./llama4/names.js";
