@@ -1,2 +1,3 @@
 export * from "./errors.js";
 export * from "./ggml-types.js";
+export * from "./dtypes.js";
