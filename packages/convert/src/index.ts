@@ -1,1 +1,1 @@
-export {};
+export * from "./hub/index.js";

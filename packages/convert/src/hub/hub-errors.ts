@@ -1,0 +1,131 @@
+import { CheckFailedError, InputError } from "@moeq/formats";
+import { redactSecret, redactUrl } from "./redact.js";
+
+/** The Hub refused or could not find something (401, 403 gated, 404, 409…): the user must act (exit 2). */
+export class HubRequestError extends InputError {
+  readonly statusCode: number;
+  readonly url: string;
+  constructor(code: string, message: string, opts: { statusCode: number; url: string; file?: string; cause?: unknown }) {
+    super(code, message, { file: opts.file, details: { statusCode: opts.statusCode, url: opts.url }, cause: opts.cause });
+    this.statusCode = opts.statusCode;
+    this.url = opts.url;
+  }
+}
+
+/** A downloaded file does not match the Hub's metadata (size, sha256, git sha1): never linked (exit 1). */
+export class HubIntegrityError extends CheckFailedError {}
+
+/** A filename from the Hub that could land outside the snapshot or is not portable (exit 2). */
+export class UnsafeRepoPathError extends InputError {}
+
+/** Nothing usable in the cache while HF_HUB_OFFLINE is set (exit 2). */
+export class OfflineCacheMissError extends InputError {}
+
+export interface HubErrorContext {
+  /** What we tried, e.g. "resolve revision main of org/name". */
+  readonly action: string;
+  readonly token: string | undefined;
+  /** The repo file concerned, when there is one. */
+  readonly file?: string;
+}
+
+/**
+ * One clear line for a failed Hub response. `errorCode` is the Hub's X-Error-Code header
+ * (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound), `serverMessage` its X-Error-Message or JSON error.
+ */
+export function hubErrorFor(
+  status: number,
+  url: string,
+  ctx: HubErrorContext,
+  errorCode?: string | null,
+  serverMessage?: string | null,
+  cause?: unknown,
+): HubRequestError {
+  const safeUrl = redactUrl(url, ctx.token);
+  const server = serverMessage ? ` (${redactSecret(serverMessage, ctx.token).slice(0, 300)})` : "";
+  let code: string;
+  let what: string;
+  if (status === 401) {
+    code = "HUB_UNAUTHORIZED";
+    what = ctx.token
+      ? "the Hub rejected the access token (401); check HF_TOKEN / --token"
+      : "authentication required (401): the repo is private or does not exist; set HF_TOKEN or pass --token";
+  } else if (status === 403 && errorCode === "GatedRepo") {
+    code = "HUB_GATED";
+    what = "the repo is gated (403): accept its terms on the Hub with the account that owns the token";
+  } else if (status === 403) {
+    code = "HUB_FORBIDDEN";
+    what = "access forbidden (403): the token lacks permission for this repo";
+  } else if (status === 404) {
+    code = errorCode === "RevisionNotFound" ? "HUB_REVISION_NOT_FOUND" : errorCode === "EntryNotFound" ? "HUB_ENTRY_NOT_FOUND" : "HUB_NOT_FOUND";
+    what =
+      errorCode === "RevisionNotFound"
+        ? "revision not found (404)"
+        : errorCode === "EntryNotFound"
+          ? "file not found in the repo (404)"
+          : "repo not found (404): check the name, or pass a token if it is private";
+  } else {
+    code = "HUB_HTTP_ERROR";
+    what = `the Hub answered HTTP ${status}`;
+  }
+  return new HubRequestError(code, `failed to ${ctx.action}: ${what}${server} [${safeUrl}]`, {
+    statusCode: status,
+    url: safeUrl,
+    file: ctx.file,
+    cause,
+  });
+}
+
+/** Reads the error headers/body of a failed fetch Response and builds the one-line error. */
+export async function hubErrorFromResponse(res: Response, ctx: HubErrorContext): Promise<HubRequestError> {
+  let serverMessage = res.headers.get("x-error-message");
+  if (!serverMessage) {
+    try {
+      const text = await res.text();
+      try {
+        const json = JSON.parse(text) as { error?: unknown; message?: unknown };
+        const m = json.error ?? json.message;
+        serverMessage = typeof m === "string" ? m : null;
+      } catch {
+        serverMessage = text.trim() ? text.trim() : null;
+      }
+    } catch {
+      serverMessage = null;
+    }
+  }
+  return hubErrorFor(res.status, res.url, ctx, res.headers.get("x-error-code"), serverMessage);
+}
+
+interface HubApiErrorLike {
+  statusCode: number;
+  url: string;
+  message: string;
+  data?: unknown;
+}
+
+function isHubApiErrorLike(err: unknown): err is HubApiErrorLike {
+  return typeof err === "object" && err !== null && typeof (err as HubApiErrorLike).statusCode === "number" && typeof (err as HubApiErrorLike).url === "string";
+}
+
+/**
+ * Turns whatever @huggingface/hub (or fetch) threw into a typed, redacted error. The library's HubApiError
+ * carries statusCode/url/data but not X-Error-Code, so gating is recognised from the message text too.
+ */
+export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: { code: string | null; message: string | null }): Error {
+  if (err instanceof HubRequestError || err instanceof HubIntegrityError || err instanceof UnsafeRepoPathError) return err;
+  if (isHubApiErrorLike(err)) {
+    const data = (err.data ?? {}) as { error?: unknown; message?: unknown };
+    const raw = typeof data.error === "string" ? data.error : typeof data.message === "string" ? data.message : err.message;
+    let errorCode = headers?.code ?? null;
+    if (!errorCode && err.statusCode === 403 && /gated|restricted/i.test(raw)) errorCode = "GatedRepo";
+    if (!errorCode && err.statusCode === 404 && /revision|rev id/i.test(raw)) errorCode = "RevisionNotFound";
+    return hubErrorFor(err.statusCode, err.url, ctx, errorCode, headers?.message ?? raw, undefined);
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+  return new HubRequestError("HUB_NETWORK", `failed to ${ctx.action}: ${redactSecret(msg + cause, ctx.token)}`, {
+    statusCode: 0,
+    url: "",
+    file: ctx.file,
+  });
+}
