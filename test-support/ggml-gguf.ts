@@ -202,7 +202,9 @@ export function readGgufWithLlama(path: string): CGgufContent | null {
     const nT = Number(b.getNTensors(ctx));
     for (let i = 0; i < nT; i++) {
       const nePtr = b.getTensorNe(ctx, i);
-      const ne = (koffi.decode(nePtr, "int64_t", 4) as (number | bigint)[]).map(Number);
+      const neBytes = new Uint8Array(koffi.decode(nePtr, "uint8_t", 32) as number[]);
+      const neView = new DataView(neBytes.buffer);
+      const ne = [0, 1, 2, 3].map((d) => Number(neView.getBigInt64(d * 8, true)));
       tensors.push({
         name: b.getTensorName(ctx, i),
         type: b.getTensorType(ctx, i),

@@ -1,0 +1,93 @@
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Writes a file crash-safely: bytes go to a temporary name in the same directory, which is fsynced
+ * and renamed over `path` on commit (then the directory is fsynced so the rename itself is durable).
+ * A crash leaves either the old file (or nothing) plus a `.tmp-*` file, never a half-written `path`.
+ */
+export class AtomicFileWriter {
+  /** Where sequential `write` calls append next. */
+  private position = 0;
+  private done = false;
+
+  private constructor(
+    readonly path: string,
+    readonly tempPath: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<AtomicFileWriter> {
+    const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+    const fh = await open(tempPath, "wx");
+    return new AtomicFileWriter(path, tempPath, fh);
+  }
+
+  /** Bytes written so far by sequential writes (the current append position). */
+  get bytesWritten(): number {
+    return this.position;
+  }
+
+  /** Appends at the current position. */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.writeAt(this.position, bytes);
+    this.position += bytes.byteLength;
+  }
+
+  /** Writes at an absolute offset without moving the append position. */
+  async writeAt(offset: number, bytes: Uint8Array): Promise<void> {
+    if (this.done) throw new Error(`write to ${this.path} after commit/abort`);
+    let written = 0;
+    while (written < bytes.byteLength) {
+      const { bytesWritten } = await this.fh.write(bytes, written, bytes.byteLength - written, offset + written);
+      written += bytesWritten;
+    }
+  }
+
+  /** fsync, close, rename over `path`, fsync the directory. */
+  async commit(): Promise<void> {
+    if (this.done) throw new Error(`commit of ${this.path} after commit/abort`);
+    this.done = true;
+    try {
+      await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+    await rename(this.tempPath, this.path);
+    await fsyncDir(dirname(this.path));
+  }
+
+  /** Closes and deletes the temporary file; `path` is left untouched. Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.fh.close().catch(() => undefined);
+    await unlink(this.tempPath).catch(() => undefined);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Not every platform lets a directory be opened for fsync; the rename is still atomic there.
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, "r");
+    await fh.sync();
+  } catch {
+    /* best effort */
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Writes `data` to `path` crash-safely (temp name, fsync, rename). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const w = await AtomicFileWriter.open(path);
+  try {
+    await w.write(typeof data === "string" ? new TextEncoder().encode(data) : data);
+    await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}
