@@ -6,3 +6,8 @@ export * from "./metrics/log-softmax.js";
 export * from "./metrics/kld-file.js";
 export * from "./metrics/perplexity.js";
 export * from "./metrics/kld.js";
+export * from "./metrics/anls.js";
+export * from "./datasets/table-file.js";
+export * from "./datasets/sampling.js";
+export * from "./datasets/mmlu.js";
+export * from "./datasets/docvqa.js";

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parquetWriteBuffer } from "hyparquet-writer";
+import { fakeModel } from "../test-utils/fake-model.js";
+import { docvqaUserText, evaluateDocVqa, llama4ChatPrompt, loadDocVqaItems, selectDocVqaSubset } from "./docvqa.js";
+
+const dir = mkdtempSync(join(tmpdir(), "moeq-docvqa-"));
+
+describe("DocVQA (lmms-eval docvqa_val)", () => {
+  it("prompts with the lmms-eval post_prompt inside the Llama 4 chat turn, image first", () => {
+    expect(docvqaUserText("What is the total?")).toBe("What is the total?\nAnswer the question using a single word or phrase.");
+    expect(llama4ChatPrompt("Q", true)).toBe("<|begin_of_text|><|header_start|>user<|header_end|>\n\n<|image|>Q<|eot|><|header_start|>assistant<|header_end|>\n\n");
+  });
+  it("scores generations by ANLS and averages over questions", async () => {
+    const model = fakeModel({ replies: { "name?": "ADA", "total?": " 4 2 ", "day?": "Monday" } });
+    const items = [
+      { questionId: "1", question: "What is the name?", answers: ["ada"], image: Uint8Array.of(1) },
+      { questionId: "2", question: "What is the total?", answers: ["42"] },
+      { questionId: "3", question: "What is the day?", answers: ["MON", "mon."] },
+    ];
+    const r = await evaluateDocVqa(model, items);
+    // "4 2" vs "42": distance 1 over raw length 5 → 0.8; "monday" vs "mon": 3 / 6 → exactly 0.5 (kept)
+    expect(r.items.map((x) => x.anls)).toEqual([1, 0.8, 0.5]);
+    expect(r.anls).toBeCloseTo(2.3 / 3, 12);
+    expect(r.n).toBe(3);
+  });
+  it("loads lmms-lab/DocVQA parquet rows with image bytes and answer lists; subsets are seeded", async () => {
+    const p = join(dir, "validation-00000-of-00001.parquet");
+    const png = [0x89, 0x50, 0x4e, 0x47];
+    writeFileSync(
+      p,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: "questionId", data: ["a1", "a2", "a3"] },
+            { name: "question", data: ["q1", "q2", "q3"] },
+            { name: "answers", data: [["x"], ["y", "z"], ["w"]] },
+            { name: "image", data: [{ bytes: Uint8Array.from(png), path: null }, { bytes: Uint8Array.from(png), path: null }, { bytes: Uint8Array.from(png), path: null }] },
+          ],
+        }),
+      ),
+    );
+    const items = await loadDocVqaItems(p);
+    expect(items[1]).toMatchObject({ questionId: "a2", question: "q2", answers: ["y", "z"] });
+    expect(Array.from(items[0].image ?? [])).toEqual(png);
+    const s = selectDocVqaSubset(items, 2, 5);
+    expect(s).toEqual(selectDocVqaSubset(items, 2, 5));
+    expect(s).toHaveLength(2);
+    const bad = join(dir, "test.jsonl");
+    writeFileSync(bad, JSON.stringify({ question: "q", answers: null }) + "\n");
+    await expect(loadDocVqaItems(bad)).rejects.toThrow(/test\.jsonl.*answers/);
+  });
+});
