@@ -1,1 +1,10 @@
 export * from "./hub/index.js";
+export * from "./ftype.js";
+export * from "./tensor-type-choice.js";
+export * from "./imatrix.js";
+export * from "./tokenizer-gguf.js";
+export * from "./arch/llama4.js";
+export * from "./encode-rows.js";
+export * from "./convert-hf.js";
+export * from "./quantize-gguf.js";
+export { GGUFFile, GGUFValueType, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";

@@ -1,0 +1,136 @@
+/**
+ * HF Llama 4 checkpoint directory → GGUF, streaming one unit (expert slice / bounded rows) at a time.
+ * --outtype f32|f16|bf16|q8_0 writes what convert_hf_to_gguf.py writes (its tensor order and KVs).
+ * Any other llama_ftype (q4_k_m, …) writes exactly what `convert --outtype f16` followed by
+ * `quantize <ftype>` would: the f16 rounding is applied in memory, no intermediate file.
+ */
+import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
+import { LlamaFType, ftypeDefaultType } from "./ftype.js";
+import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, sizeLabel, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
+import { tokenizerKVs } from "./tokenizer-gguf.js";
+import { CheckpointReader, indexCheckpoint, type CheckpointTensor } from "./internal/safetensors-read.js";
+import { StreamingGGUFWriter, kvU32, tensorNBytes, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";
+import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
+import { planUnits, readPlannedUnit } from "./tensor-units.js";
+import { EncodePool, runOrdered } from "./work-pool.js";
+import type { EncodeJob } from "./encode-rows.js";
+
+export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype" | "hasImatrix">> {
+  readonly outtype: LlamaFType;
+  readonly threads?: number;
+  readonly onTensor?: (i: number, n: number, name: string) => void;
+  /** Largest unit of work in elements (tests shrink it to exercise row splitting). */
+  readonly maxUnitElements?: number;
+}
+
+export interface ConvertSummary {
+  readonly output: string;
+  readonly tensors: { name: string; type: string; ne: number[]; bytes: number }[];
+  readonly outputBytes: number;
+  readonly nElements: number;
+  readonly bitsPerWeight: number;
+  readonly seconds: number;
+}
+
+const CONVERTER_TYPES = new Set([LlamaFType.ALL_F32, LlamaFType.MOSTLY_F16, LlamaFType.MOSTLY_BF16, LlamaFType.MOSTLY_Q8_0]);
+
+/** convert_hf_to_gguf's per-tensor type for --outtype f32/f16/bf16/q8_0 (prepare_tensors). */
+export function converterTensorType(t: PlannedTensor, outtype: LlamaFType): GGMLType {
+  if (t.forceF32) return GGMLType.F32;
+  const q = ftypeDefaultType(outtype);
+  // gguf-py raises QuantError when the row is not a multiple of the block; the converter then falls back to F16
+  if (t.ne[0] % GGML_TYPE_INFO[q].blockSize !== 0) return GGMLType.F16;
+  return q;
+}
+
+export interface ConvertPlan {
+  readonly cfg: Llama4Config;
+  readonly kvs: Map<string, GGUFKV>;
+  readonly tensors: readonly PlannedTensor[];
+  readonly types: readonly GGMLType[];
+  /** Quantized mixtures: data is rounded through F16 first and infos use ggml_n_dims. */
+  readonly viaF16: boolean;
+  readonly visionTensors: readonly CheckpointTensor[];
+}
+
+/** Everything about the output except the tensor bytes. */
+export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
+  const cfg = readLlama4Config(dir);
+  const ckpt = indexCheckpoint(dir);
+  const planned = planLlama4Tensors(cfg, ckpt, dir);
+  const visionTensors = ckpt.filter((t) => t.name.includes("vision_model") || t.name.includes("multi_modal_projector"));
+  const label = sizeLabel(planned);
+  const tok = tokenizerKVs(dir, { vocabSize: cfg.vocabSize, pre: "llama4" });
+  if (CONVERTER_TYPES.has(opts.outtype)) {
+    const kvs = llama4ModelKVs(cfg, { fileType: opts.outtype, dir, sizeLabel: label });
+    for (const [k, v] of tok) kvs.set(k, v);
+    return { cfg, kvs, tensors: planned, types: planned.map((t) => converterTensorType(t, opts.outtype)), viaF16: false, visionTensors };
+  }
+  // convert f16 → llama-quantize: KVs copied, quantization_version and file_type re-appended last
+  const f16kvs = llama4ModelKVs(cfg, { fileType: LlamaFType.MOSTLY_F16, dir, sizeLabel: label });
+  for (const [k, v] of tok) f16kvs.set(k, v);
+  const kvs = new Map<string, GGUFKV>();
+  for (const [k, v] of f16kvs) if (k !== "general.quantization_version" && k !== "general.file_type") kvs.set(k, v);
+  kvs.set("general.quantization_version", kvU32(2));
+  kvs.set("general.file_type", kvU32(opts.outtype));
+  const ordered = llamaQuantizeOrder(planned);
+  const f16Types = ordered.map((t) => converterTensorType(t, LlamaFType.MOSTLY_F16));
+  const types = chooseTensorTypes(
+    ordered.map((t, i) => ({ name: t.name, ne: t.ne, type: f16Types[i] })),
+    { arch: "llama4", nLayer: cfg.nLayer, nExpert: cfg.nExpert, nHead: cfg.nHead, nHeadKv: cfg.nHeadKv },
+    { ...opts, ftype: opts.outtype },
+  );
+  return { cfg, kvs, tensors: ordered, types, viaF16: true, visionTensors };
+}
+
+export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
+  const t0 = performance.now();
+  const plan = planConversion(dir, opts);
+  const infos: GGUFTensorInfo[] = plan.tensors.map((t, i) => ({ name: t.name, ne: t.ne, type: plan.types[i] }));
+  const reader = new CheckpointReader();
+  const pool = new EncodePool(opts.threads ?? 1);
+  let writer: StreamingGGUFWriter | undefined = new StreamingGGUFWriter(output, plan.kvs, infos, { trimDims: plan.viaF16 });
+  const w = writer;
+  try {
+    let tensorIdx = 0;
+    const tensors = plan.tensors;
+    function* jobs(): Generator<{ job: EncodeJob; tag: boolean }> {
+      for (let i = 0; i < tensors.length; i++) {
+        const t = tensors[i];
+        const units = planUnits(t.ne, opts.maxUnitElements);
+        for (let k = 0; k < units.length; k++) {
+          const u = units[k];
+          const data = readPlannedUnit(reader, t, u);
+          // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
+          const viaF16 = plan.viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
+          yield { job: { type: plan.types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16 }, tag: k === units.length - 1 };
+        }
+      }
+    }
+    let outBytes = 0;
+    await runOrdered(pool, jobs(), (bytes, last) => {
+      w.write(bytes);
+      outBytes += bytes.length;
+      if (last) {
+        w.endTensor();
+        opts.onTensor?.(tensorIdx, tensors.length, tensors[tensorIdx].name);
+        tensorIdx++;
+      }
+    });
+    writer.finish();
+    writer = undefined;
+    const nElements = plan.tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
+    return {
+      output,
+      tensors: infos.map((t) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...t.ne], bytes: tensorNBytes(t.type, t.ne) })),
+      outputBytes: outBytes,
+      nElements,
+      bitsPerWeight: (outBytes * 8) / nElements,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    writer?.abort();
+    reader.close();
+    await pool.close();
+  }
+}

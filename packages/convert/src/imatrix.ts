@@ -1,0 +1,116 @@
+/**
+ * llama.cpp importance-matrix files → per-tensor mean(x²) vectors as llama-quantize feeds them to
+ * llama_model_quantize (tools/quantize/quantize.cpp load_imatrix + common/imatrix-loader.cpp):
+ * GGUF format (`NAME.in_sum2` / `NAME.counts`, per expert for _exps tensors; value = sum / count, or 1
+ * for an expert with no tokens) and the legacy .dat format (values stored × ncall).
+ */
+import { readFileSync } from "node:fs";
+import { GGMLType, InputError } from "@moeq/formats";
+import { GGUFFile, GGUFValueType } from "./internal/gguf-io.js";
+
+export interface ImatrixData {
+  /** Tensor name → ne0·n_expert values (expert e at [e·ne0, (e+1)·ne0)). */
+  readonly entries: Map<string, Float32Array>;
+  readonly datasets: string[];
+  /** imatrix.chunk_count (GGUF) or the legacy trailer's call count; 0 when absent. */
+  readonly chunkCount: number;
+  readonly legacy: boolean;
+}
+
+export function readImatrix(path: string): ImatrixData {
+  const head = Buffer.alloc(4);
+  const all = readFileSync(path);
+  all.copy(head, 0, 0, 4);
+  if (head.toString("latin1") === "GGUF") return readGGUFImatrix(path);
+  return readLegacyImatrix(path, all);
+}
+
+function readGGUFImatrix(path: string): ImatrixData {
+  const f = GGUFFile.open(path);
+  try {
+    const datasetsKV = f.kvs.get("imatrix.datasets");
+    const cc = f.kvNumber("imatrix.chunk_count");
+    const cs = f.kvNumber("imatrix.chunk_size");
+    if (!datasetsKV || cc === undefined || cs === undefined) {
+      throw new InputError("IMATRIX_METADATA", "missing imatrix metadata (imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size)", { file: path });
+    }
+    const datasets = datasetsKV.type === GGUFValueType.ARRAY ? datasetsKV.value.map(String) : [];
+    if (f.tensors.length < 1) throw new InputError("IMATRIX_EMPTY", "no data in imatrix file", { file: path });
+    const pairs = new Map<string, { sums?: (typeof f.tensors)[number]; counts?: (typeof f.tensors)[number] }>();
+    for (const t of f.tensors) {
+      if (t.name.endsWith(".in_sum2")) {
+        const k = t.name.slice(0, -".in_sum2".length);
+        pairs.set(k, { ...pairs.get(k), sums: t });
+      } else if (t.name.endsWith(".counts")) {
+        const k = t.name.slice(0, -".counts".length);
+        pairs.set(k, { ...pairs.get(k), counts: t });
+      }
+    }
+    const entries = new Map<string, Float32Array>();
+    for (const [name, { sums, counts }] of [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (!sums || !counts) throw new InputError("IMATRIX_MISMATCH", `mismatched sums and counts for ${name}`, { file: path });
+      if (sums.type !== GGMLType.F32 || counts.type !== GGMLType.F32) throw new InputError("IMATRIX_TYPE", `sums and counts for ${name} must be F32`, { file: path });
+      const s = new Float32Array(f.read(sums).buffer.slice(0));
+      const cRaw = new Float32Array(f.read(counts).buffer.slice(0));
+      const nCounts = cRaw.length;
+      if (nCounts < 1 || s.length % nCounts !== 0) throw new InputError("IMATRIX_SHAPE", `${name}: ${s.length} sums for ${nCounts} counts`, { file: path });
+      const ne0 = s.length / nCounts;
+      const out = new Float32Array(s.length);
+      for (let j = 0; j < nCounts; j++) {
+        const count = Math.round(cRaw[j]); // std::lround (values are non-negative)
+        for (let i = 0; i < ne0; i++) out[j * ne0 + i] = count > 0 ? Math.fround(s[j * ne0 + i] / count) : 1;
+      }
+      entries.set(name, out);
+    }
+    return { entries, datasets, chunkCount: cc, legacy: false };
+  } finally {
+    f.close();
+  }
+}
+
+function readLegacyImatrix(path: string, b: Buffer): ImatrixData {
+  let pos = 0;
+  const need = (n: number): void => {
+    if (pos + n > b.length) throw new InputError("IMATRIX_TRUNCATED", "legacy imatrix file is truncated", { file: path });
+  };
+  const i32 = (): number => { need(4); const v = b.readInt32LE(pos); pos += 4; return v; };
+  const n = i32();
+  if (n < 1) throw new InputError("IMATRIX_EMPTY", "no data in imatrix file", { file: path });
+  const entries = new Map<string, Float32Array>();
+  for (let k = 0; k < n; k++) {
+    const len = i32();
+    if (len < 0) throw new InputError("IMATRIX_BAD", `bad name length for entry ${k}`, { file: path });
+    need(len);
+    const name = b.toString("utf8", pos, pos + len);
+    pos += len;
+    const ncall = i32();
+    const nval = i32();
+    if (nval < 1) throw new InputError("IMATRIX_BAD", `failed reading number of values for entry ${k}`, { file: path });
+    need(nval * 4);
+    const out = new Float32Array(nval);
+    for (let i = 0; i < nval; i++) {
+      const v = b.readFloatLE(pos + i * 4);
+      out[i] = ncall > 0 ? Math.fround(v / ncall) : v;
+    }
+    pos += nval * 4;
+    entries.set(name, out);
+  }
+  let chunkCount = 0;
+  const datasets: string[] = [];
+  if (pos + 4 <= b.length) {
+    chunkCount = i32();
+    if (pos + 4 <= b.length) {
+      const len = i32();
+      if (len > 0 && pos + len <= b.length) datasets.push(b.toString("utf8", pos, pos + len));
+    }
+  }
+  return { entries, datasets, chunkCount, legacy: true };
+}
+
+export function assertImatrixFinite(im: ImatrixData, path: string): void {
+  for (const [name, v] of im.entries) {
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new InputError("IMATRIX_NONFINITE", `imatrix contains non-finite value ${v[i]} in ${name}`, { file: path });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Encodes jobs on N worker threads (or inline when N ≤ 1) and hands results back strictly in submission
+ * order, so the file bytes do not depend on thread timing. At most `window` jobs are in flight, which
+ * bounds memory to a few units regardless of model size.
+ */
+import { Worker } from "node:worker_threads";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { encodeRows, type EncodeJob } from "./encode-rows.js";
+
+const WORKER_FILE = fileURLToPath(new URL("./quantize-worker.js", import.meta.url));
+
+export class EncodePool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly waiting: (() => void)[] = [];
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  readonly threads: number;
+
+  constructor(threads: number) {
+    // Workers run the compiled dist/quantize-worker.js; from TypeScript sources (tests) we encode inline.
+    this.threads = threads > 1 && existsSync(WORKER_FILE) ? threads : 1;
+    for (let i = 0; i < (this.threads > 1 ? this.threads : 0); i++) {
+      const w = new Worker(WORKER_FILE);
+      w.on("message", (m: { id: number; out?: Uint8Array; error?: string }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        this.release(w);
+        if (!p) return;
+        if (m.error !== undefined || !m.out) p.reject(new Error(m.error ?? "worker returned nothing"));
+        else p.resolve(m.out);
+      });
+      w.on("error", (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private release(w: Worker): void {
+    const next = this.waiting.shift();
+    this.idle.push(w);
+    if (next) next();
+  }
+
+  private async acquire(): Promise<Worker> {
+    while (this.idle.length === 0) await new Promise<void>((r) => this.waiting.push(r));
+    return this.idle.pop()!;
+  }
+
+  /** Starts a job; the returned promise resolves with its bytes. */
+  async submit(job: EncodeJob): Promise<Uint8Array> {
+    if (this.threads <= 1) return encodeRows(job);
+    const w = await this.acquire();
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const transfer = [job.data.buffer as ArrayBuffer];
+      w.postMessage({ id, job }, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Runs `produce` (which yields jobs in file order) through the pool, calling `consume` with each result in
+ * the same order. Keeps at most `window` results outstanding.
+ */
+export async function runOrdered<T>(
+  pool: EncodePool,
+  jobs: Iterable<{ job: EncodeJob; tag: T }>,
+  consume: (bytes: Uint8Array, tag: T) => void,
+  window = Math.max(2, pool.threads * 2),
+): Promise<void> {
+  const queue: { p: Promise<Uint8Array>; tag: T }[] = [];
+  for (const { job, tag } of jobs) {
+    const p = pool.submit(job);
+    p.catch(() => undefined); // surfaced when awaited in order below
+    queue.push({ p, tag });
+    while (queue.length >= window) {
+      const head = queue.shift()!;
+      consume(await head.p, head.tag);
+    }
+  }
+  while (queue.length) {
+    const head = queue.shift()!;
+    consume(await head.p, head.tag);
+  }
+}
