@@ -54,6 +54,8 @@ export class FakeHub {
   readonly createdRepos: { name: string; organization: string; visibility?: string }[] = [];
   readonly lfsStore = new Map<string, Buffer>();
   readonly commits: RecordedCommit[] = [];
+  /** cardData (README front matter) the revision route returns per repo, e.g. { license: "llama4" }. */
+  readonly cardData = new Map<string, Record<string, unknown>>();
   /** Bytes of the throttled file sent so far (all requests). */
   throttledBytesSent = 0;
   private server: Server | undefined;
@@ -129,8 +131,8 @@ export class FakeHub {
       const repoId = m[1]!;
       if (!this.guard(req, res, repoId)) return;
       const repo = this.repos.get(repoId)!;
-      if (m[2] !== "main" && m[2] !== repo.commit) return this.json(res, 404, { error: "Invalid rev id" }, { "x-error-code": "RevisionNotFound" });
-      return this.json(res, 200, { _id: "0".repeat(24), id: repoId, sha: repo.commit, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z" });
+      if (m[2] !== "main" && m[2] !== "HEAD" && m[2] !== repo.commit) return this.json(res, 404, { error: "Invalid rev id" }, { "x-error-code": "RevisionNotFound" });
+      return this.json(res, 200, { _id: "0".repeat(24), id: repoId, sha: repo.commit, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z", cardData: this.cardData.get(repoId) });
     }
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) {
       const repoId = m[1]!;

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CheckFailedError } from "@moeq/formats";
+import { FakeHub, sha256Hex } from "./test-utils/fake-hub.js";
+import { tinyGguf } from "./test-utils/tiny-gguf.js";
+import { publishFolder } from "./publish.js";
+import { parseRepoId } from "./repo-id.js";
+import { writePublishManifest } from "./publish-manifest.js";
+
+const TOKEN = "hf_publishTOKEN_neverPrinted_42";
+const BASE = "meta-llama/Llama-4-Scout-17B-16E-Instruct";
+const hub = new FakeHub({ requiredToken: TOKEN });
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "moeq-publish-"));
+  hub.addRepo(BASE, {});
+  hub.cardData.set(BASE, { license: "llama4" });
+  await hub.start();
+});
+afterAll(async () => {
+  await hub.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function ggufFolder(name: string, gatePassed: boolean | undefined): Promise<{ dir: string; gguf: Buffer }> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  const gguf = tinyGguf({ "general.architecture": "llama4", "general.name": "Tiny Scout" }, 40_000);
+  await writeFile(join(dir, "tiny-scout-Q4_K_M.gguf"), gguf);
+  await writeFile(join(dir, "imatrix-notes.txt"), "calibrated on 128 wikitext chunks\n");
+  await writePublishManifest(dir, { version: 1, format: "gguf", baseModel: BASE, quantization: "Q4_K_M", tool: "moeq 0.1.0" });
+  if (gatePassed !== undefined) {
+    await writeFile(
+      join(dir, "gate-report.json"),
+      JSON.stringify({
+        passed: gatePassed,
+        gates: [
+          { name: "kld", metric: "kld_mean", op: "<=", threshold: 0.05, value: gatePassed ? 0.031 : 0.12, passed: gatePassed, source: "llama.cpp README q4_K_M" },
+          { name: "ppl", metric: "ppl_ratio", op: "<=", threshold: 1.05, value: 1.021, passed: true },
+        ],
+      }),
+    );
+  }
+  return { dir, gguf };
+}
+
+describe("publishFolder", () => {
+  it("creates the repo and sends one commit: LFS for the GGUF, inline small files, and the generated model card", async () => {
+    const { dir, gguf } = await ggufFolder("ok", true);
+    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-gguf"), hubUrl: hub.url, accessToken: TOKEN, private: true });
+    expect(r.createdRepo).toBe(true);
+    expect(hub.createdRepos).toContainEqual(expect.objectContaining({ name: "scout-gguf", organization: "moeq-test", visibility: "private" }));
+    expect(hub.commits).toHaveLength(1);
+    const commit = hub.commits[0]!;
+    expect(commit.branch).toBe("main");
+    expect(commit.lines[0]).toEqual({ key: "header", value: expect.objectContaining({ summary: "Upload GGUF Q4_K_M quantization with moeq" }) });
+    const lfs = commit.lines.filter((l) => l.key === "lfsFile").map((l) => l.value);
+    expect(lfs).toEqual([{ path: "tiny-scout-Q4_K_M.gguf", algo: "sha256", size: gguf.length, oid: sha256Hex(gguf) }]);
+    expect(hub.lfsStore.get(sha256Hex(gguf))?.equals(gguf)).toBe(true);
+    const put = hub.requests.find((q) => q.method === "PUT" && q.url.startsWith("/lfs-upload/"));
+    expect(put?.authorization).toBeUndefined();
+    const inline = Object.fromEntries(commit.lines.filter((l) => l.key === "file").map((l) => [l.value.path, Buffer.from(l.value.content as string, "base64").toString("utf8")]));
+    expect(Object.keys(inline).sort()).toEqual(["README.md", "gate-report.json", "imatrix-notes.txt", "publish-manifest.json"]);
+    const card = inline["README.md"]!;
+    expect(card).toBe(r.modelCard);
+    const front = card.split("---")[1]!;
+    expect(front).toContain(`base_model: ${BASE}`);
+    expect(front).toContain("base_model_relation: quantized");
+    expect(front).toContain("library_name: gguf");
+    expect(front).toContain("license: llama4"); // inherited from the base model's card on the Hub
+    expect(front).toMatch(/tags:\n- gguf\n- quantized\n- moeq\n- llama4\n- q4_k_m/);
+    expect(card).toContain("**Verdict: PASSED**");
+    expect(card).toContain("| kld | kld_mean | <= 0.05 | 0.031 | pass | llama.cpp README q4_K_M |");
+    expect(JSON.stringify(hub.commits)).not.toContain(TOKEN);
+  });
+
+  it("refuses a folder whose gate failed without touching the Hub, and publishes it with force", async () => {
+    const { dir } = await ggufFolder("failed", false);
+    const before = hub.requests.length;
+    const err = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckFailedError);
+    expect((err as Error).message).toMatch(/gate-report\.json: the quality gate failed \(kld: 0\.12 <= 0\.05 is false\).*--force/);
+    expect(hub.requests.length).toBe(before);
+    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, force: true });
+    expect(r.gate).toBe("failed");
+    expect(r.modelCard).toContain("FAILED (published with --force)");
+    expect(r.modelCard).toContain("| **FAIL** |");
+  });
+
+  it("reads base model and licence from GGUF general.* keys when there is no manifest, and re-publishes into an existing repo", async () => {
+    const dir = join(root, "bare");
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, "m-Q8_0.gguf"),
+      tinyGguf({ "general.architecture": "llama4", "general.license": "apache-2.0", "general.base_model.0.repo_url": "https://huggingface.co/org/base-moe" }),
+    );
+    const first = await publishFolder({ dir, repo: parseRepoId("moeq-test/bare"), hubUrl: hub.url, accessToken: TOKEN });
+    expect(first.metadata).toMatchObject({ format: "gguf", baseModel: "org/base-moe", license: "apache-2.0", quantization: "Q8_0" });
+    expect(first.modelCard).toContain("No gate report");
+    const again = await publishFolder({ dir, repo: parseRepoId("moeq-test/bare"), hubUrl: hub.url, accessToken: TOKEN, message: "refresh" });
+    expect(again.createdRepo).toBe(false);
+    expect(hub.commits.at(-1)!.lines[0]!.value.summary).toBe("refresh");
+  });
+
+  it("names the folder when it cannot tell the format, and needs a token", async () => {
+    const dir = join(root, "unknown");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "notes.txt"), "x");
+    await expect(publishFolder({ dir, repo: parseRepoId("moeq-test/u"), hubUrl: hub.url, accessToken: TOKEN })).rejects.toThrow(/unknown: cannot tell what this folder holds/);
+    await expect(publishFolder({ dir, repo: parseRepoId("moeq-test/u"), hubUrl: hub.url, accessToken: undefined })).rejects.toThrow(/needs a write token/);
+  });
+});
