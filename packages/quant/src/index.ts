@@ -1,1 +1,3 @@
-export {};
+export * from "./errors.js";
+export type { GgmlCodec } from "./ggml/codec.js";
+export * from "./ggml/registry.js";

@@ -1,0 +1,7 @@
+import { InputError } from "@moeq/formats";
+
+/** The requested ggml type has no codec in @moeq/quant (yet). Names the type. */
+export class UnsupportedQuantTypeError extends InputError {}
+
+/** Rows, row length, imatrix length or buffer sizes do not fit the type's block layout. */
+export class QuantShapeError extends InputError {}

@@ -1,0 +1,151 @@
+/**
+ * Q4_K (144 B per 256 elements): d:f16 | dmin:f16 | scales[12] (8 × 6-bit scale + 6-bit min) | qs[128].
+ * Ported from ggml-quants.c: quantize_row_q4_K_ref (make_qkx2_quants per 32-element sub-block with weights
+ * av_x + |x|), quantize_row_q4_K_impl (imatrix; make_qkx3_quants + make_qp_quants) and dequantize_row_q4_K.
+ * The sub-block search is shared with Q5_K (kquantSubblocksRef / kquantSubblocksImatrix).
+ */
+import { GGMLType } from "@moeq/formats";
+import type { GgmlCodec } from "./codec.js";
+import { readU16, writeU16 } from "./codec.js";
+import { nearestInt } from "./float32-math.js";
+import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
+import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
+import { QK_K, minK4, packScaleMinK4, scaleK4 } from "./kquant-layout.js";
+
+const fr = Math.fround;
+const BLOCK_BYTES = 144;
+const SCALES = 4;
+const QS = 16;
+const RMIN_IMATRIX = fr(-0.9);
+const RDELTA_IMATRIX = fr(0.05);
+
+/** Levels of the current super-block (shared with Q5_K: one block is quantized at a time). */
+export const kLevels = new Uint8Array(QK_K);
+const weights = new Float32Array(32);
+const scales = new Float32Array(8);
+const mins = new Float32Array(8);
+const sw = new Float32Array(8);
+const Ls = new Uint8Array(8);
+const Lm = new Uint8Array(8);
+
+/**
+ * Reference path of quantize_row_q4_K_ref / q5_K_ref for one super-block: per sub-block search, then the 6-bit
+ * scales/mins relative to the largest, d = max_scale/63 and dmin = max_min/63 as fp16 at y[yo], y[yo+2].
+ */
+export function kquantSubblocksRef(x: Float32Array, xo: number, nmax: number, rmin: number, rdelta: number, nstep: number, y: Uint8Array, yo: number): void {
+  let maxScale = 0;
+  let maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const base = xo + 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[base + l] * x[base + l]));
+    const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[base + l]));
+    const scale = makeQkxQuants(32, nmax, x, base, weights, 0, kLevels, 32 * j, mins, j, rmin, rdelta, nstep, false, false);
+    scales[j] = scale;
+    if (scale > maxScale) maxScale = scale;
+    if (mins[j] > maxMin) maxMin = mins[j];
+  }
+  const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+  for (let j = 0; j < 8; j++) {
+    // uint8_t ls = nearest_int(...): wraps modulo 256, then MIN(63, ls)
+    const ls = Math.min(63, nearestInt(fr(invScale * scales[j])) & 0xff);
+    const lm = Math.min(63, nearestInt(fr(invMin * mins[j])) & 0xff);
+    packScaleMinK4(y, yo + SCALES, j, ls, lm);
+  }
+  writeU16(y, yo, fp32ToFp16(fr(maxScale / 63)));
+  writeU16(y, yo + 2, fp32ToFp16(fr(maxMin / 63)));
+}
+
+/**
+ * imatrix path of quantize_row_q4_K_impl / q5_K_impl for one super-block: weights qw·sqrt(sigma2 + x²) with
+ * sigma2 = 2·Σx²/256, make_qkx3_quants per sub-block, make_qp_quants over scales and mins.
+ */
+export function kquantSubblocksImatrix(
+  x: Float32Array,
+  xo: number,
+  qw: Float32Array,
+  qwo: number,
+  nmax: number,
+  capAt63: boolean,
+  y: Uint8Array,
+  yo: number,
+): void {
+  let sumX2 = 0;
+  for (let l = 0; l < QK_K; l++) sumX2 = fr(sumX2 + fr(x[xo + l] * x[xo + l]));
+  const sigma2 = fr(fr(2 * sumX2) / QK_K);
+  for (let j = 0; j < 8; j++) {
+    const base = xo + 32 * j;
+    for (let l = 0; l < 32; l++) {
+      const v = x[base + l];
+      weights[l] = fr(qw[qwo + 32 * j + l] * fr(Math.sqrt(fr(sigma2 + fr(v * v)))));
+    }
+    let s = 0;
+    for (let l = 0; l < 32; l++) s = fr(s + weights[l]);
+    sw[j] = s;
+    scales[j] = makeQkxQuants(32, nmax, x, base, weights, 0, kLevels, 32 * j, mins, j, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+  }
+  const dBlock = makeQpQuants(8, 63, scales, Ls, sw);
+  const mBlock = makeQpQuants(8, 63, mins, Lm, sw);
+  // Q5_K applies MIN(63, ·) to the uint8 levels and Q4_K does not; they differ only if make_qp_quants stored a
+  // negative level (wrapped to ≥ 193), which needs a negative sub-block scale
+  for (let j = 0; j < 8; j++) {
+    const ls = capAt63 ? Math.min(63, Ls[j]) : Ls[j];
+    const lm = capAt63 ? Math.min(63, Lm[j]) : Lm[j];
+    packScaleMinK4(y, yo + SCALES, j, ls, lm);
+  }
+  writeU16(y, yo, fp32ToFp16(dBlock));
+  writeU16(y, yo + 2, fp32ToFp16(mBlock));
+}
+
+/** Requantizes kLevels against the fp16 d/dmin and the packed 6-bit scales/mins (skipping d·sc == 0). */
+export function kquantRequantize(x: Float32Array, xo: number, nmax: number, y: Uint8Array, yo: number): void {
+  const dAll = FP16_TO_FP32[readU16(y, yo)];
+  const mAll = FP16_TO_FP32[readU16(y, yo + 2)];
+  for (let j = 0; j < 8; j++) {
+    const d = fr(dAll * scaleK4(y, yo + SCALES, j));
+    if (d === 0) continue;
+    const dm = fr(mAll * minK4(y, yo + SCALES, j));
+    for (let ii = 0; ii < 32; ii++) {
+      const l = nearestInt(fr(fr(x[xo + 32 * j + ii] + dm) / d));
+      kLevels[32 * j + ii] = l < 0 ? 0 : l > nmax ? nmax : l;
+    }
+  }
+}
+
+const RMIN_REF = fr(-1);
+const RDELTA_REF = fr(0.1);
+
+export const Q4_K_CODEC: GgmlCodec = {
+  type: GGMLType.Q4_K,
+  quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
+    const nbRow = nPerRow / QK_K;
+    for (let r = 0; r < nrows; r++) {
+      for (let i = 0; i < nbRow; i++) {
+        const xo = srcOffset + r * nPerRow + i * QK_K;
+        const yo = dstOffset + (r * nbRow + i) * BLOCK_BYTES;
+        if (imatrix === null) kquantSubblocksRef(src, xo, 15, RMIN_REF, RDELTA_REF, 20, dst, yo);
+        else kquantSubblocksImatrix(src, xo, imatrix, i * QK_K, 15, false, dst, yo);
+        kquantRequantize(src, xo, 15, dst, yo);
+        for (let j = 0, q = yo + QS; j < QK_K; j += 64, q += 32) {
+          for (let l = 0; l < 32; l++) dst[q + l] = kLevels[j + l] | (kLevels[j + l + 32] << 4);
+        }
+      }
+    }
+  },
+  dequantizeBlocks(src, so, nb, y, yo) {
+    for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
+      const d = FP16_TO_FP32[readU16(src, so)];
+      const min = FP16_TO_FP32[readU16(src, so + 2)];
+      for (let j = 0, is = 0, q = so + QS; j < QK_K; j += 64, is += 2, q += 32) {
+        const d1 = fr(d * scaleK4(src, so + SCALES, is));
+        const m1 = fr(min * minK4(src, so + SCALES, is));
+        const d2 = fr(d * scaleK4(src, so + SCALES, is + 1));
+        const m2 = fr(min * minK4(src, so + SCALES, is + 1));
+        for (let l = 0; l < 32; l++) y[yo++] = fr(fr(d1 * (src[q + l] & 0xf)) - m1);
+        for (let l = 0; l < 32; l++) y[yo++] = fr(fr(d2 * (src[q + l] >> 4)) - m2);
+      }
+    }
+  },
+};
