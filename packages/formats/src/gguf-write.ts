@@ -307,6 +307,8 @@ export class GGUFWriter {
   /** Appends bytes of tensor `name`, which must be the next one in declaration order. */
   async writeTensorData(name: string, bytes: Uint8Array): Promise<void> {
     this.expect("data", `write data of "${name}"`);
+    // Empty tensors need no data and are skipped automatically; a zero-length write for one is a no-op.
+    if (bytes.byteLength === 0 && this.names.has(name)) return;
     const t = this.infos[this.current];
     if (!t || t.name !== name) {
       throw new GGUFError("GGUF_WRITE_ORDER", `got data for "${name}" but the next tensor is ${t ? `"${t.name}"` : "none (all written)"}`, {

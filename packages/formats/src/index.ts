@@ -6,3 +6,5 @@ export * from "./atomic-file.js";
 export * from "./gguf-types.js";
 export * from "./gguf-read.js";
 export * from "./gguf-write.js";
+export * from "./safetensors-read.js";
+export * from "./safetensors-write.js";
