@@ -1,0 +1,261 @@
+/**
+ * The Llama 4 text forward pass over a WeightStore (GGUF names), batched over prompt tokens, with a KV cache.
+ * Follows Transformers' modeling_llama4 and llama.cpp's llama4 graph, which agree:
+ *   h = embed(ids);  per layer:  h += Attn(RMSNorm(h));  h += FFN(RMSNorm(h));  logits = RMSNorm(h) · outputᵀ
+ * RoPE layers: interleaved RoPE, then weightless RMS qk-norm (when configured), chunked causal attention.
+ * NoPE layers: no rotation, query × temperature (when configured), full causal attention.
+ * MoE FFN: top-k on raw router logits, sigmoid weight scales the expert INPUT, shared expert added.
+ */
+import type { Llama4TextConfig } from "./config.js";
+import { ropeInvFreq } from "./config.js";
+import type { WeightStore } from "../store/weight-store.js";
+import { KvCache } from "./kv-cache.js";
+import type { ActivationTap } from "./taps.js";
+import { matmul } from "../ops/matmul.js";
+import { rmsNorm, swiglu, softmaxInPlace } from "../ops/elementwise.js";
+import { ropeInPlace } from "../ops/rope.js";
+import { roundToF16 } from "../ops/half.js";
+
+const f = Math.fround;
+
+export interface ForwardOptions {
+  /** Replace the embedding of batch row `positions[i]` by `rows[i·hidden ..]` (image features). */
+  readonly embeddingOverrides?: { positions: readonly number[]; rows: Float32Array };
+  /** Which batch rows need logits: "all" (default) or "last". */
+  readonly logitsFor?: "all" | "last";
+  /** Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). */
+  readonly onLayerOutput?: (layer: number, hidden: Float32Array) => void;
+}
+
+export interface TextModelOptions {
+  /** Round K and V to f16 when caching them, as llama.cpp's default f16 KV cache does (for parity tests). */
+  readonly kvF16?: boolean;
+}
+
+export class Llama4TextModel {
+  readonly cache: KvCache;
+  private readonly invFreq: Float32Array;
+  private tap: ActivationTap | null = null;
+  private readonly kvF16: boolean;
+
+  constructor(
+    readonly config: Llama4TextConfig,
+    readonly store: WeightStore,
+    opts: TextModelOptions = {},
+  ) {
+    const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
+    this.invFreq = ropeInvFreq(config, factors);
+    this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
+    this.kvF16 = opts.kvF16 ?? false;
+  }
+
+  get vocabSize(): number {
+    return this.store.info("output.weight").ne[1];
+  }
+
+  setTap(tap: ActivationTap | null): void {
+    this.tap = tap;
+  }
+
+  private emit(tensor: string, rows: Float32Array, nRows: number, nCols: number): void {
+    this.tap?.({ tensor, rows: rows.subarray(0, nRows * nCols), nRows, nCols });
+  }
+
+  private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
+    const w = this.store.matrix(name, expert);
+    if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
+    matmul(w, x, n, out);
+  }
+
+  /**
+   * Runs `tokens` at positions [cache.length, cache.length + n), appends their K/V to the cache and returns
+   * logits (row-major [rows × vocab]) for all rows or only the last one.
+   */
+  forward(tokens: readonly number[], opts: ForwardOptions = {}): Float32Array {
+    const cfg = this.config;
+    const n = tokens.length;
+    const d = cfg.hiddenSize;
+    const start = this.cache.length;
+    this.cache.ensure(start + n);
+    const h = new Float32Array(n * d);
+    this.store.gatherRows("token_embd.weight", tokens, h);
+    const ov = opts.embeddingOverrides;
+    if (ov) for (let i = 0; i < ov.positions.length; i++) h.set(ov.rows.subarray(i * d, (i + 1) * d), ov.positions[i] * d);
+
+    const xn = new Float32Array(n * d);
+    const tmp = new Float32Array(n * d);
+    for (let l = 0; l < cfg.numLayers; l++) {
+      rmsNorm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      this.attention(l, xn, n, start, tmp);
+      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
+      rmsNorm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      if (cfg.moeLayers[l]) this.moe(l, xn, n, tmp);
+      else this.mlp(`blk.${l}.ffn_gate.weight`, `blk.${l}.ffn_up.weight`, `blk.${l}.ffn_down.weight`, xn, n, tmp);
+      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
+      opts.onLayerOutput?.(l, h);
+    }
+    this.cache.length = start + n;
+
+    const first = opts.logitsFor === "last" ? n - 1 : 0;
+    const rows = n - first;
+    const hn = new Float32Array(rows * d);
+    rmsNorm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
+    const vocab = this.vocabSize;
+    const logits = new Float32Array(rows * vocab);
+    this.linear("output.weight", hn, rows, logits);
+    return logits;
+  }
+
+  private attention(l: number, xn: Float32Array, n: number, start: number, out: Float32Array): void {
+    const cfg = this.config;
+    const hd = cfg.headDim;
+    const nh = cfg.numHeads;
+    const nkv = cfg.numKvHeads;
+    const qDim = nh * hd;
+    const kvDim = nkv * hd;
+    const q = new Float32Array(n * qDim);
+    const k = new Float32Array(n * kvDim);
+    const v = new Float32Array(n * kvDim);
+    this.linear(`blk.${l}.attn_q.weight`, xn, n, q);
+    this.linear(`blk.${l}.attn_k.weight`, xn, n, k);
+    this.linear(`blk.${l}.attn_v.weight`, xn, n, v);
+    const useRope = cfg.ropeLayers[l];
+    for (let t = 0; t < n; t++) {
+      const pos = start + t;
+      if (useRope) {
+        ropeInPlace(q, t * qDim, nh, hd, pos, this.invFreq);
+        ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);
+        if (cfg.useQkNorm) {
+          // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm).
+          rmsNorm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));
+          rmsNorm(k.subarray(t * kvDim, (t + 1) * kvDim), null, nkv, hd, cfg.rmsNormEps, k.subarray(t * kvDim, (t + 1) * kvDim));
+        }
+      } else if (cfg.attnTemperatureTuning) {
+        const scale = f(Math.log(Math.floor((pos + 1) / cfg.floorScale) + 1) * cfg.attnScale + 1);
+        if (scale !== 1) for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i] = f(q[i] * scale);
+      }
+    }
+    const kc = this.cache.k[l];
+    const vc = this.cache.v[l];
+    if (this.kvF16) {
+      for (let i = 0; i < n * kvDim; i++) {
+        kc[start * kvDim + i] = roundToF16(k[i]);
+        vc[start * kvDim + i] = roundToF16(v[i]);
+      }
+    } else {
+      kc.set(k, start * kvDim);
+      vc.set(v, start * kvDim);
+    }
+
+    const attnOut = new Float32Array(n * qDim);
+    const scores = new Float64Array(start + n);
+    const group = nh / nkv;
+    const scale = 1 / Math.sqrt(hd);
+    const chunk = useRope ? cfg.attentionChunkSize : null;
+    const acc = new Float64Array(hd);
+    for (let t = 0; t < n; t++) {
+      const pos = start + t;
+      const lo = chunk ? Math.floor(pos / chunk) * chunk : 0;
+      const len = pos - lo + 1;
+      for (let hh = 0; hh < nh; hh++) {
+        const qo = t * qDim + hh * hd;
+        const ko = Math.floor(hh / group) * hd;
+        for (let j = 0; j < len; j++) {
+          const kb = (lo + j) * kvDim + ko;
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += q[qo + i] * kc[kb + i];
+          scores[j] = s * scale;
+        }
+        softmaxInPlace(scores, len);
+        acc.fill(0);
+        for (let j = 0; j < len; j++) {
+          const p = scores[j];
+          const vb = (lo + j) * kvDim + ko;
+          for (let i = 0; i < hd; i++) acc[i] += p * vc[vb + i];
+        }
+        for (let i = 0; i < hd; i++) attnOut[qo + i] = acc[i];
+      }
+    }
+    this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
+  }
+
+  /** SwiGLU MLP: down(silu(gate·x) ⊙ up·x). */
+  private mlp(gateName: string, upName: string, downName: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
+    const ff = this.store.matrix(gateName, expert).rows;
+    const g = new Float32Array(n * ff);
+    const u = new Float32Array(n * ff);
+    this.linear(gateName, x, n, g, expert);
+    this.linear(upName, x, n, u, expert);
+    swiglu(g, u, n * ff);
+    if (this.tap && expert === undefined) this.emit(downName, g, n, ff);
+    this.linear(downName, g, n, out, expert);
+  }
+
+  /** MoE FFN: shared expert + Σ over routed experts of expert(sigmoid(logit) · x), top-k on raw logits. */
+  private moe(l: number, xn: Float32Array, n: number, out: Float32Array): void {
+    const cfg = this.config;
+    const d = cfg.hiddenSize;
+    const E = cfg.numExperts;
+    const k = cfg.expertsPerToken;
+    const logits = new Float32Array(n * E); // [n, E]
+    this.linear(`blk.${l}.ffn_gate_inp.weight`, xn, n, logits);
+    // Route: per expert, the tokens sent to it and their sigmoid weights.
+    const routed: { tokens: number[]; weights: number[] }[] = Array.from({ length: E }, () => ({ tokens: [], weights: [] }));
+    const chosen = new Int32Array(k);
+    for (let t = 0; t < n; t++) {
+      const row = logits.subarray(t * E, (t + 1) * E);
+      for (let j = 0; j < k; j++) {
+        let best = -1;
+        for (let e = 0; e < E; e++) {
+          if (chosen.subarray(0, j).includes(e)) continue;
+          if (best < 0 || row[e] > row[best]) best = e;
+        }
+        chosen[j] = best;
+        routed[best].tokens.push(t);
+        routed[best].weights.push(f(1 / (1 + Math.exp(-row[best]))));
+      }
+    }
+    this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
+    const acc = new Float32Array(n * d);
+    for (let e = 0; e < E; e++) {
+      const { tokens, weights } = routed[e];
+      const m = tokens.length;
+      if (m === 0) continue;
+      const xin = new Float32Array(m * d); // [m, d] router-scaled inputs
+      for (let i = 0; i < m; i++) {
+        const src = tokens[i] * d;
+        const w = weights[i];
+        for (let c = 0; c < d; c++) xin[i * d + c] = f(xn[src + c] * w);
+      }
+      const ye = new Float32Array(m * d);
+      this.expertMlp(l, e, xin, m, ye, tokens, weights);
+      for (let i = 0; i < m; i++) {
+        const dst = tokens[i] * d;
+        for (let c = 0; c < d; c++) acc[dst + c] = f(acc[dst + c] + ye[i * d + c]);
+      }
+    }
+    for (let i = 0; i < n * d; i++) out[i] = f(out[i] + acc[i]);
+  }
+
+  private expertMlp(l: number, e: number, xin: Float32Array, m: number, out: Float32Array, tokens: number[], weights: number[]): void {
+    const gateName = `blk.${l}.ffn_gate_exps.weight`;
+    const upName = `blk.${l}.ffn_up_exps.weight`;
+    const downName = `blk.${l}.ffn_down_exps.weight`;
+    const gw = this.store.matrix(gateName, e);
+    const ff = gw.rows;
+    const g = new Float32Array(m * ff);
+    const u = new Float32Array(m * ff);
+    const tap = this.tap;
+    const tokenIndex = tap ? Int32Array.from(tokens) : undefined;
+    const routerWeight = tap ? Float32Array.from(weights) : undefined;
+    if (tap) {
+      tap({ tensor: gateName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
+      tap({ tensor: upName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
+    }
+    matmul(gw, xin, m, g);
+    matmul(this.store.matrix(upName, e), xin, m, u);
+    swiglu(g, u, m * ff);
+    if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
+    matmul(this.store.matrix(downName, e), g, m, out);
+  }
+}

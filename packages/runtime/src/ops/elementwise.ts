@@ -1,0 +1,44 @@
+/** Row-wise ops of the Llama 4 forward, all on Float32Array rows. */
+
+/** RMSNorm of `n` rows of width `d` in place into `out`: x · rsqrt(mean(x²) + eps) · weight (weight null = weightless). */
+export function rmsNorm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
+  for (let t = 0; t < n; t++) {
+    const o = t * d;
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += x[o + i] * x[o + i];
+    // Transformers computes rsqrt in f32 and multiplies in f32.
+    const scale = Math.fround(1 / Math.sqrt(Math.fround(Math.fround(ss / d) + eps)));
+    if (weight) for (let i = 0; i < d; i++) out[o + i] = Math.fround(x[o + i] * scale) * weight[i];
+    else for (let i = 0; i < d; i++) out[o + i] = x[o + i] * scale;
+  }
+}
+
+/** SwiGLU in place: gate[i] = silu(gate[i]) · up[i]. */
+export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    gate[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+}
+
+export function addInto(dst: Float32Array, src: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[i];
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** Softmax of `x[0..n)` in place (f64 accumulation). */
+export function softmaxInPlace(x: Float32Array | Float64Array, n: number): void {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp(x[i] - max);
+    x[i] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let i = 0; i < n; i++) x[i] *= inv;
+}

@@ -1,0 +1,57 @@
+/** Next-token sampling: greedy at temperature 0, otherwise softmax(logits / T) with optional nucleus (top-p) cut. */
+
+/** mulberry32: small seeded PRNG so `--seed` reproduces a generation. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function argmax(x: Float32Array, off = 0, n = x.length - off): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
+  return best;
+}
+
+export interface SampleOptions {
+  temperature?: number;
+  topP?: number;
+}
+
+export function sampleToken(logits: Float32Array, opts: SampleOptions, rand: () => number): number {
+  const temp = opts.temperature ?? 0;
+  if (temp <= 0) return argmax(logits);
+  const n = logits.length;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
+  const p = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    p[i] = Math.exp((logits[i] - max) / temp);
+    sum += p[i];
+  }
+  const topP = opts.topP ?? 1;
+  let order: number[];
+  let mass = sum;
+  if (topP < 1) {
+    order = Array.from({ length: n }, (_, i) => i).sort((a, b) => p[b] - p[a]);
+    let acc = 0;
+    let keep = 0;
+    while (keep < n && acc < topP * sum) acc += p[order[keep++]];
+    order = order.slice(0, Math.max(1, keep));
+    mass = acc;
+  } else {
+    order = Array.from({ length: n }, (_, i) => i);
+  }
+  let r = rand() * mass;
+  for (const i of order) {
+    r -= p[i];
+    if (r <= 0) return i;
+  }
+  return order[order.length - 1];
+}
