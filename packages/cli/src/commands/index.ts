@@ -1,5 +1,10 @@
 import type { CommandModule } from "yargs";
+import { pullCommand } from "./pull.js";
+import { publishCommand } from "./publish.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [
+  pullCommand,
+  publishCommand,
+];

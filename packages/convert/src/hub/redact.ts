@@ -6,7 +6,7 @@ export const REDACTED = "hf_***";
  * so an error message, URL or log line can be printed safely.
  */
 export function redactSecret(text: string, secret: string | undefined): string {
-  let out = text.replace(/(Bearer\s+)[^\s"',;]+/gi, `$1${REDACTED}`);
+  let out = text.replace(/(Bearer\s+)[A-Za-z0-9_\-.~+/=*]+/gi, `$1${REDACTED}`);
   if (secret && secret.length > 0) out = out.split(secret).join(REDACTED);
   return out;
 }
@@ -17,8 +17,9 @@ export function redactUrl(url: string, secret?: string): string {
     const u = new URL(url);
     u.username = "";
     u.password = "";
-    if (u.search) u.search = "?…";
-    return redactSecret(u.toString(), secret);
+    const hadQuery = u.search !== "";
+    u.search = "";
+    return redactSecret(u.toString() + (hadQuery ? "?…" : ""), secret);
   } catch {
     return redactSecret(url, secret);
   }

@@ -101,7 +101,8 @@ export class FakeHub {
   private guard(req: IncomingMessage, res: ServerResponse, repoId: string, mustExist = true): boolean {
     const auth = req.headers.authorization;
     if (this.options.requiredToken && auth !== `Bearer ${this.options.requiredToken}`) {
-      this.json(res, 401, { error: "Invalid credentials in Authorization header" }, { "x-error-code": "RepoNotFound" });
+      // Deliberately echoes the header back (a hostile or buggy server): our errors must still redact it.
+      this.json(res, 401, { error: `Invalid credentials in Authorization header: ${auth ?? "(none)"}` }, { "x-error-code": "RepoNotFound" });
       return false;
     }
     if (this.options.gated?.has(repoId)) {

@@ -1,0 +1,119 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../index.js";
+import { FakeHub } from "../../../convert/src/hub/test-utils/fake-hub.js";
+import { tinyGguf } from "../../../convert/src/hub/test-utils/tiny-gguf.js";
+
+const TOKEN = "hf_cliTOKEN_mustNeverBePrinted_7f3a";
+const WRONG = "hf_wrongCliTOKEN_alsoSecret_91b2";
+const hub = new FakeHub({ requiredToken: TOKEN });
+let root: string;
+const saved = { ...process.env };
+
+/** Runs `moeq …` in-process and captures everything written to stdout, stderr and the console. */
+async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  const logs = (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void (err += a.join(" ") + "\n")));
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    for (const l of logs) l.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "moeq-cli-hub-"));
+  hub.addRepo("moeq-test/cli", {
+    "config.json": { content: Buffer.from('{"model_type":"llama4"}'), lfs: false },
+    "w.safetensors": { content: Buffer.alloc(30_000, 7), lfs: true },
+  });
+  await hub.start();
+  process.env.HF_TOKEN = TOKEN;
+  process.env.HF_ENDPOINT = hub.url;
+  process.env.HF_HUB_CACHE = join(root, "cache");
+  delete process.env.HF_HUB_OFFLINE;
+});
+afterEach(() => {
+  hub.options.gated = undefined;
+  hub.options.corrupt = undefined;
+});
+afterAll(async () => {
+  process.env = saved;
+  await hub.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("moeq pull / publish", () => {
+  const outputs: string[] = [];
+
+  it("pull prints only the snapshot path on stdout", async () => {
+    const r = await moeq("pull", "moeq-test/cli");
+    outputs.push(r.out, r.err);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${join(root, "cache", "models--moeq-test--cli", "snapshots", hub.repos.get("moeq-test/cli")!.commit)}\n`);
+    const j = await moeq("pull", "moeq-test/cli", "--json", "--include", "*.json");
+    outputs.push(j.out, j.err);
+    expect(JSON.parse(j.out)).toMatchObject({ repo: "moeq-test/cli", files: [{ path: "config.json", status: "cached" }] });
+  });
+
+  it("maps 401 (even when the server echoes the token), gated 403 and 404 to one line and exit 2", async () => {
+    const bad = await moeq("pull", "moeq-test/cli", "--token", WRONG, "--cache-dir", join(root, "c401"));
+    outputs.push(bad.out, bad.err);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^moeq: failed to resolve revision main of moeq-test\/cli: the Hub rejected the access token \(401\).*hf_\*\*\*/);
+    expect(bad.err.trim().split("\n")).toHaveLength(1);
+    hub.options.gated = new Set(["moeq-test/cli"]);
+    const gated = await moeq("pull", "moeq-test/cli", "--cache-dir", join(root, "c403"));
+    outputs.push(gated.out, gated.err);
+    expect(gated.code).toBe(2);
+    expect(gated.err).toMatch(/repo is gated \(403\)/);
+    const missing = await moeq("pull", "moeq-test/absent", "--cache-dir", join(root, "c404"));
+    outputs.push(missing.out, missing.err);
+    expect([missing.code, /repo not found \(404\)/.test(missing.err)]).toEqual([2, true]);
+  });
+
+  it("exits 1 when a download fails verification", async () => {
+    hub.options.corrupt = new Set(["w.safetensors"]);
+    const r = await moeq("pull", "moeq-test/cli", "--cache-dir", join(root, "corrupt"));
+    outputs.push(r.out, r.err);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/w\.safetensors: downloaded content failed verification \(sha256/);
+  });
+
+  it("publish prints the commit URL; a failed gate exits 1 unless --force", async () => {
+    const dir = join(root, "out");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "m-Q4_K_M.gguf"), tinyGguf({ "general.architecture": "llama4", "general.license": "apache-2.0" }, 20_000));
+    const ok = await moeq("publish", dir, "moeq-test/cli-out", "--message", "first upload");
+    outputs.push(ok.out, ok.err);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(new RegExp(`^${hub.url}/moeq-test/cli-out/commit/[0-9a-f]{40}\\n$`));
+    await writeFile(join(dir, "gate-report.json"), JSON.stringify({ passed: false, gates: [{ name: "kld", metric: "kld_mean", op: "<=", threshold: 0.05, value: 0.2, passed: false }] }));
+    const refused = await moeq("publish", dir, "moeq-test/cli-out");
+    outputs.push(refused.out, refused.err);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/quality gate failed.*--force/);
+    const forced = await moeq("publish", dir, "moeq-test/cli-out", "--force", "--json");
+    outputs.push(forced.out, forced.err);
+    expect([forced.code, JSON.parse(forced.out).gate]).toEqual([0, "failed"]);
+    const dry = await moeq("publish", dir, "moeq-test/cli-out", "--dry-run", "--force");
+    outputs.push(dry.out, dry.err);
+    expect(dry.out).toMatch(/^---\nbase_model|^---\nlibrary_name: gguf/);
+  });
+
+  it("never printed either token in any captured stdout, stderr or console line above", () => {
+    expect(outputs.length).toBeGreaterThanOrEqual(16);
+    for (const o of outputs) {
+      expect(o).not.toContain(TOKEN);
+      expect(o).not.toContain(WRONG);
+    }
+  });
+});
