@@ -1,0 +1,38 @@
+import type { PerplexityResult } from "./metrics/perplexity.js";
+import type { KldResult } from "./metrics/kld.js";
+import type { MmluResult } from "./datasets/mmlu.js";
+import type { DocVqaResult } from "./datasets/docvqa.js";
+import type { GateMetric } from "./gates/gate-file.js";
+
+/** Everything one `moeq eval` / `moeq gate` run measured. */
+export interface EvalResults {
+  ppl?: PerplexityResult;
+  /** PPL of the base model, when the base `.kld` file was written in this run. */
+  basePpl?: PerplexityResult;
+  kld?: KldResult;
+  mmlu?: MmluResult;
+  docvqa?: DocVqaResult;
+}
+
+/** The flat metric table that gates compare against. */
+export function flatMetrics(r: EvalResults): Partial<Record<GateMetric, number>> {
+  const m: Partial<Record<GateMetric, number>> = {};
+  if (r.ppl) m.ppl = r.ppl.ppl;
+  if (r.kld) {
+    m.ppl_ratio = r.kld.pplRatio.value;
+    m.ln_ppl_ratio = r.kld.lnPplRatio.value;
+    m.ppl_q = r.kld.pplQ.value;
+    m.ppl_base = r.kld.pplBase.value;
+    m.kld_mean = r.kld.kldMean.value;
+    m.kld_median = r.kld.kld.median;
+    m.kld_p99 = r.kld.kld.p99;
+    m.kld_max = r.kld.kld.max;
+    m.same_top_p = r.kld.sameTopP.value;
+    m.rms_delta_p = r.kld.rmsDeltaP.value;
+    m.mean_delta_p = r.kld.deltaPMean.value;
+    if (m.ppl === undefined) m.ppl = r.kld.pplQ.value;
+  }
+  if (r.mmlu) m.mmlu_acc = r.mmlu.acc;
+  if (r.docvqa) m.docvqa_anls = r.docvqa.anls;
+  return m;
+}
