@@ -193,7 +193,8 @@ async function readTensorInfo(cur: HeaderCursor, index: number): Promise<GGUFTen
     cur.fail("GGUF_BAD_TENSOR_NAME", `tensor ${index} name "${name.slice(0, 80)}" must be 1..${GGML_MAX_NAME - 1} bytes`);
   }
   const nDims = await cur.u32(`tensor ${name} n_dims`);
-  if (nDims < 1 || nDims > GGML_MAX_DIMS) cur.fail("GGUF_BAD_DIMS", `tensor ${name} has ${nDims} dimensions; expected 1..${GGML_MAX_DIMS}`);
+  // gguf.cpp accepts n_dims = 0 (a scalar: every ne is 1); so do we, as shape [].
+  if (nDims > GGML_MAX_DIMS) cur.fail("GGUF_BAD_DIMS", `tensor ${name} has ${nDims} dimensions; expected 0..${GGML_MAX_DIMS}`);
   const shape: number[] = [];
   let elements = 1;
   for (let d = 0; d < nDims; d++) {
@@ -205,7 +206,7 @@ async function readTensorInfo(cur: HeaderCursor, index: number): Promise<GGUFTen
   const type = await cur.i32(`tensor ${name} type`);
   if (!isGGMLType(type)) cur.fail("GGUF_UNKNOWN_TYPE", `tensor ${name} has unknown ggml type ${type}`, { type });
   const info = GGML_TYPE_INFO[type];
-  if (shape[0]! % info.blockSize !== 0) {
+  if ((shape[0] ?? 1) % info.blockSize !== 0) {
     cur.fail("GGUF_BAD_SHAPE", `tensor ${name}: row length ${shape[0]} is not a multiple of ${info.name}'s block size ${info.blockSize}`);
   }
   if (!Number.isSafeInteger(elements)) cur.fail("GGUF_BAD_SHAPE", `tensor ${name} has ${elements} elements`);

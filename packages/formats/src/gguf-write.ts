@@ -236,14 +236,14 @@ export class GGUFWriter {
     }
     if (this.names.has(name)) throw new GGUFError("GGUF_DUPLICATE_TENSOR", `tensor "${name}" added twice`, { file: this.path });
     if (!isGGMLType(type)) throw new GGUFError("GGUF_UNKNOWN_TYPE", `tensor ${name}: unknown ggml type ${type}`, { file: this.path });
-    if (shape.length < 1 || shape.length > GGML_MAX_DIMS) {
-      throw new GGUFError("GGUF_BAD_DIMS", `tensor ${name} has ${shape.length} dimensions; expected 1..${GGML_MAX_DIMS}`, { file: this.path });
+    if (shape.length > GGML_MAX_DIMS) {
+      throw new GGUFError("GGUF_BAD_DIMS", `tensor ${name} has ${shape.length} dimensions; expected 0..${GGML_MAX_DIMS}`, { file: this.path });
     }
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new GGUFError("GGUF_BAD_SHAPE", `tensor ${name} has shape [${shape.join(", ")}]`, { file: this.path });
     }
     const info = GGML_TYPE_INFO[type];
-    if (shape[0]! % info.blockSize !== 0) {
+    if ((shape[0] ?? 1) % info.blockSize !== 0) {
       throw new GGUFError("GGUF_BAD_SHAPE", `tensor ${name}: row length ${shape[0]} is not a multiple of ${info.name}'s block size ${info.blockSize}`, {
         file: this.path,
       });
