@@ -106,11 +106,14 @@ function bf16(x: number): number {
   return bf16Buf[0];
 }
 
-/** rescale_and_normalize in BF16: bf16(bf16(v · 1/255) − 0.5) / 0.5. Table over the 256 byte values. */
+/**
+ * rescale_and_normalize in BF16: bf16(bf16(v · s) − 0.5) / 0.5, where torch rounds the python scalar 1/255 to the
+ * tensor's dtype first (s = bf16(1/255) = 0.003936767578125). Table over the 256 byte values.
+ */
 const NORMALISED: Float32Array = (() => {
   const t = new Float32Array(256);
-  const scale = 1 / 255;
-  for (let v = 0; v < 256; v++) t[v] = bf16(bf16(bf16(v * Math.fround(scale)) - 0.5) / 0.5);
+  const scale = bf16(1 / 255);
+  for (let v = 0; v < 256; v++) t[v] = bf16(bf16(bf16(v * scale) - 0.5) / 0.5);
   return t;
 })();
 
