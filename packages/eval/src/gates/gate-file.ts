@@ -163,7 +163,10 @@ export function parseGateFile(text: string, file: string): GateFile {
     return gate;
   });
   if (gates.some((g) => g.reference !== undefined) && typeof r.references !== "string") bad(file, "gates use `reference:` but the file names no `references:`");
-  return { path: file, name: typeof r.name === "string" ? r.name : file, tasks, references: r.references as string | undefined, gates };
+  // A shipped reference set is named bare ("llama-4-scout-17b-16e"); anything path-like is relative to the gate file.
+  let references = r.references as string | undefined;
+  if (references !== undefined && (/[\\/]/.test(references) || /\.json$/i.test(references))) references = resolve(dirname(file), references);
+  return { path: file, name: typeof r.name === "string" ? r.name : file, tasks, references, gates };
 }
 
 export function loadGateFile(path: string): GateFile {
