@@ -71,16 +71,13 @@ async function openTransfer(p: BlobDownloadParams, rangeStart: number): Promise<
   const hubOrigin = new URL(p.hubUrl).origin;
   const ctx = { action: `download ${p.entry.path} from ${p.repo}`, token: p.accessToken, file: p.entry.path };
   let url = p.url;
-  let checkedHubHeaders = false;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (p.accessToken && new URL(url).origin === hubOrigin) headers.Authorization = `Bearer ${p.accessToken}`;
     if (rangeStart > 0) headers.Range = `bytes=${rangeStart}-`;
     const res = await doFetch(url, { headers, redirect: "manual" });
-    if (!checkedHubHeaders) {
-      checkHubHeaders(p, res);
-      checkedHubHeaders = true;
-    }
+    // Only the Hub's own answers carry its metadata; a CDN's ETag means something else.
+    if (new URL(url).origin === hubOrigin) checkHubHeaders(p, res);
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
       await res.body?.cancel();
       url = new URL(res.headers.get("location")!, url).toString();

@@ -100,9 +100,11 @@ describe("publishFolder", () => {
     const first = await publishFolder({ dir, repo: parseRepoId("moeq-test/bare"), hubUrl: hub.url, accessToken: TOKEN });
     expect(first.metadata).toMatchObject({ format: "gguf", baseModel: "org/base-moe", license: "apache-2.0", quantization: "Q8_0" });
     expect(first.modelCard).toContain("No gate report");
-    const again = await publishFolder({ dir, repo: parseRepoId("moeq-test/bare"), hubUrl: hub.url, accessToken: TOKEN, message: "refresh" });
+    const again = await publishFolder({ dir, repo: parseRepoId("moeq-test/bare"), hubUrl: hub.url, accessToken: TOKEN, message: "refresh", branch: "q8-0" });
     expect(again.createdRepo).toBe(false);
-    expect(hub.commits.at(-1)!.lines[0]!.value.summary).toBe("refresh");
+    expect(hub.branches.has("moeq-test/bare@q8-0")).toBe(true);
+    expect(hub.commits.at(-1)!.branch).toBe("q8-0");
+    expect(hub.commits.at(-1)!.lines[0]).toMatchObject({ key: "header", value: { summary: "refresh" } });
   });
 
   it("names the folder when it cannot tell the format, and needs a token", async () => {

@@ -1,5 +1,5 @@
 import { openAsBlob } from "node:fs";
-import { commitIter, createRepo, modelInfo, type CommitOperation } from "@huggingface/hub";
+import { commitIter, createBranch, createRepo, modelInfo, type CommitOperation } from "@huggingface/hub";
 import { CheckFailedError, InputError } from "@moeq/formats";
 import type { RepoId } from "./repo-id.js";
 import { assertSafeRevision, parseRepoId } from "./repo-id.js";
@@ -100,6 +100,15 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
   } catch (err) {
     if ((err as { statusCode?: unknown }).statusCode !== 409) throw translateHubError(err, { action: `create repo ${p.repo.id}`, token: p.accessToken }, lastError);
     createdRepo = false;
+  }
+
+  if (branch !== "main") {
+    // The commit endpoint needs an existing branch; create it from the default branch (409 = it exists).
+    try {
+      await createBranch({ repo: { type: "model", name: p.repo.id }, branch, ...credentials });
+    } catch (err) {
+      if ((err as { statusCode?: unknown }).statusCode !== 409) throw translateHubError(err, { action: `create branch ${branch} of ${p.repo.id}`, token: p.accessToken }, lastError);
+    }
   }
 
   const uploaded = files.filter((f) => f.path !== "README.md");

@@ -54,6 +54,8 @@ export class FakeHub {
   readonly createdRepos: { name: string; organization: string; visibility?: string }[] = [];
   readonly lfsStore = new Map<string, Buffer>();
   readonly commits: RecordedCommit[] = [];
+  /** `org/name@branch` for each branch created through the API. */
+  readonly branches = new Set<string>();
   /** cardData (README front matter) the revision route returns per repo, e.g. { license: "llama4" }. */
   readonly cardData = new Map<string, Record<string, unknown>>();
   /** Bytes of the throttled file sent so far (all requests). */
@@ -176,6 +178,13 @@ export class FakeHub {
       this.createdRepos.push(reqBody);
       this.addRepo(id, {});
       return this.json(res, 200, { url: `${this.url}/${id}`, id });
+    }
+    if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/branch\/([^/]+)$/.exec(p)) && method === "POST") {
+      if (!this.guard(req, res, m[1]!)) return;
+      const key = `${m[1]}@${m[2]}`;
+      if (this.branches.has(key)) return this.json(res, 409, { error: "Reference already exists" });
+      this.branches.add(key);
+      return this.json(res, 200, {});
     }
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/.exec(p)) && method === "POST") {
       if (!this.guard(req, res, m[1]!)) return;
