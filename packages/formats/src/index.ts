@@ -8,3 +8,4 @@ export * from "./gguf-read.js";
 export * from "./gguf-write.js";
 export * from "./safetensors-read.js";
 export * from "./safetensors-write.js";
+export * from "./inspect.js";

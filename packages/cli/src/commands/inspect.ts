@@ -1,0 +1,78 @@
+import type { Argv, CommandModule } from "yargs";
+import { inspectPath, type InspectReport, type InspectValue } from "@moeq/formats";
+
+interface InspectArgs {
+  path: string;
+  json: boolean;
+}
+
+/** Longest metadata value shown in the human table (chat templates run to kilobytes). */
+const MAX_VALUE_CHARS = 72;
+
+function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(2)} ${units[u]}`;
+}
+
+function humanCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+function shown(v: InspectValue): string {
+  const s = typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v);
+  // A summary such as "[STRING × 200000]" is shown as is, not as a quoted string.
+  const text = typeof v === "string" && /^\[[A-Z0-9_]+ × \d+\]$/.test(v) ? v : s;
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+}
+
+function table(rows: string[][], rightAligned: Set<number> = new Set()): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r) => r.map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd())
+    .join("\n");
+}
+
+/** The human-readable report `moeq inspect` prints without --json. */
+export function formatInspectReport(r: InspectReport): string {
+  const lines: string[] = [];
+  const facts: string[][] = [
+    ["path", r.path],
+    ["format", r.format + (r.gguf ? ` v${r.gguf.version} (alignment ${r.gguf.alignment}, data at ${r.gguf.dataOffset})` : "")],
+    ["architecture", r.architecture ?? "(unknown)"],
+  ];
+  if (r.modelType) facts.push(["model type", r.modelType + (r.textModelType ? ` (text: ${r.textModelType})` : "")]);
+  if (r.files.length > 1) facts.push(["files", `${r.files.length} shards`]);
+  facts.push(["tensors", String(r.tensorCount)]);
+  facts.push(["parameters", `${humanCount(r.parameterCount)} (${r.parameterCount})`]);
+  facts.push(["tensor data", `${humanBytes(r.tensorBytes)} (${r.tensorBytes} bytes)`]);
+  lines.push(table(facts));
+  if (r.byType.length > 0) {
+    lines.push("", table([["type", "tensors", "parameters", "bytes"], ...r.byType.map((t) => [t.type, String(t.tensors), humanCount(t.parameters), humanBytes(t.bytes)])], new Set([1, 2, 3])));
+  }
+  if (r.metadata.length > 0) {
+    lines.push("", table([["key", "type", "value"], ...r.metadata.map((m) => [m.key, m.type, shown(m.value)])]));
+  }
+  return lines.join("\n") + "\n";
+}
+
+export const inspectCommand: CommandModule<object, InspectArgs> = {
+  command: "inspect <path>",
+  describe: "Show what is in a GGUF file, a safetensors file, or a Hugging Face checkpoint directory",
+  builder: (y: Argv<object>) =>
+    y
+      .positional("path", { type: "string", demandOption: true, describe: "GGUF file, .safetensors file or index, or checkpoint directory" })
+      .option("json", { type: "boolean", default: false, describe: "machine-readable JSON on stdout" }) as unknown as Argv<InspectArgs>,
+  handler: async (argv) => {
+    const report = await inspectPath(argv.path);
+    process.stdout.write(argv.json ? JSON.stringify(report, null, 2) + "\n" : formatInspectReport(report));
+  },
+};
