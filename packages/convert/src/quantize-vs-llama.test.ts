@@ -63,8 +63,8 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
         const types = new Map(g.tensors.map((t) => [t.name, GGML_TYPE_INFO[t.type].name]));
         g.close();
         expect(types.get("output.weight")).toBe("q6_K");
-        expect(types.get("blk.0.attn_v.weight")).toBe("q6_K");
-        expect(types.get("blk.1.attn_v.weight")).toBe("q4_K");
+        expect(types.get("blk.2.attn_v.weight")).toBe("q6_K"); // use_more_bits(2, 4)
+        expect(types.get("blk.0.attn_v.weight")).toBe("q4_K");
         expect(types.get("blk.1.ffn_down_exps.weight")).toBe("q5_0");
         expect(types.get("blk.3.ffn_down_exps.weight")).toBe("q8_0");
         expect(types.get("blk.1.ffn_gate_inp.weight")).toBe("f32");
