@@ -17,3 +17,4 @@ export * from "./list-local-files.js";
 export * from "./model-metadata.js";
 export * from "./model-card.js";
 export * from "./publish.js";
+export * from "./blob-lock.js";

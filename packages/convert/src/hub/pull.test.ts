@@ -124,6 +124,8 @@ describe("pullSnapshot", () => {
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(big.length);
     expect(existsSync(blob)).toBe(false);
+    // The killed child's lock is left behind with a dead pid; the rerun must treat it as stale.
+    expect(existsSync(join(cacheDir, ".locks", "models--moeq-test--big", `${sha256Hex(big)}.moeq-lock`))).toBe(true);
 
     const r = await pullSnapshot({ ...base(), repo: parseRepoId("moeq-test/big"), cacheDir });
     const ranged = hub.requests.filter((q) => q.url.includes("big.safetensors") && q.range !== undefined);
@@ -133,6 +135,17 @@ describe("pullSnapshot", () => {
     expect(r.fetchedBytes).toBe(big.length - partial + configFetched);
     expect((await readFile(join(r.snapshotPath, "big.safetensors"))).equals(big)).toBe(true);
     expect(existsSync(`${blob}.incomplete`)).toBe(false);
+  });
+
+  it("fetches each blob once when two pulls share a cache at the same time", async () => {
+    const cacheDir = join(cacheRoot, "concurrent");
+    const before = hub.requests.length;
+    const [a, b] = await Promise.all([0, 1].map(() => pullSnapshot({ ...base(), repo: parseRepoId("moeq-test/tiny"), cacheDir, concurrency: 2 })));
+    expect(a!.snapshotPath).toBe(b!.snapshotPath);
+    const blobGets = hub.requests.slice(before).filter((q) => q.url.startsWith("/cdn/") || q.url.includes("/resolve/"));
+    // 2 regular files + 3 distinct LFS blobs (resolve + CDN hop each) = 8 requests, not 16.
+    expect(blobGets).toHaveLength(2 + 3 * 2);
+    for (const [path, f] of Object.entries(SMALL_REPO)) expect((await readFile(join(a!.snapshotPath, path))).equals(f.content)).toBe(true);
   });
 
   it("never links an LFS file whose sha256 does not match, and deletes the bad bytes", async () => {

@@ -18,6 +18,7 @@ import { listRepoFiles, type RepoFileEntry } from "./list-repo-files.js";
 import { readSnapshotListing, writeSnapshotListing } from "./snapshot-listing.js";
 import { selectRepoPath } from "./repo-glob.js";
 import { downloadBlob } from "./download-blob.js";
+import { blobLockPath, withBlobLock } from "./blob-lock.js";
 import { OfflineCacheMissError } from "./hub-errors.js";
 import { checkAccessToken } from "./hub-client.js";
 
@@ -170,7 +171,9 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
         const blob = blobPath(paths, etag);
         let status: PulledFileStatus = "linked";
         const blobSt = await stat(blob).catch(() => undefined);
-        if (!blobSt || blobSt.size !== first.size) {
+        if (!blobSt || blobSt.size !== first.size) await withBlobLock(blobLockPath(p.cacheDir, paths, etag), async () => {
+          // Another process may have finished this blob while we waited for the lock.
+          if ((await stat(blob).catch(() => undefined))?.size === first.size) return;
           const encodedPath = first.path.split("/").map(encodeURIComponent).join("/");
           const r = await downloadBlob({
             url: `${p.hubUrl}/${p.repo.id}/resolve/${commit}/${encodedPath}`,
@@ -187,7 +190,7 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
           });
           fetchedBytes += r.fetchedBytes;
           status = r.resumedFrom > 0 ? "resumed" : "downloaded";
-        }
+        });
         for (const f of group) {
           await linkIntoSnapshot(paths, commit, f.path, etag);
           results.set(f.path, { path: f.path, size: f.size, etag, status: f === first ? status : "linked" });
