@@ -56,11 +56,27 @@ function jsonSafe(v: GGUFValue): InspectValue {
   return v;
 }
 
+/** The shortest decimal that reads back as the same float32 (1e-5, not 0.000009999999747378752). */
+export function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  for (let p = 1; p < 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
+
 function ggufEntry(key: string, kv: GGUFKV): InspectMetadataEntry {
+  if (kv.type === GGUFValueType.FLOAT32) return { key, type: "FLOAT32", value: shortestFloat32(kv.value as number) };
   if (kv.type !== GGUFValueType.ARRAY) return { key, type: GGUFValueType[kv.type], value: jsonSafe(kv.value) };
   const arr = kv.value as GGUFValue[];
   const elem = GGUFValueType[kv.arrayType ?? GGUFValueType.ARRAY];
-  const value = arr.length > INSPECT_MAX_ARRAY_ITEMS ? `[${elem} × ${arr.length}]` : jsonSafe(arr);
+  const value =
+    arr.length > INSPECT_MAX_ARRAY_ITEMS
+      ? `[${elem} × ${arr.length}]`
+      : kv.arrayType === GGUFValueType.FLOAT32
+        ? arr.map((x) => shortestFloat32(x as number))
+        : jsonSafe(arr);
   return { key, type: `ARRAY[${elem}]`, value, length: arr.length };
 }
 
