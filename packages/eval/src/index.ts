@@ -22,3 +22,4 @@ export * from "./reports/markdown.js";
 export * from "./reports/svg.js";
 export * from "./reports/html.js";
 export * from "./reports/write-report.js";
+export * from "./engines/index.js";
