@@ -2,6 +2,10 @@ import type { CommandModule } from "yargs";
 import { pullCommand } from "./pull.js";
 import { publishCommand } from "./publish.js";
 import { inspectCommand } from "./inspect.js";
+import { convertCommand } from "./convert.js";
+import { quantizeCommand } from "./quantize.js";
+import { evalCommand } from "./eval.js";
+import { gateCommand } from "./gate.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -9,4 +13,8 @@ export const commands: CommandModule<any, any>[] = [
   pullCommand,
   publishCommand,
   inspectCommand,
+  convertCommand,
+  quantizeCommand,
+  evalCommand,
+  gateCommand,
 ];

@@ -1,0 +1,51 @@
+import type { Argv, CommandModule } from "yargs";
+import { InputError } from "@moeq/formats";
+import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
+import { progressReporter } from "./quantize.js";
+
+interface ConvertArgs {
+  dir: string;
+  output: string;
+  outtype: string;
+  threads: number;
+  json: boolean;
+}
+
+export const convertCommand: CommandModule<object, ConvertArgs> = {
+  command: "convert <dir>",
+  describe: "Hugging Face Llama 4 checkpoint → GGUF (as llama.cpp's convert_hf_to_gguf.py writes it)",
+  builder: (y: Argv) =>
+    y
+      .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
+      .option("output", { alias: "o", type: "string", demandOption: true, describe: "output GGUF file" })
+      .option("outtype", {
+        type: "string",
+        default: "f16",
+        describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
+      })
+      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
+      .epilogue("Only the text model is written; a vision tower in the checkpoint is skipped (mmproj output is not implemented yet).") as unknown as Argv<ConvertArgs>,
+  handler: async (a) => {
+    const outtype = parseFType(a.outtype);
+    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
+    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "convert");
+    let s;
+    try {
+      s = await convertHfToGguf(a.dir, a.output, { outtype, threads: a.threads, onTensor: progress.onTensor });
+    } finally {
+      progress.stop();
+    }
+    const summary = {
+      input: a.dir,
+      output: a.output,
+      outtype: a.outtype.toUpperCase(),
+      outputBytes: s.outputBytes,
+      bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
+      seconds: Number(s.seconds.toFixed(3)),
+      tensors: s.tensors,
+    };
+    if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
+    else process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);
+  },
+};

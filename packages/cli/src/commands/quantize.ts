@@ -1,0 +1,112 @@
+import type { Argv, CommandModule } from "yargs";
+import cliProgress from "cli-progress";
+import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
+import { FTYPE_NAMES, parseFType, quantizeGguf, type QuantizeGgufOptions } from "@moeq/convert";
+
+interface QuantizeArgs {
+  input: string;
+  output: string;
+  type: string;
+  imatrix?: string;
+  threads: number;
+  pure: boolean;
+  "output-tensor-type"?: string;
+  "token-embedding-type"?: string;
+  "tensor-type"?: string[];
+  "leave-output-tensor": boolean;
+  json: boolean;
+}
+
+function ggmlTypeArg(flag: string, v: string): GGMLType {
+  const t = parseGGMLType(v);
+  if (t === undefined) throw new InputError("BAD_TYPE", `${flag}: unknown ggml type "${v}"`);
+  return t;
+}
+
+/** `--tensor-type PATTERN=TYPE` as llama-quantize parses it (the pattern is a regex searched in the name). */
+export function parseTensorTypeOverrides(items: readonly string[]): { pattern: RegExp; type: GGMLType }[] {
+  return items.map((s) => {
+    const eq = s.lastIndexOf("=");
+    if (eq <= 0 || eq === s.length - 1) throw new InputError("BAD_TENSOR_TYPE", `--tensor-type expects PATTERN=TYPE, got "${s}"`);
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(s.slice(0, eq).toLowerCase());
+    } catch (e) {
+      throw new InputError("BAD_TENSOR_TYPE", `--tensor-type: bad pattern "${s.slice(0, eq)}": ${(e as Error).message}`);
+    }
+    return { pattern, type: ggmlTypeArg("--tensor-type", s.slice(eq + 1)) };
+  });
+}
+
+export function progressReporter(enabled: boolean, label: string): { onTensor: (i: number, n: number, name: string) => void; stop: () => void } {
+  if (!enabled) return { onTensor: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: false, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    onTensor: (i, n, name) => {
+      if (!started) {
+        bar.start(n, 0, { name: "" });
+        started = true;
+      }
+      bar.update(i + 1, { name });
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
+
+export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
+  command: "quantize <input> <output> <type>",
+  describe: "GGUF → GGUF with llama-quantize's per-tensor mixtures (byte-identical to llama_model_quantize)",
+  builder: (y: Argv) =>
+    y
+      .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
+      .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
+      .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
+      .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" })
+      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
+      .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
+      .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
+      .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
+      .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
+      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
+  handler: async (a) => {
+    const ftype = parseFType(a.type);
+    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
+    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "quantize");
+    const opts: QuantizeGgufOptions = {
+      ftype,
+      threads: a.threads,
+      pure: a.pure,
+      imatrixPath: a.imatrix,
+      quantizeOutputTensor: !a["leave-output-tensor"],
+      outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
+      tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
+      tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+      onTensor: progress.onTensor,
+    };
+    let s;
+    try {
+      s = await quantizeGguf(a.input, a.output, opts);
+    } finally {
+      progress.stop();
+    }
+    const summary = {
+      input: a.input,
+      output: a.output,
+      ftype: a.type.toUpperCase(),
+      inputBytes: s.inputBytes,
+      outputBytes: s.outputBytes,
+      bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
+      seconds: Number(s.seconds.toFixed(3)),
+      tensors: s.tensors,
+    };
+    if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
+    else process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);
+  },
+};

@@ -1,0 +1,55 @@
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
+
+// Worker threads run the compiled dist/quantize-worker.js, so this test drives the built CLI.
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const moeq = (...args: string[]): string => execFileSync(process.execPath, [join(root, "packages/cli/bin/moeq.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+let tmp: string;
+beforeAll(() => {
+  execFileSync("npx", ["tsc", "-b", "packages/cli"], { cwd: root, stdio: "inherit" });
+  tmp = mkdtempSync(join(tmpdir(), "moeq-threads-"));
+  writeSyntheticLlama4(join(tmp, "ckpt"), { layout: "scout", hidden: 256, ffExpert: 256, layers: 2, experts: 4, headDim: 64, seed: 11 });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("worker threads", () => {
+  it("convert and quantize write identical bytes with --threads 1 and --threads 3; --json reports sizes", () => {
+    const ck = join(tmp, "ckpt");
+    moeq("convert", ck, "-o", join(tmp, "a.gguf"), "--outtype", "q4_k_m", "--threads", "1", "--json");
+    const js = JSON.parse(moeq("convert", ck, "-o", join(tmp, "b.gguf"), "--outtype", "q4_k_m", "--threads", "3", "--json")) as { outputBytes: number; bitsPerWeight: number };
+    expect(readFileSync(join(tmp, "a.gguf")).equals(readFileSync(join(tmp, "b.gguf")))).toBe(true);
+    expect(js.bitsPerWeight).toBeGreaterThan(4);
+    expect(js.bitsPerWeight).toBeLessThan(7);
+    // convert --outtype q4_k_m == convert f16 + quantize Q4_K_M
+    moeq("convert", ck, "-o", join(tmp, "f16.gguf"), "--outtype", "f16");
+    moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "c.gguf"), "Q4_K_M", "--threads", "3");
+    expect(readFileSync(join(tmp, "c.gguf")).equals(readFileSync(join(tmp, "a.gguf")))).toBe(true);
+  });
+
+  it("bad input exits 2 with a message naming the file", () => {
+    let code = 0;
+    let err = "";
+    try {
+      moeq("quantize", join(tmp, "missing.gguf"), join(tmp, "x.gguf"), "Q4_K_M");
+    } catch (e) {
+      code = (e as { status: number }).status;
+      err = String((e as { stderr: string }).stderr);
+    }
+    expect(code).toBe(2);
+    expect(err).toContain("missing.gguf");
+    try {
+      moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "x.gguf"), "Q9_Z");
+    } catch (e) {
+      code = (e as { status: number }).status;
+      err = String((e as { stderr: string }).stderr);
+    }
+    expect(code).toBe(2);
+    expect(err).toContain("Q9_Z");
+  });
+});
