@@ -91,10 +91,16 @@ function roundMagnitude(abs: number, bias: number, manBits: number): number {
 export function f32BitsToF16Bits(w: number): number {
   const sign = (w >>> 16) & 0x8000;
   const abs = w & 0x7fffffff;
-  if (abs > 0x7f800000) return sign | 0x7e00; // NaN: canonical quiet NaN, sign kept
-  if (abs >= 0x47800000) return sign | 0x7c00; // >= 65536 (and Inf)
-  const code = roundMagnitude(abs, 15, 10);
-  return sign | (code > 0x7c00 ? 0x7c00 : code);
+  if (abs >= 0x38800000) {
+    // >= 2^-14, the smallest normal half
+    if (abs >= 0x47800000) return sign | (abs > 0x7f800000 ? 0x7e00 : 0x7c00); // NaN (quiet, sign kept), or >= 65536 / Inf
+    // Rebias the exponent (127 → 15), then round-to-nearest-even on the 13 dropped bits; a carry
+    // walks into the exponent, so 65520.. rounds to 0x7C00 (Inf) as it must.
+    const m = abs - 0x38000000;
+    return sign | ((m + 0xfff + ((m >>> 13) & 1)) >>> 13);
+  }
+  if (abs <= 0x33000000) return sign; // <= 2^-25: rounds to zero (2^-25 itself is a tie to even 0)
+  return sign | roundMagnitude(abs, 15, 10); // half subnormals (rare)
 }
 
 /** binary16 bits → float32 bits; equals ggml_compute_fp16_to_fp32 (NaNs come out quiet, as on x86). */

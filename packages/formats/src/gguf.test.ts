@@ -154,6 +154,34 @@ describe("GGUF files we write load in llama.cpp", () => {
     );
   });
 
+  it("a header far larger than the writer's initial buffer (60k-token vocabulary, > the 1 MiB read chunk) reads back in llama.cpp and in ours", async () => {
+    const path = join(dir, "big-header.gguf");
+    const tokens = Array.from({ length: 60_000 }, (_, i) => `tok_${i}_${"é".repeat(i % 5)}`);
+    const scores = Array.from({ length: 60_000 }, (_, i) => Math.fround(i / 7));
+    const kvs: [string, GGUFKV][] = [
+      ["general.architecture", { type: GGUFValueType.STRING, value: "llama4" }],
+      ["tokenizer.ggml.tokens", { type: GGUFValueType.ARRAY, arrayType: GGUFValueType.STRING, value: tokens }],
+      ["tokenizer.ggml.scores", { type: GGUFValueType.ARRAY, arrayType: GGUFValueType.FLOAT32, value: scores }],
+      ["general.name", { type: GGUFValueType.STRING, value: "after the big arrays" }],
+    ];
+    const tensors = randomTensors(rng(5), 3);
+    await writeOurs(path, kvs, tensors);
+    const c = readGgufWithLlama(path)!;
+    expect(c).not.toBeNull();
+    expect(c.kvs.map((k) => k.key)).toEqual(kvs.map(([k]) => k));
+    expect(c.kvs[1]!.value).toEqual(tokens);
+    expect(c.kvs[2]!.value).toEqual(scores);
+    expect(c.kvs[3]!.value).toBe("after the big arrays");
+    const f = await openGguf(path);
+    try {
+      expect(new Map(f.metadata)).toEqual(new Map(kvs));
+      expect(f.dataOffset).toBe(c.dataOffset);
+      for (const t of tensors) expect(await f.readTensorBytes(t.name)).toEqual(t.data);
+    } finally {
+      await f.close();
+    }
+  });
+
   it("leaves no temporary file behind and writes nothing on abort", async () => {
     const w = new GGUFWriter(join(dir, "aborted.gguf"));
     w.setString("general.architecture", "llama4");
