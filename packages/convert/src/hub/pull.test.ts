@@ -102,7 +102,7 @@ describe("pullSnapshot", () => {
     const cacheDir = join(cacheRoot, "resume");
     const big = hub.repos.get("moeq-test/big")!.files.get("big.safetensors")!.content;
     const blob = join(cacheDir, "models--moeq-test--big", "blobs", sha256Hex(big));
-    hub.options.throttle = { path: "big.safetensors", bytesPerTick: 8192, tickMs: 15 };
+    hub.options.throttle = { path: "big.safetensors", bytesPerTick: 4096, tickMs: 20 };
     const child = spawn(process.execPath, [childBundle, JSON.stringify({ repo: "moeq-test/big", cacheDir, hubUrl: hub.url, token: TOKEN })], { stdio: ["ignore", "pipe", "pipe"] });
     let childOut = "";
     child.stdout.on("data", (d: Buffer) => (childOut += d.toString()));
@@ -113,7 +113,7 @@ describe("pullSnapshot", () => {
     let partial = 0;
     while (Date.now() < deadline) {
       partial = (await stat(`${blob}.incomplete`).catch(() => undefined))?.size ?? 0;
-      if (partial >= 64 * 1024) break;
+      if (partial >= 32 * 1024) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     child.kill("SIGKILL");
