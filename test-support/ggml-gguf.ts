@@ -112,6 +112,9 @@ function load(): Bindings {
     ggmlNewTensor: f("ggml_tensor *ggml_new_tensor(ggml_context *ctx, int type, int n_dims, const int64_t *ne)"),
     ggmlSetName: f("ggml_tensor *ggml_set_name(ggml_tensor *t, const char *name)"),
     ggmlTensorOverhead: f("size_t ggml_tensor_overhead()"),
+    ggmlGetTensor: f("ggml_tensor *ggml_get_tensor(ggml_context *ctx, const char *name)"),
+    ggmlGetData: f("void *ggml_get_data(ggml_tensor *t)"),
+    ggmlNbytes: f("size_t ggml_nbytes(ggml_tensor *t)"),
   };
   return bindings;
 }
@@ -222,6 +225,33 @@ export function readGgufWithLlama(path: string): CGgufContent | null {
     };
   } finally {
     b.free(ctx);
+  }
+}
+
+/**
+ * Loads a GGUF *with its data* (gguf_init_from_file, no_alloc=false, into a ggml context), which
+ * also makes llama.cpp read the padded data blob to the end; returns each tensor's bytes as
+ * llama.cpp sees them, or null when it rejects the file.
+ */
+export function readGgufTensorDataWithLlama(path: string, names: string[]): Map<string, Uint8Array> | null {
+  const b = load();
+  const slot = koffi.alloc("void *", 1);
+  const ctx = b.initFromFile(path, { no_alloc: false, ctx: slot });
+  if (!ctx) return null;
+  const gctx = koffi.decode(slot, "void *");
+  try {
+    const out = new Map<string, Uint8Array>();
+    for (const name of names) {
+      const t = b.ggmlGetTensor(gctx, name);
+      if (!t) throw new Error(`llama.cpp has no tensor ${name}`);
+      const n = Number(b.ggmlNbytes(t));
+      out.set(name, n === 0 ? new Uint8Array(0) : new Uint8Array(koffi.decode(b.ggmlGetData(t), "uint8_t", n) as number[]));
+    }
+    return out;
+  } finally {
+    b.free(ctx);
+    if (gctx) b.ggmlFree(gctx);
+    koffi.free(slot);
   }
 }
 

@@ -7,7 +7,7 @@ import { GGML_TYPE_INFO, GGMLType } from "./ggml-types.js";
 import { GGUFValueType, type GGUFKV, type GGUFValue } from "./gguf-types.js";
 import { openGguf } from "./gguf-read.js";
 import { GGUFWriter } from "./gguf-write.js";
-import { readGgufWithLlama, writeGgufWithLlama, type CKV } from "../../../test-support/ggml-gguf.js";
+import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, type CKV } from "../../../test-support/ggml-gguf.js";
 
 /** xorshift32 in [0, 1) */
 function rng(seed: number): () => number {
@@ -146,6 +146,10 @@ describe("GGUF files we write load in llama.cpp", () => {
     } finally {
       await ours.close();
     }
+    // llama.cpp loading the data too (no_alloc=false reads the whole padded blob) sees the same bytes
+    const data = readGgufTensorDataWithLlama(path, tensors.map((t) => t.name));
+    expect(data).not.toBeNull();
+    for (const t of tensors) expect(data!.get(t.name)).toEqual(t.data);
 
     const hf = await hfGguf(path, { allowLocalFile: true });
     expect(hf.metadata["general.architecture"]).toBe("llama4");
