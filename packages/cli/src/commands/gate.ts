@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
@@ -60,6 +61,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     const open = (path: string) => openEvalModel(path, { engine: argv.engine, threads: argv.threads });
     const baseIsLogits = argv.base?.endsWith(".kld") ?? false;
     if (baseIsLogits && gate.tasks.kld) gate.tasks.kld.baseLogits = argv.base;
+    if (argv.report) mkdirSync(argv.report, { recursive: true });
     const model = await open(argv.model);
     const progress = taskProgressBar();
     let run;

@@ -1,0 +1,94 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../index.js";
+import { writeTinyLlamaGguf } from "../../../eval/src/test-utils/tiny-gguf.js";
+import { fakeCorpus } from "../../../eval/src/test-utils/fake-model.js";
+
+/** Runs `moeq …` in-process, capturing stdout and stderr. */
+async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "moeq-cli-gate-"));
+const base = join(dir, "base.gguf");
+const close = join(dir, "close.gguf");
+const far = join(dir, "far.gguf");
+const gate = join(dir, "gate.yml");
+
+beforeAll(() => {
+  writeTinyLlamaGguf(base, { seed: 9 });
+  writeTinyLlamaGguf(close, { seed: 9, noise: 0.01 });
+  writeTinyLlamaGguf(far, { seed: 9, noise: 0.5 });
+  writeFileSync(join(dir, "corpus.txt"), fakeCorpus(1500));
+  writeFileSync(
+    gate,
+    `version: 1
+tasks:
+  kld: { data: corpus.txt, ctx: 64, chunks: 3 }
+gates:
+  - { metric: kld_mean, op: "<=", threshold: 0.01 }
+  - { metric: same_top_p, op: ">=", threshold: 0.9 }
+  - { metric: ppl_ratio, op: "<=", threshold: 1.05 }
+`,
+  );
+});
+
+describe("moeq gate", () => {
+  it("exits 0 and writes the reports when every gate passes (llama.cpp engine, base logits reused)", async () => {
+    const report = join(dir, "report-close");
+    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report);
+    expect(r.err).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^kld_mean\s+\S+\s+<=\s+0\.01\s+base\s+pass$/m);
+    for (const f of ["report.json", "report.md", "report.html", "base.kld"]) expect(existsSync(join(report, f))).toBe(true);
+    expect(JSON.parse(readFileSync(join(report, "report.json"), "utf8")).passed).toBe(true);
+    // the same base logits file, passed as --base, is reused without the base model
+    const again = await moeq("gate", far, "--gate", gate, "--base", join(report, "base.kld"), "--engine", "llama.cpp", "--threads", "2", "--json");
+    expect(again.code).toBe(1);
+    const j = JSON.parse(again.out);
+    expect(j.passed).toBe(false);
+    expect(j.gates.find((g: { metric: string }) => g.metric === "kld_mean").pass).toBe(false);
+    expect(again.err).toMatch(/gate\.yml: \d of 3 gates failed: .*kld_mean/);
+  }, 120_000);
+
+  it("exits 2 on bad input: broken gate file, missing base, missing model", async () => {
+    const bad = join(dir, "bad.yml");
+    writeFileSync(bad, "gates:\n  - { metric: nonsense, op: '<=', threshold: 1 }\n");
+    const r1 = await moeq("gate", close, "--gate", bad, "--engine", "llama.cpp");
+    expect(r1.code).toBe(2);
+    expect(r1.err).toMatch(/bad\.yml: .*nonsense/);
+    const r2 = await moeq("gate", close, "--gate", gate, "--engine", "llama.cpp", "--threads", "2");
+    expect(r2.code).toBe(2);
+    expect(r2.err).toMatch(/--base/);
+    const r3 = await moeq("gate", join(dir, "missing.gguf"), "--gate", gate, "--engine", "llama.cpp");
+    expect(r3.code).toBe(2);
+    const r4 = await moeq("gate", close, "--gate", join(dir, "nope.yml"));
+    expect(r4.code).toBe(2);
+  }, 60_000);
+});
+
+describe("moeq eval", () => {
+  it("--task ppl --json prints llama-perplexity's numbers", async () => {
+    const r = await moeq("eval", base, "--task", "ppl", "--data", join(dir, "corpus.txt"), "--ctx", "64", "--chunks", "2", "--engine", "llama.cpp", "--threads", "2", "--json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.results.ppl.nChunk).toBe(2);
+    expect(j.results.ppl.tokensScored).toBe(2 * 31);
+    expect(j.metrics.ppl).toBeGreaterThan(1);
+  }, 60_000);
+  it("exits 2 when the data file is missing or a kld run has no base", async () => {
+    expect((await moeq("eval", base, "--task", "ppl", "--data", join(dir, "none.txt"), "--engine", "llama.cpp")).code).toBe(2);
+    expect((await moeq("eval", base, "--task", "kld", "--data", join(dir, "corpus.txt"), "--engine", "llama.cpp")).code).toBe(2);
+  });
+});
