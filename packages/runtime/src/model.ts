@@ -25,8 +25,8 @@ export interface LoadModelOptions {
   threads?: number;
   /** Override the config.json path of an HF checkpoint (e.g. a variant config). */
   config?: string;
-  /** Round cached K/V to f16 like llama.cpp's default KV cache (parity tests against llama.cpp). */
-  kvF16?: boolean;
+  /** Follow llama.cpp's CPU numerics (f16 KV cache, activations rounded per weight type); default true for GGUF, false for safetensors. */
+  ggmlNumerics?: boolean;
 }
 
 export interface GenerateOptions {
@@ -174,7 +174,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       const config = llama4ConfigFromGguf(get, path, out.ne[1]);
       const store = new WeightStore(path, sources, opts, () => gguf.close());
       const tokenizer = Llama4Tokenizer.fromGgufMetadata(get, path);
-      return new LoadedModel(new Llama4TextModel(config, store, { kvF16: opts.kvF16 }), tokenizer, null, tokenizer.tokenId("<|patch|>"));
+      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true }), tokenizer, null, tokenizer.tokenId("<|patch|>"));
     } catch (err) {
       gguf.close();
       throw err;
@@ -191,7 +191,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const tokenizer = Llama4Tokenizer.fromHfDir(dir);
     const imageTokenId = typeof configJson.image_token_index === "number" ? configJson.image_token_index : tokenizer.tokenId("<|patch|>");
     const vision = loadVisionEncoder(configJson, configPath, st.other, store, tokenizer);
-    return new LoadedModel(new Llama4TextModel(config, store, { kvF16: opts.kvF16 }), tokenizer, vision, imageTokenId);
+    return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? false }), tokenizer, vision, imageTokenId);
   } catch (err) {
     st.close();
     throw err;

@@ -15,6 +15,7 @@ import { matmul } from "../ops/matmul.js";
 import { rmsNorm, swiglu, softmaxInPlace } from "../ops/elementwise.js";
 import { ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
+import { ggmlActivationsFor } from "../ops/ggml-activations.js";
 
 const f = Math.fround;
 
@@ -28,15 +29,20 @@ export interface ForwardOptions {
 }
 
 export interface TextModelOptions {
-  /** Round K and V to f16 when caching them, as llama.cpp's default f16 KV cache does (for parity tests). */
-  readonly kvF16?: boolean;
+  /**
+   * Follow llama.cpp's CPU numerics instead of exact f32 math: activations rounded to each weight's ggml vec_dot
+   * type before the matmul (Q8_0 / Q8_K / F16 …), K and V cached as f16, Q rounded to f16 for K·Q and the softmax
+   * probabilities rounded to f16 for the V product (non-flash attention with the default f16 KV cache).
+   * On for GGUF models so our logits follow llama.cpp's; off for safetensors.
+   */
+  readonly ggmlNumerics?: boolean;
 }
 
 export class Llama4TextModel {
   readonly cache: KvCache;
   private readonly invFreq: Float32Array;
   private tap: ActivationTap | null = null;
-  private readonly kvF16: boolean;
+  private readonly ggmlActs: boolean;
 
   constructor(
     readonly config: Llama4TextConfig,
@@ -46,7 +52,7 @@ export class Llama4TextModel {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
     this.invFreq = ropeInvFreq(config, factors);
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
-    this.kvF16 = opts.kvF16 ?? false;
+    this.ggmlActs = opts.ggmlNumerics ?? false;
   }
 
   get vocabSize(): number {
@@ -64,7 +70,7 @@ export class Llama4TextModel {
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    matmul(w, x, n, out);
+    matmul(w, this.ggmlActs ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
   }
 
   /**
@@ -137,7 +143,8 @@ export class Llama4TextModel {
     }
     const kc = this.cache.k[l];
     const vc = this.cache.v[l];
-    if (this.kvF16) {
+    if (this.ggmlActs) {
+      for (let i = 0; i < n * qDim; i++) q[i] = roundToF16(q[i]);
       for (let i = 0; i < n * kvDim; i++) {
         kc[start * kvDim + i] = roundToF16(k[i]);
         vc[start * kvDim + i] = roundToF16(v[i]);
@@ -167,6 +174,7 @@ export class Llama4TextModel {
           scores[j] = s * scale;
         }
         softmaxInPlace(scores, len);
+        if (this.ggmlActs) for (let j = 0; j < len; j++) scores[j] = roundToF16(scores[j]);
         acc.fill(0);
         for (let j = 0; j < len; j++) {
           const p = scores[j];
@@ -252,10 +260,13 @@ export class Llama4TextModel {
       tap({ tensor: gateName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
       tap({ tensor: upName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
     }
-    matmul(gw, xin, m, g);
-    matmul(this.store.matrix(upName, e), xin, m, u);
+    const uw = this.store.matrix(upName, e);
+    const dw = this.store.matrix(downName, e);
+    const acts = (w: typeof gw, x: Float32Array, rows: number) => (this.ggmlActs ? ggmlActivationsFor(w.type, x, rows, w.cols) : x);
+    matmul(gw, acts(gw, xin, m), m, g);
+    matmul(uw, acts(uw, xin, m), m, u);
     swiglu(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
-    matmul(this.store.matrix(downName, e), g, m, out);
+    matmul(dw, acts(dw, g, m), m, out);
   }
 }

@@ -1,24 +1,24 @@
 /**
- * Row decoding for every ggml type: float types here, block-quantized types through @moeq/quant's `dequantize`
- * (== ggml's to_float). Looked up at call time so the runtime builds while quant grows its codecs.
+ * Row decoding for every ggml type: float types here (hot, no per-call checks), block-quantized types through
+ * @moeq/quant's codecs (== ggml's to_float), resolved once per type.
  */
-import { GGMLType, GGML_TYPE_INFO, InputError } from "@moeq/formats";
-import * as quant from "@moeq/quant";
+import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
+import { getGgmlCodec } from "@moeq/quant";
+import type { GgmlCodec } from "@moeq/quant";
 import { bf16RowToF32, f16RowToF32 } from "./half.js";
 
-type DequantizeFn = (type: GGMLType, src: Uint8Array, n: number, srcOffset?: number, dst?: Float32Array, dstOffset?: number) => Float32Array;
-
-function quantDequantize(): DequantizeFn | undefined {
-  const fn = (quant as Record<string, unknown>)["dequantize"];
-  return typeof fn === "function" ? (fn as DequantizeFn) : undefined;
-}
+const codecs = new Map<GGMLType, GgmlCodec>();
 
 /** Decodes `n` elements of `type` starting at byte `srcOffset` into `dst[0..n)`. */
 export function dequantizeRow(type: GGMLType, src: Uint8Array, srcOffset: number, n: number, dst: Float32Array): void {
   switch (type) {
     case GGMLType.F32: {
-      const view = new DataView(src.buffer, src.byteOffset + srcOffset, n * 4);
-      for (let i = 0; i < n; i++) dst[i] = view.getFloat32(4 * i, true);
+      if ((src.byteOffset + srcOffset) % 4 === 0) {
+        dst.set(new Float32Array(src.buffer, src.byteOffset + srcOffset, n));
+      } else {
+        const view = new DataView(src.buffer, src.byteOffset + srcOffset, n * 4);
+        for (let i = 0; i < n; i++) dst[i] = view.getFloat32(4 * i, true);
+      }
       return;
     }
     case GGMLType.F16:
@@ -28,11 +28,12 @@ export function dequantizeRow(type: GGMLType, src: Uint8Array, srcOffset: number
       bf16RowToF32(src, srcOffset, n, dst);
       return;
     default: {
-      const fn = quantDequantize();
-      if (!fn) {
-        throw new InputError("UNSUPPORTED_TYPE", `cannot decode ${GGML_TYPE_INFO[type]?.name ?? type} weights: @moeq/quant has no dequantize`);
+      let codec = codecs.get(type);
+      if (!codec) {
+        codec = getGgmlCodec(type);
+        codecs.set(type, codec);
       }
-      fn(type, src, n, srcOffset, dst, 0);
+      codec.dequantizeBlocks(src, srcOffset, n / GGML_TYPE_INFO[type].blockSize, dst, 0);
     }
   }
 }
