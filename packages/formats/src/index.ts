@@ -5,6 +5,7 @@ export * from "./format-errors.js";
 export * from "./atomic-file.js";
 export * from "./gguf-types.js";
 export * from "./gguf-read.js";
+export * from "./gguf-encode.js";
 export * from "./gguf-write.js";
 export * from "./safetensors-read.js";
 export * from "./safetensors-write.js";

@@ -8,7 +8,7 @@ import { GGUFError, SafetensorsError } from "./format-errors.js";
 import { GGMLType } from "./ggml-types.js";
 import { GGUFValueType } from "./gguf-types.js";
 import { openGguf } from "./gguf-read.js";
-import { ByteSink } from "./gguf-write.js";
+import { ByteSink } from "./gguf-encode.js";
 import { openSafetensors } from "./safetensors-read.js";
 import { readGgufWithLlama } from "../../../test-support/ggml-gguf.js";
 
