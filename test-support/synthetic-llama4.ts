@@ -29,6 +29,8 @@ export interface SyntheticLlama4Options {
   /** Split tensors over this many shards with model.safetensors.index.json (default 1). */
   readonly shards?: number;
   readonly seed?: number;
+  /** Where tokenizer.json etc. are copied from (default fixtures/tiny-llama4). */
+  readonly tokenizerFrom?: string;
 }
 
 export interface SyntheticTensor {
@@ -150,7 +152,7 @@ export function writeSyntheticLlama4(dir: string, o: SyntheticLlama4Options): Sy
   mkdirSync(dir, { recursive: true });
   const { tensors, config } = syntheticLlama4Tensors(o);
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
-  const fx = join(repoRoot, "fixtures", "tiny-llama4");
+  const fx = o.tokenizerFrom ?? join(repoRoot, "fixtures", "tiny-llama4");
   for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]) {
     if (existsSync(join(fx, f))) copyFileSync(join(fx, f), join(dir, f));
   }

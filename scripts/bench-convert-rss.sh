@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Peak RSS of `moeq convert` on a ≥ 2 GB synthetic Maverick-layout checkpoint (128 experts, MoE every
+# 2nd layer, fused expert tensors, BF16), measured with /usr/bin/time -v. Fails (exit 1) at ≥ 512 MB.
+# Needs `npx tsc -b packages/cli` first. Usage: scripts/bench-convert-rss.sh [outtype] [threads]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUTTYPE="${1:-f16}"
+THREADS="${2:-1}"
+WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-rss-bench}"
+LIMIT_KB=$((512 * 1024))
+
+if [ ! -x /usr/bin/time ]; then
+  echo "installing GNU time" >&2
+  apt-get install -y time >/dev/null
+fi
+[ -f packages/cli/dist/index.js ] || { echo "run 'npx tsc -b packages/cli' first" >&2; exit 2; }
+
+mkdir -p "$WORK/gen"
+if [ ! -f "$WORK/ckpt/config.json" ]; then
+  echo "building the synthetic checkpoint in $WORK/ckpt" >&2
+  npx tsc --outDir "$WORK/gen" --module nodenext --moduleResolution nodenext --target es2023 --skipLibCheck --types node test-support/synthetic-llama4.ts
+  echo '{"type":"module"}' > "$WORK/gen/package.json"
+  node -e '
+    const [gen, dir, tok] = process.argv.slice(1);
+    import(gen).then((m) => m.writeSyntheticLlama4(dir, { layout: "maverick", hidden: 512, ffExpert: 512, ffDense: 1024, layers: 24,
+      experts: 128, heads: 8, kvHeads: 2, headDim: 64, shards: 4, multimodal: true, seed: 5, tokenizerFrom: tok }));
+  ' "$WORK/gen/synthetic-llama4.js" "$WORK/ckpt" "$PWD/fixtures/tiny-llama4"
+fi
+CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
+echo "checkpoint: $CKPT_BYTES bytes of safetensors" >&2
+
+/usr/bin/time -v node packages/cli/bin/moeq.js convert "$WORK/ckpt" -o "$WORK/out.gguf" --outtype "$OUTTYPE" --threads "$THREADS" --json \
+  > "$WORK/summary.json" 2> "$WORK/time.txt" || { cat "$WORK/time.txt" >&2; exit 1; }
+RSS_KB=$(grep "Maximum resident set size" "$WORK/time.txt" | awk '{print $NF}')
+WALL=$(grep "Elapsed (wall clock)" "$WORK/time.txt" | awk '{print $NF}')
+OUT_BYTES=$(stat -c %s "$WORK/out.gguf")
+printf 'checkpoint_bytes=%s output_bytes=%s outtype=%s threads=%s peak_rss_kb=%s (%.1f MB) wall=%s\n' \
+  "$CKPT_BYTES" "$OUT_BYTES" "$OUTTYPE" "$THREADS" "$RSS_KB" "$(echo "$RSS_KB / 1024" | bc -l)" "$WALL"
+rm -f "$WORK/out.gguf"
+if [ "$CKPT_BYTES" -lt 2000000000 ]; then echo "checkpoint is smaller than 2 GB" >&2; exit 1; fi
+if [ "$RSS_KB" -ge "$LIMIT_KB" ]; then echo "peak RSS ${RSS_KB} kB is not below 512 MB" >&2; exit 1; fi
