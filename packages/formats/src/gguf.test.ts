@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf as hfGguf } from "@huggingface/gguf";
@@ -199,7 +199,7 @@ describe("GGUF files we write load in llama.cpp", () => {
 });
 
 describe("GGUF files llama.cpp writes are read identically", () => {
-  it("gguf_write_to_file output: same KVs, tensor infos and bytes", async () => {
+  it("gguf_write_to_file output: same KVs, tensor infos and bytes; our writer reproduces the file byte for byte", async () => {
     const r = rng(99);
     const cKvs: CKV[] = [{ key: "general.architecture", type: GGUFValueType.STRING, value: "llama4" }];
     for (let i = 0; i < 30; i++) {
@@ -225,6 +225,19 @@ describe("GGUF files llama.cpp writes are read identically", () => {
     } finally {
       await ours.close();
     }
+    // Our writer given the same KVs and the C writer's trimmed shapes (ggml_n_dims) writes the same bytes.
+    const trimmed = tensors.map((t) => {
+      const shape = [...t.shape];
+      while (shape.length > 1 && shape[shape.length - 1] === 1) shape.pop();
+      return { ...t, shape };
+    });
+    const oursPath = join(dir, "ours-same-content.gguf");
+    const kvs: [string, GGUFKV][] = cKvs.map((kv) => [
+      kv.key,
+      kv.arrayType === undefined ? { type: kv.type, value: kv.value as GGUFValue } : { type: kv.type, arrayType: kv.arrayType, value: kv.value as GGUFValue },
+    ]);
+    await writeOurs(oursPath, kvs, trimmed);
+    expect(Buffer.compare(await readFile(oursPath), await readFile(path))).toBe(0);
   });
 });
 
