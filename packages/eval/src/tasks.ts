@@ -16,8 +16,15 @@ function readCorpus(path: string): string {
   return readFileSync(path, "utf8");
 }
 
-export async function runPplTask(model: EvalModel, spec: PplTaskSpec, onProgress?: TaskProgress): Promise<PerplexityResult> {
-  return perplexity(model, readCorpus(spec.data), { ctx: spec.ctx ?? DEFAULT_PPL_CTX, chunks: spec.chunks, file: spec.data, onProgress: (d, t) => onProgress?.("ppl", d, t) });
+/** llama-perplexity over a corpus; with `saveKldBase`, also writes the `.kld` base-logits file (its --kl-divergence-base). */
+export async function runPplTask(model: EvalModel, spec: PplTaskSpec, onProgress?: TaskProgress, saveKldBase?: string): Promise<PerplexityResult> {
+  return perplexity(model, readCorpus(spec.data), {
+    ctx: spec.ctx ?? DEFAULT_PPL_CTX,
+    chunks: spec.chunks,
+    file: spec.data,
+    saveKldBase,
+    onProgress: (d, t) => onProgress?.("ppl", d, t),
+  });
 }
 
 /**

@@ -114,7 +114,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option("ctx", { type: "number", describe: "ppl/kld window n_ctx (default 512, as llama-perplexity)" })
       .option("chunks", { type: "number", describe: "ppl/kld: evaluate at most N chunks" })
       .option("base", { type: "string", describe: "kld: base model, or an existing llama.cpp .kld base-logits file" })
-      .option("kld-base", { type: "string", describe: "kld: base-logits file to reuse, or to write from --base when missing" })
+      .option("kld-base", { type: "string", describe: "kld: base-logits file to reuse, or to write from --base when missing; ppl: write it (llama.cpp .kld format)" })
       .option("limit", { type: "number", describe: "mmlu: questions per subject; docvqa: questions (seeded sample)" })
       .option("subjects", { type: "string", describe: "mmlu: comma-separated subjects" })
       .option("seed", { type: "number", describe: "subset sampling seed (default 1234)" })
@@ -149,7 +149,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       try {
         switch (argv.task) {
           case "ppl":
-            results.ppl = await runPplTask(model, { data: needData(argv), ctx: argv.ctx, chunks: argv.chunks }, progress.onProgress);
+            results.ppl = await runPplTask(model, { data: needData(argv), ctx: argv.ctx, chunks: argv.chunks }, progress.onProgress, argv["kld-base"]);
             break;
           case "kld":
             results.kld = await runKldTask(model, baseLogits as string, { chunks: argv.chunks }, progress.onProgress);

@@ -32,19 +32,36 @@ describe("DocVQA (lmms-eval docvqa_val)", () => {
     writeFileSync(
       p,
       new Uint8Array(
+        // the Hub's layout: image = struct {bytes: unannotated BYTE_ARRAY, path: UTF8}, answers = list<string>
         parquetWriteBuffer({
+          schema: [
+            { name: "schema", num_children: 4 },
+            { name: "questionId", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+            { name: "question", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+            { name: "image", repetition_type: "OPTIONAL", num_children: 2 },
+            { name: "bytes", type: "BYTE_ARRAY", repetition_type: "OPTIONAL" },
+            { name: "path", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+            { name: "answers", repetition_type: "OPTIONAL", num_children: 1, converted_type: "LIST" },
+            { name: "list", repetition_type: "REPEATED", num_children: 1 },
+            { name: "element", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+          ],
           columnData: [
             { name: "questionId", data: ["a1", "a2", "a3"] },
             { name: "question", data: ["q1", "q2", "q3"] },
+            { name: "image", data: [1, 2, 3].map((i) => ({ bytes: Uint8Array.from(png), path: `doc-${i}.png` })) },
             { name: "answers", data: [["x"], ["y", "z"], ["w"]] },
-            { name: "image", data: [{ bytes: Uint8Array.from(png), path: null }, { bytes: Uint8Array.from(png), path: null }, { bytes: Uint8Array.from(png), path: null }] },
           ],
         }),
       ),
     );
     const items = await loadDocVqaItems(p);
     expect(items[1]).toMatchObject({ questionId: "a2", question: "q2", answers: ["y", "z"] });
+    expect(items[0].image).toBeInstanceOf(Uint8Array);
     expect(Array.from(items[0].image ?? [])).toEqual(png);
+    writeFileSync(join(dir, "doc-7.png"), Uint8Array.from(png));
+    const jl = join(dir, "validation.jsonl");
+    writeFileSync(jl, JSON.stringify({ questionId: "j", question: "q", answers: ["a"], image_path: "doc-7.png" }) + "\n");
+    expect(Array.from((await loadDocVqaItems(jl))[0].image ?? [])).toEqual(png);
     const s = selectDocVqaSubset(items, 2, 5);
     expect(s).toEqual(selectDocVqaSubset(items, 2, 5));
     expect(s).toHaveLength(2);

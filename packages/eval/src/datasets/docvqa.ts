@@ -1,6 +1,8 @@
 // DocVQA as lmms-eval's `docvqa_val` task runs it: prompt = question + "\nAnswer the question using a
 // single word or phrase.", greedy generation (max_new_tokens 32), ANLS (threshold 0.5) against all gold
 // answers, averaged over questions. Data: `lmms-lab/DocVQA` parquet (HF Image struct {bytes, path}).
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { InputError } from "@moeq/formats";
 import type { EvalModel, ProgressFn } from "../model.js";
 import { anlsScore, type AnlsVariant } from "../metrics/anls.js";
@@ -40,7 +42,10 @@ function imageBytes(v: unknown): Uint8Array | undefined {
   return undefined;
 }
 
-/** DocVQA rows of an lmms-lab/DocVQA parquet (read with utf8:false so image bytes stay binary) or a JSONL (image as base64). */
+/**
+ * DocVQA rows of an lmms-lab/DocVQA parquet (read with utf8:false so the HF Image struct's `bytes` stay
+ * binary) or a JSONL whose rows carry `image: {bytes: base64}` or an `image_path` relative to the file.
+ */
 export async function loadDocVqaItems(path: string): Promise<DocVqaItem[]> {
   const rows = await readRows(path, { utf8: false, columns: path.endsWith(".parquet") ? ["questionId", "question", "answers", "image"] : undefined });
   return rows.map((row, i) => {
@@ -49,7 +54,13 @@ export async function loadDocVqaItems(path: string): Promise<DocVqaItem[]> {
     if (!Array.isArray(answers) || !answers.every((a) => typeof a === "string")) {
       throw new InputError("DATA_BAD_FIELD", `row ${i}: "answers" must be a list of strings (the test split has none; use validation)`, { file: path });
     }
-    return { questionId: String(row.questionId ?? i), question, answers: answers as string[], image: imageBytes(row.image) };
+    let image = imageBytes(row.image);
+    if (!image && typeof row.image_path === "string") {
+      const p = resolve(dirname(path), row.image_path);
+      if (!existsSync(p)) throw new InputError("DATA_BAD_FIELD", `row ${i}: image_path ${row.image_path} not found next to the file`, { file: path });
+      image = new Uint8Array(readFileSync(p));
+    }
+    return { questionId: String(row.questionId ?? i), question, answers: answers as string[], image };
   });
 }
 
