@@ -94,3 +94,14 @@ export function ggufMinValueSize(type: GGUFValueType): number {
 export function ggufPad(n: number, alignment: number): number {
   return Math.ceil(n / alignment) * alignment;
 }
+
+/**
+ * The shape llama.cpp's C writer stores for a tensor: ggml_n_dims drops trailing 1-sized dims
+ * (keeping at least one). Pass this to GGUFWriter.addTensor to reproduce gguf_write_to_file /
+ * llama-quantize output byte for byte; gguf-py keeps the full shape instead.
+ */
+export function ggmlNDimsShape(shape: readonly number[]): number[] {
+  const out = [...shape];
+  while (out.length > 1 && out[out.length - 1] === 1) out.pop();
+  return out;
+}
