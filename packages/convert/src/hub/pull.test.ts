@@ -196,9 +196,14 @@ describe("pullSnapshot", () => {
     hub.options.gated = undefined;
     expect(e403.code).toBe("HUB_GATED");
     expect(e403.message).toMatch(/gated/);
+    hub.options.gatedDownloads = new Set(["moeq-test/tiny"]);
+    const e403dl = (await pullSnapshot({ ...base(), repo: parseRepoId("moeq-test/tiny"), cacheDir }).catch((e: unknown) => e)) as HubRequestError;
+    hub.options.gatedDownloads = undefined;
+    expect(e403dl.code).toBe("HUB_GATED");
+    expect(e403dl.message).toMatch(/^[^:]+: failed to download .* from moeq-test\/tiny: the repo is gated \(403\): accept its terms/);
     const e404 = (await pullSnapshot({ ...base(), repo: parseRepoId("moeq-test/nope"), cacheDir }).catch((e: unknown) => e)) as HubRequestError;
     expect(e404.code).toBe("HUB_NOT_FOUND");
-    for (const e of [e401, e403, e404]) {
+    for (const e of [e401, e403, e403dl, e404]) {
       expect(e.message).not.toContain("\n");
       expect(e.message).not.toContain(TOKEN);
       expect(e.message).not.toContain(wrong);

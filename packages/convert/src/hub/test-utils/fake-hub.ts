@@ -32,6 +32,8 @@ export interface FakeHubOptions {
   requiredToken?: string;
   /** Answer 403 + X-Error-Code: GatedRepo for these repo ids. */
   gated?: Set<string>;
+  /** Like the real Hub for gated repos: metadata and listing are public, file downloads answer 403 GatedRepo. */
+  gatedDownloads?: Set<string>;
   /** Serve these paths slowly: `bytesPerTick` every `tickMs`. */
   throttle?: { path: string; bytesPerTick: number; tickMs: number } | undefined;
   /** Serve these paths with one byte flipped (the listing keeps the true hashes). */
@@ -154,6 +156,9 @@ export class FakeHub {
     if ((m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p)) && (method === "GET" || method === "HEAD")) {
       const repoId = m[1]!;
       if (!this.guard(req, res, repoId)) return;
+      if (this.options.gatedDownloads?.has(repoId)) {
+        return this.json(res, 403, { error: `Access to model ${repoId} is restricted and you are not in the authorized list.` }, { "x-error-code": "GatedRepo" });
+      }
       const repo = this.repos.get(repoId)!;
       const file = repo.files.get(m[3]!);
       if (!file) return this.json(res, 404, { error: "Entry not found" }, { "x-error-code": "EntryNotFound" });
