@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PNG } from "pngjs";
+import { InputError } from "@moeq/formats";
+import { convertHfToGguf, LlamaFType } from "@moeq/convert";
+import { loadModel } from "./model.js";
+import { llama4ConfigFromHf } from "./llama4/config.js";
+import { Llama4TextModel } from "./llama4/text-model.js";
+import { WeightStore } from "./store/weight-store.js";
+import { openSafetensorsTensors } from "./store/safetensors-source.js";
+import { openGgufFile } from "./store/gguf-source.js";
+import { decodeRow } from "./ops/weight-matrix.js";
+import type { ActivationEvent } from "./llama4/taps.js";
+import { writeRandomCheckpoint } from "./test-utils/random-checkpoint.js";
+
+let dir: string;
+let ckpt: string;
+let gguf: string;
+const prompt = [3072, 84, 104, 101, 32, 106, 117, 114, 121, 32, 115, 97, 105, 100, 500, 900, 1200, 33, 44, 2000];
+
+function textModel(path: string, budget?: number): Llama4TextModel {
+  const cfg = llama4ConfigFromHf(JSON.parse(readFileSync(join(path, "config.json"), "utf8")), path);
+  const st = openSafetensorsTensors(path);
+  return new Llama4TextModel(cfg, new WeightStore(path, st.tensors, { memoryBudgetBytes: budget }, st.close));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "moeq-runtime-"));
+  ckpt = join(dir, "hf");
+  writeRandomCheckpoint(ckpt, { seed: 7 });
+  gguf = join(dir, "m-f32.gguf");
+  await convertHfToGguf(ckpt, gguf, { outtype: LlamaFType.ALL_F32 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("weight store", () => {
+  it("views HF fused experts per expert exactly as the converter lays them out in GGUF", () => {
+    const st = openSafetensorsTensors(ckpt);
+    const hf = new WeightStore(ckpt, st.tensors, {}, st.close);
+    const g = openGgufFile(gguf);
+    const gg = new WeightStore(gguf, g.sources(), {}, g.close);
+    for (const name of ["blk.1.ffn_gate_exps.weight", "blk.1.ffn_up_exps.weight", "blk.3.ffn_down_exps.weight"]) {
+      expect(hf.info(name).ne).toEqual(gg.info(name).ne);
+      for (let e = 0; e < 4; e++) {
+        const a = hf.matrix(name, e);
+        const b = gg.matrix(name, e);
+        const ra = new Float32Array(a.cols);
+        const rb = new Float32Array(b.cols);
+        for (const r of [0, 7, a.rows - 1]) {
+          decodeRow(a, r, ra);
+          decodeRow(b, r, rb);
+          expect(Array.from(ra)).toEqual(Array.from(rb));
+        }
+      }
+    }
+    hf.close();
+    gg.close();
+  });
+
+  it("keeps resident weights within the memory budget and still computes the same logits", () => {
+    const full = textModel(ckpt);
+    const tight = textModel(ckpt, 200_000);
+    const a = full.forward(prompt);
+    const b = tight.forward(prompt);
+    expect(tight.store.residentBytes).toBeLessThanOrEqual(200_000);
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  it("names the file and tensor when a tensor is missing", () => {
+    const st = openSafetensorsTensors(ckpt);
+    const s = new WeightStore(ckpt, st.tensors, {}, st.close);
+    expect(() => s.matrix("blk.0.nope.weight")).toThrow(/hf: tensor blk\.0\.nope\.weight is missing/);
+    s.close();
+  });
+});
+
+describe("Llama4 text forward", () => {
+  it("gives the same logits from HF safetensors and from the converter's F32 GGUF", async () => {
+    const hf = await loadModel(ckpt);
+    const gg = await loadModel(gguf, { ggmlNumerics: false });
+    const a = await hf.logits(prompt);
+    const b = await gg.logits(prompt);
+    let max = 0;
+    for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+    expect(max).toBeLessThan(1e-4);
+    expect(gg.config.attentionChunkSize).toBe(8192);
+    await hf.close();
+    await gg.close();
+  });
+
+  it("decodes with the KV cache to the same logits as one batched pass", () => {
+    const batched = textModel(ckpt).forward(prompt);
+    const m = textModel(ckpt);
+    const V = 3200;
+    const first = m.forward(prompt.slice(0, 11));
+    let max = 0;
+    for (let i = 0; i < first.length; i++) max = Math.max(max, Math.abs(first[i] - batched[i]));
+    for (let t = 11; t < prompt.length; t++) {
+      const row = m.forward([prompt[t]], { logitsFor: "last" });
+      for (let i = 0; i < V; i++) max = Math.max(max, Math.abs(row[i] - batched[t * V + i]));
+    }
+    expect(max).toBeLessThan(1e-4);
+  });
+
+  it("respects chunked attention: a token after a chunk boundary ignores the previous chunk on RoPE layers", () => {
+    // chunk 4 with every layer RoPE+chunked: position 4 sees only itself, so changing tokens 0..3 cannot change its logits
+    const cfg = llama4ConfigFromHf({ ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")), text_config: {
+      ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")).text_config, attention_chunk_size: 4, no_rope_layers: [1, 1, 1, 1] } }, "c");
+    const st = openSafetensorsTensors(ckpt);
+    const m = new Llama4TextModel(cfg, new WeightStore(ckpt, st.tensors, {}, st.close));
+    const a = m.forward([1, 2, 3, 4, 50, 60]);
+    m.cache.reset();
+    const b = m.forward([9, 8, 7, 6, 50, 60]);
+    m.cache.reset();
+    const c = m.forward([9, 8, 7, 6, 51, 60]);
+    const V = 3200;
+    expect(Array.from(b.subarray(5 * V, 6 * V))).toEqual(Array.from(a.subarray(5 * V, 6 * V)));
+    expect(Array.from(c.subarray(5 * V, 6 * V))).not.toEqual(Array.from(a.subarray(5 * V, 6 * V)));
+  });
+
+  it("reports the rows each linear and each routed expert saw through the tap", () => {
+    const m = textModel(ckpt);
+    const events: ActivationEvent[] = [];
+    m.setTap((ev) => events.push({ ...ev, rows: ev.rows.slice() }));
+    m.forward(prompt);
+    const n = prompt.length;
+    const q0 = events.find((e) => e.tensor === "blk.0.attn_q.weight")!;
+    expect([q0.nRows, q0.nCols]).toEqual([n, 128]);
+    const gates = events.filter((e) => e.tensor === "blk.1.ffn_gate_exps.weight");
+    expect(gates.reduce((s, e) => s + e.nRows, 0)).toBe(n); // top-1: every token reaches exactly one expert
+    for (const e of gates) {
+      expect(e.expert).toBeGreaterThanOrEqual(0);
+      expect(e.tokenIndex!.length).toBe(e.nRows);
+      const w = e.routerWeight![0];
+      expect(w).toBeGreaterThan(0);
+      expect(w).toBeLessThan(1);
+    }
+    const downs = events.filter((e) => e.tensor === "blk.3.ffn_down_exps.weight");
+    expect(downs.every((e) => e.nCols === 128)).toBe(true);
+    expect(events.some((e) => e.tensor === "output.weight")).toBe(true);
+    expect(events.some((e) => e.tensor === "blk.0.ffn_down.weight" && e.nCols === 256)).toBe(true);
+  });
+
+  it("rejects token ids outside the vocabulary with the file name", async () => {
+    const hf = await loadModel(ckpt);
+    await expect(hf.logits([1, 99999])).rejects.toThrow(InputError);
+    await expect(hf.logits([])).rejects.toThrow(/no tokens/);
+    await hf.close();
+  });
+
+  it("generates greedily the argmax continuation and stops at maxTokens", async () => {
+    const hf = await loadModel(ckpt);
+    const seen: number[] = [];
+    const out = await hf.generate(prompt.slice(0, 8), { maxTokens: 5, onToken: (id) => seen.push(id) });
+    expect(out).toEqual(seen);
+    expect(out.length).toBeLessThanOrEqual(5);
+    const all = await hf.logits([...prompt.slice(0, 8), ...out.slice(0, -1)]);
+    const V = hf.vocabSize;
+    out.forEach((id, i) => {
+      const row = all.subarray((7 + i) * V, (8 + i) * V);
+      expect(row[id]).toBe(Math.max(...row));
+    });
+    const s1 = await hf.generate(prompt.slice(0, 8), { maxTokens: 6, temperature: 1, seed: 3 });
+    const s2 = await hf.generate(prompt.slice(0, 8), { maxTokens: 6, temperature: 1, seed: 3 });
+    expect(s1).toEqual(s2);
+    await hf.close();
+  });
+});
+
+describe("vision", () => {
+  it("expands <|image|> for the tiling and fills the <|patch|> rows with image features", async () => {
+    const vdir = join(dir, "vision");
+    writeRandomCheckpoint(vdir, { seed: 3, vision: true });
+    const m = await loadModel(vdir);
+    const png = new PNG({ width: 150, height: 60 });
+    for (let i = 0; i < png.data.length; i++) png.data[i] = (i * 37) % 251;
+    const bytes = new Uint8Array(PNG.sync.write(png));
+    const text = m.expandImagePrompt("<|image|>What is it?", bytes);
+    // 150×60 on 64-px tiles → best fit 1×3 grid (+ global tile); 4 tokens per tile
+    expect(text.startsWith("<|image_start|>" + "<|patch|>".repeat(4) + "<|tile_x_separator|>")).toBe(true);
+    const ids = m.tokenize(text, { addBos: true });
+    expect(ids.filter((t) => t === 3164).length).toBe(16);
+    const withImage = await m.logits(ids, { image: bytes });
+    const without = await m.logits(ids);
+    expect(withImage.length).toBe(ids.length * 3200);
+    expect(Array.from(withImage.subarray(0, 3200))).toEqual(Array.from(without.subarray(0, 3200))); // BOS row precedes the image
+    expect(Array.from(withImage.subarray(-3200))).not.toEqual(Array.from(without.subarray(-3200)));
+    await expect(m.logits(ids.slice(0, 10), { image: bytes })).rejects.toThrow(/<\|patch\|> tokens/);
+    await m.close();
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { GGMLType } from "@moeq/formats";
+import { quantize } from "@moeq/quant";
+import { matmul } from "./matmul.js";
+import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
+import { ggmlActivationsFor } from "./ggml-activations.js";
+import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
+
+function seeded(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+describe("matmul", () => {
+  const rows = 7; // not a multiple of the 4-row block, so the tail path runs too
+  const cols = 256;
+  const nTok = 5;
+  const x = seeded(nTok * cols, 3);
+
+  for (const type of [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q2_K, GGMLType.Q6_K]) {
+    it(`equals decode-then-dot for ${GGMLType[type]} weights`, () => {
+      const w = seeded(rows * cols, 11 + type, 0.1);
+      const m = makeWeightMatrix(type, cols, rows, quantize(type, w, rows, cols));
+      const out = new Float32Array(nTok * rows);
+      matmul(m, x, nTok, out);
+      const row = new Float32Array(cols);
+      for (let r = 0; r < rows; r++) {
+        decodeRow(m, r, row);
+        for (let t = 0; t < nTok; t++) {
+          let s = 0;
+          for (let c = 0; c < cols; c++) s += row[c] * x[t * cols + c];
+          expect(out[t * rows + r]).toBeCloseTo(s, 5);
+        }
+      }
+    });
+  }
+
+  it("rejects an activation buffer that is too short", () => {
+    const m = f32Matrix(new Float32Array(8), 2, 4);
+    expect(() => matmul(m, new Float32Array(3), 1, new Float32Array(2))).toThrow(RangeError);
+  });
+});
+
+describe("ggmlActivationsFor", () => {
+  const lib = ggmlBaseLib();
+  const x = seeded(512, 9, 3);
+
+  it("rounds like ggml quantize_row_q8_K_ref + dequantize_row_q8_K for k-quant weights", () => {
+    const q = lib.func("void quantize_row_q8_K_ref(const float *x, _Out_ uint8_t *y, int64_t k)");
+    const dq = lib.func("void dequantize_row_q8_K(const uint8_t *x, _Out_ float *y, int64_t k)");
+    const buf = new Uint8Array(2 * 292);
+    q(x, buf, 512);
+    const ref = new Float32Array(512);
+    dq(buf, ref, 512);
+    expect(Array.from(ggmlActivationsFor(GGMLType.Q4_K, x, 1, 512))).toEqual(Array.from(ref));
+  });
+
+  it("rounds to a Q8_0 grid (per-32 scale amax/127 as f16) for Q8_0 weights", () => {
+    const out = ggmlActivationsFor(GGMLType.Q8_0, x, 1, 512);
+    for (let b = 0; b < 512; b += 32) {
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+      for (let j = 0; j < 32; j++) expect(Math.abs(out[b + j] - x[b + j])).toBeLessThanOrEqual((amax / 127) * 0.5 + 1e-3);
+    }
+  });
+
+  it("leaves activations of F32 weights untouched", () => {
+    expect(ggmlActivationsFor(GGMLType.F32, x, 1, 512)).toBe(x);
+  });
+});
