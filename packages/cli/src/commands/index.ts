@@ -6,6 +6,7 @@ import { convertCommand } from "./convert.js";
 import { quantizeCommand } from "./quantize.js";
 import { evalCommand } from "./eval.js";
 import { gateCommand } from "./gate.js";
+import { runCommand } from "./run.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -17,4 +18,5 @@ export const commands: CommandModule<any, any>[] = [
   quantizeCommand,
   evalCommand,
   gateCommand,
+  runCommand,
 ];
