@@ -14,6 +14,9 @@ export const LLAMA4_SPLIT_REGEX =
   "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
   "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+/** Control-token texts llama.cpp counts as end of generation (the Llama 3/4 ones). */
+const END_OF_GENERATION_TEXTS = new Set(["<|end_of_text|>", "<|eot|>", "<|eom|>", "<|eot_id|>", "<|eom_id|>"]);
+
 export type ChatContentPart = { type: "text"; text: string } | { type: "image" };
 export interface ChatMessage {
   role: string;
@@ -138,6 +141,8 @@ export class Llama4Tokenizer {
       const v = n(k);
       if (v !== undefined) eos.add(v);
     }
+    // llama.cpp (llama-vocab.cpp) also treats these control tokens as end-of-generation by their text.
+    for (const t of added) if (END_OF_GENERATION_TEXTS.has(t.content)) eos.add(t.id);
     const template = get("tokenizer.chat_template");
     const cfg: Record<string, unknown> = {
       bos_token: bosId !== null ? tokens[bosId] : undefined,
