@@ -42,6 +42,14 @@ describe("inspectPath", () => {
     expect(r.byType.map((t) => [t.type, t.tensors])).toEqual([["BF16", 4], ["F8_E4M3", 1], ["F32", 2]]);
     expect(r.parameterCount).toBe(384 + 16 + 256 + 32 + 2048 + 1024 + 16);
     expect(r.metadata).toEqual([{ key: "format", type: "string", value: "pt" }]);
+    expect(r.tensors).toBeUndefined();
+    const withTensors = await inspectPath(join(samples, "tiny-hf"), { tensors: true });
+    expect(withTensors.tensors?.find((t) => t.name.endsWith("experts.down_proj"))).toMatchObject({
+      shape: [2, 32, 16],
+      type: "F8_E4M3",
+      bytes: 1024,
+      file: expect.stringMatching(/model-00003-of-00003\.safetensors$/),
+    });
   });
 
   it("a single safetensors file gives the same tensors as the sharded directory", async () => {

@@ -29,6 +29,21 @@ export interface InspectTypeTotal {
   bytes: number;
 }
 
+export interface InspectTensor {
+  name: string;
+  /** as stored: ggml order (row length first) for GGUF, row-major outermost first for safetensors */
+  shape: number[];
+  type: string;
+  bytes: number;
+  /** safetensors: the shard holding it */
+  file?: string;
+}
+
+export interface InspectOptions {
+  /** also list every tensor (name, shape, type, bytes) */
+  tensors?: boolean;
+}
+
 export interface InspectReport {
   path: string;
   format: "gguf" | "safetensors";
@@ -48,6 +63,8 @@ export interface InspectReport {
   byType: InspectTypeTotal[];
   metadata: InspectMetadataEntry[];
   gguf?: { version: number; alignment: number; dataOffset: number };
+  /** only with { tensors: true } */
+  tensors?: InspectTensor[];
 }
 
 function jsonSafe(v: GGUFValue): InspectValue {
@@ -136,7 +153,7 @@ async function isGgufFile(path: string): Promise<boolean> {
  * What is in a GGUF file, a safetensors file, or a Hugging Face checkpoint directory: architecture,
  * tensor count, parameter count, bytes per type, metadata. Reads headers only.
  */
-export async function inspectPath(path: string): Promise<InspectReport> {
+export async function inspectPath(path: string, opts: InspectOptions = {}): Promise<InspectReport> {
   const abs = resolve(path);
   let st;
   try {
@@ -144,14 +161,14 @@ export async function inspectPath(path: string): Promise<InspectReport> {
   } catch {
     throw new InputError("NOT_FOUND", "no such file or directory", { file: abs });
   }
-  if (st.isFile() && (await isGgufFile(abs))) return inspectGguf(abs);
+  if (st.isFile() && (await isGgufFile(abs))) return inspectGguf(abs, opts);
   if (st.isFile() && !/\.safetensors(\.index\.json)?$/.test(abs)) {
     throw new InputError("UNKNOWN_FORMAT", "neither a GGUF file (no GGUF magic) nor a .safetensors file or index", { file: abs });
   }
-  return inspectSafetensors(abs, st.isDirectory() ? abs : dirname(abs));
+  return inspectSafetensors(abs, st.isDirectory() ? abs : dirname(abs), opts);
 }
 
-async function inspectGguf(path: string): Promise<InspectReport> {
+async function inspectGguf(path: string, opts: InspectOptions): Promise<InspectReport> {
   const f = await openGguf(path);
   try {
     const totals = new Map<string, InspectTypeTotal>();
@@ -177,13 +194,16 @@ async function inspectGguf(path: string): Promise<InspectReport> {
       byType: finishTotals(totals),
       metadata: [...f.metadata].map(([k, kv]) => ggufEntry(k, kv)),
       gguf: { version: f.version, alignment: f.alignment, dataOffset: f.dataOffset },
+      ...(opts.tensors
+        ? { tensors: f.tensors.map((t) => ({ name: t.name, shape: t.shape, type: GGML_TYPE_INFO[t.type].name.toUpperCase(), bytes: t.byteLength })) }
+        : {}),
     };
   } finally {
     await f.close();
   }
 }
 
-async function inspectSafetensors(path: string, dir: string): Promise<InspectReport> {
+async function inspectSafetensors(path: string, dir: string, opts: InspectOptions): Promise<InspectReport> {
   const ck = await openSafetensors(path);
   try {
     const totals = new Map<string, InspectTypeTotal>();
@@ -210,6 +230,9 @@ async function inspectSafetensors(path: string, dir: string): Promise<InspectRep
       tensorBytes,
       byType: finishTotals(totals),
       metadata: Object.entries(ck.metadata).map(([key, value]) => ({ key, type: "string", value })),
+      ...(opts.tensors
+        ? { tensors: [...ck.tensors.values()].map((t) => ({ name: t.name, shape: t.shape, type: t.dtype, bytes: t.byteLength, file: t.file })) }
+        : {}),
     };
   } finally {
     await ck.close();

@@ -38,6 +38,12 @@ describe("moeq inspect", () => {
     expect(report.files).toHaveLength(3);
   });
 
+  it("--tensors lists every tensor with its stored shape", async () => {
+    const r = await moeq("inspect", join(samples, "tiny-llama4.gguf"), "--tensors");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^blk\.0\.ffn_gate_exps\.weight\s+\[32, 32, 2\]\s+Q8_0\s+2\.13 KiB$/m);
+  });
+
   it("bad input: exit 2 with one line on stderr", async () => {
     const r = await moeq("inspect", join(samples, "make-samples.ts"));
     expect(r.code).toBe(2);

@@ -4,6 +4,7 @@ import { inspectPath, type InspectReport, type InspectValue } from "@moeq/format
 interface InspectArgs {
   path: string;
   json: boolean;
+  tensors: boolean;
 }
 
 /** Longest metadata value shown in the human table (chat templates run to kilobytes). */
@@ -61,6 +62,9 @@ export function formatInspectReport(r: InspectReport): string {
   if (r.metadata.length > 0) {
     lines.push("", table([["key", "type", "value"], ...r.metadata.map((m) => [m.key, m.type, shown(m.value)])]));
   }
+  if (r.tensors && r.tensors.length > 0) {
+    lines.push("", table([["tensor", "shape", "type", "bytes"], ...r.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, humanBytes(t.bytes)])], new Set([3])));
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -70,9 +74,10 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: (y: Argv<object>) =>
     y
       .positional("path", { type: "string", demandOption: true, describe: "GGUF file, .safetensors file or index, or checkpoint directory" })
-      .option("json", { type: "boolean", default: false, describe: "machine-readable JSON on stdout" }) as unknown as Argv<InspectArgs>,
+      .option("json", { type: "boolean", default: false, describe: "machine-readable JSON on stdout" })
+      .option("tensors", { type: "boolean", default: false, describe: "also list every tensor (name, shape, type, bytes)" }) as unknown as Argv<InspectArgs>,
   handler: async (argv) => {
-    const report = await inspectPath(argv.path);
+    const report = await inspectPath(argv.path, { tensors: argv.tensors });
     process.stdout.write(argv.json ? JSON.stringify(report, null, 2) + "\n" : formatInspectReport(report));
   },
 };
