@@ -33,6 +33,7 @@ const MIN_KV_BYTES = 8 + 1 + 4 + 1;
 const READ_CHUNK = 1 << 20;
 
 const utf8 = new TextDecoder("utf-8");
+const utf8Encoder = new TextEncoder();
 
 /** Buffered forward reader over the header; every read is bounded by the file size. */
 class HeaderCursor {
@@ -119,6 +120,20 @@ class HeaderCursor {
     return utf8.decode(await this.bytes(n, what));
   }
 
+  /**
+   * A string read without awaiting when its bytes are already buffered (the common case inside a
+   * large string array); undefined when the caller must take the checked async path.
+   */
+  tryStringSync(): string | undefined {
+    const o = this.pos - this.bufStart;
+    if (o + 8 > this.buf.length) return undefined;
+    const len = this.view.getBigUint64(o, true);
+    if (len > BigInt(this.buf.length - o - 8)) return undefined;
+    const n = Number(len);
+    this.pos += 8 + n;
+    return utf8.decode(this.buf.subarray(o + 8, o + 8 + n));
+  }
+
   /** One scalar of a fixed-width type (fast path used by arrays and KVs alike). */
   scalarSync(type: GGUFValueType): GGUFValue {
     const v = this.view;
@@ -164,7 +179,7 @@ async function readValue(cur: HeaderCursor, type: GGUFValueType, what: string, d
   const n = Number(count);
   const values: GGUFValue[] = new Array(n);
   if (arrayType === GGUFValueType.STRING) {
-    for (let i = 0; i < n; i++) values[i] = await cur.string(`${what}[${i}]`);
+    for (let i = 0; i < n; i++) values[i] = cur.tryStringSync() ?? (await cur.string(`${what}[${i}]`));
     return { type, arrayType, value: values };
   }
   if (arrayType === GGUFValueType.ARRAY) {
@@ -189,7 +204,7 @@ function checkedCount(cur: HeaderCursor, raw: bigint, what: string, minBytes: nu
 
 async function readTensorInfo(cur: HeaderCursor, index: number): Promise<GGUFTensorInfo> {
   const name = await cur.string(`tensor ${index} name`);
-  if (name.length === 0 || new TextEncoder().encode(name).length >= GGML_MAX_NAME) {
+  if (name.length === 0 || utf8Encoder.encode(name).length >= GGML_MAX_NAME) {
     cur.fail("GGUF_BAD_TENSOR_NAME", `tensor ${index} name "${name.slice(0, 80)}" must be 1..${GGML_MAX_NAME - 1} bytes`);
   }
   const nDims = await cur.u32(`tensor ${name} n_dims`);
