@@ -37,10 +37,14 @@ export class ByteSink {
   f64(v: number): void { const at = this.reserve(8); this.view.setFloat64(at, v, true); }
   u64(v: bigint): void { const at = this.reserve(8); this.view.setBigUint64(at, v, true); }
   i64(v: bigint): void { const at = this.reserve(8); this.view.setBigInt64(at, v, true); }
+  /** u64 byte length + UTF-8 bytes, encoded straight into the buffer (no per-string BigInt or copy). */
   string(s: string): void {
-    const b = utf8.encode(s);
-    this.u64(BigInt(b.length));
-    this.bytes(b);
+    const maxBytes = s.length * 3; // UTF-16 unit → at most 3 UTF-8 bytes
+    const at = this.reserve(8 + maxBytes);
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 8, at + 8 + maxBytes));
+    this.view.setUint32(at, written, true);
+    this.view.setUint32(at + 4, 0, true);
+    this.length = at + 8 + written; // bytes past `written` were never touched, so they are still zero
   }
   zeros(n: number): void {
     this.reserve(n); // new bytes are already zero, the buffer is never reused
