@@ -8,6 +8,7 @@ import { tinyGguf } from "./test-utils/tiny-gguf.js";
 import { publishFolder } from "./publish.js";
 import { parseRepoId } from "./repo-id.js";
 import { writePublishManifest } from "./publish-manifest.js";
+import { STREAM_UPLOAD_MIN } from "./hub-client.js";
 
 const TOKEN = "hf_publishTOKEN_neverPrinted_42";
 const BASE = "meta-llama/Llama-4-Scout-17B-16E-Instruct";
@@ -105,6 +106,17 @@ describe("publishFolder", () => {
     expect(hub.branches.has("moeq-test/bare@q8-0")).toBe(true);
     expect(hub.commits.at(-1)!.branch).toBe("q8-0");
     expect(hub.commits.at(-1)!.lines[0]).toMatchObject({ key: "header", value: { summary: "refresh" } });
+  });
+
+  it("streams an LFS file above 8 MiB through node:http with its Content-Length, byte-exact", async () => {
+    const dir = join(root, "large");
+    await mkdir(dir, { recursive: true });
+    const big = tinyGguf({ "general.architecture": "llama4", "general.license": "mit" }, STREAM_UPLOAD_MIN + 12_345);
+    big[big.length - 1] = 0x5a;
+    await writeFile(join(dir, "large-F16.gguf"), big);
+    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/large"), hubUrl: hub.url, accessToken: TOKEN });
+    expect(r.files).toContainEqual({ path: "large-F16.gguf", size: big.length });
+    expect(hub.lfsStore.get(sha256Hex(big))?.equals(big)).toBe(true);
   });
 
   it("names the folder when it cannot tell the format, and needs a token", async () => {
