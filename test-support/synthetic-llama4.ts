@@ -153,7 +153,8 @@ export function writeSyntheticLlama4(dir: string, o: SyntheticLlama4Options): Sy
   const { tensors, config } = syntheticLlama4Tensors(o);
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
   const fx = o.tokenizerFrom ?? join(repoRoot, "fixtures", "tiny-llama4");
-  for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]) {
+  const extra = (o.multimodal ?? true) ? ["preprocessor_config.json", "processor_config.json"] : [];
+  for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", ...extra]) {
     if (existsSync(join(fx, f))) copyFileSync(join(fx, f), join(dir, f));
   }
   const seed = o.seed ?? 1;

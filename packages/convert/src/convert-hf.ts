@@ -4,9 +4,11 @@
  * Any other llama_ftype (q4_k_m, …) writes exactly what `convert --outtype f16` followed by
  * `quantize <ftype>` would: the f16 rounding is applied in memory, no intermediate file.
  */
+import { basename, dirname, join } from "node:path";
 import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
 import { LlamaFType, ftypeDefaultType } from "./ftype.js";
 import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, sizeLabel, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
+import { planLlama4VisionTensors, llama4VisionKVs } from "./arch/llama4-vision.js";
 import { tokenizerKVs } from "./tokenizer-gguf.js";
 import { CheckpointReader, indexCheckpoint, type CheckpointTensor } from "./internal/safetensors-read.js";
 import { StreamingGGUFWriter, kvU32, tensorNBytes, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";
@@ -30,6 +32,8 @@ export interface ConvertSummary {
   readonly nElements: number;
   readonly bitsPerWeight: number;
   readonly seconds: number;
+  /** The projector file written next to the output when the checkpoint has a vision tower. */
+  readonly mmproj?: { readonly output: string; readonly outputBytes: number; readonly tensors: number };
 }
 
 const CONVERTER_TYPES = new Set([LlamaFType.ALL_F32, LlamaFType.MOSTLY_F16, LlamaFType.MOSTLY_BF16, LlamaFType.MOSTLY_Q8_0]);
@@ -83,27 +87,42 @@ export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
   return { cfg, kvs, tensors: ordered, types, viaF16: true, visionTensors };
 }
 
-export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
-  const t0 = performance.now();
-  const plan = planConversion(dir, opts);
-  const infos: GGUFTensorInfo[] = plan.tensors.map((t, i) => ({ name: t.name, ne: t.ne, type: plan.types[i] }));
-  const reader = new CheckpointReader();
-  const pool = new EncodePool(opts.threads ?? 1);
-  let writer: StreamingGGUFWriter | undefined = new StreamingGGUFWriter(output, plan.kvs, infos, { trimDims: plan.viaF16 });
+/** mmproj tensor types: the converter's rules plus MmprojModel.tensor_force_quant for the patch embedding. */
+function mmprojTensorType(t: PlannedTensor, outtype: LlamaFType): GGMLType {
+  if (t.name.includes(".patch_embd.weight")) return outtype === LlamaFType.MOSTLY_F16 ? GGMLType.F16 : GGMLType.F32;
+  return converterTensorType(t, outtype);
+}
+
+/** `-o dir/x.gguf` → `dir/mmproj-x.gguf` (llama.cpp's naming for the projector file). */
+export function mmprojPath(output: string): string {
+  return join(dirname(output), `mmproj-${basename(output)}`);
+}
+
+async function writePlanned(
+  output: string,
+  kvs: Map<string, GGUFKV>,
+  tensors: readonly PlannedTensor[],
+  types: readonly GGMLType[],
+  viaF16: boolean,
+  reader: CheckpointReader,
+  pool: EncodePool,
+  opts: ConvertOptions,
+): Promise<{ infos: GGUFTensorInfo[]; outBytes: number }> {
+  const infos: GGUFTensorInfo[] = tensors.map((t, i) => ({ name: t.name, ne: t.ne, type: types[i] }));
+  let writer: StreamingGGUFWriter | undefined = new StreamingGGUFWriter(output, kvs, infos, { trimDims: viaF16 });
   const w = writer;
   try {
     let tensorIdx = 0;
-    const tensors = plan.tensors;
     function* jobs(): Generator<{ job: EncodeJob; tag: boolean }> {
       for (let i = 0; i < tensors.length; i++) {
         const t = tensors[i];
         const units = planUnits(t.ne, opts.maxUnitElements);
+        // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
+        const roundF16 = viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
         for (let k = 0; k < units.length; k++) {
           const u = units[k];
           const data = readPlannedUnit(reader, t, u);
-          // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
-          const viaF16 = plan.viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
-          yield { job: { type: plan.types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16 }, tag: k === units.length - 1 };
+          yield { job: { type: types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16 }, tag: k === units.length - 1 };
         }
       }
     }
@@ -119,6 +138,32 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
     });
     writer.finish();
     writer = undefined;
+    return { infos, outBytes };
+  } finally {
+    writer?.abort();
+  }
+}
+
+/**
+ * Converts the checkpoint in `dir` to `output`. When the checkpoint has a vision tower, its mmproj GGUF is
+ * written next to it as `mmproj-<output name>` (F16 unless --outtype is f32/bf16/q8_0).
+ */
+export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
+  const t0 = performance.now();
+  const plan = planConversion(dir, opts);
+  const reader = new CheckpointReader();
+  const pool = new EncodePool(opts.threads ?? 1);
+  try {
+    const { infos, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, reader, pool, opts);
+    let mmproj: ConvertSummary["mmproj"];
+    if (plan.visionTensors.length > 0) {
+      const vt = planLlama4VisionTensors(plan.visionTensors);
+      const ftype = CONVERTER_TYPES.has(opts.outtype) ? opts.outtype : LlamaFType.MOSTLY_F16;
+      const kvs = llama4VisionKVs(plan.cfg, dir, vt, ftype);
+      const path = mmprojPath(output);
+      const r = await writePlanned(path, kvs, vt, vt.map((t) => mmprojTensorType(t, ftype)), false, reader, pool, { ...opts, onTensor: undefined });
+      mmproj = { output: path, outputBytes: r.outBytes, tensors: r.infos.length };
+    }
     const nElements = plan.tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
     return {
       output,
@@ -127,9 +172,9 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
       nElements,
       bitsPerWeight: (outBytes * 8) / nElements,
       seconds: (performance.now() - t0) / 1000,
+      mmproj,
     };
   } finally {
-    writer?.abort();
     reader.close();
     await pool.close();
   }

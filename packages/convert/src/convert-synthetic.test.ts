@@ -28,7 +28,26 @@ describe("convert: synthetic Llama 4 layouts", () => {
     const dir = join(tmp, "scout");
     const tensors = writeSyntheticLlama4(dir, { layout: "scout", seed: SEED, hidden: 64, ffExpert: 32, layers: 2 });
     const out = join(tmp, "scout.gguf");
-    await convertHfToGguf(dir, out, { outtype: LlamaFType.MOSTLY_F16 });
+    const summary = await convertHfToGguf(dir, out, { outtype: LlamaFType.MOSTLY_F16 });
+    expect(summary.mmproj?.output).toBe(join(tmp, "mmproj-scout.gguf"));
+    const mm = GGUFFile.open(join(tmp, "mmproj-scout.gguf"));
+    try {
+      expect(mm.kvString("general.architecture")).toBe("clip");
+      expect(mm.kvString("clip.projector_type")).toBe("llama4");
+      expect(mm.kvNumber("clip.vision.projector.scale_factor")).toBe(2);
+      expect(mm.kvNumber("clip.vision.projection_dim")).toBe(64);
+      const names = mm.tensors.map((t) => t.name);
+      for (const n of ["mm.model.fc.weight", "mm.model.mlp.1.weight", "mm.model.mlp.2.weight", "v.patch_embd.weight", "v.class_embd",
+        "v.position_embd.weight", "v.pre_ln.weight", "v.post_ln.bias", "v.blk.0.attn_q.weight", "v.blk.0.attn_out.bias", "v.blk.0.ln1.weight", "v.blk.0.ffn_down.weight"]) {
+        expect(names).toContain(n);
+      }
+      expect(mm.tensor("v.patch_embd.weight")!.type).toBe(GGMLType.F16);
+      expect(mm.tensor("v.position_embd.weight")!.type).toBe(GGMLType.F32);
+      expect(mm.tensor("v.blk.0.attn_q.bias")!.type).toBe(GGMLType.F32);
+      expect(mm.tensor("v.blk.0.ffn_up.weight")!.ne).toEqual([64, 256]);
+    } finally {
+      mm.close();
+    }
     const f = GGUFFile.open(out);
     try {
       expect(f.kvString("general.architecture")).toBe("llama4");

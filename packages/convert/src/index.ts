@@ -4,6 +4,7 @@ export * from "./tensor-type-choice.js";
 export * from "./imatrix.js";
 export * from "./tokenizer-gguf.js";
 export * from "./arch/llama4.js";
+export * from "./arch/llama4-vision.js";
 export * from "./encode-rows.js";
 export * from "./convert-hf.js";
 export * from "./quantize-gguf.js";

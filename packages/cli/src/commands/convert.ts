@@ -25,7 +25,10 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       })
       .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
-      .epilogue("Only the text model is written; a vision tower in the checkpoint is skipped (mmproj output is not implemented yet).") as unknown as Argv<ConvertArgs>,
+      .epilogue(
+        "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
+          "(e.g. -o out/x.gguf also writes out/mmproj-x.gguf), as llama.cpp's converter does with --mmproj.",
+      ) as unknown as Argv<ConvertArgs>,
   handler: async (a) => {
     const outtype = parseFType(a.outtype);
     if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
@@ -43,9 +46,13 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       outputBytes: s.outputBytes,
       bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
       seconds: Number(s.seconds.toFixed(3)),
+      mmproj: s.mmproj,
       tensors: s.tensors,
     };
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
-    else process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);
+    else {
+      process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);
+      if (s.mmproj) process.stderr.write(`moeq: wrote ${s.mmproj.output}: ${(s.mmproj.outputBytes / 2 ** 20).toFixed(2)} MiB (vision projector)\n`);
+    }
   },
 };
