@@ -21,9 +21,11 @@ describe("DocVQA (lmms-eval docvqa_val)", () => {
       { questionId: "3", question: "What is the day?", answers: ["MON", "mon."] },
     ];
     const r = await evaluateDocVqa(model, items);
-    // "4 2" vs "42": distance 1 over raw length 5 → 0.8; "monday" vs "mon": 3 / 6 → exactly 0.5 (kept)
-    expect(r.items.map((x) => x.anls)).toEqual([1, 0.8, 0.5]);
-    expect(r.anls).toBeCloseTo(2.3 / 3, 12);
+    // generation " 4 2 " is stripped to "4 2": distance 1 to "42" over length 3; "monday" vs "mon": 3 / 6 → exactly 0.5 (kept)
+    expect(r.items.map((x) => x.prediction)).toEqual(["ADA", "4 2", "Monday"]);
+    expect(r.items[1].anls).toBeCloseTo(1 - 1 / 3, 12);
+    expect(r.items[2].anls).toBe(0.5);
+    expect(r.anls).toBeCloseTo((1 + 2 / 3 + 0.5) / 3, 12);
     expect(r.n).toBe(3);
   });
   it("loads lmms-lab/DocVQA parquet rows with image bytes and answer lists; subsets are seeded", async () => {

@@ -97,8 +97,9 @@ export async function evaluateDocVqa(model: EvalModel, items: readonly DocVqaIte
   const out: DocVqaItemResult[] = [];
   for (const [i, it] of items.entries()) {
     const prompt = format(docvqaUserText(it.question), it.image !== undefined);
-    const raw = await model.generate(prompt, { image: it.image, maxTokens: opts.maxTokens ?? DOCVQA_MAX_NEW_TOKENS });
-    out.push({ questionId: it.questionId, prediction: raw, answers: it.answers, anls: anlsScore(raw, it.answers, { variant: opts.variant }) });
+    // lmms-eval's model wrappers return the decoded continuation stripped of surrounding whitespace
+    const pred = (await model.generate(prompt, { image: it.image, maxTokens: opts.maxTokens ?? DOCVQA_MAX_NEW_TOKENS })).trim();
+    out.push({ questionId: it.questionId, prediction: pred, answers: it.answers, anls: anlsScore(pred, it.answers, { variant: opts.variant }) });
     opts.onProgress?.(i + 1, items.length);
   }
   const n = out.length;
