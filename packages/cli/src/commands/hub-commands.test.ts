@@ -2,6 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { main } from "../index.js";
 import { FakeHub } from "../../../convert/src/hub/test-utils/fake-hub.js";
 import { tinyGguf } from "../../../convert/src/hub/test-utils/tiny-gguf.js";
@@ -78,6 +80,22 @@ describe("moeq pull / publish", () => {
     const missing = await moeq("pull", "moeq-test/absent", "--cache-dir", join(root, "c404"));
     outputs.push(missing.out, missing.err);
     expect([missing.code, /repo not found \(404\)/.test(missing.err)]).toEqual([2, true]);
+  });
+
+  it("reports an unreachable Hub in one line, not a stack trace", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
+    try {
+      const r = await moeq("pull", "moeq-test/cli", "--cache-dir", join(root, "down"));
+      outputs.push(r.out, r.err);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^moeq: failed to resolve revision main of moeq-test\/cli: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/);
+    } finally {
+      process.env.HF_ENDPOINT = hub.url;
+    }
   });
 
   it("exits 1 when a download fails verification", async () => {

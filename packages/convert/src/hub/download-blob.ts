@@ -4,7 +4,8 @@ import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fsyncDir } from "./atomic-file.js";
 import { normalizeEtag } from "./cache-layout.js";
-import { HubIntegrityError, HubRequestError, hubErrorFromResponse } from "./hub-errors.js";
+import { HubIntegrityError, HubRequestError, HubTransferError, hubErrorFromResponse } from "./hub-errors.js";
+import { redactSecret } from "./redact.js";
 import type { RepoFileEntry } from "./list-repo-files.js";
 
 /** What to fetch, where to put it, and what it must hash to. */
@@ -78,7 +79,12 @@ async function openTransfer(p: BlobDownloadParams, rangeStart: number): Promise<
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (p.accessToken && new URL(url).origin === hubOrigin) headers.Authorization = `Bearer ${p.accessToken}`;
     if (rangeStart > 0) headers.Range = `bytes=${rangeStart}-`;
-    const res = await doFetch(url, { headers, redirect: "manual" });
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers, redirect: "manual" });
+    } catch (err) {
+      throw transferError(p, err);
+    }
     // Only the Hub's own answers carry its metadata; a CDN's ETag means something else.
     if (new URL(url).origin === hubOrigin) checkHubHeaders(p, res);
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
@@ -103,6 +109,17 @@ function checkHubHeaders(p: BlobDownloadParams, res: Response): void {
   if (linked && normalizeEtag(linked) !== p.entry.etag) throw fail(`the Hub's etag ${normalizeEtag(linked)} differs from the listing's ${p.entry.etag}`);
   if (commit && commit !== p.commit) throw fail(`the Hub served commit ${commit}, expected ${p.commit}`);
   if (linkedSize !== null && Number(linkedSize) !== p.entry.size) throw fail(`X-Linked-Size ${linkedSize} differs from the listing's ${p.entry.size}`);
+}
+
+/** A network-level failure (connection refused/reset, body cut short) as a retryable, redacted error. */
+function transferError(p: BlobDownloadParams, err: unknown): HubTransferError {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const why = [e?.message, e?.cause?.code ?? e?.cause?.message].filter(Boolean).join(": ");
+  return new HubTransferError("HUB_TRANSFER_FAILED", `failed to download ${p.entry.path} from ${p.repo}: ${redactSecret(why || String(err), p.accessToken)}`, {
+    statusCode: 0,
+    url: "",
+    file: p.entry.path,
+  });
 }
 
 /** `bytes a-b/total` → a, or undefined. */
@@ -170,9 +187,14 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
       await flush();
       await fh.sync();
     } catch (err) {
+      // Keep what arrived: written bytes stay in .incomplete for the retry / next run to resume from.
+      await flush().catch(() => undefined);
       await fh.close();
-      if (err instanceof HubIntegrityError) await unlink(p.incompletePath).catch(() => undefined);
-      throw err;
+      if (err instanceof HubIntegrityError) {
+        await unlink(p.incompletePath).catch(() => undefined);
+        throw err;
+      }
+      throw err instanceof HubRequestError ? err : transferError(p, err);
     }
     await fh.close();
   } else {

@@ -12,6 +12,19 @@ export class HubRequestError extends InputError {
   }
 }
 
+/**
+ * The connection failed or broke mid-transfer, or the Hub answered 5xx/429: worth retrying, and a
+ * retry resumes from the bytes already on disk.
+ */
+export class HubTransferError extends HubRequestError {}
+
+/** True for failures a retry can fix (network, 5xx, 429); false for 4xx answers and integrity failures. */
+export function isRetryableHubError(err: unknown): boolean {
+  if (err instanceof HubTransferError) return true;
+  if (err instanceof HubRequestError) return err.statusCode >= 500 || err.statusCode === 429;
+  return false;
+}
+
 /** A downloaded file does not match the Hub's metadata (size, sha256, git sha1): never linked (exit 1). */
 export class HubIntegrityError extends CheckFailedError {}
 

@@ -137,6 +137,20 @@ describe("pullSnapshot", () => {
     expect(existsSync(`${blob}.incomplete`)).toBe(false);
   });
 
+  it("retries a connection cut mid-file and a 503 within one run, resuming with a Range request", async () => {
+    const cacheDir = join(cacheRoot, "retry");
+    const content = hub.repos.get("moeq-test/corrupt")!.files.get("weights.safetensors")!.content;
+    hub.options.dropOnce = { path: "weights.safetensors", afterBytes: 20_000 };
+    hub.options.fail503Times = 1;
+    const before = hub.requests.length;
+    const r = await pullSnapshot({ ...base(), repo: parseRepoId("moeq-test/corrupt"), cacheDir, concurrency: 1, retryDelayMs: 5 });
+    expect(hub.options.dropOnce).toBeUndefined();
+    expect(hub.options.fail503Times).toBe(0);
+    expect(hub.requests.slice(before).some((q) => q.url.startsWith("/cdn/") && q.range === "bytes=20000-")).toBe(true);
+    expect(r.fetchedBytes).toBe(content.length + SMALL_REPO["config.json"]!.content.length);
+    expect((await readFile(join(r.snapshotPath, "weights.safetensors"))).equals(content)).toBe(true);
+  });
+
   it("fetches each blob once when two pulls share a cache at the same time", async () => {
     const cacheDir = join(cacheRoot, "concurrent");
     const before = hub.requests.length;

@@ -19,7 +19,7 @@ import { readSnapshotListing, writeSnapshotListing } from "./snapshot-listing.js
 import { selectRepoPath } from "./repo-glob.js";
 import { downloadBlob } from "./download-blob.js";
 import { blobLockPath, withBlobLock } from "./blob-lock.js";
-import { OfflineCacheMissError } from "./hub-errors.js";
+import { OfflineCacheMissError, isRetryableHubError } from "./hub-errors.js";
 import { checkAccessToken } from "./hub-client.js";
 
 export interface PullParams {
@@ -38,6 +38,10 @@ export interface PullParams {
   readonly offline?: boolean;
   /** Parallel file downloads; default 4. */
   readonly concurrency?: number;
+  /** Retries per file after a network failure or 5xx/429, each resuming with a Range request; default 3. */
+  readonly retries?: number;
+  /** First backoff delay, doubled per retry; default 1000 ms. */
+  readonly retryDelayMs?: number;
   readonly fetch?: typeof fetch;
   readonly onProgress?: (event: PullProgressEvent) => void;
 }
@@ -72,6 +76,20 @@ export interface PullResult {
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined)) !== undefined;
+}
+
+/** Retries network failures and 5xx/429 answers with exponential backoff; each retry resumes from disk. */
+async function withRetries<T>(p: PullParams, fn: () => Promise<T>): Promise<T> {
+  const retries = p.retries ?? 3;
+  const delay = p.retryDelayMs ?? 1000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= retries || !isRetryableHubError(err)) throw err;
+      await new Promise((r) => setTimeout(r, delay * 2 ** attempt));
+    }
+  }
 }
 
 function selectFiles(files: readonly RepoFileEntry[], p: PullParams): RepoFileEntry[] {
@@ -175,7 +193,8 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
           // Another process may have finished this blob while we waited for the lock.
           if ((await stat(blob).catch(() => undefined))?.size === first.size) return;
           const encodedPath = first.path.split("/").map(encodeURIComponent).join("/");
-          const r = await downloadBlob({
+          let firstResume: number | undefined;
+          await withRetries(p, () => downloadBlob({
             url: `${p.hubUrl}/${p.repo.id}/resolve/${commit}/${encodedPath}`,
             hubUrl: p.hubUrl,
             accessToken: p.accessToken,
@@ -185,11 +204,17 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
             incompletePath: `${blob}.incomplete`,
             blobPath: blob,
             repo: p.repo.id,
-            onStart: (resumedFrom) => p.onProgress?.({ kind: "file-start", path: first.path, size: first.size, resumedFrom }),
-            onBytes: (bytes) => p.onProgress?.({ kind: "file-bytes", path: first.path, bytes }),
-          });
-          fetchedBytes += r.fetchedBytes;
-          status = r.resumedFrom > 0 ? "resumed" : "downloaded";
+            onStart: (resumedFrom) => {
+              if (firstResume !== undefined) return; // a retry continues the same file
+              firstResume = resumedFrom;
+              p.onProgress?.({ kind: "file-start", path: first.path, size: first.size, resumedFrom });
+            },
+            onBytes: (bytes) => {
+              fetchedBytes += bytes;
+              p.onProgress?.({ kind: "file-bytes", path: first.path, bytes });
+            },
+          }));
+          status = (firstResume ?? 0) > 0 ? "resumed" : "downloaded";
         });
         for (const f of group) {
           await linkIntoSnapshot(paths, commit, f.path, etag);

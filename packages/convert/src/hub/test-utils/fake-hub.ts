@@ -36,6 +36,10 @@ export interface FakeHubOptions {
   gatedDownloads?: Set<string>;
   /** Serve these paths slowly: `bytesPerTick` every `tickMs`. */
   throttle?: { path: string; bytesPerTick: number; tickMs: number } | undefined;
+  /** Cut the connection once, after `afterBytes` bytes of this path (then serve normally). */
+  dropOnce?: { path: string; afterBytes: number } | undefined;
+  /** Answer 503 this many times to downloads of any file before serving. */
+  fail503Times?: number;
   /** Serve these paths with one byte flipped (the listing keeps the true hashes). */
   corrupt?: Set<string>;
   /** Extra raw tree entries (e.g. hostile names) appended to the listing. */
@@ -162,6 +166,10 @@ export class FakeHub {
       const repo = this.repos.get(repoId)!;
       const file = repo.files.get(m[3]!);
       if (!file) return this.json(res, 404, { error: "Entry not found" }, { "x-error-code": "EntryNotFound" });
+      if ((this.options.fail503Times ?? 0) > 0) {
+        this.options.fail503Times!--;
+        return this.json(res, 503, { error: "Service Unavailable" });
+      }
       const common = { "x-repo-commit": repo.commit, "x-linked-size": String(file.content.length) };
       if (file.lfs) {
         // The Hub answers LFS files with a redirect to its CDN; the metadata rides on the 302.
@@ -268,6 +276,12 @@ export class FakeHub {
       ...(status === 206 ? { "content-range": `bytes ${start}-${end}/${data.length}` } : {}),
     });
     if (req.method === "HEAD") return void res.end();
+    const drop = this.options.dropOnce;
+    if (drop && drop.path === path) {
+      this.options.dropOnce = undefined;
+      res.write(slice.subarray(0, drop.afterBytes), () => setTimeout(() => res.destroy(), 20));
+      return;
+    }
     const t = this.options.throttle;
     if (!t || t.path !== path) return void res.end(slice);
     let off = 0;
