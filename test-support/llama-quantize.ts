@@ -71,6 +71,27 @@ export interface ReferenceQuantizeOptions {
   /** name → mean(x²) values (ne0·n_expert), as llama-quantize passes an imatrix. */
   imatrix?: Map<string, Float32Array>;
   tensorTypes?: { pattern: string; type: number }[];
+  /** KV overrides as llama-quantize's CLI passes them (strings, or integers written as u32). */
+  kvOverrides?: { key: string; value: string | number }[];
+}
+
+/** sizeof(struct llama_model_kv_override): int tag, char key[128], 4 bytes padding, 128-byte union (8-aligned). */
+const KV_OVERRIDE_BYTES = 264;
+
+function encodeKvOverrides(items: { key: string; value: string | number }[]): Buffer {
+  const b = Buffer.alloc(KV_OVERRIDE_BYTES * (items.length + 1));
+  items.forEach((it, i) => {
+    const o = i * KV_OVERRIDE_BYTES;
+    if (typeof it.value === "number") {
+      b.writeInt32LE(0, o); // LLAMA_KV_OVERRIDE_TYPE_INT
+      b.writeBigInt64LE(BigInt(it.value), o + 136);
+    } else {
+      b.writeInt32LE(3, o); // LLAMA_KV_OVERRIDE_TYPE_STR
+      b.write(it.value.slice(0, 127), o + 136, "utf8");
+    }
+    b.write(it.key.slice(0, 127), o + 4, "utf8");
+  });
+  return b; // the zeroed last entry (key[0] == 0) terminates the list
 }
 
 /** Runs llama.cpp's own llama_model_quantize; throws when it reports failure. */
@@ -87,6 +108,7 @@ export function referenceQuantize(input: string, output: string, o: ReferenceQua
     entries.push({ name: null as unknown as string, data: null as unknown as number[], size: 0 });
     p.imatrix = entries;
   }
+  if (o.kvOverrides) p.kv_overrides = encodeKvOverrides(o.kvOverrides);
   if (o.tensorTypes) p.tt_overrides = [...o.tensorTypes, { pattern: null as unknown as string, type: 0 }];
   const rc = f.quantize(input, output, p);
   if (rc !== 0) throw new Error(`llama_model_quantize failed (${rc}) for ${input}`);

@@ -25,6 +25,13 @@ export function readImatrix(path: string): ImatrixData {
   return readLegacyImatrix(path, all);
 }
 
+/** Copies little-endian f32 bytes into their own Float32Array (Buffers may be slices of a shared pool). */
+function f32Of(b: Buffer): Float32Array {
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
 function readGGUFImatrix(path: string): ImatrixData {
   const f = GGUFFile.open(path);
   try {
@@ -50,8 +57,8 @@ function readGGUFImatrix(path: string): ImatrixData {
     for (const [name, { sums, counts }] of [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (!sums || !counts) throw new InputError("IMATRIX_MISMATCH", `mismatched sums and counts for ${name}`, { file: path });
       if (sums.type !== GGMLType.F32 || counts.type !== GGMLType.F32) throw new InputError("IMATRIX_TYPE", `sums and counts for ${name} must be F32`, { file: path });
-      const s = new Float32Array(f.read(sums).buffer.slice(0));
-      const cRaw = new Float32Array(f.read(counts).buffer.slice(0));
+      const s = f32Of(f.read(sums));
+      const cRaw = f32Of(f.read(counts));
       const nCounts = cRaw.length;
       if (nCounts < 1 || s.length % nCounts !== 0) throw new InputError("IMATRIX_SHAPE", `${name}: ${s.length} sums for ${nCounts} counts`, { file: path });
       const ne0 = s.length / nCounts;

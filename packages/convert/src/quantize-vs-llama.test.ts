@@ -8,7 +8,11 @@ import { referenceQuantize } from "../../../test-support/llama-quantize.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { FTYPE_BY_NAME } from "./ftype.js";
 import { quantizeGguf } from "./quantize-gguf.js";
-import { GGUFFile } from "./internal/gguf-io.js";
+import { GGUFFile, GGUFValueType, StreamingGGUFWriter, kvArr, kvStr, kvU32, type GGUFKV } from "./internal/gguf-io.js";
+import { readImatrix } from "./imatrix.js";
+import { llamaQuantizeOrder } from "./tensor-type-choice.js";
+import { GGMLType } from "@moeq/formats";
+import { writeFileSync } from "node:fs";
 
 // One F16 conversion shared by every file type. Dims chosen so the mixtures and fallbacks all fire:
 // n_embd 256 (K-quant rows fit), expert FFN 160 (not a multiple of 256 → Q4_K→Q5_0, Q6_K→Q8_0, …), dense FFN 512.
@@ -83,4 +87,103 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
     referenceQuantize(f16, ref, { ftype: FTYPE_BY_NAME.Q3_K_M, pure: true });
     expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : describeDifference(ours, ref)).toBe("identical");
   });
+});
+
+/** Writes a GGUF imatrix (llama-imatrix's format) with random sums for every ≥2-D weight of `model`; one expert gets no tokens. */
+function writeImatrix(model: string, path: string): Map<string, { sums: Float32Array; counts: Float32Array }> {
+  const g = GGUFFile.open(model);
+  const entries = new Map<string, { sums: Float32Array; counts: Float32Array }>();
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (const t of g.tensors) {
+    if (t.ne.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
+    const nMat = t.ne.length >= 3 ? t.ne[2] : 1;
+    const counts = new Float32Array(nMat).map((_, e) => (e === 1 && nMat > 1 ? 0 : 10 + Math.floor(rnd() * 500)));
+    const sums = new Float32Array(t.ne[0] * nMat).map((_, i) => counts[Math.floor(i / t.ne[0])] * (0.01 + rnd() * 3));
+    entries.set(t.name, { sums, counts });
+  }
+  g.close();
+  const names = [...entries.keys()].sort();
+  const infos = names.flatMap((n) => {
+    const e = entries.get(n)!;
+    const nMat = e.counts.length;
+    return [
+      { name: `${n}.in_sum2`, ne: nMat > 1 ? [e.sums.length / nMat, nMat] : [e.sums.length], type: GGMLType.F32 },
+      { name: `${n}.counts`, ne: [1, nMat], type: GGMLType.F32 },
+    ];
+  });
+  const kvs = new Map<string, GGUFKV>([
+    ["general.type", kvStr("imatrix")],
+    ["imatrix.datasets", kvArr(GGUFValueType.STRING, ["brown-validation.txt"])],
+    ["imatrix.chunk_count", kvU32(7)],
+    ["imatrix.chunk_size", kvU32(512)],
+  ]);
+  const w = new StreamingGGUFWriter(path, kvs, infos, { trimDims: true });
+  for (const n of names) {
+    const e = entries.get(n)!;
+    w.write(new Uint8Array(e.sums.buffer));
+    w.endTensor();
+    w.write(new Uint8Array(e.counts.buffer));
+    w.endTensor();
+  }
+  w.finish();
+  return entries;
+}
+
+describe("imatrix", () => {
+  it("GGUF imatrix: per-expert mean(x²), 1 for experts without tokens; legacy .dat divides by ncall", () => {
+    const path = join(tmp, "imatrix.gguf");
+    const raw = writeImatrix(f16, path);
+    const im = readImatrix(path);
+    expect(im.datasets).toEqual(["brown-validation.txt"]);
+    expect(im.chunkCount).toBe(7);
+    const e = raw.get("blk.1.ffn_down_exps.weight")!;
+    const v = im.entries.get("blk.1.ffn_down_exps.weight")!;
+    const ne0 = e.sums.length / e.counts.length;
+    expect(v[5]).toBe(Math.fround(e.sums[5] / e.counts[0]));
+    expect(v[ne0 + 3]).toBe(1); // expert 1 saw no tokens
+    expect(v[2 * ne0 + 7]).toBe(Math.fround(e.sums[2 * ne0 + 7] / e.counts[2]));
+    // legacy: int32 n, then per entry name, ncall, nval, values × ncall
+    const vals = new Float32Array([2, 4, 6]);
+    const name = Buffer.from("blk.0.attn_q.weight");
+    const dat = Buffer.concat([Buffer.from(new Int32Array([1]).buffer), Buffer.from(new Int32Array([name.length]).buffer), name, Buffer.from(new Int32Array([2, 3]).buffer), Buffer.from(vals.buffer)]);
+    writeFileSync(join(tmp, "legacy.dat"), dat);
+    expect([...readImatrix(join(tmp, "legacy.dat")).entries.get("blk.0.attn_q.weight")!]).toEqual([1, 2, 3]);
+  });
+
+  for (const name of ["Q4_0", "Q4_K_M", "Q2_K"]) {
+    it(`${name} with --imatrix == llama-quantize --imatrix (per-expert slices, imatrix-only bumps, quantize.imatrix.* keys)`, async () => {
+      const path = join(tmp, "imatrix.gguf");
+      writeImatrix(f16, path);
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-im-${name}.gguf`);
+      const ref = join(tmp, `ref-im-${name}.gguf`);
+      await quantizeGguf(f16, ours, { ftype, imatrixPath: path });
+      const im = readImatrix(path);
+      referenceQuantize(f16, ref, {
+        ftype,
+        nthread: 2,
+        imatrix: im.entries,
+        kvOverrides: [
+          { key: "quantize.imatrix.file", value: path },
+          { key: "quantize.imatrix.dataset", value: "brown-validation.txt" },
+          { key: "quantize.imatrix.entries_count", value: im.entries.size },
+          { key: "quantize.imatrix.chunks_count", value: 7 },
+        ],
+      });
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : describeDifference(ours, ref)).toBe("identical");
+      if (name === "Q4_0") {
+        // the imatrix really steered the search: the same tensor without it has other bytes
+        const plain = join(tmp, "ours-noim-Q4_0.gguf");
+        await quantizeGguf(f16, plain, { ftype });
+        const a = GGUFFile.open(ours);
+        const b = GGUFFile.open(plain);
+        const t = "blk.1.ffn_down_exps.weight";
+        expect(a.read(a.tensor(t)!).equals(b.read(b.tensor(t)!))).toBe(false);
+        expect(a.kvNumber("quantize.imatrix.entries_count")).toBe(im.entries.size);
+        a.close();
+        b.close();
+      }
+    });
+  }
 });
