@@ -140,7 +140,10 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
     await unlink(p.incompletePath);
     have = 0;
   }
-  const hasher = contentHasher(entry);
+  // Hash the bytes already on disk BEFORE opening the connection: for a large partial file this takes
+  // a while, and a response left idle that long may be dropped by the server or CDN.
+  let hasher = contentHasher(entry);
+  await hashExisting(p.incompletePath, have, hasher.hash);
   let fetched = 0;
   if (have < entry.size || entry.size === 0) {
     let res = await openTransfer(p, have);
@@ -151,11 +154,11 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
       have = 0;
       res = await openTransfer(p, 0);
     }
-    if (res.status === 200) have = 0; // a full body: the server ignored the Range header
+    if (res.status === 200 && have > 0) have = 0; // a full body: the server ignored the Range header
     if (res.status !== 200 && res.status !== 206) {
       throw new HubRequestError("HUB_HTTP_ERROR", `failed to download ${entry.path} from ${p.repo}: HTTP ${res.status}`, { statusCode: res.status, url: "", file: entry.path });
     }
-    await hashExisting(p.incompletePath, have, hasher.hash);
+    if (have === 0) hasher = contentHasher(entry); // starting over: drop the prefix hashed above
     p.onStart?.(have);
     const fh = await open(p.incompletePath, have > 0 ? "a" : "w");
     // Network chunks are ~16-64 KiB; write them in batches (one writev per WRITE_BATCH bytes or
@@ -198,7 +201,6 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
     }
     await fh.close();
   } else {
-    await hashExisting(p.incompletePath, have, hasher.hash);
     p.onStart?.(have);
   }
   const total = await fileSize(p.incompletePath);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, readlink, readdir, rm, stat, lstat } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, readlink, readdir, rm, stat, lstat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "./test-utils/fake-hub.js";
 import { bundleEntryForNode } from "./test-utils/build-child.js";
@@ -149,6 +149,33 @@ describe("pullSnapshot", () => {
     expect(hub.requests.slice(before).some((q) => q.url.startsWith("/cdn/") && q.range === "bytes=20000-")).toBe(true);
     expect(r.fetchedBytes).toBe(content.length + SMALL_REPO["config.json"]!.content.length);
     expect((await readFile(join(r.snapshotPath, "weights.safetensors"))).equals(content)).toBe(true);
+  });
+
+  it("verifies resumed bytes too: a bad partial file fails, is deleted, and the next run succeeds; a 200 answer to Range starts over", async () => {
+    const repo = parseRepoId("moeq-test/corrupt");
+    const content = hub.repos.get(repo.id)!.files.get("weights.safetensors")!.content;
+    const cacheDir = join(cacheRoot, "bad-partial");
+    const incomplete = join(cacheDir, "models--moeq-test--corrupt", "blobs", `${sha256Hex(content)}.incomplete`);
+    await mkdir(dirname(incomplete), { recursive: true });
+    await writeFile(incomplete, Buffer.alloc(1000, 0xee));
+    const err = await pullSnapshot({ ...base(), repo, cacheDir, retryDelayMs: 5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HubIntegrityError);
+    expect(existsSync(incomplete)).toBe(false);
+    const ok = await pullSnapshot({ ...base(), repo, cacheDir });
+    expect((await readFile(join(ok.snapshotPath, "weights.safetensors"))).equals(content)).toBe(true);
+
+    const cacheDir2 = join(cacheRoot, "ignore-range");
+    const incomplete2 = incomplete.replace(cacheDir, cacheDir2);
+    await mkdir(dirname(incomplete2), { recursive: true });
+    await writeFile(incomplete2, Buffer.alloc(1000, 0xee));
+    hub.options.ignoreRange = true;
+    try {
+      const r = await pullSnapshot({ ...base(), repo, cacheDir: cacheDir2 });
+      expect(r.files.find((f) => f.path === "weights.safetensors")?.status).toBe("downloaded");
+      expect((await readFile(join(r.snapshotPath, "weights.safetensors"))).equals(content)).toBe(true);
+    } finally {
+      hub.options.ignoreRange = undefined;
+    }
   });
 
   it("fetches each blob once when two pulls share a cache at the same time", async () => {

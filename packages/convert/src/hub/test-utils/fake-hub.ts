@@ -38,6 +38,8 @@ export interface FakeHubOptions {
   throttle?: { path: string; bytesPerTick: number; tickMs: number } | undefined;
   /** Cut the connection once, after `afterBytes` bytes of this path (then serve normally). */
   dropOnce?: { path: string; afterBytes: number } | undefined;
+  /** Answer Range requests with the whole file (200), as some servers do. */
+  ignoreRange?: boolean;
   /** Answer 503 this many times to downloads of any file before serving. */
   fail503Times?: number;
   /** Serve these paths with one byte flipped (the listing keeps the true hashes). */
@@ -258,7 +260,7 @@ export class FakeHub {
     let start = 0;
     let end = data.length - 1;
     let status = 200;
-    const range = req.headers.range ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range) : null;
+    const range = req.headers.range && !this.options.ignoreRange ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range) : null;
     if (range) {
       start = Number(range[1]);
       end = range[2] ? Math.min(Number(range[2]), end) : end;
