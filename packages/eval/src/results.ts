@@ -36,3 +36,23 @@ export function flatMetrics(r: EvalResults): Partial<Record<GateMetric, number>>
   if (r.docvqa) m.docvqa_anls = r.docvqa.anls;
   return m;
 }
+
+/** Standard errors of the metrics that have one (for gates with `sigma`). */
+export function flatStderrs(r: EvalResults): Partial<Record<GateMetric, number>> {
+  const m: Partial<Record<GateMetric, number>> = {};
+  if (r.ppl) m.ppl = r.ppl.pplStderr;
+  if (r.kld) {
+    m.ppl_ratio = r.kld.pplRatio.stderr;
+    m.ln_ppl_ratio = r.kld.lnPplRatio.stderr;
+    m.ppl_q = r.kld.pplQ.stderr;
+    m.ppl_base = r.kld.pplBase.stderr;
+    m.kld_mean = r.kld.kldMean.stderr;
+    m.same_top_p = r.kld.sameTopP.stderr;
+    m.rms_delta_p = r.kld.rmsDeltaP.stderr;
+    m.mean_delta_p = r.kld.deltaPMean.stderr;
+    if (m.ppl === undefined) m.ppl = r.kld.pplQ.stderr;
+  }
+  if (r.mmlu) m.mmlu_acc = r.mmlu.accStderr;
+  if (r.docvqa) m.docvqa_anls = r.docvqa.anlsStderr;
+  return m;
+}

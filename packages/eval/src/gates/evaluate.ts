@@ -9,8 +9,10 @@ export interface GateOutcome {
   threshold: number;
   actual: number;
   pass: boolean;
-  /** "absolute", "base" (relative metric) or "reference <model>:<metric> − δ". */
+  /** "absolute", "base" (relative metric) or "reference <model>:<metric> − δ"; "… , 2σ" with a sigma allowance. */
   basis: string;
+  /** Standard error of `actual`, when the gate used one. */
+  stderr?: number;
 }
 
 const RELATIVE: ReadonlySet<string> = new Set(["ppl_ratio", "ln_ppl_ratio", "kld_mean", "kld_median", "kld_p99", "kld_max", "same_top_p", "rms_delta_p", "mean_delta_p"]);
@@ -28,7 +30,13 @@ function compare(actual: number, op: Gate["op"], threshold: number): boolean {
   }
 }
 
-export function evaluateGates(gates: readonly Gate[], metrics: Partial<Record<GateMetric, number>>, refs?: ReferenceFile, file?: string): GateOutcome[] {
+export function evaluateGates(
+  gates: readonly Gate[],
+  metrics: Partial<Record<GateMetric, number>>,
+  refs?: ReferenceFile,
+  file?: string,
+  stderrs: Partial<Record<GateMetric, number>> = {},
+): GateOutcome[] {
   return gates.map((g) => {
     const actual = metrics[g.metric];
     if (actual === undefined) throw new InputError("GATE_METRIC_MISSING", `gate on ${g.metric}: the metric was not measured`, { file });
@@ -44,6 +52,14 @@ export function evaluateGates(gates: readonly Gate[], metrics: Partial<Record<Ga
     } else {
       threshold = g.threshold as number;
       basis = RELATIVE.has(g.metric) ? "base" : "absolute";
+    }
+    if (g.sigma) {
+      const se = stderrs[g.metric];
+      if (se === undefined) throw new InputError("GATE_NO_STDERR", `gate on ${g.metric} uses sigma, but no standard error was measured`, { file });
+      // Give the measurement the benefit of the doubt: move it `sigma` standard errors toward passing.
+      const lenient = g.op === "<=" || g.op === "<" ? actual - g.sigma * se : actual + g.sigma * se;
+      const pass = Number.isFinite(actual) && compare(lenient, g.op, threshold);
+      return { metric: g.metric, op: g.op, threshold, actual, pass, basis: `${basis}, ${g.sigma}σ`, stderr: se };
     }
     return { metric: g.metric, op: g.op, threshold, actual, pass: Number.isFinite(actual) && compare(actual, g.op, threshold), basis };
   });

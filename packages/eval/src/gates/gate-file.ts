@@ -39,6 +39,8 @@ export const METRIC_SOURCES = {
   docvqa_anls: { task: "docvqa", needsBase: false },
 } as const;
 export type GateMetric = keyof typeof METRIC_SOURCES;
+/** Metrics reported with a standard error (usable with `sigma`). */
+export const HAS_STDERR: ReadonlySet<GateMetric> = new Set<GateMetric>(["ppl", "ppl_ratio", "ln_ppl_ratio", "ppl_q", "ppl_base", "kld_mean", "same_top_p", "rms_delta_p", "mean_delta_p", "mmlu_acc", "docvqa_anls"]);
 export type TaskName = "ppl" | "kld" | "mmlu" | "docvqa";
 
 export interface Gate {
@@ -49,6 +51,11 @@ export interface Gate {
   /** Reference metric name: threshold = ref − delta for >= / >, ref + delta for <= / <. */
   reference?: string;
   delta?: number;
+  /**
+   * Fail only when the threshold is crossed by more than `sigma` standard errors of the measurement
+   * (e.g. 2: "fail if ratio − 2σ > 1.05"), so a gate does not flap on statistical noise.
+   */
+  sigma?: number;
 }
 
 export interface PplTaskSpec {
@@ -158,6 +165,10 @@ export function parseGateFile(text: string, file: string): GateFile {
       gate.delta = optNumber(o.delta, `${where}.delta`, file) ?? 0;
     }
     if ((gate.threshold === undefined) === (gate.reference === undefined)) bad(file, `${where} needs exactly one of threshold or reference`);
+    gate.sigma = optNumber(o.sigma, `${where}.sigma`, file);
+    if (gate.sigma !== undefined && (gate.sigma < 0 || !HAS_STDERR.has(gate.metric))) {
+      bad(file, `${where}.sigma needs a metric with a standard error (${[...HAS_STDERR].join(", ")}) and a value ≥ 0`);
+    }
     const task = METRIC_SOURCES[gate.metric].task;
     if (!tasks[task]) bad(file, `${where} gates ${gate.metric}, which needs tasks.${task}`);
     return gate;

@@ -81,6 +81,21 @@ describe("evaluateGates", () => {
     expect(out[2].basis).toBe("base");
     expect(out[0].basis).toBe("absolute");
   });
+  it("with sigma, fails only when the threshold is crossed by more than k standard errors", () => {
+    const gates = [
+      { metric: "ppl_ratio" as const, op: "<=" as const, threshold: 1.05, sigma: 2 },
+      { metric: "same_top_p" as const, op: ">=" as const, threshold: 0.9, sigma: 2 },
+    ];
+    const se = { ppl_ratio: 0.01, same_top_p: 0.004 };
+    // 1.06 − 2·0.01 = 1.04 ≤ 1.05 passes; 0.89 + 2·0.004 = 0.898 < 0.9 fails
+    const out = evaluateGates(gates, { ppl_ratio: 1.06, same_top_p: 0.89 }, undefined, undefined, se);
+    expect(out.map((o) => o.pass)).toEqual([true, false]);
+    expect(out[0].basis).toBe("base, 2σ");
+    expect(out[0].stderr).toBe(0.01);
+    expect(evaluateGates(gates, { ppl_ratio: 1.08, same_top_p: 0.895 }, undefined, undefined, se).map((o) => o.pass)).toEqual([false, true]);
+    expect(() => evaluateGates(gates, { ppl_ratio: 1, same_top_p: 1 })).toThrow(/standard error/);
+    expect(() => parseGateFile(yaml(`  - { metric: kld_p99, op: "<=", threshold: 1, sigma: 2 }\n`), join(dir, "s.yml"))).toThrow(/sigma/);
+  });
   it("a NaN metric fails; a missing metric or reference is bad input", () => {
     expect(evaluateGates([{ metric: "ppl", op: "<=", threshold: 1 }], { ppl: NaN })[0].pass).toBe(false);
     expect(() => evaluateGates([{ metric: "ppl", op: "<=", threshold: 1 }], {})).toThrow(InputError);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { InputError } from "@moeq/formats";
 import type { EvalModel } from "../model.js";
 import { loadReferenceFile, type ReferenceFile } from "../references.js";
-import { flatMetrics, type EvalResults } from "../results.js";
+import { flatMetrics, flatStderrs, type EvalResults } from "../results.js";
 import { ensureBaseLogits, runDocVqaTask, runKldTask, runMmluTask, runPplTask, type TaskProgress } from "../tasks.js";
 import { METRIC_SOURCES, type GateFile, type GateMetric } from "./gate-file.js";
 import { evaluateGates, type GateOutcome } from "./evaluate.js";
@@ -51,6 +51,6 @@ export async function runGate(model: EvalModel, gate: GateFile, opts: RunGateOpt
   if (needed.has("mmlu")) results.mmlu = await runMmluTask(model, gate.tasks.mmlu!, opts.onProgress);
   if (needed.has("docvqa")) results.docvqa = await runDocVqaTask(model, gate.tasks.docvqa!, opts.onProgress);
   const metrics = flatMetrics(results);
-  const outcomes = evaluateGates(gate.gates, metrics, references, gate.path);
+  const outcomes = evaluateGates(gate.gates, metrics, references, gate.path, flatStderrs(results));
   return { results, metrics, references, outcomes, passed: outcomes.every((o) => o.pass) };
 }

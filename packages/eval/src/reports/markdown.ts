@@ -11,7 +11,7 @@ export function renderMarkdown(r: EvalReport): string {
   out.push(`engine \`${r.engine}\`${r.base ? ` · base \`${r.base}\`` : ""} · ${r.createdAt}`, "");
   if (r.gates?.length) {
     out.push("| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|");
-    for (const g of r.gates) out.push(`| ${g.metric} | ${fmt(g.actual, 6)} | ${g.op} | ${fmt(g.threshold, 6)} | ${g.basis} | ${g.pass ? "pass" : "**FAIL**"} |`);
+    for (const g of r.gates) out.push(`| ${g.metric} | ${fmt(g.actual, 6)}${g.stderr !== undefined ? ` ± ${fmt(g.stderr, 6)}` : ""} | ${g.op} | ${fmt(g.threshold, 6)} | ${g.basis} | ${g.pass ? "pass" : "**FAIL**"} |`);
     out.push("");
   }
   const { ppl, kld, mmlu, docvqa, basePpl } = r.results;
