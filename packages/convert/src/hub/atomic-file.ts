@@ -2,11 +2,16 @@ import { open, rename, mkdir, unlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
-/** Writes `data` to `path` crash-safe: a temp name in the same folder, fsync, rename, fsync the folder. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `path` crash-safe: a temp name, fsync, rename, fsync the folder. The temp file lives
+ * in `tmpDir` (same file system; default the target's folder) so a crash never leaves stray names in
+ * a folder other tools enumerate, such as refs/.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, tmpDir?: string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  if (tmpDir) await mkdir(tmpDir, { recursive: true });
+  const tmp = join(tmpDir ?? dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(data);

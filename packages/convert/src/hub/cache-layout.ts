@@ -63,7 +63,8 @@ export async function writeRef(paths: RepoCachePaths, revision: string, commit: 
   const refPath = join(paths.refs, ...revision.split("/"));
   const current = await readFile(refPath, "utf8").catch(() => undefined);
   if (current?.trim() === commit) return;
-  await writeFileAtomic(refPath, commit);
+  // huggingface_hub reads every file under refs/ as a ref, so the temp file goes in the repo folder.
+  await writeFileAtomic(refPath, commit, paths.root);
 }
 
 /** The commit a revision stands for, from refs/ (or the revision itself when it is a commit hash). */
