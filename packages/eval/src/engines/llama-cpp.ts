@@ -71,9 +71,6 @@ class LlamaCppEvalModel implements EvalModel {
 
   async logits(tokens: number[]): Promise<Float32Array> {
     if (tokens.length === 0) throw new InputError("EMPTY_PROMPT", `${this.name}: no tokens to evaluate`);
-    if (tokens.length > this.nCtxTrain) {
-      throw new InputError("CTX_TOO_LONG", `${tokens.length} tokens exceed the model's training context ${this.nCtxTrain}`, { file: this.name });
-    }
     const seq = await this.sequence(tokens.length);
     const V = this.vocabSize;
     const out = new Float32Array(tokens.length * V).fill(LOG_PROB_FLOOR);
@@ -93,7 +90,7 @@ class LlamaCppEvalModel implements EvalModel {
     }
     const bosText = this.model.tokens.bosString;
     const ids = this.tokenize(prompt, { addBos: !(bosText && prompt.startsWith(bosText)), parseSpecial: true });
-    const seq = await this.sequence(Math.min(this.nCtxTrain, ids.length + opts.maxTokens));
+    const seq = await this.sequence(ids.length + opts.maxTokens);
     const out: number[] = [];
     for await (const t of seq.evaluate(ids as Token[], { temperature: 0 })) {
       if (this.model.isEogToken(t)) break;
