@@ -26,7 +26,7 @@ function ggmlTypeArg(flag: string, v: string): GGMLType {
 /** `--tensor-type PATTERN=TYPE` as llama-quantize parses it (the pattern is a regex searched in the name). */
 export function parseTensorTypeOverrides(items: readonly string[]): { pattern: RegExp; type: GGMLType }[] {
   return items.map((s) => {
-    const eq = s.lastIndexOf("=");
+    const eq = s.indexOf("="); // first "=", as llama-quantize parse_tensor_type (strchr)
     if (eq <= 0 || eq === s.length - 1) throw new InputError("BAD_TENSOR_TYPE", `--tensor-type expects PATTERN=TYPE, got "${s}"`);
     let pattern: RegExp;
     try {
