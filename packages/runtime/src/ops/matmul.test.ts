@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { quantize } from "@moeq/quant";
-import { matmul } from "./matmul.js";
+import { matmul, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
@@ -39,6 +39,17 @@ describe("matmul", () => {
       }
     });
   }
+
+  it("the WASM SIMD kernel agrees with the plain-JS reference kernel (odd rows, many tokens)", () => {
+    const r = 37, c = 1024, t = 19;
+    const m = makeWeightMatrix(GGMLType.Q4_K, c, r, quantize(GGMLType.Q4_K, seeded(r * c, 5, 0.05), r, c));
+    const xs = seeded(t * c, 8);
+    const a = new Float32Array(t * r);
+    const b = new Float32Array(t * r);
+    matmul(m, xs, t, a);
+    matmulJs(m, xs, t, b);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4 * (1 + Math.abs(b[i])));
+  });
 
   it("rejects an activation buffer that is too short", () => {
     const m = f32Matrix(new Float32Array(8), 2, 4);

@@ -1,10 +1,81 @@
 /**
  * y = x · Wᵀ for a batch of activation rows: `out[t·rows + r] = Σ_c W[r, c] · x[t·cols + c]`.
- * Weights are decoded four rows at a time into a reused scratch buffer (dequantize-on-the-fly, never a full f32
- * copy), then each decoded row block is dotted with every activation row. Accumulation is in f64.
+ * Weights are decoded a block of rows at a time into a reused scratch buffer (dequantize-on-the-fly, never a full
+ * f32 copy of the tensor), then each decoded block is dotted with every activation row.
+ * `matmul` runs the WASM SIMD kernel (f32 accumulation in four lanes) when WebAssembly SIMD is available;
+ * `matmulJs` is the plain reference (f64 accumulation) it is tested against.
  */
 import type { WeightMatrix } from "./weight-matrix.js";
 import { decodeRow } from "./weight-matrix.js";
+import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+
+type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
+
+/** The slice of the WebAssembly JS API we use (lib ES2023 without DOM has no typings for it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The instantiated kernel and its memory; views are rebuilt whenever the memory grows. */
+class WasmGemm {
+  private f32: Float32Array;
+  constructor(
+    private readonly memory: WasmMemory,
+    private readonly fn: GemmFn,
+  ) {
+    this.f32 = new Float32Array(memory.buffer);
+  }
+
+  static create(): WasmGemm | null {
+    if (!WA) return null;
+    try {
+      const memory = new WA.Memory({ initial: 64 });
+      const mod = new WA.Module(Buffer.from(GEMM_WASM_BASE64, "base64"));
+      const abort = () => {
+        throw new Error("wasm abort");
+      };
+      const inst = new WA.Instance(mod, { env: { memory, abort } });
+      return new WasmGemm(memory, inst.exports.gemm as GemmFn);
+    } catch {
+      return null;
+    }
+  }
+
+  private ensure(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
+    if (this.f32.buffer !== this.memory.buffer || this.f32.length * 4 !== this.memory.buffer.byteLength) this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  run(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array): void {
+    const { rows, cols } = w;
+    const block = Math.max(4, Math.floor(16384 / cols) * 4);
+    const base = 1024; // bytes reserved below our buffers (AS stub runtime uses none, keep a guard)
+    const xOff = base;
+    const wOff = xOff + nTok * cols * 4;
+    const oOff = wOff + block * cols * 4;
+    this.ensure(oOff + nTok * rows * 4);
+    const mem = this.f32;
+    mem.set(x.subarray(0, nTok * cols), xOff / 4);
+    const wf = w.f32;
+    for (let r = 0; r < rows; r += block) {
+      const nr = Math.min(block, rows - r);
+      if (wf) mem.set(wf.subarray(r * cols, (r + nr) * cols), wOff / 4);
+      else for (let i = 0; i < nr; i++) decodeRow(w, r + i, mem.subarray(wOff / 4 + i * cols, wOff / 4 + (i + 1) * cols));
+      this.fn(wOff, xOff, oOff + r * 4, nr, cols, nTok, rows);
+    }
+    out.set(mem.subarray(oOff / 4, oOff / 4 + nTok * rows));
+  }
+}
+
+let wasm: WasmGemm | null | undefined;
 
 let scratch = new Float32Array(0);
 
@@ -18,6 +89,17 @@ export function matmul(w: WeightMatrix, x: Float32Array, nTok: number, out: Floa
   const { rows, cols } = w;
   if (x.length < nTok * cols) throw new RangeError(`matmul: x holds ${x.length} floats, need ${nTok}×${cols}`);
   if (out.length < nTok * rows) throw new RangeError(`matmul: out holds ${out.length} floats, need ${nTok}×${rows}`);
+  if (wasm === undefined) wasm = WasmGemm.create();
+  if (wasm && cols % 4 === 0) {
+    wasm.run(w, x, nTok, out);
+    return;
+  }
+  matmulJs(w, x, nTok, out);
+}
+
+/** Plain-JS reference kernel (f64 accumulation, four rows per decoded block). */
+export function matmulJs(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array): void {
+  const { rows, cols } = w;
   const f32 = w.f32;
   const buf = f32 ? null : scratchFor(4 * cols);
   const src = f32 ?? buf!;
