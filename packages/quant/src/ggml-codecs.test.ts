@@ -2,7 +2,7 @@
 // for each supported type, with and without an importance matrix, over hard row distributions.
 import { describe, expect, it } from "vitest";
 import { GGMLType, GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
-import { SUPPORTED_QUANT_TYPES, dequantize, quantize } from "./index.js";
+import { SUPPORTED_QUANT_TYPES, dequantize, getGgmlCodec, quantize, quantizedSize } from "./index.js";
 import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
 import { DISTRIBUTIONS, describeFloatMismatch, describeMismatch, makeImatrix, makeRows } from "./test-utils/rows.js";
 
@@ -23,9 +23,14 @@ function checkType(type: GGMLType, withImatrix: boolean): void {
       const src = makeRows(dist, nrows, nPerRow, seed * 7919);
       const imatrix = withImatrix ? makeImatrix(nPerRow, seed) : null;
       const ref = ggmlQuantizeChunk(type, src, nrows, nPerRow, imatrix);
+      // the default (WebAssembly) path and the TypeScript reference codec must both equal ggml
       const ours = quantize(type, src, nrows, nPerRow, imatrix);
       const msg = describeMismatch(ours, ref, blockBytes);
       if (msg) failures.push(`quantize ${name} ${nrows}x${nPerRow}: ${msg}`);
+      const js = new Uint8Array(quantizedSize(type, nrows, nPerRow));
+      getGgmlCodec(type).quantizeRows(src, 0, nrows, nPerRow, imatrix, js, 0);
+      const jsMsg = describeMismatch(js, ref, blockBytes);
+      if (jsMsg) failures.push(`reference codec ${name} ${nrows}x${nPerRow}: ${jsMsg}`);
       const n = nrows * nPerRow;
       const deq = describeFloatMismatch(dequantize(type, ref, n), ggmlDequantize(type, ref, n));
       if (deq) failures.push(`dequantize ${name} ${nrows}x${nPerRow}: ${deq}`);

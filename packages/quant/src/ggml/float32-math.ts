@@ -27,6 +27,15 @@ export function roundHalfAway(v: number): number {
   return v >= 0 ? Math.floor(v + 0.5) : -Math.floor(0.5 - v);
 }
 
+/**
+ * A C float → integer conversion as x86-64 compiles it (cvttss2si): truncation toward zero, and the "integer
+ * indefinite" 0x80000000 for NaN and anything outside the int32 range. ggml's legacy quantizers convert to
+ * int8/uint8 this way, which matters when 1/d overflows to inf (blocks of subnormal-sized values).
+ */
+export function cvttToInt32(v: number): number {
+  return v < 2147483648 && v >= -2147483648 ? Math.trunc(v) : -2147483648;
+}
+
 /** C's (int8_t) conversion of an int: wrap modulo 256 into −128…127. */
 export function toInt8(v: number): number {
   return (v << 24) >> 24;

@@ -8,7 +8,7 @@
 import { GGMLType } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { roundHalfAway, toInt8 } from "./float32-math.js";
+import { cvttToInt32, roundHalfAway, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQxQuants } from "./kquant-search.js";
 
@@ -59,8 +59,8 @@ function q4_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     for (let j = 0; j < 16; j++) {
       const x0 = fr(x[xo + j] * id);
       const x1 = fr(x[xo + 16 + j] * id);
-      const xi0 = Math.min(15, toInt8(Math.trunc(fr(x0 + 8.5)))) & 0xff;
-      const xi1 = Math.min(15, toInt8(Math.trunc(fr(x1 + 8.5)))) & 0xff;
+      const xi0 = Math.min(15, toInt8(cvttToInt32(fr(x0 + 8.5)))) & 0xff;
+      const xi1 = Math.min(15, toInt8(cvttToInt32(fr(x1 + 8.5)))) & 0xff;
       y[yo + 2 + j] = xi0 | (xi1 << 4);
     }
   }
@@ -114,8 +114,8 @@ function q4_1RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     for (let j = 0; j < 16; j++) {
       const x0 = fr(fr(x[xo + j] - min) * id);
       const x1 = fr(fr(x[xo + 16 + j] - min) * id);
-      const xi0 = Math.min(15, toInt8(Math.trunc(fr(x0 + 0.5)))) & 0xff;
-      const xi1 = Math.min(15, toInt8(Math.trunc(fr(x1 + 0.5)))) & 0xff;
+      const xi0 = Math.min(15, toInt8(cvttToInt32(fr(x0 + 0.5)))) & 0xff;
+      const xi1 = Math.min(15, toInt8(cvttToInt32(fr(x1 + 0.5)))) & 0xff;
       y[yo + 4 + j] = xi0 | (xi1 << 4);
     }
   }
@@ -185,7 +185,7 @@ function q5_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     const d = fr(max / -16);
     const id = d !== 0 ? fr(1 / d) : 0;
     writeU16(y, yo, fp32ToFp16(d));
-    for (let j = 0; j < QK; j++) L[j] = Math.min(31, toInt8(Math.trunc(fr(fr(x[xo + j] * id) + 16.5))));
+    for (let j = 0; j < QK; j++) L[j] = Math.min(31, toInt8(cvttToInt32(fr(fr(x[xo + j] * id) + 16.5))));
     pack5(y, yo + 2, yo + 6);
   }
 }
@@ -239,7 +239,7 @@ function q5_1RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     writeU16(y, yo, fp32ToFp16(d));
     writeU16(y, yo + 2, fp32ToFp16(min));
     // (uint8_t)(x0 + 0.5f): truncation, no clamp to 31 (as in C)
-    for (let j = 0; j < QK; j++) L[j] = Math.trunc(fr(fr(fr(x[xo + j] - min) * id) + 0.5));
+    for (let j = 0; j < QK; j++) L[j] = cvttToInt32(fr(fr(fr(x[xo + j] - min) * id) + 0.5));
     pack5(y, yo + 4, yo + 8);
   }
 }
@@ -295,7 +295,7 @@ export const Q8_0_CODEC: GgmlCodec = {
       const d = fr(amax / 127);
       const id = d !== 0 ? fr(1 / d) : 0;
       writeU16(dst, yo, fp32ToFp16(d));
-      for (let j = 0; j < QK; j++) dst[yo + 2 + j] = roundHalfAway(fr(src[xo + j] * id)) & 0xff;
+      for (let j = 0; j < QK; j++) dst[yo + 2 + j] = cvttToInt32(roundHalfAway(fr(src[xo + j] * id))) & 0xff;
     }
   },
   dequantizeBlocks(src, so, nb, y, yo) {

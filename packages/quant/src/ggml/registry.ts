@@ -13,6 +13,7 @@ import { Q3_K_CODEC } from "./q3k.js";
 import { Q4_K_CODEC } from "./q4k.js";
 import { Q5_K_CODEC } from "./q5k.js";
 import { Q6_K_CODEC } from "./q6k.js";
+import { WASM_QUANT_TYPES, quantizeRowsWasm } from "./wasm-kernels.js";
 
 const CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
   [F32_CODEC, F16_CODEC, BF16_CODEC, Q4_0_CODEC, Q4_1_CODEC, Q5_0_CODEC, Q5_1_CODEC, Q8_0_CODEC, Q2_K_CODEC, Q3_K_CODEC, Q4_K_CODEC, Q5_K_CODEC, Q6_K_CODEC].map(
@@ -68,6 +69,7 @@ export function quantizedSize(type: GGMLType, nrows: number, nPerRow: number): n
 /**
  * Quantizes into a caller-owned buffer: rows from src[srcOffset…] to dst[dstOffset…]. Returns the bytes written.
  * The imatrix (nPerRow weights, applied to every row) selects ggml's imatrix path exactly where ggml does.
+ * Runs the WebAssembly kernels; `getGgmlCodec(type).quantizeRows` is the TypeScript reference with the same bytes.
  */
 export function quantizeInto(
   type: GGMLType,
@@ -101,7 +103,11 @@ export function quantizeInto(
   if (imatrix == null && quantizeRequiresImatrix(type)) {
     throw new QuantShapeError("QUANT_IMATRIX_REQUIRED", `${name} requires an importance matrix`, { details: { type: name } });
   }
-  getGgmlCodec(type).quantizeRows(src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset);
+  if (WASM_QUANT_TYPES.has(type)) {
+    quantizeRowsWasm(type, src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset, nrows === 0 ? 0 : bytes / nrows);
+  } else {
+    getGgmlCodec(type).quantizeRows(src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset);
+  }
   return bytes;
 }
 

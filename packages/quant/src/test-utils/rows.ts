@@ -44,6 +44,10 @@ export const DISTRIBUTIONS: Readonly<Record<string, Distribution>> = {
   "constant-negative": () => -2.5,
   "large-1e4": (r) => 1e4 * gaussian(r),
   "tiny-1e-6": (r) => 1e-6 * gaussian(r),
+  // float32 subnormal range: d = max/-8 is subnormal and 1/d overflows to inf in the legacy ref paths
+  "subnormal-1e-39": (r) => 1e-39 * gaussian(r),
+  // fp16 overflow: the stored scales become inf
+  "huge-1e6": (r) => 1e6 * gaussian(r),
   "all-positive": (r) => Math.abs(gaussian(r)) + 0.1,
   "all-negative": (r) => -Math.abs(gaussian(r)) - 0.5,
   "bf16-rounded": (r) => toBf16(0.05 * gaussian(r)),

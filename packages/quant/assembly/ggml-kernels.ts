@@ -1,0 +1,948 @@
+// AssemblyScript port of @moeq/quant's ggml quantizers (src/ggml/*.ts, themselves ports of ggml-quants.c), compiled
+// to WebAssembly by scripts/build-wasm.mjs. WebAssembly f32 arithmetic is IEEE binary32 with round-to-nearest-even
+// and no contraction, exactly what the baseline-x86-64 libggml-base.so does, so the f32 expressions below are
+// written in C's order and produce ggml's bytes without the Math.fround wrapping the TypeScript reference needs.
+// The TypeScript codecs stay the readable reference; tests check both against libggml-base.so.
+//
+// Memory: the caller (src/ggml/wasm-kernels.ts) places src, imatrix and dst in linear memory above heapBase().
+
+const GROUP_MAX_EPS: f32 = 1e-15;
+const QK_K: i32 = 256;
+const F0_1: f32 = 0.1;
+const RMIN_IM: f32 = -0.9;
+const RDELTA_IM: f32 = 0.05;
+
+// ---------------------------------------------------------------- scratch (static data)
+const LAUX: usize = memory.data(32);
+const XSHIFT: usize = memory.data(32 * 4, 16);
+const Q3L: usize = memory.data(16);
+const LEV: usize = memory.data(256); // levels of the current super-block / block
+const WGT: usize = memory.data(32 * 4, 16); // weights of the current sub-block
+const SCALES: usize = memory.data(16 * 4, 16);
+const MINS: usize = memory.data(16 * 4, 16);
+const SW: usize = memory.data(16 * 4, 16);
+const LS: usize = memory.data(16);
+const LM: usize = memory.data(16);
+
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~(<usize>15);
+}
+
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+@inline function stf(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+@inline function ldb(p: usize, i: i32): i32 {
+  return <i32>load<u8>(p + <usize>i);
+}
+@inline function stb(p: usize, i: i32, v: i32): void {
+  store<u8>(p + <usize>i, <u8>v);
+}
+@inline function orb(p: usize, i: i32, v: i32): void {
+  store<u8>(p + <usize>i, <u8>(<i32>load<u8>(p + <usize>i) | v));
+}
+@inline function st16(p: usize, v: u32): void {
+  store<u16>(p, <u16>v);
+}
+
+/** nearest_int: the 1.5·2^23 trick, including its behaviour outside ±4194303. */
+@inline function nearestInt(fval: f32): i32 {
+  const val: f32 = fval + <f32>12582912.0;
+  return (reinterpret<i32>(val) & 0x007fffff) - 0x00400000;
+}
+
+/** ggml_compute_fp32_to_fp16. */
+function fp32ToFp16(f: f32): u32 {
+  const scaleToInf = reinterpret<f32>(<u32>0x77800000);
+  const scaleToZero = reinterpret<f32>(<u32>0x08800000);
+  let base: f32 = (abs<f32>(f) * scaleToInf) * scaleToZero;
+  const w = reinterpret<u32>(f);
+  const shl1w = w + w;
+  const sign = w & 0x80000000;
+  let bias = shl1w & 0xff000000;
+  if (bias < 0x71000000) bias = 0x71000000;
+  base = reinterpret<f32>((bias >> 1) + 0x07800000) + base;
+  const bits = reinterpret<u32>(base);
+  const expBits = (bits >> 13) & 0x00007c00;
+  const mantissaBits = bits & 0x00000fff;
+  const nonsign = expBits + mantissaBits;
+  return (sign >> 16) | (shl1w > 0xff000000 ? 0x7e00 : nonsign);
+}
+
+/** ggml_compute_fp16_to_fp32. */
+function fp16ToFp32(h: u32): f32 {
+  const w = h << 16;
+  const sign = w & 0x80000000;
+  const twoW = w + w;
+  const normalized = reinterpret<f32>((twoW >> 4) + (<u32>0xe0 << 23)) * reinterpret<f32>(<u32>0x07800000);
+  const denormalized = reinterpret<f32>((twoW >> 17) | (<u32>126 << 23)) - <f32>0.5;
+  return reinterpret<f32>(sign | (twoW < (<u32>1 << 27) ? reinterpret<u32>(denormalized) : reinterpret<u32>(normalized)));
+}
+
+@inline function ld16f(p: usize): f32 {
+  return fp16ToFp32(<u32>load<u16>(p));
+}
+
+// ---------------------------------------------------------------- searches (kquant-search.ts)
+
+function makeQxQuants(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+  let mx: f32 = 0;
+  let amax: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    const ax = abs<f32>(v);
+    if (ax > amax) {
+      amax = ax;
+      mx = v;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memory.fill(L, 0, <usize>n);
+    return 0;
+  }
+  let iscale: f32 = <f32>(-nmax) / mx;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    let l = nearestInt(iscale * v);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    stb(L, i, l + nmax);
+    const w: f32 = qw != 0 ? ldf(qw, i) : v * v;
+    const fl = <f32>l;
+    sumlx += w * v * fl;
+    suml2 += w * fl * fl;
+  }
+  let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
+  let best: f32 = scale * sumlx;
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = -(<f32>nmax + F0_1 * <f32>is) / mx;
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = ldf(x, i);
+      let l = nearestInt(iscale * v);
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      stb(LAUX, i, l + nmax);
+      const w: f32 = qw != 0 ? ldf(qw, i) : v * v;
+      const fl = <f32>l;
+      sumlx += w * v * fl;
+      suml2 += w * fl * fl;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      memory.copy(L, LAUX, <usize>n);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+function makeQ3Quants(n: i32, nmax: i32, x: usize, Lout: usize): f32 {
+  let mx: f32 = 0;
+  let amax: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    const ax = abs<f32>(v);
+    if (ax > amax) {
+      amax = ax;
+      mx = v;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memory.fill(Lout, 0, <usize>n);
+    return 0;
+  }
+  const iscale: f32 = <f32>(-nmax) / mx;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    let l = nearestInt(iscale * v);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    store<i8>(Q3L + <usize>i, <i8>l);
+    const w: f32 = v * v;
+    const fl = <f32>l;
+    sumlx += w * v * fl;
+    suml2 += w * fl * fl;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let nChanged = 0;
+    for (let i = 0; i < n; i++) {
+      const v = ldf(x, i);
+      const w: f32 = v * v;
+      const li = <i32>load<i8>(Q3L + <usize>i);
+      const fli = <f32>li;
+      let slx: f32 = sumlx - w * v * fli;
+      if (slx > 0) {
+        let sl2: f32 = suml2 - w * fli * fli;
+        let newL = nearestInt((v * sl2) / slx);
+        newL = newL < -nmax ? -nmax : newL > nmax - 1 ? nmax - 1 : newL;
+        if (newL != li) {
+          const fn = <f32>newL;
+          slx += w * v * fn;
+          sl2 += w * fn * fn;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            store<i8>(Q3L + <usize>i, <i8>newL);
+            sumlx = slx;
+            suml2 = sl2;
+            nChanged++;
+          }
+        }
+      }
+    }
+    if (nChanged == 0) break;
+  }
+  for (let i = 0; i < n; i++) stb(Lout, i, <i32>load<i8>(Q3L + <usize>i) + nmax);
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/** make_qkx2_quants (qkx3 = false) / make_qkx3_quants (qkx3 = true); writes −min to theMin. */
+function makeQkxQuants(
+  n: i32,
+  nmax: i32,
+  x: usize,
+  weights: usize,
+  L: usize,
+  theMin: usize,
+  rmin: f32,
+  rdelta: f32,
+  nstep: i32,
+  useMad: bool,
+  qkx3: bool,
+): f32 {
+  let mn = ldf(x, 0);
+  let mx = mn;
+  let sumW = ldf(weights, 0);
+  let sumX: f32 = sumW * mn;
+  for (let i = 1; i < n; i++) {
+    const v = ldf(x, i);
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    const w = ldf(weights, i);
+    sumW += w;
+    sumX += w * v;
+  }
+  if (mn > 0) mn = 0;
+  if (qkx3 ? mx <= mn : mx == mn) {
+    memory.fill(L, 0, <usize>n);
+    store<f32>(theMin, -mn);
+    return 0;
+  }
+  let range: f32 = mx - mn;
+  let iscale: f32 = <f32>nmax / range;
+  let scale: f32 = <f32>1 / iscale;
+  let bestError: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    const xs: f32 = v - mn;
+    stf(XSHIFT, i, xs);
+    let l = nearestInt(iscale * xs);
+    l = l < 0 ? 0 : l > nmax ? nmax : l;
+    stb(L, i, l);
+    let diff: f32 = scale * <f32>l + mn - v;
+    diff = useMad ? abs<f32>(diff) : diff * diff;
+    bestError += ldf(weights, i) * diff;
+  }
+  if (nstep < 1) {
+    store<f32>(theMin, -mn);
+    return scale;
+  }
+  for (let is = 0; is <= nstep; is++) {
+    iscale = (rmin + rdelta * <f32>is + <f32>nmax) / range;
+    let sumL: f32 = 0;
+    let sumL2: f32 = 0;
+    let sumXL: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(iscale * ldf(XSHIFT, i));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      stb(LAUX, i, l);
+      const fl = <f32>l;
+      const wl: f32 = ldf(weights, i) * fl;
+      sumL += wl;
+      sumL2 += wl * fl;
+      sumXL += wl * ldf(x, i);
+    }
+    const D: f32 = sumW * sumL2 - sumL * sumL;
+    if (D > 0) {
+      let thisScale: f32 = (sumW * sumXL - sumX * sumL) / D;
+      let thisMin: f32 = (sumL2 * sumX - sumL * sumXL) / D;
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = sumXL / sumL2;
+      }
+      let curError: f32 = 0;
+      for (let i = 0; i < n; i++) {
+        let diff: f32 = thisScale * <f32>ldb(LAUX, i) + thisMin - ldf(x, i);
+        diff = useMad ? abs<f32>(diff) : diff * diff;
+        curError += ldf(weights, i) * diff;
+      }
+      if (curError < bestError) {
+        memory.copy(L, LAUX, <usize>n);
+        bestError = curError;
+        scale = thisScale;
+        mn = thisMin;
+        range = mx - mn;
+        for (let i = 0; i < n; i++) stf(XSHIFT, i, ldf(x, i) - mn);
+      }
+    }
+  }
+  store<f32>(theMin, -mn);
+  return scale;
+}
+
+function makeQpQuants(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+  let mx: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    mx = mx > v ? mx : v;
+  }
+  if (mx < GROUP_MAX_EPS) {
+    memory.fill(L, 0, <usize>n);
+    return 0;
+  }
+  let iscale: f32 = <f32>nmax / mx;
+  for (let i = 0; i < n; i++) stb(L, i, nearestInt(iscale * ldf(x, i)));
+  const scale: f32 = <f32>1 / iscale;
+  let bestMse: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const diff: f32 = ldf(x, i) - scale * <f32>ldb(L, i);
+    bestMse += ldf(qw, i) * diff * diff;
+  }
+  for (let is = -4; is <= 4; is++) {
+    if (is == 0) continue;
+    const iscaleIs: f32 = (F0_1 * <f32>is + <f32>nmax) / mx;
+    const scaleIs: f32 = <f32>1 / iscaleIs;
+    let mse: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(iscaleIs * ldf(x, i));
+      if (l > nmax) l = nmax;
+      const diff: f32 = ldf(x, i) - scaleIs * <f32>l;
+      mse += ldf(qw, i) * diff * diff;
+    }
+    if (mse < bestMse) {
+      bestMse = mse;
+      iscale = iscaleIs;
+    }
+  }
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    let l = nearestInt(iscale * ldf(x, i));
+    if (l > nmax) l = nmax;
+    stb(L, i, l);
+    const w = ldf(qw, i);
+    const fl = <f32>l;
+    sumlx += w * ldf(x, i) * fl;
+    suml2 += w * fl * fl;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let nChanged = 0;
+    for (let i = 0; i < n; i++) {
+      const w = ldf(qw, i);
+      const v = ldf(x, i);
+      const li = ldb(L, i);
+      const fli = <f32>li;
+      let slx: f32 = sumlx - w * v * fli;
+      let sl2: f32 = suml2 - w * fli * fli;
+      if (slx > 0 && sl2 > 0) {
+        let newL = nearestInt((v * sl2) / slx);
+        if (newL > nmax) newL = nmax;
+        if (newL != li) {
+          const fn = <f32>newL;
+          slx += w * v * fn;
+          sl2 += w * fn * fn;
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            stb(L, i, newL);
+            sumlx = slx;
+            suml2 = sl2;
+            nChanged++;
+          }
+        }
+      }
+    }
+    if (nChanged == 0) break;
+  }
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+// ---------------------------------------------------------------- legacy 32-element types (legacy.ts)
+
+function rowSigma2(x: usize, nPerRow: i32): f32 {
+  let s: f32 = 0;
+  for (let j = 0; j < nPerRow; j++) {
+    const v = ldf(x, j);
+    s += v * v;
+  }
+  return s / <f32>nPerRow;
+}
+
+function blockWeights(x: usize, qw: usize, sigma2: f32): void {
+  for (let j = 0; j < 32; j++) {
+    const v = ldf(x, j);
+    stf(WGT, j, ldf(qw, j) * sqrt<f32>(sigma2 + v * v));
+  }
+}
+
+/** C float → int as x86-64 compiles it (cvttss2si): 0x80000000 for NaN and out-of-range values. */
+@inline function cvtt(v: f32): i32 {
+  return v < <f32>2147483648.0 && v >= <f32>-2147483648.0 ? <i32>v : i32.MIN_VALUE;
+}
+
+@inline function truncI8(v: f32): i32 {
+  return (cvtt(v) << 24) >> 24;
+}
+
+function q4_0Ref(x: usize, nb: i32, y: usize): void {
+  for (let i = 0; i < nb; i++, x += 128, y += 18) {
+    let amax: f32 = 0;
+    let mx: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (amax < abs<f32>(v)) {
+        amax = abs<f32>(v);
+        mx = v;
+      }
+    }
+    const d: f32 = mx / <f32>-8;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    for (let j = 0; j < 16; j++) {
+      const x0: f32 = ldf(x, j) * id;
+      const x1: f32 = ldf(x, j + 16) * id;
+      const a = truncI8(x0 + <f32>8.5);
+      const b = truncI8(x1 + <f32>8.5);
+      const xi0 = (a < 15 ? a : 15) & 0xff;
+      const xi1 = (b < 15 ? b : 15) & 0xff;
+      stb(y, 2 + j, xi0 | (xi1 << 4));
+    }
+  }
+}
+
+function q4_1Ref(x: usize, nb: i32, y: usize): void {
+  for (let i = 0; i < nb; i++, x += 128, y += 20) {
+    let mn: f32 = f32.MAX_VALUE;
+    let mx: f32 = -f32.MAX_VALUE;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const d: f32 = (mx - mn) / <f32>15;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    st16(y + 2, fp32ToFp16(mn));
+    for (let j = 0; j < 16; j++) {
+      const x0: f32 = (ldf(x, j) - mn) * id;
+      const x1: f32 = (ldf(x, j + 16) - mn) * id;
+      const a = truncI8(x0 + <f32>0.5);
+      const b = truncI8(x1 + <f32>0.5);
+      stb(y, 4 + j, ((a < 15 ? a : 15) & 0xff) | (((b < 15 ? b : 15) & 0xff) << 4));
+    }
+  }
+}
+
+/** Packs 32 five-bit levels from LEV into qs / qh (qh bit j = bit 4 of element j). */
+function pack5(qhp: usize, qsp: usize): void {
+  let qh: u32 = 0;
+  for (let j = 0; j < 16; j++) {
+    const xi0 = ldb(LEV, j);
+    const xi1 = ldb(LEV, j + 16);
+    stb(qsp, j, (xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
+    qh |= (<u32>((xi0 & 0x10) >> 4)) << j;
+    qh |= (<u32>((xi1 & 0x10) >> 4)) << (j + 16);
+  }
+  store<u32>(qhp, qh);
+}
+
+function q5_0Ref(x: usize, nb: i32, y: usize): void {
+  for (let i = 0; i < nb; i++, x += 128, y += 22) {
+    let amax: f32 = 0;
+    let mx: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (amax < abs<f32>(v)) {
+        amax = abs<f32>(v);
+        mx = v;
+      }
+    }
+    const d: f32 = mx / <f32>-16;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    for (let j = 0; j < 32; j++) {
+      const a = truncI8(ldf(x, j) * id + <f32>16.5);
+      stb(LEV, j, a < 31 ? a : 31);
+    }
+    pack5(y + 2, y + 6);
+  }
+}
+
+function q5_1Ref(x: usize, nb: i32, y: usize): void {
+  for (let i = 0; i < nb; i++, x += 128, y += 24) {
+    let mn: f32 = f32.MAX_VALUE;
+    let mx: f32 = -f32.MAX_VALUE;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const d: f32 = (mx - mn) / <f32>31;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    st16(y + 2, fp32ToFp16(mn));
+    for (let j = 0; j < 32; j++) stb(LEV, j, cvtt((ldf(x, j) - mn) * id + <f32>0.5));
+    pack5(y + 4, y + 8);
+  }
+}
+
+function q8_0(x: usize, nb: i32, y: usize): void {
+  for (let i = 0; i < nb; i++, x += 128, y += 34) {
+    let amax: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const a = abs<f32>(ldf(x, j));
+      amax = amax > a ? amax : a;
+    }
+    const d: f32 = amax / <f32>127;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    for (let j = 0; j < 32; j++) {
+      // roundf: half away from zero, computed exactly in f64
+      const v = <f64>(ldf(x, j) * id);
+      const r = v >= 0 ? Math.floor(v + 0.5) : -Math.floor(0.5 - v);
+      stb(y, 2 + j, r < 2147483648.0 && r >= -2147483648.0 ? <i32>r : i32.MIN_VALUE);
+    }
+  }
+}
+
+/** The imatrix paths of Q4_0 / Q4_1 / Q5_0 / Q5_1 (quantize_row_q*_impl), row by row. */
+function legacyImatrix(type: i32, x: usize, nrows: i32, nPerRow: i32, qw: usize, y: usize): void {
+  const nb = nPerRow / 32;
+  for (let r = 0; r < nrows; r++) {
+    const xr = x + (<usize>r * <usize>nPerRow << 2);
+    const sigma2 = rowSigma2(xr, nPerRow);
+    for (let ib = 0; ib < nb; ib++) {
+      const xb = xr + (<usize>ib << 7);
+      blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+      if (type == 2) {
+        const d = makeQxQuants(32, 8, xb, LEV, WGT);
+        st16(y, fp32ToFp16(d));
+        for (let j = 0; j < 16; j++) stb(y, 2 + j, ldb(LEV, j) | (ldb(LEV, j + 16) << 4));
+        y += 18;
+      } else if (type == 3) {
+        const d = makeQkxQuants(32, 15, xb, WGT, LEV, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
+        st16(y, fp32ToFp16(d));
+        st16(y + 2, fp32ToFp16(-load<f32>(MINS)));
+        for (let j = 0; j < 16; j++) stb(y, 4 + j, ldb(LEV, j) | (ldb(LEV, j + 16) << 4));
+        y += 20;
+      } else if (type == 6) {
+        const d = makeQxQuants(32, 16, xb, LEV, WGT);
+        st16(y, fp32ToFp16(d));
+        pack5(y + 2, y + 6);
+        y += 22;
+      } else {
+        const d = makeQkxQuants(32, 31, xb, WGT, LEV, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
+        st16(y, fp32ToFp16(d));
+        st16(y + 2, fp32ToFp16(-load<f32>(MINS)));
+        pack5(y + 4, y + 8);
+        y += 24;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- K-quant layouts (kquant-layout.ts)
+
+function pack2Bit(y: usize): void {
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      stb(y, j / 4 + l, ldb(LEV, j + l) | (ldb(LEV, j + l + 32) << 2) | (ldb(LEV, j + l + 64) << 4) | (ldb(LEV, j + l + 96) << 6));
+    }
+  }
+}
+
+function packScaleMinK4(s: usize, j: i32, ls: i32, lm: i32): void {
+  if (j < 4) {
+    stb(s, j, ls);
+    stb(s, j + 4, lm);
+  } else {
+    stb(s, j + 4, (ls & 0xf) | ((lm & 0xf) << 4));
+    orb(s, j - 4, (ls >> 4) << 6);
+    orb(s, j, (lm >> 4) << 6);
+  }
+}
+
+@inline function scaleK4(q: usize, j: i32): i32 {
+  return j < 4 ? ldb(q, j) & 63 : (ldb(q, j + 4) & 0xf) | ((ldb(q, j - 4) >> 6) << 4);
+}
+@inline function minK4(q: usize, j: i32): i32 {
+  return j < 4 ? ldb(q, j + 4) & 63 : (ldb(q, j + 4) >> 4) | ((ldb(q, j) >> 6) << 4);
+}
+
+function packScaleQ3K(s: usize, j: i32, l: i32): void {
+  if (j < 8) stb(s, j, l & 0xf);
+  else orb(s, j - 8, (l & 0xf) << 4);
+  orb(s, 8 + (j % 4), (l >> 4) << (2 * (j >> 2)));
+}
+
+@inline function scaleQ3K(q: usize, j: i32): i32 {
+  const lo = j < 8 ? ldb(q, j) & 0xf : ldb(q, j - 8) >> 4;
+  return lo | (((ldb(q, 8 + (j % 4)) >> (2 * (j >> 2))) & 3) << 4);
+}
+
+function superSigma2(x: usize, twice: bool): f32 {
+  let s: f32 = 0;
+  for (let j = 0; j < QK_K; j++) {
+    const v = ldf(x, j);
+    s += v * v;
+  }
+  return twice ? (<f32>2 * s) / <f32>QK_K : s / <f32>QK_K;
+}
+
+// ---------------------------------------------------------------- Q2_K (q2k.ts)
+
+function q2kRequantize(x: usize, y: usize): void {
+  const dAll = ld16f(y + 80);
+  const mAll = ld16f(y + 82);
+  for (let j = 0; j < 16; j++) {
+    const sc = ldb(y, j);
+    const d: f32 = dAll * <f32>(sc & 0xf);
+    if (d == 0) continue;
+    const m: f32 = mAll * <f32>(sc >> 4);
+    for (let ii = 0; ii < 16; ii++) {
+      const l = nearestInt((ldf(x, 16 * j + ii) + m) / d);
+      stb(LEV, 16 * j + ii, l < 0 ? 0 : l > 3 ? 3 : l);
+    }
+  }
+  pack2Bit(y + 16);
+}
+
+function q2kBlock(x: usize, qw: usize, y: usize): void {
+  if (qw == 0) {
+    let maxScale: f32 = 0;
+    let maxMin: f32 = 0;
+    for (let j = 0; j < 16; j++) {
+      const xs = x + (<usize>j << 6);
+      for (let l = 0; l < 16; l++) stf(WGT, l, abs<f32>(ldf(xs, l)));
+      const scale = makeQkxQuants(16, 3, xs, WGT, LEV + <usize>(16 * j), MINS + (<usize>j << 2), <f32>-0.5, F0_1, 15, true, false);
+      stf(SCALES, j, scale);
+      if (scale > maxScale) maxScale = scale;
+      const mn = ldf(MINS, j);
+      if (mn > maxMin) maxMin = mn;
+    }
+    if (maxScale > 0) {
+      const iscale: f32 = <f32>15 / maxScale;
+      for (let j = 0; j < 16; j++) stb(y, j, nearestInt(iscale * ldf(SCALES, j)));
+      st16(y + 80, fp32ToFp16(maxScale / <f32>15));
+    } else {
+      memory.fill(y, 0, 16);
+      st16(y + 80, 0);
+    }
+    if (maxMin > 0) {
+      const iscale: f32 = <f32>15 / maxMin;
+      for (let j = 0; j < 16; j++) orb(y, j, nearestInt(iscale * ldf(MINS, j)) << 4);
+      st16(y + 82, fp32ToFp16(maxMin / <f32>15));
+    } else {
+      st16(y + 82, 0);
+    }
+  } else {
+    const sigma2 = superSigma2(x, false);
+    for (let j = 0; j < 16; j++) {
+      const xs = x + (<usize>j << 6);
+      const qs = qw + (<usize>j << 6);
+      for (let l = 0; l < 16; l++) {
+        const v = ldf(xs, l);
+        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
+      }
+      let s: f32 = 0;
+      for (let l = 0; l < 16; l++) s += ldf(WGT, l);
+      stf(SW, j, s);
+      stf(SCALES, j, makeQkxQuants(16, 3, xs, WGT, LEV + <usize>(16 * j), MINS + (<usize>j << 2), RMIN_IM, RDELTA_IM, 36, false, true));
+    }
+    const dm = makeQpQuants(16, 15, SCALES, LS, SW);
+    const mm = makeQpQuants(16, 15, MINS, LM, SW);
+    st16(y + 80, fp32ToFp16(dm));
+    st16(y + 82, fp32ToFp16(mm));
+    for (let j = 0; j < 16; j++) stb(y, j, ldb(LS, j) | (ldb(LM, j) << 4));
+  }
+  q2kRequantize(x, y);
+}
+
+// ---------------------------------------------------------------- Q3_K (q3k.ts)
+
+function q3kBlock(x: usize, qw: usize, y: usize): void {
+  const sp = y + 96;
+  if (qw == 0) {
+    let maxScale: f32 = 0;
+    let amax: f32 = 0;
+    for (let j = 0; j < 16; j++) {
+      const s = makeQ3Quants(16, 4, x + (<usize>j << 6), LEV + <usize>(16 * j));
+      stf(SCALES, j, s);
+      const a = abs<f32>(s);
+      if (a > amax) {
+        amax = a;
+        maxScale = s;
+      }
+    }
+    memory.fill(sp, 0, 12);
+    if (maxScale != 0) {
+      const iscale: f32 = <f32>-32 / maxScale;
+      for (let j = 0; j < 16; j++) {
+        let l = (nearestInt(iscale * ldf(SCALES, j)) << 24) >> 24;
+        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        packScaleQ3K(sp, j, l);
+      }
+      st16(y + 108, fp32ToFp16(<f32>1 / iscale));
+    } else {
+      st16(y + 108, 0);
+    }
+  } else {
+    const sigma2 = superSigma2(x, true);
+    for (let j = 0; j < 16; j++) {
+      const xs = x + (<usize>j << 6);
+      const qs = qw + (<usize>j << 6);
+      for (let l = 0; l < 16; l++) {
+        const v = ldf(xs, l);
+        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
+      }
+      let s: f32 = 0;
+      for (let l = 0; l < 16; l++) s += ldf(WGT, l);
+      stf(SW, j, s);
+      stf(SCALES, j, makeQxQuants(16, 4, xs, LEV + <usize>(16 * j), WGT));
+    }
+    memory.fill(sp, 0, 12);
+    const dBlock = makeQxQuants(16, 32, SCALES, LS, SW);
+    for (let j = 0; j < 16; j++) packScaleQ3K(sp, j, ldb(LS, j));
+    st16(y + 108, fp32ToFp16(dBlock));
+  }
+  const dAll = ld16f(y + 108);
+  for (let j = 0; j < 16; j++) {
+    const d: f32 = dAll * <f32>(scaleQ3K(sp, j) - 32);
+    if (d == 0) continue;
+    for (let ii = 0; ii < 16; ii++) {
+      const l = nearestInt(ldf(x, 16 * j + ii) / d);
+      stb(LEV, 16 * j + ii, (l < -4 ? -4 : l > 3 ? 3 : l) + 4);
+    }
+  }
+  memory.fill(y, 0, 32);
+  for (let j = 0; j < QK_K; j++) {
+    const l = ldb(LEV, j);
+    if (l > 3) {
+      orb(y, j & 31, 1 << (j >> 5));
+      stb(LEV, j, l - 4);
+    }
+  }
+  pack2Bit(y + 32);
+}
+
+// ---------------------------------------------------------------- Q4_K / Q5_K (q4k.ts, q5k.ts)
+
+function k45Block(x: usize, qw: usize, nmax: i32, rminRef: f32, nstepRef: i32, capAt63: bool, y: usize): void {
+  const sp = y + 4;
+  if (qw == 0) {
+    let maxScale: f32 = 0;
+    let maxMin: f32 = 0;
+    for (let j = 0; j < 8; j++) {
+      const xs = x + (<usize>j << 7);
+      let sumX2: f32 = 0;
+      for (let l = 0; l < 32; l++) {
+        const v = ldf(xs, l);
+        sumX2 += v * v;
+      }
+      const avX: f32 = sqrt<f32>(sumX2 / <f32>32);
+      for (let l = 0; l < 32; l++) stf(WGT, l, avX + abs<f32>(ldf(xs, l)));
+      const scale = makeQkxQuants(32, nmax, xs, WGT, LEV + <usize>(32 * j), MINS + (<usize>j << 2), rminRef, F0_1, nstepRef, false, false);
+      stf(SCALES, j, scale);
+      if (scale > maxScale) maxScale = scale;
+      const mn = ldf(MINS, j);
+      if (mn > maxMin) maxMin = mn;
+    }
+    const invScale: f32 = maxScale > 0 ? <f32>63 / maxScale : 0;
+    const invMin: f32 = maxMin > 0 ? <f32>63 / maxMin : 0;
+    for (let j = 0; j < 8; j++) {
+      let ls = nearestInt(invScale * ldf(SCALES, j)) & 0xff;
+      let lm = nearestInt(invMin * ldf(MINS, j)) & 0xff;
+      ls = ls < 63 ? ls : 63;
+      lm = lm < 63 ? lm : 63;
+      packScaleMinK4(sp, j, ls, lm);
+    }
+    st16(y, fp32ToFp16(maxScale / <f32>63));
+    st16(y + 2, fp32ToFp16(maxMin / <f32>63));
+  } else {
+    const sigma2 = superSigma2(x, true);
+    for (let j = 0; j < 8; j++) {
+      const xs = x + (<usize>j << 7);
+      const qs = qw + (<usize>j << 7);
+      for (let l = 0; l < 32; l++) {
+        const v = ldf(xs, l);
+        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
+      }
+      let s: f32 = 0;
+      for (let l = 0; l < 32; l++) s += ldf(WGT, l);
+      stf(SW, j, s);
+      stf(SCALES, j, makeQkxQuants(32, nmax, xs, WGT, LEV + <usize>(32 * j), MINS + (<usize>j << 2), RMIN_IM, RDELTA_IM, 36, false, true));
+    }
+    const dBlock = makeQpQuants(8, 63, SCALES, LS, SW);
+    const mBlock = makeQpQuants(8, 63, MINS, LM, SW);
+    for (let j = 0; j < 8; j++) {
+      let ls = ldb(LS, j);
+      let lm = ldb(LM, j);
+      if (capAt63) {
+        ls = ls < 63 ? ls : 63;
+        lm = lm < 63 ? lm : 63;
+      }
+      packScaleMinK4(sp, j, ls, lm);
+    }
+    st16(y, fp32ToFp16(dBlock));
+    st16(y + 2, fp32ToFp16(mBlock));
+  }
+  const dAll = ld16f(y);
+  const mAll = ld16f(y + 2);
+  for (let j = 0; j < 8; j++) {
+    const d: f32 = dAll * <f32>scaleK4(sp, j);
+    if (d == 0) continue;
+    const dm: f32 = mAll * <f32>minK4(sp, j);
+    for (let ii = 0; ii < 32; ii++) {
+      const l = nearestInt((ldf(x, 32 * j + ii) + dm) / d);
+      stb(LEV, 32 * j + ii, l < 0 ? 0 : l > nmax ? nmax : l);
+    }
+  }
+}
+
+function q4kBlock(x: usize, qw: usize, y: usize): void {
+  k45Block(x, qw, 15, <f32>-1, 20, false, y);
+  for (let j = 0, q = y + 16; j < QK_K; j += 64, q += 32) {
+    for (let l = 0; l < 32; l++) stb(q, l, ldb(LEV, j + l) | (ldb(LEV, j + l + 32) << 4));
+  }
+}
+
+function q5kBlock(x: usize, qw: usize, y: usize): void {
+  k45Block(x, qw, 31, <f32>-0.5, 15, true, y);
+  const qh = y + 16;
+  memory.fill(qh, 0, 32);
+  let m1 = 1;
+  let m2 = 2;
+  for (let n = 0, ql = y + 48; n < QK_K; n += 64, ql += 32) {
+    for (let j = 0; j < 32; j++) {
+      let l1 = ldb(LEV, n + j);
+      if (l1 > 15) {
+        l1 -= 16;
+        orb(qh, j, m1);
+      }
+      let l2 = ldb(LEV, n + j + 32);
+      if (l2 > 15) {
+        l2 -= 16;
+        orb(qh, j, m2);
+      }
+      stb(ql, j, l1 | (l2 << 4));
+    }
+    m1 <<= 2;
+    m2 <<= 2;
+  }
+}
+
+// ---------------------------------------------------------------- Q6_K (q6k.ts)
+
+function q6kBlock(x: usize, qw: usize, y: usize): void {
+  let maxScale: f32 = 0;
+  let maxAbsScale: f32 = 0;
+  for (let ib = 0; ib < 16; ib++) {
+    const scale = makeQxQuants(16, 32, x + (<usize>ib << 6), LEV + <usize>(16 * ib), qw != 0 ? qw + (<usize>ib << 6) : 0);
+    stf(SCALES, ib, scale);
+    const a = abs<f32>(scale);
+    if (a > maxAbsScale) {
+      maxAbsScale = a;
+      maxScale = scale;
+    }
+  }
+  if (maxAbsScale < GROUP_MAX_EPS) {
+    memory.fill(y, 0, 210);
+    return;
+  }
+  const iscale: f32 = <f32>-128 / maxScale;
+  st16(y + 208, fp32ToFp16(<f32>1 / iscale));
+  for (let ib = 0; ib < 16; ib++) {
+    const l = nearestInt(iscale * ldf(SCALES, ib));
+    stb(y + 192, ib, l < 127 ? l : 127);
+  }
+  const dAll = ld16f(y + 208);
+  for (let j = 0; j < 16; j++) {
+    const d: f32 = dAll * <f32>load<i8>(y + 192 + <usize>j);
+    if (d == 0) continue;
+    for (let ii = 0; ii < 16; ii++) {
+      const l = nearestInt(ldf(x, 16 * j + ii) / d);
+      stb(LEV, 16 * j + ii, (l < -32 ? -32 : l > 31 ? 31 : l) + 32);
+    }
+  }
+  for (let j = 0, ql = y, qh = y + 128; j < QK_K; j += 128, ql += 64, qh += 32) {
+    for (let l = 0; l < 32; l++) {
+      const a = ldb(LEV, j + l);
+      const b = ldb(LEV, j + l + 32);
+      const c = ldb(LEV, j + l + 64);
+      const e = ldb(LEV, j + l + 96);
+      stb(ql, l, (a & 0xf) | ((c & 0xf) << 4));
+      stb(ql, l + 32, (b & 0xf) | ((e & 0xf) << 4));
+      stb(qh, l, (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- entry point
+
+/**
+ * == ggml_quantize_chunk(type, src, dst, 0, nrows, nPerRow, imatrix) for the block types; imatrix 0 = NULL.
+ * Returns 0, or −1 for a type this module does not handle.
+ */
+export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: usize, dst: usize): i32 {
+  const nb32 = (nrows * nPerRow) / 32;
+  if (type == 8) {
+    q8_0(src, nb32, dst);
+    return 0;
+  }
+  if (type == 2 || type == 3 || type == 6 || type == 7) {
+    if (imatrix != 0) legacyImatrix(type, src, nrows, nPerRow, imatrix, dst);
+    else if (type == 2) q4_0Ref(src, nb32, dst);
+    else if (type == 3) q4_1Ref(src, nb32, dst);
+    else if (type == 6) q5_0Ref(src, nb32, dst);
+    else q5_1Ref(src, nb32, dst);
+    return 0;
+  }
+  let blockBytes: i32;
+  if (type == 10) blockBytes = 84;
+  else if (type == 11) blockBytes = 110;
+  else if (type == 12) blockBytes = 144;
+  else if (type == 13) blockBytes = 176;
+  else if (type == 14) blockBytes = 210;
+  else return -1;
+  const nbRow = nPerRow / QK_K;
+  let y = dst;
+  for (let r = 0; r < nrows; r++) {
+    for (let i = 0; i < nbRow; i++) {
+      const x = src + ((<usize>r * <usize>nPerRow + <usize>i * <usize>QK_K) << 2);
+      const qw = imatrix != 0 ? imatrix + (<usize>i * <usize>QK_K << 2) : 0;
+      if (type == 10) q2kBlock(x, qw, y);
+      else if (type == 11) q3kBlock(x, qw, y);
+      else if (type == 12) q4kBlock(x, qw, y);
+      else if (type == 13) q5kBlock(x, qw, y);
+      else q6kBlock(x, qw, y);
+      y += <usize>blockBytes;
+    }
+  }
+  return 0;
+}
+
+/** ggml_fp32_to_fp16_row (F16 target). */
+export function toF16(src: usize, n: i32, dst: usize): void {
+  for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>fp32ToFp16(ldf(src, i)));
+}
+
+/** ggml_fp32_to_bf16_row_ref (BF16 target). */
+export function toBF16(src: usize, n: i32, dst: usize): void {
+  for (let i = 0; i < n; i++) {
+    const u = load<u32>(src + (<usize>i << 2));
+    const h: u32 = (u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 64 : (u + (0x7fff + ((u >> 16) & 1))) >> 16;
+    store<u16>(dst + (<usize>i << 1), <u16>h);
+  }
+}

@@ -1,0 +1,59 @@
+// Throughput of our ggml block codecs vs llama.cpp's own ggml_quantize_chunk (single-threaded, same rows, same
+// process), per type, with and without an importance matrix. Prints a table with the ratio ours ÷ ggml.
+// Run: npx vitest run --config vitest.bench.config.ts packages/quant/bench
+import { expect, it } from "vitest";
+import { Bench } from "tinybench";
+import { GGMLType, ggmlTypeName } from "@moeq/formats";
+import { SUPPORTED_QUANT_TYPES, quantize, quantizeInto, quantizedSize } from "@moeq/quant";
+import { ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "../../../test-support/ggml-quants.js";
+import { DISTRIBUTIONS, makeImatrix, makeRows } from "../src/test-utils/rows.js";
+
+const NROWS = Number(process.env.MOEQ_BENCH_ROWS ?? 64);
+const N_PER_ROW = 4096;
+
+interface Row {
+  type: string;
+  imatrix: string;
+  oursMelemS: number;
+  ggmlMelemS: number;
+  ratio: number;
+}
+
+it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`, async () => {
+  const src = makeRows(DISTRIBUTIONS["gaussian-0.02"], NROWS, N_PER_ROW, 42);
+  const im = makeImatrix(N_PER_ROW, 43);
+  const n = NROWS * N_PER_ROW;
+  const rows: Row[] = [];
+  for (const type of SUPPORTED_QUANT_TYPES as GGMLType[]) {
+    for (const imatrix of [null, im]) {
+      // the timing is only meaningful if both sides produce the same bytes
+      expect(Buffer.from(quantize(type, src, NROWS, N_PER_ROW, imatrix)).equals(ggmlQuantizeChunk(type, src, NROWS, N_PER_ROW, imatrix))).toBe(true);
+      const ours = new Uint8Array(quantizedSize(type, NROWS, N_PER_ROW));
+      const ref = new Uint8Array(ours.length);
+      const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 400), warmupTime: 100 });
+      bench.add("ours", () => {
+        quantizeInto(type, src, 0, NROWS, N_PER_ROW, imatrix, ours, 0);
+      });
+      bench.add("ggml", () => {
+        ggmlQuantizeChunkInto(type, src, ref, NROWS, N_PER_ROW, imatrix);
+      });
+      await bench.run();
+      const ms = (name: string): number => {
+        const r = bench.getTask(name)?.result;
+        if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
+        return r.latency.mean;
+      };
+      const oursMs = ms("ours");
+      const ggmlMs = ms("ggml");
+      rows.push({
+        type: ggmlTypeName(type),
+        imatrix: imatrix ? "yes" : "no",
+        oursMelemS: +(n / oursMs / 1e3).toFixed(1),
+        ggmlMelemS: +(n / ggmlMs / 1e3).toFixed(1),
+        ratio: +(ggmlMs / oursMs).toFixed(2),
+      });
+    }
+  }
+  console.log(`moeq quantize vs ggml_quantize_chunk, ${NROWS}×${N_PER_ROW} gaussian rows, single thread (Melem/s; ratio = ours/ggml throughput)`);
+  console.table(rows);
+}, 1_800_000);

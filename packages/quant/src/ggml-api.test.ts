@@ -1,0 +1,66 @@
+// The public entry points: shape checks with typed errors, offsets, and the embedded WebAssembly being current.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { GGMLType, InputError } from "@moeq/formats";
+import {
+  QuantShapeError,
+  SUPPORTED_QUANT_TYPES,
+  UnsupportedQuantTypeError,
+  dequantize,
+  quantize,
+  quantizeInto,
+  quantizeRequiresImatrix,
+  quantizedSize,
+} from "./index.js";
+import { GGML_KERNELS_SOURCE_SHA256 } from "./ggml/ggml-kernels.wasm.js";
+import { DISTRIBUTIONS, makeImatrix, makeRows } from "./test-utils/rows.js";
+
+describe("quantize / dequantize API", () => {
+  it("lists exactly the thirteen supported types", () => {
+    expect(SUPPORTED_QUANT_TYPES.map((t) => GGMLType[t]).sort()).toEqual(
+      ["BF16", "F16", "F32", "Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"].sort(),
+    );
+  });
+
+  it("requires an imatrix exactly where ggml_quantize_requires_imatrix does", () => {
+    expect(quantizeRequiresImatrix(GGMLType.IQ2_XXS)).toBe(true);
+    expect(quantizeRequiresImatrix(GGMLType.IQ2_XS)).toBe(true);
+    expect(quantizeRequiresImatrix(GGMLType.IQ1_S)).toBe(true);
+    expect(quantizeRequiresImatrix(GGMLType.IQ1_M)).toBe(false);
+    for (const t of SUPPORTED_QUANT_TYPES) expect(quantizeRequiresImatrix(t)).toBe(false);
+  });
+
+  it("rejects unsupported types, bad row lengths and imatrix lengths with typed InputErrors", () => {
+    const src = new Float32Array(512);
+    expect(() => quantize(GGMLType.IQ4_NL, src, 1, 512)).toThrow(UnsupportedQuantTypeError);
+    expect(() => quantize(GGMLType.IQ4_NL, src, 1, 512)).toThrow(/IQ4_NL/);
+    expect(() => quantize(GGMLType.Q4_K, src, 2, 256 + 32)).toThrow(QuantShapeError);
+    expect(() => quantize(GGMLType.Q4_K, src, 1, 288)).toThrow(/not a multiple of Q4_K's block size 256/);
+    expect(() => quantize(GGMLType.Q4_0, src, 1, 512, new Float32Array(256))).toThrow(/importance matrix has 256 values, expected one per column \(512\)/);
+    expect(() => quantize(GGMLType.Q8_0, src, 3, 512)).toThrow(/overrun/);
+    expect(() => dequantize(GGMLType.Q6_K, new Uint8Array(209), 256)).toThrow(QuantShapeError);
+    expect(() => quantize(GGMLType.Q4_0, src, -1, 32)).toThrow(InputError);
+  });
+
+  it("honours source and destination offsets, streaming rows through the kernel in chunks", () => {
+    const nPerRow = 4096;
+    const nrows = 300; // > one 4 MiB chunk of the wasm path
+    const src = makeRows(DISTRIBUTIONS.gaussian, nrows + 2, nPerRow, 5);
+    const im = makeImatrix(nPerRow, 6);
+    const whole = quantize(GGMLType.Q4_K, src.subarray(nPerRow, (nrows + 1) * nPerRow), nrows, nPerRow, im);
+    const bytes = quantizedSize(GGMLType.Q4_K, nrows, nPerRow);
+    const dst = new Uint8Array(bytes + 7);
+    expect(quantizeInto(GGMLType.Q4_K, src, nPerRow, nrows, nPerRow, im, dst, 7)).toBe(bytes);
+    expect(Buffer.from(dst.subarray(7)).equals(whole)).toBe(true);
+    // dequantize from a byte offset into an offset of a larger array
+    const out = new Float32Array(nPerRow + 3);
+    dequantize(GGMLType.Q4_K, dst, nPerRow, 7 + 144 * 16, out, 3);
+    expect(Array.from(out.subarray(3))).toEqual(Array.from(dequantize(GGMLType.Q4_K, whole, nPerRow, 144 * 16)));
+  });
+
+  it("embeds WebAssembly compiled from the current assembly/ggml-kernels.ts (run scripts/build-wasm.mjs)", () => {
+    const source = readFileSync(new URL("../assembly/ggml-kernels.ts", import.meta.url));
+    expect(createHash("sha256").update(source).digest("hex")).toBe(GGML_KERNELS_SOURCE_SHA256);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The fast path behind `quantize`: the AssemblyScript port of the codecs (assembly/ggml-kernels.ts), compiled to
+ * WebAssembly and embedded in ggml-kernels.wasm.ts. WebAssembly f32 arithmetic is binary32 without contraction,
+ * so it produces ggml's bytes directly (tests check it against libggml-base.so, like the TypeScript reference).
+ * Rows are streamed through linear memory in chunks of about 4 MiB, so memory stays bounded for any tensor.
+ */
+import { GGMLType } from "@moeq/formats";
+import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
+
+/** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+}
+const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  quantize(type: number, src: number, nrows: number, nPerRow: number, imatrix: number, dst: number): number;
+  toF16(src: number, n: number, dst: number): void;
+  toBF16(src: number, n: number, dst: number): void;
+}
+
+/** Types the WebAssembly kernels quantize (F32 stays a plain copy). */
+export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
+  GGMLType.F16,
+  GGMLType.BF16,
+  GGMLType.Q4_0,
+  GGMLType.Q4_1,
+  GGMLType.Q5_0,
+  GGMLType.Q5_1,
+  GGMLType.Q8_0,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
+  GGMLType.Q4_K,
+  GGMLType.Q5_K,
+  GGMLType.Q6_K,
+]);
+
+/** Source floats per call into the module (4 MiB). */
+const CHUNK_ELEMS = 1 << 20;
+const PAGE = 65536;
+
+let kernels: KernelExports | undefined;
+
+function load(): KernelExports {
+  if (!kernels) {
+    const module = new WASM.Module(Buffer.from(GGML_KERNELS_WASM_BASE64, "base64"));
+    kernels = new WASM.Instance(module, {}).exports as KernelExports;
+  }
+  return kernels;
+}
+
+function align16(n: number): number {
+  return (n + 15) & ~15;
+}
+
+function ensureMemory(k: KernelExports, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / PAGE));
+}
+
+/**
+ * Quantizes like the TypeScript codec's quantizeRows, through the WebAssembly kernels. `rowBytes` is the
+ * quantized size of one row. The caller has checked shapes and that WASM_QUANT_TYPES has the type.
+ */
+export function quantizeRowsWasm(
+  type: GGMLType,
+  src: Float32Array,
+  srcOffset: number,
+  nrows: number,
+  nPerRow: number,
+  imatrix: Float32Array | null,
+  dst: Uint8Array,
+  dstOffset: number,
+  rowBytes: number,
+): void {
+  if (nrows === 0) return;
+  const k = load();
+  const chunkRows = Math.max(1, Math.min(nrows, Math.floor(CHUNK_ELEMS / nPerRow)));
+  const imPtr = align16(k.heapBase());
+  const srcPtr = align16(imPtr + (imatrix ? nPerRow * 4 : 0));
+  const dstPtr = align16(srcPtr + chunkRows * nPerRow * 4);
+  ensureMemory(k, dstPtr + chunkRows * rowBytes);
+  const mem = k.memory.buffer;
+  if (imatrix) new Float32Array(mem, imPtr, nPerRow).set(imatrix);
+  for (let r = 0; r < nrows; r += chunkRows) {
+    const rows = Math.min(chunkRows, nrows - r);
+    const n = rows * nPerRow;
+    const from = srcOffset + r * nPerRow;
+    new Float32Array(mem, srcPtr, n).set(src.subarray(from, from + n));
+    if (type === GGMLType.F16) k.toF16(srcPtr, n, dstPtr);
+    else if (type === GGMLType.BF16) k.toBF16(srcPtr, n, dstPtr);
+    else if (k.quantize(type, srcPtr, rows, nPerRow, imatrix ? imPtr : 0, dstPtr) !== 0) {
+      throw new Error(`ggml wasm kernels do not handle type ${type}`);
+    }
+    dst.set(new Uint8Array(mem, dstPtr, rows * rowBytes), dstOffset + r * rowBytes);
+  }
+}
