@@ -77,6 +77,11 @@ describe("pullSnapshot", () => {
       expect((await readFile(pointer)).equals(f.content)).toBe(true);
     }
     expect(r.files.find((f) => f.path === "copy/model-00002-of-00002.safetensors")?.status).toMatch(/linked|downloaded/);
+    // The token goes to the Hub only, never to the CDN host the LFS files redirect to.
+    const cdnHits = hub.requests.filter((q) => q.url.startsWith("/cdn/"));
+    expect(cdnHits.length).toBeGreaterThan(0);
+    expect(cdnHits.every((q) => q.authorization === undefined)).toBe(true);
+    expect(hub.cdnUrl).not.toBe(hub.url);
   });
 
   it("re-uses a complete snapshot without any request when the revision is a commit hash, and offline", async () => {

@@ -69,7 +69,10 @@ export class FakeHub {
   /** Bytes of the throttled file sent so far (all requests). */
   throttledBytesSent = 0;
   private server: Server | undefined;
+  private cdnServer: Server | undefined;
   url = "";
+  /** Origin of the fake CDN that LFS downloads redirect to: 127.0.0.2 (another host, as on the real Hub) where it can bind. */
+  cdnUrl = "";
 
   constructor(readonly options: FakeHubOptions = {}) {}
 
@@ -88,12 +91,24 @@ export class FakeHub {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    // A second loopback host for the CDN, so redirects leave the Hub's host as they do for real
+    // (clients must not send the token there). Falls back to the Hub's own server where 127.0.0.2 is missing.
+    const cdn = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
+    this.cdnUrl = await new Promise<string>((resolve) => {
+      cdn.once("error", () => resolve(this.url));
+      cdn.listen(0, "127.0.0.2", () => {
+        this.cdnServer = cdn;
+        resolve(`http://127.0.0.2:${(cdn.address() as AddressInfo).port}`);
+      });
+    });
     return this.url;
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const s of [this.server, this.cdnServer]) {
+      s?.closeAllConnections();
+      await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+    }
   }
 
   private async readBody(req: IncomingMessage): Promise<Buffer> {
@@ -143,7 +158,7 @@ export class FakeHub {
       if (!this.guard(req, res, repoId)) return;
       const repo = this.repos.get(repoId)!;
       if (m[2] !== "main" && m[2] !== "HEAD" && m[2] !== repo.commit) return this.json(res, 404, { error: "Invalid rev id" }, { "x-error-code": "RevisionNotFound" });
-      return this.json(res, 200, { _id: "0".repeat(24), id: repoId, sha: repo.commit, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z", cardData: this.cardData.get(repoId) });
+      return this.json(res, 200, { _id: "0".repeat(24), id: repoId, sha: repo.commit, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z", cardData: this.cardData.get(repoId), siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) });
     }
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) {
       const repoId = m[1]!;
@@ -175,7 +190,7 @@ export class FakeHub {
       const common = { "x-repo-commit": repo.commit, "x-linked-size": String(file.content.length) };
       if (file.lfs) {
         // The Hub answers LFS files with a redirect to its CDN; the metadata rides on the 302.
-        res.writeHead(302, { ...common, "x-linked-etag": `"${sha256Hex(file.content)}"`, etag: `W/"${gitBlobSha1(file.content)}"`, location: `/cdn/${repoId}/${m[3]}` });
+        res.writeHead(302, { ...common, "x-linked-etag": `"${sha256Hex(file.content)}"`, etag: `W/"${gitBlobSha1(file.content)}"`, location: `${this.cdnUrl}/cdn/${repoId}/${m[3]}` });
         return void res.end();
       }
       return this.serveContent(req, res, m[3]!, file.content, { ...common, etag: `"${gitBlobSha1(file.content)}"` });
