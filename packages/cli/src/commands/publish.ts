@@ -81,6 +81,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       });
       bars.stop();
       if (r.gate === "failed") process.stderr.write("moeq publish: WARNING: the quality gate failed; published because of --force\n");
+      if (r.replacedReadme) process.stderr.write("moeq publish: note: the folder's README.md was replaced by the generated model card\n");
       if (!r.metadata.license) process.stderr.write("moeq publish: note: no licence found in the folder or the base model's card; the card has none\n");
       process.stdout.write(argv.json ? JSON.stringify({ ...r, modelCard: undefined }, null, 2) + "\n" : `${r.commitUrl}\n`);
     } catch (err) {

@@ -44,6 +44,8 @@ export interface PublishResult {
   readonly metadata: ModelMetadata;
   /** The README.md that was uploaded. */
   readonly modelCard: string;
+  /** True when the folder had its own README.md, which the generated card replaced. */
+  readonly replacedReadme: boolean;
 }
 
 /** The base model's licence from its Hub card (cardData.license), when the folder does not say. */
@@ -146,5 +148,6 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
     gate: gate ? (gate.passed ? "passed" : "failed") : "absent",
     metadata: meta,
     modelCard: card,
+    replacedReadme: files.some((f) => f.path === "README.md"),
   };
 }
