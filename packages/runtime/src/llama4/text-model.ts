@@ -12,10 +12,11 @@ import type { WeightStore } from "../store/weight-store.js";
 import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
 import { matmul } from "../ops/matmul.js";
-import { rmsNorm, swiglu, softmaxInPlace } from "../ops/elementwise.js";
+import { rmsNorm, swiglu } from "../ops/elementwise.js";
 import { ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlActivationsFor } from "../ops/ggml-activations.js";
+import { attendBatched } from "../ops/attention.js";
 
 const f = Math.fround;
 
@@ -155,35 +156,11 @@ export class Llama4TextModel {
     }
 
     const attnOut = new Float32Array(n * qDim);
-    const scores = new Float64Array(start + n);
-    const group = nh / nkv;
-    const scale = 1 / Math.sqrt(hd);
-    const chunk = useRope ? cfg.attentionChunkSize : null;
-    const acc = new Float64Array(hd);
-    for (let t = 0; t < n; t++) {
-      const pos = start + t;
-      const lo = chunk ? Math.floor(pos / chunk) * chunk : 0;
-      const len = pos - lo + 1;
-      for (let hh = 0; hh < nh; hh++) {
-        const qo = t * qDim + hh * hd;
-        const ko = Math.floor(hh / group) * hd;
-        for (let j = 0; j < len; j++) {
-          const kb = (lo + j) * kvDim + ko;
-          let s = 0;
-          for (let i = 0; i < hd; i++) s += q[qo + i] * kc[kb + i];
-          scores[j] = s * scale;
-        }
-        softmaxInPlace(scores, len);
-        if (this.ggmlActs) for (let j = 0; j < len; j++) scores[j] = roundToF16(scores[j]);
-        acc.fill(0);
-        for (let j = 0; j < len; j++) {
-          const p = scores[j];
-          const vb = (lo + j) * kvDim + ko;
-          for (let i = 0; i < hd; i++) acc[i] += p * vc[vb + i];
-        }
-        for (let i = 0; i < hd; i++) attnOut[qo + i] = acc[i];
-      }
-    }
+    attendBatched(q, kc, vc, attnOut, {
+      n, start, nh, nkv, hd,
+      chunk: useRope ? cfg.attentionChunkSize : null,
+      roundProbs: this.ggmlActs,
+    });
     this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
   }
 
