@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { main } from "../index.js";
+import { writeReport, type EvalReport } from "@moeq/eval";
 import { FakeHub } from "../../../convert/src/hub/test-utils/fake-hub.js";
 import { tinyGguf } from "../../../convert/src/hub/test-utils/tiny-gguf.js";
 
@@ -125,6 +126,33 @@ describe("moeq pull / publish", () => {
     const dry = await moeq("publish", dir, "moeq-test/cli-out", "--dry-run", "--force");
     outputs.push(dry.out, dry.err);
     expect(dry.out).toMatch(/^---\nbase_model|^---\nlibrary_name: gguf/);
+  });
+
+  it("honours the verdict in report.json written by moeq gate --report (packages/eval writeReport)", async () => {
+    const dir = join(root, "gated-out");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "m-Q4_K_M.gguf"), tinyGguf({ "general.architecture": "llama4", "general.license": "apache-2.0" }));
+    const report = (pass: boolean): EvalReport => ({
+      schema: 1,
+      model: "m-Q4_K_M.gguf",
+      engine: "moeq",
+      createdAt: "2026-11-29T00:00:00.000Z",
+      results: {},
+      metrics: { kld_mean: pass ? 0.01 : 0.2 },
+      gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, actual: pass ? 0.01 : 0.2, pass, basis: "base" }],
+      passed: pass,
+    });
+    writeReport(dir, report(false));
+    const refused = await moeq("publish", dir, "moeq-test/gated-out");
+    outputs.push(refused.out, refused.err);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/report\.json: the quality gate failed \(kld_mean: 0\.2 <= 0\.05 is false\)/);
+    const elsewhere = join(root, "gate-elsewhere");
+    writeReport(elsewhere, report(true));
+    const ok = await moeq("publish", dir, "moeq-test/gated-out", "--gate-report", join(elsewhere, "report.json"), "--dry-run");
+    outputs.push(ok.out, ok.err);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("| kld_mean | kld_mean | <= 0.05 | 0.01 | pass | base |");
   });
 
   it("never printed either token in any captured stdout, stderr or console line above", () => {

@@ -11,6 +11,7 @@ interface PublishArgs {
   message: string | undefined;
   token: string | undefined;
   force: boolean;
+  "gate-report": string | undefined;
   "dry-run": boolean;
   json: boolean;
 }
@@ -53,13 +54,14 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       .option("message", { type: "string", describe: "commit title" })
       .option("token", { type: "string", describe: "write token (default: HF_TOKEN)" })
       .option("force", { type: "boolean", default: false, describe: "publish even if the folder's quality gate failed" })
+      .option("gate-report", { type: "string", describe: "gate verdict to honour (default: <dir>/gate-report.json, else <dir>/report.json from moeq gate --report)" })
       .option("dry-run", { type: "boolean", default: false, describe: "print the model card and file list; upload nothing" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON result" }) as unknown as Argv<PublishArgs>,
   handler: async (argv) => {
     const env = resolveHubEnv(argv.token !== undefined ? { token: argv.token } : {});
     const repo = parseRepoId(argv.repo);
     if (argv["dry-run"]) {
-      const plan = await planPublish(argv.dir, repo);
+      const plan = await planPublish(argv.dir, repo, argv["gate-report"]);
       const gate = plan.gate ? (plan.gate.passed ? "passed" : "failed") : "absent";
       process.stdout.write(
         argv.json ? JSON.stringify({ repo: repo.id, files: plan.files.map((f) => ({ path: f.path, size: f.size })), gate, metadata: plan.meta, modelCard: plan.card }, null, 2) + "\n" : plan.card,
@@ -77,6 +79,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
         branch: argv.revision,
         ...(argv.message !== undefined ? { message: argv.message } : {}),
         force: argv.force,
+        ...(argv["gate-report"] !== undefined ? { gateReport: argv["gate-report"] } : {}),
         onProgress: bars.onProgress,
       });
       bars.stop();

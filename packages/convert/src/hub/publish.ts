@@ -24,6 +24,8 @@ export interface PublishParams {
   readonly message?: string;
   /** Publish even though the folder's gate report says the gate failed. */
   readonly force?: boolean;
+  /** A gate report outside the usual names (gate-report.json, report.json from `moeq gate --report`). */
+  readonly gateReport?: string;
   readonly fetch?: typeof fetch;
   readonly onProgress?: (event: PublishProgressEvent) => void;
 }
@@ -62,11 +64,15 @@ async function inheritLicense(p: PublishParams, baseModel: string): Promise<stri
 }
 
 /** Reads what a publish would send, without any network: files, metadata, gate verdict, model card. */
-export async function planPublish(dir: string, repo: RepoId): Promise<{ files: LocalFile[]; meta: ModelMetadata; gate: GateReport | undefined; card: string }> {
+export async function planPublish(
+  dir: string,
+  repo: RepoId,
+  gateReport?: string,
+): Promise<{ files: LocalFile[]; meta: ModelMetadata; gate: GateReport | undefined; card: string }> {
   const files = await listLocalFiles(dir);
   if (files.length === 0) throw new InputError("PUBLISH_EMPTY", "the folder has no files to publish", { file: dir });
   const meta = await collectModelMetadata(dir, files);
-  const gate = await readGateReport(dir);
+  const gate = await readGateReport(dir, gateReport);
   const card = renderModelCard({ meta, repoId: repo.id, files, gate });
   return { files, meta, gate, card };
 }
@@ -79,7 +85,7 @@ export async function planPublish(dir: string, repo: RepoId): Promise<{ files: L
 export async function publishFolder(p: PublishParams): Promise<PublishResult> {
   if (!p.accessToken) throw new InputError("HUB_TOKEN_REQUIRED", "publishing needs a write token: set HF_TOKEN or pass --token");
   const branch = assertSafeRevision(p.branch ?? "main");
-  let { files, meta, gate, card } = await planPublish(p.dir, p.repo);
+  let { files, meta, gate, card } = await planPublish(p.dir, p.repo, p.gateReport);
   if (gate && !gate.passed && !p.force) {
     const failed = gate.gates.filter((g) => !g.passed).map((g) => `${g.name}: ${g.value} ${g.op} ${g.threshold} is false`);
     throw new CheckFailedError("PUBLISH_GATE_FAILED", `the quality gate failed${failed.length ? ` (${failed.join("; ")})` : ""}; refusing to publish (use --force to publish anyway)`, {
