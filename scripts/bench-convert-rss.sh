@@ -26,6 +26,7 @@ if [ ! -f "$WORK/ckpt/config.json" ]; then
       experts: 128, heads: 8, kvHeads: 2, headDim: 64, shards: 4, multimodal: true, seed: 5, tokenizerFrom: tok }));
   ' "$WORK/gen/synthetic-llama4.js" "$WORK/ckpt" "$PWD/fixtures/tiny-llama4"
 fi
+for f in preprocessor_config.json processor_config.json; do [ -f "$WORK/ckpt/$f" ] || cp "fixtures/tiny-llama4/$f" "$WORK/ckpt/"; done
 CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 echo "checkpoint: $CKPT_BYTES bytes of safetensors" >&2
 

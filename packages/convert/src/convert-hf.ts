@@ -55,6 +55,8 @@ export interface ConvertPlan {
   /** Quantized mixtures: data is rounded through F16 first and infos use ggml_n_dims. */
   readonly viaF16: boolean;
   readonly visionTensors: readonly CheckpointTensor[];
+  /** The mmproj file's tensors, types and KVs when the checkpoint has a vision tower. */
+  readonly mmproj?: { readonly tensors: readonly PlannedTensor[]; readonly types: readonly GGMLType[]; readonly kvs: Map<string, GGUFKV> };
 }
 
 /** Everything about the output except the tensor bytes. */
@@ -63,12 +65,19 @@ export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
   const ckpt = indexCheckpoint(dir);
   const planned = planLlama4Tensors(cfg, ckpt, dir);
   const visionTensors = ckpt.filter((t) => t.name.includes("vision_model") || t.name.includes("multi_modal_projector"));
+  let mmproj: ConvertPlan["mmproj"];
+  if (visionTensors.length > 0) {
+    // planned (and its config validated) before any byte is written
+    const vt = planLlama4VisionTensors(visionTensors);
+    const ftype = CONVERTER_TYPES.has(opts.outtype) ? opts.outtype : LlamaFType.MOSTLY_F16;
+    mmproj = { tensors: vt, types: vt.map((t) => mmprojTensorType(t, ftype)), kvs: llama4VisionKVs(cfg, dir, vt, ftype) };
+  }
   const label = sizeLabel(planned);
   const tok = tokenizerKVs(dir, { vocabSize: cfg.vocabSize, pre: "llama4" });
   if (CONVERTER_TYPES.has(opts.outtype)) {
     const kvs = llama4ModelKVs(cfg, { fileType: opts.outtype, dir, sizeLabel: label });
     for (const [k, v] of tok) kvs.set(k, v);
-    return { cfg, kvs, tensors: planned, types: planned.map((t) => converterTensorType(t, opts.outtype)), viaF16: false, visionTensors };
+    return { cfg, kvs, tensors: planned, types: planned.map((t) => converterTensorType(t, opts.outtype)), viaF16: false, visionTensors, mmproj };
   }
   // convert f16 → llama-quantize: KVs copied, quantization_version and file_type re-appended last
   const f16kvs = llama4ModelKVs(cfg, { fileType: LlamaFType.MOSTLY_F16, dir, sizeLabel: label });
@@ -84,7 +93,7 @@ export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
     { arch: "llama4", nLayer: cfg.nLayer, nExpert: cfg.nExpert, nHead: cfg.nHead, nHeadKv: cfg.nHeadKv },
     { ...opts, ftype: opts.outtype },
   );
-  return { cfg, kvs, tensors: ordered, types, viaF16: true, visionTensors };
+  return { cfg, kvs, tensors: ordered, types, viaF16: true, visionTensors, mmproj };
 }
 
 /** mmproj tensor types: the converter's rules plus MmprojModel.tensor_force_quant for the patch embedding. */
@@ -156,12 +165,9 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
   try {
     const { infos, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, reader, pool, opts);
     let mmproj: ConvertSummary["mmproj"];
-    if (plan.visionTensors.length > 0) {
-      const vt = planLlama4VisionTensors(plan.visionTensors);
-      const ftype = CONVERTER_TYPES.has(opts.outtype) ? opts.outtype : LlamaFType.MOSTLY_F16;
-      const kvs = llama4VisionKVs(plan.cfg, dir, vt, ftype);
+    if (plan.mmproj) {
       const path = mmprojPath(output);
-      const r = await writePlanned(path, kvs, vt, vt.map((t) => mmprojTensorType(t, ftype)), false, reader, pool, { ...opts, onTensor: undefined });
+      const r = await writePlanned(path, plan.mmproj.kvs, plan.mmproj.tensors, plan.mmproj.types, false, reader, pool, { ...opts, onTensor: undefined });
       mmproj = { output: path, outputBytes: r.outBytes, tensors: r.infos.length };
     }
     const nElements = plan.tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
