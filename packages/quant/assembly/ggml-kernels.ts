@@ -18,6 +18,7 @@ const XSHIFT: usize = memory.data(32 * 4, 16);
 const Q3L: usize = memory.data(16);
 const LEV: usize = memory.data(256); // levels of the current super-block / block
 const WGT: usize = memory.data(32 * 4, 16); // weights of the current sub-block
+const WGTALL: usize = memory.data(256 * 4, 16); // weights of every sub-block of the current super-block
 const SCALES: usize = memory.data(16 * 4, 16);
 const MINS: usize = memory.data(16 * 4, 16);
 const SW: usize = memory.data(16 * 4, 16);
@@ -294,6 +295,171 @@ function makeQkxQuants(
   return scale;
 }
 
+// ---------------------------------------------------------------- four independent groups at once (SIMD)
+//
+// The same make_qkx2/qkx3_quants search run for four independent groups (sub-blocks or blocks) in the four f32
+// lanes: every lane performs exactly the scalar sequence of f32 operations for its own group (lane-wise IEEE ops,
+// sums still in index order), so each lane's result is bit-identical to a scalar call; branches become per-lane
+// selects. This is where the K-quant time goes, and lanes give the CPU four independent add chains.
+
+const XT: usize = memory.data(32 * 16, 16); // x, transposed: [i][lane]
+const WT: usize = memory.data(32 * 16, 16); // weights, transposed
+const XST: usize = memory.data(32 * 16, 16); // x − min, transposed
+const LT: usize = memory.data(32 * 16, 16); // best levels (i32), transposed
+const LAUXT: usize = memory.data(32 * 16, 16); // candidate levels (i32), transposed
+const OUT4: usize = memory.data(16, 16); // per-lane degenerate mask
+const PTRS: usize = memory.data(48, 16); // 3 × 4 group pointers for makeQkxQuants4
+
+@inline function v(p: usize, i: i32): v128 {
+  return v128.load(p + (<usize>i << 4));
+}
+@inline function vst(p: usize, i: i32, a: v128): void {
+  v128.store(p + (<usize>i << 4), a);
+}
+
+/**
+ * makeQkxQuants for four groups of n ≤ 32: xp, wp and lp each hold four pointers (the groups' x, weights and u8
+ * level outputs); the scales go to scaleOut[0…3] and the −mins to minOut[0…3].
+ */
+function makeQkxQuants4(
+  n: i32,
+  nmax: i32,
+  xp: usize, // 4 pointers to the groups' x
+  wp: usize, // 4 pointers to the groups' weights
+  lp: usize, // 4 pointers to the groups' level outputs (u8)
+  scaleOut: usize, // f32[4] scale per group
+  minOut: usize, // f32[4] −min per group
+  rmin: f32,
+  rdelta: f32,
+  nstep: i32,
+  useMad: bool,
+  qkx3: bool,
+): void {
+  for (let k = 0; k < 4; k++) {
+    const x = load<usize>(xp + (<usize>k << 2));
+    const w = load<usize>(wp + (<usize>k << 2));
+    for (let i = 0; i < n; i++) {
+      store<f32>(XT + (<usize>i << 4) + (<usize>k << 2), ldf(x, i));
+      store<f32>(WT + (<usize>i << 4) + (<usize>k << 2), ldf(w, i));
+    }
+  }
+  const zero = f32x4.splat(0);
+  let mn = v(XT, 0);
+  let mx = mn;
+  let sumW = v(WT, 0);
+  let sumX = f32x4.mul(sumW, mn);
+  for (let i = 1; i < n; i++) {
+    const xi = v(XT, i);
+    mn = v128.bitselect(xi, mn, f32x4.lt(xi, mn));
+    mx = v128.bitselect(xi, mx, f32x4.gt(xi, mx));
+    const wi = v(WT, i);
+    sumW = f32x4.add(sumW, wi);
+    sumX = f32x4.add(sumX, f32x4.mul(wi, xi));
+  }
+  mn = v128.bitselect(zero, mn, f32x4.gt(mn, zero));
+  const degenerate = qkx3 ? f32x4.le(mx, mn) : f32x4.eq(mx, mn);
+  const minAtStart = mn;
+  let range = f32x4.sub(mx, mn);
+  const nmaxF = f32x4.splat(<f32>nmax);
+  const nmaxI = i32x4.splat(nmax);
+  const zeroI = i32x4.splat(0);
+  const magic = f32x4.splat(<f32>12582912.0);
+  const mantMask = i32x4.splat(0x007fffff);
+  const half = i32x4.splat(0x00400000);
+  let iscale = f32x4.div(nmaxF, range);
+  let scale = f32x4.div(f32x4.splat(1), iscale);
+  let best = zero;
+  for (let i = 0; i < n; i++) {
+    const xi = v(XT, i);
+    const xs = f32x4.sub(xi, mn);
+    vst(XST, i, xs);
+    let l = i32x4.sub(v128.and(f32x4.add(f32x4.mul(iscale, xs), magic), mantMask), half);
+    l = i32x4.min_s(i32x4.max_s(l, zeroI), nmaxI);
+    vst(LT, i, l);
+    let diff = f32x4.sub(f32x4.add(f32x4.mul(scale, f32x4.convert_i32x4_s(l)), mn), xi);
+    diff = useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff);
+    best = f32x4.add(best, f32x4.mul(v(WT, i), diff));
+  }
+  for (let is = 0; is <= nstep; is++) {
+    iscale = f32x4.div(f32x4.splat(rmin + rdelta * <f32>is + <f32>nmax), range);
+    let sumL = zero;
+    let sumL2 = zero;
+    let sumXL = zero;
+    for (let i = 0; i < n; i++) {
+      let l = i32x4.sub(v128.and(f32x4.add(f32x4.mul(iscale, v(XST, i)), magic), mantMask), half);
+      l = i32x4.min_s(i32x4.max_s(l, zeroI), nmaxI);
+      vst(LAUXT, i, l);
+      const fl = f32x4.convert_i32x4_s(l);
+      const wl = f32x4.mul(v(WT, i), fl);
+      sumL = f32x4.add(sumL, wl);
+      sumL2 = f32x4.add(sumL2, f32x4.mul(wl, fl));
+      sumXL = f32x4.add(sumXL, f32x4.mul(wl, v(XT, i)));
+    }
+    const D = f32x4.sub(f32x4.mul(sumW, sumL2), f32x4.mul(sumL, sumL));
+    const dPos = f32x4.gt(D, zero);
+    if (!v128.any_true(dPos)) continue;
+    let thisScale = f32x4.div(f32x4.sub(f32x4.mul(sumW, sumXL), f32x4.mul(sumX, sumL)), D);
+    let thisMin = f32x4.div(f32x4.sub(f32x4.mul(sumL2, sumX), f32x4.mul(sumL, sumXL)), D);
+    const minPos = f32x4.gt(thisMin, zero);
+    thisMin = v128.bitselect(zero, thisMin, minPos);
+    thisScale = v128.bitselect(f32x4.div(sumXL, sumL2), thisScale, minPos);
+    let cur = zero;
+    for (let i = 0; i < n; i++) {
+      let diff = f32x4.sub(f32x4.add(f32x4.mul(thisScale, f32x4.convert_i32x4_s(v(LAUXT, i))), thisMin), v(XT, i));
+      diff = useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff);
+      cur = f32x4.add(cur, f32x4.mul(v(WT, i), diff));
+    }
+    const accept = v128.and(dPos, f32x4.lt(cur, best));
+    if (!v128.any_true(accept)) continue;
+    for (let i = 0; i < n; i++) vst(LT, i, v128.bitselect(v(LAUXT, i), v(LT, i), accept));
+    best = v128.bitselect(cur, best, accept);
+    scale = v128.bitselect(thisScale, scale, accept);
+    mn = v128.bitselect(thisMin, mn, accept);
+    range = f32x4.sub(mx, mn);
+    for (let i = 0; i < n; i++) vst(XST, i, v128.bitselect(f32x4.sub(v(XT, i), mn), v(XST, i), accept));
+  }
+  // degenerate groups: L = 0, the_min = −min (min as clamped at the start), scale 0
+  scale = v128.bitselect(zero, scale, degenerate);
+  mn = v128.bitselect(minAtStart, mn, degenerate);
+  v128.store(scaleOut, scale);
+  v128.store(minOut, f32x4.neg(mn));
+  v128.store(OUT4, degenerate);
+  for (let k = 0; k < 4; k++) {
+    const L = load<usize>(lp + (<usize>k << 2));
+    if (load<i32>(OUT4 + (<usize>k << 2)) != 0) {
+      memory.fill(L, 0, <usize>n);
+      continue;
+    }
+    for (let i = 0; i < n; i++) stb(L, i, load<i32>(LT + (<usize>i << 4) + (<usize>k << 2)));
+  }
+}
+
+/** makeQkxQuants4 over groups 4g…4g+3 laid out contiguously: x at x0 + k·n floats, weights at w0 + k·n floats,
+ * levels at l0 + k·n bytes; scales/−mins to scaleOut/minOut + 4g floats. */
+function searchGroup4(
+  g: i32,
+  n: i32,
+  nmax: i32,
+  x0: usize,
+  w0: usize,
+  l0: usize,
+  scaleOut: usize,
+  minOut: usize,
+  rmin: f32,
+  rdelta: f32,
+  nstep: i32,
+  useMad: bool,
+  qkx3: bool,
+): void {
+  for (let k = 0; k < 4; k++) {
+    const j = <usize>(4 * g + k);
+    store<usize>(PTRS + (<usize>k << 2), x0 + ((j * <usize>n) << 2));
+    store<usize>(PTRS + 16 + (<usize>k << 2), w0 + ((j * <usize>n) << 2));
+    store<usize>(PTRS + 32 + (<usize>k << 2), l0 + j * <usize>n);
+  }
+  makeQkxQuants4(n, nmax, PTRS, PTRS + 16, PTRS + 32, scaleOut + (<usize>g << 4), minOut + (<usize>g << 4), rmin, rdelta, nstep, useMad, qkx3);
+}
+
 function makeQpQuants(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let mx: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -523,6 +689,49 @@ function legacyImatrix(type: i32, x: usize, nrows: i32, nPerRow: i32, qw: usize,
   for (let r = 0; r < nrows; r++) {
     const xr = x + (<usize>r * <usize>nPerRow << 2);
     const sigma2 = rowSigma2(xr, nPerRow);
+    if (type == 3 || type == 7) {
+      // make_qkx3_quants for four blocks at a time; the tail goes through the scalar loop below
+      const nmax = type == 3 ? 15 : 31;
+      const bytes = type == 3 ? 20 : 24;
+      const groups = nb >> 2;
+      for (let g = 0; g < groups; g++) {
+        const xg = xr + (<usize>g << 9);
+        for (let k = 0; k < 4; k++) {
+          const xb = xg + (<usize>k << 7);
+          const qb = qw + (<usize>(4 * g + k) << 7);
+          for (let j = 0; j < 32; j++) {
+            const v = ldf(xb, j);
+            stf(WGTALL, 32 * k + j, ldf(qb, j) * sqrt<f32>(sigma2 + v * v));
+          }
+        }
+        searchGroup4(0, 32, nmax, xg, WGTALL, LEV, SCALES, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
+        for (let k = 0; k < 4; k++) {
+          st16(y, fp32ToFp16(ldf(SCALES, k)));
+          st16(y + 2, fp32ToFp16(-ldf(MINS, k)));
+          if (type == 3) {
+            for (let j = 0; j < 16; j++) stb(y, 4 + j, ldb(LEV, 32 * k + j) | (ldb(LEV, 32 * k + j + 16) << 4));
+          } else {
+            if (k != 0) memory.copy(LEV, LEV + <usize>(32 * k), 32);
+            pack5(y + 4, y + 8);
+          }
+          y += <usize>bytes;
+        }
+      }
+      for (let ib = groups << 2; ib < nb; ib++) {
+        const xb = xr + (<usize>ib << 7);
+        blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+        const d = makeQkxQuants(32, nmax, xb, WGT, LEV, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
+        st16(y, fp32ToFp16(d));
+        st16(y + 2, fp32ToFp16(-load<f32>(MINS)));
+        if (type == 3) {
+          for (let j = 0; j < 16; j++) stb(y, 4 + j, ldb(LEV, j) | (ldb(LEV, j + 16) << 4));
+        } else {
+          pack5(y + 4, y + 8);
+        }
+        y += <usize>bytes;
+      }
+      continue;
+    }
     for (let ib = 0; ib < nb; ib++) {
       const xb = xr + (<usize>ib << 7);
       blockWeights(xb, qw + (<usize>ib << 7), sigma2);
@@ -623,11 +832,10 @@ function q2kBlock(x: usize, qw: usize, y: usize): void {
   if (qw == 0) {
     let maxScale: f32 = 0;
     let maxMin: f32 = 0;
+    for (let l = 0; l < QK_K; l++) stf(WGTALL, l, abs<f32>(ldf(x, l)));
+    for (let g = 0; g < 4; g++) searchGroup4(g, 16, 3, x, WGTALL, LEV, SCALES, MINS, <f32>-0.5, F0_1, 15, true, false);
     for (let j = 0; j < 16; j++) {
-      const xs = x + (<usize>j << 6);
-      for (let l = 0; l < 16; l++) stf(WGT, l, abs<f32>(ldf(xs, l)));
-      const scale = makeQkxQuants(16, 3, xs, WGT, LEV + <usize>(16 * j), MINS + (<usize>j << 2), <f32>-0.5, F0_1, 15, true, false);
-      stf(SCALES, j, scale);
+      const scale = ldf(SCALES, j);
       if (scale > maxScale) maxScale = scale;
       const mn = ldf(MINS, j);
       if (mn > maxMin) maxMin = mn;
@@ -650,17 +858,16 @@ function q2kBlock(x: usize, qw: usize, y: usize): void {
   } else {
     const sigma2 = superSigma2(x, false);
     for (let j = 0; j < 16; j++) {
-      const xs = x + (<usize>j << 6);
-      const qs = qw + (<usize>j << 6);
-      for (let l = 0; l < 16; l++) {
-        const v = ldf(xs, l);
-        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
-      }
       let s: f32 = 0;
-      for (let l = 0; l < 16; l++) s += ldf(WGT, l);
+      for (let l = 0; l < 16; l++) {
+        const v = ldf(x, 16 * j + l);
+        const w: f32 = ldf(qw, 16 * j + l) * sqrt<f32>(sigma2 + v * v);
+        stf(WGTALL, 16 * j + l, w);
+      }
+      for (let l = 0; l < 16; l++) s += ldf(WGTALL, 16 * j + l);
       stf(SW, j, s);
-      stf(SCALES, j, makeQkxQuants(16, 3, xs, WGT, LEV + <usize>(16 * j), MINS + (<usize>j << 2), RMIN_IM, RDELTA_IM, 36, false, true));
     }
+    for (let g = 0; g < 4; g++) searchGroup4(g, 16, 3, x, WGTALL, LEV, SCALES, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
     const dm = makeQpQuants(16, 15, SCALES, LS, SW);
     const mm = makeQpQuants(16, 15, MINS, LM, SW);
     st16(y + 80, fp32ToFp16(dm));
@@ -752,9 +959,11 @@ function k45Block(x: usize, qw: usize, nmax: i32, rminRef: f32, nstepRef: i32, c
         sumX2 += v * v;
       }
       const avX: f32 = sqrt<f32>(sumX2 / <f32>32);
-      for (let l = 0; l < 32; l++) stf(WGT, l, avX + abs<f32>(ldf(xs, l)));
-      const scale = makeQkxQuants(32, nmax, xs, WGT, LEV + <usize>(32 * j), MINS + (<usize>j << 2), rminRef, F0_1, nstepRef, false, false);
-      stf(SCALES, j, scale);
+      for (let l = 0; l < 32; l++) stf(WGTALL, 32 * j + l, avX + abs<f32>(ldf(xs, l)));
+    }
+    for (let g = 0; g < 2; g++) searchGroup4(g, 32, nmax, x, WGTALL, LEV, SCALES, MINS, rminRef, F0_1, nstepRef, false, false);
+    for (let j = 0; j < 8; j++) {
+      const scale = ldf(SCALES, j);
       if (scale > maxScale) maxScale = scale;
       const mn = ldf(MINS, j);
       if (mn > maxMin) maxMin = mn;
@@ -773,17 +982,15 @@ function k45Block(x: usize, qw: usize, nmax: i32, rminRef: f32, nstepRef: i32, c
   } else {
     const sigma2 = superSigma2(x, true);
     for (let j = 0; j < 8; j++) {
-      const xs = x + (<usize>j << 7);
-      const qs = qw + (<usize>j << 7);
       for (let l = 0; l < 32; l++) {
-        const v = ldf(xs, l);
-        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
+        const v = ldf(x, 32 * j + l);
+        stf(WGTALL, 32 * j + l, ldf(qw, 32 * j + l) * sqrt<f32>(sigma2 + v * v));
       }
       let s: f32 = 0;
-      for (let l = 0; l < 32; l++) s += ldf(WGT, l);
+      for (let l = 0; l < 32; l++) s += ldf(WGTALL, 32 * j + l);
       stf(SW, j, s);
-      stf(SCALES, j, makeQkxQuants(32, nmax, xs, WGT, LEV + <usize>(32 * j), MINS + (<usize>j << 2), RMIN_IM, RDELTA_IM, 36, false, true));
     }
+    for (let g = 0; g < 2; g++) searchGroup4(g, 32, nmax, x, WGTALL, LEV, SCALES, MINS, RMIN_IM, RDELTA_IM, 36, false, true);
     const dBlock = makeQpQuants(8, 63, SCALES, LS, SW);
     const mBlock = makeQpQuants(8, 63, MINS, LM, SW);
     for (let j = 0; j < 8; j++) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
 const source = join(pkg, "assembly", "ggml-kernels.ts");
-export const ASC_FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="];
+export const ASC_FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort=", "--enable", "simd"];
 
 const out = join(mkdtempSync(join(tmpdir(), "moeq-asc-")), "ggml-kernels.wasm");
 const asc = join(pkg, "..", "..", "node_modules", ".bin", "asc");
