@@ -74,6 +74,7 @@ for (const [label, logitsFile, configFile] of [
         const logits = await m.logits(ids, { image });
         const expected = ref.get(p.name)!;
         const diff = maxAbsDiff(logits, expected);
+        console.log(`${label} ${p.name} max abs diff ${diff.toExponential(2)}`);
         expect(diff).toBeLessThanOrEqual(1e-3);
         const V = m.vocabSize;
         const last = logits.subarray((ids.length - 1) * V);
