@@ -160,6 +160,7 @@ export class Llama4Tokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecial?: boolean } = {}): string {
+    if (ids.length === 0) return ""; // tokenizers.js rejects an empty id list
     return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecial ?? false });
   }
 

@@ -1,0 +1,72 @@
+import { describe, expect, it, vi } from "vitest";
+import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { main } from "../index.js";
+
+const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
+const prompts = (JSON.parse(readFileSync(join(fixture, "reference", "prompts.json"), "utf8")) as {
+  prompts: { name: string; text: string; input_ids: number[]; greedy_next_token: number; expanded_text?: string }[];
+}).prompts;
+
+/** Runs `moeq …` in-process, capturing stdout and stderr. */
+async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe("moeq run", () => {
+  it("streams a Brown-like continuation of 'The jury'", async () => {
+    const r = await moeq("run", fixture, "-p", "The jury", "-n", "24");
+    expect(r.code).toBe(0);
+    const text = r.out.trim();
+    expect(text.length).toBeGreaterThan(20);
+    // English prose: mostly letters and spaces, several words
+    const letters = text.replace(/[^A-Za-z ]/g, "").length;
+    expect(letters / text.length).toBeGreaterThan(0.8);
+    expect(text.split(/\s+/).filter((w) => /^[A-Za-z]+[,.;']?$/.test(w)).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("--json reports the prompt's log-probabilities and the reference model's greedy next token", async () => {
+    const p = prompts.find((q) => q.name === "text_short")!;
+    const r = await moeq("run", fixture, "-p", p.text, "-n", "1", "--json", "--top-k", "3");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { tokens: number[]; positions: { top: { id: number; logprob: number }[] }[]; lastLogprobs: number[]; generated: { ids: number[] } };
+    expect(j.tokens).toEqual(p.input_ids);
+    expect(j.positions).toHaveLength(p.input_ids.length);
+    expect(j.positions[0].top).toHaveLength(3);
+    expect(j.lastLogprobs).toHaveLength(3200);
+    expect(j.lastLogprobs.indexOf(Math.max(...j.lastLogprobs))).toBe(p.greedy_next_token);
+    expect(j.generated.ids[0]).toBe(p.greedy_next_token);
+  });
+
+  it("--chat --image builds the reference image prompt and answers with the reference model's first token", async () => {
+    const p = prompts.find((q) => q.name === "image_0")!;
+    const question = "What is the total?\nAnswer the question using a single word or phrase.";
+    const r = await moeq("run", fixture, "--chat", "--image", join(fixture, "reference", "image-0.png"), "-p", question, "-n", "1", "--json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { prompt: string; tokens: number[]; generated: { ids: number[] } };
+    expect(j.prompt).toBe(p.expanded_text);
+    expect(j.tokens).toEqual(p.input_ids);
+    expect(j.generated.ids[0]).toBe(p.greedy_next_token);
+  });
+
+  it("exits 2 on bad input, naming the problem", async () => {
+    const missing = await moeq("run", join(fixture, "nope"), "-p", "x");
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope: no such file/);
+    const badImage = await moeq("run", fixture, "-p", "x", "--image", join(fixture, "missing.png"));
+    expect(badImage.code).toBe(2);
+    expect(badImage.err).toMatch(/missing\.png: image file not found/);
+    const badN = await moeq("run", fixture, "-p", "x", "-n", "-3");
+    expect(badN.code).toBe(2);
+  });
+});
