@@ -460,6 +460,98 @@ function searchGroup4(
   makeQkxQuants4(n, nmax, PTRS, PTRS + 16, PTRS + 32, scaleOut + (<usize>g << 4), minOut + (<usize>g << 4), rmin, rdelta, nstep, useMad, qkx3);
 }
 
+const WXT: usize = memory.data(32 * 16, 16); // w·x, transposed (make_qx_quants sums (w·x)·l)
+
+/**
+ * makeQxQuants (rmse_type 1) for four groups of n ≤ 32, lane-parallel like makeQkxQuants4: xp/wp/lp hold four
+ * pointers (x, weights, u8 levels); weights are x² when `weightsAreX2`. Scales go to scaleOut[0…3].
+ */
+function makeQxQuants4(n: i32, nmax: i32, xp: usize, wp: usize, lp: usize, scaleOut: usize, weightsAreX2: bool): void {
+  for (let k = 0; k < 4; k++) {
+    const x = load<usize>(xp + (<usize>k << 2));
+    const w = load<usize>(wp + (<usize>k << 2));
+    for (let i = 0; i < n; i++) {
+      const xi = ldf(x, i);
+      const wi: f32 = weightsAreX2 ? xi * xi : ldf(w, i);
+      const o = (<usize>i << 4) + (<usize>k << 2);
+      store<f32>(XT + o, xi);
+      store<f32>(WT + o, wi);
+      store<f32>(WXT + o, wi * xi);
+    }
+  }
+  const zero = f32x4.splat(0);
+  let amax = zero;
+  let mx = zero;
+  for (let i = 0; i < n; i++) {
+    const xi = v(XT, i);
+    const ax = f32x4.abs(xi);
+    const gt = f32x4.gt(ax, amax);
+    amax = v128.bitselect(ax, amax, gt);
+    mx = v128.bitselect(xi, mx, gt);
+  }
+  const allZero = f32x4.lt(amax, f32x4.splat(GROUP_MAX_EPS));
+  const magic = f32x4.splat(<f32>12582912.0);
+  const mantMask = i32x4.splat(0x007fffff);
+  const half = i32x4.splat(0x00400000);
+  const lo = i32x4.splat(-nmax);
+  const hi = i32x4.splat(nmax - 1);
+  const off = i32x4.splat(nmax);
+  let iscale = f32x4.div(f32x4.splat(<f32>(-nmax)), mx);
+  let sumlx = zero;
+  let suml2 = zero;
+  for (let i = 0; i < n; i++) {
+    let l = i32x4.sub(v128.and(f32x4.add(f32x4.mul(iscale, v(XT, i)), magic), mantMask), half);
+    l = i32x4.min_s(i32x4.max_s(l, lo), hi);
+    vst(LT, i, i32x4.add(l, off));
+    const fl = f32x4.convert_i32x4_s(l);
+    sumlx = f32x4.add(sumlx, f32x4.mul(v(WXT, i), fl));
+    suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(v(WT, i), fl), fl));
+  }
+  let scale = v128.bitselect(f32x4.div(sumlx, suml2), zero, f32x4.ne(suml2, zero));
+  let best = f32x4.mul(scale, sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = f32x4.div(f32x4.splat(-(<f32>nmax + F0_1 * <f32>is)), mx);
+    sumlx = zero;
+    suml2 = zero;
+    for (let i = 0; i < n; i++) {
+      let l = i32x4.sub(v128.and(f32x4.add(f32x4.mul(iscale, v(XT, i)), magic), mantMask), half);
+      l = i32x4.min_s(i32x4.max_s(l, lo), hi);
+      vst(LAUXT, i, i32x4.add(l, off));
+      const fl = f32x4.convert_i32x4_s(l);
+      sumlx = f32x4.add(sumlx, f32x4.mul(v(WXT, i), fl));
+      suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(v(WT, i), fl), fl));
+    }
+    const accept = v128.and(f32x4.gt(suml2, zero), f32x4.gt(f32x4.mul(sumlx, sumlx), f32x4.mul(best, suml2)));
+    if (!v128.any_true(accept)) continue;
+    for (let i = 0; i < n; i++) vst(LT, i, v128.bitselect(v(LAUXT, i), v(LT, i), accept));
+    const newScale = f32x4.div(sumlx, suml2);
+    scale = v128.bitselect(newScale, scale, accept);
+    best = v128.bitselect(f32x4.mul(newScale, sumlx), best, accept);
+  }
+  v128.store(scaleOut, v128.bitselect(zero, scale, allZero));
+  v128.store(OUT4, allZero);
+  for (let k = 0; k < 4; k++) {
+    const L = load<usize>(lp + (<usize>k << 2));
+    if (load<i32>(OUT4 + (<usize>k << 2)) != 0) {
+      memory.fill(L, 0, <usize>n);
+      continue;
+    }
+    for (let i = 0; i < n; i++) stb(L, i, load<i32>(LT + (<usize>i << 4) + (<usize>k << 2)));
+  }
+}
+
+/** makeQxQuants4 over groups 4g…4g+3 laid out contiguously (x0 + k·n floats, w0 + k·n floats, l0 + k·n bytes). */
+function qxGroup4(g: i32, n: i32, nmax: i32, x0: usize, w0: usize, l0: usize, scaleOut: usize, weightsAreX2: bool): void {
+  for (let k = 0; k < 4; k++) {
+    const j = <usize>(4 * g + k);
+    store<usize>(PTRS + (<usize>k << 2), x0 + ((j * <usize>n) << 2));
+    store<usize>(PTRS + 16 + (<usize>k << 2), w0 + ((j * <usize>n) << 2));
+    store<usize>(PTRS + 32 + (<usize>k << 2), l0 + j * <usize>n);
+  }
+  makeQxQuants4(n, nmax, PTRS, PTRS + 16, PTRS + 32, scaleOut + (<usize>g << 4), weightsAreX2);
+}
+
 function makeQpQuants(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let mx: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -689,6 +781,47 @@ function legacyImatrix(type: i32, x: usize, nrows: i32, nPerRow: i32, qw: usize,
   for (let r = 0; r < nrows; r++) {
     const xr = x + (<usize>r * <usize>nPerRow << 2);
     const sigma2 = rowSigma2(xr, nPerRow);
+    if (type == 2 || type == 6) {
+      // make_qx_quants for four blocks at a time; the tail goes through the scalar loop below
+      const nmax = type == 2 ? 8 : 16;
+      const bytes = type == 2 ? 18 : 22;
+      const groups = nb >> 2;
+      for (let g = 0; g < groups; g++) {
+        const xg = xr + (<usize>g << 9);
+        for (let k = 0; k < 4; k++) {
+          const xb = xg + (<usize>k << 7);
+          const qb = qw + (<usize>(4 * g + k) << 7);
+          for (let j = 0; j < 32; j++) {
+            const v = ldf(xb, j);
+            stf(WGTALL, 32 * k + j, ldf(qb, j) * sqrt<f32>(sigma2 + v * v));
+          }
+        }
+        qxGroup4(0, 32, nmax, xg, WGTALL, LEV, SCALES, false);
+        for (let k = 0; k < 4; k++) {
+          st16(y, fp32ToFp16(ldf(SCALES, k)));
+          if (type == 2) {
+            for (let j = 0; j < 16; j++) stb(y, 2 + j, ldb(LEV, 32 * k + j) | (ldb(LEV, 32 * k + j + 16) << 4));
+          } else {
+            if (k != 0) memory.copy(LEV, LEV + <usize>(32 * k), 32);
+            pack5(y + 2, y + 6);
+          }
+          y += <usize>bytes;
+        }
+      }
+      for (let ib = groups << 2; ib < nb; ib++) {
+        const xb = xr + (<usize>ib << 7);
+        blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+        const d = makeQxQuants(32, nmax, xb, LEV, WGT);
+        st16(y, fp32ToFp16(d));
+        if (type == 2) {
+          for (let j = 0; j < 16; j++) stb(y, 2 + j, ldb(LEV, j) | (ldb(LEV, j + 16) << 4));
+        } else {
+          pack5(y + 2, y + 6);
+        }
+        y += <usize>bytes;
+      }
+      continue;
+    }
     if (type == 3 || type == 7) {
       // make_qkx3_quants for four blocks at a time; the tail goes through the scalar loop below
       const nmax = type == 3 ? 15 : 31;
@@ -908,17 +1041,15 @@ function q3kBlock(x: usize, qw: usize, y: usize): void {
   } else {
     const sigma2 = superSigma2(x, true);
     for (let j = 0; j < 16; j++) {
-      const xs = x + (<usize>j << 6);
-      const qs = qw + (<usize>j << 6);
       for (let l = 0; l < 16; l++) {
-        const v = ldf(xs, l);
-        stf(WGT, l, ldf(qs, l) * sqrt<f32>(sigma2 + v * v));
+        const v = ldf(x, 16 * j + l);
+        stf(WGTALL, 16 * j + l, ldf(qw, 16 * j + l) * sqrt<f32>(sigma2 + v * v));
       }
       let s: f32 = 0;
-      for (let l = 0; l < 16; l++) s += ldf(WGT, l);
+      for (let l = 0; l < 16; l++) s += ldf(WGTALL, 16 * j + l);
       stf(SW, j, s);
-      stf(SCALES, j, makeQxQuants(16, 4, xs, LEV + <usize>(16 * j), WGT));
     }
+    for (let g = 0; g < 4; g++) qxGroup4(g, 16, 4, x, WGTALL, LEV, SCALES, false);
     memory.fill(sp, 0, 12);
     const dBlock = makeQxQuants(16, 32, SCALES, LS, SW);
     for (let j = 0; j < 16; j++) packScaleQ3K(sp, j, ldb(LS, j));
@@ -1055,9 +1186,9 @@ function q5kBlock(x: usize, qw: usize, y: usize): void {
 function q6kBlock(x: usize, qw: usize, y: usize): void {
   let maxScale: f32 = 0;
   let maxAbsScale: f32 = 0;
+  for (let g = 0; g < 4; g++) qxGroup4(g, 16, 32, x, qw, LEV, SCALES, qw == 0);
   for (let ib = 0; ib < 16; ib++) {
-    const scale = makeQxQuants(16, 32, x + (<usize>ib << 6), LEV + <usize>(16 * ib), qw != 0 ? qw + (<usize>ib << 6) : 0);
-    stf(SCALES, ib, scale);
+    const scale = ldf(SCALES, ib);
     const a = abs<f32>(scale);
     if (a > maxAbsScale) {
       maxAbsScale = a;
