@@ -30,7 +30,7 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
       expect(Buffer.from(quantize(type, src, NROWS, N_PER_ROW, imatrix)).equals(ggmlQuantizeChunk(type, src, NROWS, N_PER_ROW, imatrix))).toBe(true);
       const ours = new Uint8Array(quantizedSize(type, NROWS, N_PER_ROW));
       const ref = new Uint8Array(ours.length);
-      const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 400), warmupTime: 100 });
+      const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
       bench.add("ours", () => {
         quantizeInto(type, src, 0, NROWS, N_PER_ROW, imatrix, ours, 0);
       });
