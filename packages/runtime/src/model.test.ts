@@ -20,9 +20,9 @@ let ckpt: string;
 let gguf: string;
 const prompt = [3072, 84, 104, 101, 32, 106, 117, 114, 121, 32, 115, 97, 105, 100, 500, 900, 1200, 33, 44, 2000];
 
-function textModel(path: string, budget?: number): Llama4TextModel {
+async function textModel(path: string, budget?: number): Promise<Llama4TextModel> {
   const cfg = llama4ConfigFromHf(JSON.parse(readFileSync(join(path, "config.json"), "utf8")), path);
-  const st = openSafetensorsTensors(path);
+  const st = await openSafetensorsTensors(path);
   return new Llama4TextModel(cfg, new WeightStore(path, st.tensors, { memoryBudgetBytes: budget }, st.close));
 }
 
@@ -36,10 +36,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("weight store", () => {
-  it("views HF fused experts per expert exactly as the converter lays them out in GGUF", () => {
-    const st = openSafetensorsTensors(ckpt);
+  it("views HF fused experts per expert exactly as the converter lays them out in GGUF", async () => {
+    const st = await openSafetensorsTensors(ckpt);
     const hf = new WeightStore(ckpt, st.tensors, {}, st.close);
-    const g = openGgufFile(gguf);
+    const g = await openGgufFile(gguf);
     const gg = new WeightStore(gguf, g.sources(), {}, g.close);
     for (const name of ["blk.1.ffn_gate_exps.weight", "blk.1.ffn_up_exps.weight", "blk.3.ffn_down_exps.weight"]) {
       expect(hf.info(name).ne).toEqual(gg.info(name).ne);
@@ -59,17 +59,17 @@ describe("weight store", () => {
     gg.close();
   });
 
-  it("keeps resident weights within the memory budget and still computes the same logits", () => {
-    const full = textModel(ckpt);
-    const tight = textModel(ckpt, 200_000);
+  it("keeps resident weights within the memory budget and still computes the same logits", async () => {
+    const full = await textModel(ckpt);
+    const tight = await textModel(ckpt, 200_000);
     const a = full.forward(prompt);
     const b = tight.forward(prompt);
     expect(tight.store.residentBytes).toBeLessThanOrEqual(200_000);
     expect(Array.from(b)).toEqual(Array.from(a));
   });
 
-  it("names the file and tensor when a tensor is missing", () => {
-    const st = openSafetensorsTensors(ckpt);
+  it("names the file and tensor when a tensor is missing", async () => {
+    const st = await openSafetensorsTensors(ckpt);
     const s = new WeightStore(ckpt, st.tensors, {}, st.close);
     expect(() => s.matrix("blk.0.nope.weight")).toThrow(/hf: tensor blk\.0\.nope\.weight is missing/);
     s.close();
@@ -90,9 +90,9 @@ describe("Llama4 text forward", () => {
     await gg.close();
   });
 
-  it("decodes with the KV cache to the same logits as one batched pass", () => {
-    const batched = textModel(ckpt).forward(prompt);
-    const m = textModel(ckpt);
+  it("decodes with the KV cache to the same logits as one batched pass", async () => {
+    const batched = (await textModel(ckpt)).forward(prompt);
+    const m = await textModel(ckpt);
     const V = 3200;
     const first = m.forward(prompt.slice(0, 11));
     let max = 0;
@@ -104,11 +104,11 @@ describe("Llama4 text forward", () => {
     expect(max).toBeLessThan(1e-4);
   });
 
-  it("respects chunked attention: a token after a chunk boundary ignores the previous chunk on RoPE layers", () => {
+  it("respects chunked attention: a token after a chunk boundary ignores the previous chunk on RoPE layers", async () => {
     // chunk 4 with every layer RoPE+chunked: position 4 sees only itself, so changing tokens 0..3 cannot change its logits
     const cfg = llama4ConfigFromHf({ ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")), text_config: {
       ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")).text_config, attention_chunk_size: 4, no_rope_layers: [1, 1, 1, 1] } }, "c");
-    const st = openSafetensorsTensors(ckpt);
+    const st = await openSafetensorsTensors(ckpt);
     const m = new Llama4TextModel(cfg, new WeightStore(ckpt, st.tensors, {}, st.close));
     const a = m.forward([1, 2, 3, 4, 50, 60]);
     m.cache.reset();
@@ -120,8 +120,8 @@ describe("Llama4 text forward", () => {
     expect(Array.from(c.subarray(5 * V, 6 * V))).not.toEqual(Array.from(a.subarray(5 * V, 6 * V)));
   });
 
-  it("reports the rows each linear and each routed expert saw through the tap", () => {
-    const m = textModel(ckpt);
+  it("reports the rows each linear and each routed expert saw through the tap", async () => {
+    const m = await textModel(ckpt);
     const events: ActivationEvent[] = [];
     m.setTap((ev) => events.push({ ...ev, rows: ev.rows.slice() }));
     m.forward(prompt);

@@ -164,7 +164,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   if (!existsSync(path)) throw new InputError("NOT_FOUND", "no such file or directory", { file: path });
   const isDir = statSync(path).isDirectory();
   if (!isDir && path.endsWith(".gguf")) {
-    const gguf = openGgufFile(path);
+    const gguf = await openGgufFile(path);
     try {
       const get = (k: string) => gguf.get(k);
       const sources = gguf.sources();
@@ -185,7 +185,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   if (!existsSync(configPath)) throw new InputError("NO_CONFIG", "config.json not found next to the weights", { file: configPath });
   const configJson = readJson(configPath) as Record<string, unknown>;
   const config = llama4ConfigFromHf(configJson, configPath);
-  const st = openSafetensorsTensors(path);
+  const st = await openSafetensorsTensors(path);
   try {
     const store = new WeightStore(path, st.tensors, opts, () => st.close());
     const tokenizer = Llama4Tokenizer.fromHfDir(dir);

@@ -2,10 +2,10 @@
 // fixtures/tools/llama4.py, which follows transformers' modeling_llama4.py): text prompts, the image prompt, and
 // the same weights under the variant config (attention_chunk_size 32, floor_scale 16).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel, type Llama4Model } from "./model.js";
-import { readSafetensorsHeader } from "./store/safetensors-source.js";
+import { openSafetensors } from "@moeq/formats";
 import { decodeImage, preprocessImage } from "./vision/image-processor.js";
 import { FIXTURE_DIR } from "./test-utils/random-checkpoint.js";
 
@@ -24,18 +24,14 @@ interface RefPrompt {
 const prompts = (JSON.parse(readFileSync(join(REF, "prompts.json"), "utf8")) as { prompts: RefPrompt[] }).prompts;
 
 /** F32 tensors of a reference safetensors file, by name. */
-function readF32(file: string): Map<string, Float32Array> {
-  const fd = openSync(file, "r");
+async function readF32(file: string): Promise<Map<string, Float32Array>> {
+  const ck = await openSafetensors(file);
   try {
     const out = new Map<string, Float32Array>();
-    for (const [name, e] of readSafetensorsHeader(file, fd)) {
-      const buf = new Uint8Array(e.byteLength);
-      readSync(fd, buf, 0, e.byteLength, e.offset);
-      out.set(name, new Float32Array(buf.buffer));
-    }
+    for (const name of ck.tensors.keys()) out.set(name, await ck.readFloat32(name));
     return out;
   } finally {
-    closeSync(fd);
+    await ck.close();
   }
 }
 
@@ -58,8 +54,9 @@ for (const [label, logitsFile, configFile] of [
 ] as const) {
   describe(`reference logits, ${label}`, () => {
     let m: Llama4Model;
-    const ref = readF32(join(REF, logitsFile));
+    let ref: Map<string, Float32Array>;
     beforeAll(async () => {
+      ref = await readF32(join(REF, logitsFile));
       m = await loadModel(FIXTURE_DIR, configFile ? { config: configFile } : {});
     });
     afterAll(async () => {
@@ -88,8 +85,8 @@ for (const [label, logitsFile, configFile] of [
 }
 
 describe("reference image preprocessing", () => {
-  it("produces the reference pixel values bit for bit", () => {
-    const pixels = readF32(join(REF, "pixel_values.safetensors"));
+  it("produces the reference pixel values bit for bit", async () => {
+    const pixels = await readF32(join(REF, "pixel_values.safetensors"));
     for (const p of prompts.filter((q) => q.kind === "image")) {
       const processed = preprocessImage(decodeImage(new Uint8Array(readFileSync(join(REF, p.image!)))), 128);
       const ref = pixels.get(p.name)!;
