@@ -645,64 +645,6 @@ function blockWeights(x: usize, qw: usize, sigma2: f32): void {
   }
 }
 
-/** C float → int as x86-64 compiles it (cvttss2si): 0x80000000 for NaN and out-of-range values. */
-@inline function cvtt(v: f32): i32 {
-  return v < <f32>2147483648.0 && v >= <f32>-2147483648.0 ? <i32>v : i32.MIN_VALUE;
-}
-
-@inline function truncI8(v: f32): i32 {
-  return (cvtt(v) << 24) >> 24;
-}
-
-function q4_0Ref(x: usize, nb: i32, y: usize): void {
-  for (let i = 0; i < nb; i++, x += 128, y += 18) {
-    let amax: f32 = 0;
-    let mx: f32 = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = ldf(x, j);
-      if (amax < abs<f32>(v)) {
-        amax = abs<f32>(v);
-        mx = v;
-      }
-    }
-    const d: f32 = mx / <f32>-8;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    st16(y, fp32ToFp16(d));
-    for (let j = 0; j < 16; j++) {
-      const x0: f32 = ldf(x, j) * id;
-      const x1: f32 = ldf(x, j + 16) * id;
-      const a = truncI8(x0 + <f32>8.5);
-      const b = truncI8(x1 + <f32>8.5);
-      const xi0 = (a < 15 ? a : 15) & 0xff;
-      const xi1 = (b < 15 ? b : 15) & 0xff;
-      stb(y, 2 + j, xi0 | (xi1 << 4));
-    }
-  }
-}
-
-function q4_1Ref(x: usize, nb: i32, y: usize): void {
-  for (let i = 0; i < nb; i++, x += 128, y += 20) {
-    let mn: f32 = f32.MAX_VALUE;
-    let mx: f32 = -f32.MAX_VALUE;
-    for (let j = 0; j < 32; j++) {
-      const v = ldf(x, j);
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-    }
-    const d: f32 = (mx - mn) / <f32>15;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    st16(y, fp32ToFp16(d));
-    st16(y + 2, fp32ToFp16(mn));
-    for (let j = 0; j < 16; j++) {
-      const x0: f32 = (ldf(x, j) - mn) * id;
-      const x1: f32 = (ldf(x, j + 16) - mn) * id;
-      const a = truncI8(x0 + <f32>0.5);
-      const b = truncI8(x1 + <f32>0.5);
-      stb(y, 4 + j, ((a < 15 ? a : 15) & 0xff) | (((b < 15 ? b : 15) & 0xff) << 4));
-    }
-  }
-}
-
 /** Packs 32 five-bit levels from LEV into qs / qh (qh bit j = bit 4 of element j). */
 function pack5(qhp: usize, qsp: usize): void {
   let qh: u32 = 0;
@@ -714,65 +656,6 @@ function pack5(qhp: usize, qsp: usize): void {
     qh |= (<u32>((xi1 & 0x10) >> 4)) << (j + 16);
   }
   store<u32>(qhp, qh);
-}
-
-function q5_0Ref(x: usize, nb: i32, y: usize): void {
-  for (let i = 0; i < nb; i++, x += 128, y += 22) {
-    let amax: f32 = 0;
-    let mx: f32 = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = ldf(x, j);
-      if (amax < abs<f32>(v)) {
-        amax = abs<f32>(v);
-        mx = v;
-      }
-    }
-    const d: f32 = mx / <f32>-16;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    st16(y, fp32ToFp16(d));
-    for (let j = 0; j < 32; j++) {
-      const a = truncI8(ldf(x, j) * id + <f32>16.5);
-      stb(LEV, j, a < 31 ? a : 31);
-    }
-    pack5(y + 2, y + 6);
-  }
-}
-
-function q5_1Ref(x: usize, nb: i32, y: usize): void {
-  for (let i = 0; i < nb; i++, x += 128, y += 24) {
-    let mn: f32 = f32.MAX_VALUE;
-    let mx: f32 = -f32.MAX_VALUE;
-    for (let j = 0; j < 32; j++) {
-      const v = ldf(x, j);
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-    }
-    const d: f32 = (mx - mn) / <f32>31;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    st16(y, fp32ToFp16(d));
-    st16(y + 2, fp32ToFp16(mn));
-    for (let j = 0; j < 32; j++) stb(LEV, j, cvtt((ldf(x, j) - mn) * id + <f32>0.5));
-    pack5(y + 4, y + 8);
-  }
-}
-
-function q8_0(x: usize, nb: i32, y: usize): void {
-  for (let i = 0; i < nb; i++, x += 128, y += 34) {
-    let amax: f32 = 0;
-    for (let j = 0; j < 32; j++) {
-      const a = abs<f32>(ldf(x, j));
-      amax = amax > a ? amax : a;
-    }
-    const d: f32 = amax / <f32>127;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    st16(y, fp32ToFp16(d));
-    for (let j = 0; j < 32; j++) {
-      // roundf: half away from zero, computed exactly in f64
-      const v = <f64>(ldf(x, j) * id);
-      const r = v >= 0 ? Math.floor(v + 0.5) : -Math.floor(0.5 - v);
-      stb(y, 2 + j, r < 2147483648.0 && r >= -2147483648.0 ? <i32>r : i32.MIN_VALUE);
-    }
-  }
 }
 
 /** The imatrix paths of Q4_0 / Q4_1 / Q5_0 / Q5_1 (quantize_row_q*_impl), row by row. */
@@ -891,6 +774,176 @@ function legacyImatrix(type: i32, x: usize, nrows: i32, nPerRow: i32, qw: usize,
         pack5(y + 4, y + 8);
         y += 24;
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- legacy reference paths, 4 lanes (SIMD)
+//
+// Elementwise work per lane; the per-block reductions (max |x| with its first index, min, max) are order-free
+// comparisons, resolved to C's "first index wins" explicitly.
+
+/** cvtt (x86 cvttss2si) lane-wise: truncation, INT_MIN for NaN and out-of-range lanes. */
+@inline function cvtt4(a: v128): v128 {
+  const inRange = v128.and(f32x4.lt(a, f32x4.splat(<f32>2147483648.0)), f32x4.ge(a, f32x4.splat(<f32>-2147483648.0)));
+  return v128.bitselect(i32x4.trunc_sat_f32x4_s(a), i32x4.splat(i32.MIN_VALUE), inRange);
+}
+
+/** (int8_t) of an int, lane-wise. */
+@inline function wrapI8x4(a: v128): v128 {
+  return i32x4.shr_s(i32x4.shl(a, 24), 24);
+}
+
+/** Four i32x4 of byte values (0…255) to one v128 of 16 bytes. */
+@inline function bytes16(a: v128, b: v128, c: v128, d: v128): v128 {
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(a, b), i16x8.narrow_i32x4_u(c, d));
+}
+
+/** The signed value at the first index of the largest |x| among 32 floats (0 when all are ±0). */
+function signedAbsMax32(x: usize): f32 {
+  let amax = f32x4.splat(0);
+  let idx = i32x4.splat(0);
+  let lane = i32x4(0, 1, 2, 3);
+  for (let q = 0; q < 8; q++) {
+    const a = f32x4.abs(v128.load(x + (<usize>q << 4)));
+    const gt = f32x4.gt(a, amax);
+    amax = v128.bitselect(a, amax, gt);
+    idx = v128.bitselect(lane, idx, gt);
+    lane = i32x4.add(lane, i32x4.splat(4));
+  }
+  let best: f32 = 0;
+  let bestIdx = 32;
+  for (let k = 0; k < 4; k++) {
+    v128.store(OUT4, amax);
+    const a = load<f32>(OUT4 + (<usize>k << 2));
+    v128.store(OUT4, idx);
+    const j = load<i32>(OUT4 + (<usize>k << 2));
+    if (a > best || (a == best && a > 0 && j < bestIdx)) {
+      best = a;
+      bestIdx = j;
+    }
+  }
+  return best > 0 ? ldf(x, bestIdx) : 0;
+}
+
+/** C's `if (v < min) min = v; if (v > max) max = v;` over 32 floats from ±FLT_MAX, into OUT4[0], OUT4[1]. */
+function minMax32(x: usize): void {
+  let mn = f32x4.splat(f32.MAX_VALUE);
+  let mx = f32x4.splat(-f32.MAX_VALUE);
+  for (let q = 0; q < 8; q++) {
+    const a = v128.load(x + (<usize>q << 4));
+    mn = v128.bitselect(a, mn, f32x4.lt(a, mn));
+    mx = v128.bitselect(a, mx, f32x4.gt(a, mx));
+  }
+  v128.store(OUT4, mn);
+  let m0 = load<f32>(OUT4);
+  for (let k = 1; k < 4; k++) {
+    const a = load<f32>(OUT4 + (<usize>k << 2));
+    if (a < m0) m0 = a;
+  }
+  v128.store(OUT4, mx);
+  let m1 = load<f32>(OUT4);
+  for (let k = 1; k < 4; k++) {
+    const a = load<f32>(OUT4 + (<usize>k << 2));
+    if (a > m1) m1 = a;
+  }
+  // equal values have equal bits except ±0, where C keeps the first one encountered
+  if (m0 == 0) for (let j = 0; j < 32; j++) if (ldf(x, j) == 0) { m0 = ldf(x, j); break; }
+  if (m1 == 0) for (let j = 0; j < 32; j++) if (ldf(x, j) == 0) { m1 = ldf(x, j); break; }
+  store<f32>(OUT4 + 16, m0);
+  store<f32>(OUT4 + 20, m1);
+}
+
+/** Four lanes of MIN(cap, (int8_t)(v)) & 0xff, with v = a·id + add (or (a − min)·id + add). */
+@inline function legacyLevels(a: v128, sub: v128, id: v128, add: v128, cap: v128): v128 {
+  const t = f32x4.add(f32x4.mul(f32x4.sub(a, sub), id), add);
+  return v128.and(i32x4.min_s(wrapI8x4(cvtt4(t)), cap), i32x4.splat(0xff));
+}
+
+/** quantize_row_q4_0_ref / q4_1_ref / q5_0_ref / q5_1_ref over nb blocks (type = ggml type id). */
+function legacyRef(type: i32, x: usize, nb: i32, y: usize): void {
+  const asym = type == 3 || type == 7;
+  const five = type == 6 || type == 7;
+  const bytes: usize = type == 2 ? 18 : type == 3 ? 20 : type == 6 ? 22 : 24;
+  const qsOff: usize = type == 2 ? 2 : type == 3 ? 4 : type == 6 ? 6 : 8;
+  const add = f32x4.splat(asym ? <f32>0.5 : five ? <f32>16.5 : <f32>8.5);
+  // Q5_1 has no MIN(31, ·): a cap of 255 leaves the masked byte unchanged
+  const cap = i32x4.splat(type == 2 || type == 3 ? 15 : type == 6 ? 31 : 255);
+  for (let i = 0; i < nb; i++, x += 128, y += bytes) {
+    let d: f32;
+    let sub = f32x4.splat(0);
+    if (asym) {
+      minMax32(x);
+      const mn = load<f32>(OUT4 + 16);
+      const mx = load<f32>(OUT4 + 20);
+      d = (mx - mn) / <f32>(five ? 31 : 15);
+      st16(y + 2, fp32ToFp16(mn));
+      sub = f32x4.splat(mn);
+    } else {
+      d = signedAbsMax32(x) / <f32>(five ? -16 : -8);
+    }
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    const idv = f32x4.splat(id);
+    const l0 = legacyLevels(v128.load(x), sub, idv, add, cap);
+    const l1 = legacyLevels(v128.load(x + 16), sub, idv, add, cap);
+    const l2 = legacyLevels(v128.load(x + 32), sub, idv, add, cap);
+    const l3 = legacyLevels(v128.load(x + 48), sub, idv, add, cap);
+    const h0 = legacyLevels(v128.load(x + 64), sub, idv, add, cap);
+    const h1 = legacyLevels(v128.load(x + 80), sub, idv, add, cap);
+    const h2 = legacyLevels(v128.load(x + 96), sub, idv, add, cap);
+    const h3 = legacyLevels(v128.load(x + 112), sub, idv, add, cap);
+    const lo = bytes16(l0, l1, l2, l3);
+    const hi = bytes16(h0, h1, h2, h3);
+    if (five) {
+      const nib = i8x16.splat(0x0f);
+      v128.store(y + qsOff, v128.or(v128.and(lo, nib), i8x16.shl(v128.and(hi, nib), 4)));
+      const qh: u32 = <u32>i8x16.bitmask(i8x16.shl(lo, 3)) | (<u32>i8x16.bitmask(i8x16.shl(hi, 3)) << 16);
+      store<u32>(y + qsOff - 4, qh);
+    } else {
+      v128.store(y + qsOff, v128.or(lo, i8x16.shl(hi, 4)));
+    }
+  }
+}
+
+/** quantize_row_q8_0_ref: roundf (half away from zero) lane-wise, 32 values per block. */
+function q8_0Simd(x: usize, nb: i32, y: usize): void {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const signBit = i32x4.splat(0x80000000);
+  const mask = i32x4.splat(0xff);
+  for (let i = 0; i < nb; i++, x += 128, y += 34) {
+    let am = f32x4.abs(v128.load(x));
+    for (let q = 1; q < 8; q++) am = f32x4.max(am, f32x4.abs(v128.load(x + (<usize>q << 4))));
+    v128.store(OUT4, am);
+    let amax: f32 = 0;
+    for (let k = 0; k < 4; k++) {
+      const a = load<f32>(OUT4 + (<usize>k << 2));
+      amax = amax > a ? amax : a;
+    }
+    const d: f32 = amax / <f32>127;
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    st16(y, fp32ToFp16(d));
+    const idv = f32x4.splat(id);
+    for (let h = 0; h < 2; h++) {
+      const base = x + (<usize>h << 6);
+      let r0 = v128.load(base);
+      let q0 = f32x4.splat(0);
+      let q1 = f32x4.splat(0);
+      let q2 = f32x4.splat(0);
+      let q3 = f32x4.splat(0);
+      for (let q = 0; q < 4; q++) {
+        r0 = f32x4.mul(v128.load(base + (<usize>q << 4)), idv);
+        const t = f32x4.trunc(r0);
+        const away = f32x4.ge(f32x4.abs(f32x4.sub(r0, t)), half);
+        const r = f32x4.add(t, v128.and(v128.or(one, v128.and(r0, signBit)), away));
+        const b = v128.and(cvtt4(r), mask);
+        if (q == 0) q0 = b;
+        else if (q == 1) q1 = b;
+        else if (q == 2) q2 = b;
+        else q3 = b;
+      }
+      v128.store(y + 2 + (<usize>h << 4), bytes16(q0, q1, q2, q3));
     }
   }
 }
@@ -1236,15 +1289,12 @@ function q6kBlock(x: usize, qw: usize, y: usize): void {
 export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: usize, dst: usize): i32 {
   const nb32 = (nrows * nPerRow) / 32;
   if (type == 8) {
-    q8_0(src, nb32, dst);
+    q8_0Simd(src, nb32, dst);
     return 0;
   }
   if (type == 2 || type == 3 || type == 6 || type == 7) {
     if (imatrix != 0) legacyImatrix(type, src, nrows, nPerRow, imatrix, dst);
-    else if (type == 2) q4_0Ref(src, nb32, dst);
-    else if (type == 3) q4_1Ref(src, nb32, dst);
-    else if (type == 6) q5_0Ref(src, nb32, dst);
-    else q5_1Ref(src, nb32, dst);
+    else legacyRef(type, src, nb32, dst);
     return 0;
   }
   let blockBytes: i32;
@@ -1271,16 +1321,48 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
   return 0;
 }
 
-/** ggml_fp32_to_fp16_row (F16 target). */
+/** ggml_fp32_to_fp16_row (F16 target): ggml_compute_fp32_to_fp16 lane-wise, 8 values per step. */
 export function toF16(src: usize, n: i32, dst: usize): void {
-  for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>fp32ToFp16(ldf(src, i)));
+  const scaleToInf = f32x4.splat(reinterpret<f32>(<u32>0x77800000));
+  const scaleToZero = f32x4.splat(reinterpret<f32>(<u32>0x08800000));
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = fp16x4(v128.load(src + (<usize>i << 2)), scaleToInf, scaleToZero);
+    const b = fp16x4(v128.load(src + (<usize>i << 2) + 16), scaleToInf, scaleToZero);
+    v128.store(dst + (<usize>i << 1), i16x8.narrow_i32x4_u(a, b));
+  }
+  for (; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>fp32ToFp16(ldf(src, i)));
 }
 
-/** ggml_fp32_to_bf16_row_ref (BF16 target). */
+@inline function fp16x4(f: v128, scaleToInf: v128, scaleToZero: v128): v128 {
+  let base = f32x4.mul(f32x4.mul(f32x4.abs(f), scaleToInf), scaleToZero);
+  const shl1w = i32x4.add(f, f);
+  const sign = v128.and(f, i32x4.splat(0x80000000));
+  const bias = i32x4.max_u(v128.and(shl1w, i32x4.splat(0xff000000)), i32x4.splat(0x71000000));
+  base = f32x4.add(i32x4.add(i32x4.shr_u(bias, 1), i32x4.splat(0x07800000)), base);
+  const nonsign = i32x4.add(v128.and(i32x4.shr_u(base, 13), i32x4.splat(0x00007c00)), v128.and(base, i32x4.splat(0x00000fff)));
+  const nan = i32x4.gt_u(shl1w, i32x4.splat(0xff000000));
+  return v128.or(i32x4.shr_u(sign, 16), v128.bitselect(i32x4.splat(0x7e00), nonsign, nan));
+}
+
+/** ggml_fp32_to_bf16_row_ref (BF16 target), 8 values per step. */
 export function toBF16(src: usize, n: i32, dst: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = bf16x4(v128.load(src + (<usize>i << 2)));
+    const b = bf16x4(v128.load(src + (<usize>i << 2) + 16));
+    v128.store(dst + (<usize>i << 1), i16x8.narrow_i32x4_u(a, b));
+  }
+  for (; i < n; i++) {
     const u = load<u32>(src + (<usize>i << 2));
     const h: u32 = (u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 64 : (u + (0x7fff + ((u >> 16) & 1))) >> 16;
     store<u16>(dst + (<usize>i << 1), <u16>h);
   }
+}
+
+@inline function bf16x4(u: v128): v128 {
+  const nan = i32x4.gt_u(v128.and(u, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
+  const hi = i32x4.shr_u(u, 16);
+  const rounded = i32x4.shr_u(i32x4.add(u, i32x4.add(i32x4.splat(0x7fff), v128.and(hi, i32x4.splat(1)))), 16);
+  return v128.bitselect(v128.or(hi, i32x4.splat(64)), rounded, nan);
 }

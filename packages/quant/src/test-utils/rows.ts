@@ -40,6 +40,10 @@ export const DISTRIBUTIONS: Readonly<Record<string, Distribution>> = {
   cauchy: (r) => Math.tan(Math.PI * (r() - 0.5)),
   "many-zeros": (r) => (r() < 0.7 ? 0 : gaussian(r)),
   "all-zero": () => 0,
+  // ±0 mixed: C's strict comparisons keep the first zero's sign for min/max
+  "signed-zeros": (r) => (r() < 0.5 ? -0 : 0),
+  // every |x| equal: the first index of the largest |x| decides the sign of the scale
+  "sign-ties": (r) => (r() < 0.5 ? -0.5 : 0.5),
   constant: () => 0.37,
   "constant-negative": () => -2.5,
   "large-1e4": (r) => 1e4 * gaussian(r),
