@@ -43,7 +43,7 @@ export class Llama4TextModel {
   readonly cache: KvCache;
   private readonly invFreq: Float32Array;
   private tap: ActivationTap | null = null;
-  private readonly ggmlActs: boolean;
+  private readonly ggmlNumerics: boolean;
 
   constructor(
     readonly config: Llama4TextConfig,
@@ -53,7 +53,7 @@ export class Llama4TextModel {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
     this.invFreq = ropeInvFreq(config, factors);
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
-    this.ggmlActs = opts.ggmlNumerics ?? false;
+    this.ggmlNumerics = opts.ggmlNumerics ?? false;
   }
 
   get vocabSize(): number {
@@ -71,7 +71,7 @@ export class Llama4TextModel {
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    matmul(w, this.ggmlActs ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
+    matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
   }
 
   /**
@@ -144,7 +144,7 @@ export class Llama4TextModel {
     }
     const kc = this.cache.k[l];
     const vc = this.cache.v[l];
-    if (this.ggmlActs) {
+    if (this.ggmlNumerics) {
       for (let i = 0; i < n * qDim; i++) q[i] = roundToF16(q[i]);
       for (let i = 0; i < n * kvDim; i++) {
         kc[start * kvDim + i] = roundToF16(k[i]);
@@ -159,7 +159,7 @@ export class Llama4TextModel {
     attendBatched(q, kc, vc, attnOut, {
       n, start, nh, nkv, hd,
       chunk: useRope ? cfg.attentionChunkSize : null,
-      roundProbs: this.ggmlActs,
+      roundProbs: this.ggmlNumerics,
     });
     this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
   }
@@ -239,7 +239,7 @@ export class Llama4TextModel {
     }
     const uw = this.store.matrix(upName, e);
     const dw = this.store.matrix(downName, e);
-    const acts = (w: typeof gw, x: Float32Array, rows: number) => (this.ggmlActs ? ggmlActivationsFor(w.type, x, rows, w.cols) : x);
+    const acts = (w: typeof gw, x: Float32Array, rows: number) => (this.ggmlNumerics ? ggmlActivationsFor(w.type, x, rows, w.cols) : x);
     matmul(gw, acts(gw, xin, m), m, g);
     matmul(uw, acts(uw, xin, m), m, u);
     swiglu(g, u, m * ff);
