@@ -813,20 +813,22 @@ function signedAbsMax32(x: usize): f32 {
   }
   let best: f32 = 0;
   let bestIdx = 32;
-  for (let k = 0; k < 4; k++) {
-    v128.store(OUT4, amax);
-    const a = load<f32>(OUT4 + (<usize>k << 2));
-    v128.store(OUT4, idx);
-    const j = load<i32>(OUT4 + (<usize>k << 2));
-    if (a > best || (a == best && a > 0 && j < bestIdx)) {
-      best = a;
-      bestIdx = j;
-    }
-  }
+  const a0 = f32x4.extract_lane(amax, 0);
+  const a1 = f32x4.extract_lane(amax, 1);
+  const a2 = f32x4.extract_lane(amax, 2);
+  const a3 = f32x4.extract_lane(amax, 3);
+  const j0 = i32x4.extract_lane(idx, 0);
+  const j1 = i32x4.extract_lane(idx, 1);
+  const j2 = i32x4.extract_lane(idx, 2);
+  const j3 = i32x4.extract_lane(idx, 3);
+  if (a0 > best || (a0 == best && a0 > 0 && j0 < bestIdx)) { best = a0; bestIdx = j0; }
+  if (a1 > best || (a1 == best && a1 > 0 && j1 < bestIdx)) { best = a1; bestIdx = j1; }
+  if (a2 > best || (a2 == best && a2 > 0 && j2 < bestIdx)) { best = a2; bestIdx = j2; }
+  if (a3 > best || (a3 == best && a3 > 0 && j3 < bestIdx)) { best = a3; bestIdx = j3; }
   return best > 0 ? ldf(x, bestIdx) : 0;
 }
 
-/** C's `if (v < min) min = v; if (v > max) max = v;` over 32 floats from ±FLT_MAX, into OUT4[0], OUT4[1]. */
+/** C's `if (v < min) min = v; if (v > max) max = v;` over 32 floats from ±FLT_MAX, into OUT4[4], OUT4[5]. */
 function minMax32(x: usize): void {
   let mn = f32x4.splat(f32.MAX_VALUE);
   let mx = f32x4.splat(-f32.MAX_VALUE);
@@ -835,18 +837,20 @@ function minMax32(x: usize): void {
     mn = v128.bitselect(a, mn, f32x4.lt(a, mn));
     mx = v128.bitselect(a, mx, f32x4.gt(a, mx));
   }
-  v128.store(OUT4, mn);
-  let m0 = load<f32>(OUT4);
-  for (let k = 1; k < 4; k++) {
-    const a = load<f32>(OUT4 + (<usize>k << 2));
-    if (a < m0) m0 = a;
-  }
-  v128.store(OUT4, mx);
-  let m1 = load<f32>(OUT4);
-  for (let k = 1; k < 4; k++) {
-    const a = load<f32>(OUT4 + (<usize>k << 2));
-    if (a > m1) m1 = a;
-  }
+  let m0 = f32x4.extract_lane(mn, 0);
+  let a = f32x4.extract_lane(mn, 1);
+  if (a < m0) m0 = a;
+  a = f32x4.extract_lane(mn, 2);
+  if (a < m0) m0 = a;
+  a = f32x4.extract_lane(mn, 3);
+  if (a < m0) m0 = a;
+  let m1 = f32x4.extract_lane(mx, 0);
+  a = f32x4.extract_lane(mx, 1);
+  if (a > m1) m1 = a;
+  a = f32x4.extract_lane(mx, 2);
+  if (a > m1) m1 = a;
+  a = f32x4.extract_lane(mx, 3);
+  if (a > m1) m1 = a;
   // equal values have equal bits except ±0, where C keeps the first one encountered
   if (m0 == 0) for (let j = 0; j < 32; j++) if (ldf(x, j) == 0) { m0 = ldf(x, j); break; }
   if (m1 == 0) for (let j = 0; j < 32; j++) if (ldf(x, j) == 0) { m1 = ldf(x, j); break; }
@@ -915,12 +919,15 @@ function q8_0Simd(x: usize, nb: i32, y: usize): void {
   for (let i = 0; i < nb; i++, x += 128, y += 34) {
     let am = f32x4.abs(v128.load(x));
     for (let q = 1; q < 8; q++) am = f32x4.max(am, f32x4.abs(v128.load(x + (<usize>q << 4))));
-    v128.store(OUT4, am);
     let amax: f32 = 0;
-    for (let k = 0; k < 4; k++) {
-      const a = load<f32>(OUT4 + (<usize>k << 2));
-      amax = amax > a ? amax : a;
-    }
+    let a = f32x4.extract_lane(am, 0);
+    amax = amax > a ? amax : a;
+    a = f32x4.extract_lane(am, 1);
+    amax = amax > a ? amax : a;
+    a = f32x4.extract_lane(am, 2);
+    amax = amax > a ? amax : a;
+    a = f32x4.extract_lane(am, 3);
+    amax = amax > a ? amax : a;
     const d: f32 = amax / <f32>127;
     const id: f32 = d != 0 ? <f32>1 / d : 0;
     st16(y, fp32ToFp16(d));
