@@ -1,0 +1,89 @@
+// The acceptance run on the trained fixture: one `convert --outtype f16`, then for every file type our
+// quantize against llama.cpp's llama_model_quantize on the same f16.gguf (whole files byte for byte), and
+// llama.cpp (node-llama-cpp) loading and generating from every output we wrote.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { GGML_TYPE_INFO } from "@moeq/formats";
+import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { referenceQuantize } from "../../../test-support/llama-quantize.js";
+import { convertHfToGguf } from "./convert-hf.js";
+import { FTYPE_BY_NAME, LlamaFType } from "./ftype.js";
+import { quantizeGguf } from "./quantize-gguf.js";
+import { GGUFFile } from "./internal/gguf-io.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const FIXTURE = join(root, "fixtures/tiny-llama4");
+const PROMPT = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8").slice(0, 300);
+
+let tmp: string;
+let f16: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "moeq-fixture-"));
+  f16 = join(tmp, "tiny-f16.gguf");
+  await convertHfToGguf(FIXTURE, f16, { outtype: LlamaFType.MOSTLY_F16 });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let llama: Llama | undefined;
+/** Loads the GGUF in llama.cpp and greedily generates 4 tokens after a Brown-corpus prompt. */
+async function generates(path: string): Promise<number[]> {
+  llama ??= await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  const ctx = await model.createContext({ contextSize: 128, threads: 2 });
+  try {
+    const out: number[] = [];
+    for await (const t of ctx.getSequence().evaluate(model.tokenize(PROMPT).slice(0, 48), { yieldEogToken: true })) {
+      out.push(t);
+      if (out.length >= 4) break;
+    }
+    return out;
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
+describe("fixtures/tiny-llama4 through llama.cpp", () => {
+  it("F16 conversion: llama4 keys and tensors llama.cpp needs, an mmproj next to it, and llama.cpp generates from it", async () => {
+    const g = GGUFFile.open(f16);
+    try {
+      expect(g.kvNumber("llama4.expert_count")).toBe(4);
+      expect(g.kvNumber("llama4.feed_forward_length")).toBe(512); // intermediate_size_mlp (the swap)
+      expect(g.kvNumber("llama4.expert_feed_forward_length")).toBe(256);
+      expect(g.tensors[0].name).toBe("rope_freqs.weight");
+      expect(g.tensors.length).toBe(1 + 3 + 4 * 6 + 2 * 7 + 2 * 3);
+    } finally {
+      g.close();
+    }
+    const mm = GGUFFile.open(join(tmp, "mmproj-tiny-f16.gguf"));
+    expect(mm.kvString("clip.projector_type")).toBe("llama4");
+    mm.close();
+    expect((await generates(f16)).length).toBe(4);
+  });
+
+  const FTYPES = ["F32", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"];
+  it("every file type: same file as llama_model_quantize (tensor list, order, types, bytes, KVs), and llama.cpp generates from it", { timeout: 300_000 }, async () => {
+    const differences: string[] = [];
+    for (const name of FTYPES) {
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-${name}.gguf`);
+      const ref = join(tmp, `ref-${name}.gguf`);
+      await quantizeGguf(f16, ours, { ftype });
+      referenceQuantize(f16, ref, { ftype, nthread: 2 });
+      if (!readFileSync(ours).equals(readFileSync(ref))) {
+        const a = GGUFFile.open(ours);
+        const b = GGUFFile.open(ref);
+        const t = a.tensors.find((x, i) => x.name !== b.tensors[i]?.name || x.type !== b.tensors[i].type || !a.read(x).equals(b.read(b.tensors[i])));
+        differences.push(`${name}: ${t ? `${t.name} (${GGML_TYPE_INFO[t.type].name})` : "metadata"}`);
+        a.close();
+        b.close();
+      }
+      expect((await generates(ours)).length, `llama.cpp output for ${name}`).toBeGreaterThan(0); // an EOG token counts
+      rmSync(ref);
+    }
+    expect(differences).toEqual([]);
+  });
+});
