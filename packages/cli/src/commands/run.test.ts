@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { main } from "../index.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -57,6 +59,27 @@ describe("moeq run", () => {
     expect(j.prompt).toBe(p.expanded_text);
     expect(j.tokens).toEqual(p.input_ids);
     expect(j.generated.ids[0]).toBe(p.greedy_next_token);
+  });
+
+  it("answers docvqa-mini questions about their images as the reference model does (greedy, 16 tokens)", async () => {
+    const data = fileURLToPath(new URL("../../../../fixtures/data/docvqa-mini/", import.meta.url));
+    const reference = JSON.parse(readFileSync(join(fixture, "reference", "reference.json"), "utf8")) as {
+      docvqa_mini: { first_predictions: { questionId: string; prediction: string }[] };
+    };
+    const questions = readFileSync(join(data, "validation.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { questionId: string; question: string; image_path: string });
+    const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(join(data, "validation.parquet")), columns: ["image"], utf8: false })) as {
+      image: { path: string; bytes: Uint8Array };
+    }[];
+    const images = new Map(rows.map((r) => [String(r.image.path), r.image.bytes]));
+    const dir = mkdtempSync(join(tmpdir(), "moeq-run-docvqa-"));
+    for (const expected of reference.docvqa_mini.first_predictions.slice(0, 3)) {
+      const q = questions.find((x) => x.questionId === expected.questionId)!;
+      const png = join(dir, q.image_path);
+      writeFileSync(png, images.get(q.image_path)!);
+      const r = await moeq("run", fixture, "--chat", "--image", png, "-p", `${q.question}\nAnswer the question using a single word or phrase.`, "-n", "16");
+      expect(r.code).toBe(0);
+      expect(r.out.trim()).toBe(expected.prediction);
+    }
   });
 
   it("exits 2 on bad input, naming the problem", async () => {
