@@ -957,10 +957,45 @@ function q8_0Simd(x: usize, nb: i32, y: usize): void {
 
 // ---------------------------------------------------------------- K-quant layouts (kquant-layout.ts)
 
+/**
+ * Requantizes 16 elements lane-wise: nearest_int((x + m) / d) (or x / d when `addM` is false), clamped to
+ * [lo, hi], plus `off`; the 16 levels are written as bytes to LEV + lOff.
+ */
+@inline function requant16(x: usize, m: f32, addM: bool, d: f32, lo: i32, hi: i32, off: i32, lOff: usize): void {
+  const dv = f32x4.splat(d);
+  const mv = f32x4.splat(m);
+  const magic = f32x4.splat(<f32>12582912.0);
+  const mantMask = i32x4.splat(0x007fffff);
+  const half = i32x4.splat(0x00400000);
+  const lov = i32x4.splat(lo);
+  const hiv = i32x4.splat(hi);
+  const offv = i32x4.splat(off);
+  let a0 = v128.load(x);
+  let a1 = v128.load(x + 16);
+  let a2 = v128.load(x + 32);
+  let a3 = v128.load(x + 48);
+  if (addM) {
+    a0 = f32x4.add(a0, mv);
+    a1 = f32x4.add(a1, mv);
+    a2 = f32x4.add(a2, mv);
+    a3 = f32x4.add(a3, mv);
+  }
+  const l0 = i32x4.add(i32x4.min_s(i32x4.max_s(i32x4.sub(v128.and(f32x4.add(f32x4.div(a0, dv), magic), mantMask), half), lov), hiv), offv);
+  const l1 = i32x4.add(i32x4.min_s(i32x4.max_s(i32x4.sub(v128.and(f32x4.add(f32x4.div(a1, dv), magic), mantMask), half), lov), hiv), offv);
+  const l2 = i32x4.add(i32x4.min_s(i32x4.max_s(i32x4.sub(v128.and(f32x4.add(f32x4.div(a2, dv), magic), mantMask), half), lov), hiv), offv);
+  const l3 = i32x4.add(i32x4.min_s(i32x4.max_s(i32x4.sub(v128.and(f32x4.add(f32x4.div(a3, dv), magic), mantMask), half), lov), hiv), offv);
+  v128.store(LEV + lOff, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(l0, l1), i16x8.narrow_i32x4_u(l2, l3)));
+}
+
 function pack2Bit(y: usize): void {
   for (let j = 0; j < QK_K; j += 128) {
-    for (let l = 0; l < 32; l++) {
-      stb(y, j / 4 + l, ldb(LEV, j + l) | (ldb(LEV, j + l + 32) << 2) | (ldb(LEV, j + l + 64) << 4) | (ldb(LEV, j + l + 96) << 6));
+    for (let h = 0; h < 32; h += 16) {
+      const b = LEV + <usize>(j + h);
+      const q = v128.or(
+        v128.or(v128.load(b), i8x16.shl(v128.load(b + 32), 2)),
+        v128.or(i8x16.shl(v128.load(b + 64), 4), i8x16.shl(v128.load(b + 96), 6)),
+      );
+      v128.store(y + <usize>(j / 4 + h), q);
     }
   }
 }
@@ -1013,10 +1048,7 @@ function q2kRequantize(x: usize, y: usize): void {
     const d: f32 = dAll * <f32>(sc & 0xf);
     if (d == 0) continue;
     const m: f32 = mAll * <f32>(sc >> 4);
-    for (let ii = 0; ii < 16; ii++) {
-      const l = nearestInt((ldf(x, 16 * j + ii) + m) / d);
-      stb(LEV, 16 * j + ii, l < 0 ? 0 : l > 3 ? 3 : l);
-    }
+    requant16(x + (<usize>j << 6), m, true, d, 0, 3, 0, <usize>(16 * j));
   }
   pack2Bit(y + 16);
 }
@@ -1119,19 +1151,28 @@ function q3kBlock(x: usize, qw: usize, y: usize): void {
   for (let j = 0; j < 16; j++) {
     const d: f32 = dAll * <f32>(scaleQ3K(sp, j) - 32);
     if (d == 0) continue;
-    for (let ii = 0; ii < 16; ii++) {
-      const l = nearestInt(ldf(x, 16 * j + ii) / d);
-      stb(LEV, 16 * j + ii, (l < -4 ? -4 : l > 3 ? 3 : l) + 4);
-    }
+    requant16(x + (<usize>j << 6), 0, false, d, -4, 3, 4, <usize>(16 * j));
   }
-  memory.fill(y, 0, 32);
-  for (let j = 0; j < QK_K; j++) {
-    const l = ldb(LEV, j);
-    if (l > 3) {
-      orb(y, j & 31, 1 << (j >> 5));
-      stb(LEV, j, l - 4);
-    }
+  // high bit of element e = 32b + m goes to hmask[m] bit b; then L −= 4
+  let hm0 = i8x16.splat(0);
+  let hm1 = i8x16.splat(0);
+  const three = i8x16.splat(3);
+  const four = i8x16.splat(4);
+  for (let b = 0; b < 8; b++) {
+    const p = LEV + (<usize>b << 5);
+    const bitI: i32 = 1 << b;
+    const bit = i8x16.splat(<i8>bitI);
+    const l0 = v128.load(p);
+    const l1 = v128.load(p + 16);
+    const g0 = i8x16.gt_u(l0, three);
+    const g1 = i8x16.gt_u(l1, three);
+    hm0 = v128.or(hm0, v128.and(g0, bit));
+    hm1 = v128.or(hm1, v128.and(g1, bit));
+    v128.store(p, i8x16.sub(l0, v128.and(g0, four)));
+    v128.store(p + 16, i8x16.sub(l1, v128.and(g1, four)));
   }
+  v128.store(y, hm0);
+  v128.store(y + 16, hm1);
   pack2Bit(y + 32);
 }
 
@@ -1202,43 +1243,49 @@ function k45Block(x: usize, qw: usize, nmax: i32, rminRef: f32, nstepRef: i32, c
     const d: f32 = dAll * <f32>scaleK4(sp, j);
     if (d == 0) continue;
     const dm: f32 = mAll * <f32>minK4(sp, j);
-    for (let ii = 0; ii < 32; ii++) {
-      const l = nearestInt((ldf(x, 32 * j + ii) + dm) / d);
-      stb(LEV, 32 * j + ii, l < 0 ? 0 : l > nmax ? nmax : l);
-    }
+    requant16(x + (<usize>j << 7), dm, true, d, 0, nmax, 0, <usize>(32 * j));
+    requant16(x + (<usize>j << 7) + 64, dm, true, d, 0, nmax, 0, <usize>(32 * j + 16));
   }
 }
 
 function q4kBlock(x: usize, qw: usize, y: usize): void {
   k45Block(x, qw, 15, <f32>-1, 20, false, y);
   for (let j = 0, q = y + 16; j < QK_K; j += 64, q += 32) {
-    for (let l = 0; l < 32; l++) stb(q, l, ldb(LEV, j + l) | (ldb(LEV, j + l + 32) << 4));
+    const b = LEV + <usize>j;
+    v128.store(q, v128.or(v128.load(b), i8x16.shl(v128.load(b + 32), 4)));
+    v128.store(q + 16, v128.or(v128.load(b + 16), i8x16.shl(v128.load(b + 48), 4)));
   }
 }
 
 function q5kBlock(x: usize, qw: usize, y: usize): void {
   k45Block(x, qw, 31, <f32>-0.5, 15, true, y);
-  const qh = y + 16;
-  memory.fill(qh, 0, 32);
-  let m1 = 1;
-  let m2 = 2;
-  for (let n = 0, ql = y + 48; n < QK_K; n += 64, ql += 32) {
-    for (let j = 0; j < 32; j++) {
-      let l1 = ldb(LEV, n + j);
-      if (l1 > 15) {
-        l1 -= 16;
-        orb(qh, j, m1);
-      }
-      let l2 = ldb(LEV, n + j + 32);
-      if (l2 > 15) {
-        l2 -= 16;
-        orb(qh, j, m2);
-      }
-      stb(ql, j, l1 | (l2 << 4));
+  // element n + j (< 32 within each 64-chunk c) → ql low nibble, bit 4 → qh[j] bit 2c; n + j + 32 → high nibble, bit 2c+1
+  let qh0 = i8x16.splat(0);
+  let qh1 = i8x16.splat(0);
+  const fifteen = i8x16.splat(15);
+  const sixteen = i8x16.splat(16);
+  for (let c = 0; c < 4; c++) {
+    const b = LEV + (<usize>c << 6);
+    const ql = y + 48 + (<usize>c << 5);
+    const m1I: i32 = 1 << (2 * c);
+    const m2I: i32 = 2 << (2 * c);
+    const m1 = i8x16.splat(<i8>m1I);
+    const m2 = i8x16.splat(<i8>m2I);
+    for (let h = 0; h < 2; h++) {
+      const a = v128.load(b + (<usize>h << 4));
+      const e = v128.load(b + 32 + (<usize>h << 4));
+      const ga = i8x16.gt_u(a, fifteen);
+      const ge = i8x16.gt_u(e, fifteen);
+      const bits = v128.or(v128.and(ga, m1), v128.and(ge, m2));
+      if (h == 0) qh0 = v128.or(qh0, bits);
+      else qh1 = v128.or(qh1, bits);
+      const lo = i8x16.sub(a, v128.and(ga, sixteen));
+      const hi = i8x16.sub(e, v128.and(ge, sixteen));
+      v128.store(ql + (<usize>h << 4), v128.or(lo, i8x16.shl(hi, 4)));
     }
-    m1 <<= 2;
-    m2 <<= 2;
   }
+  v128.store(y + 16, qh0);
+  v128.store(y + 32, qh1);
 }
 
 // ---------------------------------------------------------------- Q6_K (q6k.ts)
@@ -1269,20 +1316,23 @@ function q6kBlock(x: usize, qw: usize, y: usize): void {
   for (let j = 0; j < 16; j++) {
     const d: f32 = dAll * <f32>load<i8>(y + 192 + <usize>j);
     if (d == 0) continue;
-    for (let ii = 0; ii < 16; ii++) {
-      const l = nearestInt(ldf(x, 16 * j + ii) / d);
-      stb(LEV, 16 * j + ii, (l < -32 ? -32 : l > 31 ? 31 : l) + 32);
-    }
+    requant16(x + (<usize>j << 6), 0, false, d, -32, 31, 32, <usize>(16 * j));
   }
+  const nib = i8x16.splat(0x0f);
   for (let j = 0, ql = y, qh = y + 128; j < QK_K; j += 128, ql += 64, qh += 32) {
-    for (let l = 0; l < 32; l++) {
-      const a = ldb(LEV, j + l);
-      const b = ldb(LEV, j + l + 32);
-      const c = ldb(LEV, j + l + 64);
-      const e = ldb(LEV, j + l + 96);
-      stb(ql, l, (a & 0xf) | ((c & 0xf) << 4));
-      stb(ql, l + 32, (b & 0xf) | ((e & 0xf) << 4));
-      stb(qh, l, (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+    for (let h = 0; h < 32; h += 16) {
+      const p = LEV + <usize>(j + h);
+      const a = v128.load(p);
+      const b = v128.load(p + 32);
+      const c = v128.load(p + 64);
+      const e = v128.load(p + 96);
+      v128.store(ql + <usize>h, v128.or(v128.and(a, nib), i8x16.shl(v128.and(c, nib), 4)));
+      v128.store(ql + <usize>(h + 32), v128.or(v128.and(b, nib), i8x16.shl(v128.and(e, nib), 4)));
+      const hb = v128.or(
+        v128.or(i8x16.shr_u(a, 4), i8x16.shl(i8x16.shr_u(b, 4), 2)),
+        v128.or(i8x16.shl(i8x16.shr_u(c, 4), 4), i8x16.shl(i8x16.shr_u(e, 4), 6)),
+      );
+      v128.store(qh + <usize>h, hb);
     }
   }
 }
