@@ -45,14 +45,15 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
   const r = rng(opts.seed ?? 1);
   const std = opts.std ?? 0.03;
   const vocab = 3200;
-  const text = {
+  const text: Record<string, unknown> = {
     attention_chunk_size: 8192, attn_scale: 0.1, attn_temperature_tuning: true, bos_token_id: 3072, eos_token_id: [3073, 3079, 3080],
     floor_scale: 8192, head_dim: 64, hidden_act: "silu", hidden_size: 128, interleave_moe_layer_step: 2, intermediate_size: 128,
     intermediate_size_mlp: 256, max_position_embeddings: 4096, model_type: "llama4_text", num_attention_heads: 4, num_experts_per_tok: 1,
     num_hidden_layers: 4, num_key_value_heads: 2, num_local_experts: 4, rms_norm_eps: 1e-5,
     rope_scaling: { factor: 8.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: "llama3" },
     rope_theta: 500000.0, use_qk_norm: true, vocab_size: vocab, ...opts.text,
-  } as Record<string, number> & Record<string, unknown>;
+  };
+  const num = (k: string) => text[k] as number;
   const vision = {
     hidden_size: 64, image_size: 64, intermediate_size: 256, num_attention_heads: 2, num_channels: 3, num_hidden_layers: 1, patch_size: 16,
     pixel_shuffle_ratio: 0.5, projector_input_dim: 64, projector_output_dim: 64, rope_theta: 10000, vision_output_dim: 64, norm_eps: 1e-5,
@@ -61,20 +62,20 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
     architectures: ["Llama4ForConditionalGeneration"], model_type: "llama4", image_token_index: 3164, boi_token_index: 3152, eoi_token_index: 3153,
     tie_word_embeddings: false, text_config: text, ...(opts.vision ? { vision_config: vision } : {}),
   };
-  const H = text.hidden_size, F = text.intermediate_size, Fd = text.intermediate_size_mlp, E = text.num_local_experts;
-  const q = text.num_attention_heads * text.head_dim, kv = text.num_key_value_heads * text.head_dim;
+  const H = num("hidden_size"), F = num("intermediate_size"), Fd = num("intermediate_size_mlp"), E = num("num_local_experts");
+  const q = num("num_attention_heads") * num("head_dim"), kv = num("num_key_value_heads") * num("head_dim");
   const tensors: [string, number[], "randn" | "ones" | "zeros", number?][] = [
     ["language_model.model.embed_tokens.weight", [vocab, H], "randn", 1],
     ["language_model.model.norm.weight", [H], "ones"],
     ["language_model.lm_head.weight", [vocab, H], "randn"],
   ];
   const moeLayers = (text.moe_layers as number[] | undefined) ?? [];
-  for (let l = 0; l < text.num_hidden_layers; l++) {
+  for (let l = 0; l < num("num_hidden_layers"); l++) {
     const p = `language_model.model.layers.${l}`;
     tensors.push([`${p}.input_layernorm.weight`, [H], "ones"], [`${p}.post_attention_layernorm.weight`, [H], "ones"]);
     tensors.push([`${p}.self_attn.q_proj.weight`, [q, H], "randn"], [`${p}.self_attn.k_proj.weight`, [kv, H], "randn"]);
     tensors.push([`${p}.self_attn.v_proj.weight`, [kv, H], "randn"], [`${p}.self_attn.o_proj.weight`, [H, q], "randn"]);
-    const moe = moeLayers.length ? moeLayers.includes(l) : (l + 1) % text.interleave_moe_layer_step === 0;
+    const moe = moeLayers.length ? moeLayers.includes(l) : (l + 1) % num("interleave_moe_layer_step") === 0;
     if (moe) {
       tensors.push([`${p}.feed_forward.router.weight`, [E, H], "randn", 0.3]);
       tensors.push([`${p}.feed_forward.experts.gate_up_proj`, [E, H, 2 * F], "randn"], [`${p}.feed_forward.experts.down_proj`, [E, F, H], "randn"]);
