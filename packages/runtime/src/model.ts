@@ -190,7 +190,9 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const store = new WeightStore(path, st.tensors, opts, () => st.close());
     const tokenizer = Llama4Tokenizer.fromHfDir(dir);
     const imageTokenId = typeof configJson.image_token_index === "number" ? configJson.image_token_index : tokenizer.tokenId("<|patch|>");
-    const vision = loadVisionEncoder(configJson, configPath, st.other, store, tokenizer);
+    const preprocessorPath = join(dir, "preprocessor_config.json");
+    const preprocessor = existsSync(preprocessorPath) ? (readJson(preprocessorPath) as Record<string, unknown>) : null;
+    const vision = loadVisionEncoder(configJson, configPath, st.other, preprocessor);
     return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? false }), tokenizer, vision, imageTokenId);
   } catch (err) {
     st.close();

@@ -6,8 +6,6 @@
  *   pixel shuffle → fc1, GELU, fc2, GELU → projector linear → text-space rows for the <|patch|> positions.
  */
 import { InputError, decodeToFloat32, isSafetensorsDType } from "@moeq/formats";
-import type { WeightStore } from "../store/weight-store.js";
-import type { Llama4Tokenizer } from "../tokenizer/llama4-tokenizer.js";
 import { f32Matrix } from "../ops/weight-matrix.js";
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { matmul } from "../ops/matmul.js";
@@ -263,18 +261,23 @@ export class VisionEncoder {
   }
 }
 
-/** Builds the encoder when the checkpoint has a vision tower; null for text-only checkpoints. */
+/**
+ * Builds the encoder when the checkpoint has a vision tower; null for text-only checkpoints.
+ * `preprocessor` is the parsed preprocessor_config.json when there is one (max_patches, tile size).
+ */
 export function loadVisionEncoder(
   configJson: Record<string, unknown>,
   configPath: string,
   raw: RawTensors,
-  store: WeightStore,
-  tokenizer: Llama4Tokenizer,
+  preprocessor: Record<string, unknown> | null,
 ): VisionEncoder | null {
   const vc = configJson.vision_config as Record<string, number> | undefined;
   if (!vc || !raw.has("vision_model.patch_embedding.linear.weight")) return null;
-  void store;
-  void tokenizer;
+  const maxPatches = typeof preprocessor?.max_patches === "number" ? preprocessor.max_patches : 16;
+  const size = preprocessor?.size as { height?: number; width?: number } | undefined;
+  if (size?.height !== undefined && (size.height !== vc.image_size || size.width !== vc.image_size)) {
+    throw new InputError("CONFIG_MISMATCH", `preprocessor size ${size.height}×${size.width} differs from vision image_size ${vc.image_size}`, { file: configPath });
+  }
   const proj = raw.get("multi_modal_projector.linear_1.weight");
   if (!proj) throw new InputError("MISSING_TENSOR", "multi_modal_projector.linear_1.weight is missing", { file: configPath });
   if (!isSafetensorsDType(proj.dtype)) throw new InputError("SAFETENSORS_DTYPE", `projector has dtype ${proj.dtype}`, { file: configPath });
@@ -289,7 +292,7 @@ export function loadVisionEncoder(
     pixelShuffleRatio: vc.pixel_shuffle_ratio,
     normEps: vc.norm_eps ?? 1e-5,
     ropeTheta: vc.rope_theta ?? 10000,
-    maxPatches: 16,
+    maxPatches,
   });
   return new VisionEncoder(cfg, raw, projector, configPath);
 }
