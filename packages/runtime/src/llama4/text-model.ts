@@ -17,6 +17,7 @@ import { ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlActivationsFor } from "../ops/ggml-activations.js";
 import { attendBatched } from "../ops/attention.js";
+import { ScratchPool } from "../ops/scratch.js";
 
 const f = Math.fround;
 
@@ -44,6 +45,7 @@ export class Llama4TextModel {
   private readonly invFreq: Float32Array;
   private tap: ActivationTap | null = null;
   private readonly ggmlNumerics: boolean;
+  private readonly scratch = new ScratchPool();
 
   constructor(
     readonly config: Llama4TextConfig,
@@ -120,9 +122,9 @@ export class Llama4TextModel {
     const nkv = cfg.numKvHeads;
     const qDim = nh * hd;
     const kvDim = nkv * hd;
-    const q = new Float32Array(n * qDim);
-    const k = new Float32Array(n * kvDim);
-    const v = new Float32Array(n * kvDim);
+    const q = this.scratch.get("q", n * qDim);
+    const k = this.scratch.get("k", n * kvDim);
+    const v = this.scratch.get("v", n * kvDim);
     this.linear(`blk.${l}.attn_q.weight`, xn, n, q);
     this.linear(`blk.${l}.attn_k.weight`, xn, n, k);
     this.linear(`blk.${l}.attn_v.weight`, xn, n, v);
@@ -155,7 +157,7 @@ export class Llama4TextModel {
       vc.set(v, start * kvDim);
     }
 
-    const attnOut = new Float32Array(n * qDim);
+    const attnOut = this.scratch.get("attn", n * qDim);
     attendBatched(q, kc, vc, attnOut, {
       n, start, nh, nkv, hd,
       chunk: useRope ? cfg.attentionChunkSize : null,
@@ -167,8 +169,8 @@ export class Llama4TextModel {
   /** SwiGLU MLP: down(silu(gate·x) ⊙ up·x). */
   private mlp(gateName: string, upName: string, downName: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const ff = this.store.matrix(gateName, expert).rows;
-    const g = new Float32Array(n * ff);
-    const u = new Float32Array(n * ff);
+    const g = this.scratch.get("ffn_gate", n * ff);
+    const u = this.scratch.get("ffn_up", n * ff);
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
     swiglu(g, u, n * ff);
@@ -182,7 +184,7 @@ export class Llama4TextModel {
     const d = cfg.hiddenSize;
     const E = cfg.numExperts;
     const k = cfg.expertsPerToken;
-    const logits = new Float32Array(n * E); // [n, E]
+    const logits = this.scratch.get("router", n * E); // [n, E]
     this.linear(`blk.${l}.ffn_gate_inp.weight`, xn, n, logits);
     // Route: per expert, the tokens sent to it and their sigmoid weights.
     const routed: { tokens: number[]; weights: number[] }[] = Array.from({ length: E }, () => ({ tokens: [], weights: [] }));
@@ -201,18 +203,18 @@ export class Llama4TextModel {
       }
     }
     this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
-    const acc = new Float32Array(n * d);
+    const acc = this.scratch.get("moe_acc", n * d).fill(0);
     for (let e = 0; e < E; e++) {
       const { tokens, weights } = routed[e];
       const m = tokens.length;
       if (m === 0) continue;
-      const xin = new Float32Array(m * d); // [m, d] router-scaled inputs
+      const xin = this.scratch.get("expert_in", m * d); // [m, d] router-scaled inputs
       for (let i = 0; i < m; i++) {
         const src = tokens[i] * d;
         const w = weights[i];
         for (let c = 0; c < d; c++) xin[i * d + c] = f(xn[src + c] * w);
       }
-      const ye = new Float32Array(m * d);
+      const ye = this.scratch.get("expert_out", m * d);
       this.expertMlp(l, e, xin, m, ye, tokens, weights);
       for (let i = 0; i < m; i++) {
         const dst = tokens[i] * d;
@@ -228,8 +230,8 @@ export class Llama4TextModel {
     const downName = `blk.${l}.ffn_down_exps.weight`;
     const gw = this.store.matrix(gateName, e);
     const ff = gw.rows;
-    const g = new Float32Array(m * ff);
-    const u = new Float32Array(m * ff);
+    const g = this.scratch.get("expert_gate", m * ff);
+    const u = this.scratch.get("expert_up", m * ff);
     const tap = this.tap;
     const tokenIndex = tap ? Int32Array.from(tokens) : undefined;
     const routerWeight = tap ? Float32Array.from(weights) : undefined;
