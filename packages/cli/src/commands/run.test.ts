@@ -89,6 +89,9 @@ describe("moeq run", () => {
     const badImage = await moeq("run", fixture, "-p", "x", "--image", join(fixture, "missing.png"));
     expect(badImage.code).toBe(2);
     expect(badImage.err).toMatch(/missing\.png: image file not found/);
+    const notImage = await moeq("run", fixture, "-p", "x", "--image", join(fixture, "config.json"));
+    expect(notImage.code).toBe(2);
+    expect(notImage.err).toMatch(/config\.json: cannot read the image: image is neither PNG nor JPEG/);
     const badN = await moeq("run", fixture, "-p", "x", "-n", "-3");
     expect(badN.code).toBe(2);
   });

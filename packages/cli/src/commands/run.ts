@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { readFileSync, existsSync } from "node:fs";
 import { InputError } from "@moeq/formats";
-import { loadModel, type Llama4Model } from "@moeq/runtime";
+import { decodeImage, loadModel, type Llama4Model } from "@moeq/runtime";
 
 interface RunArgs {
   model: string;
@@ -84,6 +84,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (args.image) {
       if (!existsSync(args.image)) throw new InputError("NOT_FOUND", "image file not found", { file: args.image });
       image = new Uint8Array(readFileSync(args.image));
+      try {
+        decodeImage(image);
+      } catch (cause) {
+        throw new InputError("IMAGE_DECODE", `cannot read the image: ${(cause as Error).message}`, { file: args.image, cause });
+      }
     }
     const m = await loadModel(args.model, {
       config: args.config,
