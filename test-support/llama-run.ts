@@ -1,6 +1,11 @@
 // node-llama-cpp (llama.cpp v0.4.0, CPU) as the oracle for the runtime's GGUF forward pass and tokenizer.
 // Test-only: no package imports this.
 import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import koffi from "koffi";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ggmlBaseLib, llamaBinDir } from "./ggml-lib.js";
+
 
 let llamaPromise: Promise<Llama> | undefined;
 
@@ -39,4 +44,68 @@ export async function llamaCppNextTokenProbs(model: LlamaModel, tokens: number[]
 /** llama.cpp's tokenization (no BOS added; special tokens parsed when `special`). */
 export function llamaCppTokenize(model: LlamaModel, text: string, special = false): number[] {
   return [...model.tokenize(text, special)];
+}
+
+// ---- ggml_mul_mat on the CPU backend, through koffi: the oracle for our quantized matmul numerics ----
+
+interface GgmlMulMatFns {
+  init: koffi.KoffiFunction;
+  newTensor2d: koffi.KoffiFunction;
+  mulMat: koffi.KoffiFunction;
+  newGraph: koffi.KoffiFunction;
+  expand: koffi.KoffiFunction;
+  data: koffi.KoffiFunction;
+  free: koffi.KoffiFunction;
+  compute: koffi.KoffiFunction;
+}
+let mulMatFns: GgmlMulMatFns | undefined;
+
+/** The libggml-cpu variant for this CPU's widest vector ISA we can detect (AVX-512 → skylakex, AVX2 → haswell). */
+function cpuVariant(): string {
+  const flags = readFileSync("/proc/cpuinfo", "utf8");
+  if (/\bavx512f\b/.test(flags)) return "libggml-cpu-skylakex.so";
+  if (/\bavx2\b/.test(flags)) return "libggml-cpu-haswell.so";
+  return "libggml-cpu-x64.so";
+}
+
+function ggmlMulMatFns(): GgmlMulMatFns {
+  if (!mulMatFns) {
+    const base = ggmlBaseLib();
+    const cpu = koffi.load(join(llamaBinDir(), cpuVariant()));
+    koffi.struct("moeq_ggml_init_params", { mem_size: "size_t", mem_buffer: "void *", no_alloc: "bool" });
+    cpu.func("void ggml_cpu_init(void)")();
+    mulMatFns = {
+      init: base.func("void *ggml_init(moeq_ggml_init_params p)"),
+      newTensor2d: base.func("void *ggml_new_tensor_2d(void *ctx, int type, int64_t ne0, int64_t ne1)"),
+      mulMat: base.func("void *ggml_mul_mat(void *ctx, void *a, void *b)"),
+      newGraph: base.func("void *ggml_new_graph(void *ctx)"),
+      expand: base.func("void ggml_build_forward_expand(void *g, void *t)"),
+      data: base.func("void *ggml_get_data(void *t)"),
+      free: base.func("void ggml_free(void *ctx)"),
+      compute: cpu.func("int ggml_graph_compute_with_ctx(void *ctx, void *g, int n_threads)"),
+    };
+  }
+  return mulMatFns;
+}
+
+/**
+ * ggml_mul_mat(W, X) on one CPU thread: W is `rows` rows of `cols` elements of ggml type `type` (encoded bytes),
+ * X is `nTok` f32 rows of `cols`. Returns [nTok × rows] f32, like our `matmul`.
+ */
+export function ggmlMulMat(type: number, weight: Uint8Array, cols: number, rows: number, x: Float32Array, nTok: number): Float32Array {
+  const f = ggmlMulMatFns();
+  const ctx = f.init({ mem_size: weight.length + 4 * (cols + rows) * nTok + (16 << 20), mem_buffer: null, no_alloc: false });
+  try {
+    const a = f.newTensor2d(ctx, type, cols, rows);
+    const b = f.newTensor2d(ctx, 0 /* F32 */, cols, nTok);
+    koffi.encode(f.data(a), "uint8_t", Array.from(weight), weight.length);
+    koffi.encode(f.data(b), "float", Array.from(x.subarray(0, cols * nTok)), cols * nTok);
+    const c = f.mulMat(ctx, a, b);
+    const g = f.newGraph(ctx);
+    f.expand(g, c);
+    f.compute(ctx, g, 1);
+    return new Float32Array(koffi.decode(f.data(c), "float", rows * nTok) as number[]);
+  } finally {
+    f.free(ctx);
+  }
 }

@@ -5,6 +5,7 @@ import { matmul, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
+import { ggmlMulMat } from "../../../../test-support/llama-run.js";
 
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
@@ -79,6 +80,28 @@ describe("ggmlActivationsFor", () => {
       for (let j = 0; j < 32; j++) expect(Math.abs(out[b + j] - x[b + j])).toBeLessThanOrEqual((amax / 127) * 0.5 + 1e-3);
     }
   });
+
+  for (const type of [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q6_K]) {
+    it(`with them, our ${GGMLType[type]} matmul equals ggml_mul_mat of libggml-cpu (to f32 rounding)`, () => {
+      const rows = 24, cols = 512, nTok = 6;
+      const w = quantize(type, seeded(rows * cols, 40 + type, 0.05), rows, cols);
+      const xs = seeded(nTok * cols, 41, 2);
+      const ref = ggmlMulMat(type, w, cols, rows, xs, nTok);
+      const ours = new Float32Array(nTok * rows);
+      const exact = new Float32Array(nTok * rows);
+      const m = makeWeightMatrix(type, cols, rows, w);
+      matmul(m, ggmlActivationsFor(type, xs, nTok, cols), nTok, ours);
+      matmul(m, xs, nTok, exact);
+      let dEmu = 0, dExact = 0, scale = 0;
+      for (let i = 0; i < ref.length; i++) {
+        dEmu = Math.max(dEmu, Math.abs(ours[i] - ref[i]));
+        dExact = Math.max(dExact, Math.abs(exact[i] - ref[i]));
+        scale = Math.max(scale, Math.abs(ref[i]));
+      }
+      expect(dEmu).toBeLessThan(1e-6 * (1 + scale)); // f32 summation-order differences only
+      expect(dExact).toBeGreaterThan(10 * dEmu); // the rounding is what llama.cpp does, not noise
+    });
+  }
 
   it("leaves activations of F32 weights untouched", () => {
     expect(ggmlActivationsFor(GGMLType.F32, x, 1, 512)).toBe(x);
