@@ -22,10 +22,11 @@ export async function loadLlamaCppModel(path: string): Promise<LlamaModel> {
 
 /**
  * llama.cpp's next-token distribution after every prefix of `tokens` (row t = P(· | tokens[0..t])), each a dense
- * Float64Array over the vocabulary. Uses a fresh context with the default f16 KV cache.
+ * Float64Array over the vocabulary. Uses a fresh context with the default f16 KV cache and flash attention off
+ * (the attention path the runtime's `ggmlNumerics` mirrors).
  */
 export async function llamaCppNextTokenProbs(model: LlamaModel, tokens: number[], nVocab: number, opts: { threads?: number } = {}): Promise<Float64Array[]> {
-  const context = await model.createContext({ contextSize: Math.max(256, tokens.length + 8), batchSize: Math.max(32, tokens.length), threads: opts.threads ?? 2 });
+  const context = await model.createContext({ contextSize: Math.max(256, tokens.length + 8), batchSize: Math.max(32, tokens.length), threads: opts.threads ?? 2, flashAttention: false });
   try {
     const seq = context.getSequence();
     const out = await seq.controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const));
