@@ -1423,3 +1423,188 @@ export function toBF16(src: usize, n: i32, dst: usize): void {
   const rounded = i32x4.shr_u(i32x4.add(u, i32x4.add(i32x4.splat(0x7fff), v128.and(hi, i32x4.splat(1)))), 16);
   return v128.bitselect(v128.or(hi, i32x4.splat(64)), rounded, nan);
 }
+
+// ---------------------------------------------------------------- dequantization (to_float), SIMD
+//
+// dequantize_row_* lane-wise: each output is the same f32 expression as in C (e.g. dl·q − ml), so the floats are
+// bit-identical. Levels are widened from bytes to i32 lanes and converted exactly.
+
+/** Stores 16 levels (bytes, unsigned or signed per `signed`) as 16 floats: (q − sub)·d (+ m when `addM`). */
+@inline function emit16(q: v128, signed: bool, sub: i32, d: v128, m: v128, addM: bool, y: usize): void {
+  const w0 = signed ? i16x8.extend_low_i8x16_s(q) : i16x8.extend_low_i8x16_u(q);
+  const w1 = signed ? i16x8.extend_high_i8x16_s(q) : i16x8.extend_high_i8x16_u(q);
+  const s = i32x4.splat(sub);
+  const p0 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w0), s));
+  const p1 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w0), s));
+  const p2 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w1), s));
+  const p3 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w1), s));
+  // C writes x*d (+ m) for the legacy types and d*q (then − m) for the K-quants; f32 multiplication commutes exactly
+  if (addM) {
+    v128.store(y, f32x4.add(f32x4.mul(p0, d), m));
+    v128.store(y + 16, f32x4.add(f32x4.mul(p1, d), m));
+    v128.store(y + 32, f32x4.add(f32x4.mul(p2, d), m));
+    v128.store(y + 48, f32x4.add(f32x4.mul(p3, d), m));
+  } else {
+    v128.store(y, f32x4.mul(p0, d));
+    v128.store(y + 16, f32x4.mul(p1, d));
+    v128.store(y + 32, f32x4.mul(p2, d));
+    v128.store(y + 48, f32x4.mul(p3, d));
+  }
+}
+
+/** The 16 high bits (bit 4 of each level) of a Q5 block half: bit j of `bits16` → 0x10 in byte j. */
+@inline function qhBytes(bits16: u32): v128 {
+  const rep = i8x16.swizzle(i32x4.splat(bits16), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const sel = v128.and(rep, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  return v128.and(v128.not(i8x16.eq(sel, i8x16.splat(0))), i8x16.splat(0x10));
+}
+
+/** == to_float for the block types: nb blocks from src into dst floats. Returns −1 for other types. */
+export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  const zero = f32x4.splat(0);
+  const nib = i8x16.splat(0x0f);
+  if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {
+    const bytes: usize = type == 2 ? 18 : type == 3 ? 20 : type == 6 ? 22 : type == 7 ? 24 : 34;
+    for (let i = 0; i < nb; i++, src += bytes, dst += 128) {
+      const d = f32x4.splat(ld16f(src));
+      if (type == 8) {
+        emit16(v128.load(src + 2), true, 0, d, zero, false, dst);
+        emit16(v128.load(src + 18), true, 0, d, zero, false, dst + 64);
+        continue;
+      }
+      const asym = type == 3 || type == 7;
+      const m = asym ? f32x4.splat(ld16f(src + 2)) : zero;
+      const qs = v128.load(src + (type == 2 ? 2 : type == 3 ? 4 : type == 6 ? 6 : 8));
+      let lo = v128.and(qs, nib);
+      let hi = i8x16.shr_u(qs, 4);
+      if (type == 6 || type == 7) {
+        const qh = load<u32>(src + (type == 6 ? 2 : 4));
+        lo = v128.or(lo, qhBytes(qh & 0xffff));
+        hi = v128.or(hi, qhBytes(qh >> 16));
+      }
+      const sub = type == 2 ? 8 : type == 6 ? 16 : 0;
+      emit16(lo, false, sub, d, m, asym, dst);
+      emit16(hi, false, sub, d, m, asym, dst + 64);
+    }
+    return 0;
+  }
+  const three = i8x16.splat(3);
+  if (type == 10) {
+    for (let i = 0; i < nb; i++, src += 84) {
+      const d = ld16f(src + 80);
+      const mn = ld16f(src + 82);
+      let is = 0;
+      for (let n = 0; n < QK_K; n += 128) {
+        const q = src + 16 + <usize>(n / 4);
+        for (let shift = 0; shift < 8; shift += 2) {
+          for (let h = 0; h < 32; h += 16) {
+            const sc = ldb(src, is++);
+            const dl = f32x4.splat(d * <f32>(sc & 0xf));
+            const ml = f32x4.splat(mn * <f32>(sc >> 4));
+            const lv = v128.and(i8x16.shr_u(v128.load(q + <usize>h), shift), three);
+            emit16(lv, false, 0, dl, zero, false, dst);
+            // y = dl·q − ml: the subtraction follows the rounded product
+            for (let k = 0; k < 4; k++) {
+              const p = dst + (<usize>k << 4);
+              v128.store(p, f32x4.sub(v128.load(p), ml));
+            }
+            dst += 64;
+          }
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 11) {
+    const four = i8x16.splat(4);
+    for (let i = 0; i < nb; i++, src += 110) {
+      const dAll = ld16f(src + 108);
+      let is = 0;
+      let mbit = 1;
+      for (let n = 0; n < QK_K; n += 128) {
+        const q = src + 32 + <usize>(n / 4);
+        for (let shift = 0; shift < 8; shift += 2, mbit <<= 1) {
+          const mbitI: i32 = mbit;
+          const mv = i8x16.splat(<i8>mbitI);
+          for (let h = 0; h < 32; h += 16) {
+            const dl = f32x4.splat(dAll * <f32>(scaleQ3K(src + 96, is++) - 32));
+            const low = v128.and(i8x16.shr_u(v128.load(q + <usize>h), shift), three);
+            const hset = v128.not(i8x16.eq(v128.and(v128.load(src + <usize>h), mv), i8x16.splat(0)));
+            const lv = i8x16.sub(low, v128.andnot(four, hset));
+            emit16(lv, true, 0, dl, zero, false, dst);
+            dst += 64;
+          }
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 12 || type == 13) {
+    const five = type == 13;
+    const bytes: usize = five ? 176 : 144;
+    const sixteen = i8x16.splat(16);
+    for (let i = 0; i < nb; i++, src += bytes) {
+      const d = ld16f(src);
+      const mn = ld16f(src + 2);
+      let u1 = 1;
+      for (let j = 0, is = 0; j < QK_K; j += 64, is += 2, u1 <<= 2) {
+        const q = src + (five ? 48 : 16) + <usize>(j / 2);
+        const d1 = f32x4.splat(d * <f32>scaleK4(src + 4, is));
+        const m1 = f32x4.splat(mn * <f32>minK4(src + 4, is));
+        const d2 = f32x4.splat(d * <f32>scaleK4(src + 4, is + 1));
+        const m2 = f32x4.splat(mn * <f32>minK4(src + 4, is + 1));
+        const u2: i32 = u1 << 1;
+        const u1v = i8x16.splat(<i8>u1);
+        const u2v = i8x16.splat(<i8>u2);
+        for (let half = 0; half < 2; half++) {
+          const dv = half == 0 ? d1 : d2;
+          const mv = half == 0 ? m1 : m2;
+          for (let h = 0; h < 32; h += 16) {
+            const raw = v128.load(q + <usize>h);
+            let lv = half == 0 ? v128.and(raw, nib) : i8x16.shr_u(raw, 4);
+            if (five) {
+              const qh = v128.load(src + 16 + <usize>h);
+              const set = v128.not(i8x16.eq(v128.and(qh, half == 0 ? u1v : u2v), i8x16.splat(0)));
+              lv = i8x16.add(lv, v128.and(set, sixteen));
+            }
+            emit16(lv, false, 0, dv, zero, false, dst);
+            for (let k = 0; k < 4; k++) {
+              const p = dst + (<usize>k << 4);
+              v128.store(p, f32x4.sub(v128.load(p), mv));
+            }
+            dst += 64;
+          }
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 14) {
+    for (let i = 0; i < nb; i++, src += 210) {
+      const d = ld16f(src + 208);
+      for (let n = 0; n < 2; n++) {
+        const ql = src + (<usize>n << 6);
+        const qh = src + 128 + (<usize>n << 5);
+        const sc = src + 192 + (<usize>n << 3);
+        const y = dst + (<usize>n << 9);
+        for (let h = 0; h < 32; h += 16) {
+          const a = v128.load(ql + <usize>h);
+          const b = v128.load(ql + 32 + <usize>h);
+          const hb = v128.load(qh + <usize>h);
+          const is = h >> 4;
+          const q1 = v128.or(v128.and(a, nib), i8x16.shl(v128.and(hb, three), 4));
+          const q2 = v128.or(v128.and(b, nib), i8x16.shl(v128.and(i8x16.shr_u(hb, 2), three), 4));
+          const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(hb, 4), three), 4));
+          const q4 = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(hb, 6), 4));
+          emit16(q1, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>is)), zero, false, y + (<usize>h << 2));
+          emit16(q2, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 2))), zero, false, y + 128 + (<usize>h << 2));
+          emit16(q3, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 4))), zero, false, y + 256 + (<usize>h << 2));
+          emit16(q4, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 6))), zero, false, y + 384 + (<usize>h << 2));
+        }
+      }
+      dst += 1024;
+    }
+    return 0;
+  }
+  return -1;
+}

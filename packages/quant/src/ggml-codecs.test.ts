@@ -32,8 +32,13 @@ function checkType(type: GGMLType, withImatrix: boolean): void {
       const jsMsg = describeMismatch(js, ref, blockBytes);
       if (jsMsg) failures.push(`reference codec ${name} ${nrows}x${nPerRow}: ${jsMsg}`);
       const n = nrows * nPerRow;
-      const deq = describeFloatMismatch(dequantize(type, ref, n), ggmlDequantize(type, ref, n));
+      const refFloats = ggmlDequantize(type, ref, n);
+      const deq = describeFloatMismatch(dequantize(type, ref, n), refFloats);
       if (deq) failures.push(`dequantize ${name} ${nrows}x${nPerRow}: ${deq}`);
+      const jsFloats = new Float32Array(n);
+      getGgmlCodec(type).dequantizeBlocks(ref, 0, n / GGML_TYPE_INFO[type].blockSize, jsFloats, 0);
+      const jsDeq = describeFloatMismatch(jsFloats, refFloats);
+      if (jsDeq) failures.push(`reference dequantize ${name} ${nrows}x${nPerRow}: ${jsDeq}`);
     }
   }
   expect(failures, failures.slice(0, 8).join("\n")).toEqual([]);

@@ -13,7 +13,7 @@ import { Q3_K_CODEC } from "./q3k.js";
 import { Q4_K_CODEC } from "./q4k.js";
 import { Q5_K_CODEC } from "./q5k.js";
 import { Q6_K_CODEC } from "./q6k.js";
-import { WASM_QUANT_TYPES, quantizeRowsWasm } from "./wasm-kernels.js";
+import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, quantizeRowsWasm } from "./wasm-kernels.js";
 
 const CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
   [F32_CODEC, F16_CODEC, BF16_CODEC, Q4_0_CODEC, Q4_1_CODEC, Q5_0_CODEC, Q5_1_CODEC, Q8_0_CODEC, Q2_K_CODEC, Q3_K_CODEC, Q4_K_CODEC, Q5_K_CODEC, Q6_K_CODEC].map(
@@ -118,7 +118,10 @@ export function quantize(type: GGMLType, src: Float32Array, nrows: number, nPerR
   return dst;
 }
 
-/** == ggml's to_float / dequantize_row_*: n elements (multiple of the block size) from src starting at byte srcOffset. */
+/**
+ * == ggml's to_float / dequantize_row_*: n elements (multiple of the block size) from src starting at byte srcOffset.
+ * Block types run the WebAssembly kernels; `getGgmlCodec(type).dequantizeBlocks` is the TypeScript reference.
+ */
 export function dequantize(type: GGMLType, src: Uint8Array, n: number, srcOffset = 0, dst?: Float32Array, dstOffset = 0): Float32Array {
   const bytes = quantizedSize(type, 1, n);
   checkCount("srcOffset", srcOffset);
@@ -136,6 +139,8 @@ export function dequantize(type: GGMLType, src: Uint8Array, n: number, srcOffset
     });
   }
   const codec = getGgmlCodec(type);
-  codec.dequantizeBlocks(src, srcOffset, n / GGML_TYPE_INFO[codec.type].blockSize, out, dstOffset);
+  const info = GGML_TYPE_INFO[codec.type];
+  if (WASM_DEQUANT_TYPES.has(type)) dequantizeBlocksWasm(type, src, srcOffset, n / info.blockSize, info.blockSize, info.typeSize, out, dstOffset);
+  else codec.dequantizeBlocks(src, srcOffset, n / info.blockSize, out, dstOffset);
   return out;
 }

@@ -19,6 +19,7 @@ interface KernelExports {
   heapBase(): number;
   quantize(type: number, src: number, nrows: number, nPerRow: number, imatrix: number, dst: number): number;
   toF16(src: number, n: number, dst: number): void;
+  dequantize(type: number, src: number, nb: number, dst: number): number;
   toBF16(src: number, n: number, dst: number): void;
 }
 
@@ -26,6 +27,20 @@ interface KernelExports {
 export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.F16,
   GGMLType.BF16,
+  GGMLType.Q4_0,
+  GGMLType.Q4_1,
+  GGMLType.Q5_0,
+  GGMLType.Q5_1,
+  GGMLType.Q8_0,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
+  GGMLType.Q4_K,
+  GGMLType.Q5_K,
+  GGMLType.Q6_K,
+]);
+
+/** Types the WebAssembly kernels dequantize (F32/F16/BF16 stay in TypeScript: plain copies and a table). */
+export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q4_0,
   GGMLType.Q4_1,
   GGMLType.Q5_0,
@@ -96,5 +111,35 @@ export function quantizeRowsWasm(
       throw new Error(`ggml wasm kernels do not handle type ${type}`);
     }
     dst.set(new Uint8Array(mem, dstPtr, rows * rowBytes), dstOffset + r * rowBytes);
+  }
+}
+
+/**
+ * Dequantizes `nBlocks` blocks of `blockSize` elements / `typeSize` bytes from src[srcOffset…] into
+ * dst[dstOffset…] through the WebAssembly kernels, in chunks of about 4 MiB of output.
+ */
+export function dequantizeBlocksWasm(
+  type: GGMLType,
+  src: Uint8Array,
+  srcOffset: number,
+  nBlocks: number,
+  blockSize: number,
+  typeSize: number,
+  dst: Float32Array,
+  dstOffset: number,
+): void {
+  if (nBlocks === 0) return;
+  const k = load();
+  const chunkBlocks = Math.max(1, Math.min(nBlocks, Math.floor(CHUNK_ELEMS / blockSize)));
+  const srcPtr = align16(k.heapBase());
+  const dstPtr = align16(srcPtr + chunkBlocks * typeSize);
+  ensureMemory(k, dstPtr + chunkBlocks * blockSize * 4);
+  const mem = k.memory.buffer;
+  for (let b = 0; b < nBlocks; b += chunkBlocks) {
+    const blocks = Math.min(chunkBlocks, nBlocks - b);
+    const from = srcOffset + b * typeSize;
+    new Uint8Array(mem, srcPtr, blocks * typeSize).set(src.subarray(from, from + blocks * typeSize));
+    if (k.dequantize(type, srcPtr, blocks, dstPtr) !== 0) throw new Error(`ggml wasm kernels do not dequantize type ${type}`);
+    dst.set(new Float32Array(mem, dstPtr, blocks * blockSize), dstOffset + b * blockSize);
   }
 }
