@@ -1,0 +1,74 @@
+// The tiny Llama-4 fixture end to end through the CLI: convert, quantize, then (a) Q4_K_M perplexity and KLD
+// from the moeq runtime match llama.cpp's on the same GGUF within 0.5 %, (b) examples/gates/tiny-llama4.yml
+// passes Q8_0 and fails Q2_K.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../index.js";
+
+const root = fileURLToPath(new URL("../../../../", import.meta.url));
+const fixture = join(root, "fixtures/tiny-llama4");
+const corpus = join(root, "fixtures/data/brown-test.txt");
+const gateFile = join(root, "examples/gates/tiny-llama4.yml");
+const dir = mkdtempSync(join(tmpdir(), "moeq-fx-e2e-"));
+const f = (n: string) => join(dir, n);
+
+async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+async function json(...args: string[]) {
+  const r = await moeq(...args);
+  if (r.code !== 0) throw new Error(`moeq ${args.join(" ")} → ${r.code}: ${r.err}`);
+  return JSON.parse(r.out);
+}
+
+beforeAll(async () => {
+  for (const args of [
+    ["convert", fixture, "-o", f("bf16.gguf"), "--outtype", "bf16"],
+    ["quantize", f("bf16.gguf"), f("q8_0.gguf"), "Q8_0"],
+    ["quantize", f("bf16.gguf"), f("q4_k_m.gguf"), "Q4_K_M"],
+    ["quantize", f("bf16.gguf"), f("q2_k.gguf"), "Q2_K"],
+  ]) {
+    const r = await moeq(...args);
+    if (r.code !== 0) throw new Error(`moeq ${args[0]} failed: ${r.err}`);
+  }
+  // base logits once, from the BF16 checkpoint on the moeq runtime, in llama.cpp's .kld format
+  await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", "8", "--kld-base", f("base.kld"), "--json");
+}, 300_000);
+
+describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", () => {
+  it("Q4_K_M: perplexity and KLD from the moeq runtime match llama.cpp within 0.5 %", async () => {
+    // One KLD run per engine over the 8 stored chunks: it reports PPL(Q) of the quant as well.
+    const run = (engine: string) => json("eval", f("q4_k_m.gguf"), "--task", "kld", "--engine", engine, "--base", f("base.kld"), "--threads", "2", "--json");
+    const kM = (await run("moeq")).results.kld;
+    const kC = (await run("llama.cpp")).results.kld;
+    process.stderr.write(JSON.stringify({ pplMoeq: kM.pplQ.value, pplLlamaCpp: kC.pplQ.value, kldMoeq: kM.kldMean.value, kldLlamaCpp: kC.kldMean.value }) + "\n");
+    expect(kM.tokensScored).toBe(8 * 127);
+    expect(Math.abs(kM.pplQ.value / kC.pplQ.value - 1)).toBeLessThan(0.005);
+    // This fixture's KLDs are ~1e-4 nats; below 0.5 % of that the two engines' float noise (~1e-6) dominates.
+    expect(Math.abs(kM.kldMean.value - kC.kldMean.value)).toBeLessThan(Math.max(0.005 * kC.kldMean.value, 1e-6));
+    expect(Math.abs(kM.sameTopP.value - kC.sameTopP.value)).toBeLessThan(0.01);
+  }, 120_000);
+
+  it("examples/gates/tiny-llama4.yml passes Q8_0 (exit 0) and fails Q2_K (exit 1)", async () => {
+    const q8 = await moeq("gate", f("q8_0.gguf"), "--gate", gateFile, "--base", f("base.kld"), "--json");
+    const q2 = await moeq("gate", f("q2_k.gguf"), "--gate", gateFile, "--base", f("base.kld"), "--json");
+    const summary = (r: { out: string }) => JSON.parse(r.out).gates.map((g: { metric: string; actual: number; pass: boolean }) => `${g.metric}=${g.actual.toPrecision(4)}:${g.pass}`);
+    process.stderr.write(JSON.stringify({ q8_0: summary(q8), q2_k: summary(q2) }) + "\n");
+    expect(q8.code).toBe(0);
+    expect(q2.code).toBe(1);
+    expect(q2.err).toMatch(/gates failed/);
+  }, 120_000);
+});
