@@ -47,12 +47,21 @@ gates:
 describe("moeq gate", () => {
   it("exits 0 and writes the reports when every gate passes (llama.cpp engine, base logits reused)", async () => {
     const report = join(dir, "report-close");
-    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report);
+    const sweep = join(dir, "sweep.json");
+    writeFileSync(sweep, JSON.stringify([{ label: "Q8_0", sizeBytes: 5.6e6, kldMean: 1e-5 }, { label: "Q2_K", sizeBytes: 2.4e6, kldMean: 8e-4 }]));
+    const errors = join(dir, "expert-errors.json");
+    writeFileSync(errors, JSON.stringify([0, 1].flatMap((layer) => [0, 1, 2, 3].map((expert) => ({ layer, expert, tensor: "ffn_down_exps", rmse: 0.01 * (1 + layer + expert) })))));
+    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report, "--sweep", sweep, "--expert-errors", errors);
     expect(r.err).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^kld_mean\s+\S+\s+<=\s+0\.01\s+base\s+pass$/m);
     for (const f of ["report.json", "report.md", "report.html", "base.kld"]) expect(existsSync(join(report, f))).toBe(true);
     expect(JSON.parse(readFileSync(join(report, "report.json"), "utf8")).passed).toBe(true);
+    const html = readFileSync(join(report, "report.html"), "utf8");
+    expect(html).toMatch(/id="plot-quality-size"[^>]*data-points="2"/);
+    expect(html).toMatch(/id="plot-kld-histogram"/);
+    expect(html).toMatch(/id="plot-expert-error-ffn_down_exps"[^>]*data-rows="2"[^>]*data-cols="4"/);
+    expect(readFileSync(join(report, "report.md"), "utf8")).toContain("all gates passed");
     // the same base logits file, passed as --base, is reused without the base model
     const again = await moeq("gate", far, "--gate", gate, "--base", join(report, "base.kld"), "--engine", "llama.cpp", "--threads", "2", "--json");
     expect(again.code).toBe(1);
@@ -75,6 +84,11 @@ describe("moeq gate", () => {
     expect(r3.code).toBe(2);
     const r4 = await moeq("gate", close, "--gate", join(dir, "nope.yml"));
     expect(r4.code).toBe(2);
+    const badSweep = join(dir, "bad-sweep.json");
+    writeFileSync(badSweep, JSON.stringify([{ label: "Q8_0" }]));
+    const r5 = await moeq("gate", close, "--gate", gate, "--base", base, "--sweep", badSweep, "--engine", "llama.cpp");
+    expect(r5.code).toBe(2);
+    expect(r5.err).toMatch(/bad-sweep\.json: row 0: "sizeBytes"/);
   }, 60_000);
 });
 
