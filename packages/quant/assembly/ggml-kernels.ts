@@ -1459,8 +1459,44 @@ export function toBF16(src: usize, n: i32, dst: usize): void {
   return v128.and(v128.not(i8x16.eq(sel, i8x16.splat(0))), i8x16.splat(0x10));
 }
 
-/** == to_float for the block types: nb blocks from src into dst floats. Returns −1 for other types. */
+/** ggml_compute_fp16_to_fp32 on four halves (in the low 16 bits of each lane), with integer ops only. */
+@inline function f16x4ToF32(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  const expo = v128.and(h, i32x4.splat(0x7c00));
+  const mant = v128.and(h, i32x4.splat(0x03ff));
+  const normal = i32x4.add(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), i32x4.splat(112 << 23));
+  // inf / NaN: ggml's multiply quiets a signalling NaN (sets bit 22) and keeps the payload
+  const quiet = v128.and(v128.not(i32x4.eq(mant, i32x4.splat(0))), i32x4.splat(0x00400000));
+  const special = v128.or(v128.or(i32x4.splat(0x7f800000), i32x4.shl(mant, 13)), quiet);
+  // zero / subnormal: mant · 2^-24, exact in float32
+  const small = f32x4.mul(f32x4.convert_i32x4_s(mant), f32x4.splat(reinterpret<f32>(<u32>0x33800000)));
+  const isSpecial = i32x4.eq(expo, i32x4.splat(0x7c00));
+  const isSmall = i32x4.eq(expo, i32x4.splat(0));
+  return v128.or(sign, v128.bitselect(small, v128.bitselect(special, normal, isSpecial), isSmall));
+}
+
+/** F16 / BF16 to_float: n values from src (u16) to dst (f32). */
+function fromHalf(bf16: bool, src: usize, n: i32, dst: usize): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    const lo = i32x4.extend_low_i16x8_u(h);
+    const hi = i32x4.extend_high_i16x8_u(h);
+    v128.store(dst + (<usize>i << 2), bf16 ? i32x4.shl(lo, 16) : f16x4ToF32(lo));
+    v128.store(dst + (<usize>i << 2) + 16, bf16 ? i32x4.shl(hi, 16) : f16x4ToF32(hi));
+  }
+  for (; i < n; i++) {
+    const h = <u32>load<u16>(src + (<usize>i << 1));
+    store<u32>(dst + (<usize>i << 2), bf16 ? h << 16 : i32x4.extract_lane(f16x4ToF32(i32x4.splat(h)), 0));
+  }
+}
+
+/** == to_float for F16, BF16 and the block types: nb blocks from src into dst floats. Returns −1 for other types. */
 export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  if (type == 1 || type == 30) {
+    fromHalf(type == 30, src, nb, dst);
+    return 0;
+  }
   const zero = f32x4.splat(0);
   const nib = i8x16.splat(0x0f);
   if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {

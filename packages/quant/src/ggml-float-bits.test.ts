@@ -30,6 +30,21 @@ describe("F16 and BF16 match ggml on arbitrary float32 bit patterns", () => {
       expect(describeFloatMismatch(dequantize(type, ref, src.length), ggmlDequantize(type, ref, src.length))).toBe("");
     });
   }
+  it("F16 and BF16 to_float agree with ggml on all 65536 half / bfloat16 patterns (NaN payloads included)", () => {
+    const all = new Uint8Array(65536 * 2);
+    for (let h = 0; h < 65536; h++) {
+      all[2 * h] = h & 0xff;
+      all[2 * h + 1] = h >> 8;
+    }
+    for (const type of [GGMLType.F16, GGMLType.BF16]) {
+      const ref = ggmlDequantize(type, all, 65536);
+      expect(describeFloatMismatch(dequantize(type, all, 65536), ref)).toBe("");
+      const js = new Float32Array(65536);
+      getGgmlCodec(type).dequantizeBlocks(all, 0, 65536, js, 0);
+      expect(describeFloatMismatch(js, ref)).toBe("");
+    }
+  });
+
   it("F32 is a bit-exact copy both ways", () => {
     const q = quantize(GGMLType.F32, src, 1, src.length);
     expect(describeMismatch(q, ggmlQuantizeChunk(GGMLType.F32, src, 1, src.length, null), 4)).toBe("");

@@ -39,8 +39,10 @@ export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Types the WebAssembly kernels dequantize (F32/F16/BF16 stay in TypeScript: plain copies and a table). */
+/** Types the WebAssembly kernels dequantize (F32 stays a plain copy). */
 export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
+  GGMLType.F16,
+  GGMLType.BF16,
   GGMLType.Q4_0,
   GGMLType.Q4_1,
   GGMLType.Q5_0,
