@@ -188,6 +188,17 @@ describe("vision", () => {
     expect(Array.from(withImage.subarray(0, 3200))).toEqual(Array.from(without.subarray(0, 3200))); // BOS row precedes the image
     expect(Array.from(withImage.subarray(-3200))).not.toEqual(Array.from(without.subarray(-3200)));
     await expect(m.logits(ids.slice(0, 10), { image: bytes })).rejects.toThrow(/<\|patch\|> tokens/);
+
+    // the converter's GGUF + mmproj-<name> pair gives the same image-conditioned logits
+    const out = join(dir, "vision-f32.gguf");
+    await convertHfToGguf(vdir, out, { outtype: LlamaFType.ALL_F32 });
+    const g = await loadModel(out, { ggmlNumerics: false });
+    expect(g.expandImagePrompt("<|image|>What is it?", bytes)).toBe(text);
+    const fromGguf = await g.logits(ids, { image: bytes });
+    let max = 0;
+    for (let i = 0; i < fromGguf.length; i++) max = Math.max(max, Math.abs(fromGguf[i] - withImage[i]));
+    expect(max).toBeLessThan(1e-4);
+    await g.close();
     await m.close();
   });
 });

@@ -3,7 +3,7 @@
  * builds the config, weight store, tokenizer and (for HF checkpoints with a vision tower) the image encoder.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { InputError } from "@moeq/formats";
 import type { Llama4TextConfig } from "./llama4/config.js";
 import { llama4ConfigFromGguf, llama4ConfigFromHf } from "./llama4/config.js";
@@ -15,8 +15,11 @@ import { openGgufFile } from "./store/gguf-source.js";
 import type { ChatMessage } from "./tokenizer/llama4-tokenizer.js";
 import { Llama4Tokenizer } from "./tokenizer/llama4-tokenizer.js";
 import { sampleToken, seededRandom } from "./sampling.js";
-import type { VisionEncoder } from "./vision/vision-encoder.js";
-import { loadVisionEncoder } from "./vision/vision-encoder.js";
+import type { VisionEncoder, VisionTensors } from "./vision/vision-encoder.js";
+import { loadVisionEncoder, loadVisionEncoderFromMmproj, safetensorsVisionTensors } from "./vision/vision-encoder.js";
+import { llama4VisionGgufName } from "./llama4/vision-names.js";
+import { dequantizeRow } from "./ops/dequant-adapter.js";
+import type { GgufFile } from "./store/gguf-source.js";
 
 export interface LoadModelOptions {
   /** Resident weight bytes kept in the LRU (default 4 GiB). */
@@ -25,6 +28,11 @@ export interface LoadModelOptions {
   threads?: number;
   /** Override the config.json path of an HF checkpoint (e.g. a variant config). */
   config?: string;
+  /**
+   * mmproj GGUF with the vision tower for a GGUF model (default: `mmproj-<model file name>` next to it, as
+   * `moeq convert` and llama.cpp name it, when that file exists).
+   */
+  mmproj?: string;
   /** Follow llama.cpp's CPU numerics (f16 KV cache, activations rounded per weight type); default true for GGUF, false for safetensors. */
   ggmlNumerics?: boolean;
 }
@@ -160,6 +168,48 @@ function readJson(path: string): unknown {
   }
 }
 
+/** VisionTensors over an mmproj GGUF: HF names mapped to `v.*` / `mm.*`, any stored type decoded to f32. */
+function mmprojVisionTensors(g: GgufFile): VisionTensors {
+  const sources = g.sources();
+  const find = (hf: string) => {
+    const name = llama4VisionGgufName(hf);
+    return name === undefined ? undefined : sources.get(name);
+  };
+  const need = (hf: string) => {
+    const t = find(hf);
+    if (!t) throw new InputError("MISSING_TENSOR", `mmproj has no tensor for ${hf} (${llama4VisionGgufName(hf) ?? "unmapped"})`, { file: g.path });
+    return t;
+  };
+  return {
+    source: g.path,
+    close: () => g.close(),
+    has: (hf) => find(hf) !== undefined,
+    shape: (hf) => [...need(hf).ne].reverse(),
+    read: (hf) => {
+      const t = need(hf);
+      const n = t.ne.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(n);
+      dequantizeRow(t.type, t.readSlice(undefined), 0, n, out);
+      return out;
+    },
+  };
+}
+
+async function loadMmprojVision(modelPath: string, explicit: string | undefined): Promise<VisionEncoder | null> {
+  const path = explicit ?? join(dirname(modelPath), `mmproj-${basename(modelPath)}`);
+  if (!existsSync(path)) {
+    if (explicit) throw new InputError("NOT_FOUND", "mmproj file not found", { file: explicit });
+    return null;
+  }
+  const g = await openGgufFile(path);
+  try {
+    return loadVisionEncoderFromMmproj((k) => g.get(k), mmprojVisionTensors(g));
+  } catch (err) {
+    g.close();
+    throw err;
+  }
+}
+
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<Llama4Model> {
   if (!existsSync(path)) throw new InputError("NOT_FOUND", "no such file or directory", { file: path });
   const isDir = statSync(path).isDirectory();
@@ -174,7 +224,8 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       const config = llama4ConfigFromGguf(get, path, out.ne[1]);
       const store = new WeightStore(path, sources, opts, () => gguf.close());
       const tokenizer = Llama4Tokenizer.fromGgufMetadata(get, path);
-      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true }), tokenizer, null, tokenizer.tokenId("<|patch|>"));
+      const vision = await loadMmprojVision(path, opts.mmproj);
+      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true }), tokenizer, vision, tokenizer.tokenId("<|patch|>"));
     } catch (err) {
       gguf.close();
       throw err;
@@ -192,7 +243,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const imageTokenId = typeof configJson.image_token_index === "number" ? configJson.image_token_index : tokenizer.tokenId("<|patch|>");
     const preprocessorPath = join(dir, "preprocessor_config.json");
     const preprocessor = existsSync(preprocessorPath) ? (readJson(preprocessorPath) as Record<string, unknown>) : null;
-    const vision = loadVisionEncoder(configJson, configPath, st.other, preprocessor);
+    const vision = loadVisionEncoder(configJson, configPath, safetensorsVisionTensors(st.other, path), preprocessor);
     return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? false }), tokenizer, vision, imageTokenId);
   } catch (err) {
     st.close();

@@ -55,7 +55,7 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
   };
   const num = (k: string) => text[k] as number;
   const vision = {
-    hidden_size: 64, image_size: 64, intermediate_size: 256, num_attention_heads: 2, num_channels: 3, num_hidden_layers: 1, patch_size: 16,
+    hidden_act: "gelu", hidden_size: 64, image_size: 64, intermediate_size: 256, num_attention_heads: 2, num_channels: 3, num_hidden_layers: 1, patch_size: 16,
     pixel_shuffle_ratio: 0.5, projector_input_dim: 64, projector_output_dim: 64, rope_theta: 10000, vision_output_dim: 64, norm_eps: 1e-5,
   };
   const config: Record<string, unknown> = {
@@ -119,6 +119,10 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
   len.writeBigUInt64LE(BigInt(h.length));
   writeFileSync(join(dir, "model.safetensors"), Buffer.concat([len, h, ...blobs.map((b) => Buffer.from(b.buffer))]));
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 1));
+  if (opts.vision) {
+    const pre = { image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], max_patches: 16, size: { height: vision.image_size, width: vision.image_size } };
+    writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify(pre, null, 1));
+  }
   for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]) {
     if (existsSync(join(FIXTURE_DIR, f))) copyFileSync(join(FIXTURE_DIR, f), join(dir, f));
   }

@@ -12,7 +12,38 @@ import { matmul } from "../ops/matmul.js";
 import { softmaxInPlace } from "../ops/elementwise.js";
 import { decodeImage, expandImageTokens, preprocessImage } from "./image-processor.js";
 
+/** Vision/projector tensors by their HF name, decoded to f32 (from safetensors or an mmproj GGUF). */
+export interface VisionTensors {
+  /** Where they come from, for error messages. */
+  readonly source: string;
+  has(hfName: string): boolean;
+  /** torch (row-major, outermost first) shape. */
+  shape(hfName: string): readonly number[];
+  read(hfName: string): Float32Array;
+  /** Releases the file behind them, if any. */
+  close?(): void;
+}
+
 type RawTensors = ReadonlyMap<string, { dtype: string; shape: readonly number[]; read(): Uint8Array }>;
+
+/** VisionTensors over the non-text tensors of an HF safetensors checkpoint. */
+export function safetensorsVisionTensors(raw: RawTensors, source: string): VisionTensors {
+  const need = (name: string) => {
+    const e = raw.get(name);
+    if (!e) throw new InputError("MISSING_TENSOR", `vision tensor ${name} is missing`, { file: source });
+    return e;
+  };
+  return {
+    source,
+    has: (name) => raw.has(name),
+    shape: (name) => need(name).shape,
+    read: (name) => {
+      const e = need(name);
+      if (!isSafetensorsDType(e.dtype)) throw new InputError("SAFETENSORS_DTYPE", `${name} has dtype ${e.dtype}`, { file: source });
+      return decodeToFloat32(e.read(), e.dtype);
+    },
+  };
+}
 
 export interface VisionConfig {
   readonly hiddenSize: number;
@@ -71,9 +102,8 @@ export class VisionEncoder {
 
   constructor(
     readonly config: VisionConfig,
-    private readonly raw: RawTensors,
+    private readonly tensors: VisionTensors,
     private readonly projector: WeightMatrix,
-    private readonly file: string,
   ) {
     const side = config.imageSize / config.patchSize;
     this.tokensPerTile = (side * side) / Math.round(1 / config.pixelShuffleRatio ** 2);
@@ -99,10 +129,7 @@ export class VisionEncoder {
   private t(name: string): Float32Array {
     let v = this.cache.get(name);
     if (!v) {
-      const e = this.raw.get(name);
-      if (!e) throw new InputError("MISSING_TENSOR", `vision tensor ${name} is missing`, { file: this.file });
-      if (!isSafetensorsDType(e.dtype)) throw new InputError("SAFETENSORS_DTYPE", `${name} has dtype ${e.dtype}`, { file: this.file });
-      v = decodeToFloat32(e.read(), e.dtype);
+      v = this.tensors.read(name);
       this.cache.set(name, v);
     }
     return v;
@@ -258,30 +285,27 @@ export class VisionEncoder {
 
   close(): void {
     this.cache.clear();
+    this.tensors.close?.();
   }
 }
 
 /**
- * Builds the encoder when the checkpoint has a vision tower; null for text-only checkpoints.
+ * Builds the encoder from an HF config.json when the checkpoint has a vision tower; null for text-only checkpoints.
  * `preprocessor` is the parsed preprocessor_config.json when there is one (max_patches, tile size).
  */
 export function loadVisionEncoder(
   configJson: Record<string, unknown>,
   configPath: string,
-  raw: RawTensors,
+  tensors: VisionTensors,
   preprocessor: Record<string, unknown> | null,
 ): VisionEncoder | null {
   const vc = configJson.vision_config as Record<string, number> | undefined;
-  if (!vc || !raw.has("vision_model.patch_embedding.linear.weight")) return null;
+  if (!vc || !tensors.has("vision_model.patch_embedding.linear.weight")) return null;
   const maxPatches = typeof preprocessor?.max_patches === "number" ? preprocessor.max_patches : 16;
   const size = preprocessor?.size as { height?: number; width?: number } | undefined;
   if (size?.height !== undefined && (size.height !== vc.image_size || size.width !== vc.image_size)) {
     throw new InputError("CONFIG_MISMATCH", `preprocessor size ${size.height}×${size.width} differs from vision image_size ${vc.image_size}`, { file: configPath });
   }
-  const proj = raw.get("multi_modal_projector.linear_1.weight");
-  if (!proj) throw new InputError("MISSING_TENSOR", "multi_modal_projector.linear_1.weight is missing", { file: configPath });
-  if (!isSafetensorsDType(proj.dtype)) throw new InputError("SAFETENSORS_DTYPE", `projector has dtype ${proj.dtype}`, { file: configPath });
-  const projector = f32Matrix(decodeToFloat32(proj.read(), proj.dtype), proj.shape[0], proj.shape[1]);
   const cfg: VisionConfig = Object.freeze({
     hiddenSize: vc.hidden_size,
     intermediateSize: vc.intermediate_size,
@@ -294,5 +318,42 @@ export function loadVisionEncoder(
     ropeTheta: vc.rope_theta ?? 10000,
     maxPatches,
   });
-  return new VisionEncoder(cfg, raw, projector, configPath);
+  return new VisionEncoder(cfg, tensors, projectorOf(tensors));
+}
+
+function projectorOf(tensors: VisionTensors): WeightMatrix {
+  const name = "multi_modal_projector.linear_1.weight";
+  if (!tensors.has(name)) throw new InputError("MISSING_TENSOR", `${name} is missing`, { file: tensors.source });
+  const [rows, cols] = tensors.shape(name);
+  return f32Matrix(tensors.read(name), rows, cols);
+}
+
+/**
+ * Builds the encoder from an mmproj GGUF's `clip.*` keys (projector_type llama4). The vision RoPE base is not stored
+ * there; Llama 4 uses 10000.
+ */
+export function loadVisionEncoderFromMmproj(get: (key: string) => unknown, tensors: VisionTensors): VisionEncoder {
+  const file = tensors.source;
+  const num = (key: string, fallback?: number): number => {
+    const v = get(key);
+    if (typeof v === "number") return v;
+    if (fallback !== undefined) return fallback;
+    throw new InputError("GGUF_MISSING_KEY", `mmproj has no "${key}"`, { file });
+  };
+  if (get("general.architecture") !== "clip" || get("clip.projector_type") !== "llama4") {
+    throw new InputError("MMPROJ_UNSUPPORTED", `not a Llama 4 mmproj (architecture ${String(get("general.architecture"))}, projector ${String(get("clip.projector_type"))})`, { file });
+  }
+  const cfg: VisionConfig = Object.freeze({
+    hiddenSize: num("clip.vision.embedding_length"),
+    intermediateSize: num("clip.vision.feed_forward_length"),
+    numLayers: num("clip.vision.block_count"),
+    numHeads: num("clip.vision.attention.head_count"),
+    imageSize: num("clip.vision.image_size"),
+    patchSize: num("clip.vision.patch_size"),
+    pixelShuffleRatio: 1 / num("clip.vision.projector.scale_factor"),
+    normEps: num("clip.vision.attention.layer_norm_epsilon", 1e-5),
+    ropeTheta: 10000,
+    maxPatches: 16,
+  });
+  return new VisionEncoder(cfg, tensors, projectorOf(tensors));
 }
