@@ -76,9 +76,13 @@ const TO_FLOAT_SYMBOL: Record<number, string> = {
 
 /** ggml's to_float for `type`: n elements (a multiple of the block size) from `src`. */
 export function ggmlDequantize(type: number, src: Uint8Array, n: number): Float32Array {
-  const dst = new Float32Array(n);
+  return ggmlDequantizeInto(type, src, new Float32Array(n), n);
+}
+
+/** ggml's to_float into a caller-owned array (for the bench). F32 is a byte copy, as ggml's is a memcpy. */
+export function ggmlDequantizeInto(type: number, src: Uint8Array, dst: Float32Array, n: number): Float32Array {
   if (type === 0) {
-    dst.set(new Float32Array(src.buffer.slice(src.byteOffset, src.byteOffset + n * 4)));
+    new Uint8Array(dst.buffer, dst.byteOffset, n * 4).set(src.subarray(0, n * 4));
     return dst;
   }
   let fn = toFloatFns.get(type);

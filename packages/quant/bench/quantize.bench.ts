@@ -4,8 +4,8 @@
 import { expect, it } from "vitest";
 import { Bench } from "tinybench";
 import { GGMLType, ggmlTypeName } from "@moeq/formats";
-import { SUPPORTED_QUANT_TYPES, quantize, quantizeInto, quantizedSize } from "@moeq/quant";
-import { ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "../../../test-support/ggml-quants.js";
+import { SUPPORTED_QUANT_TYPES, dequantize, quantize, quantizeInto, quantizedSize } from "@moeq/quant";
+import { ggmlDequantize, ggmlDequantizeInto, ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "../../../test-support/ggml-quants.js";
 import { DISTRIBUTIONS, makeImatrix, makeRows } from "../src/test-utils/rows.js";
 
 const NROWS = Number(process.env.MOEQ_BENCH_ROWS ?? 64);
@@ -55,5 +55,40 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
     }
   }
   console.log(`moeq quantize vs ggml_quantize_chunk, ${NROWS}×${N_PER_ROW} gaussian rows, single thread (Melem/s; ratio = ours/ggml throughput)`);
+  console.table(rows);
+}, 1_800_000);
+
+it(`dequantize throughput vs ggml to_float (${NROWS} rows × ${N_PER_ROW})`, async () => {
+  const src = makeRows(DISTRIBUTIONS["gaussian-0.02"], NROWS, N_PER_ROW, 42);
+  const n = NROWS * N_PER_ROW;
+  const rows: Array<{ type: string; oursMelemS: number; ggmlMelemS: number; ratio: number }> = [];
+  for (const type of SUPPORTED_QUANT_TYPES as GGMLType[]) {
+    const q = quantize(type, src, NROWS, N_PER_ROW);
+    expect(Buffer.from(dequantize(type, q, n).buffer).equals(Buffer.from(ggmlDequantize(type, q, n).buffer))).toBe(true);
+    const ours = new Float32Array(n);
+    const ref = new Float32Array(n);
+    const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
+    bench.add("ours", () => {
+      dequantize(type, q, n, 0, ours, 0);
+    });
+    bench.add("ggml", () => {
+      ggmlDequantizeInto(type, q, ref, n);
+    });
+    await bench.run();
+    const ms = (name: string): number => {
+      const r = bench.getTask(name)?.result;
+      if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
+      return r.latency.mean;
+    };
+    const oursMs = ms("ours");
+    const ggmlMs = ms("ggml");
+    rows.push({
+      type: ggmlTypeName(type),
+      oursMelemS: +(n / oursMs / 1e3).toFixed(1),
+      ggmlMelemS: +(n / ggmlMs / 1e3).toFixed(1),
+      ratio: +(ggmlMs / oursMs).toFixed(2),
+    });
+  }
+  console.log(`moeq dequantize vs ggml to_float, ${n} elements, single thread (Melem/s; ratio = ours/ggml throughput)`);
   console.table(rows);
 }, 1_800_000);
