@@ -15,6 +15,7 @@ interface RunArgs {
   json: boolean;
   "top-k": number;
   config: string | undefined;
+  mmproj: string | undefined;
   threads: number | undefined;
   "memory-budget-mb": number | undefined;
 }
@@ -74,6 +75,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print prompt log-probabilities (top-k per position, full for the last) and the generation as JSON" })
       .option("top-k", { type: "number", default: 10, describe: "entries per position in --json" })
       .option("config", { type: "string", describe: "override config.json of an HF checkpoint" })
+      .option("mmproj", { type: "string", describe: "vision projector GGUF for a GGUF model (default: mmproj-<model file> next to it)" })
       .option("threads", { type: "number", describe: "worker threads" })
       .option("memory-budget-mb", { type: "number", describe: "resident weight budget (MiB)" }) as unknown as Argv<RunArgs>,
   handler: async (args) => {
@@ -92,6 +94,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }
     const m = await loadModel(args.model, {
       config: args.config,
+      mmproj: args.mmproj,
       threads: args.threads,
       memoryBudgetBytes: args["memory-budget-mb"] === undefined ? undefined : args["memory-budget-mb"] * 1024 * 1024,
     });
