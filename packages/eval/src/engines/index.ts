@@ -9,6 +9,8 @@ export interface OpenEvalModelOptions {
   /** "moeq" (default): the bundled runtime; "llama.cpp": llama.cpp via node-llama-cpp (GGUF only). */
   engine?: EngineName;
   threads?: number;
+  /** llama.cpp engine only: flash attention "auto" (default, as llama-perplexity) or forced on/off. */
+  flashAttention?: boolean | "auto";
 }
 
 /** Opens a model for evaluation with the chosen engine. Engines load lazily, so one never pays for the other. */
@@ -23,7 +25,7 @@ export async function openEvalModel(path: string, opts: OpenEvalModelOptions = {
     case "llama.cpp": {
       if (!path.endsWith(".gguf")) throw new InputError("ENGINE_NEEDS_GGUF", "the llama.cpp engine reads GGUF files only", { file: path });
       const { openLlamaCppModel } = await import("./llama-cpp.js");
-      return openLlamaCppModel(path, { threads: opts.threads });
+      return openLlamaCppModel(path, { threads: opts.threads, flashAttention: opts.flashAttention });
     }
     default:
       throw new InputError("UNKNOWN_ENGINE", `unknown engine ${JSON.stringify(engine)} (${ENGINES.join(", ")})`);

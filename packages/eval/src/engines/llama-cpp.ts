@@ -17,6 +17,11 @@ export const LOG_PROB_FLOOR = Math.log(1.401298464324817e-45);
 export interface LlamaCppEngineOptions {
   /** CPU threads for llama.cpp; default: llama.cpp's own choice (math cores). */
   threads?: number;
+  /**
+   * Flash attention: "auto" (default, as llama-perplexity's `-fa auto`) or forced. `false` is the attention
+   * path the moeq runtime's ggml numerics mirror.
+   */
+  flashAttention?: boolean | "auto";
 }
 
 let llamaInstance: Promise<Llama> | undefined;
@@ -35,6 +40,7 @@ class LlamaCppEvalModel implements EvalModel {
     private readonly model: LlamaModel,
     readonly vocabSize: number,
     private readonly threads: number | undefined,
+    private readonly flashAttention: boolean | "auto",
   ) {}
 
   get nCtxTrain(): number {
@@ -61,7 +67,7 @@ class LlamaCppEvalModel implements EvalModel {
     if (!this.ctx || this.ctxSize < n) {
       await this.ctx?.dispose();
       const size = Math.max(n, 64);
-      this.ctx = await this.model.createContext({ contextSize: size, batchSize: size, sequences: 1, threads: this.threads ?? 0 });
+      this.ctx = await this.model.createContext({ contextSize: size, batchSize: size, sequences: 1, threads: this.threads ?? 0, flashAttention: this.flashAttention });
       this.ctxSize = this.ctx.contextSize;
       this.seq = this.ctx.getSequence();
     }
@@ -121,5 +127,5 @@ export async function openLlamaCppModel(path: string, opts: LlamaCppEngineOption
     await model.dispose();
     throw new InputError("ENGINE_NO_VOCAB", "GGUF has no tokenizer.ggml.tokens", { file: path });
   }
-  return new LlamaCppEvalModel(basename(path), model, nVocab, opts.threads);
+  return new LlamaCppEvalModel(basename(path), model, nVocab, opts.threads, opts.flashAttention ?? "auto");
 }
