@@ -21,14 +21,6 @@ export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
   }
 }
 
-export function addInto(dst: Float32Array, src: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] += src[i];
-}
-
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
-}
-
 /** Softmax of `x[0..n)` in place (f64 accumulation). */
 export function softmaxInPlace(x: Float32Array | Float64Array, n: number): void {
   let max = -Infinity;

@@ -37,11 +37,6 @@ export function f32Matrix(values: Float32Array, rows: number, cols: number): Wei
   return makeWeightMatrix(GGMLType.F32, cols, rows, new Uint8Array(values.buffer, values.byteOffset, rows * cols * 4));
 }
 
-/** Bytes held by a weight (for the memory budget). */
-export function weightBytes(m: WeightMatrix): number {
-  return m.data.byteLength;
-}
-
 /** Decodes row `r` into `dst[0..cols)`. */
 export function decodeRow(m: WeightMatrix, r: number, dst: Float32Array): void {
   if (m.f32) {

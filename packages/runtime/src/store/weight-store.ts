@@ -3,7 +3,8 @@
  * Tensors (and single experts of 3-D expert tensors) are read positionally when first used and kept in a
  * byte-budgeted LRU; quantized data stays quantized.
  */
-import { GGMLType, InputError, ggmlRowBytes } from "@moeq/formats";
+import { InputError } from "@moeq/formats";
+import type { GGMLType } from "@moeq/formats";
 import { ByteLru } from "./lru.js";
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { makeWeightMatrix } from "../ops/weight-matrix.js";
@@ -108,9 +109,4 @@ export class WeightStore {
     this.vectors.clear();
     this.onClose();
   }
-}
-
-/** Row bytes helper shared by the sources. */
-export function sliceBytes(type: GGMLType, ne: readonly number[]): number {
-  return ggmlRowBytes(type, ne[0]) * (ne[1] ?? 1);
 }
