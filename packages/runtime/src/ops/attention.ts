@@ -1,6 +1,8 @@
 /**
  * Causal (optionally chunked) grouped-query attention for a batch of new tokens against the KV cache, as two
- * matrix products per KV head: S = Q_g · K_gᵀ (all query heads of the group stacked), masked softmax, O = P · V_g.
+ * matrix products per KV head and block of queries: S = Q_g · K_gᵀ (the group's query heads stacked), masked
+ * softmax, O = P · V_g. Queries are processed in blocks so the score matrix stays small for long prompts, and each
+ * block only reads the keys it can see.
  * Chunked masking: a query at position p sees keys k with k ≤ p and floor(k/chunk) == floor(p/chunk).
  */
 import { matmul } from "./matmul.js";
@@ -19,18 +21,25 @@ export interface AttentionShape {
   readonly roundProbs: boolean;
 }
 
+/** Queries per block: bounds the score matrix to group · QUERY_BLOCK · keys floats. */
+const QUERY_BLOCK = 128;
+
 /** q: [n × nh·hd], kc/vc: cache [pos × nkv·hd], out: [n × nh·hd]. */
 export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
-  const { n, start, nh, nkv, hd, chunk } = s;
+  for (let t0 = 0; t0 < s.n; t0 += QUERY_BLOCK) attendBlock(q, kc, vc, out, s, t0, Math.min(s.n, t0 + QUERY_BLOCK));
+}
+
+function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape, t0: number, t1: number): void {
+  const { start, nh, nkv, hd, chunk } = s;
   const qDim = nh * hd;
   const kvDim = nkv * hd;
   const group = nh / nkv;
-  const L = start + n;
-  // Keys before the first new token's chunk are never visible to any new token.
-  const k0 = chunk ? Math.floor(start / chunk) * chunk : 0;
-  const len = L - k0;
+  const nb = t1 - t0;
+  // Keys visible to some query of the block: from the first query's chunk start to the last query.
+  const k0 = chunk ? Math.floor((start + t0) / chunk) * chunk : 0;
+  const len = start + t1 - k0;
   const scale = 1 / Math.sqrt(hd);
-  const rows = group * n;
+  const rows = group * nb;
   const qg = new Float32Array(rows * hd);
   const kg = new Float32Array(len * hd);
   const vgT = new Float32Array(hd * len);
@@ -42,16 +51,16 @@ export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Arra
       kg.set(kc.subarray(src, src + hd), j * hd);
       for (let i = 0; i < hd; i++) vgT[i * len + j] = vc[src + i];
     }
-    // row (h·n + t) = query head g·group + h at token t
+    // row (h·nb + i) = query head g·group + h at token t0 + i
     for (let h = 0; h < group; h++) {
-      for (let t = 0; t < n; t++) {
-        const src = t * qDim + (g * group + h) * hd;
-        qg.set(q.subarray(src, src + hd), (h * n + t) * hd);
+      for (let i = 0; i < nb; i++) {
+        const src = (t0 + i) * qDim + (g * group + h) * hd;
+        qg.set(q.subarray(src, src + hd), (h * nb + i) * hd);
       }
     }
     matmul(f32Matrix(kg, len, hd), qg, rows, scores);
     for (let r = 0; r < rows; r++) {
-      const pos = start + (r % n);
+      const pos = start + t0 + (r % nb);
       const lo = (chunk ? Math.floor(pos / chunk) * chunk : 0) - k0;
       const hi = pos - k0; // inclusive
       const o = r * len;
@@ -74,8 +83,8 @@ export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Arra
     }
     matmul(f32Matrix(vgT, hd, len), scores, rows, og);
     for (let h = 0; h < group; h++) {
-      for (let t = 0; t < n; t++) {
-        out.set(og.subarray((h * n + t) * hd, (h * n + t + 1) * hd), t * qDim + (g * group + h) * hd);
+      for (let i = 0; i < nb; i++) {
+        out.set(og.subarray((h * nb + i) * hd, (h * nb + i + 1) * hd), (t0 + i) * qDim + (g * group + h) * hd);
       }
     }
   }
