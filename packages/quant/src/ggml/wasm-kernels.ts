@@ -2,7 +2,7 @@
  * The fast path behind `quantize`: the AssemblyScript port of the codecs (assembly/ggml-kernels.ts), compiled to
  * WebAssembly and embedded in ggml-kernels.wasm.ts. WebAssembly f32 arithmetic is binary32 without contraction,
  * so it produces ggml's bytes directly (tests check it against libggml-base.so, like the TypeScript reference).
- * Rows are streamed through linear memory in chunks of about 4 MiB, so memory stays bounded for any tensor.
+ * Rows are streamed through linear memory in chunks of about 256 KiB (cache-sized; one row at least), so memory stays bounded for any tensor.
  */
 import { GGMLType } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
@@ -55,8 +55,8 @@ export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Source floats per call into the module (4 MiB). */
-const CHUNK_ELEMS = 1 << 20;
+/** Floats per call into the module (256 KiB): small enough that the copied rows are still in cache. */
+const CHUNK_ELEMS = 1 << 16;
 const PAGE = 65536;
 
 let kernels: KernelExports | undefined;
@@ -118,7 +118,7 @@ export function quantizeRowsWasm(
 
 /**
  * Dequantizes `nBlocks` blocks of `blockSize` elements / `typeSize` bytes from src[srcOffset…] into
- * dst[dstOffset…] through the WebAssembly kernels, in chunks of about 4 MiB of output.
+ * dst[dstOffset…] through the WebAssembly kernels, in chunks of about 256 KiB of output.
  */
 export function dequantizeBlocksWasm(
   type: GGMLType,
