@@ -1429,27 +1429,34 @@ export function toBF16(src: usize, n: i32, dst: usize): void {
 // dequantize_row_* lane-wise: each output is the same f32 expression as in C (e.g. dl·q − ml), so the floats are
 // bit-identical. Levels are widened from bytes to i32 lanes and converted exactly.
 
-/** Stores 16 levels (bytes, unsigned or signed per `signed`) as 16 floats: (q − sub)·d (+ m when `addM`). */
-@inline function emit16(q: v128, signed: bool, sub: i32, d: v128, m: v128, addM: bool, y: usize): void {
+/**
+ * Stores 16 levels (bytes, unsigned or signed per `signed`) as 16 floats: (q − sub)·d, then + m (mode 1) or − m
+ * (mode 2) after the rounded product. C writes x·d (+ m) for the legacy types and d·q (− m) for the K-quants;
+ * f32 multiplication commutes exactly.
+ */
+@inline function emit16(q: v128, signed: bool, sub: i32, d: v128, m: v128, mode: i32, y: usize): void {
   const w0 = signed ? i16x8.extend_low_i8x16_s(q) : i16x8.extend_low_i8x16_u(q);
   const w1 = signed ? i16x8.extend_high_i8x16_s(q) : i16x8.extend_high_i8x16_u(q);
   const s = i32x4.splat(sub);
-  const p0 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w0), s));
-  const p1 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w0), s));
-  const p2 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w1), s));
-  const p3 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w1), s));
-  // C writes x*d (+ m) for the legacy types and d*q (then − m) for the K-quants; f32 multiplication commutes exactly
-  if (addM) {
-    v128.store(y, f32x4.add(f32x4.mul(p0, d), m));
-    v128.store(y + 16, f32x4.add(f32x4.mul(p1, d), m));
-    v128.store(y + 32, f32x4.add(f32x4.mul(p2, d), m));
-    v128.store(y + 48, f32x4.add(f32x4.mul(p3, d), m));
-  } else {
-    v128.store(y, f32x4.mul(p0, d));
-    v128.store(y + 16, f32x4.mul(p1, d));
-    v128.store(y + 32, f32x4.mul(p2, d));
-    v128.store(y + 48, f32x4.mul(p3, d));
+  let p0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w0), s)), d);
+  let p1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w0), s)), d);
+  let p2 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(w1), s)), d);
+  let p3 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(w1), s)), d);
+  if (mode == 1) {
+    p0 = f32x4.add(p0, m);
+    p1 = f32x4.add(p1, m);
+    p2 = f32x4.add(p2, m);
+    p3 = f32x4.add(p3, m);
+  } else if (mode == 2) {
+    p0 = f32x4.sub(p0, m);
+    p1 = f32x4.sub(p1, m);
+    p2 = f32x4.sub(p2, m);
+    p3 = f32x4.sub(p3, m);
   }
+  v128.store(y, p0);
+  v128.store(y + 16, p1);
+  v128.store(y + 32, p2);
+  v128.store(y + 48, p3);
 }
 
 /** The 16 high bits (bit 4 of each level) of a Q5 block half: bit j of `bits16` → 0x10 in byte j. */
@@ -1504,8 +1511,8 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
     for (let i = 0; i < nb; i++, src += bytes, dst += 128) {
       const d = f32x4.splat(ld16f(src));
       if (type == 8) {
-        emit16(v128.load(src + 2), true, 0, d, zero, false, dst);
-        emit16(v128.load(src + 18), true, 0, d, zero, false, dst + 64);
+        emit16(v128.load(src + 2), true, 0, d, zero, 0, dst);
+        emit16(v128.load(src + 18), true, 0, d, zero, 0, dst + 64);
         continue;
       }
       const asym = type == 3 || type == 7;
@@ -1519,8 +1526,8 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
         hi = v128.or(hi, qhBytes(qh >> 16));
       }
       const sub = type == 2 ? 8 : type == 6 ? 16 : 0;
-      emit16(lo, false, sub, d, m, asym, dst);
-      emit16(hi, false, sub, d, m, asym, dst + 64);
+      emit16(lo, false, sub, d, m, asym ? 1 : 0, dst);
+      emit16(hi, false, sub, d, m, asym ? 1 : 0, dst + 64);
     }
     return 0;
   }
@@ -1538,12 +1545,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
             const dl = f32x4.splat(d * <f32>(sc & 0xf));
             const ml = f32x4.splat(mn * <f32>(sc >> 4));
             const lv = v128.and(i8x16.shr_u(v128.load(q + <usize>h), shift), three);
-            emit16(lv, false, 0, dl, zero, false, dst);
-            // y = dl·q − ml: the subtraction follows the rounded product
-            for (let k = 0; k < 4; k++) {
-              const p = dst + (<usize>k << 4);
-              v128.store(p, f32x4.sub(v128.load(p), ml));
-            }
+            emit16(lv, false, 0, dl, ml, 2, dst);
             dst += 64;
           }
         }
@@ -1567,7 +1569,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
             const low = v128.and(i8x16.shr_u(v128.load(q + <usize>h), shift), three);
             const hset = v128.not(i8x16.eq(v128.and(v128.load(src + <usize>h), mv), i8x16.splat(0)));
             const lv = i8x16.sub(low, v128.andnot(four, hset));
-            emit16(lv, true, 0, dl, zero, false, dst);
+            emit16(lv, true, 0, dl, zero, 0, dst);
             dst += 64;
           }
         }
@@ -1603,11 +1605,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
               const set = v128.not(i8x16.eq(v128.and(qh, half == 0 ? u1v : u2v), i8x16.splat(0)));
               lv = i8x16.add(lv, v128.and(set, sixteen));
             }
-            emit16(lv, false, 0, dv, zero, false, dst);
-            for (let k = 0; k < 4; k++) {
-              const p = dst + (<usize>k << 4);
-              v128.store(p, f32x4.sub(v128.load(p), mv));
-            }
+            emit16(lv, false, 0, dv, mv, 2, dst);
             dst += 64;
           }
         }
@@ -1632,10 +1630,10 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
           const q2 = v128.or(v128.and(b, nib), i8x16.shl(v128.and(i8x16.shr_u(hb, 2), three), 4));
           const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(hb, 4), three), 4));
           const q4 = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(hb, 6), 4));
-          emit16(q1, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>is)), zero, false, y + (<usize>h << 2));
-          emit16(q2, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 2))), zero, false, y + 128 + (<usize>h << 2));
-          emit16(q3, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 4))), zero, false, y + 256 + (<usize>h << 2));
-          emit16(q4, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 6))), zero, false, y + 384 + (<usize>h << 2));
+          emit16(q1, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>is)), zero, 0, y + (<usize>h << 2));
+          emit16(q2, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 2))), zero, 0, y + 128 + (<usize>h << 2));
+          emit16(q3, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 4))), zero, 0, y + 256 + (<usize>h << 2));
+          emit16(q4, false, 32, f32x4.splat(d * <f32>load<i8>(sc + <usize>(is + 6))), zero, 0, y + 384 + (<usize>h << 2));
         }
       }
       dst += 1024;
