@@ -2,12 +2,14 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { GGMLType, InputError } from "@moeq/formats";
+import { GGMLType, GGML_TYPE_INFO, InputError } from "@moeq/formats";
 import {
   QuantShapeError,
   SUPPORTED_QUANT_TYPES,
   UnsupportedQuantTypeError,
   dequantize,
+  getGgmlCodec,
+  getReferenceCodec,
   quantize,
   quantizeInto,
   quantizeRequiresImatrix,
@@ -57,6 +59,26 @@ describe("quantize / dequantize API", () => {
     const out = new Float32Array(nPerRow + 3);
     dequantize(GGMLType.Q4_K, dst, nPerRow, 7 + 144 * 16, out, 3);
     expect(Array.from(out.subarray(3))).toEqual(Array.from(dequantize(GGMLType.Q4_K, whole, nPerRow, 144 * 16)));
+  });
+
+  it("getGgmlCodec (WebAssembly) and getReferenceCodec (TypeScript) codecs agree at arbitrary offsets", () => {
+    const nPerRow = 512;
+    const src = makeRows(DISTRIBUTIONS["student-t3"], 5, nPerRow, 9);
+    const im = makeImatrix(nPerRow, 10);
+    for (const type of SUPPORTED_QUANT_TYPES) {
+      const bytes = quantizedSize(type, 3, nPerRow);
+      const fast = new Uint8Array(bytes + 5);
+      const ref = new Uint8Array(bytes + 5);
+      getGgmlCodec(type).quantizeRows(src, nPerRow, 3, nPerRow, im, fast, 5);
+      getReferenceCodec(type).quantizeRows(src, nPerRow, 3, nPerRow, im, ref, 5);
+      expect(Buffer.from(fast).equals(Buffer.from(ref)), GGMLType[type]).toBe(true);
+      const blocks = (3 * nPerRow) / GGML_TYPE_INFO[type].blockSize;
+      const a = new Float32Array(3 * nPerRow + 2);
+      const b = new Float32Array(3 * nPerRow + 2);
+      getGgmlCodec(type).dequantizeBlocks(fast, 5, blocks, a, 2);
+      getReferenceCodec(type).dequantizeBlocks(fast, 5, blocks, b, 2);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer)), GGMLType[type]).toBe(true);
+    }
   });
 
   it("embeds WebAssembly compiled from the current assembly/ggml-kernels.ts (run scripts/build-wasm.mjs)", () => {

@@ -2,7 +2,7 @@
 // for each supported type, with and without an importance matrix, over hard row distributions.
 import { describe, expect, it } from "vitest";
 import { GGMLType, GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
-import { SUPPORTED_QUANT_TYPES, dequantize, getGgmlCodec, quantize, quantizedSize } from "./index.js";
+import { SUPPORTED_QUANT_TYPES, dequantize, getReferenceCodec, quantize, quantizedSize } from "./index.js";
 import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
 import { DISTRIBUTIONS, describeFloatMismatch, describeMismatch, makeImatrix, makeRows } from "./test-utils/rows.js";
 
@@ -28,7 +28,7 @@ function checkType(type: GGMLType, withImatrix: boolean): void {
       const msg = describeMismatch(ours, ref, blockBytes);
       if (msg) failures.push(`quantize ${name} ${nrows}x${nPerRow}: ${msg}`);
       const js = new Uint8Array(quantizedSize(type, nrows, nPerRow));
-      getGgmlCodec(type).quantizeRows(src, 0, nrows, nPerRow, imatrix, js, 0);
+      getReferenceCodec(type).quantizeRows(src, 0, nrows, nPerRow, imatrix, js, 0);
       const jsMsg = describeMismatch(js, ref, blockBytes);
       if (jsMsg) failures.push(`reference codec ${name} ${nrows}x${nPerRow}: ${jsMsg}`);
       const n = nrows * nPerRow;
@@ -36,7 +36,7 @@ function checkType(type: GGMLType, withImatrix: boolean): void {
       const deq = describeFloatMismatch(dequantize(type, ref, n), refFloats);
       if (deq) failures.push(`dequantize ${name} ${nrows}x${nPerRow}: ${deq}`);
       const jsFloats = new Float32Array(n);
-      getGgmlCodec(type).dequantizeBlocks(ref, 0, n / GGML_TYPE_INFO[type].blockSize, jsFloats, 0);
+      getReferenceCodec(type).dequantizeBlocks(ref, 0, n / GGML_TYPE_INFO[type].blockSize, jsFloats, 0);
       const jsDeq = describeFloatMismatch(jsFloats, refFloats);
       if (jsDeq) failures.push(`reference dequantize ${name} ${nrows}x${nPerRow}: ${jsDeq}`);
     }

@@ -3,7 +3,7 @@
 // The fp16 fields are kept finite so NaN payload propagation (not specified by WebAssembly) stays out of scope.
 import { describe, expect, it } from "vitest";
 import { GGMLType, GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
-import { dequantize, getGgmlCodec } from "./index.js";
+import { dequantize, getReferenceCodec } from "./index.js";
 import { ggmlDequantize } from "../../../test-support/ggml-quants.js";
 import { describeFloatMismatch, rng } from "./test-utils/rows.js";
 
@@ -40,7 +40,7 @@ describe("dequantize matches ggml on random block bytes", () => {
       const ref = ggmlDequantize(type, bytes, n);
       expect(describeFloatMismatch(dequantize(type, bytes, n), ref)).toBe("");
       const js = new Float32Array(n);
-      getGgmlCodec(type).dequantizeBlocks(bytes, 0, nBlocks, js, 0);
+      getReferenceCodec(type).dequantizeBlocks(bytes, 0, nBlocks, js, 0);
       expect(describeFloatMismatch(js, ref)).toBe("");
     });
   }

@@ -1,7 +1,7 @@
 // F16 / BF16 conversions on raw float32 bit patterns (NaNs, infinities, subnormals, rounding ties) against ggml.
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
-import { dequantize, getGgmlCodec, quantize } from "./index.js";
+import { dequantize, getReferenceCodec, quantize } from "./index.js";
 import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
 import { describeFloatMismatch, describeMismatch, rng } from "./test-utils/rows.js";
 
@@ -25,7 +25,7 @@ describe("F16 and BF16 match ggml on arbitrary float32 bit patterns", () => {
       const ref = ggmlQuantizeChunk(type, src, 1, src.length, null);
       expect(describeMismatch(quantize(type, src, 1, src.length), ref, 2)).toBe("");
       const js = new Uint8Array(ref.length);
-      getGgmlCodec(type).quantizeRows(src, 0, 1, src.length, null, js, 0);
+      getReferenceCodec(type).quantizeRows(src, 0, 1, src.length, null, js, 0);
       expect(describeMismatch(js, ref, 2)).toBe("");
       expect(describeFloatMismatch(dequantize(type, ref, src.length), ggmlDequantize(type, ref, src.length))).toBe("");
     });
@@ -40,7 +40,7 @@ describe("F16 and BF16 match ggml on arbitrary float32 bit patterns", () => {
       const ref = ggmlDequantize(type, all, 65536);
       expect(describeFloatMismatch(dequantize(type, all, 65536), ref)).toBe("");
       const js = new Float32Array(65536);
-      getGgmlCodec(type).dequantizeBlocks(all, 0, 65536, js, 0);
+      getReferenceCodec(type).dequantizeBlocks(all, 0, 65536, js, 0);
       expect(describeFloatMismatch(js, ref)).toBe("");
     }
   });

@@ -3,7 +3,7 @@
 // MOEQ_QUANT_SWEEP=<n> widens it (1500 seeds were run during development; the default keeps CI fast).
 import { expect, it } from "vitest";
 import { GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
-import { SUPPORTED_QUANT_TYPES, getGgmlCodec, quantize } from "./index.js";
+import { SUPPORTED_QUANT_TYPES, getReferenceCodec, quantize } from "./index.js";
 import { ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
 import { DISTRIBUTIONS, describeMismatch, makeImatrix, makeRows, rng } from "./test-utils/rows.js";
 
@@ -30,7 +30,7 @@ it("matches ggml_quantize_chunk over random magnitudes and imatrix shapes", () =
         const wasm = describeMismatch(quantize(type, src, nrows, nPerRow, imatrix), ref, GGML_TYPE_INFO[type].typeSize);
         if (wasm) failures.push(`${label}: ${wasm}`);
         const js = new Uint8Array(ref.length);
-        getGgmlCodec(type).quantizeRows(src, 0, nrows, nPerRow, imatrix, js, 0);
+        getReferenceCodec(type).quantizeRows(src, 0, nrows, nPerRow, imatrix, js, 0);
         const jsMsg = describeMismatch(js, ref, GGML_TYPE_INFO[type].typeSize);
         if (jsMsg) failures.push(`${label} (reference codec): ${jsMsg}`);
       }

@@ -15,11 +15,30 @@ import { Q5_K_CODEC } from "./q5k.js";
 import { Q6_K_CODEC } from "./q6k.js";
 import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, quantizeRowsWasm } from "./wasm-kernels.js";
 
-const CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
+/** The TypeScript reference codecs: readable ports of ggml-quants.c, float32 via Math.fround. */
+const REFERENCE_CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
   [F32_CODEC, F16_CODEC, BF16_CODEC, Q4_0_CODEC, Q4_1_CODEC, Q5_0_CODEC, Q5_1_CODEC, Q8_0_CODEC, Q2_K_CODEC, Q3_K_CODEC, Q4_K_CODEC, Q5_K_CODEC, Q6_K_CODEC].map(
     (c) => [c.type, c] as const,
   ),
 );
+
+/** The same codec with the WebAssembly kernels wherever they exist (same bytes and floats, several times faster). */
+function withWasmKernels(ref: GgmlCodec): GgmlCodec {
+  const { type } = ref;
+  const { blockSize, typeSize } = GGML_TYPE_INFO[type];
+  return {
+    type,
+    quantizeRows: WASM_QUANT_TYPES.has(type)
+      ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
+          quantizeRowsWasm(type, src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset, (nPerRow / blockSize) * typeSize)
+      : ref.quantizeRows,
+    dequantizeBlocks: WASM_DEQUANT_TYPES.has(type)
+      ? (src, srcOffset, nBlocks, dst, dstOffset) => dequantizeBlocksWasm(type, src, srcOffset, nBlocks, blockSize, typeSize, dst, dstOffset)
+      : ref.dequantizeBlocks,
+  };
+}
+
+const CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map([...REFERENCE_CODECS.values()].map((c) => [c.type, withWasmKernels(c)] as const));
 
 /** The types `quantize` and `dequantize` handle: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K. */
 export const SUPPORTED_QUANT_TYPES: readonly GGMLType[] = Object.freeze([...CODECS.keys()]);
@@ -28,15 +47,23 @@ function typeLabel(type: GGMLType): string {
   return isGGMLType(type) ? ggmlTypeName(type) : `#${String(type)}`;
 }
 
-/** The codec for `type`; throws UnsupportedQuantTypeError naming the type when there is none. */
+function unsupported(type: GGMLType): never {
+  throw new UnsupportedQuantTypeError("QUANT_UNSUPPORTED_TYPE", `ggml type ${typeLabel(type)} has no quantizer in @moeq/quant`, {
+    details: { type, supported: SUPPORTED_QUANT_TYPES.map(ggmlTypeName) },
+  });
+}
+
+/**
+ * The codec for `type` (WebAssembly kernels where available; no shape checks, for hot loops that checked once).
+ * Throws UnsupportedQuantTypeError naming the type when there is none.
+ */
 export function getGgmlCodec(type: GGMLType): GgmlCodec {
-  const codec = CODECS.get(type);
-  if (!codec) {
-    throw new UnsupportedQuantTypeError("QUANT_UNSUPPORTED_TYPE", `ggml type ${typeLabel(type)} has no quantizer in @moeq/quant`, {
-      details: { type, supported: SUPPORTED_QUANT_TYPES.map(ggmlTypeName) },
-    });
-  }
-  return codec;
+  return CODECS.get(type) ?? unsupported(type);
+}
+
+/** The TypeScript reference codec for `type`: same bytes as getGgmlCodec's, kept readable and tested against ggml. */
+export function getReferenceCodec(type: GGMLType): GgmlCodec {
+  return REFERENCE_CODECS.get(type) ?? unsupported(type);
 }
 
 /** == ggml_quantize_requires_imatrix: IQ2_XXS, IQ2_XS and IQ1_S cannot be made without an importance matrix. */
@@ -69,7 +96,7 @@ export function quantizedSize(type: GGMLType, nrows: number, nPerRow: number): n
 /**
  * Quantizes into a caller-owned buffer: rows from src[srcOffset…] to dst[dstOffset…]. Returns the bytes written.
  * The imatrix (nPerRow weights, applied to every row) selects ggml's imatrix path exactly where ggml does.
- * Runs the WebAssembly kernels; `getGgmlCodec(type).quantizeRows` is the TypeScript reference with the same bytes.
+ * Runs the WebAssembly kernels; `getReferenceCodec(type).quantizeRows` is the TypeScript reference with the same bytes.
  */
 export function quantizeInto(
   type: GGMLType,
@@ -103,11 +130,7 @@ export function quantizeInto(
   if (imatrix == null && quantizeRequiresImatrix(type)) {
     throw new QuantShapeError("QUANT_IMATRIX_REQUIRED", `${name} requires an importance matrix`, { details: { type: name } });
   }
-  if (WASM_QUANT_TYPES.has(type)) {
-    quantizeRowsWasm(type, src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset, nrows === 0 ? 0 : bytes / nrows);
-  } else {
-    getGgmlCodec(type).quantizeRows(src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset);
-  }
+  getGgmlCodec(type).quantizeRows(src, srcOffset, nrows, nPerRow, imatrix ?? null, dst, dstOffset);
   return bytes;
 }
 
@@ -120,7 +143,7 @@ export function quantize(type: GGMLType, src: Float32Array, nrows: number, nPerR
 
 /**
  * == ggml's to_float / dequantize_row_*: n elements (multiple of the block size) from src starting at byte srcOffset.
- * Block types run the WebAssembly kernels; `getGgmlCodec(type).dequantizeBlocks` is the TypeScript reference.
+ * Runs the WebAssembly kernels; `getReferenceCodec(type).dequantizeBlocks` is the TypeScript reference.
  */
 export function dequantize(type: GGMLType, src: Uint8Array, n: number, srcOffset = 0, dst?: Float32Array, dstOffset = 0): Float32Array {
   const bytes = quantizedSize(type, 1, n);
@@ -138,9 +161,6 @@ export function dequantize(type: GGMLType, src: Uint8Array, n: number, srcOffset
       details: { n, dstOffset, dstLength: out.length },
     });
   }
-  const codec = getGgmlCodec(type);
-  const info = GGML_TYPE_INFO[codec.type];
-  if (WASM_DEQUANT_TYPES.has(type)) dequantizeBlocksWasm(type, src, srcOffset, n / info.blockSize, info.blockSize, info.typeSize, out, dstOffset);
-  else codec.dequantizeBlocks(src, srcOffset, n / info.blockSize, out, dstOffset);
+  getGgmlCodec(type).dequantizeBlocks(src, srcOffset, n / GGML_TYPE_INFO[type].blockSize, out, dstOffset);
   return out;
 }
