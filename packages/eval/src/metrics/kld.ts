@@ -164,16 +164,18 @@ export async function klDivergence(model: EvalModel, basePath: string, opts: Kld
   }
 }
 
-const pct = (v: number, d = 3) => `${(100 * v).toFixed(d)}%`;
+/** printf("%W.Pf") */
+const f = (v: number, width: number, prec: number) => v.toFixed(prec).padStart(width);
 
-/** The final statistics block in llama-perplexity's layout (for logs and step summaries). */
+/** The final statistics block exactly as llama-perplexity prints it (same printf widths), for logs and summaries. */
 export function formatKld(r: KldResult): string {
-  const f6 = (v: number) => v.toFixed(6).padStart(10);
+  const f6 = (v: number) => f(v, 10, 6);
+  const dp = (v: number) => `${f(100 * v, 6, 3)}%`;
   const lines = [
     "====== Perplexity statistics ======",
     `Mean PPL(Q)                   : ${f6(r.pplQ.value)} ± ${f6(r.pplQ.stderr)}`,
     `Mean PPL(base)                : ${f6(r.pplBase.value)} ± ${f6(r.pplBase.stderr)}`,
-    `Cor(ln(PPL(Q)), ln(PPL(base))): ${(100 * r.lnPplCorrelation).toFixed(2).padStart(6)}%`,
+    `Cor(ln(PPL(Q)), ln(PPL(base))): ${f(100 * r.lnPplCorrelation, 6, 2)}%`,
     `Mean ln(PPL(Q)/PPL(base))     : ${f6(r.lnPplRatio.value)} ± ${f6(r.lnPplRatio.stderr)}`,
     `Mean PPL(Q)/PPL(base)         : ${f6(r.pplRatio.value)} ± ${f6(r.pplRatio.stderr)}`,
     `Mean PPL(Q)-PPL(base)         : ${f6(r.pplDiff.value)} ± ${f6(r.pplDiff.stderr)}`,
@@ -193,22 +195,22 @@ export function formatKld(r: KldResult): string {
     `Minimum KLD: ${f6(r.kld.min)}`,
     "",
     "====== Token probability statistics ======",
-    `Mean    Δp: ${(100 * r.deltaPMean.value).toFixed(3)} ± ${(100 * r.deltaPMean.stderr).toFixed(3)} %`,
-    `Maximum Δp: ${pct(r.deltaP.max)}`,
-    `99.9%   Δp: ${pct(r.deltaP.p99_9)}`,
-    `99.0%   Δp: ${pct(r.deltaP.p99)}`,
-    `95.0%   Δp: ${pct(r.deltaP.p95)}`,
-    `90.0%   Δp: ${pct(r.deltaP.p90)}`,
-    `75.0%   Δp: ${pct(r.deltaP.p75)}`,
-    `Median  Δp: ${pct(r.deltaP.median)}`,
-    `25.0%   Δp: ${pct(r.deltaP.p25)}`,
-    `10.0%   Δp: ${pct(r.deltaP.p10)}`,
-    ` 5.0%   Δp: ${pct(r.deltaP.p5)}`,
-    ` 1.0%   Δp: ${pct(r.deltaP.p1)}`,
-    ` 0.1%   Δp: ${pct(r.deltaP.p0_1)}`,
-    `Minimum Δp: ${pct(r.deltaP.min)}`,
-    `RMS Δp    : ${(100 * r.rmsDeltaP.value).toFixed(3)} ± ${(100 * r.rmsDeltaP.stderr).toFixed(3)} %`,
-    `Same top p: ${(100 * r.sameTopP.value).toFixed(3)} ± ${(100 * r.sameTopP.stderr).toFixed(3)} %`,
+    `Mean    Δp: ${f(100 * r.deltaPMean.value, 6, 3)} ± ${f(100 * r.deltaPMean.stderr, 5, 3)} %`,
+    `Maximum Δp: ${dp(r.deltaP.max)}`,
+    `99.9%   Δp: ${dp(r.deltaP.p99_9)}`,
+    `99.0%   Δp: ${dp(r.deltaP.p99)}`,
+    `95.0%   Δp: ${dp(r.deltaP.p95)}`,
+    `90.0%   Δp: ${dp(r.deltaP.p90)}`,
+    `75.0%   Δp: ${dp(r.deltaP.p75)}`,
+    `Median  Δp: ${dp(r.deltaP.median)}`,
+    `25.0%   Δp: ${dp(r.deltaP.p25)}`,
+    `10.0%   Δp: ${dp(r.deltaP.p10)}`,
+    ` 5.0%   Δp: ${dp(r.deltaP.p5)}`,
+    ` 1.0%   Δp: ${dp(r.deltaP.p1)}`,
+    ` 0.1%   Δp: ${dp(r.deltaP.p0_1)}`,
+    `Minimum Δp: ${dp(r.deltaP.min)}`,
+    `RMS Δp    : ${f(100 * r.rmsDeltaP.value, 6, 3)} ± ${f(100 * r.rmsDeltaP.stderr, 5, 3)} %`,
+    `Same top p: ${f(100 * r.sameTopP.value, 6, 3)} ± ${f(100 * r.sameTopP.stderr, 5, 3)} %`,
   ];
   return lines.join("\n");
 }
