@@ -1,6 +1,7 @@
 // The acceptance run on the trained fixture: one `convert --outtype f16`, then for every file type our
 // quantize against llama.cpp's llama_model_quantize on the same f16.gguf (whole files byte for byte), and
-// llama.cpp (node-llama-cpp) loading and generating from every output we wrote.
+// llama.cpp (node-llama-cpp) loading and generating from every output we wrote; then llama.cpp's perplexity of
+// the F16 file on brown-test against the fixture's reference.json (computed by the fixture's PyTorch reference).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GGML_TYPE_INFO } from "@moeq/formats";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { perplexity } from "@moeq/eval";
+import { openLlamaLogits } from "../../../test-support/llama-perplexity.js";
 import { referenceQuantize } from "../../../test-support/llama-quantize.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { FTYPE_BY_NAME, LlamaFType } from "./ftype.js";
@@ -16,7 +19,8 @@ import { GGUFFile } from "./internal/gguf-io.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const FIXTURE = join(root, "fixtures/tiny-llama4");
-const PROMPT = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8").slice(0, 300);
+const BROWN_TEST = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8");
+const PROMPT = BROWN_TEST.slice(0, 300);
 
 let tmp: string;
 let f16: string;
@@ -85,5 +89,20 @@ describe("fixtures/tiny-llama4 through llama.cpp", () => {
       rmSync(ref);
     }
     expect(differences).toEqual([]);
+  });
+});
+
+describe("perplexity", () => {
+  it("llama.cpp's perplexity of our F16 conversion on brown-test is within 1 % of reference.json", { timeout: 300_000 }, async () => {
+    const ref = JSON.parse(readFileSync(join(FIXTURE, "reference/reference.json"), "utf8")) as { perplexity: { ppl: number; n_ctx: number; chunks: number } };
+    // llama.cpp's forward pass (koffi on libllama: node-llama-cpp exposes no raw logits), llama-perplexity's arithmetic (@moeq/eval)
+    const m = openLlamaLogits(f16, ref.perplexity.n_ctx);
+    try {
+      const r = await perplexity(m, BROWN_TEST, { ctx: ref.perplexity.n_ctx });
+      expect(r.nChunk).toBe(ref.perplexity.chunks);
+      expect(Math.abs(r.ppl - ref.perplexity.ppl) / ref.perplexity.ppl).toBeLessThan(0.01);
+    } finally {
+      await m.close();
+    }
   });
 });
