@@ -71,6 +71,10 @@ function bind(): Fns {
     logits: lib.func("float *llama_get_logits(void *ctx)"),
   };
   lib.func("void llama_backend_init(void)")();
+  if (!process.env.MOEQ_LLAMA_LOG) {
+    const LogCb = koffi.proto("void moeq_llama_ppl_log_cb(int level, const char *text, void *ud)");
+    lib.func("llama_log_set", "void", [koffi.pointer(LogCb), "void *"])(koffi.register(() => {}, koffi.pointer(LogCb)), null);
+  }
   return fns;
 }
 
