@@ -7,7 +7,7 @@
 import { basename, dirname, join } from "node:path";
 import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
 import { LlamaFType, ftypeDefaultType } from "./ftype.js";
-import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, sizeLabel, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
+import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
 import { planLlama4VisionTensors, llama4VisionKVs } from "./arch/llama4-vision.js";
 import { tokenizerKVs } from "./tokenizer-gguf.js";
 import { CheckpointReader, indexCheckpoint, type CheckpointTensor } from "./internal/safetensors-read.js";
@@ -72,15 +72,14 @@ export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
     const ftype = CONVERTER_TYPES.has(opts.outtype) ? opts.outtype : LlamaFType.MOSTLY_F16;
     mmproj = { tensors: vt, types: vt.map((t) => mmprojTensorType(t, ftype)), kvs: llama4VisionKVs(cfg, dir, vt, ftype) };
   }
-  const label = sizeLabel(planned);
   const tok = tokenizerKVs(dir, { vocabSize: cfg.vocabSize, pre: "llama4" });
   if (CONVERTER_TYPES.has(opts.outtype)) {
-    const kvs = llama4ModelKVs(cfg, { fileType: opts.outtype, dir, sizeLabel: label });
+    const kvs = llama4ModelKVs(cfg, { fileType: opts.outtype, dir, tensors: planned });
     for (const [k, v] of tok) kvs.set(k, v);
     return { cfg, kvs, tensors: planned, types: planned.map((t) => converterTensorType(t, opts.outtype)), viaF16: false, visionTensors, mmproj };
   }
   // convert f16 → llama-quantize: KVs copied, quantization_version and file_type re-appended last
-  const f16kvs = llama4ModelKVs(cfg, { fileType: LlamaFType.MOSTLY_F16, dir, sizeLabel: label });
+  const f16kvs = llama4ModelKVs(cfg, { fileType: LlamaFType.MOSTLY_F16, dir, tensors: planned });
   for (const [k, v] of tok) f16kvs.set(k, v);
   const kvs = new Map<string, GGUFKV>();
   for (const [k, v] of f16kvs) if (k !== "general.quantization_version" && k !== "general.file_type") kvs.set(k, v);

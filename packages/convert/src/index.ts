@@ -5,6 +5,7 @@ export * from "./imatrix.js";
 export * from "./tokenizer-gguf.js";
 export * from "./arch/llama4.js";
 export * from "./arch/llama4-vision.js";
+export * from "./arch/general-metadata.js";
 export * from "./encode-rows.js";
 export * from "./convert-hf.js";
 export * from "./quantize-gguf.js";

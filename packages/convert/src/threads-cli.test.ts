@@ -21,14 +21,14 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe("worker threads", () => {
   it("convert and quantize write identical bytes with --threads 1 and --threads 3; --json reports sizes", () => {
     const ck = join(tmp, "ckpt");
-    moeq("convert", ck, "-o", join(tmp, "a.gguf"), "--outtype", "q4_k_m", "--threads", "1", "--json");
-    const js = JSON.parse(moeq("convert", ck, "-o", join(tmp, "b.gguf"), "--outtype", "q4_k_m", "--threads", "3", "--json")) as { outputBytes: number; bitsPerWeight: number };
+    moeq("convert", ck, "-o", join(tmp, "a.gguf"), "--outtype", "q4_0", "--threads", "1", "--json");
+    const js = JSON.parse(moeq("convert", ck, "-o", join(tmp, "b.gguf"), "--outtype", "q4_0", "--threads", "3", "--json")) as { outputBytes: number; bitsPerWeight: number };
     expect(readFileSync(join(tmp, "a.gguf")).equals(readFileSync(join(tmp, "b.gguf")))).toBe(true);
     expect(js.bitsPerWeight).toBeGreaterThan(4);
     expect(js.bitsPerWeight).toBeLessThan(7);
-    // convert --outtype q4_k_m == convert f16 + quantize Q4_K_M
+    // convert --outtype q4_0 == convert f16 + quantize Q4_0
     moeq("convert", ck, "-o", join(tmp, "f16.gguf"), "--outtype", "f16");
-    moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "c.gguf"), "Q4_K_M", "--threads", "3");
+    moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "c.gguf"), "Q4_0", "--threads", "3");
     expect(readFileSync(join(tmp, "c.gguf")).equals(readFileSync(join(tmp, "a.gguf")))).toBe(true);
   });
 

@@ -4,11 +4,11 @@
  * tensor_mapping "llama 4" rows): general.architecture "clip", clip.vision.* keys, `v.*` / `mm.*` tensors.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { InputError } from "@moeq/formats";
 import { GGUFValueType, kvArr, kvBool, kvF32, kvStr, kvU32, type GGUFKV } from "../internal/gguf-io.js";
 import type { CheckpointTensor } from "../internal/safetensors-read.js";
-import { sizeLabel, type Llama4Config, type PlannedTensor } from "./llama4.js";
+import { generalNamingKVs, type Llama4Config, type PlannedTensor } from "./llama4.js";
 
 const LAYER_RULES: [RegExp, string][] = [
   [/^vision_model\.model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$/, "v.blk.{bid}.attn_q"],
@@ -93,8 +93,7 @@ export function llama4VisionKVs(cfg: Llama4Config, dir: string, tensors: readonl
   const kv = new Map<string, GGUFKV>();
   kv.set("general.architecture", kvStr("clip"));
   kv.set("general.type", kvStr("mmproj"));
-  kv.set("general.name", kvStr(basename(dir.replace(/\/+$/, ""))));
-  kv.set("general.size_label", kvStr(sizeLabel(tensors)));
+  generalNamingKVs(kv, cfg.raw, dir, tensors);
   kv.set("general.file_type", kvU32(fileType));
   kv.set("clip.has_vision_encoder", kvBool(true));
   kv.set("clip.vision.projection_dim", kvU32(cfg.nEmbd));

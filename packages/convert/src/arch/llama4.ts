@@ -11,6 +11,7 @@ import { InputError } from "@moeq/formats";
 import { mapLlama4HfName, stripLanguageModelPrefix } from "@moeq/runtime";
 import { GGUFValueType, kvArr, kvF32, kvI32, kvStr, kvU32, type GGUFKV } from "../internal/gguf-io.js";
 import type { CheckpointTensor } from "../internal/safetensors-read.js";
+import { generalNaming } from "./general-metadata.js";
 
 export type HParams = Record<string, unknown>;
 
@@ -295,9 +296,23 @@ export function sizeLabel(tensors: readonly { name: string; ne: readonly number[
 export interface Llama4KVOptions {
   /** The llama_ftype stored in general.file_type. */
   readonly fileType: number;
-  /** Checkpoint directory (general.name falls back to its basename, as the converter does). */
+  /** Checkpoint directory (its folder name feeds the naming heuristics, as in the converter). */
   readonly dir: string;
-  readonly sizeLabel: string;
+  /** The tensors being written (for the parameter count and the size label). */
+  readonly tensors: readonly { name: string; ne: readonly number[] }[];
+}
+
+/** general.name … general.size_label in set_gguf_meta_model's order. */
+export function generalNamingKVs(kv: Map<string, GGUFKV>, raw: HParams, dir: string, tensors: readonly { name: string; ne: readonly number[] }[]): void {
+  const total = tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
+  const nameOrPath = typeof raw._name_or_path === "string" ? raw._name_or_path : undefined;
+  const n = generalNaming(nameOrPath, basename(dir.replace(/\/+$/, "")), total);
+  kv.set("general.name", kvStr(n.name ?? basename(dir)));
+  if (n.version !== undefined) kv.set("general.version", kvStr(n.version));
+  if (n.organization !== undefined) kv.set("general.organization", kvStr(n.organization));
+  if (n.finetune !== undefined) kv.set("general.finetune", kvStr(n.finetune));
+  if (n.basename !== undefined) kv.set("general.basename", kvStr(n.basename));
+  kv.set("general.size_label", kvStr(n.sizeLabel ?? sizeLabel(tensors)));
 }
 
 /**
@@ -321,8 +336,7 @@ export function llama4ModelKVs(cfg: Llama4Config, opts: Llama4KVOptions): Map<st
     const rep = gen.penalty_repeat ?? gen.repetition_penalty;
     if (typeof rep === "number") kv.set("general.sampling.penalty_repeat", kvF32(rep));
   }
-  kv.set("general.name", kvStr(basename(opts.dir.replace(/\/+$/, ""))));
-  kv.set("general.size_label", kvStr(opts.sizeLabel));
+  generalNamingKVs(kv, cfg.raw, opts.dir, opts.tensors);
   kv.set(`${a}.block_count`, kvU32(cfg.nLayer));
   const ctx = ["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"].map((k) => h[k]).find((v) => v !== undefined);
   if (typeof ctx === "number") kv.set(`${a}.context_length`, kvU32(ctx));
