@@ -84,6 +84,9 @@ describe("moeq gate", () => {
     expect(r3.code).toBe(2);
     const r4 = await moeq("gate", close, "--gate", join(dir, "nope.yml"));
     expect(r4.code).toBe(2);
+    const r6 = await moeq("gate", close, "--gate", gate, "--base", join(dir, "gone.kld"), "--engine", "llama.cpp");
+    expect(r6.code).toBe(2);
+    expect(r6.err).toMatch(/gone\.kld: base logits file not found/);
     const badSweep = join(dir, "bad-sweep.json");
     writeFileSync(badSweep, JSON.stringify([{ label: "Q8_0" }]));
     const r5 = await moeq("gate", close, "--gate", gate, "--base", base, "--sweep", badSweep, "--engine", "llama.cpp");

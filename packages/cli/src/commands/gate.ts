@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { CheckFailedError } from "@moeq/formats";
+import { CheckFailedError, InputError } from "@moeq/formats";
 import {
   ENGINES,
   compactResults,
@@ -60,6 +60,8 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     const expertErrors = readJsonRows<ExpertError>(argv["expert-errors"], EXPERT_ERROR_FIELDS);
     const open = (path: string) => openEvalModel(path, { engine: argv.engine, threads: argv.threads });
     const baseIsLogits = argv.base?.endsWith(".kld") ?? false;
+    if (baseIsLogits && !existsSync(argv.base as string)) throw new InputError("KLD_NOT_FOUND", "base logits file not found", { file: argv.base });
+    if (argv.base && !baseIsLogits && !existsSync(argv.base)) throw new InputError("MODEL_NOT_FOUND", "base model not found", { file: argv.base });
     if (baseIsLogits && gate.tasks.kld) gate.tasks.kld.baseLogits = argv.base;
     if (argv.report) mkdirSync(argv.report, { recursive: true });
     const model = await open(argv.model);
