@@ -4,7 +4,7 @@
  * GGUF format (`NAME.in_sum2` / `NAME.counts`, per expert for _exps tensors; value = sum / count, or 1
  * for an expert with no tokens) and the legacy .dat format (values stored × ncall).
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { GGMLType, InputError } from "@moeq/formats";
 import { GGUFFile, GGUFValueType } from "./internal/gguf-io.js";
 
@@ -19,10 +19,14 @@ export interface ImatrixData {
 
 export function readImatrix(path: string): ImatrixData {
   const head = Buffer.alloc(4);
-  const all = readFileSync(path);
-  all.copy(head, 0, 0, 4);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
   if (head.toString("latin1") === "GGUF") return readGGUFImatrix(path);
-  return readLegacyImatrix(path, all);
+  return readLegacyImatrix(path, readFileSync(path));
 }
 
 /** Copies little-endian f32 bytes into their own Float32Array (Buffers may be slices of a shared pool). */
