@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GGMLType, f16ToF32Row } from "@moeq/formats";
@@ -24,6 +24,16 @@ function f16At(f: GGUFFile, name: string, index: number): number {
 const idx = (tensors: SyntheticTensor[], name: string): number => tensors.findIndex((t) => t.name === name);
 
 describe("convert: synthetic Llama 4 layouts", () => {
+  it("bad checkpoints fail with an InputError naming the file and the problem", async () => {
+    const dir = join(tmp, "bad");
+    writeSyntheticLlama4(dir, { layout: "scout", seed: SEED, hidden: 64, ffExpert: 32, layers: 1, experts: 2 });
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ architectures: ["MistralForCausalLM"] }));
+    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toThrow(/config\.json: architectures\[0\] is "MistralForCausalLM"/);
+    rmSync(join(dir, "config.json"));
+    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toMatchObject({ code: "NO_CONFIG", file: join(dir, "config.json") });
+    expect(existsSync(join(tmp, "bad.gguf"))).toBe(false);
+  });
+
   it("Scout layout (every layer MoE, 16 experts, multimodal prefix): keys, names, shapes, expert split/transposes", async () => {
     const dir = join(tmp, "scout");
     const tensors = writeSyntheticLlama4(dir, { layout: "scout", seed: SEED, hidden: 64, ffExpert: 32, layers: 2 });

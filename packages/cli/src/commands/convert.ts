@@ -1,13 +1,17 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { progressReporter } from "./quantize.js";
+import { ggmlTypeArg, parseTensorTypeOverrides, progressReporter } from "./quantize.js";
 
 interface ConvertArgs {
   dir: string;
   output: string;
   outtype: string;
   threads: number;
+  pure: boolean;
+  "output-tensor-type"?: string;
+  "token-embedding-type"?: string;
+  "tensor-type"?: string[];
   json: boolean;
 }
 
@@ -24,6 +28,10 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
       })
       .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
+      .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
+      .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
+      .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
       .epilogue(
         "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
@@ -35,7 +43,15 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const progress = progressReporter(!a.json || process.stderr.isTTY === true, "convert");
     let s;
     try {
-      s = await convertHfToGguf(a.dir, a.output, { outtype, threads: a.threads, onTensor: progress.onTensor });
+      s = await convertHfToGguf(a.dir, a.output, {
+        outtype,
+        threads: a.threads,
+        onTensor: progress.onTensor,
+        pure: a.pure,
+        outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
+        tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
+        tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+      });
     } finally {
       progress.stop();
     }

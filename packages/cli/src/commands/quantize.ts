@@ -17,7 +17,7 @@ interface QuantizeArgs {
   json: boolean;
 }
 
-function ggmlTypeArg(flag: string, v: string): GGMLType {
+export function ggmlTypeArg(flag: string, v: string): GGMLType {
   const t = parseGGMLType(v);
   if (t === undefined) throw new InputError("BAD_TYPE", `${flag}: unknown ggml type "${v}"`);
   return t;
