@@ -52,13 +52,16 @@ async function generates(path: string): Promise<number[]> {
 
 describe("fixtures/tiny-llama4 through llama.cpp", () => {
   it("F16 conversion: llama4 keys and tensors llama.cpp needs, an mmproj next to it, and llama.cpp generates from it", async () => {
+    const tc = (JSON.parse(readFileSync(join(FIXTURE, "config.json"), "utf8")) as { text_config: Record<string, number> }).text_config;
     const g = GGUFFile.open(f16);
     try {
-      expect(g.kvNumber("llama4.expert_count")).toBe(4);
-      expect(g.kvNumber("llama4.feed_forward_length")).toBe(512); // intermediate_size_mlp (the swap)
-      expect(g.kvNumber("llama4.expert_feed_forward_length")).toBe(256);
+      expect(g.kvNumber("llama4.expert_count")).toBe(tc.num_local_experts);
+      expect(g.kvNumber("llama4.feed_forward_length")).toBe(tc.intermediate_size_mlp); // the swap
+      expect(g.kvNumber("llama4.expert_feed_forward_length")).toBe(tc.intermediate_size);
       expect(g.tensors[0].name).toBe("rope_freqs.weight");
-      expect(g.tensors.length).toBe(1 + 3 + 4 * 6 + 2 * 7 + 2 * 3);
+      const nMoe = Math.floor(tc.num_hidden_layers / tc.interleave_moe_layer_step);
+      // rope_freqs + token_embd/output/output_norm + per layer (2 norms, q/k/v/o) + MoE (router, 3 experts, 3 shared) or dense (3)
+      expect(g.tensors.length).toBe(1 + 3 + tc.num_hidden_layers * 6 + nMoe * 7 + (tc.num_hidden_layers - nMoe) * 3);
     } finally {
       g.close();
     }
