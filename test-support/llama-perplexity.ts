@@ -91,15 +91,25 @@ export interface LlamaLogitsModel {
   close(): Promise<void>;
 }
 
+/** Backend switches of llama.cpp's loader/context (defaults: llama.cpp's own). */
+export interface LlamaLogitsOptions {
+  /** `llama_model_params.use_extra_bufts`; false is what llama.cpp's `--no-repack` sets (no CPU repacked/AMX weight layouts). */
+  useExtraBufts?: boolean;
+  /** `llama_context_params.flash_attn_type`: -1 auto (default), 0 disabled, 1 enabled. */
+  flashAttnType?: -1 | 0 | 1;
+}
+
 /** Loads a GGUF with llama.cpp (CPU). Each `logits` call runs in a cleared context of size `nCtx`. */
-export function openLlamaLogits(path: string, nCtx: number, threads = 2): LlamaLogitsModel {
+export function openLlamaLogits(path: string, nCtx: number, threads = 2, opts: LlamaLogitsOptions = {}): LlamaLogitsModel {
   const f = bind();
   const mp = f.modelDefaults();
   mp.n_gpu_layers = 0;
+  if (opts.useExtraBufts !== undefined) mp.use_extra_bufts = opts.useExtraBufts;
   const model = f.loadModel(path, mp);
   if (!model) throw new Error(`llama.cpp could not load ${path}`);
   const cp = f.ctxDefaults();
   Object.assign(cp, { n_ctx: nCtx, n_batch: nCtx, n_ubatch: nCtx, n_seq_max: 1, n_threads: threads, n_threads_batch: threads, embeddings: true, pooling_type: 0 });
+  if (opts.flashAttnType !== undefined) cp.flash_attn_type = opts.flashAttnType;
   const ctx = f.initCtx(model, cp);
   if (!ctx) {
     f.freeModel(model);

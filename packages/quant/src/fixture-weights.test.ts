@@ -1,7 +1,7 @@
 // The trained fixture's real weights (fixtures/tiny-llama4, bf16 safetensors) through every codec, with and without
 // an importance matrix: our bytes == ggml_quantize_chunk's and our dequantized floats == ggml's to_float.
 // Rows are each tensor's last (contiguous) dimension in checkpoint order — any row of real weights exercises the
-// codecs; the GGUF layout transforms belong to @moeq/convert. Up to MAX_ROWS rows per tensor keep it quick.
+// codecs; the GGUF layout transforms belong to the converter package. Up to MAX_ROWS rows per tensor keep it quick.
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { GGML_TYPE_INFO, ggmlTypeName, openSafetensors } from "@moeq/formats";

@@ -1,14 +1,16 @@
 // Prompt-processing throughput (tokens/s) of the moeq runtime vs llama.cpp (node-llama-cpp, CPU) on the same GGUF,
 // same prompt, same thread count: on the tiny fixture (converted to Q4_K_M here) and on a larger synthetic
 // Llama-4-layout model (hidden 1024, 16 experts, written to /tmp by this bench). Prints a table with the ratio.
-// Run: npx vitest run --config vitest.bench.config.ts packages/runtime/bench
+// Lives in @moeq/convert because it converts the GGUFs (the runtime must not import the converter).
+// Run: npx vitest run --config vitest.bench.config.ts packages/convert/bench/runtime-pp.bench.ts
 import { it } from "vitest";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { convertHfToGguf, LlamaFType } from "@moeq/convert";
+import { convertHfToGguf } from "../src/convert-hf.js";
+import { LlamaFType } from "../src/ftype.js";
 import { loadModel } from "@moeq/runtime";
-import { writeRandomCheckpoint, FIXTURE_DIR } from "../src/test-utils/random-checkpoint.js";
+import { writeRandomCheckpoint, FIXTURE_DIR } from "../../runtime/src/test-utils/random-checkpoint.js";
 import { loadLlamaCppModel } from "../../../test-support/llama-run.js";
 
 const N_TOKENS = Number(process.env.MOEQ_BENCH_TOKENS ?? 256);
