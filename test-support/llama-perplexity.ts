@@ -97,6 +97,8 @@ export interface LlamaLogitsOptions {
   useExtraBufts?: boolean;
   /** `llama_context_params.flash_attn_type`: -1 auto (default), 0 disabled, 1 enabled. */
   flashAttnType?: -1 | 0 | 1;
+  /** `llama_context_params.cb_eval` (a koffi-registered `ggml_backend_sched_eval_callback`), for intermediate tensors. */
+  cbEval?: unknown;
 }
 
 /** Loads a GGUF with llama.cpp (CPU). Each `logits` call runs in a cleared context of size `nCtx`. */
@@ -110,6 +112,7 @@ export function openLlamaLogits(path: string, nCtx: number, threads = 2, opts: L
   const cp = f.ctxDefaults();
   Object.assign(cp, { n_ctx: nCtx, n_batch: nCtx, n_ubatch: nCtx, n_seq_max: 1, n_threads: threads, n_threads_batch: threads, embeddings: true, pooling_type: 0 });
   if (opts.flashAttnType !== undefined) cp.flash_attn_type = opts.flashAttnType;
+  if (opts.cbEval !== undefined) cp.cb_eval = opts.cbEval;
   const ctx = f.initCtx(model, cp);
   if (!ctx) {
     f.freeModel(model);

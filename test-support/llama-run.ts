@@ -58,6 +58,7 @@ interface GgmlMulMatFns {
   data: koffi.KoffiFunction;
   free: koffi.KoffiFunction;
   compute: koffi.KoffiFunction;
+  rmsNorm: koffi.KoffiFunction;
 }
 let mulMatFns: GgmlMulMatFns | undefined;
 
@@ -84,6 +85,7 @@ function ggmlMulMatFns(): GgmlMulMatFns {
       data: base.func("void *ggml_get_data(void *t)"),
       free: base.func("void ggml_free(void *ctx)"),
       compute: cpu.func("int ggml_graph_compute_with_ctx(void *ctx, void *g, int n_threads)"),
+      rmsNorm: base.func("void *ggml_rms_norm(void *ctx, void *a, float eps)"),
     };
   }
   return mulMatFns;
@@ -106,6 +108,23 @@ export function ggmlMulMat(type: number, weight: Uint8Array, cols: number, rows:
     f.expand(g, c);
     f.compute(ctx, g, 1);
     return new Float32Array(koffi.decode(f.data(c), "float", rows * nTok) as number[]);
+  } finally {
+    f.free(ctx);
+  }
+}
+
+/** ggml_rms_norm over `n` f32 rows of `d` on one CPU thread (no gain): the oracle for our ggml-order RMSNorm. */
+export function ggmlRmsNorm(x: Float32Array, n: number, d: number, eps: number): Float32Array {
+  const f = ggmlMulMatFns();
+  const ctx = f.init({ mem_size: 8 * n * d + (16 << 20), mem_buffer: null, no_alloc: false });
+  try {
+    const a = f.newTensor2d(ctx, 0 /* F32 */, d, n);
+    koffi.encode(f.data(a), "float", Array.from(x.subarray(0, n * d)), n * d);
+    const y = f.rmsNorm(ctx, a, eps);
+    const g = f.newGraph(ctx);
+    f.expand(g, y);
+    f.compute(ctx, g, 1);
+    return new Float32Array(koffi.decode(f.data(y), "float", n * d) as number[]);
   } finally {
     f.free(ctx);
   }

@@ -12,10 +12,10 @@ import type { WeightStore } from "../store/weight-store.js";
 import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
 import { matmul } from "../ops/matmul.js";
-import { rmsNorm, swiglu } from "../ops/elementwise.js";
+import { rmsNorm, rmsNormGgml, swiglu } from "../ops/elementwise.js";
 import { ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
-import { ggmlActivationsFor } from "../ops/ggml-activations.js";
+import { ggmlMatmul } from "../ops/ggml-matmul.js";
 import { attendBatched } from "../ops/attention.js";
 import { ScratchPool } from "../ops/scratch.js";
 
@@ -70,10 +70,17 @@ export class Llama4TextModel {
     this.tap?.({ tensor, rows: rows.subarray(0, nRows * nCols), nRows, nCols });
   }
 
+  /** RMSNorm in the f32 order of the numerics this model follows (ggml's or Transformers'). */
+  private norm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
+    if (this.ggmlNumerics) rmsNormGgml(x, weight, n, d, eps, out);
+    else rmsNorm(x, weight, n, d, eps, out);
+  }
+
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
+    if (this.ggmlNumerics) ggmlMatmul(w, x, n, out);
+    else matmul(w, x, n, out);
   }
 
   /**
@@ -94,10 +101,10 @@ export class Llama4TextModel {
     const xn = new Float32Array(n * d);
     const tmp = new Float32Array(n * d);
     for (let l = 0; l < cfg.numLayers; l++) {
-      rmsNorm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      this.norm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
       this.attention(l, xn, n, start, tmp);
       for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
-      rmsNorm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      this.norm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
       if (cfg.moeLayers[l]) this.moe(l, xn, n, tmp);
       else this.mlp(`blk.${l}.ffn_gate.weight`, `blk.${l}.ffn_up.weight`, `blk.${l}.ffn_down.weight`, xn, n, tmp);
       for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
@@ -108,7 +115,7 @@ export class Llama4TextModel {
     const first = opts.logitsFor === "last" ? n - 1 : 0;
     const rows = n - first;
     const hn = new Float32Array(rows * d);
-    rmsNorm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
+    this.norm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
     const vocab = this.vocabSize;
     const logits = new Float32Array(rows * vocab);
     this.linear("output.weight", hn, rows, logits);
@@ -136,8 +143,8 @@ export class Llama4TextModel {
         ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);
         if (cfg.useQkNorm) {
           // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm).
-          rmsNorm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));
-          rmsNorm(k.subarray(t * kvDim, (t + 1) * kvDim), null, nkv, hd, cfg.rmsNormEps, k.subarray(t * kvDim, (t + 1) * kvDim));
+          this.norm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));
+          this.norm(k.subarray(t * kvDim, (t + 1) * kvDim), null, nkv, hd, cfg.rmsNormEps, k.subarray(t * kvDim, (t + 1) * kvDim));
         }
       } else if (cfg.attnTemperatureTuning) {
         const scale = f(Math.log(Math.floor((pos + 1) / cfg.floorScale) + 1) * cfg.attnScale + 1);
@@ -241,11 +248,11 @@ export class Llama4TextModel {
     }
     const uw = this.store.matrix(upName, e);
     const dw = this.store.matrix(downName, e);
-    const acts = (w: typeof gw, x: Float32Array, rows: number) => (this.ggmlNumerics ? ggmlActivationsFor(w.type, x, rows, w.cols) : x);
-    matmul(gw, acts(gw, xin, m), m, g);
-    matmul(uw, acts(uw, xin, m), m, u);
+    const mm = this.ggmlNumerics ? ggmlMatmul : matmul;
+    mm(gw, xin, m, g);
+    mm(uw, xin, m, u);
     swiglu(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
-    matmul(dw, acts(dw, g, m), m, out);
+    mm(dw, g, m, out);
   }
 }

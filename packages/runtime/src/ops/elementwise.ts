@@ -13,6 +13,25 @@ export function rmsNorm(x: Float32Array, weight: Float32Array | null, n: number,
   }
 }
 
+/**
+ * ggml_compute_forward_rms_norm_f32 (+ the fused/unfused ggml_mul by the gain): squares rounded to f32 and summed
+ * in double, mean cast to f32, scale = 1.0f / sqrtf(mean + eps) with both operations rounded to f32, then
+ * y = (x · scale) · w in f32.
+ */
+export function rmsNormGgml(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
+  const f = Math.fround;
+  const epsF = f(eps);
+  for (let t = 0; t < n; t++) {
+    const o = t * d;
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += f(x[o + i] * x[o + i]);
+    const mean = f(ss / d);
+    const scale = f(1 / f(Math.sqrt(f(mean + epsF))));
+    if (weight) for (let i = 0; i < d; i++) out[o + i] = f(x[o + i] * scale) * weight[i];
+    else for (let i = 0; i < d; i++) out[o + i] = x[o + i] * scale;
+  }
+}
+
 /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i]. */
 export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
