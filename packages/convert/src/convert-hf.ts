@@ -5,13 +5,14 @@
  * `quantize <ftype>` would: the f16 rounding is applied in memory, no intermediate file.
  */
 import { basename, dirname, join } from "node:path";
-import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
+import { GGMLType, GGML_TYPE_INFO, GGUFWriter, ggmlNDimsShape, type GGUFKV, type SafetensorsCheckpoint } from "@moeq/formats";
 import { LlamaFType, ftypeDefaultType } from "./ftype.js";
 import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
 import { planLlama4VisionTensors, llama4VisionKVs } from "./arch/llama4-vision.js";
 import { tokenizerKVs } from "./tokenizer-gguf.js";
-import { CheckpointReader, indexCheckpoint, type CheckpointTensor } from "./internal/safetensors-read.js";
-import { StreamingGGUFWriter, kvU32, tensorNBytes, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";
+import { openCheckpoint, type CheckpointTensor } from "./checkpoint-index.js";
+import { kvU32 } from "./gguf-kv.js";
+import { ExpertErrorCollector, writeExpertErrors, type ExpertErrorRow } from "./expert-errors.js";
 import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
 import { planUnits, readPlannedUnit } from "./tensor-units.js";
 import { EncodePool, runOrdered } from "./work-pool.js";
@@ -23,6 +24,8 @@ export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype
   readonly onTensor?: (i: number, n: number, name: string) => void;
   /** Largest unit of work in elements (tests shrink it to exercise row splitting). */
   readonly maxUnitElements?: number;
+  /** Write per-(tensor, expert) RMSE rows of the main output here (JSON); measured only when set. */
+  readonly expertErrorsPath?: string;
 }
 
 export interface ConvertSummary {
@@ -34,6 +37,8 @@ export interface ConvertSummary {
   readonly seconds: number;
   /** The projector file written next to the output when the checkpoint has a vision tower. */
   readonly mmproj?: { readonly output: string; readonly outputBytes: number; readonly tensors: number };
+  /** Rows written to `expertErrorsPath`, when it was set. */
+  readonly expertErrors?: readonly ExpertErrorRow[];
 }
 
 const CONVERTER_TYPES = new Set([LlamaFType.ALL_F32, LlamaFType.MOSTLY_F16, LlamaFType.MOSTLY_BF16, LlamaFType.MOSTLY_Q8_0]);
@@ -60,9 +65,8 @@ export interface ConvertPlan {
 }
 
 /** Everything about the output except the tensor bytes. */
-export function planConversion(dir: string, opts: ConvertOptions): ConvertPlan {
+export function planConversion(dir: string, ckpt: readonly CheckpointTensor[], opts: ConvertOptions): ConvertPlan {
   const cfg = readLlama4Config(dir);
-  const ckpt = indexCheckpoint(dir);
   const planned = planLlama4Tensors(cfg, ckpt, dir);
   const visionTensors = ckpt.filter((t) => t.name.includes("vision_model") || t.name.includes("multi_modal_projector"));
   let mmproj: ConvertPlan["mmproj"];
@@ -112,16 +116,20 @@ async function writePlanned(
   tensors: readonly PlannedTensor[],
   types: readonly GGMLType[],
   viaF16: boolean,
-  reader: CheckpointReader,
+  reader: SafetensorsCheckpoint,
   pool: EncodePool,
   opts: ConvertOptions,
-): Promise<{ infos: GGUFTensorInfo[]; outBytes: number }> {
-  const infos: GGUFTensorInfo[] = tensors.map((t, i) => ({ name: t.name, ne: t.ne, type: types[i] }));
-  let writer: StreamingGGUFWriter | undefined = new StreamingGGUFWriter(output, kvs, infos, { trimDims: viaF16 });
-  const w = writer;
+  errors?: ExpertErrorCollector,
+): Promise<{ writer: GGUFWriter; outBytes: number }> {
+  const writer = new GGUFWriter(output);
+  for (const [k, v] of kvs) writer.setKV(k, v);
+  // quantized mixtures reproduce llama-quantize's C writer, which stores ggml_n_dims dims
+  tensors.forEach((t, i) => writer.addTensor(t.name, viaF16 ? ggmlNDimsShape(t.ne) : [...t.ne], types[i]));
+  let committed = false;
   try {
+    await writer.writeHeader();
     let tensorIdx = 0;
-    function* jobs(): Generator<{ job: EncodeJob; tag: boolean }> {
+    async function* jobs(): AsyncGenerator<{ job: EncodeJob; tag: { last: boolean; expert: number; n: number } }> {
       for (let i = 0; i < tensors.length; i++) {
         const t = tensors[i];
         const units = planUnits(t.ne, opts.maxUnitElements);
@@ -129,26 +137,28 @@ async function writePlanned(
         const roundF16 = viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
         for (let k = 0; k < units.length; k++) {
           const u = units[k];
-          const data = readPlannedUnit(reader, t, u);
-          yield { job: { type: types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16 }, tag: k === units.length - 1 };
+          const data = await readPlannedUnit(reader, t, u);
+          const job: EncodeJob = { type: types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, measureError: errors !== undefined };
+          yield { job, tag: { last: k === units.length - 1, expert: u.expert, n: u.nrows * t.ne[0] } };
         }
       }
     }
     let outBytes = 0;
-    await runOrdered(pool, jobs(), (bytes, last) => {
-      w.write(bytes);
-      outBytes += bytes.length;
-      if (last) {
-        w.endTensor();
-        opts.onTensor?.(tensorIdx, tensors.length, tensors[tensorIdx].name);
+    await runOrdered(pool, jobs(), async (r, tag) => {
+      const t = tensors[tensorIdx];
+      await writer.writeTensorData(t.name, r.bytes);
+      outBytes += r.bytes.length;
+      errors?.add(t.name, t.ne, tag.expert, r.sumSquaredError ?? 0, tag.n);
+      if (tag.last) {
+        opts.onTensor?.(tensorIdx, tensors.length, t.name);
         tensorIdx++;
       }
     });
-    writer.finish();
-    writer = undefined;
-    return { infos, outBytes };
+    await writer.finish();
+    committed = true;
+    return { writer, outBytes };
   } finally {
-    writer?.abort();
+    if (!committed) await writer.abort();
   }
 }
 
@@ -158,29 +168,36 @@ async function writePlanned(
  */
 export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
   const t0 = performance.now();
-  const plan = planConversion(dir, opts);
-  const reader = new CheckpointReader();
+  const { checkpoint, tensors } = await openCheckpoint(dir);
   const pool = new EncodePool(opts.threads ?? 1);
   try {
-    const { infos, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, reader, pool, opts);
+    const plan = planConversion(dir, tensors, opts);
+    const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
+    const { writer, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, checkpoint, pool, opts, errors);
     let mmproj: ConvertSummary["mmproj"];
     if (plan.mmproj) {
       const path = mmprojPath(output);
-      const r = await writePlanned(path, plan.mmproj.kvs, plan.mmproj.tensors, plan.mmproj.types, false, reader, pool, { ...opts, onTensor: undefined });
-      mmproj = { output: path, outputBytes: r.outBytes, tensors: r.infos.length };
+      const r = await writePlanned(path, plan.mmproj.kvs, plan.mmproj.tensors, plan.mmproj.types, false, checkpoint, pool, { ...opts, onTensor: undefined });
+      mmproj = { output: path, outputBytes: r.outBytes, tensors: r.writer.tensors.length };
+    }
+    let expertErrors: ExpertErrorRow[] | undefined;
+    if (errors && opts.expertErrorsPath) {
+      expertErrors = errors.result();
+      await writeExpertErrors(opts.expertErrorsPath, expertErrors);
     }
     const nElements = plan.tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
     return {
       output,
-      tensors: infos.map((t) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...t.ne], bytes: tensorNBytes(t.type, t.ne) })),
+      tensors: writer.tensors.map((t, i) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...plan.tensors[i].ne], bytes: t.byteLength })),
       outputBytes: outBytes,
       nElements,
       bitsPerWeight: (outBytes * 8) / nElements,
       seconds: (performance.now() - t0) / 1000,
       mmproj,
+      expertErrors,
     };
   } finally {
-    reader.close();
+    await checkpoint.close();
     await pool.close();
   }
 }

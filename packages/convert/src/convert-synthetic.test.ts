@@ -2,11 +2,11 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GGMLType, f16ToF32Row } from "@moeq/formats";
+import { GGMLType, GGUFValueType, f16ToF32Row, openGguf, type GGUFFile } from "@moeq/formats";
 import { writeSyntheticLlama4, syntheticStoredValue, type SyntheticTensor } from "../../../test-support/synthetic-llama4.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
-import { GGUFFile, GGUFValueType } from "./internal/gguf-io.js";
+import { ggufNumber, ggufString } from "./gguf-kv.js";
 
 const SEED = 7;
 let tmp: string;
@@ -15,11 +15,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function f16At(f: GGUFFile, name: string, index: number): number {
+async function f16At(f: GGUFFile, name: string, index: number): Promise<number> {
   const t = f.tensor(name)!;
   expect(t.type).toBe(GGMLType.F16);
-  const b = f.read(t, index * 2, 2);
-  return f16ToF32Row(new Uint16Array([b.readUInt16LE(0)]))[0];
+  const b = await f.readTensorBytes(name, { start: index * 2, end: index * 2 + 2 });
+  return f16ToF32Row(new Uint16Array([b[0] | (b[1] << 8)]))[0];
 }
 const idx = (tensors: SyntheticTensor[], name: string): number => tensors.findIndex((t) => t.name === name);
 
@@ -40,12 +40,12 @@ describe("convert: synthetic Llama 4 layouts", () => {
     const out = join(tmp, "scout.gguf");
     const summary = await convertHfToGguf(dir, out, { outtype: LlamaFType.MOSTLY_F16 });
     expect(summary.mmproj?.output).toBe(join(tmp, "mmproj-scout.gguf"));
-    const mm = GGUFFile.open(join(tmp, "mmproj-scout.gguf"));
+    const mm = await openGguf(join(tmp, "mmproj-scout.gguf"));
     try {
-      expect(mm.kvString("general.architecture")).toBe("clip");
-      expect(mm.kvString("clip.projector_type")).toBe("llama4");
-      expect(mm.kvNumber("clip.vision.projector.scale_factor")).toBe(2);
-      expect(mm.kvNumber("clip.vision.projection_dim")).toBe(64);
+      expect(ggufString(mm, "general.architecture")).toBe("clip");
+      expect(ggufString(mm, "clip.projector_type")).toBe("llama4");
+      expect(ggufNumber(mm, "clip.vision.projector.scale_factor")).toBe(2);
+      expect(ggufNumber(mm, "clip.vision.projection_dim")).toBe(64);
       const names = mm.tensors.map((t) => t.name);
       for (const n of ["mm.model.fc.weight", "mm.model.mlp.1.weight", "mm.model.mlp.2.weight", "v.patch_embd.weight", "v.class_embd",
         "v.position_embd.weight", "v.pre_ln.weight", "v.post_ln.bias", "v.blk.0.attn_q.weight", "v.blk.0.attn_out.bias", "v.blk.0.ln1.weight", "v.blk.0.ffn_down.weight"]) {
@@ -54,20 +54,20 @@ describe("convert: synthetic Llama 4 layouts", () => {
       expect(mm.tensor("v.patch_embd.weight")!.type).toBe(GGMLType.F16);
       expect(mm.tensor("v.position_embd.weight")!.type).toBe(GGMLType.F32);
       expect(mm.tensor("v.blk.0.attn_q.bias")!.type).toBe(GGMLType.F32);
-      expect(mm.tensor("v.blk.0.ffn_up.weight")!.ne).toEqual([64, 256]);
+      expect(mm.tensor("v.blk.0.ffn_up.weight")!.shape).toEqual([64, 256]);
     } finally {
-      mm.close();
+      await mm.close();
     }
-    const f = GGUFFile.open(out);
+    const f = await openGguf(out);
     try {
-      expect(f.kvString("general.architecture")).toBe("llama4");
-      expect(f.kvNumber("llama4.expert_count")).toBe(16);
-      expect(f.kvNumber("llama4.interleave_moe_layer_step")).toBe(1);
-      expect(f.kvNumber("llama4.expert_feed_forward_length")).toBe(32);
-      expect(f.kvNumber("llama4.feed_forward_length")).toBe(128);
-      expect(f.kvs.get("llama4.rope.freq_base")?.type).toBe(GGUFValueType.FLOAT32);
-      expect(f.kvNumber("general.file_type")).toBe(1);
-      expect(f.kvString("tokenizer.ggml.pre")).toBe("llama4");
+      expect(ggufString(f, "general.architecture")).toBe("llama4");
+      expect(ggufNumber(f, "llama4.expert_count")).toBe(16);
+      expect(ggufNumber(f, "llama4.interleave_moe_layer_step")).toBe(1);
+      expect(ggufNumber(f, "llama4.expert_feed_forward_length")).toBe(32);
+      expect(ggufNumber(f, "llama4.feed_forward_length")).toBe(128);
+      expect(f.metadata.get("llama4.rope.freq_base")?.type).toBe(GGUFValueType.FLOAT32);
+      expect(ggufNumber(f, "general.file_type")).toBe(1);
+      expect(ggufString(f, "tokenizer.ggml.pre")).toBe("llama4");
       // no vision tensors in the text model; rope_freqs generated first
       expect(f.tensors[0].name).toBe("rope_freqs.weight");
       expect(f.tensors.some((t) => t.name.startsWith("v.") || t.name.includes("vision"))).toBe(false);
@@ -76,8 +76,8 @@ describe("convert: synthetic Llama 4 layouts", () => {
         for (const n of ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "ffn_gate_inp", "ffn_gate_shexp", "attn_q"]) expect(names).toContain(`blk.${l}.${n}.weight`);
         expect(names).not.toContain(`blk.${l}.ffn_gate.weight`);
       }
-      expect(f.tensor("blk.0.ffn_gate_exps.weight")!.ne).toEqual([64, 32, 16]);
-      expect(f.tensor("blk.0.ffn_down_exps.weight")!.ne).toEqual([32, 64, 16]);
+      expect(f.tensor("blk.0.ffn_gate_exps.weight")!.shape).toEqual([64, 32, 16]);
+      expect(f.tensor("blk.0.ffn_down_exps.weight")!.shape).toEqual([32, 64, 16]);
       expect(f.tensor("blk.0.ffn_gate_inp.weight")!.type).toBe(GGMLType.F32);
       expect(f.tensor("blk.0.attn_norm.weight")!.type).toBe(GGMLType.F32);
       // gate_up_proj [E, hidden, 2ff]: GGUF gate[e][r][c] = HF[e][c][r], up[e][r][c] = HF[e][c][ff + r]
@@ -85,16 +85,16 @@ describe("convert: synthetic Llama 4 layouts", () => {
       const H = 64, FF = 32;
       for (const [e, r, c] of [[0, 0, 0], [3, 5, 17], [15, 31, 63], [9, 2, 40]]) {
         const hf = (col: number) => syntheticStoredValue(SEED, k, e * H * 2 * FF + c * 2 * FF + col, false);
-        expect(f16At(f, "blk.1.ffn_gate_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(r), 3);
-        expect(f16At(f, "blk.1.ffn_up_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(FF + r), 3);
+        expect(await f16At(f, "blk.1.ffn_gate_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(r), 3);
+        expect(await f16At(f, "blk.1.ffn_up_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(FF + r), 3);
       }
       // down_proj [E, ff, hidden]: GGUF down[e][r][c] = HF[e][c][r]
       const kd = idx(tensors, "language_model.model.layers.1.feed_forward.experts.down_proj");
       for (const [e, r, c] of [[0, 0, 1], [7, 63, 31], [15, 10, 3]]) {
-        expect(f16At(f, "blk.1.ffn_down_exps.weight", e * H * FF + r * FF + c)).toBeCloseTo(syntheticStoredValue(SEED, kd, e * FF * H + c * H + r, false), 3);
+        expect(await f16At(f, "blk.1.ffn_down_exps.weight", e * H * FF + r * FF + c)).toBeCloseTo(syntheticStoredValue(SEED, kd, e * FF * H + c * H + r, false), 3);
       }
     } finally {
-      f.close();
+      await f.close();
     }
   });
 
@@ -104,34 +104,34 @@ describe("convert: synthetic Llama 4 layouts", () => {
     const opts = { layout: "maverick" as const, seed: SEED, hidden: 64, ffExpert: 32, layers: 4, multimodal: false };
     writeSyntheticLlama4(fused, { ...opts, shards: 2 });
     await convertHfToGguf(fused, join(tmp, "mav.gguf"), { outtype: LlamaFType.MOSTLY_F16, maxUnitElements: 1000 });
-    const f = GGUFFile.open(join(tmp, "mav.gguf"));
+    const f = await openGguf(join(tmp, "mav.gguf"));
     try {
-      expect(f.kvNumber("llama4.expert_count")).toBe(128);
-      expect(f.kvNumber("llama4.interleave_moe_layer_step")).toBe(2);
+      expect(ggufNumber(f, "llama4.expert_count")).toBe(128);
+      expect(ggufNumber(f, "llama4.interleave_moe_layer_step")).toBe(2);
       const names = f.tensors.map((t) => t.name);
       expect(names).toContain("blk.0.ffn_gate.weight");
       expect(names).not.toContain("blk.0.ffn_gate_exps.weight");
       expect(names).toContain("blk.1.ffn_gate_exps.weight");
       expect(names).toContain("blk.3.ffn_down_exps.weight");
-      expect(f.tensor("blk.3.ffn_up_exps.weight")!.ne).toEqual([64, 32, 128]);
-      expect(f.tensor("blk.2.ffn_down.weight")!.ne).toEqual([128, 64]);
+      expect(f.tensor("blk.3.ffn_up_exps.weight")!.shape).toEqual([64, 32, 128]);
+      expect(f.tensor("blk.2.ffn_down.weight")!.shape).toEqual([128, 64]);
     } finally {
-      f.close();
+      await f.close();
     }
     // per-expert checkpoints hold expert e's nn.Linear [ff, hidden] directly: values differ (different tensors), shapes must not
     const ut = writeSyntheticLlama4(unfused, { ...opts, perExpert: true });
     await convertHfToGguf(unfused, join(tmp, "mav-u.gguf"), { outtype: LlamaFType.MOSTLY_F16 });
-    const g = GGUFFile.open(join(tmp, "mav-u.gguf"));
+    const g = await openGguf(join(tmp, "mav-u.gguf"));
     try {
-      const a = GGUFFile.open(join(tmp, "mav.gguf"));
-      const shapes = (x: GGUFFile) => Object.fromEntries(x.tensors.map((t) => [t.name, t.ne.join("x")]));
+      const a = await openGguf(join(tmp, "mav.gguf"));
+      const shapes = (x: GGUFFile) => Object.fromEntries(x.tensors.map((t) => [t.name, t.shape.join("x")]));
       expect(shapes(g)).toEqual(shapes(a));
-      a.close();
+      await a.close();
       // experts.N.gate_proj.weight [ff, hidden] is expert N's slice as-is
       const k = idx(ut, "model.layers.3.feed_forward.experts.77.gate_proj.weight");
-      expect(f16At(g, "blk.3.ffn_gate_exps.weight", 77 * 32 * 64 + 5 * 64 + 9)).toBeCloseTo(syntheticStoredValue(SEED, k, 5 * 64 + 9, false), 3);
+      expect(await f16At(g, "blk.3.ffn_gate_exps.weight", 77 * 32 * 64 + 5 * 64 + 9)).toBeCloseTo(syntheticStoredValue(SEED, k, 5 * 64 + 9, false), 3);
     } finally {
-      g.close();
+      await g.close();
     }
   });
 });

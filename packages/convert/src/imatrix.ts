@@ -5,8 +5,8 @@
  * for an expert with no tokens) and the legacy .dat format (values stored × ncall).
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
-import { GGMLType, InputError } from "@moeq/formats";
-import { GGUFFile, GGUFValueType } from "./internal/gguf-io.js";
+import { GGMLType, InputError, openGguf } from "@moeq/formats";
+import { ggufNumber } from "./gguf-kv.js";
 
 export interface ImatrixData {
   /** Tensor name → ne0·n_expert values (expert e at [e·ne0, (e+1)·ne0)). */
@@ -17,7 +17,7 @@ export interface ImatrixData {
   readonly legacy: boolean;
 }
 
-export function readImatrix(path: string): ImatrixData {
+export async function readImatrix(path: string): Promise<ImatrixData> {
   const head = Buffer.alloc(4);
   const fd = openSync(path, "r");
   try {
@@ -25,27 +25,27 @@ export function readImatrix(path: string): ImatrixData {
   } finally {
     closeSync(fd);
   }
-  if (head.toString("latin1") === "GGUF") return readGGUFImatrix(path);
+  if (head.toString("latin1") === "GGUF") return await readGGUFImatrix(path);
   return readLegacyImatrix(path, readFileSync(path));
 }
 
 /** Copies little-endian f32 bytes into their own Float32Array (Buffers may be slices of a shared pool). */
-function f32Of(b: Buffer): Float32Array {
+function f32Of(b: Uint8Array): Float32Array {
   const out = new Float32Array(b.length / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
 }
 
-function readGGUFImatrix(path: string): ImatrixData {
-  const f = GGUFFile.open(path);
+async function readGGUFImatrix(path: string): Promise<ImatrixData> {
+  const f = await openGguf(path);
   try {
-    const datasetsKV = f.kvs.get("imatrix.datasets");
-    const cc = f.kvNumber("imatrix.chunk_count");
-    const cs = f.kvNumber("imatrix.chunk_size");
+    const datasetsKV = f.get("imatrix.datasets");
+    const cc = ggufNumber(f, "imatrix.chunk_count");
+    const cs = ggufNumber(f, "imatrix.chunk_size");
     if (!datasetsKV || cc === undefined || cs === undefined) {
       throw new InputError("IMATRIX_METADATA", "missing imatrix metadata (imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size)", { file: path });
     }
-    const datasets = datasetsKV.type === GGUFValueType.ARRAY ? datasetsKV.value.map(String) : [];
+    const datasets = Array.isArray(datasetsKV) ? datasetsKV.map(String) : [];
     if (f.tensors.length < 1) throw new InputError("IMATRIX_EMPTY", "no data in imatrix file", { file: path });
     const pairs = new Map<string, { sums?: (typeof f.tensors)[number]; counts?: (typeof f.tensors)[number] }>();
     for (const t of f.tensors) {
@@ -61,8 +61,8 @@ function readGGUFImatrix(path: string): ImatrixData {
     for (const [name, { sums, counts }] of [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (!sums || !counts) throw new InputError("IMATRIX_MISMATCH", `mismatched sums and counts for ${name}`, { file: path });
       if (sums.type !== GGMLType.F32 || counts.type !== GGMLType.F32) throw new InputError("IMATRIX_TYPE", `sums and counts for ${name} must be F32`, { file: path });
-      const s = f32Of(f.read(sums));
-      const cRaw = f32Of(f.read(counts));
+      const s = f32Of(await f.readTensorBytes(sums.name));
+      const cRaw = f32Of(await f.readTensorBytes(counts.name));
       const nCounts = cRaw.length;
       if (nCounts < 1 || s.length % nCounts !== 0) throw new InputError("IMATRIX_SHAPE", `${name}: ${s.length} sums for ${nCounts} counts`, { file: path });
       const ne0 = s.length / nCounts;
@@ -75,7 +75,7 @@ function readGGUFImatrix(path: string): ImatrixData {
     }
     return { entries, datasets, chunkCount: cc, legacy: false };
   } finally {
-    f.close();
+    await f.close();
   }
 }
 

@@ -9,4 +9,6 @@ export * from "./arch/general-metadata.js";
 export * from "./encode-rows.js";
 export * from "./convert-hf.js";
 export * from "./quantize-gguf.js";
-export { GGUFFile, GGUFValueType, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";
+export * from "./expert-errors.js";
+export * from "./gguf-kv.js";
+export * from "./checkpoint-index.js";

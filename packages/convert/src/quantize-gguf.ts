@@ -4,12 +4,13 @@
  * and general.file_type re-appended at the end (split.* dropped), then the llama-quantize CLI's
  * `quantize.imatrix.*` keys when an imatrix is used. Tensor infos use ggml_n_dims like the C writer.
  */
-import { GGMLType, GGML_TYPE_INFO, InputError } from "@moeq/formats";
-import { GGUFFile, GGUFValueType, StreamingGGUFWriter, kvStr, kvU32, tensorNBytes, type GGUFKV, type GGUFTensorInfo } from "./internal/gguf-io.js";
+import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, openGguf, type GGUFFile } from "@moeq/formats";
+import { ggufNumber, ggufString, kvStr, kvU32 } from "./gguf-kv.js";
 import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
 import { planUnits, readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
 import { EncodePool, runOrdered } from "./work-pool.js";
 import { assertImatrixFinite, readImatrix, type ImatrixData } from "./imatrix.js";
+import { ExpertErrorCollector, writeExpertErrors, type ExpertErrorRow } from "./expert-errors.js";
 import type { EncodeJob } from "./encode-rows.js";
 
 export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatrix"> {
@@ -18,6 +19,8 @@ export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatr
   readonly imatrixPath?: string;
   /** Called after each tensor: (index, total, name). */
   readonly onTensor?: (i: number, n: number, name: string) => void;
+  /** Write per-(tensor, expert) RMSE rows here (JSON); measured only when set. */
+  readonly expertErrorsPath?: string;
 }
 
 export interface QuantizeSummary {
@@ -27,17 +30,14 @@ export interface QuantizeSummary {
   readonly nElements: number;
   readonly bitsPerWeight: number;
   readonly seconds: number;
+  /** Rows written to `expertErrorsPath`, when it was set. */
+  readonly expertErrors?: readonly ExpertErrorRow[];
 }
 
 function modelFacts(f: GGUFFile) {
-  const arch = f.kvString("general.architecture");
+  const arch = ggufString(f, "general.architecture");
   if (!arch) throw new InputError("GGUF_NO_ARCH", "general.architecture is missing", { file: f.path });
-  const n = (k: string): number | undefined => {
-    const v = f.kvs.get(`${arch}.${k}`);
-    if (!v) return undefined;
-    if (v.type === GGUFValueType.ARRAY) return Number(v.value[0]);
-    return Number(v.value);
-  };
+  const n = (k: string): number | undefined => ggufNumber(f, `${arch}.${k}`);
   const nLayer = n("block_count");
   if (nLayer === undefined) throw new InputError("GGUF_KEY", `${arch}.block_count is missing`, { file: f.path });
   const nHead = n("attention.head_count") ?? 0;
@@ -46,35 +46,36 @@ function modelFacts(f: GGUFFile) {
 
 export async function quantizeGguf(input: string, output: string, opts: QuantizeGgufOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
-  const f = GGUFFile.open(input);
-  let writer: StreamingGGUFWriter | undefined;
+  const f = await openGguf(input);
+  let writer: GGUFWriter | undefined;
   const pool = new EncodePool(opts.threads ?? 1);
   try {
     const facts = modelFacts(f);
     let imatrix: ImatrixData | undefined;
     if (opts.imatrixPath) {
-      imatrix = readImatrix(opts.imatrixPath);
+      imatrix = await readImatrix(opts.imatrixPath);
       assertImatrixFinite(imatrix, opts.imatrixPath);
     }
-    const ordered = llamaQuantizeOrder(f.tensors);
+    const ordered = llamaQuantizeOrder(f.tensors.map((t) => ({ ...t, ne: t.shape })));
     const types = chooseTensorTypes(ordered, facts, { ...opts, hasImatrix: imatrix !== undefined });
 
-    const kvs = new Map<string, GGUFKV>();
-    for (const [k, v] of f.kvs) {
-      if (k === "general.quantization_version" || k === "general.file_type" || k.startsWith("split.")) continue;
-      kvs.set(k, v);
-    }
-    kvs.set("general.quantization_version", kvU32(2));
-    kvs.set("general.file_type", kvU32(opts.ftype));
-    if (imatrix && opts.imatrixPath) {
-      kvs.set("quantize.imatrix.file", kvStr(opts.imatrixPath.slice(0, 127)));
-      if (imatrix.datasets.length) kvs.set("quantize.imatrix.dataset", kvStr(imatrix.datasets[0].slice(0, 127)));
-      kvs.set("quantize.imatrix.entries_count", kvU32(imatrix.entries.size));
-      if (imatrix.chunkCount > 0) kvs.set("quantize.imatrix.chunks_count", kvU32(imatrix.chunkCount));
-    }
-    const infos: GGUFTensorInfo[] = ordered.map((t, i) => ({ name: t.name, ne: t.ne, type: types[i] }));
-    writer = new StreamingGGUFWriter(output, kvs, infos, { trimDims: true });
+    writer = new GGUFWriter(output);
     const w = writer;
+    for (const [k, v] of f.metadata) {
+      if (k === "general.quantization_version" || k === "general.file_type" || k.startsWith("split.")) continue;
+      w.setKV(k, v);
+    }
+    w.setKV("general.quantization_version", kvU32(2));
+    w.setKV("general.file_type", kvU32(opts.ftype));
+    if (imatrix && opts.imatrixPath) {
+      w.setKV("quantize.imatrix.file", kvStr(opts.imatrixPath.slice(0, 127)));
+      if (imatrix.datasets.length) w.setKV("quantize.imatrix.dataset", kvStr(imatrix.datasets[0].slice(0, 127)));
+      w.setKV("quantize.imatrix.entries_count", kvU32(imatrix.entries.size));
+      if (imatrix.chunkCount > 0) w.setKV("quantize.imatrix.chunks_count", kvU32(imatrix.chunkCount));
+    }
+    // llama-quantize's C writer stores ggml_n_dims dims
+    ordered.forEach((t, i) => w.addTensor(t.name, ggmlNDimsShape(t.shape), types[i]));
+    await w.writeHeader();
 
     // Which imatrix slice each tensor uses; llama-quant.cpp requires size == ne0·ne2 (token_embd mismatches are ignored).
     const imFor = (i: number): Float32Array | undefined => {
@@ -88,8 +89,10 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
       throw new InputError("IMATRIX_SIZE", `imatrix size ${v.length} is different from tensor size ${t.ne[0] * ne2} for ${t.name}`, { file: opts.imatrixPath });
     };
 
+    const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
     let tensorIdx = 0;
-    function* jobs(): Generator<{ job: EncodeJob; tag: { last: boolean; raw?: Uint8Array } }> {
+    type Tag = { last: boolean; expert: number; n: number; raw?: Uint8Array };
+    async function* jobs(): AsyncGenerator<{ job: EncodeJob; tag: Tag }> {
       for (let i = 0; i < ordered.length; i++) {
         const t = ordered[i];
         const type = types[i];
@@ -97,44 +100,51 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
         const im = type !== t.type ? imFor(i) : undefined;
         for (let k = 0; k < units.length; k++) {
           const u = units[k];
-          const last = k === units.length - 1;
+          const tag: Tag = { last: k === units.length - 1, expert: u.expert, n: u.nrows * t.ne[0] };
           if (type === t.type) {
-            // copied unchanged: a trivial job keeps the write order in one queue
-            yield { job: { type: GGMLType.F32, data: new Float32Array(0), nrows: 0, nPerRow: t.ne[0] }, tag: { last, raw: readGGUFUnitRaw(f, t, u) } };
+            // copied unchanged (error 0 by construction): a trivial job keeps the write order in one queue
+            yield { job: { type: GGMLType.F32, data: new Float32Array(0), nrows: 0, nPerRow: t.ne[0] }, tag: { ...tag, raw: await readGGUFUnitRaw(f, t, u) } };
           } else {
-            const data = readGGUFUnit(f, t, u);
-            yield { job: { type, data, nrows: u.nrows, nPerRow: t.ne[0], imatrix: im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined }, tag: { last } };
+            const data = await readGGUFUnit(f, t, u);
+            const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
+            yield { job: { type, data, nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice, measureError: errors !== undefined }, tag };
           }
         }
       }
     }
     let outBytes = 0;
-    await runOrdered(pool, jobs(), (bytes, tag) => {
-      const b = tag.raw ?? bytes;
-      w.write(b);
+    await runOrdered(pool, jobs(), async (r, tag) => {
+      const t = ordered[tensorIdx];
+      const b = tag.raw ?? r.bytes;
+      await w.writeTensorData(t.name, b);
       outBytes += b.length;
+      errors?.add(t.name, t.ne, tag.expert, tag.raw ? 0 : (r.sumSquaredError ?? 0), tag.n);
       if (tag.last) {
-        w.endTensor();
-        opts.onTensor?.(tensorIdx, ordered.length, ordered[tensorIdx].name);
+        opts.onTensor?.(tensorIdx, ordered.length, t.name);
         tensorIdx++;
       }
     });
-    writer.finish();
+    await w.finish();
     writer = undefined;
+    let expertErrors: ExpertErrorRow[] | undefined;
+    if (errors && opts.expertErrorsPath) {
+      expertErrors = errors.result();
+      await writeExpertErrors(opts.expertErrorsPath, expertErrors);
+    }
     const nElements = ordered.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
-    const inputBytes = ordered.reduce((a, t) => a + t.nbytes, 0);
+    const inputBytes = ordered.reduce((a, t) => a + t.byteLength, 0);
     return {
-      tensors: infos.map((t) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...t.ne], bytes: tensorNBytes(t.type, t.ne) })),
+      tensors: w.tensors.map((t, i) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...ordered[i].ne], bytes: t.byteLength })),
       inputBytes,
       outputBytes: outBytes,
       nElements,
       bitsPerWeight: (outBytes * 8) / nElements,
       seconds: (performance.now() - t0) / 1000,
+      expertErrors,
     };
   } finally {
-    writer?.abort();
+    await writer?.abort();
     await pool.close();
-    f.close();
+    await f.close();
   }
 }
-

@@ -2,13 +2,13 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GGML_TYPE_INFO } from "@moeq/formats";
+import { GGML_TYPE_INFO, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, type GGUFFile } from "@moeq/formats";
 import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
 import { referenceQuantize } from "../../../test-support/llama-quantize.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { FTYPE_BY_NAME } from "./ftype.js";
 import { quantizeGguf } from "./quantize-gguf.js";
-import { GGUFFile, GGUFValueType, StreamingGGUFWriter, kvArr, kvStr, kvU32, type GGUFKV } from "./internal/gguf-io.js";
+import { ggufNumber, kvArr, kvStr, kvU32 } from "./gguf-kv.js";
 import { readImatrix } from "./imatrix.js";
 import { llamaQuantizeOrder } from "./tensor-type-choice.js";
 import { GGMLType } from "@moeq/formats";
@@ -27,25 +27,29 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+async function sameBytes(a: GGUFFile, an: string, b: GGUFFile, bn: string): Promise<boolean> {
+  return Buffer.from(await a.readTensorBytes(an)).equals(await b.readTensorBytes(bn));
+}
+
 /** Names the first difference between two GGUF files: tensor list/order, types, KVs, or data. */
-function describeDifference(ours: string, ref: string): string {
-  const a = GGUFFile.open(ours);
-  const b = GGUFFile.open(ref);
+async function describeDifference(ours: string, ref: string): string {
+  const a = await openGguf(ours);
+  const b = await openGguf(ref);
   try {
     const an = a.tensors.map((t) => `${t.name}:${GGML_TYPE_INFO[t.type].name}`);
     const bn = b.tensors.map((t) => `${t.name}:${GGML_TYPE_INFO[t.type].name}`);
     for (let i = 0; i < Math.max(an.length, bn.length); i++) if (an[i] !== bn[i]) return `tensor #${i}: ours ${an[i]} vs llama ${bn[i]}`;
-    const ak = [...a.kvs.keys()].join(",");
-    const bk = [...b.kvs.keys()].join(",");
+    const ak = [...a.metadata.keys()].join(",");
+    const bk = [...b.metadata.keys()].join(",");
     if (ak !== bk) return `KV order: ours ${ak} vs llama ${bk}`;
     for (const t of a.tensors) {
       const u = b.tensor(t.name)!;
-      if (!a.read(t).equals(b.read(u))) return `data of ${t.name} (${GGML_TYPE_INFO[t.type].name}) differs`;
+      if (!(await sameBytes(a, t.name, b, u.name))) return `data of ${t.name} (${GGML_TYPE_INFO[t.type].name}) differs`;
     }
     return "header bytes differ";
   } finally {
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
   }
 }
 
@@ -63,12 +67,12 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
       await quantizeGguf(f16, ours, { ftype });
       referenceQuantize(f16, ref, { ftype, nthread: 2 });
       const same = readFileSync(ours).equals(readFileSync(ref));
-      expect(same ? "identical" : describeDifference(ours, ref)).toBe("identical");
+      expect(same ? "identical" : await describeDifference(ours, ref)).toBe("identical");
       if (name === "Q4_K_M") {
         // the mixture and the 256-divisibility fallbacks really fired (not a uniform file)
-        const g = GGUFFile.open(ours);
+        const g = await openGguf(ours);
         const types = new Map(g.tensors.map((t) => [t.name, GGML_TYPE_INFO[t.type].name]));
-        g.close();
+        await g.close();
         expect(types.get("output.weight")).toBe("q6_K");
         expect(types.get("blk.2.attn_v.weight")).toBe("q6_K"); // use_more_bits(2, 4)
         expect(types.get("blk.0.attn_v.weight")).toBe("q4_K");
@@ -85,59 +89,55 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
     const Q8_0 = 8, Q5_K = 13, Q4_0 = 2;
     await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME.Q4_K_M, outputTensorType: Q8_0, tokenEmbeddingType: Q5_K, tensorTypes: [{ pattern: /attn_q/, type: Q4_0 }] });
     referenceQuantize(f16, ref, { ftype: FTYPE_BY_NAME.Q4_K_M, outputTensorType: Q8_0, tokenEmbeddingType: Q5_K, tensorTypes: [{ pattern: "attn_q", type: Q4_0 }] });
-    expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : describeDifference(ours, ref)).toBe("identical");
+    expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
     await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME.Q3_K_M, pure: true });
     referenceQuantize(f16, ref, { ftype: FTYPE_BY_NAME.Q3_K_M, pure: true });
-    expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : describeDifference(ours, ref)).toBe("identical");
+    expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
   });
 });
 
 /** Writes a GGUF imatrix (llama-imatrix's format) with random sums for every ≥2-D weight of `model`; one expert gets no tokens. */
-function writeImatrix(model: string, path: string): Map<string, { sums: Float32Array; counts: Float32Array }> {
-  const g = GGUFFile.open(model);
+async function writeImatrix(model: string, path: string): Promise<Map<string, { sums: Float32Array; counts: Float32Array }>> {
+  const g = await openGguf(model);
   const entries = new Map<string, { sums: Float32Array; counts: Float32Array }>();
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
   for (const t of g.tensors) {
-    if (t.ne.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
-    const nMat = t.ne.length >= 3 ? t.ne[2] : 1;
+    if (t.shape.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
+    const nMat = t.shape.length >= 3 ? t.shape[2] : 1;
     const counts = new Float32Array(nMat).map((_, e) => (e === 1 && nMat > 1 ? 0 : 10 + Math.floor(rnd() * 500)));
-    const sums = new Float32Array(t.ne[0] * nMat).map((_, i) => counts[Math.floor(i / t.ne[0])] * (0.01 + rnd() * 3));
+    const sums = new Float32Array(t.shape[0] * nMat).map((_, i) => counts[Math.floor(i / t.shape[0])] * (0.01 + rnd() * 3));
     entries.set(t.name, { sums, counts });
   }
-  g.close();
+  await g.close();
   const names = [...entries.keys()].sort();
-  const infos = names.flatMap((n) => {
-    const e = entries.get(n)!;
-    const nMat = e.counts.length;
-    return [
-      { name: `${n}.in_sum2`, ne: nMat > 1 ? [e.sums.length / nMat, nMat] : [e.sums.length], type: GGMLType.F32 },
-      { name: `${n}.counts`, ne: [1, nMat], type: GGMLType.F32 },
-    ];
-  });
-  const kvs = new Map<string, GGUFKV>([
-    ["general.type", kvStr("imatrix")],
-    ["imatrix.datasets", kvArr(GGUFValueType.STRING, ["brown-validation.txt"])],
-    ["imatrix.chunk_count", kvU32(7)],
-    ["imatrix.chunk_size", kvU32(512)],
-  ]);
-  const w = new StreamingGGUFWriter(path, kvs, infos, { trimDims: true });
+  const w = new GGUFWriter(path);
+  w.setKV("general.type", kvStr("imatrix"));
+  w.setKV("imatrix.datasets", kvArr(GGUFValueType.STRING, ["brown-validation.txt"]));
+  w.setKV("imatrix.chunk_count", kvU32(7));
+  w.setKV("imatrix.chunk_size", kvU32(512));
   for (const n of names) {
     const e = entries.get(n)!;
-    w.write(new Uint8Array(e.sums.buffer));
-    w.endTensor();
-    w.write(new Uint8Array(e.counts.buffer));
-    w.endTensor();
+    const nMat = e.counts.length;
+    // llama-imatrix's C writer stores ggml_n_dims dims
+    w.addTensor(`${n}.in_sum2`, ggmlNDimsShape([e.sums.length / nMat, nMat]), GGMLType.F32);
+    w.addTensor(`${n}.counts`, ggmlNDimsShape([1, nMat]), GGMLType.F32);
   }
-  w.finish();
+  await w.writeHeader();
+  for (const n of names) {
+    const e = entries.get(n)!;
+    await w.writeTensorData(`${n}.in_sum2`, new Uint8Array(e.sums.buffer));
+    await w.writeTensorData(`${n}.counts`, new Uint8Array(e.counts.buffer));
+  }
+  await w.finish();
   return entries;
 }
 
 describe("imatrix", () => {
-  it("GGUF imatrix: per-expert mean(x²), 1 for experts without tokens; legacy .dat divides by ncall", () => {
+  it("GGUF imatrix: per-expert mean(x²), 1 for experts without tokens; legacy .dat divides by ncall", async () => {
     const path = join(tmp, "imatrix.gguf");
-    const raw = writeImatrix(f16, path);
-    const im = readImatrix(path);
+    const raw = await writeImatrix(f16, path);
+    const im = await readImatrix(path);
     expect(im.datasets).toEqual(["brown-validation.txt"]);
     expect(im.chunkCount).toBe(7);
     const e = raw.get("blk.1.ffn_down_exps.weight")!;
@@ -151,18 +151,18 @@ describe("imatrix", () => {
     const name = Buffer.from("blk.0.attn_q.weight");
     const dat = Buffer.concat([Buffer.from(new Int32Array([1]).buffer), Buffer.from(new Int32Array([name.length]).buffer), name, Buffer.from(new Int32Array([2, 3]).buffer), Buffer.from(vals.buffer)]);
     writeFileSync(join(tmp, "legacy.dat"), dat);
-    expect([...readImatrix(join(tmp, "legacy.dat")).entries.get("blk.0.attn_q.weight")!]).toEqual([1, 2, 3]);
+    expect([...(await readImatrix(join(tmp, "legacy.dat"))).entries.get("blk.0.attn_q.weight")!]).toEqual([1, 2, 3]);
   });
 
   for (const name of ["Q4_0", "Q4_K_M", "Q2_K"]) {
     it(`${name} with --imatrix == llama-quantize --imatrix (per-expert slices, imatrix-only bumps, quantize.imatrix.* keys)`, async () => {
       const path = join(tmp, "imatrix.gguf");
-      writeImatrix(f16, path);
+      await writeImatrix(f16, path);
       const ftype = FTYPE_BY_NAME[name];
       const ours = join(tmp, `ours-im-${name}.gguf`);
       const ref = join(tmp, `ref-im-${name}.gguf`);
       await quantizeGguf(f16, ours, { ftype, imatrixPath: path });
-      const im = readImatrix(path);
+      const im = await readImatrix(path);
       referenceQuantize(f16, ref, {
         ftype,
         nthread: 2,
@@ -174,18 +174,18 @@ describe("imatrix", () => {
           { key: "quantize.imatrix.chunks_count", value: 7 },
         ],
       });
-      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : describeDifference(ours, ref)).toBe("identical");
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
       if (name === "Q4_0") {
         // the imatrix really steered the search: the same tensor without it has other bytes
         const plain = join(tmp, "ours-noim-Q4_0.gguf");
         await quantizeGguf(f16, plain, { ftype });
-        const a = GGUFFile.open(ours);
-        const b = GGUFFile.open(plain);
+        const a = await openGguf(ours);
+        const b = await openGguf(plain);
         const t = "blk.1.ffn_down_exps.weight";
-        expect(a.read(a.tensor(t)!).equals(b.read(b.tensor(t)!))).toBe(false);
-        expect(a.kvNumber("quantize.imatrix.entries_count")).toBe(im.entries.size);
-        a.close();
-        b.close();
+        expect(await sameBytes(a, t, b, t)).toBe(false);
+        expect(ggufNumber(a, "quantize.imatrix.entries_count")).toBe(im.entries.size);
+        await a.close();
+        await b.close();
       }
     });
   }

@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "@moeq/formats";
-import { GGUFValueType, kvArr, kvBool, kvStr, kvU32, type GGUFKV } from "./internal/gguf-io.js";
+import { GGUFValueType, type GGUFKV } from "@moeq/formats";
+import { kvArr, kvBool, kvStr, kvU32 } from "./gguf-kv.js";
 
 /** gguf TokenType values. */
 export enum GGUFTokenType {

@@ -6,7 +6,7 @@
 import { Worker } from "node:worker_threads";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { encodeRows, type EncodeJob } from "./encode-rows.js";
+import { encodeUnit, type EncodeJob, type EncodeResult } from "./encode-rows.js";
 
 const WORKER_FILE = fileURLToPath(new URL("./quantize-worker.js", import.meta.url));
 
@@ -15,7 +15,7 @@ export class EncodePool {
   private readonly idle: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: EncodeResult) => void; reject: (e: Error) => void }>();
   readonly threads: number;
 
   constructor(threads: number) {
@@ -23,13 +23,13 @@ export class EncodePool {
     this.threads = threads > 1 && existsSync(WORKER_FILE) ? threads : 1;
     for (let i = 0; i < (this.threads > 1 ? this.threads : 0); i++) {
       const w = new Worker(WORKER_FILE);
-      w.on("message", (m: { id: number; out?: Uint8Array; error?: string }) => {
+      w.on("message", (m: { id: number; out?: Uint8Array; sumSquaredError?: number; error?: string }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.release(w);
         if (!p) return;
         if (m.error !== undefined || !m.out) p.reject(new Error(m.error ?? "worker returned nothing"));
-        else p.resolve(m.out);
+        else p.resolve({ bytes: m.out, sumSquaredError: m.sumSquaredError });
       });
       w.on("error", (e) => {
         for (const p of this.pending.values()) p.reject(e);
@@ -51,12 +51,12 @@ export class EncodePool {
     return this.idle.pop()!;
   }
 
-  /** Starts a job; the returned promise resolves with its bytes. */
-  async submit(job: EncodeJob): Promise<Uint8Array> {
-    if (this.threads <= 1) return encodeRows(job);
+  /** Starts a job; the returned promise resolves with its bytes (and error, when measured). */
+  async submit(job: EncodeJob): Promise<EncodeResult> {
+    if (this.threads <= 1) return encodeUnit(job);
     const w = await this.acquire();
     const id = this.nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<EncodeResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const transfer = [job.data.buffer as ArrayBuffer];
       w.postMessage({ id, job }, transfer);
@@ -74,22 +74,22 @@ export class EncodePool {
  */
 export async function runOrdered<T>(
   pool: EncodePool,
-  jobs: Iterable<{ job: EncodeJob; tag: T }>,
-  consume: (bytes: Uint8Array, tag: T) => void,
+  jobs: AsyncIterable<{ job: EncodeJob; tag: T }>,
+  consume: (result: EncodeResult, tag: T) => Promise<void>,
   window = Math.max(2, pool.threads * 2),
 ): Promise<void> {
-  const queue: { p: Promise<Uint8Array>; tag: T }[] = [];
-  for (const { job, tag } of jobs) {
+  const queue: { p: Promise<EncodeResult>; tag: T }[] = [];
+  for await (const { job, tag } of jobs) {
     const p = pool.submit(job);
     p.catch(() => undefined); // surfaced when awaited in order below
     queue.push({ p, tag });
     while (queue.length >= window) {
       const head = queue.shift()!;
-      consume(await head.p, head.tag);
+      await consume(await head.p, head.tag);
     }
   }
   while (queue.length) {
     const head = queue.shift()!;
-    consume(await head.p, head.tag);
+    await consume(await head.p, head.tag);
   }
 }

@@ -13,3 +13,4 @@ export * from "./vision/image-processor.js";
 export * from "./vision/vision-encoder.js";
 export * from "./sampling.js";
 export * from "./model.js";
+export * from "./llama4/vision-names.js";

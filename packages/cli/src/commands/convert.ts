@@ -12,6 +12,7 @@ interface ConvertArgs {
   "output-tensor-type"?: string;
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
+  "expert-errors"?: string;
   json: boolean;
 }
 
@@ -32,6 +33,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
+      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
       .epilogue(
         "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
@@ -51,6 +53,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
         tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
         tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+        expertErrorsPath: a["expert-errors"],
       });
     } finally {
       progress.stop();
@@ -64,6 +67,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       seconds: Number(s.seconds.toFixed(3)),
       mmproj: s.mmproj,
       tensors: s.tensors,
+      expertErrors: a["expert-errors"] ? { file: a["expert-errors"], rows: s.expertErrors?.length ?? 0 } : undefined,
     };
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else {

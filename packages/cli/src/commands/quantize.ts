@@ -14,6 +14,7 @@ interface QuantizeArgs {
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
   "leave-output-tensor": boolean;
+  "expert-errors"?: string;
   json: boolean;
 }
 
@@ -74,6 +75,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
       .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
+      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
   handler: async (a) => {
     const ftype = parseFType(a.type);
@@ -89,6 +91,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
       tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
       onTensor: progress.onTensor,
+      expertErrorsPath: a["expert-errors"],
     };
     let s;
     try {
@@ -105,6 +108,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
       seconds: Number(s.seconds.toFixed(3)),
       tensors: s.tensors,
+      expertErrors: a["expert-errors"] ? { file: a["expert-errors"], rows: s.expertErrors?.length ?? 0 } : undefined,
     };
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);

@@ -5,43 +5,18 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "@moeq/formats";
-import { GGUFValueType, kvArr, kvBool, kvF32, kvStr, kvU32, type GGUFKV } from "../internal/gguf-io.js";
-import type { CheckpointTensor } from "../internal/safetensors-read.js";
+import { GGUFValueType, InputError, type GGUFKV } from "@moeq/formats";
+import { llama4VisionGgufName } from "@moeq/runtime";
+import { kvArr, kvBool, kvF32, kvStr, kvU32 } from "../gguf-kv.js";
+import type { CheckpointTensor } from "../checkpoint-index.js";
 import { generalNamingKVs, type Llama4Config, type PlannedTensor } from "./llama4.js";
 
-const LAYER_RULES: [RegExp, string][] = [
-  [/^vision_model\.model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$/, "v.blk.{bid}.attn_q"],
-  [/^vision_model\.model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$/, "v.blk.{bid}.attn_k"],
-  [/^vision_model\.model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$/, "v.blk.{bid}.attn_v"],
-  [/^vision_model\.model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$/, "v.blk.{bid}.attn_out"],
-  [/^vision_model\.model\.layers\.(\d+)\.input_layernorm\.(weight|bias)$/, "v.blk.{bid}.ln1"],
-  [/^vision_model\.model\.layers\.(\d+)\.post_attention_layernorm\.(weight|bias)$/, "v.blk.{bid}.ln2"],
-  [/^vision_model\.model\.layers\.(\d+)\.mlp\.fc1\.(weight|bias)$/, "v.blk.{bid}.ffn_up"],
-  [/^vision_model\.model\.layers\.(\d+)\.mlp\.fc2\.(weight|bias)$/, "v.blk.{bid}.ffn_down"],
-  // the pixel-shuffle adapter MLP: fc1 → mm.model.mlp.1, fc2 → mm.model.mlp.2
-  [/^vision_model\.vision_adapter\.mlp\.fc(\d+)\.(weight|bias)$/, "mm.model.mlp.{bid}"],
-];
-const GLOBAL_RULES: Record<string, string> = {
-  "vision_model.class_embedding": "v.class_embd",
-  "vision_model.patch_embedding.linear.weight": "v.patch_embd.weight",
-  "vision_model.positional_embedding_vlm": "v.position_embd.weight",
-  "vision_model.positional_embedding_vlm.weight": "v.position_embd.weight",
-  "vision_model.layernorm_pre.weight": "v.pre_ln.weight",
-  "vision_model.layernorm_pre.bias": "v.pre_ln.bias",
-  "vision_model.layernorm_post.weight": "v.post_ln.weight",
-  "vision_model.layernorm_post.bias": "v.post_ln.bias",
-  // "despite the name with number postfix, this is a single fully connected layer"
-  "multi_modal_projector.linear_1.weight": "mm.model.fc.weight",
-};
-
+/**
+ * The mmproj GGUF name of an HF vision tensor (the table lives in @moeq/runtime). Like Llama4VisionModel.filter_tensors,
+ * a bare `positional_embedding_vlm` gets `.weight` appended before the lookup, so both spellings map to v.position_embd.weight.
+ */
 export function mapLlama4VisionName(hf: string): string | undefined {
-  if (hf in GLOBAL_RULES) return GLOBAL_RULES[hf];
-  for (const [re, g] of LAYER_RULES) {
-    const m = re.exec(hf);
-    if (m) return `${g.replace("{bid}", m[1])}.${m[2]}`;
-  }
-  return undefined;
+  return llama4VisionGgufName(hf.endsWith("positional_embedding_vlm.weight") ? hf.slice(0, -".weight".length) : hf);
 }
 
 /** Vision tensors in the converter's (checkpoint) order. */

@@ -9,8 +9,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { InputError } from "@moeq/formats";
 import { mapLlama4HfName, stripLanguageModelPrefix } from "@moeq/runtime";
-import { GGUFValueType, kvArr, kvF32, kvI32, kvStr, kvU32, type GGUFKV } from "../internal/gguf-io.js";
-import type { CheckpointTensor } from "../internal/safetensors-read.js";
+import { GGUFValueType, type GGUFKV } from "@moeq/formats";
+import { kvArr, kvF32, kvI32, kvStr, kvU32 } from "../gguf-kv.js";
+import type { CheckpointTensor } from "../checkpoint-index.js";
 import { generalNaming } from "./general-metadata.js";
 
 export type HParams = Record<string, unknown>;
@@ -390,4 +391,3 @@ function readGenerationConfig(dir: string): Record<string, unknown> | undefined 
   }
 }
 
-export { GGUFValueType, kvArr };
