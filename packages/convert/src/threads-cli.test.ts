@@ -32,6 +32,24 @@ describe("worker threads", () => {
     expect(readFileSync(join(tmp, "c.gguf")).equals(readFileSync(join(tmp, "a.gguf")))).toBe(true);
   });
 
+  it("--expert-errors: the same rows with --threads 1 and --threads 3 (convert and quantize); --json names the file", () => {
+    const ck = join(tmp, "ckpt");
+    const e1 = join(tmp, "e1.json");
+    const e3 = join(tmp, "e3.json");
+    moeq("convert", ck, "-o", join(tmp, "d1.gguf"), "--outtype", "q4_k_m", "--threads", "1", "--expert-errors", e1);
+    moeq("convert", ck, "-o", join(tmp, "d3.gguf"), "--outtype", "q4_k_m", "--threads", "3", "--expert-errors", e3);
+    const rows = JSON.parse(readFileSync(e1, "utf8")) as { layer: number; expert: number; tensor: string; rmse: number }[];
+    expect(rows.filter((r) => r.tensor === "ffn_up_exps").length).toBe(2 * 4);
+    expect(readFileSync(e3, "utf8")).toBe(readFileSync(e1, "utf8"));
+    moeq("convert", ck, "-o", join(tmp, "f16b.gguf"), "--outtype", "f16");
+    moeq("quantize", join(tmp, "f16b.gguf"), join(tmp, "q1.gguf"), "Q3_K_M", "--threads", "1", "--expert-errors", e1);
+    const js = JSON.parse(moeq("quantize", join(tmp, "f16b.gguf"), join(tmp, "q3.gguf"), "Q3_K_M", "--threads", "3", "--expert-errors", e3, "--json")) as {
+      expertErrors: { file: string; rows: number };
+    };
+    expect(readFileSync(e3, "utf8")).toBe(readFileSync(e1, "utf8"));
+    expect(js.expertErrors).toEqual({ file: e3, rows: (JSON.parse(readFileSync(e3, "utf8")) as unknown[]).length });
+  });
+
   it("bad input exits 2 with a message naming the file", () => {
     let code = 0;
     let err = "";
