@@ -1,5 +1,4 @@
 export * from "./model.js";
-export * from "./atomic-write.js";
 export * from "./metrics/stats.js";
 export * from "./metrics/histogram.js";
 export * from "./metrics/log-softmax.js";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AtomicFileWriter, writeFileAtomic } from "./atomic-file.js";
+import { AtomicFileWriter, atomicTempPath, writeFileAtomic, writeFileAtomicSync } from "./atomic-file.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -41,5 +41,23 @@ describe("AtomicFileWriter", () => {
     await writeFileAtomic(path, "{\"a\":1}");
     await writeFileAtomic(path, new TextEncoder().encode("{\"a\":2}"));
     expect(await readFile(path, "utf8")).toBe("{\"a\":2}");
+  });
+
+  it("writeFileAtomicSync replaces a file and leaves no temp file; a failed write leaves the old file", async () => {
+    const sub = join(dir, "sync");
+    await mkdir(sub);
+    const path = join(sub, "report.md");
+    writeFileAtomicSync(path, "one");
+    writeFileAtomicSync(path, new TextEncoder().encode("two"));
+    expect(await readFile(path, "utf8")).toBe("two");
+    expect(await readdir(sub)).toEqual(["report.md"]);
+    expect(() => writeFileAtomicSync(join(sub, "missing-dir", "x"), "x")).toThrow(/ENOENT/);
+    expect(await readdir(sub)).toEqual(["report.md"]);
+  });
+
+  it("atomicTempPath is a hidden sibling, fresh on every call", () => {
+    const a = atomicTempPath(join(dir, "x.kld"));
+    expect(a.startsWith(join(dir, ".x.kld.tmp-"))).toBe(true);
+    expect(atomicTempPath(join(dir, "x.kld"))).not.toBe(a);
   });
 });

@@ -1,6 +1,12 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+
+/** A fresh temporary name next to `path` (same directory, so the final rename stays on one filesystem). */
+export function atomicTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
 
 /**
  * Writes a file crash-safely: bytes go to a temporary name in the same directory, which is fsynced
@@ -19,7 +25,7 @@ export class AtomicFileWriter {
   ) {}
 
   static async open(path: string): Promise<AtomicFileWriter> {
-    const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+    const tempPath = atomicTempPath(path);
     const fh = await open(tempPath, "wx");
     return new AtomicFileWriter(path, tempPath, fh);
   }
@@ -89,5 +95,37 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (err) {
     await w.abort();
     throw err;
+  }
+}
+
+/** Synchronous `writeFileAtomic`, for callers that cannot await (e.g. report files written at the end of a command). */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+  const tmp = atomicTempPath(path);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const fd = openSync(tmp, "wx");
+  try {
+    let done = 0;
+    while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  fsyncDirSync(dirname(path));
+}
+
+function fsyncDirSync(dir: string): void {
+  // best effort, as fsyncDir
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    /* the rename is still atomic */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -4,8 +4,7 @@
 // All little-endian. Written crash-safe; read chunk by chunk with positional reads.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
-import { InputError } from "@moeq/formats";
-import { tempPathFor } from "../atomic-write.js";
+import { InputError, atomicTempPath } from "@moeq/formats";
 import { kldRowWords } from "./log-softmax.js";
 
 export const KLD_FILE_MAGIC = "_logits_";
@@ -52,7 +51,7 @@ export class KldFileWriter {
     readonly nVocab: number,
     readonly nChunk: number,
   ) {
-    this.tmp = tempPathFor(path);
+    this.tmp = atomicTempPath(path);
     this.fd = openSync(this.tmp, "w");
   }
 

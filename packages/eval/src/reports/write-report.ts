@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomicSync } from "@moeq/formats";
 import type { EvalReport } from "./report.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderHtml } from "./html.js";
@@ -15,8 +15,8 @@ export interface ReportFiles {
 export function writeReport(dir: string, report: EvalReport): ReportFiles {
   mkdirSync(dir, { recursive: true });
   const files = { json: join(dir, "report.json"), markdown: join(dir, "report.md"), html: join(dir, "report.html") };
-  writeFileAtomic(files.json, JSON.stringify(report, null, 2) + "\n");
-  writeFileAtomic(files.markdown, renderMarkdown(report) + "\n");
-  writeFileAtomic(files.html, renderHtml(report));
+  writeFileAtomicSync(files.json, JSON.stringify(report, null, 2) + "\n");
+  writeFileAtomicSync(files.markdown, renderMarkdown(report) + "\n");
+  writeFileAtomicSync(files.html, renderHtml(report));
   return files;
 }
