@@ -1,4 +1,4 @@
-// The acceptance run on the trained fixture: one `convert --outtype f16`, then for every file type our
+// The acceptance run on the trained fixture (here in the CLI package because it uses both @moeq/convert and @moeq/eval): one `convert --outtype f16`, then for every file type our
 // quantize against llama.cpp's llama_model_quantize on the same f16.gguf (whole files byte for byte), and
 // llama.cpp (node-llama-cpp) loading and generating from every output we wrote; then llama.cpp's perplexity of
 // the F16 file on brown-test against the fixture's reference.json (computed by the fixture's PyTorch reference).
@@ -8,14 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GGML_TYPE_INFO, openGguf } from "@moeq/formats";
-import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { perplexity } from "@moeq/eval";
+import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { openLlamaLogits } from "../../../test-support/llama-perplexity.js";
 import { referenceQuantize } from "../../../test-support/llama-quantize.js";
-import { convertHfToGguf } from "./convert-hf.js";
-import { FTYPE_BY_NAME, LlamaFType } from "./ftype.js";
-import { quantizeGguf } from "./quantize-gguf.js";
-import { ggufNumber, ggufString } from "./gguf-kv.js";
+import { FTYPE_BY_NAME, LlamaFType, convertHfToGguf, ggufNumber, ggufString, quantizeGguf } from "@moeq/convert";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const FIXTURE = join(root, "fixtures/tiny-llama4");
