@@ -1,17 +1,7 @@
-/** mulberry32: a small, fast, seedable PRNG — enough for reproducible subset sampling. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "@moeq/runtime";
 
 /**
- * `k` distinct indices of [0, n), chosen by a seeded Fisher–Yates shuffle and returned ascending, so a
+ * `k` distinct indices of [0, n), chosen by a seeded Fisher–Yates shuffle (the runtime's mulberry32) and returned ascending, so a
  * subset keeps the file's order and the same (n, k, seed) always picks the same items.
  */
 export function sampleIndices(n: number, k: number, seed: number): number[] {

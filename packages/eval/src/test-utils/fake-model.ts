@@ -1,18 +1,8 @@
 // Tiny deterministic in-memory models for tests: character-level tokenizer, logits from a seeded
 // bigram table plus a position term, so different "quantizations" (noise levels) give different
 // but reproducible distributions.
+import { seededRandom } from "@moeq/runtime";
 import type { EvalModel } from "../model.js";
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FakeModelOptions {
   name?: string;
@@ -35,11 +25,11 @@ export interface FakeModel extends EvalModel {
 export function fakeModel(opts: FakeModelOptions = {}): FakeModel {
   const alphabet = opts.alphabet ?? " abcdefghijklmnopqrstuvwxyz.,ABCD:\n";
   const nVocab = alphabet.length + 2;
-  const rnd = mulberry32(opts.seed ?? 1);
+  const rnd = seededRandom(opts.seed ?? 1);
   const table = new Float32Array(nVocab * nVocab);
   for (let i = 0; i < table.length; i++) table[i] = 4 * (rnd() - 0.5);
   if (opts.noise) {
-    const nr = mulberry32(opts.noiseSeed ?? 99);
+    const nr = seededRandom(opts.noiseSeed ?? 99);
     for (let i = 0; i < table.length; i++) table[i] += opts.noise * (nr() + nr() + nr() - 1.5);
   }
   const bosId = opts.withBos === false ? null : 0;
@@ -81,7 +71,7 @@ export function fakeModel(opts: FakeModelOptions = {}): FakeModel {
 /** A corpus over the fake alphabet, deterministic. */
 export function fakeCorpus(nChars: number, seed = 7): string {
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "today"];
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   let s = "";
   while (s.length < nChars) s += words[Math.floor(rnd() * words.length)] + (rnd() < 0.1 ? ". " : " ");
   return s.slice(0, nChars);

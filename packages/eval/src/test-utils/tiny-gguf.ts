@@ -1,7 +1,7 @@
 // Writes a tiny, random "llama"-architecture GGUF (f32, SentencePiece byte-fallback vocabulary) that
 // llama.cpp loads, so the llama.cpp engine can be tested hermetically. Test-only.
 import { writeFileSync } from "node:fs";
-import { mulberry32 } from "./fake-model.js";
+import { seededRandom } from "@moeq/runtime";
 
 type KV = [key: string, type: "u32" | "i32" | "f32" | "bool" | "str" | "str[]" | "f32[]" | "i32[]", value: unknown];
 
@@ -84,8 +84,8 @@ export function writeTinyLlamaGguf(path: string, o: TinyLlamaOptions = {}): { nV
   const headDim = nEmbd / nHead;
   const vocab = tinyVocab();
   const nVocab = vocab.tokens.length;
-  const rnd = mulberry32(o.seed ?? 1);
-  const nz = mulberry32(1000 + (o.seed ?? 1));
+  const rnd = seededRandom(o.seed ?? 1);
+  const nz = seededRandom(1000 + (o.seed ?? 1));
   const gauss = (r: () => number) => r() + r() + r() - 1.5;
 
   const tensors: { name: string; ne: number[]; data: Float32Array }[] = [];
