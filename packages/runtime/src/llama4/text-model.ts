@@ -12,7 +12,7 @@ import type { WeightStore } from "../store/weight-store.js";
 import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
 import { matmul } from "../ops/matmul.js";
-import { rmsNorm, rmsNormGgml, swiglu } from "../ops/elementwise.js";
+import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js";
 import { ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlMatmul } from "../ops/ggml-matmul.js";
@@ -180,7 +180,7 @@ export class Llama4TextModel {
     const u = this.scratch.get("ffn_up", n * ff);
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
-    swiglu(g, u, n * ff);
+    (this.ggmlNumerics ? swigluGgml : swiglu)(g, u, n * ff);
     if (this.tap && expert === undefined) this.emit(downName, g, n, ff);
     this.linear(downName, g, n, out, expert);
   }
@@ -206,7 +206,8 @@ export class Llama4TextModel {
         }
         chosen[j] = best;
         routed[best].tokens.push(t);
-        routed[best].weights.push(f(1 / (1 + Math.exp(-row[best]))));
+        // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
+        routed[best].weights.push(this.ggmlNumerics ? f(1 / f(1 + f(Math.exp(-row[best])))) : f(1 / (1 + Math.exp(-row[best]))));
       }
     }
     this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
@@ -251,7 +252,7 @@ export class Llama4TextModel {
     const mm = this.ggmlNumerics ? ggmlMatmul : matmul;
     mm(gw, xin, m, g);
     mm(uw, xin, m, u);
-    swiglu(g, u, m * ff);
+    (this.ggmlNumerics ? swigluGgml : swiglu)(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
     mm(dw, g, m, out);
   }

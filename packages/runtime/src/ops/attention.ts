@@ -8,6 +8,7 @@
 import { matmul } from "./matmul.js";
 import { f32Matrix } from "./weight-matrix.js";
 import { roundToF16 } from "./half.js";
+import { ggmlExpf, reduceAdd16 } from "./ggml-attention-math.js";
 
 export interface AttentionShape {
   /** New tokens (their K/V are already in the cache at [start, start+n)). */
@@ -26,7 +27,75 @@ const QUERY_BLOCK = 128;
 
 /** q: [n × nh·hd], kc/vc: cache [pos × nkv·hd], out: [n × nh·hd]. */
 export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
+  if (s.roundProbs) {
+    attendGgml(q, kc, vc, out, s);
+    return;
+  }
   for (let t0 = 0; t0 < s.n; t0 += QUERY_BLOCK) attendBlock(q, kc, vc, out, s, t0, Math.min(s.n, t0 + QUERY_BLOCK));
+}
+
+/**
+ * llama.cpp's non-flash attention on the CPU in its exact f32 order (Q, K, V already f16-rounded): K·Q as
+ * tinyBLAS F16 dots (16 lanes over the head dim), soft_max_ext (scale, max, `ggml_v_expf`, per-16-cell chunk sums
+ * added in double, × (float)(1/sum)), probabilities rounded to f16, then V·P as tinyBLAS F16 dots whose lanes run
+ * over the KV cells (cell index mod 16). One query row at a time; slow but only used in ggmlNumerics mode.
+ */
+function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
+  const f = Math.fround;
+  const { n, start, nh, nkv, hd, chunk } = s;
+  const qDim = nh * hd;
+  const kvDim = nkv * hd;
+  const group = nh / nkv;
+  const scale = f(1 / Math.sqrt(hd));
+  const maxLen = start + n;
+  const wp = new Float32Array(maxLen);
+  const p = new Float32Array(maxLen);
+  const lanes = new Float64Array(16);
+  const acc = new Float64Array(16 * hd);
+  for (let t = 0; t < n; t++) {
+    const pos = start + t;
+    const lo = chunk ? Math.floor(pos / chunk) * chunk : 0;
+    for (let h = 0; h < nh; h++) {
+      const qo = t * qDim + h * hd;
+      const g = Math.floor(h / group);
+      let max = -Infinity;
+      for (let j = lo; j <= pos; j++) {
+        const ko = j * kvDim + g * hd;
+        lanes.fill(0);
+        for (let i = 0; i < hd; i++) lanes[i & 15] = f(kc[ko + i] * q[qo + i] + lanes[i & 15]);
+        const v = f(reduceAdd16(lanes) * scale);
+        wp[j] = v;
+        if (v > max) max = v;
+      }
+      // ggml_vec_soft_max_f32: chunks of 16 cells from cell 0, masked cells contribute exp(-inf) = 0
+      let sum = 0;
+      for (let c0 = lo - (lo & 15); c0 <= pos; c0 += 16) {
+        lanes.fill(0);
+        for (let j = Math.max(c0, lo); j < Math.min(c0 + 16, pos + 1); j++) {
+          const e = ggmlExpf(f(wp[j] - max));
+          p[j] = e;
+          lanes[j - c0] = e;
+        }
+        sum += reduceAdd16(lanes);
+      }
+      const inv = f(1 / sum);
+      for (let j = lo; j <= pos; j++) p[j] = roundToF16(f(p[j] * inv));
+      // V·P: for each output dim, 16 lanes over cells (cell mod 16), fused multiply-add in cell order
+      acc.fill(0);
+      for (let j = lo; j <= pos; j++) {
+        const pj = p[j];
+        if (pj === 0) continue; // fma(0, v, acc) == acc
+        const vo = j * kvDim + g * hd;
+        const li = (j & 15) * hd;
+        for (let i = 0; i < hd; i++) acc[li + i] = f(vc[vo + i] * pj + acc[li + i]);
+      }
+      const oo = t * qDim + h * hd;
+      for (let i = 0; i < hd; i++) {
+        for (let l = 0; l < 16; l++) lanes[l] = acc[l * hd + i];
+        out[oo + i] = reduceAdd16(lanes);
+      }
+    }
+  }
 }
 
 function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape, t0: number, t1: number): void {

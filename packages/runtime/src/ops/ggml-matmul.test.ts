@@ -45,6 +45,22 @@ describe("ggmlMatmul", () => {
   }
 });
 
+describe("ggmlMatmul for k-quants, F16 and F32", () => {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16, GGMLType.F32]) {
+    it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights`, () => {
+      const rows = 24, cols = 768, nTok = 5;
+      const w = quantize(type, seeded(rows * cols, 11 + type, 0.05), rows, cols);
+      if (w.byteLength === 0) throw new Error("quantize produced nothing");
+      const xs = seeded(nTok * cols, 12, 2);
+      const ref = ggmlMulMat(type, w, cols, rows, xs, nTok);
+      const m = makeWeightMatrix(type, cols, rows, w);
+      const ours = new Float32Array(nTok * rows);
+      ggmlMatmul(m, xs, nTok, ours);
+      expect(countDiffs(ours, ref)).toBe(0);
+    });
+  }
+});
+
 describe("rmsNormGgml", () => {
   it("is bit-identical to ggml_rms_norm (f32 squares summed in double, sqrtf then 1.0f/)", () => {
     const n = 64, d = 256, eps = 1e-5;

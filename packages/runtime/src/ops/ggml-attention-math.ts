@@ -1,0 +1,51 @@
+/**
+ * ggml's f32 arithmetic for the attention ops on the CPU (AVX-512 build), bit for bit:
+ * - F16 dot products as llamafile's tinyBLAS computes them (K·Q and V·P with F16 operands): sixteen f32 lanes, lane
+ *   i fused-multiply-adding elements i, i+16, …, then `_mm512_reduce_add_ps` (GCC: 256-bit halves, 128-bit halves,
+ *   then (l0+l2)+(l1+l3)).
+ * - `ggml_v_expf` (AVX-512): the range-reduced polynomial exp used by `ggml_vec_soft_max_f32`, whose sum adds the
+ *   16-lane `_mm512_reduce_add_ps` of each chunk in double.
+ * Fused multiply-add is emulated as one rounding of the double result (products of f32 values are exact in f64).
+ */
+const f = Math.fround;
+
+/** Sums 16 lanes like GCC's `_mm512_reduce_add_ps`. */
+export function reduceAdd16(l: Float32Array | Float64Array): number {
+  const t3 = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) t3[i] = f(l[i] + l[i + 8]);
+  const t6 = [f(t3[0] + t3[4]), f(t3[1] + t3[5]), f(t3[2] + t3[6]), f(t3[3] + t3[7])];
+  return f(f(t6[0] + t6[2]) + f(t6[1] + t6[3]));
+}
+
+const lanes = new Float64Array(16);
+
+/** tinyBLAS F16 dot of a[aOff + i·aStride] and b[bOff + i] for i < k (values already f16-rounded, held as f32). */
+export function dotF16Tiny(a: Float32Array, aOff: number, aStride: number, b: Float32Array, bOff: number, k: number): number {
+  lanes.fill(0);
+  for (let i = 0; i < k; i++) {
+    const li = i & 15;
+    lanes[li] = f(a[aOff + i * aStride] * b[bOff + i] + lanes[li]);
+  }
+  return reduceAdd16(lanes);
+}
+
+const R = 12582912; // 0x1.8p23
+const LOG2E = f(1.4426950216293335); // 0x1.715476p+0
+const LN2_HI = f(0.693145751953125); // 0x1.62e4p-1
+const LN2_LO = f(1.428606765330187e-06); // 0x1.7f7d1cp-20
+const C5 = f(0.008247390389442444); // 0x1.0e4020p-7
+const C4 = f(0.04189976677298546); // 0x1.573e2ep-5
+const C3 = f(0.16668395698070526); // 0x1.555e66p-3
+const C2 = f(0.4999912679195404); // 0x1.fffdb6p-2
+const C1 = f(0.9999994039535522); // 0x1.ffffecp-1
+
+/** ggml_v_expf for one f32 lane. */
+export function ggmlExpf(x: number): number {
+  const z = f(x * LOG2E + R);
+  const n = f(z - R);
+  const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
+  if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
+  const u = f(b * b);
+  const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
+  return f(j * Math.pow(2, n));
+}

@@ -1,0 +1,187 @@
+/**
+ * Bit-exact emulation of llama.cpp's x86 AVX2 `ggml_vec_dot_q4_K_q8_K` and `ggml_vec_dot_q6_K_q8_K` (the kernels
+ * libggml-cpu runs for k-quant weights when extra buffer types are off). Activations are quantized with
+ * quantize_row_q8_K (int8 + f32 scale + per-16 sums). Per 256-superblock the integer products land in eight int32
+ * lanes — lane k holds the elements whose index mod 32 is in [4k, 4k+4) (`maddubs` + `madd` by the broadcast
+ * sub-block scale) — which are converted to f32 and fused-multiply-added with d = y.d · fp16(x.d) into eight f32
+ * accumulators; the result is `hsum_float_8`. Q4_K adds its mins through four more lanes (sub-blocks 2k, 2k+1,
+ * `dmin = −y.d · fp16(x.dmin)`), reduced (m0+m2)+(m1+m3) and added last; Q6_K subtracts 32·Σ scale·bsum per lane.
+ */
+import { GGMLType } from "@moeq/formats";
+import type { WeightMatrix } from "./weight-matrix.js";
+import { f16ToF32 } from "./half.js";
+
+const f = Math.fround;
+const MAGIC = 12582912; // nearest_int: 1.5·2^23 added in f32
+const QK_K = 256;
+
+/** Activations quantized like quantize_row_q8_K_ref. */
+export interface Q8_KRows {
+  readonly q: Int8Array;
+  readonly d: Float32Array;
+  /** Σ of q over each 16 elements. */
+  readonly bsums: Int32Array;
+}
+
+export function quantizeRowsQ8_K(x: Float32Array, n: number, cols: number): Q8_KRows {
+  const nb = cols / QK_K;
+  const q = new Int8Array(n * cols);
+  const d = new Float32Array(n * nb);
+  const bsums = new Int32Array(n * cols / 16);
+  for (let t = 0; t < n; t++) {
+    for (let b = 0; b < nb; b++) {
+      const off = t * cols + b * QK_K;
+      let amax = 0;
+      let max = 0;
+      for (let j = 0; j < QK_K; j++) {
+        const a = Math.abs(x[off + j]);
+        if (a > amax) {
+          amax = a;
+          max = x[off + j];
+        }
+      }
+      if (amax === 0) continue; // d = 0, q = 0, bsums = 0
+      const iscale = f(-127 / max);
+      for (let j = 0; j < QK_K; j++) q[off + j] = Math.min(127, f(f(iscale * x[off + j]) + MAGIC) - MAGIC);
+      for (let g = 0; g < 16; g++) {
+        let s = 0;
+        for (let j = 0; j < 16; j++) s += q[off + g * 16 + j];
+        bsums[off / 16 + g] = s;
+      }
+      d[t * nb + b] = f(1 / iscale);
+    }
+  }
+  return { q, d, bsums };
+}
+
+/** One weight row decoded to integers: sc·q per element, and per superblock d, dmin and the 8/16 correction factors. */
+interface IntRow {
+  readonly sq: Int32Array;
+  readonly d: Float32Array;
+  readonly dmin: Float32Array;
+  /** Q4_K: 8 mins per superblock; Q6_K: 16 scales per superblock. */
+  readonly corr: Int32Array;
+}
+
+function decodeQ4_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
+  for (let i = 0; i < nb; i++) {
+    const o = off + i * 144;
+    row.d[i] = f16ToF32(data[o] | (data[o + 1] << 8));
+    row.dmin[i] = f16ToF32(data[o + 2] | (data[o + 3] << 8));
+    const s = o + 4;
+    const sc = [0, 0, 0, 0, 0, 0, 0, 0];
+    for (let j = 0; j < 8; j++) {
+      let scale: number, min: number;
+      if (j < 4) {
+        scale = data[s + j] & 63;
+        min = data[s + j + 4] & 63;
+      } else {
+        scale = (data[s + j + 4] & 0xf) | ((data[s + j - 4] >> 6) << 4);
+        min = (data[s + j + 4] >> 4) | ((data[s + j] >> 6) << 4);
+      }
+      sc[j] = scale;
+      row.corr[i * 8 + j] = min;
+    }
+    const qs = o + 16;
+    for (let j = 0; j < 4; j++) {
+      for (let l = 0; l < 32; l++) {
+        const b = data[qs + j * 32 + l];
+        row.sq[i * QK_K + j * 64 + l] = sc[2 * j] * (b & 0xf);
+        row.sq[i * QK_K + j * 64 + 32 + l] = sc[2 * j + 1] * (b >> 4);
+      }
+    }
+  }
+}
+
+function decodeQ6_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
+  for (let i = 0; i < nb; i++) {
+    const o = off + i * 210;
+    const ql = o;
+    const qh = o + 128;
+    const scOff = o + 192;
+    row.d[i] = f16ToF32(data[o + 208] | (data[o + 209] << 8));
+    for (let j = 0; j < 16; j++) row.corr[i * 16 + j] = (data[scOff + j] << 24) >> 24;
+    for (let half = 0; half < 2; half++) {
+      for (let l = 0; l < 32; l++) {
+        const h = data[qh + half * 32 + l];
+        const a = data[ql + half * 64 + l];
+        const b = data[ql + half * 64 + 32 + l];
+        const e = i * QK_K + half * 128 + l;
+        const sc = (k: number) => row.corr[i * 16 + Math.floor((half * 128 + k) / 16)];
+        row.sq[e] = sc(l) * ((a & 0xf) | ((h & 3) << 4));
+        row.sq[e + 32] = sc(l + 32) * ((b & 0xf) | (((h >> 2) & 3) << 4));
+        row.sq[e + 64] = sc(l + 64) * ((a >> 4) | (((h >> 4) & 3) << 4));
+        row.sq[e + 96] = sc(l + 96) * ((b >> 4) | (((h >> 6) & 3) << 4));
+      }
+    }
+  }
+}
+
+const BLOCK_BYTES: Partial<Record<GGMLType, number>> = { [GGMLType.Q4_K]: 144, [GGMLType.Q6_K]: 210 };
+
+/** Whether `matmulKQuantExact` emulates this weight type. */
+export function hasExactKQuantDot(type: GGMLType): boolean {
+  return BLOCK_BYTES[type] !== undefined;
+}
+
+/** y[t·rows + r] = ggml's vec_dot of weight row r (Q4_K / Q6_K) with Q8_K-quantized activation row t. */
+export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
+  const { rows, cols, type } = w;
+  if (!hasExactKQuantDot(type) || cols % QK_K !== 0) throw new Error(`matmulKQuantExact: unsupported ${GGMLType[type]} ${cols}`);
+  const nb = cols / QK_K;
+  const act = quantizeRowsQ8_K(x, n, cols);
+  const q8 = act.q;
+  const row: IntRow = { sq: new Int32Array(cols), d: new Float32Array(nb), dmin: new Float32Array(nb), corr: new Int32Array(nb * 16) };
+  const isQ4 = type === GGMLType.Q4_K;
+  const lane = new Float64Array(8);
+  for (let r = 0; r < rows; r++) {
+    if (isQ4) decodeQ4_K(w.data, r * w.rowBytes, nb, row);
+    else decodeQ6_K(w.data, r * w.rowBytes, nb, row);
+    const sq = row.sq;
+    for (let t = 0; t < n; t++) {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      let m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+      for (let i = 0; i < nb; i++) {
+        const yd = act.d[t * nb + i];
+        const d = f(yd * row.d[i]);
+        const xo = t * cols + i * QK_K;
+        const wo = i * QK_K;
+        lane.fill(0);
+        for (let g = 0; g < 8; g++) {
+          const xg = xo + g * 32;
+          const wg = wo + g * 32;
+          for (let k = 0; k < 8; k++) {
+            const e = k * 4;
+            lane[k] += sq[wg + e] * q8[xg + e] + sq[wg + e + 1] * q8[xg + e + 1] + sq[wg + e + 2] * q8[xg + e + 2] + sq[wg + e + 3] * q8[xg + e + 3];
+          }
+        }
+        const bs = (t * cols + i * QK_K) / 16;
+        if (isQ4) {
+          const dmin = f(-yd * row.dmin[i]);
+          const mn = row.corr;
+          const S = (s: number) => act.bsums[bs + 2 * s] + act.bsums[bs + 2 * s + 1];
+          m0 = f(dmin * (mn[i * 8] * S(0) + mn[i * 8 + 1] * S(1)) + m0);
+          m1 = f(dmin * (mn[i * 8 + 2] * S(2) + mn[i * 8 + 3] * S(3)) + m1);
+          m2 = f(dmin * (mn[i * 8 + 4] * S(4) + mn[i * 8 + 5] * S(5)) + m2);
+          m3 = f(dmin * (mn[i * 8 + 6] * S(6) + mn[i * 8 + 7] * S(7)) + m3);
+        } else {
+          const sc = row.corr;
+          for (let k = 0; k < 8; k++) lane[k] -= 32 * (sc[i * 16 + 2 * k] * act.bsums[bs + 2 * k] + sc[i * 16 + 2 * k + 1] * act.bsums[bs + 2 * k + 1]);
+        }
+        // _mm256_cvtepi32_ps rounds each lane to f32, then one fused multiply-add per lane
+        a0 = f(d * f(lane[0]) + a0);
+        a1 = f(d * f(lane[1]) + a1);
+        a2 = f(d * f(lane[2]) + a2);
+        a3 = f(d * f(lane[3]) + a3);
+        a4 = f(d * f(lane[4]) + a4);
+        a5 = f(d * f(lane[5]) + a5);
+        a6 = f(d * f(lane[6]) + a6);
+        a7 = f(d * f(lane[7]) + a7);
+      }
+      const v0 = f(a0 + a4), v1 = f(a1 + a5), v2 = f(a2 + a6), v3 = f(a3 + a7);
+      let s = f(f(v0 + v2) + f(v1 + v3));
+      if (isQ4) s = f(s + f(f(m0 + m2) + f(m1 + m3)));
+      out[t * rows + r] = s;
+    }
+  }
+}
