@@ -13,7 +13,7 @@ import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
 import { matmul } from "../ops/matmul.js";
 import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js";
-import { ropeInPlace } from "../ops/rope.js";
+import { ropeGgmlInPlace, ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlMatmul } from "../ops/ggml-matmul.js";
 import { attendBatched } from "../ops/attention.js";
@@ -43,6 +43,8 @@ export interface TextModelOptions {
 export class Llama4TextModel {
   readonly cache: KvCache;
   private readonly invFreq: Float32Array;
+  private readonly ropeFactors: Float32Array | null;
+  private readonly ropeThetaScale: number;
   private tap: ActivationTap | null = null;
   private readonly ggmlNumerics: boolean;
   private readonly scratch = new ScratchPool();
@@ -54,6 +56,8 @@ export class Llama4TextModel {
   ) {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
     this.invFreq = ropeInvFreq(config, factors);
+    this.ropeFactors = factors ?? null;
+    this.ropeThetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
     this.ggmlNumerics = opts.ggmlNumerics ?? false;
   }
@@ -139,8 +143,14 @@ export class Llama4TextModel {
     for (let t = 0; t < n; t++) {
       const pos = start + t;
       if (useRope) {
-        ropeInPlace(q, t * qDim, nh, hd, pos, this.invFreq);
-        ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);
+        if (this.ggmlNumerics) {
+          // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
+          ropeGgmlInPlace(q, t * qDim, nh, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
+          ropeGgmlInPlace(k, t * kvDim, nkv, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
+        } else {
+          ropeInPlace(q, t * qDim, nh, hd, pos, this.invFreq);
+          ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);
+        }
         if (cfg.useQkNorm) {
           // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm).
           this.norm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));

@@ -2,6 +2,8 @@
  * Interleaved-pair RoPE (Meta / GGML "NORM" style): pair i of a head is (x[2i], x[2i+1]), rotated by pos·ω_i.
  * Angles and rotation in f32, as Transformers' `apply_rotary_emb` (view_as_complex on adjacent pairs) does.
  */
+import { libmCosf, libmSinf } from "./libm-sincosf.js";
+
 const f = Math.fround;
 
 /** Rotates `nHeads` heads of `headDim` at `x[off..]` for position `pos`. */
@@ -18,5 +20,34 @@ export function ropeInPlace(x: Float32Array, off: number, nHeads: number, headDi
       x[p] = f(a * c) - f(b * s);
       x[p + 1] = f(a * s) + f(b * c);
     }
+  }
+}
+
+/**
+ * ggml's CPU rope (GGML_ROPE_TYPE_NORMAL, no YaRN): θ starts at the position and is multiplied by
+ * theta_scale = powf(base, −2/n_dims) in f32 from pair to pair, divided by the pair's `rope_freqs` factor, then
+ * glibc's cosf/sinf; the rotation x0·cos − x1·sin, x0·sin + x1·cos is computed as compiled (the products contracted into
+ * a fused multiply-add when `fused`).
+ */
+export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, headDim: number, pos: number, thetaScale: number, factors: Float32Array | null, fused: boolean): void {
+  const half = headDim / 2;
+  let theta = f(pos);
+  for (let i = 0; i < half; i++) {
+    const t = factors ? f(theta / factors[i]) : theta;
+    const c = libmCosf(t);
+    const s = libmSinf(t);
+    for (let h = 0; h < nHeads; h++) {
+      const p = off + h * headDim + 2 * i;
+      const a = x[p];
+      const b = x[p + 1];
+      if (fused) {
+        x[p] = f(a * c - f(b * s));
+        x[p + 1] = f(a * s + f(b * c));
+      } else {
+        x[p] = f(a * c) - f(b * s);
+        x[p + 1] = f(a * s) + f(b * c);
+      }
+    }
+    theta = f(theta * thetaScale);
   }
 }
