@@ -1,11 +1,12 @@
 /**
- * Bit-exact emulation of llama.cpp's x86 AVX2 `ggml_vec_dot_q4_K_q8_K` and `ggml_vec_dot_q6_K_q8_K` (the kernels
+ * Bit-exact emulation of llama.cpp's x86 AVX2 `ggml_vec_dot_q{2,3,4,6}_K_q8_K` (the kernels
  * libggml-cpu runs for k-quant weights when extra buffer types are off). Activations are quantized with
  * quantize_row_q8_K (int8 + f32 scale + per-16 sums). Per 256-superblock the integer products land in eight int32
  * lanes — lane k holds the elements whose index mod 32 is in [4k, 4k+4) (`maddubs` + `madd` by the broadcast
  * sub-block scale) — which are converted to f32 and fused-multiply-added with d = y.d · fp16(x.d) into eight f32
  * accumulators; the result is `hsum_float_8`. Q4_K adds its mins through four more lanes (sub-blocks 2k, 2k+1,
- * `dmin = −y.d · fp16(x.dmin)`), reduced (m0+m2)+(m1+m3) and added last; Q6_K subtracts 32·Σ scale·bsum per lane.
+ * `dmin = −y.d · fp16(x.dmin)`), reduced (m0+m2)+(m1+m3) and added last; Q2_K fma's its mins (16 per superblock,
+ * two per lane) into the same eight accumulators before the scales; Q6_K subtracts 32·Σ scale·bsum per lane.
  */
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
@@ -117,14 +118,60 @@ function decodeQ6_K(data: Uint8Array, off: number, nb: number, row: IntRow): voi
   }
 }
 
-const BLOCK_BYTES: Partial<Record<GGMLType, number>> = { [GGMLType.Q4_K]: 144, [GGMLType.Q6_K]: 210 };
+/** Q2_K: scales[16] (low nibble scale, high nibble min), qs[64] (2 bits), d, dmin. `corr` gets the 16 mins. */
+function decodeQ2_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
+  for (let i = 0; i < nb; i++) {
+    const o = off + i * 84;
+    row.d[i] = f16ToF32(data[o + 80] | (data[o + 81] << 8));
+    row.dmin[i] = f16ToF32(data[o + 82] | (data[o + 83] << 8));
+    for (let j = 0; j < 16; j++) row.corr[i * 16 + j] = data[o + j] >> 4;
+    for (let chunk = 0; chunk < 2; chunk++) {
+      for (let j = 0; j < 4; j++) {
+        for (let l = 0; l < 32; l++) {
+          const e = chunk * 128 + j * 32 + l;
+          const sc = data[o + (e >> 4)] & 0xf;
+          row.sq[i * QK_K + e] = sc * ((data[o + 16 + chunk * 32 + l] >> (2 * j)) & 3);
+        }
+      }
+    }
+  }
+}
+
+/** Q3_K: hmask[32], qs[64], 12 bytes of 6-bit scales (−32), d; q = low2 − (high bit clear ? 4 : 0). */
+function decodeQ3_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
+  const sc = new Int32Array(16);
+  for (let i = 0; i < nb; i++) {
+    const o = off + i * 110;
+    const hm = o;
+    const qs = o + 32;
+    const s = o + 96;
+    row.d[i] = f16ToF32(data[o + 108] | (data[o + 109] << 8));
+    for (let j = 0; j < 16; j++) {
+      const low = j < 8 ? data[s + j] & 0xf : data[s + j - 8] >> 4;
+      const high = (data[s + 8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+      sc[j] = (low | (high << 4)) - 32;
+    }
+    for (let chunk = 0; chunk < 2; chunk++) {
+      for (let j = 0; j < 4; j++) {
+        const m = 1 << (chunk * 4 + j);
+        for (let l = 0; l < 32; l++) {
+          const e = chunk * 128 + j * 32 + l;
+          const q = ((data[qs + chunk * 32 + l] >> (2 * j)) & 3) - (data[hm + l] & m ? 0 : 4);
+          row.sq[i * QK_K + e] = sc[e >> 4] * q;
+        }
+      }
+    }
+  }
+}
+
+const BLOCK_BYTES: Partial<Record<GGMLType, number>> = { [GGMLType.Q2_K]: 84, [GGMLType.Q3_K]: 110, [GGMLType.Q4_K]: 144, [GGMLType.Q6_K]: 210 };
 
 /** Whether `matmulKQuantExact` emulates this weight type. */
 export function hasExactKQuantDot(type: GGMLType): boolean {
   return BLOCK_BYTES[type] !== undefined;
 }
 
-/** y[t·rows + r] = ggml's vec_dot of weight row r (Q4_K / Q6_K) with Q8_K-quantized activation row t. */
+/** y[t·rows + r] = ggml's vec_dot of weight row r (Q2_K / Q3_K / Q4_K / Q6_K) with Q8_K-quantized activation row t. */
 export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
   const { rows, cols, type } = w;
   if (!hasExactKQuantDot(type) || cols % QK_K !== 0) throw new Error(`matmulKQuantExact: unsupported ${GGMLType[type]} ${cols}`);
@@ -133,10 +180,14 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
   const q8 = act.q;
   const row: IntRow = { sq: new Int32Array(cols), d: new Float32Array(nb), dmin: new Float32Array(nb), corr: new Int32Array(nb * 16) };
   const isQ4 = type === GGMLType.Q4_K;
+  const isQ2 = type === GGMLType.Q2_K;
+  const isQ6 = type === GGMLType.Q6_K;
   const lane = new Float64Array(8);
   for (let r = 0; r < rows; r++) {
     if (isQ4) decodeQ4_K(w.data, r * w.rowBytes, nb, row);
-    else decodeQ6_K(w.data, r * w.rowBytes, nb, row);
+    else if (isQ2) decodeQ2_K(w.data, r * w.rowBytes, nb, row);
+    else if (isQ6) decodeQ6_K(w.data, r * w.rowBytes, nb, row);
+    else decodeQ3_K(w.data, r * w.rowBytes, nb, row);
     const sq = row.sq;
     for (let t = 0; t < n; t++) {
       let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
@@ -164,7 +215,20 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
           m1 = f(dmin * (mn[i * 8 + 2] * S(2) + mn[i * 8 + 3] * S(3)) + m1);
           m2 = f(dmin * (mn[i * 8 + 4] * S(4) + mn[i * 8 + 5] * S(5)) + m2);
           m3 = f(dmin * (mn[i * 8 + 6] * S(6) + mn[i * 8 + 7] * S(7)) + m3);
-        } else {
+        } else if (isQ2) {
+          // the mins go into the same eight accumulators first: lane k = min[2k]·bsum[2k] + min[2k+1]·bsum[2k+1]
+          const dmin = f(-yd * row.dmin[i]);
+          const mn = row.corr;
+          const b = act.bsums;
+          a0 = f(dmin * (mn[i * 16] * b[bs] + mn[i * 16 + 1] * b[bs + 1]) + a0);
+          a1 = f(dmin * (mn[i * 16 + 2] * b[bs + 2] + mn[i * 16 + 3] * b[bs + 3]) + a1);
+          a2 = f(dmin * (mn[i * 16 + 4] * b[bs + 4] + mn[i * 16 + 5] * b[bs + 5]) + a2);
+          a3 = f(dmin * (mn[i * 16 + 6] * b[bs + 6] + mn[i * 16 + 7] * b[bs + 7]) + a3);
+          a4 = f(dmin * (mn[i * 16 + 8] * b[bs + 8] + mn[i * 16 + 9] * b[bs + 9]) + a4);
+          a5 = f(dmin * (mn[i * 16 + 10] * b[bs + 10] + mn[i * 16 + 11] * b[bs + 11]) + a5);
+          a6 = f(dmin * (mn[i * 16 + 12] * b[bs + 12] + mn[i * 16 + 13] * b[bs + 13]) + a6);
+          a7 = f(dmin * (mn[i * 16 + 14] * b[bs + 14] + mn[i * 16 + 15] * b[bs + 15]) + a7);
+        } else if (isQ6) {
           const sc = row.corr;
           for (let k = 0; k < 8; k++) lane[k] -= 32 * (sc[i * 16 + 2 * k] * act.bsums[bs + 2 * k] + sc[i * 16 + 2 * k + 1] * act.bsums[bs + 2 * k + 1]);
         }

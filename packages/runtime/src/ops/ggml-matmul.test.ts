@@ -46,7 +46,7 @@ describe("ggmlMatmul", () => {
 });
 
 describe("ggmlMatmul for k-quants, F16 and F32", () => {
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16, GGMLType.F32]) {
+  for (const type of [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16, GGMLType.F32]) {
     it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights`, () => {
       const rows = 24, cols = 768, nTok = 5;
       const w = quantize(type, seeded(rows * cols, 11 + type, 0.05), rows, cols);

@@ -1,6 +1,6 @@
 /**
  * The matmul llama.cpp's CPU backend computes for a weight of a given type (`ggmlNumerics` mode): F32 / F16 (tinyBLAS), Q8_0,
- * Q4_K and Q6_K weights get the bit-exact integer-domain emulation, every other type the activation rounding of its `vec_dot_type` followed
+ * Q2_K, Q3_K, Q4_K and Q6_K weights get the bit-exact integer-domain emulation, every other type the activation rounding of its `vec_dot_type` followed
  * by our f32 kernel (equal up to f32 summation order).
  */
 import { GGMLType } from "@moeq/formats";
