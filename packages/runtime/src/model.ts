@@ -33,8 +33,11 @@ export interface LoadModelOptions {
    * `moeq convert` and llama.cpp name it, when that file exists).
    */
   mmproj?: string;
-  /** Follow llama.cpp's CPU numerics (f16 KV cache, activations rounded per weight type); default true for GGUF, false for safetensors. */
-  ggmlNumerics?: boolean;
+  /**
+   * Follow llama.cpp's CPU numerics (f16 KV cache, activations rounded per weight type); default true for GGUF,
+   * false for safetensors. `"exact"`: bit-identical to llama.cpp `--no-repack` on x86-64 (≈ 9× slower; see README).
+   */
+  ggmlNumerics?: boolean | "exact";
 }
 
 export interface GenerateOptions {

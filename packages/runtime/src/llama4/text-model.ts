@@ -16,6 +16,7 @@ import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js"
 import { ropeGgmlInPlace, ropeInPlace } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlMatmul } from "../ops/ggml-matmul.js";
+import { ggmlActivationsFor } from "../ops/ggml-activations.js";
 import { attendBatched } from "../ops/attention.js";
 import { ScratchPool } from "../ops/scratch.js";
 
@@ -36,8 +37,11 @@ export interface TextModelOptions {
    * type before the matmul (Q8_0 / Q8_K / F16 …), K and V cached as f16, Q rounded to f16 for K·Q and the softmax
    * probabilities rounded to f16 for the V product (non-flash attention with the default f16 KV cache).
    * On for GGUF models so our logits follow llama.cpp's; off for safetensors.
+   * `"exact"`: bit-identical to llama.cpp's CPU backend with extra buffer types off (`--no-repack`) on x86-64
+   * AVX2/AVX-512 builds — integer-domain Q8_0/Q2_K–Q6_K dot products in the kernels' lane order, tinyBLAS F16/F32
+   * order, ggml's rms_norm/rope (glibc sinf/cosf)/soft_max (ggml_v_expf)/swiglu/sigmoid. About 9× slower (scalar JS).
    */
-  readonly ggmlNumerics?: boolean;
+  readonly ggmlNumerics?: boolean | "exact";
 }
 
 export class Llama4TextModel {
@@ -47,6 +51,7 @@ export class Llama4TextModel {
   private readonly ropeThetaScale: number;
   private tap: ActivationTap | null = null;
   private readonly ggmlNumerics: boolean;
+  private readonly ggmlExact: boolean;
   private readonly scratch = new ScratchPool();
 
   constructor(
@@ -59,7 +64,8 @@ export class Llama4TextModel {
     this.ropeFactors = factors ?? null;
     this.ropeThetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
-    this.ggmlNumerics = opts.ggmlNumerics ?? false;
+    this.ggmlNumerics = (opts.ggmlNumerics ?? false) !== false;
+    this.ggmlExact = opts.ggmlNumerics === "exact";
   }
 
   get vocabSize(): number {
@@ -76,15 +82,15 @@ export class Llama4TextModel {
 
   /** RMSNorm in the f32 order of the numerics this model follows (ggml's or Transformers'). */
   private norm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
-    if (this.ggmlNumerics) rmsNormGgml(x, weight, n, d, eps, out);
+    if (this.ggmlExact) rmsNormGgml(x, weight, n, d, eps, out);
     else rmsNorm(x, weight, n, d, eps, out);
   }
 
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    if (this.ggmlNumerics) ggmlMatmul(w, x, n, out);
-    else matmul(w, x, n, out);
+    if (this.ggmlExact) ggmlMatmul(w, x, n, out);
+    else matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
   }
 
   /**
@@ -143,7 +149,7 @@ export class Llama4TextModel {
     for (let t = 0; t < n; t++) {
       const pos = start + t;
       if (useRope) {
-        if (this.ggmlNumerics) {
+        if (this.ggmlExact) {
           // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
           ropeGgmlInPlace(q, t * qDim, nh, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
           ropeGgmlInPlace(k, t * kvDim, nkv, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
@@ -179,6 +185,7 @@ export class Llama4TextModel {
       n, start, nh, nkv, hd,
       chunk: useRope ? cfg.attentionChunkSize : null,
       roundProbs: this.ggmlNumerics,
+      ggmlOrder: this.ggmlExact,
     });
     this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
   }
@@ -190,7 +197,7 @@ export class Llama4TextModel {
     const u = this.scratch.get("ffn_up", n * ff);
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
-    (this.ggmlNumerics ? swigluGgml : swiglu)(g, u, n * ff);
+    (this.ggmlExact ? swigluGgml : swiglu)(g, u, n * ff);
     if (this.tap && expert === undefined) this.emit(downName, g, n, ff);
     this.linear(downName, g, n, out, expert);
   }
@@ -217,7 +224,7 @@ export class Llama4TextModel {
         chosen[j] = best;
         routed[best].tokens.push(t);
         // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
-        routed[best].weights.push(this.ggmlNumerics ? f(1 / f(1 + f(Math.exp(-row[best])))) : f(1 / (1 + Math.exp(-row[best]))));
+        routed[best].weights.push(this.ggmlExact ? f(1 / f(1 + f(Math.exp(-row[best])))) : f(1 / (1 + Math.exp(-row[best]))));
       }
     }
     this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
@@ -259,10 +266,13 @@ export class Llama4TextModel {
     }
     const uw = this.store.matrix(upName, e);
     const dw = this.store.matrix(downName, e);
-    const mm = this.ggmlNumerics ? ggmlMatmul : matmul;
+    const mm = (w: typeof gw, x: Float32Array, rows: number, y: Float32Array): void => {
+      if (this.ggmlExact) ggmlMatmul(w, x, rows, y);
+      else matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, rows, w.cols) : x, rows, y);
+    };
     mm(gw, xin, m, g);
     mm(uw, xin, m, u);
-    (this.ggmlNumerics ? swigluGgml : swiglu)(g, u, m * ff);
+    (this.ggmlExact ? swigluGgml : swiglu)(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
     mm(dw, g, m, out);
   }

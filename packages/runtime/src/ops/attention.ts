@@ -20,6 +20,8 @@ export interface AttentionShape {
   readonly chunk: number | null;
   /** Round softmax probabilities to f16 before the V product (llama.cpp's f16 KV path). */
   readonly roundProbs: boolean;
+  /** Compute in llama.cpp's exact f32 order (tinyBLAS F16 dots, ggml soft_max); implies f16 operands. */
+  readonly ggmlOrder?: boolean;
 }
 
 /** Queries per block: bounds the score matrix to group · QUERY_BLOCK · keys floats. */
@@ -27,7 +29,7 @@ const QUERY_BLOCK = 128;
 
 /** q: [n × nh·hd], kc/vc: cache [pos × nkv·hd], out: [n × nh·hd]. */
 export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
-  if (s.roundProbs) {
+  if (s.ggmlOrder) {
     attendGgml(q, kc, vc, out, s);
     return;
   }
@@ -38,7 +40,7 @@ export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Arra
  * llama.cpp's non-flash attention on the CPU in its exact f32 order (Q, K, V already f16-rounded): K·Q as
  * tinyBLAS F16 dots (16 lanes over the head dim), soft_max_ext (scale, max, `ggml_v_expf`, per-16-cell chunk sums
  * added in double, × (float)(1/sum)), probabilities rounded to f16, then V·P as tinyBLAS F16 dots whose lanes run
- * over the KV cells (cell index mod 16). One query row at a time; slow but only used in ggmlNumerics mode.
+ * over the KV cells (cell index mod 16). One query row at a time; slow; only for ggmlNumerics "exact".
  */
 function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
   const f = Math.fround;

@@ -197,15 +197,21 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
         const d = f(yd * row.d[i]);
         const xo = t * cols + i * QK_K;
         const wo = i * QK_K;
-        lane.fill(0);
+        // eight int32 lanes; lane k takes elements 32g + 4k .. 32g + 4k + 3 of every 32-group g (exact in f64)
+        let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
         for (let g = 0; g < 8; g++) {
-          const xg = xo + g * 32;
-          const wg = wo + g * 32;
-          for (let k = 0; k < 8; k++) {
-            const e = k * 4;
-            lane[k] += sq[wg + e] * q8[xg + e] + sq[wg + e + 1] * q8[xg + e + 1] + sq[wg + e + 2] * q8[xg + e + 2] + sq[wg + e + 3] * q8[xg + e + 3];
-          }
+          const x = xo + g * 32;
+          const w = wo + g * 32;
+          l0 += sq[w] * q8[x] + sq[w + 1] * q8[x + 1] + sq[w + 2] * q8[x + 2] + sq[w + 3] * q8[x + 3];
+          l1 += sq[w + 4] * q8[x + 4] + sq[w + 5] * q8[x + 5] + sq[w + 6] * q8[x + 6] + sq[w + 7] * q8[x + 7];
+          l2 += sq[w + 8] * q8[x + 8] + sq[w + 9] * q8[x + 9] + sq[w + 10] * q8[x + 10] + sq[w + 11] * q8[x + 11];
+          l3 += sq[w + 12] * q8[x + 12] + sq[w + 13] * q8[x + 13] + sq[w + 14] * q8[x + 14] + sq[w + 15] * q8[x + 15];
+          l4 += sq[w + 16] * q8[x + 16] + sq[w + 17] * q8[x + 17] + sq[w + 18] * q8[x + 18] + sq[w + 19] * q8[x + 19];
+          l5 += sq[w + 20] * q8[x + 20] + sq[w + 21] * q8[x + 21] + sq[w + 22] * q8[x + 22] + sq[w + 23] * q8[x + 23];
+          l6 += sq[w + 24] * q8[x + 24] + sq[w + 25] * q8[x + 25] + sq[w + 26] * q8[x + 26] + sq[w + 27] * q8[x + 27];
+          l7 += sq[w + 28] * q8[x + 28] + sq[w + 29] * q8[x + 29] + sq[w + 30] * q8[x + 30] + sq[w + 31] * q8[x + 31];
         }
+        lane[0] = l0; lane[1] = l1; lane[2] = l2; lane[3] = l3; lane[4] = l4; lane[5] = l5; lane[6] = l6; lane[7] = l7;
         const bs = (t * cols + i * QK_K) / 16;
         if (isQ4) {
           const dmin = f(-yd * row.dmin[i]);
