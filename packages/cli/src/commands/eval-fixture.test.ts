@@ -1,17 +1,24 @@
 // The tiny Llama-4 fixture end to end through the CLI: convert, quantize, then (a) Q4_K_M perplexity and KLD
-// from the moeq runtime match llama.cpp's on the same GGUF within 0.5 %, (b) examples/gates/tiny-llama4.yml
-// passes Q8_0 and fails Q2_K.
-import { mkdtempSync } from "node:fs";
+// from the moeq runtime (`moeq eval --task kld`) match llama.cpp's own numbers within 0.5 %: llama.cpp's raw logits
+// of both files (BF16 base and Q4_K_M, koffi on the bundled libllama, default backend settings) through the same
+// llama-perplexity arithmetic, (b) examples/gates/tiny-llama4.yml passes Q8_0 and fails Q2_K.
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { klDivergence, perplexity } from "@moeq/eval";
+import { openLlamaLogits } from "../../../../test-support/llama-perplexity.js";
 import { main } from "../index.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const fixture = join(root, "fixtures/tiny-llama4");
 const corpus = join(root, "fixtures/data/brown-test.txt");
 const gateFile = join(root, "examples/gates/tiny-llama4.yml");
+// 8 chunks of 256 (1016 scored tokens): the gate reads the first 4 of them. At 4 chunks the moeq-vs-llama.cpp KLD gap
+// (0.46 % vs llama.cpp --no-repack, 0.75 % vs its default repacked kernels, which differ from each other by 0.29 %)
+// is at the level of llama.cpp's own kernel-to-kernel spread; at 8 chunks it is 0.02 % / 0.25 %.
+const CHUNKS = 8;
 const dir = mkdtempSync(join(tmpdir(), "moeq-fx-e2e-"));
 const f = (n: string) => join(dir, n);
 
@@ -45,20 +52,26 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(`moeq ${args[0]} failed: ${r.err}`);
   }
   // base logits once, from the BF16 checkpoint on the moeq runtime, in llama.cpp's .kld format
-  await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", "8", "--kld-base", f("base.kld"), "--json");
+  await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", String(CHUNKS), "--kld-base", f("base.kld"), "--json");
 }, 300_000);
 
 describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", () => {
-  it("Q4_K_M: perplexity and KLD from the moeq runtime match llama.cpp within 0.5 %", async () => {
-    // One KLD run per engine over the 8 stored chunks: it reports PPL(Q) of the quant as well.
-    const run = (engine: string) => json("eval", f("q4_k_m.gguf"), "--task", "kld", "--engine", engine, "--base", f("base.kld"), "--threads", "2", "--json");
-    const kM = (await run("moeq")).results.kld;
-    const kC = (await run("llama.cpp")).results.kld;
-    process.stderr.write(JSON.stringify({ pplMoeq: kM.pplQ.value, pplLlamaCpp: kC.pplQ.value, kldMoeq: kM.kldMean.value, kldLlamaCpp: kC.kldMean.value }) + "\n");
-    expect(kM.tokensScored).toBe(8 * 127);
+  it("Q4_K_M: perplexity and KLD from the moeq runtime match llama.cpp's own within 0.5 %", async () => {
+    const kM = (await json("eval", f("q4_k_m.gguf"), "--task", "kld", "--engine", "moeq", "--base", f("base.kld"), "--threads", "2", "--json")).results.kld;
+    // llama.cpp's own: its raw logits of the BF16 GGUF as the base, then of the Q4_K_M
+    const base = openLlamaLogits(f("bf16.gguf"), 256);
+    try {
+      await perplexity(base, readFileSync(corpus, "utf8"), { ctx: 256, chunks: CHUNKS, saveKldBase: f("llama-base.kld") });
+    } finally {
+      await base.close();
+    }
+    const q = openLlamaLogits(f("q4_k_m.gguf"), 256);
+    const kC = await klDivergence(q, f("llama-base.kld")).finally(() => q.close());
+    process.stderr.write(JSON.stringify({ pplMoeq: kM.pplQ.value, pplLlamaCpp: kC.pplQ.value, kldMoeq: kM.kldMean.value, kldLlamaCpp: kC.kldMean.value, sameTopMoeq: kM.sameTopP.value, sameTopLlamaCpp: kC.sameTopP.value }) + "\n");
+    expect(kM.tokensScored).toBe(CHUNKS * 127);
+    expect(kC.tokensScored).toBe(CHUNKS * 127);
     expect(Math.abs(kM.pplQ.value / kC.pplQ.value - 1)).toBeLessThan(0.005);
-    // This fixture's KLDs are ~1e-4 nats; below 0.5 % of that the two engines' float noise (~1e-6) dominates.
-    expect(Math.abs(kM.kldMean.value - kC.kldMean.value)).toBeLessThan(Math.max(0.005 * kC.kldMean.value, 1e-6));
+    expect(Math.abs(kM.kldMean.value / kC.kldMean.value - 1)).toBeLessThan(0.005);
     expect(Math.abs(kM.sameTopP.value - kC.sameTopP.value)).toBeLessThan(0.01);
   }, 120_000);
 
