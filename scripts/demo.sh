@@ -34,18 +34,13 @@ mkdir -p "$out"
 step "build the CLI (incremental; npm ci's prepare already built it)"
 npx tsc -b packages/cli || fail "tsc -b packages/cli failed"
 
-# Per-expert quantization errors for the report's heatmap, when this moeq quantize offers them.
-expert_errors_opt=0
-if moeq quantize --help 2>/dev/null | grep -q -- "--expert-errors"; then expert_errors_opt=1; fi
-
 step "convert $fixture → $out/F16.gguf"
 moeq convert "$fixture" -o "$out/F16.gguf" --outtype f16 --threads "$threads" --json >"$out/F16.convert.json" || fail "moeq convert failed"
 
 for t in $types; do
-  step "quantize F16 → $t"
-  extra=()
-  if [ "$expert_errors_opt" = 1 ]; then extra=(--expert-errors "$out/$t.expert-errors.json"); fi
-  moeq quantize "$out/F16.gguf" "$out/$t.gguf" "$t" --threads "$threads" "${extra[@]}" --json >"$out/$t.quantize.json" ||
+  step "quantize F16 → $t (+ per-expert quantization RMSE for the report's heatmap)"
+  moeq quantize "$out/F16.gguf" "$out/$t.gguf" "$t" --threads "$threads" --expert-errors "$out/$t.expert-errors.json" \
+    --json >"$out/$t.quantize.json" ||
     fail "moeq quantize $t failed"
 done
 
@@ -59,7 +54,8 @@ declare -A outcome=()
 for t in $types; do
   step "gate $t with $gate"
   set +e
-  moeq gate "$out/$t.gguf" --gate "$gate" --base "$out/base.kld" --threads "$threads" --report "$out/$t" >"$out/$t.gate.txt"
+  moeq gate "$out/$t.gguf" --gate "$gate" --base "$out/base.kld" --threads "$threads" --report "$out/$t" \
+    --expert-errors "$out/$t.expert-errors.json" >"$out/$t.gate.txt"
   rc=$?
   set -e
   cat "$out/$t.gate.txt"
@@ -70,14 +66,14 @@ for t in $types; do
   esac
 done
 
+# The sweep needs every type's gate results, so it is added to each report afterwards (@moeq/eval's writeReport).
 step "quality vs size → $out/sweep.json; reports re-rendered with the sweep"
 outcomes=""
 for t in $types; do outcomes+="$t=${outcome[$t]},"; done
 expects=""
 for t in "${!expect[@]}"; do expects+="$t=${expect[$t]},"; done
-MOEQ_DEMO_OUT="$out" MOEQ_DEMO_TYPES="$types" MOEQ_DEMO_OUTCOMES="$outcomes" MOEQ_DEMO_EXPECT="$expects" \
-  MOEQ_DEMO_EXPERT_ERRORS="$expert_errors_opt" node --input-type=module - <<'EOF' || exit $?
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+MOEQ_DEMO_OUT="$out" MOEQ_DEMO_TYPES="$types" MOEQ_DEMO_OUTCOMES="$outcomes" MOEQ_DEMO_EXPECT="$expects" node --input-type=module - <<'EOF' || exit $?
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeReport } from "@moeq/eval";
 
@@ -108,8 +104,6 @@ for (const t of types) {
   const dir = join(out, t);
   const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
   report.quantSweep = sweep;
-  const errFile = join(out, `${t}.expert-errors.json`);
-  if (process.env.MOEQ_DEMO_EXPERT_ERRORS === "1" && existsSync(errFile)) report.expertErrors = JSON.parse(readFileSync(errFile, "utf8"));
   writeReport(dir, report);
 }
 

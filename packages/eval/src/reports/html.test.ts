@@ -39,6 +39,8 @@ function syntheticReport(): EvalReport {
   for (let layer = 0; layer < 6; layer++)
     for (let expert = 0; expert < 8; expert++)
       for (const tensor of ["ffn_down_exps", "ffn_gate_exps"]) expertErrors.push({ layer, expert, tensor, rmse: 0.01 + 0.001 * layer + 0.0005 * expert });
+  // tensors without experts, as the converter reports them: no heatmap
+  expertErrors.push({ layer: -1, expert: -1, tensor: "output", rmse: 0.001 }, { layer: 0, expert: -1, tensor: "attn_q", rmse: 0.002 });
   return {
     schema: 1,
     model: "tiny-Q4_K_M.gguf",
@@ -112,6 +114,7 @@ describe("HTML report", () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(500);
     // layers × experts heatmaps
     expect(dom).toMatch(/<svg[^>]*id="plot-expert-error-ffn_down_exps"[^>]*data-rows="6"[^>]*data-cols="8"/);
+    expect(dom).not.toMatch(/id="plot-expert-error-(output|attn_q)"/);
     expect(dom).toMatch(/class="cell"[^>]*data-layer="5"[^>]*data-expert="7"[^>]*data-rmse="0.0185"/);
     expect(dom).toContain("<title>layer=5 expert=7 rmse=0.0185</title>");
   });

@@ -2,8 +2,12 @@ import type { EvalReport, ExpertError } from "./report.js";
 import { renderMarkdown } from "./markdown.js";
 import { esc, heatmapSvg, histogramSvg, scatterSvg } from "./svg.js";
 
-/** One heatmap per expert tensor: value = RMSE of (layer, expert). */
-function expertHeatmaps(errors: readonly ExpertError[]): string {
+/**
+ * One heatmap per expert tensor: value = RMSE of (layer, expert). The converter also reports tensors that have no
+ * experts (expert −1, and layer −1 outside the blocks); they have no layers × experts grid and are left out.
+ */
+function expertHeatmaps(all: readonly ExpertError[]): string {
+  const errors = all.filter((e) => e.expert >= 0 && e.layer >= 0);
   const tensors = [...new Set(errors.map((e) => e.tensor))].sort();
   return tensors
     .map((t) => {
