@@ -112,6 +112,7 @@ const cells = [["type", "MiB", "bits/w", "PPL", "PPL ratio", "mean KLD", "same t
 const w = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
 console.log(`\nmoeq demo: fixtures/tiny-llama4, brown-test ctx 256 × 4 chunks (${readJson(join(types[0], "report.json")).results.kld.tokensScored} scored tokens), moeq runtime, gate examples/gates/tiny-llama4.yml`);
 console.log(cells.map((r) => r.map((c, i) => (i >= 1 && i <= 6 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ").trimEnd()).join("\n"));
+console.log("(PPL of these 4 chunks only; over the whole file the fixture's BF16 PPL is 194.78, docs/ppl-by-ftype.md)");
 console.log(`\nsweep: ${join(out, "sweep.json")}`);
 console.log(`reports: ${types.map((t) => join(out, t, "report.html")).join(" ")}`);
 const unexpected = types.filter((t) => expected[t] !== undefined && expected[t] !== outcome[t]);
