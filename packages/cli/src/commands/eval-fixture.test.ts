@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { klDivergence, perplexity } from "@moeq/eval";
 import { openLlamaLogits } from "../../../../test-support/llama-perplexity.js";
-import { main } from "../index.js";
+import { moeq } from "../test-utils/run-moeq.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const fixture = join(root, "fixtures/tiny-llama4");
@@ -21,19 +21,6 @@ const gateFile = join(root, "examples/gates/tiny-llama4.yml");
 const CHUNKS = 8;
 const dir = mkdtempSync(join(tmpdir(), "moeq-fx-e2e-"));
 const f = (n: string) => join(dir, n);
-
-async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 async function json(...args: string[]) {
   const r = await moeq(...args);

@@ -1,24 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { moeq } from "../test-utils/run-moeq.js";
 import { writeTinyLlamaGguf } from "../../../eval/src/test-utils/tiny-gguf.js";
 import { fakeCorpus } from "../../../eval/src/test-utils/fake-model.js";
-
-/** Runs `moeq …` in-process, capturing stdout and stderr. */
-async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "moeq-cli-gate-"));
 const base = join(dir, "base.gguf");

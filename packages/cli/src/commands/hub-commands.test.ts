@@ -1,10 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { main } from "../index.js";
+import { runMoeq } from "../test-utils/run-moeq.js";
 import { writeReport, type EvalReport } from "@moeq/eval";
 import { FakeHub } from "../../../convert/src/hub/test-utils/fake-hub.js";
 import { tinyGguf } from "../../../convert/src/hub/test-utils/tiny-gguf.js";
@@ -15,22 +15,8 @@ const hub = new FakeHub({ requiredToken: TOKEN });
 let root: string;
 const saved = { ...process.env };
 
-/** Runs `moeq …` in-process and captures everything written to stdout, stderr and the console. */
-async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  const logs = (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void (err += a.join(" ") + "\n")));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    for (const l of logs) l.mockRestore();
-  }
-}
+/** `moeq …` in-process, capturing stdout, stderr and the console. */
+const moeq = (...args: string[]) => runMoeq(args, { console: true });
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "moeq-cli-hub-"));

@@ -1,23 +1,9 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { main } from "../index.js";
+import { moeq } from "../test-utils/run-moeq.js";
 
 const samples = fileURLToPath(new URL("../../../../fixtures/samples/", import.meta.url));
-
-/** Runs `moeq …` in-process, capturing stdout and stderr. */
-async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe("moeq inspect", () => {
   it("prints a human table for a GGUF", async () => {

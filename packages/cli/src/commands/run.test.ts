@@ -1,29 +1,15 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
-import { main } from "../index.js";
+import { moeq } from "../test-utils/run-moeq.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
 const prompts = (JSON.parse(readFileSync(join(fixture, "reference", "prompts.json"), "utf8")) as {
   prompts: { name: string; text: string; input_ids: number[]; greedy_next_token: number; expanded_text?: string }[];
 }).prompts;
-
-/** Runs `moeq …` in-process, capturing stdout and stderr. */
-async function moeq(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe("moeq run", () => {
   it("streams a Brown-like continuation of 'The jury'", async () => {
