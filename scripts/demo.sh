@@ -2,7 +2,7 @@
 # moeq end to end on the repository's tiny Llama-4 fixture, with the built CLI (node packages/cli/bin/moeq.js):
 #   convert (HF BF16 → F16 GGUF) → quantize (Q8_0, Q4_K_M, Q2_K) → base logits from the F16 GGUF →
 #   gate every quant with examples/gates/tiny-llama4.yml → quality-vs-size sweep → table + HTML reports.
-# Usage: bash scripts/demo.sh   (about a minute on 2 cores; outputs under out/demo/, gitignored)
+# Usage: bash scripts/demo.sh   (17 s on 2 idle cores, under 2 min on busy ones; outputs under out/demo/, gitignored)
 # Environment: MOEQ_DEMO_OUT (default out/demo), MOEQ_DEMO_TYPES (default "Q8_0 Q4_K_M Q2_K"), MOEQ_DEMO_THREADS (default 2).
 #
 # Exit status: 0 — the pipeline ran and every gate outcome is the documented one (Q8_0 and Q4_K_M pass, Q2_K fails:
