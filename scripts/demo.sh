@@ -107,7 +107,7 @@ for (const t of types) {
   writeReport(dir, report);
 }
 
-const cells = [["type", "MiB", "bits/w", "PPL", "PPL ratio", "mean KLD", "same top", "gate"],
+const cells = [["type", "tensor MiB", "bits/w", "PPL", "PPL ratio", "mean KLD", "same top", "gate"],
   ...rows.map((r) => [r.type, r.mib.toFixed(2), r.bpw.toFixed(2), r.ppl.toFixed(3), r.ratio.toFixed(5), r.kld.toExponential(2), `${(100 * r.top).toFixed(2)} %`, r.gate])];
 const w = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
 console.log(`\nmoeq demo: fixtures/tiny-llama4, brown-test ctx 256 × 4 chunks (${readJson(join(types[0], "report.json")).results.kld.tokensScored} scored tokens), moeq runtime, gate examples/gates/tiny-llama4.yml`);
