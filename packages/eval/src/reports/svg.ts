@@ -120,8 +120,9 @@ export function heatmapSvg(id: string, title: string, cells: readonly HeatCell[]
   const cell = Math.max(4, Math.min(28, Math.floor(480 / Math.max(nCols, nRows))));
   const left = 56;
   const top = 30;
-  const w = left + nCols * cell + 90;
-  const h = top + nRows * cell + 40;
+  // wide enough for the title and the legend's value labels, tall enough for the 160-px legend
+  const w = Math.ceil(Math.max(left + nCols * cell + 110, title.length * 7.5 + 20));
+  const h = Math.max(top + nRows * cell + 40, top + 175);
   const vals = cells.map((c) => c.value);
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
