@@ -46,6 +46,8 @@ interface EvalArgs {
 
 /** One progress bar per task on stderr (cli-progress draws nothing when stderr is not a TTY). */
 export function taskProgressBar(): { onProgress: TaskProgress; stop: () => void } {
+  // cli-progress cannot redraw on a pipe (it prints the unfilled format once), so like pull/publish stay quiet there.
+  if (!process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
   const bars = new cliProgress.MultiBar(
     { format: "{task} [{bar}] {value}/{total}", stream: process.stderr, hideCursor: false, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
