@@ -11,6 +11,7 @@ import { nearestInt, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQ3Quants, makeQxQuants } from "./kquant-search.js";
 import { QK_K, pack2Bit, packScaleQ3K, scaleQ3K } from "./kquant-layout.js";
+import { forEachSuperBlock } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const BLOCK_BYTES = 110;
@@ -97,15 +98,10 @@ function quantizeBlockImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo
 export const Q3_K_CODEC: GgmlCodec = {
   type: GGMLType.Q3_K,
   quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    const nbRow = nPerRow / QK_K;
-    for (let r = 0; r < nrows; r++) {
-      for (let i = 0; i < nbRow; i++) {
-        const xo = srcOffset + r * nPerRow + i * QK_K;
-        const yo = dstOffset + (r * nbRow + i) * BLOCK_BYTES;
-        if (imatrix === null) quantizeBlockRef(src, xo, dst, yo);
-        else quantizeBlockImatrix(src, xo, imatrix, i * QK_K, dst, yo);
-      }
-    }
+    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, BLOCK_BYTES, (xo, io, yo) => {
+      if (imatrix === null) quantizeBlockRef(src, xo, dst, yo);
+      else quantizeBlockImatrix(src, xo, imatrix, io, dst, yo);
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {

@@ -11,6 +11,7 @@ import { nearestInt } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
 import { QK_K, minK4, packScaleMinK4, scaleK4 } from "./kquant-layout.js";
+import { forEachSuperBlock } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const BLOCK_BYTES = 144;
@@ -120,19 +121,14 @@ const RDELTA_REF = fr(0.1);
 export const Q4_K_CODEC: GgmlCodec = {
   type: GGMLType.Q4_K,
   quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    const nbRow = nPerRow / QK_K;
-    for (let r = 0; r < nrows; r++) {
-      for (let i = 0; i < nbRow; i++) {
-        const xo = srcOffset + r * nPerRow + i * QK_K;
-        const yo = dstOffset + (r * nbRow + i) * BLOCK_BYTES;
-        if (imatrix === null) kquantSubblocksRef(src, xo, 15, RMIN_REF, RDELTA_REF, 20, dst, yo);
-        else kquantSubblocksImatrix(src, xo, imatrix, i * QK_K, 15, false, dst, yo);
-        kquantRequantize(src, xo, 15, dst, yo);
-        for (let j = 0, q = yo + QS; j < QK_K; j += 64, q += 32) {
-          for (let l = 0; l < 32; l++) dst[q + l] = kLevels[j + l] | (kLevels[j + l + 32] << 4);
-        }
+    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, BLOCK_BYTES, (xo, io, yo) => {
+      if (imatrix === null) kquantSubblocksRef(src, xo, 15, RMIN_REF, RDELTA_REF, 20, dst, yo);
+      else kquantSubblocksImatrix(src, xo, imatrix, io, 15, false, dst, yo);
+      kquantRequantize(src, xo, 15, dst, yo);
+      for (let j = 0, q = yo + QS; j < QK_K; j += 64, q += 32) {
+        for (let l = 0; l < 32; l++) dst[q + l] = kLevels[j + l] | (kLevels[j + l + 32] << 4);
       }
-    }
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {

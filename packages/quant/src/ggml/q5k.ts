@@ -9,6 +9,7 @@ import type { GgmlCodec } from "./codec.js";
 import { readU16 } from "./codec.js";
 import { FP16_TO_FP32 } from "./half.js";
 import { QK_K, minK4, scaleK4 } from "./kquant-layout.js";
+import { forEachSuperBlock } from "./superblock-rows.js";
 import { kLevels, kquantRequantize, kquantSubblocksImatrix, kquantSubblocksRef } from "./q4k.js";
 
 const fr = Math.fround;
@@ -22,32 +23,27 @@ const RDELTA_REF = fr(0.1);
 export const Q5_K_CODEC: GgmlCodec = {
   type: GGMLType.Q5_K,
   quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    const nbRow = nPerRow / QK_K;
-    for (let r = 0; r < nrows; r++) {
-      for (let i = 0; i < nbRow; i++) {
-        const xo = srcOffset + r * nPerRow + i * QK_K;
-        const yo = dstOffset + (r * nbRow + i) * BLOCK_BYTES;
-        if (imatrix === null) kquantSubblocksRef(src, xo, 31, RMIN_REF, RDELTA_REF, 15, dst, yo);
-        else kquantSubblocksImatrix(src, xo, imatrix, i * QK_K, 31, true, dst, yo);
-        kquantRequantize(src, xo, 31, dst, yo);
-        dst.fill(0, yo + QH, yo + QH + 32);
-        for (let n = 0, m1 = 1, m2 = 2, ql = yo + QS; n < QK_K; n += 64, m1 <<= 2, m2 <<= 2, ql += 32) {
-          for (let j = 0; j < 32; j++) {
-            let l1 = kLevels[n + j];
-            if (l1 > 15) {
-              l1 -= 16;
-              dst[yo + QH + j] |= m1;
-            }
-            let l2 = kLevels[n + j + 32];
-            if (l2 > 15) {
-              l2 -= 16;
-              dst[yo + QH + j] |= m2;
-            }
-            dst[ql + j] = l1 | (l2 << 4);
+    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, BLOCK_BYTES, (xo, io, yo) => {
+      if (imatrix === null) kquantSubblocksRef(src, xo, 31, RMIN_REF, RDELTA_REF, 15, dst, yo);
+      else kquantSubblocksImatrix(src, xo, imatrix, io, 31, true, dst, yo);
+      kquantRequantize(src, xo, 31, dst, yo);
+      dst.fill(0, yo + QH, yo + QH + 32);
+      for (let n = 0, m1 = 1, m2 = 2, ql = yo + QS; n < QK_K; n += 64, m1 <<= 2, m2 <<= 2, ql += 32) {
+        for (let j = 0; j < 32; j++) {
+          let l1 = kLevels[n + j];
+          if (l1 > 15) {
+            l1 -= 16;
+            dst[yo + QH + j] |= m1;
           }
+          let l2 = kLevels[n + j + 32];
+          if (l2 > 15) {
+            l2 -= 16;
+            dst[yo + QH + j] |= m2;
+          }
+          dst[ql + j] = l1 | (l2 << 4);
         }
       }
-    }
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {

@@ -10,6 +10,7 @@ import { GROUP_MAX_EPS, nearestInt } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQxQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
+import { forEachSuperBlock } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const BLOCK_BYTES = 210;
@@ -64,13 +65,7 @@ function quantizeBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo
 export const Q6_K_CODEC: GgmlCodec = {
   type: GGMLType.Q6_K,
   quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    const nbRow = nPerRow / QK_K;
-    for (let r = 0; r < nrows; r++) {
-      for (let i = 0; i < nbRow; i++) {
-        const xo = srcOffset + r * nPerRow + i * QK_K;
-        quantizeBlock(src, xo, imatrix, i * QK_K, dst, dstOffset + (r * nbRow + i) * BLOCK_BYTES);
-      }
-    }
+    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, BLOCK_BYTES, (xo, io, yo) => quantizeBlock(src, xo, imatrix, io, dst, yo));
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {

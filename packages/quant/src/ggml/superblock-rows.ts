@@ -1,0 +1,22 @@
+import { QK_K } from "./kquant-layout.js";
+
+/**
+ * The walk every K-quant quantizeRows makes (ggml_quantize_chunk → quantize_row_*): the QK_K-element super-blocks
+ * of `nrows` rows of `nPerRow` floats, in order. `quantizeBlock` gets the block's source offset, its offset inside
+ * the row (where its imatrix slice starts) and its destination offset (blocks are `blockBytes` apart).
+ */
+export function forEachSuperBlock(
+  srcOffset: number,
+  nrows: number,
+  nPerRow: number,
+  dstOffset: number,
+  blockBytes: number,
+  quantizeBlock: (xo: number, rowOffset: number, yo: number) => void,
+): void {
+  const nbRow = nPerRow / QK_K;
+  for (let r = 0; r < nrows; r++) {
+    for (let i = 0; i < nbRow; i++) {
+      quantizeBlock(srcOffset + r * nPerRow + i * QK_K, i * QK_K, dstOffset + (r * nbRow + i) * blockBytes);
+    }
+  }
+}
