@@ -40,6 +40,30 @@ function blockWeights(x: Float32Array, xo: number, qw: Float32Array, qwo: number
   }
 }
 
+/**
+ * The imatrix walk of quantize_row_q*_impl: per row its sigma2, then per 32-element block the weights into `weight`
+ * and `quantizeBlock` with the block's source offset and its destination offset (blocks `blockBytes` apart).
+ */
+function forEachWeightedBlock(
+  x: Float32Array,
+  xOffset: number,
+  nrows: number,
+  nPerRow: number,
+  qw: Float32Array,
+  yOffset: number,
+  blockBytes: number,
+  quantizeBlock: (xb: number, yo: number) => void,
+): void {
+  for (let r = 0, yo = yOffset; r < nrows; r++) {
+    const xr = xOffset + r * nPerRow;
+    const sigma2 = rowSigma2(x, xr, nPerRow);
+    for (let ib = 0; ib < nPerRow / QK; ib++, yo += blockBytes) {
+      blockWeights(x, xr + ib * QK, qw, ib * QK, sigma2);
+      quantizeBlock(xr + ib * QK, yo);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- Q4_0: d:f16 | qs[16] (lo nibble = j, hi = j+16)
 
 function q4_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, yo: number): void {
@@ -73,16 +97,11 @@ export const Q4_0_CODEC: GgmlCodec = {
       q4_0RefBlocks(src, srcOffset, (nrows * nPerRow) / QK, dst, dstOffset);
       return;
     }
-    for (let r = 0, yo = dstOffset; r < nrows; r++) {
-      const xr = srcOffset + r * nPerRow;
-      const sigma2 = rowSigma2(src, xr, nPerRow);
-      for (let ib = 0; ib < nPerRow / QK; ib++, yo += 18) {
-        blockWeights(src, xr + ib * QK, imatrix, ib * QK, sigma2);
-        const d = makeQxQuants(QK, 8, src, xr + ib * QK, L, 0, weight, 0);
-        writeU16(dst, yo, fp32ToFp16(d));
-        for (let j = 0; j < 16; j++) dst[yo + 2 + j] = L[j] | (L[j + 16] << 4);
-      }
-    }
+    forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 18, (xb, yo) => {
+      const d = makeQxQuants(QK, 8, src, xb, L, 0, weight, 0);
+      writeU16(dst, yo, fp32ToFp16(d));
+      for (let j = 0; j < 16; j++) dst[yo + 2 + j] = L[j] | (L[j + 16] << 4);
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 18, yo += QK) {
@@ -128,17 +147,12 @@ export const Q4_1_CODEC: GgmlCodec = {
       q4_1RefBlocks(src, srcOffset, (nrows * nPerRow) / QK, dst, dstOffset);
       return;
     }
-    for (let r = 0, yo = dstOffset; r < nrows; r++) {
-      const xr = srcOffset + r * nPerRow;
-      const sigma2 = rowSigma2(src, xr, nPerRow);
-      for (let ib = 0; ib < nPerRow / QK; ib++, yo += 20) {
-        blockWeights(src, xr + ib * QK, imatrix, ib * QK, sigma2);
-        const d = makeQkxQuants(QK, 15, src, xr + ib * QK, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
-        writeU16(dst, yo, fp32ToFp16(d));
-        writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
-        for (let j = 0; j < 16; j++) dst[yo + 4 + j] = L[j] | (L[j + 16] << 4);
-      }
-    }
+    forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 20, (xb, yo) => {
+      const d = makeQkxQuants(QK, 15, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+      writeU16(dst, yo, fp32ToFp16(d));
+      writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
+      for (let j = 0; j < 16; j++) dst[yo + 4 + j] = L[j] | (L[j + 16] << 4);
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 20, yo += QK) {
@@ -197,16 +211,11 @@ export const Q5_0_CODEC: GgmlCodec = {
       q5_0RefBlocks(src, srcOffset, (nrows * nPerRow) / QK, dst, dstOffset);
       return;
     }
-    for (let r = 0, yo = dstOffset; r < nrows; r++) {
-      const xr = srcOffset + r * nPerRow;
-      const sigma2 = rowSigma2(src, xr, nPerRow);
-      for (let ib = 0; ib < nPerRow / QK; ib++, yo += 22) {
-        blockWeights(src, xr + ib * QK, imatrix, ib * QK, sigma2);
-        const d = makeQxQuants(QK, 16, src, xr + ib * QK, L, 0, weight, 0);
-        writeU16(dst, yo, fp32ToFp16(d));
-        pack5(dst, yo + 2, yo + 6);
-      }
-    }
+    forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 22, (xb, yo) => {
+      const d = makeQxQuants(QK, 16, src, xb, L, 0, weight, 0);
+      writeU16(dst, yo, fp32ToFp16(d));
+      pack5(dst, yo + 2, yo + 6);
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 22, yo += QK) {
@@ -251,17 +260,12 @@ export const Q5_1_CODEC: GgmlCodec = {
       q5_1RefBlocks(src, srcOffset, (nrows * nPerRow) / QK, dst, dstOffset);
       return;
     }
-    for (let r = 0, yo = dstOffset; r < nrows; r++) {
-      const xr = srcOffset + r * nPerRow;
-      const sigma2 = rowSigma2(src, xr, nPerRow);
-      for (let ib = 0; ib < nPerRow / QK; ib++, yo += 24) {
-        blockWeights(src, xr + ib * QK, imatrix, ib * QK, sigma2);
-        const d = makeQkxQuants(QK, 31, src, xr + ib * QK, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
-        writeU16(dst, yo, fp32ToFp16(d));
-        writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
-        pack5(dst, yo + 4, yo + 8);
-      }
-    }
+    forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 24, (xb, yo) => {
+      const d = makeQkxQuants(QK, 31, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+      writeU16(dst, yo, fp32ToFp16(d));
+      writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
+      pack5(dst, yo + 4, yo + 8);
+    });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 24, yo += QK) {
