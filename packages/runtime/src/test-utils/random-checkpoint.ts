@@ -3,20 +3,10 @@
 import { mkdirSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "../sampling.js";
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 export const FIXTURE_DIR = join(repoRoot, "fixtures", "tiny-llama4");
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -42,7 +32,7 @@ export interface RandomCheckpointOptions {
 /** Writes config.json, model.safetensors and the fixture tokenizer files into `dir`; returns the config. */
 export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions = {}): Record<string, unknown> {
   mkdirSync(dir, { recursive: true });
-  const r = rng(opts.seed ?? 1);
+  const r = seededRandom(opts.seed ?? 1);
   const std = opts.std ?? 0.03;
   const vocab = 3200;
   const text: Record<string, unknown> = {
