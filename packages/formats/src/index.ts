@@ -10,3 +10,4 @@ export * from "./gguf-write.js";
 export * from "./safetensors-read.js";
 export * from "./safetensors-write.js";
 export * from "./inspect.js";
+export * from "./byte-size.js";

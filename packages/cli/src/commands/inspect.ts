@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
-import { inspectPath, type InspectReport, type InspectValue } from "@moeq/formats";
+import { formatBytes, inspectPath, type InspectReport, type InspectValue } from "@moeq/formats";
 
 interface InspectArgs {
   path: string;
@@ -9,17 +9,6 @@ interface InspectArgs {
 
 /** Longest metadata value shown in the human table (chat templates run to kilobytes). */
 const MAX_VALUE_CHARS = 72;
-
-function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(2)} ${units[u]}`;
-}
 
 function humanCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
@@ -54,16 +43,16 @@ export function formatInspectReport(r: InspectReport): string {
   if (r.files.length > 1) facts.push(["files", `${r.files.length} shards`]);
   facts.push(["tensors", String(r.tensorCount)]);
   facts.push(["parameters", `${humanCount(r.parameterCount)} (${r.parameterCount})`]);
-  facts.push(["tensor data", `${humanBytes(r.tensorBytes)} (${r.tensorBytes} bytes)`]);
+  facts.push(["tensor data", `${formatBytes(r.tensorBytes)} (${r.tensorBytes} bytes)`]);
   lines.push(table(facts));
   if (r.byType.length > 0) {
-    lines.push("", table([["type", "tensors", "parameters", "bytes"], ...r.byType.map((t) => [t.type, String(t.tensors), humanCount(t.parameters), humanBytes(t.bytes)])], new Set([1, 2, 3])));
+    lines.push("", table([["type", "tensors", "parameters", "bytes"], ...r.byType.map((t) => [t.type, String(t.tensors), humanCount(t.parameters), formatBytes(t.bytes)])], new Set([1, 2, 3])));
   }
   if (r.metadata.length > 0) {
     lines.push("", table([["key", "type", "value"], ...r.metadata.map((m) => [m.key, m.type, shown(m.value)])]));
   }
   if (r.tensors && r.tensors.length > 0) {
-    lines.push("", table([["tensor", "shape", "type", "bytes"], ...r.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, humanBytes(t.bytes)])], new Set([3])));
+    lines.push("", table([["tensor", "shape", "type", "bytes"], ...r.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, formatBytes(t.bytes)])], new Set([3])));
   }
   return lines.join("\n") + "\n";
 }

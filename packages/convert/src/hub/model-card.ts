@@ -1,3 +1,4 @@
+import { formatBytes } from "@moeq/formats";
 import type { ModelMetadata } from "./model-metadata.js";
 import type { GateReport } from "./gate-report.js";
 import type { LocalFile } from "./list-local-files.js";
@@ -16,17 +17,6 @@ function mdEscape(s: string): string {
     .replace(/[|\\`*[\]]/g, "\\$&")
     .replace(/<(?=[A-Za-z/!?])/g, "&lt;")
     .replace(/\r?\n/g, " ");
-}
-
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(2)} ${units[u]}`;
 }
 
 /** The Hub tags for the folder: format, quantization scheme, `quantized`, `moeq`, architecture, plus the manifest's own. */
