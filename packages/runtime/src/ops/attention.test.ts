@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { attendBatched } from "./attention.js";
-
-function seeded(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { seeded } from "../test-utils/seeded-floats.js";
 
 /** Token-by-token reference: softmax over the visible keys in f64. */
 function naive(q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, start: number, nh: number, nkv: number, hd: number, chunk: number | null): Float32Array {

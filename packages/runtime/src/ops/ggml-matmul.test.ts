@@ -9,16 +9,7 @@ import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlMatmul } from "./ggml-matmul.js";
 import { rmsNorm, rmsNormGgml } from "./elementwise.js";
 import { ggmlMulMat, ggmlRmsNorm } from "../../../../test-support/llama-run.js";
-
-function seeded(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { seeded } from "../test-utils/seeded-floats.js";
 
 function countDiffs(a: Float32Array, b: Float32Array): number {
   let n = 0;

@@ -6,16 +6,7 @@ import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
 import { ggmlMulMat } from "../../../../test-support/llama-run.js";
-
-function seeded(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { seeded } from "../test-utils/seeded-floats.js";
 
 describe("matmul", () => {
   const rows = 7; // not a multiple of the 4-row block, so the tail path runs too
