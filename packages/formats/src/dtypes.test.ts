@@ -5,17 +5,7 @@ import {
   type SafetensorsDType,
 } from "./dtypes.js";
 import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "../../../test-support/ggml-gguf.js";
-
-/** xorshift32: deterministic test data without a dependency. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
+import { xorshift32 } from "./test-utils/xorshift.js";
 
 function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return -2;
@@ -35,7 +25,7 @@ function edgeAndRandomF32(n: number, seed: number): Float32Array {
   ];
   const out = new Uint32Array(n);
   out.set(edges);
-  const r = rng(seed);
+  const r = xorshift32(seed);
   for (let i = edges.length; i < n; i++) {
     const k = i % 4;
     if (k === 0) out[i] = r(); // any bit pattern, NaNs included
