@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PNG } from "pngjs";
 import { decodeRow, loadModel, openGgufFile, openSafetensorsTensors, WeightStore } from "@moeq/runtime";
 import { writeRandomCheckpoint } from "../../runtime/src/test-utils/random-checkpoint.js";
+import { patternPng } from "../../runtime/src/test-utils/pattern-png.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
 
@@ -65,9 +65,7 @@ describe("runtime on the converter's GGUF", () => {
     const vdir = join(dir, "vision");
     writeRandomCheckpoint(vdir, { seed: 3, vision: true });
     const m = await loadModel(vdir);
-    const png = new PNG({ width: 150, height: 60 });
-    for (let i = 0; i < png.data.length; i++) png.data[i] = (i * 37) % 251;
-    const bytes = new Uint8Array(PNG.sync.write(png));
+    const bytes = patternPng(150, 60);
     const text = m.expandImagePrompt("<|image|>What is it?", bytes);
     const ids = m.tokenize(text, { addBos: true });
     const withImage = await m.logits(ids, { image: bytes });

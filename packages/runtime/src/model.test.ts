@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PNG } from "pngjs";
 import { InputError } from "@moeq/formats";
 import { loadModel } from "./model.js";
 import { llama4ConfigFromHf } from "./llama4/config.js";
@@ -11,6 +10,7 @@ import { WeightStore } from "./store/weight-store.js";
 import { openSafetensorsTensors } from "./store/safetensors-source.js";
 import type { ActivationEvent } from "./llama4/taps.js";
 import { writeRandomCheckpoint } from "./test-utils/random-checkpoint.js";
+import { patternPng } from "./test-utils/pattern-png.js";
 
 let dir: string;
 let ckpt: string;
@@ -132,9 +132,7 @@ describe("vision", () => {
     const vdir = join(dir, "vision");
     writeRandomCheckpoint(vdir, { seed: 3, vision: true });
     const m = await loadModel(vdir);
-    const png = new PNG({ width: 150, height: 60 });
-    for (let i = 0; i < png.data.length; i++) png.data[i] = (i * 37) % 251;
-    const bytes = new Uint8Array(PNG.sync.write(png));
+    const bytes = patternPng(150, 60);
     const text = m.expandImagePrompt("<|image|>What is it?", bytes);
     // 150×60 on 64-px tiles → best fit 1×3 grid (+ global tile); 4 tokens per tile
     expect(text.startsWith("<|image_start|>" + "<|patch|>".repeat(4) + "<|tile_x_separator|>")).toBe(true);
