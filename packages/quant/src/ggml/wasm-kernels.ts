@@ -23,8 +23,8 @@ interface KernelExports {
   toBF16(src: number, n: number, dst: number): void;
 }
 
-/** Types the WebAssembly kernels quantize (F32 stays a plain copy). */
-export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
+/** Types the WebAssembly kernels cover, in both directions (F32 stays a plain copy). */
+const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.F16,
   GGMLType.BF16,
   GGMLType.Q4_0,
@@ -39,21 +39,11 @@ export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Types the WebAssembly kernels dequantize (F32 stays a plain copy). */
-export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
-  GGMLType.F16,
-  GGMLType.BF16,
-  GGMLType.Q4_0,
-  GGMLType.Q4_1,
-  GGMLType.Q5_0,
-  GGMLType.Q5_1,
-  GGMLType.Q8_0,
-  GGMLType.Q2_K,
-  GGMLType.Q3_K,
-  GGMLType.Q4_K,
-  GGMLType.Q5_K,
-  GGMLType.Q6_K,
-]);
+/** Types the WebAssembly kernels quantize. */
+export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = WASM_TYPES;
+
+/** Types the WebAssembly kernels dequantize. */
+export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = WASM_TYPES;
 
 /** Floats per call into the module (256 KiB): small enough that the copied rows are still in cache. */
 const CHUNK_ELEMS = 1 << 16;
