@@ -11,6 +11,24 @@ const u32 = new Uint32Array(f32.buffer);
 export const GROUP_MAX_EPS = Math.fround(1e-15);
 
 /**
+ * The value of largest magnitude among x[off…off+n), the first one on ties: what ggml's
+ * `if (ax > amax) { amax = ax; max = x[i]; }` loops find (0 when all are zero; a NaN never wins).
+ */
+export function maxByMagnitude(x: Float32Array, off: number, n: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[off + i];
+    const a = Math.abs(v);
+    if (a > amax) {
+      amax = a;
+      max = v;
+    }
+  }
+  return max;
+}
+
+/**
  * nearest_int from ggml-quants.c: adds 1.5·2^23 in float32 and reads the low mantissa bits, i.e. round half to
  * even for |v| ≤ 4194303. Outside that range (possible in ggml's refinement loops when a divisor is tiny) the
  * C code's assert is compiled out and the bit trick yields a deterministic wrong value; we reproduce that too.

@@ -6,7 +6,7 @@
  * the output bytes identical to llama.cpp's. Arrays are passed with explicit offsets so callers never
  * allocate per block.
  */
-import { GROUP_MAX_EPS, nearestInt } from "./float32-math.js";
+import { GROUP_MAX_EPS, maxByMagnitude, nearestInt } from "./float32-math.js";
 
 const fr = Math.fround;
 const F0_1 = fr(0.1);
@@ -32,17 +32,8 @@ export function makeQxQuants(
   qw: Float32Array | null,
   qwOff: number,
 ): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const v = x[xOff + i];
-    const ax = Math.abs(v);
-    if (ax > amax) {
-      amax = ax;
-      max = v;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = maxByMagnitude(x, xOff, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lOff, lOff + n);
     return 0;
   }
@@ -89,17 +80,8 @@ export function makeQxQuants(
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xOff: number, Lout: Uint8Array, lOff: number): number {
   const L = q3Levels;
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const v = x[xOff + i];
-    const ax = Math.abs(v);
-    if (ax > amax) {
-      amax = ax;
-      max = v;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = maxByMagnitude(x, xOff, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     Lout.fill(0, lOff, lOff + n);
     return 0;
   }

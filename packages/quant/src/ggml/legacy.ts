@@ -8,7 +8,7 @@
 import { GGMLType } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { cvttToInt32, roundHalfAway, toInt8 } from "./float32-math.js";
+import { cvttToInt32, maxByMagnitude, roundHalfAway, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQxQuants } from "./kquant-search.js";
 
@@ -68,15 +68,7 @@ function forEachWeightedBlock(
 
 function q4_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, yo: number): void {
   for (let i = 0; i < nb; i++, xo += QK, yo += 18) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = x[xo + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = maxByMagnitude(x, xo, QK);
     const d = fr(max / -8);
     const id = d !== 0 ? fr(1 / d) : 0;
     writeU16(y, yo, fp32ToFp16(d));
@@ -187,15 +179,7 @@ function pack5(y: Uint8Array, qhOff: number, qsOff: number): void {
 
 function q5_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, yo: number): void {
   for (let i = 0; i < nb; i++, xo += QK, yo += 22) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = x[xo + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = maxByMagnitude(x, xo, QK);
     const d = fr(max / -16);
     const id = d !== 0 ? fr(1 / d) : 0;
     writeU16(y, yo, fp32ToFp16(d));

@@ -7,7 +7,7 @@
 import { GGMLType } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { nearestInt, toInt8 } from "./float32-math.js";
+import { maxByMagnitude, nearestInt, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQ3Quants, makeQxQuants } from "./kquant-search.js";
 import { QK_K, pack2Bit, packScaleQ3K, scaleQ3K } from "./kquant-layout.js";
@@ -48,17 +48,8 @@ function requantizeAndPack(x: Float32Array, xo: number, y: Uint8Array, yo: numbe
 }
 
 function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number): void {
-  let maxScale = 0;
-  let amax = 0;
-  for (let j = 0; j < 16; j++) {
-    const s = makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j);
-    scales[j] = s;
-    const a = Math.abs(s);
-    if (a > amax) {
-      amax = a;
-      maxScale = s;
-    }
-  }
+  for (let j = 0; j < 16; j++) scales[j] = makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j);
+  const maxScale = maxByMagnitude(scales, 0, 16);
   y.fill(0, yo + SCALES, yo + SCALES + 12);
   if (maxScale !== 0) {
     const iscale = fr(-32 / maxScale);

@@ -6,7 +6,7 @@
 import { GGMLType } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { GROUP_MAX_EPS, nearestInt } from "./float32-math.js";
+import { GROUP_MAX_EPS, maxByMagnitude, nearestInt } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQxQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
@@ -22,18 +22,9 @@ const L = new Uint8Array(QK_K);
 const scales = new Float32Array(16);
 
 function quantizeBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
-  let maxScale = 0;
-  let maxAbsScale = 0;
-  for (let ib = 0; ib < 16; ib++) {
-    const scale = makeQxQuants(16, 32, x, xo + 16 * ib, L, 16 * ib, qw, qwo + 16 * ib);
-    scales[ib] = scale;
-    const a = Math.abs(scale);
-    if (a > maxAbsScale) {
-      maxAbsScale = a;
-      maxScale = scale;
-    }
-  }
-  if (maxAbsScale < GROUP_MAX_EPS) {
+  for (let ib = 0; ib < 16; ib++) scales[ib] = makeQxQuants(16, 32, x, xo + 16 * ib, L, 16 * ib, qw, qwo + 16 * ib);
+  const maxScale = maxByMagnitude(scales, 0, 16);
+  if (Math.abs(maxScale) < GROUP_MAX_EPS) {
     y.fill(0, yo, yo + BLOCK_BYTES);
     return;
   }
