@@ -19,6 +19,20 @@ interface Row {
   ratio: number;
 }
 
+/** Mean latency in ms of `ours` and of `ggml`, timed in one tinybench run (MOEQ_BENCH_MS per task, default 300). */
+async function meanLatencies(ours: () => void, ggml: () => void): Promise<{ oursMs: number; ggmlMs: number }> {
+  const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
+  bench.add("ours", ours);
+  bench.add("ggml", ggml);
+  await bench.run();
+  const ms = (name: string): number => {
+    const r = bench.getTask(name)?.result;
+    if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
+    return r.latency.mean;
+  };
+  return { oursMs: ms("ours"), ggmlMs: ms("ggml") };
+}
+
 it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`, async () => {
   const src = makeRows(DISTRIBUTIONS["gaussian-0.02"], NROWS, N_PER_ROW, 42);
   const im = makeImatrix(N_PER_ROW, 43);
@@ -30,21 +44,10 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
       expect(Buffer.from(quantize(type, src, NROWS, N_PER_ROW, imatrix)).equals(ggmlQuantizeChunk(type, src, NROWS, N_PER_ROW, imatrix))).toBe(true);
       const ours = new Uint8Array(quantizedSize(type, NROWS, N_PER_ROW));
       const ref = new Uint8Array(ours.length);
-      const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
-      bench.add("ours", () => {
-        quantizeInto(type, src, 0, NROWS, N_PER_ROW, imatrix, ours, 0);
-      });
-      bench.add("ggml", () => {
-        ggmlQuantizeChunkInto(type, src, ref, NROWS, N_PER_ROW, imatrix);
-      });
-      await bench.run();
-      const ms = (name: string): number => {
-        const r = bench.getTask(name)?.result;
-        if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
-        return r.latency.mean;
-      };
-      const oursMs = ms("ours");
-      const ggmlMs = ms("ggml");
+      const { oursMs, ggmlMs } = await meanLatencies(
+        () => quantizeInto(type, src, 0, NROWS, N_PER_ROW, imatrix, ours, 0),
+        () => ggmlQuantizeChunkInto(type, src, ref, NROWS, N_PER_ROW, imatrix),
+      );
       rows.push({
         type: ggmlTypeName(type),
         imatrix: imatrix ? "yes" : "no",
@@ -67,21 +70,10 @@ it(`dequantize throughput vs ggml to_float (${NROWS} rows × ${N_PER_ROW})`, asy
     expect(Buffer.from(dequantize(type, q, n).buffer).equals(Buffer.from(ggmlDequantize(type, q, n).buffer))).toBe(true);
     const ours = new Float32Array(n);
     const ref = new Float32Array(n);
-    const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
-    bench.add("ours", () => {
-      dequantize(type, q, n, 0, ours, 0);
-    });
-    bench.add("ggml", () => {
-      ggmlDequantizeInto(type, q, ref, n);
-    });
-    await bench.run();
-    const ms = (name: string): number => {
-      const r = bench.getTask(name)?.result;
-      if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
-      return r.latency.mean;
-    };
-    const oursMs = ms("ours");
-    const ggmlMs = ms("ggml");
+    const { oursMs, ggmlMs } = await meanLatencies(
+      () => dequantize(type, q, n, 0, ours, 0),
+      () => ggmlDequantizeInto(type, q, ref, n),
+    );
     rows.push({
       type: ggmlTypeName(type),
       oursMelemS: +(n / oursMs / 1e3).toFixed(1),
