@@ -91,6 +91,14 @@ function ggmlMulMatFns(): GgmlMulMatFns {
   return mulMatFns;
 }
 
+/** Builds the graph ending in tensor `t`, computes it on one CPU thread and returns its first `n` floats. */
+function computeF32(f: GgmlMulMatFns, ctx: unknown, t: unknown, n: number): Float32Array {
+  const g = f.newGraph(ctx);
+  f.expand(g, t);
+  f.compute(ctx, g, 1);
+  return new Float32Array(koffi.decode(f.data(t), "float", n) as number[]);
+}
+
 /**
  * ggml_mul_mat(W, X) on one CPU thread: W is `rows` rows of `cols` elements of ggml type `type` (encoded bytes),
  * X is `nTok` f32 rows of `cols`. Returns [nTok × rows] f32, like our `matmul`.
@@ -103,11 +111,7 @@ export function ggmlMulMat(type: number, weight: Uint8Array, cols: number, rows:
     const b = f.newTensor2d(ctx, 0 /* F32 */, cols, nTok);
     koffi.encode(f.data(a), "uint8_t", Array.from(weight), weight.length);
     koffi.encode(f.data(b), "float", Array.from(x.subarray(0, cols * nTok)), cols * nTok);
-    const c = f.mulMat(ctx, a, b);
-    const g = f.newGraph(ctx);
-    f.expand(g, c);
-    f.compute(ctx, g, 1);
-    return new Float32Array(koffi.decode(f.data(c), "float", rows * nTok) as number[]);
+    return computeF32(f, ctx, f.mulMat(ctx, a, b), rows * nTok);
   } finally {
     f.free(ctx);
   }
@@ -120,11 +124,7 @@ export function ggmlRmsNorm(x: Float32Array, n: number, d: number, eps: number):
   try {
     const a = f.newTensor2d(ctx, 0 /* F32 */, d, n);
     koffi.encode(f.data(a), "float", Array.from(x.subarray(0, n * d)), n * d);
-    const y = f.rmsNorm(ctx, a, eps);
-    const g = f.newGraph(ctx);
-    f.expand(g, y);
-    f.compute(ctx, g, 1);
-    return new Float32Array(koffi.decode(f.data(y), "float", n * d) as number[]);
+    return computeF32(f, ctx, f.rmsNorm(ctx, a, eps), n * d);
   } finally {
     f.free(ctx);
   }
