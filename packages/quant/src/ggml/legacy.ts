@@ -11,6 +11,7 @@ import { readU16, writeU16 } from "./codec.js";
 import { cvttToInt32, maxByMagnitude, roundHalfAway, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQxQuants } from "./kquant-search.js";
+import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 
 const fr = Math.fround;
 const QK = 32;
@@ -22,27 +23,10 @@ const weight = new Float32Array(QK);
 const L = new Uint8Array(QK);
 const theMin = new Float32Array(1);
 
-/** sigma2 of quantize_row_q*_impl: Σx² over the whole row (sequential float32) / n_per_row. */
-function rowSigma2(x: Float32Array, off: number, nPerRow: number): number {
-  let sumX2 = 0;
-  for (let j = 0; j < nPerRow; j++) {
-    const v = x[off + j];
-    sumX2 = fr(sumX2 + fr(v * v));
-  }
-  return fr(sumX2 / nPerRow);
-}
-
-/** weight[j] = qw[j]·sqrtf(sigma2 + x²) for one 32-element block. */
-function blockWeights(x: Float32Array, xo: number, qw: Float32Array, qwo: number, sigma2: number): void {
-  for (let j = 0; j < QK; j++) {
-    const v = x[xo + j];
-    weight[j] = fr(qw[qwo + j] * fr(Math.sqrt(fr(sigma2 + fr(v * v)))));
-  }
-}
-
 /**
- * The imatrix walk of quantize_row_q*_impl: per row its sigma2, then per 32-element block the weights into `weight`
- * and `quantizeBlock` with the block's source offset and its destination offset (blocks `blockBytes` apart).
+ * The imatrix walk of quantize_row_q*_impl: per row its sigma2 (Σx² / n_per_row), then per 32-element block the
+ * weights qw·sqrtf(sigma2 + x²) into `weight` and `quantizeBlock` with the block's source offset and its
+ * destination offset (blocks `blockBytes` apart).
  */
 function forEachWeightedBlock(
   x: Float32Array,
@@ -56,9 +40,9 @@ function forEachWeightedBlock(
 ): void {
   for (let r = 0, yo = yOffset; r < nrows; r++) {
     const xr = xOffset + r * nPerRow;
-    const sigma2 = rowSigma2(x, xr, nPerRow);
+    const sigma2 = fr(sumOfSquares(x, xr, nPerRow) / nPerRow);
     for (let ib = 0; ib < nPerRow / QK; ib++, yo += blockBytes) {
-      blockWeights(x, xr + ib * QK, qw, ib * QK, sigma2);
+      imatrixWeights(x, xr + ib * QK, qw, ib * QK, sigma2, QK, weight);
       quantizeBlock(xr + ib * QK, yo);
     }
   }

@@ -11,6 +11,7 @@ import { maxByMagnitude, nearestInt, toInt8 } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQ3Quants, makeQxQuants } from "./kquant-search.js";
 import { QK_K, pack2Bit, packScaleQ3K, scaleQ3K } from "./kquant-layout.js";
+import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
 
 const fr = Math.fround;
@@ -66,17 +67,9 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
 }
 
 function quantizeBlockImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo: number, y: Uint8Array, yo: number): void {
-  let sumX2 = 0;
-  for (let j = 0; j < QK_K; j++) sumX2 = fr(sumX2 + fr(x[xo + j] * x[xo + j]));
-  const sigma2 = fr(fr(2 * sumX2) / QK_K);
+  const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let j = 0; j < 16; j++) {
-    for (let l = 0; l < 16; l++) {
-      const v = x[xo + 16 * j + l];
-      weights[l] = fr(qw[qwo + 16 * j + l] * fr(Math.sqrt(fr(sigma2 + fr(v * v)))));
-    }
-    let s = 0;
-    for (let l = 0; l < 16; l++) s = fr(s + weights[l]);
-    sw[j] = s;
+    sw[j] = imatrixWeights(x, xo + 16 * j, qw, qwo + 16 * j, sigma2, 16, weights);
     scales[j] = makeQxQuants(16, 4, x, xo + 16 * j, L, 16 * j, weights, 0);
   }
   y.fill(0, yo + SCALES, yo + SCALES + 12);

@@ -11,6 +11,7 @@ import { nearestInt } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
 import { QK_K, minK4, packScaleMinK4, scaleK4 } from "./kquant-layout.js";
+import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
 
 const fr = Math.fround;
@@ -38,9 +39,7 @@ export function kquantSubblocksRef(x: Float32Array, xo: number, nmax: number, rm
   let maxMin = 0;
   for (let j = 0; j < 8; j++) {
     const base = xo + 32 * j;
-    let sumX2 = 0;
-    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[base + l] * x[base + l]));
-    const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+    const avX = fr(Math.sqrt(fr(sumOfSquares(x, base, 32) / 32)));
     for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[base + l]));
     const scale = makeQkxQuants(32, nmax, x, base, weights, 0, kLevels, 32 * j, mins, j, rmin, rdelta, nstep, false, false);
     scales[j] = scale;
@@ -73,18 +72,10 @@ export function kquantSubblocksImatrix(
   y: Uint8Array,
   yo: number,
 ): void {
-  let sumX2 = 0;
-  for (let l = 0; l < QK_K; l++) sumX2 = fr(sumX2 + fr(x[xo + l] * x[xo + l]));
-  const sigma2 = fr(fr(2 * sumX2) / QK_K);
+  const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let j = 0; j < 8; j++) {
     const base = xo + 32 * j;
-    for (let l = 0; l < 32; l++) {
-      const v = x[base + l];
-      weights[l] = fr(qw[qwo + 32 * j + l] * fr(Math.sqrt(fr(sigma2 + fr(v * v)))));
-    }
-    let s = 0;
-    for (let l = 0; l < 32; l++) s = fr(s + weights[l]);
-    sw[j] = s;
+    sw[j] = imatrixWeights(x, base, qw, qwo + 32 * j, sigma2, 32, weights);
     scales[j] = makeQkxQuants(32, nmax, x, base, weights, 0, kLevels, 32 * j, mins, j, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
   }
   const dBlock = makeQpQuants(8, 63, scales, Ls, sw);
