@@ -53,6 +53,14 @@ describe("moeq pull / publish", () => {
     expect(JSON.parse(j.out)).toMatchObject({ repo: "moeq-test/cli", files: [{ path: "config.json", status: "cached" }] });
   });
 
+  it("pull takes repeatable --include/--exclude before the repo name without swallowing it", async () => {
+    const r = await moeq("pull", "--include", "*.json", "--include", "README.md", "--exclude", "README.md", "moeq-test/cli", "--json");
+    outputs.push(r.out, r.err);
+    expect(r.code).toBe(0);
+    const files = (JSON.parse(r.out) as { files: { path: string }[] }).files.map((f) => f.path);
+    expect(files).toEqual(["config.json"]);
+  });
+
   it("maps 401 (even when the server echoes the token), gated 403 and 404 to one line and exit 2", async () => {
     const bad = await moeq("pull", "moeq-test/cli", "--token", WRONG, "--cache-dir", join(root, "c401"));
     outputs.push(bad.out, bad.err);

@@ -6,8 +6,8 @@ import { InputError } from "@moeq/formats";
 interface PullArgs {
   repo: string;
   revision: string;
-  include: string[] | undefined;
-  exclude: string[] | undefined;
+  include: string | string[] | undefined;
+  exclude: string | string[] | undefined;
   "cache-dir": string | undefined;
   token: string | undefined;
   concurrency: number;
@@ -73,8 +73,10 @@ export const pullCommand: CommandModule<object, PullArgs> = {
     y
       .positional("repo", { type: "string", demandOption: true, describe: "org/name on the Hub" })
       .option("revision", { type: "string", default: "main", describe: "branch, tag or commit hash" })
-      .option("include", { type: "string", array: true, describe: "only files matching these fnmatch globs" })
-      .option("exclude", { type: "string", array: true, describe: "skip files matching these fnmatch globs" })
+      // One glob per flag, repeatable (`--include '*.json' --include '*.safetensors'`): an array-typed option
+      // would also swallow the positional repo name that follows it.
+      .option("include", { type: "string", requiresArg: true, describe: "only files matching this fnmatch glob (repeatable)" })
+      .option("exclude", { type: "string", requiresArg: true, describe: "skip files matching this fnmatch glob (repeatable)" })
       .option("cache-dir", { type: "string", describe: "cache root (default: HF_HUB_CACHE, else $HF_HOME/hub)" })
       .option("token", { type: "string", describe: "access token (default: HF_TOKEN)" })
       .option("concurrency", { type: "number", default: 4, describe: "parallel file downloads" })
@@ -89,8 +91,8 @@ export const pullCommand: CommandModule<object, PullArgs> = {
       const result = await pullSnapshot({
         repo: parseRepoId(argv.repo),
         revision: argv.revision,
-        include: argv.include ?? [],
-        exclude: argv.exclude ?? [],
+        include: globList(argv.include),
+        exclude: globList(argv.exclude),
         cacheDir: env.cacheDir,
         hubUrl: env.endpoint,
         accessToken: env.token,
@@ -106,3 +108,8 @@ export const pullCommand: CommandModule<object, PullArgs> = {
     }
   },
 };
+
+/** yargs gives one string for a single flag and an array for a repeated one. */
+function globList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
