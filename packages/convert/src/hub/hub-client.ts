@@ -24,10 +24,11 @@ export function checkAccessToken(token: string | undefined): void {
   }
 }
 
-/** The Hub's X-Error-Code / X-Error-Message of the last failed response a library call saw. */
+/** The Hub's X-Error-Code / X-Error-Message / Retry-After of the last failed response a library call saw. */
 export interface HubErrorHeaders {
   code: string | null;
   message: string | null;
+  retryAfter: string | null;
 }
 
 /**
@@ -42,7 +43,7 @@ export function libraryCredentials(opts: HubClientOptions): {
   lastError: HubErrorHeaders;
 } {
   checkAccessToken(opts.accessToken);
-  const lastError: HubErrorHeaders = { code: null, message: null };
+  const lastError: HubErrorHeaders = { code: null, message: null, retryAfter: null };
   const tracking: typeof fetch = async (input, init) => {
     const body = init?.body;
     const res =
@@ -52,6 +53,7 @@ export function libraryCredentials(opts: HubClientOptions): {
     if (!res.ok) {
       lastError.code = res.headers.get("x-error-code");
       lastError.message = res.headers.get("x-error-message");
+      lastError.retryAfter = res.headers.get("retry-after");
     }
     return res;
   };

@@ -5,10 +5,13 @@ import { redactSecret, redactUrl } from "./redact.js";
 export class HubRequestError extends InputError {
   readonly statusCode: number;
   readonly url: string;
-  constructor(code: string, message: string, opts: { statusCode: number; url: string; file?: string; cause?: unknown }) {
+  /** The wait the Hub asked for with Retry-After (429/503), in ms, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, opts: { statusCode: number; url: string; file?: string; cause?: unknown; retryAfterMs?: number | undefined }) {
     super(code, message, { file: opts.file, details: { statusCode: opts.statusCode, url: opts.url }, cause: opts.cause });
     this.statusCode = opts.statusCode;
     this.url = opts.url;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 
@@ -18,11 +21,26 @@ export class HubRequestError extends InputError {
  */
 export class HubTransferError extends HubRequestError {}
 
-/** True for failures a retry can fix (network, 5xx, 429); false for 4xx answers and integrity failures. */
+/** Statuses a later attempt can fix (as huggingface_hub's http_backoff: 500/502/503/504, plus 429). */
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/** True for failures a retry can fix (network, 429, 500/502/503/504); false for other 4xx/5xx answers and integrity failures. */
 export function isRetryableHubError(err: unknown): boolean {
   if (err instanceof HubTransferError) return true;
-  if (err instanceof HubRequestError) return err.statusCode >= 500 || err.statusCode === 429;
+  if (err instanceof HubRequestError) return RETRYABLE_STATUS.has(err.statusCode);
   return false;
+}
+
+/**
+ * A Retry-After header in ms: delta-seconds (`120`) or an HTTP-date; undefined when absent or unreadable.
+ * A date in the past gives 0.
+ */
+export function parseRetryAfter(header: string | null | undefined, now: number = Date.now()): number | undefined {
+  const v = header?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** A downloaded file does not match the Hub's metadata (size, sha256, git sha1): never linked (exit 1). */
@@ -53,6 +71,7 @@ export function hubErrorFor(
   errorCode?: string | null,
   serverMessage?: string | null,
   cause?: unknown,
+  retryAfter?: string | null,
 ): HubRequestError {
   const safeUrl = redactUrl(url, ctx.token);
   const server = serverMessage ? ` (${redactSecret(serverMessage, ctx.token).slice(0, 300)})` : "";
@@ -86,6 +105,7 @@ export function hubErrorFor(
     url: safeUrl,
     file: ctx.file,
     cause,
+    retryAfterMs: parseRetryAfter(retryAfter),
   });
 }
 
@@ -106,7 +126,7 @@ export async function hubErrorFromResponse(res: Response, ctx: HubErrorContext):
       serverMessage = null;
     }
   }
-  return hubErrorFor(res.status, res.url, ctx, res.headers.get("x-error-code"), serverMessage);
+  return hubErrorFor(res.status, res.url, ctx, res.headers.get("x-error-code"), serverMessage, undefined, res.headers.get("retry-after"));
 }
 
 interface HubApiErrorLike {
@@ -124,7 +144,7 @@ function isHubApiErrorLike(err: unknown): err is HubApiErrorLike {
  * Turns whatever @huggingface/hub (or fetch) threw into a typed, redacted error. The library's HubApiError
  * carries statusCode/url/data but not X-Error-Code, so gating is recognised from the message text too.
  */
-export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: { code: string | null; message: string | null }): Error {
+export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: { code: string | null; message: string | null; retryAfter?: string | null }): Error {
   if (err instanceof HubRequestError || err instanceof HubIntegrityError || err instanceof UnsafeRepoPathError) return err;
   if (isHubApiErrorLike(err)) {
     const data = (err.data ?? {}) as { error?: unknown; message?: unknown };
@@ -132,13 +152,31 @@ export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: 
     let errorCode = headers?.code ?? null;
     if (!errorCode && err.statusCode === 403 && /gated|restricted/i.test(raw)) errorCode = "GatedRepo";
     if (!errorCode && err.statusCode === 404 && /revision|rev id/i.test(raw)) errorCode = "RevisionNotFound";
-    return hubErrorFor(err.statusCode, err.url, ctx, errorCode, headers?.message ?? raw, undefined);
+    return hubErrorFor(err.statusCode, err.url, ctx, errorCode, headers?.message ?? raw, undefined, headers?.retryAfter);
   }
   const msg = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  return new HubRequestError("HUB_NETWORK", `failed to ${ctx.action}: ${redactSecret(msg + cause, ctx.token)}`, {
+  // A connection refused/reset or a body cut short: retryable (HubTransferError), like a broken download.
+  const ErrorClass = isNetworkFailure(err) ? HubTransferError : HubRequestError;
+  return new ErrorClass("HUB_NETWORK", `failed to ${ctx.action}: ${redactSecret(msg + cause, ctx.token)}`, {
     statusCode: 0,
     url: "",
     file: ctx.file,
   });
+}
+
+/**
+ * True for what fetch (undici) throws when a connection to the Hub breaks: `TypeError: fetch failed` /
+ * `terminated` (the socket closed mid-body), or an error whose own or cause's `code` is a socket errno
+ * (ECONNRESET…) or an undici socket/timeout code. Not for a refused connection or an unknown host: nothing
+ * listens at that endpoint (wrong HF_ENDPOINT, offline), so the one-line error comes at once. File errors
+ * (ENOENT, EACCES) are not network failures either.
+ */
+export function isNetworkFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const codeOf = (e: unknown) => (typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined);
+  const codes = [codeOf(err), codeOf(err.cause)].filter((c): c is string => typeof c === "string");
+  if (codes.some((c) => /^(ECONNREFUSED|ENOTFOUND|EAI_FAIL)$/.test(c))) return false;
+  if (codes.some((c) => /^(ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED))$/.test(c))) return true;
+  return err instanceof TypeError && (err.message === "fetch failed" || err.message === "terminated");
 }

@@ -18,3 +18,4 @@ export * from "./model-metadata.js";
 export * from "./model-card.js";
 export * from "./publish.js";
 export * from "./blob-lock.js";
+export * from "./retry.js";

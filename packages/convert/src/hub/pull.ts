@@ -19,10 +19,11 @@ import { readSnapshotListing, writeSnapshotListing } from "./snapshot-listing.js
 import { selectRepoPath } from "./repo-glob.js";
 import { downloadBlob } from "./download-blob.js";
 import { blobLockPath, withBlobLock } from "./blob-lock.js";
-import { OfflineCacheMissError, isRetryableHubError } from "./hub-errors.js";
+import { OfflineCacheMissError } from "./hub-errors.js";
+import { withHubRetries, type HubRetryPolicy } from "./retry.js";
 import { checkAccessToken } from "./hub-client.js";
 
-export interface PullParams {
+export interface PullParams extends HubRetryPolicy {
   readonly repo: RepoId;
   /** Branch, tag or commit; default "main". */
   readonly revision?: string;
@@ -38,10 +39,10 @@ export interface PullParams {
   readonly offline?: boolean;
   /** Parallel file downloads; default 4. */
   readonly concurrency?: number;
-  /** Retries per file after a network failure or 5xx/429, each resuming with a Range request; default 3. */
-  readonly retries?: number;
-  /** First backoff delay, doubled per retry; default 1000 ms. */
-  readonly retryDelayMs?: number;
+  /**
+   * Retries (HubRetryPolicy: retries, retryDelayMs, maxRetryAfterMs) apply to each Hub call on its own:
+   * the revision lookup, the tree listing, and each file (a file retry resumes with a Range request).
+   */
   readonly fetch?: typeof fetch;
   readonly onProgress?: (event: PullProgressEvent) => void;
 }
@@ -76,20 +77,6 @@ export interface PullResult {
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined)) !== undefined;
-}
-
-/** Retries network failures and 5xx/429 answers with exponential backoff; each retry resumes from disk. */
-async function withRetries<T>(p: PullParams, fn: () => Promise<T>): Promise<T> {
-  const retries = p.retries ?? 3;
-  const delay = p.retryDelayMs ?? 1000;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (attempt >= retries || !isRetryableHubError(err)) throw err;
-      await new Promise((r) => setTimeout(r, delay * 2 ** attempt));
-    }
-  }
 }
 
 function selectFiles(files: readonly RepoFileEntry[], p: PullParams): RepoFileEntry[] {
@@ -152,9 +139,13 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
   }
 
   const client = { hubUrl: p.hubUrl, accessToken: p.accessToken, fetch: p.fetch };
-  const commit = isCommitHash(revision) ? revision : await resolveRevision({ ...client, repo: p.repo, revision });
-  const listing: RepoFileEntry[] = [];
-  for await (const entry of listRepoFiles({ ...client, repo: p.repo, commit })) listing.push(entry);
+  const commit = isCommitHash(revision) ? revision : await withHubRetries(p, () => resolveRevision({ ...client, repo: p.repo, revision }));
+  // A failed page restarts the listing from the first page: entries are only kept from a complete pass.
+  const listing = await withHubRetries(p, async () => {
+    const entries: RepoFileEntry[] = [];
+    for await (const entry of listRepoFiles({ ...client, repo: p.repo, commit })) entries.push(entry);
+    return entries;
+  });
   await mkdir(paths.blobs, { recursive: true });
   await writeSnapshotListing(paths, commit, listing);
   await writeRef(paths, revision, commit);
@@ -194,7 +185,7 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
           if ((await stat(blob).catch(() => undefined))?.size === first.size) return;
           const encodedPath = first.path.split("/").map(encodeURIComponent).join("/");
           let firstResume: number | undefined;
-          await withRetries(p, () => downloadBlob({
+          await withHubRetries(p, () => downloadBlob({
             url: `${p.hubUrl}/${p.repo.id}/resolve/${commit}/${encodedPath}`,
             hubUrl: p.hubUrl,
             accessToken: p.accessToken,

@@ -46,6 +46,16 @@ export interface FakeHubOptions {
   corrupt?: Set<string>;
   /** Extra raw tree entries (e.g. hostile names) appended to the listing. */
   extraTreeEntries?: Record<string, unknown>[];
+  /** Fail the revision or tree route `times` times (Infinity = always): an HTTP status, or "reset" to destroy the socket. */
+  metadataFailure?: MetadataFailure | undefined;
+}
+
+export interface MetadataFailure {
+  readonly route: "revision" | "tree";
+  readonly answer: number | "reset";
+  times: number;
+  /** Extra response headers, e.g. { "retry-after": "1" }. */
+  readonly headers?: Record<string, string>;
 }
 
 export function gitBlobSha1(content: Buffer): string {
@@ -152,6 +162,12 @@ export class FakeHub {
     this.requests.push({ method, url: url.pathname + url.search, range: req.headers.range, authorization: req.headers.authorization, ...(body ? { body } : {}) });
     const p = decodeURIComponent(url.pathname);
     let m: RegExpExecArray | null;
+    const fail = this.options.metadataFailure;
+    if (fail && fail.times > 0 && new RegExp(`^/api/models/[^/]+/[^/]+/${fail.route}/`).test(p)) {
+      fail.times--;
+      if (fail.answer === "reset") return void res.destroy();
+      return this.json(res, fail.answer, { error: `fake hub: injected ${fail.answer}` }, fail.headers);
+    }
 
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(p))) {
       const repoId = m[1]!;
