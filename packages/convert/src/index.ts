@@ -18,3 +18,5 @@ export * from "./fp8/compressed-tensors-config.js";
 export * from "./fp8/fp8-plan.js";
 export * from "./fp8/activation-absmax.js";
 export * from "./fp8/fp8-convert.js";
+export * from "./awq/awq-activations.js";
+export * from "./awq/awq-convert.js";

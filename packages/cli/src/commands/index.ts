@@ -8,6 +8,7 @@ import { evalCommand } from "./eval.js";
 import { gateCommand } from "./gate.js";
 import { runCommand } from "./run.js";
 import { fp8Command } from "./fp8.js";
+import { awqCommand } from "./awq.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,6 +19,7 @@ export const commands: CommandModule<any, any>[] = [
   convertCommand,
   quantizeCommand,
   fp8Command,
+  awqCommand,
   evalCommand,
   gateCommand,
   runCommand,
