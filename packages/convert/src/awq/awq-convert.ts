@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic, type SafetensorsCheckpoint } from "@moeq/formats";
+import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic } from "@moeq/formats";
 import {
   awqApplyClip,
   awqInputMean,
@@ -25,9 +25,9 @@ import {
   type AwqQuantOptions,
 } from "@moeq/quant";
 import { mapLlama4HfName } from "@moeq/runtime";
-import { isMultimodalTensor, planLlama4Tensors, readLlama4Config, type PlannedTensor } from "../arch/llama4.js";
+import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
-import { readPlannedUnit } from "../tensor-units.js";
+import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
 import { planFp8, tapKey, type Fp8Matrix } from "../fp8/fp8-plan.js";
 import { collectAwqActivations, type AwqActivations, type TapRows } from "./awq-activations.js";
@@ -185,10 +185,6 @@ function layerOf(it: Item): number {
   return mapLlama4HfName(it.src.name)?.layer ?? -1;
 }
 
-async function readF32(reader: SafetensorsCheckpoint, t: PlannedTensor, expert: number, rows: number): Promise<Float32Array> {
-  return readPlannedUnit(reader, t, { expert, row0: 0, nrows: rows });
-}
-
 export async function convertToAwq(hfDir: string, output: string, opts: AwqConvertOptions): Promise<AwqSummary> {
   const t0 = performance.now();
   const q: AwqQuantOptions = { bits: opts.bits ?? 4, groupSize: opts.groupSize ?? 128, zeroPoint: opts.zeroPoint ?? true };
@@ -237,12 +233,12 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
           const lw = new LayerWeights(new Map(), layer);
           if (layer >= 0 && layer !== Infinity) {
             for (const it of layerItems) {
-              if (it.kind === "fp8") lw.w.set(tapKey(it.tap), { data: await readF32(checkpoint, it.planned, it.expert, it.rows), rows: it.rows, cols: it.cols });
+              if (it.kind === "fp8") lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
               else {
                 const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
                 const t = plannedByName.get(gguf)!;
                 const rows = t.ne[1] ?? 1;
-                lw.w.set(gguf, { data: await readF32(checkpoint, t, 0, rows), rows, cols: t.ne[0]! });
+                lw.w.set(gguf, { data: await readFiniteMatrix(checkpoint, t, 0, rows, t.ne[0]!), rows, cols: t.ne[0]! });
               }
             }
             if (act) awqLayer(lw, act, q, cfg.nExpert, choices, noTokens);

@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic, type SafetensorsCheckpoint } from "@moeq/formats";
-import { encodeFp8, firstNonFinite, fp8ScaleFromAbsMax, fp8Scales, type Fp8Scheme } from "@moeq/quant";
+import { encodeFp8, fp8ScaleFromAbsMax, fp8Scales, type Fp8Scheme } from "@moeq/quant";
 import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
-import { readPlannedUnit } from "../tensor-units.js";
+import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
 import { compressedTensorsFp8Config, type Fp8Activations } from "./compressed-tensors-config.js";
 import { fp8OutputTensors, planFp8, type Fp8Matrix, type Fp8PlanItem } from "./fp8-plan.js";
@@ -71,18 +71,6 @@ function checkOptions(hfDir: string, o: Fp8ConvertOptions): Fp8Activations {
   return activations;
 }
 
-/** Reads one planned matrix as f32 [rows, cols] and refuses non-finite weights, naming the tensor. */
-async function readMatrix(reader: SafetensorsCheckpoint, m: Fp8Matrix): Promise<Float32Array> {
-  const w = await readPlannedUnit(reader, m.planned, { expert: m.expert, row0: 0, nrows: m.rows });
-  const bad = firstNonFinite(w);
-  if (bad >= 0) {
-    const src = m.planned.recipe.kind === "stacked" ? m.planned.recipe.srcs[m.expert]! : (m.planned.recipe as { src: CheckpointTensor }).src;
-    const where = m.planned.experts > 1 ? ` (expert ${m.expert})` : "";
-    throw new InputError("NON_FINITE_WEIGHT", `tensor ${src.name}${where} has a non-finite weight (${w[bad]}) at row ${Math.floor(bad / m.cols)}, column ${bad % m.cols}`, { file: src.file });
-  }
-  return w;
-}
-
 async function copyTensor(reader: SafetensorsCheckpoint, writer: SafetensorsWriter, src: CheckpointTensor): Promise<void> {
   for (let start = 0; start < src.byteLength; start += COPY_CHUNK_BYTES) {
     const end = Math.min(src.byteLength, start + COPY_CHUNK_BYTES);
@@ -137,7 +125,7 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
             opts.onTensor?.(i, items.length, it.src.name);
             continue;
           }
-          const w = await readMatrix(checkpoint, it);
+          const w = await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols);
           const scales = fp8Scales(w, it.rows, it.cols, opts.scheme);
           const codes = encodeFp8(w, it.rows, it.cols, opts.scheme, scales);
           await writer.writeTensorData(`${it.base}.weight`, codes);

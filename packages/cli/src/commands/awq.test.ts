@@ -1,0 +1,56 @@
+import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { fileURLToPath } from "node:url";
+import { cpSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openSafetensors } from "@moeq/formats";
+import { moeq } from "../test-utils/run-moeq.js";
+
+const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
+const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "moeq-awq-cli-"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function expectBadInput(args: string[], text: RegExp): Promise<void> {
+  const out = join(tmp, "out");
+  const r = await moeq("awq", ...args, "-o", out);
+  expect(r.code).toBe(2);
+  expect(r.err.trim().split("\n")).toHaveLength(1);
+  expect(r.err).toMatch(text);
+  expect(existsSync(out)).toBe(false);
+}
+
+describe("moeq awq", () => {
+  it("--rtn --json on the fixture: 52 int4 matrices in the GEMM layout", async () => {
+    const r = await moeq("awq", fixture, "-o", join(tmp, "rtn"), "--rtn", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ method: "rtn", bits: 4, groupSize: 128, zeroPoint: true, quantizedMatrices: 52 });
+  });
+
+  it("bad input exits 2 with one line and writes nothing", async () => {
+    await expectBadInput([fixture, "--data", calib, "--group-size", "96"], /: language_model\.model\.layers\.\d+\.[a-z_.]+: group size 96 does not divide the \d+ inputs of a \d+×\d+ weight/);
+    await expectBadInput([fixture, "--data", calib, "--bits", "3"], /packs 4-bit codes; --bits 3/);
+    await expectBadInput([fixture], /needs calibration text/);
+    const short = join(tmp, "short.txt");
+    writeFileSync(short, "The jury said.");
+    await expectBadInput([fixture, "--data", short], /short\.txt: calibration data has \d+ tokens; one window needs 255/);
+  });
+
+  it("a non-finite weight exits 2 naming the tensor", async () => {
+    const bad = join(tmp, "inf-ckpt");
+    cpSync(fixture, bad, { recursive: true });
+    const ck = await openSafetensors(bad);
+    const t = ck.tensors.get("language_model.model.layers.0.feed_forward.up_proj.weight")!;
+    await ck.close();
+    const fd = openSync(t.file, "r+");
+    writeSync(fd, Uint8Array.of(0x80, 0xff), 0, 2, t.offset + 2 * 5); // bf16 -Inf at row 0, column 5
+    closeSync(fd);
+    const r = await moeq("awq", bad, "--rtn", "-o", join(tmp, "inf-out"));
+    expect([r.code, r.err.trim().split("\n").length]).toEqual([2, 1]);
+    expect(r.err).toMatch(/tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/);
+  });
+});
