@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSafetensors } from "@moeq/formats";
-import { moeq } from "../test-utils/run-moeq.js";
+import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { parseByteSize } from "./fp8.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -16,11 +16,8 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Exit 2, exactly one line on stderr mentioning `text`, and no output folder. */
-async function expectBadInput(args: string[], text: string | RegExp, out: string): Promise<void> {
-  const r = await moeq(...args);
-  expect(r.code).toBe(2);
-  expect(r.err.trim().split("\n")).toHaveLength(1);
-  expect(r.err).toMatch(text);
+async function expectBadInput(args: string[], text: RegExp, out: string): Promise<void> {
+  expectBadInputLine(await moeq(...args), text);
   expect(existsSync(out)).toBe(false);
 }
 
