@@ -82,10 +82,10 @@ describe("AWQ scale and clip search against the torch referee (fixture activatio
     await expectSameScaleSearch("moe-gate-up", lin, x);
   });
 
-  it("up → down (layer 2 dense FFN) and the clip search on that down_proj", async () => {
-    const x = act.get("blk.2.ffn_down.weight")!;
-    const down = { ...weight("blk.2.ffn_down.weight"), x: x.x, nTokens: x.nTokens };
-    await expectSameScaleSearch("dense-down", [down], x);
+  it("up → down (layer 1 shared expert) and the clip search on that down_proj", async () => {
+    const x = act.get("blk.1.ffn_down_shexp.weight")!;
+    const down = { ...weight("blk.1.ffn_down_shexp.weight"), x: x.x, nTokens: x.nTokens };
+    await expectSameScaleSearch("shared-down", [down], x);
     const ours = awqSearchClip(down, down.cols, Q);
     const file = join(tmp, "clip.safetensors");
     await writeF32(file, { w: { data: down.w, shape: [down.rows, down.cols] }, x: { data: x.x, shape: [x.nTokens, x.cols] } });
