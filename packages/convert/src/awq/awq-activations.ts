@@ -6,7 +6,7 @@
  */
 import { loadModel } from "@moeq/runtime";
 import { calibrationWindows, type CalibrationOptions } from "../calibration.js";
-import { tapKey } from "../fp8/fp8-plan.js";
+import { tapKey } from "../linear-plan.js";
 
 /** Rows one tap saw, concatenated: [nTokens, cols]. */
 export interface TapRows {

@@ -29,7 +29,7 @@ import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
-import { planFp8, tapKey, type Fp8Matrix } from "../fp8/fp8-plan.js";
+import { planQuantizedLinears, tapKey, type LinearMatrix } from "../linear-plan.js";
 import { collectAwqActivations, type AwqActivations, type TapRows } from "./awq-activations.js";
 
 export interface AwqConvertOptions {
@@ -71,7 +71,7 @@ export interface AwqSummary {
   readonly calibration?: { readonly windows: number; readonly tokens: number };
 }
 
-type Item = Fp8Matrix | { kind: "copy"; src: CheckpointTensor };
+type Item = LinearMatrix | { kind: "copy"; src: CheckpointTensor };
 
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
@@ -180,7 +180,7 @@ function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOptions, nEx
 }
 
 function layerOf(it: Item): number {
-  if (it.kind === "fp8") return Number(/^blk\.(\d+)\./.exec(it.planned.name)![1]);
+  if (it.kind === "quantize") return Number(/^blk\.(\d+)\./.exec(it.planned.name)![1]);
   if (isMultimodalTensor(it.src.name)) return Infinity;
   return mapLlama4HfName(it.src.name)?.layer ?? -1;
 }
@@ -196,9 +196,9 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
     const cfg = readLlama4Config(hfDir);
     const text = planLlama4Tensors(cfg, tensors, hfDir);
     const plannedByName = new Map(text.map((t) => [t.name, t]));
-    const items: Item[] = planFp8(text, tensors.filter((t) => isMultimodalTensor(t.name)), false);
+    const items: Item[] = planQuantizedLinears(text, tensors.filter((t) => isMultimodalTensor(t.name)), false);
     for (const it of items) {
-      if (it.kind !== "fp8") continue;
+      if (it.kind !== "quantize") continue;
       try {
         checkAwqShape(it.rows, it.cols, q);
       } catch (err) {
@@ -233,7 +233,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
           const lw = new LayerWeights(new Map(), layer);
           if (layer >= 0 && layer !== Infinity) {
             for (const it of layerItems) {
-              if (it.kind === "fp8") lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
+              if (it.kind === "quantize") lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
               else {
                 const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
                 const t = plannedByName.get(gguf)!;

@@ -7,7 +7,7 @@
 import { absMax } from "@moeq/quant";
 import { loadModel } from "@moeq/runtime";
 import { calibrationWindows, type CalibrationOptions } from "../calibration.js";
-import { tapKey } from "./fp8-plan.js";
+import { tapKey } from "../linear-plan.js";
 
 export interface ActivationAbsMax {
   /** tapKey → max |x| over every calibration row. */

@@ -13,7 +13,8 @@ import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
 import { compressedTensorsFp8Config, type Fp8Activations } from "./compressed-tensors-config.js";
-import { fp8OutputTensors, planFp8, type Fp8Matrix, type Fp8PlanItem } from "./fp8-plan.js";
+import { planQuantizedLinears, type LinearMatrix, type LinearPlanItem } from "../linear-plan.js";
+import { fp8OutputTensors } from "./fp8-outputs.js";
 import { activationAbsMaxFor, collectActivationAbsMax, type ActivationAbsMax } from "./activation-absmax.js";
 
 export interface Fp8ConvertOptions {
@@ -93,14 +94,14 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
   try {
     const cfg = readLlama4Config(hfDir);
     const text = planLlama4Tensors(cfg, tensors, hfDir);
-    const items = planFp8(text, tensors.filter((t) => isMultimodalTensor(t.name)), expertsOnly);
+    const items = planQuantizedLinears(text, tensors.filter((t) => isMultimodalTensor(t.name)), expertsOnly);
     let calib: ActivationAbsMax | undefined;
     if (activations === "static") calib = await collectActivationAbsMax(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
-    const inputAbsMax = new Map<Fp8Matrix, number>();
+    const inputAbsMax = new Map<LinearMatrix, number>();
     const expertFallbacks: string[] = [];
     if (calib) {
       for (const it of items) {
-        if (it.kind !== "fp8") continue;
+        if (it.kind !== "quantize") continue;
         const a = activationAbsMaxFor(calib.absMax, it.tap);
         if (!a) throw new InputError("CALIBRATION_TOO_SHORT", `no calibration activations reached ${it.base}; use more --data`, { file: opts.data });
         if (a.fallback) expertFallbacks.push(it.base);
@@ -115,7 +116,7 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
       let textElements = 0;
       try {
         for (let i = 0; i < items.length; i++) {
-          const it: Fp8PlanItem = items[i]!;
+          const it: LinearPlanItem = items[i]!;
           if (it.kind === "copy") {
             await copyTensor(checkpoint, writer, it.src);
             if (!isMultimodalTensor(it.src.name)) {
@@ -156,7 +157,7 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
       scheme: opts.scheme,
       activations,
       expertsOnly,
-      quantizedMatrices: items.filter((i) => i.kind === "fp8").length,
+      quantizedMatrices: items.filter((i) => i.kind === "quantize").length,
       quantizedWeights: result.quantizedWeights,
       outputBytes: result.written.totalBytes,
       textBytes: result.textBytes,

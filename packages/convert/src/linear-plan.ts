@@ -1,17 +1,15 @@
 /**
- * What an FP8 (compressed-tensors) checkpoint holds, tensor by tensor, before any byte is read: every
- * language-model Linear becomes `…weight` (F8_E4M3, [out, in]) + `…weight_scale` (F32) [+ `…input_scale`],
- * routed experts one expert at a time under per-expert names (`experts.{e}.{gate,up,down}_proj.*`); the router,
- * embeddings, norms, lm_head and the vision tower are copied unchanged (they are in the config's `ignore` list).
+ * Which matrices a quantized safetensors checkpoint (FP8, AWQ) quantizes, before any byte is read: every
+ * language-model Linear (attention, dense FFN, shared expert) and every routed expert separately, under per-expert
+ * names (`experts.{e}.{gate,up,down}_proj`); the router, embeddings, norms, lm_head and the vision tower are copied.
  */
-import { fp8ScaleShape, type Fp8Scheme } from "@moeq/quant";
 import { expertGgufName, parseUnfusedExpertName, type ExpertProj } from "@moeq/runtime";
-import type { PlannedTensor } from "../arch/llama4.js";
-import type { CheckpointTensor } from "../checkpoint-index.js";
+import type { PlannedTensor } from "./arch/llama4.js";
+import type { CheckpointTensor } from "./checkpoint-index.js";
 
 /** One [out, in] matrix to quantize: a Linear weight or one expert's slice of a stacked expert tensor. */
-export interface Fp8Matrix {
-  readonly kind: "fp8";
+export interface LinearMatrix {
+  readonly kind: "quantize";
   /** Output name without the `.weight` suffix. */
   readonly base: string;
   /** The planned (GGUF-layout) tensor it is read from, and which expert. */
@@ -28,13 +26,7 @@ export interface CopiedTensor {
   readonly src: CheckpointTensor;
 }
 
-export type Fp8PlanItem = Fp8Matrix | CopiedTensor;
-
-export interface OutputTensor {
-  readonly name: string;
-  readonly dtype: "F8_E4M3" | "F32" | CheckpointTensor["dtype"];
-  readonly shape: number[];
-}
+export type LinearPlanItem = LinearMatrix | CopiedTensor;
 
 /** Non-expert text Linears (GGUF names): attention, dense FFN, shared expert. Router and lm_head are not among them. */
 const DENSE_LINEAR = /\.(attn_(q|k|v|output)|ffn_(gate|up|down)(_shexp)?)\.weight$/;
@@ -48,8 +40,9 @@ function expertsPrefix(t: PlannedTensor): string {
   throw new Error(`${t.name} is not an expert tensor`);
 }
 
-export function planFp8(text: readonly PlannedTensor[], multimodal: readonly CheckpointTensor[], expertsOnly: boolean): Fp8PlanItem[] {
-  const items: Fp8PlanItem[] = [];
+/** `expertsOnly`: only the routed experts are quantized (attention, shared expert, dense FFNs copied). */
+export function planQuantizedLinears(text: readonly PlannedTensor[], multimodal: readonly CheckpointTensor[], expertsOnly: boolean): LinearPlanItem[] {
+  const items: LinearPlanItem[] = [];
   for (const t of text) {
     const rc = t.recipe;
     if (rc.kind === "generated") continue; // rope_freqs: GGUF only
@@ -60,31 +53,20 @@ export function planFp8(text: readonly PlannedTensor[], multimodal: readonly Che
       const proj = ex[2] as ExpertProj;
       const prefix = expertsPrefix(t);
       for (let e = 0; e < E; e++) {
-        items.push({ kind: "fp8", base: `${prefix}.${e}.${proj}_proj`, planned: t, expert: e, rows, cols, tap: { tensor: expertGgufName(layer, proj), expert: e } });
+        items.push({ kind: "quantize", base: `${prefix}.${e}.${proj}_proj`, planned: t, expert: e, rows, cols, tap: { tensor: expertGgufName(layer, proj), expert: e } });
       }
       continue;
     }
     if (rc.kind !== "plain") throw new Error(`unexpected recipe ${rc.kind} for ${t.name}`);
     if (!expertsOnly && DENSE_LINEAR.test(t.name)) {
       const [cols, rows] = t.ne as [number, number];
-      items.push({ kind: "fp8", base: rc.src.name.replace(/\.weight$/, ""), planned: t, expert: 0, rows, cols, tap: { tensor: t.name } });
+      items.push({ kind: "quantize", base: rc.src.name.replace(/\.weight$/, ""), planned: t, expert: 0, rows, cols, tap: { tensor: t.name } });
     } else {
       items.push({ kind: "copy", src: rc.src });
     }
   }
   for (const src of multimodal) items.push({ kind: "copy", src });
   return items;
-}
-
-/** The tensors an item writes, in order. */
-export function fp8OutputTensors(item: Fp8PlanItem, scheme: Fp8Scheme, staticInputs: boolean): OutputTensor[] {
-  if (item.kind === "copy") return [{ name: item.src.name, dtype: item.src.dtype, shape: [...item.src.shape] }];
-  const out: OutputTensor[] = [
-    { name: `${item.base}.weight`, dtype: "F8_E4M3", shape: [item.rows, item.cols] },
-    { name: `${item.base}.weight_scale`, dtype: "F32", shape: fp8ScaleShape(scheme, item.rows, item.cols) },
-  ];
-  if (staticInputs) out.push({ name: `${item.base}.input_scale`, dtype: "F32", shape: [1] });
-  return out;
 }
 
 /** Key of a tap (tensor, expert) in activation-statistics maps. */
