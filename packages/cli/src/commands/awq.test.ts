@@ -1,10 +1,10 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { fileURLToPath } from "node:url";
-import { cpSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openSafetensors } from "@moeq/formats";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
+import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
 const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
@@ -39,13 +39,7 @@ describe("moeq awq", () => {
 
   it("a non-finite weight exits 2 naming the tensor", async () => {
     const bad = join(tmp, "inf-ckpt");
-    cpSync(fixture, bad, { recursive: true });
-    const ck = await openSafetensors(bad);
-    const t = ck.tensors.get("language_model.model.layers.0.feed_forward.up_proj.weight")!;
-    await ck.close();
-    const fd = openSync(t.file, "r+");
-    writeSync(fd, Uint8Array.of(0x80, 0xff), 0, 2, t.offset + 2 * 5); // bf16 -Inf at row 0, column 5
-    closeSync(fd);
+    await copyWithBf16Value(fixture, bad, "language_model.model.layers.0.feed_forward.up_proj.weight", 0, 5, 0xff80); // -Inf
     expectBadInputLine(await moeq("awq", bad, "--rtn", "-o", join(tmp, "inf-out")), /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { fileURLToPath } from "node:url";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openSafetensors } from "@moeq/formats";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
+import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
 import { parseByteSize } from "./fp8.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -50,13 +50,7 @@ describe("moeq fp8", () => {
 
   it("a non-finite weight exits 2 naming the file and the tensor", async () => {
     const bad = join(tmp, "nan-ckpt");
-    cpSync(fixture, bad, { recursive: true });
-    const ck = await openSafetensors(bad);
-    const t = ck.tensors.get("language_model.model.layers.2.self_attn.v_proj.weight")!;
-    await ck.close();
-    const fd = openSync(t.file, "r+");
-    writeSync(fd, Uint8Array.of(0xc0, 0x7f), 0, 2, t.offset + 2 * (3 * t.shape[1] + 7)); // bf16 NaN at row 3, column 7
-    closeSync(fd);
+    await copyWithBf16Value(fixture, bad, "language_model.model.layers.2.self_attn.v_proj.weight", 3, 7, 0x7fc0); // NaN
     const out = join(tmp, "nan-out");
     await expectBadInput(["fp8", bad, "-o", out, "--scheme", "per-tensor"], /model-0000\d-of-00002\.safetensors: tensor language_model\.model\.layers\.2\.self_attn\.v_proj\.weight has a non-finite weight \(NaN\) at row 3, column 7/, out);
     expect(readdirSync(tmp).filter((n) => n.startsWith(".nan-out"))).toEqual([]);
