@@ -116,8 +116,16 @@ export function encodeFp8(w: Float32Array, rows: number, cols: number, scheme: F
     }
     return out;
   }
-  const at = scaleIndexer(scheme, cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = f32ToF8E4M3(w[r * cols + c]! / scales[at(r, c)]!);
+  // block: one scale per 128 columns of a row
+  const bc = Math.ceil(cols / FP8_BLOCK_SIZE);
+  for (let r = 0; r < rows; r++) {
+    const sRow = Math.floor(r / FP8_BLOCK_SIZE) * bc;
+    for (let b = 0; b < bc; b++) {
+      const s = scales[sRow + b]!;
+      const end = r * cols + Math.min(cols, (b + 1) * FP8_BLOCK_SIZE);
+      for (let i = r * cols + b * FP8_BLOCK_SIZE; i < end; i++) out[i] = f32ToF8E4M3(w[i]! / s);
+    }
+  }
   return out;
 }
 
