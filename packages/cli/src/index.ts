@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .fail((msg, err) => {
       if (err) throw err;
-      throw new InputError("USAGE", msg);
+      throw new InputError("USAGE", msg.replace(/\s*\n\s*/g, " ")); // yargs' "Invalid values:\n  Argument: …" on one line
     });
   for (const c of commands) cli.command(c);
   try {

@@ -1,3 +1,6 @@
 export * from "./errors.js";
 export type { GgmlCodec } from "./ggml/codec.js";
 export * from "./ggml/registry.js";
+export * from "./fp8/fp8.js";
+export * from "./awq/awq.js";
+export * from "./awq/gemm-layout.js";

@@ -1,4 +1,5 @@
 export * from "./llama4/names.js";
+export * from "./llama4/expert-names.js";
 export * from "./llama4/config.js";
 export * from "./llama4/taps.js";
 export * from "./llama4/text-model.js";

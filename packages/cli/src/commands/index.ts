@@ -7,6 +7,8 @@ import { quantizeCommand } from "./quantize.js";
 import { evalCommand } from "./eval.js";
 import { gateCommand } from "./gate.js";
 import { runCommand } from "./run.js";
+import { fp8Command } from "./fp8.js";
+import { awqCommand } from "./awq.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,6 +18,8 @@ export const commands: CommandModule<any, any>[] = [
   inspectCommand,
   convertCommand,
   quantizeCommand,
+  fp8Command,
+  awqCommand,
   evalCommand,
   gateCommand,
   runCommand,

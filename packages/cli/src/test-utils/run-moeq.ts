@@ -1,5 +1,5 @@
 // Runs the CLI in-process for tests, capturing what it writes. Test-only (excluded from the build).
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { main } from "../index.js";
 
 export interface MoeqRun {
@@ -30,3 +30,10 @@ export async function runMoeq(args: string[], opts: { console?: boolean } = {}):
 
 /** `moeq …` in-process, stdout and stderr captured. */
 export const moeq = (...args: string[]): Promise<MoeqRun> => runMoeq(args);
+
+/** The bad-input contract: exit code 2 and exactly one line on stderr, matching `text`. */
+export function expectBadInputLine(r: MoeqRun, text: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.err.trim().split("\n")).toHaveLength(1);
+  expect(r.err).toMatch(text);
+}

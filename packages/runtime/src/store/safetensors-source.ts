@@ -9,6 +9,7 @@ import { openSync, readSync, closeSync } from "node:fs";
 import { GGMLType, InputError, openSafetensors } from "@moeq/formats";
 import { mapLlama4HfName } from "../llama4/names.js";
 import type { TensorSource } from "./weight-store.js";
+import { quantizedSources } from "./quantized-linears.js";
 
 const DTYPES: Record<string, { type: GGMLType; bytes: number }> = {
   F32: { type: GGMLType.F32, bytes: 4 },
@@ -70,7 +71,11 @@ export async function openSafetensorsTensors(path: string): Promise<SafetensorsT
   };
   const tensors = new Map<string, TensorSource>();
   const other = new Map<string, { dtype: string; shape: readonly number[]; read(): Uint8Array }>();
+  // Quantized formats (FP8 compressed-tensors, AWQ, …) claim their tensors first.
+  const quantized = quantizedSources(entries, (e) => readAt(fdOf(e.file), e.offset, e.byteLength, e.file));
+  for (const [name, source] of quantized.tensors) tensors.set(name, source);
   for (const e of entries) {
+    if (quantized.consumed.has(e.name)) continue;
     const hfName = e.name;
     const file = e.file;
     const dt = DTYPES[e.dtype];
