@@ -103,10 +103,17 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
   const err1 = new Float64Array(rows);
   const Err1 = new Float64Array(blockSize * rows);
 
+  const blockGroups = new Map<number, GroupParams>();
   for (let i1 = 0; i1 < cols; i1 += blockSize) {
     const i2 = Math.min(i1 + blockSize, cols);
+    // Groups starting in this block take their parameters from W as lazily updated up to the block's start
+    // (fasterquant calls find_params on W, not on the in-block copy W1; GPTQModel does the same).
+    blockGroups.clear();
+    if (groupSize !== -1 && !opts.staticGroups) {
+      for (let s = Math.ceil(i1 / groupSize) * groupSize; s < i2; s += groupSize) blockGroups.set(s, findParams(WT, rows, s, Math.min(s + groupSize, cols), opts));
+    }
     for (let i = i1; i < i2; i++) {
-      // Group parameters: from W (updated up to this block) at each group start, or the static ones.
+      // Group parameters: fresh at each group start, or the static ones.
       let params: GroupParams;
       let group: number;
       if (groupSize === -1) {
@@ -118,7 +125,7 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
       } else {
         group = Math.floor(i / groupSize);
         if (i % groupSize === 0) {
-          whole = findParams(WT, rows, i, Math.min(i + groupSize, cols), opts);
+          whole = blockGroups.get(i) as GroupParams;
           scales.set(whole.scale, group * rows);
           zeros.set(whole.zero, group * rows);
         }
