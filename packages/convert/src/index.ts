@@ -12,3 +12,4 @@ export * from "./quantize-gguf.js";
 export * from "./expert-errors.js";
 export * from "./gguf-kv.js";
 export * from "./checkpoint-index.js";
+export * from "./gptq/index.js";

@@ -1,7 +1,7 @@
 export type { GptqFormat, GroupParams } from "./quantizer.js";
 export { findParams, fakeQuantize, quantizeCode, roundHalfEven, maxq } from "./quantizer.js";
 export type { QuantizedLinear } from "./result.js";
-export { dequantizeLinear, groupCount } from "./result.js";
+export { dequantizeLinear, groupCount, hessianError } from "./result.js";
 export type { HessianAccumulator } from "./hessian.js";
 export { createHessian, addRows, hessianOf } from "./hessian.js";
 export type { GptqOptions, GptqResult } from "./gptq.js";

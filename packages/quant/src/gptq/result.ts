@@ -31,3 +31,23 @@ export function dequantizeLinear(q: QuantizedLinear): Float32Array {
   }
   return out;
 }
+
+/**
+ * GPTQ's objective for a quantized W: ½·Σ_rows (w − ŵ)ᵀ H (w − ŵ) = ‖(W − Ŵ)X‖²/n for H = 2XXᵀ/n.
+ * The same number for GPTQ and round-to-nearest shows what the error feedback bought ("before/after").
+ */
+export function hessianError(W: Float32Array, Wq: Float32Array, H: Float64Array, rows: number, cols: number): number {
+  const d = new Float64Array(cols);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) d[c] = W[r * cols + c] - Wq[r * cols + c];
+    for (let i = 0; i < cols; i++) {
+      if (d[i] === 0) continue;
+      let s = 0;
+      const hi = i * cols;
+      for (let j = 0; j < cols; j++) s += H[hi + j] * d[j];
+      total += d[i] * s;
+    }
+  }
+  return total / 2;
+}
