@@ -7,6 +7,7 @@ import { quantizeCommand } from "./quantize.js";
 import { evalCommand } from "./eval.js";
 import { gateCommand } from "./gate.js";
 import { runCommand } from "./run.js";
+import { gptqCommand } from "./gptq.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,4 +20,5 @@ export const commands: CommandModule<any, any>[] = [
   evalCommand,
   gateCommand,
   runCommand,
+  gptqCommand,
 ];

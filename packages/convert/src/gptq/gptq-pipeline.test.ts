@@ -47,6 +47,22 @@ describe("gptqConvert on tiny-llama4", () => {
     for (const r of run.report.layers.flatMap((l) => l.linears)) expect(r.gptqError!, r.module).toBeLessThan(r.rtnError!);
   });
 
+  it("resumes a killed run at the next layer and writes the same bytes", async () => {
+    const out = join(work, "resumed");
+    const kill = new Error("killed");
+    await expect(gptqConvert(fx, out, calib, { nsamples: 8, seqlen: 128, onProgress: (_d, _t, label) => {
+      if (label === "layer 2 calibrated") throw kill;
+    } })).rejects.toBe(kill);
+    expect(existsSync(`${out}.partial/model-00002-of-00005.safetensors`)).toBe(true);
+    expect(existsSync(out)).toBe(false);
+    const again = await gptqConvert(fx, out, calib, { nsamples: 8, seqlen: 128 });
+    expect(again.resumedLayers).toBe(2);
+    for (const f of run.files.filter((n) => n.endsWith(".safetensors"))) {
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "out", f))), f).toBe(true);
+    }
+    expect(again.report.layers).toEqual(run.report.layers);
+  }, 300_000);
+
   it("loads in the runtime", async () => {
     const m = await loadModel(join(work, "out"));
     const ids = m.tokenize("The jury said it did find that many of the");
