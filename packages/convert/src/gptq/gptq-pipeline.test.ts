@@ -1,11 +1,10 @@
-// `gptqConvert` end to end on the fixture: the folder layout vLLM / Transformers expect, the report, the runtime
-// loading the result, resuming by layer, and bad input leaving no output folder.
+// `gptqConvert` end to end on the fixture: the folder layout vLLM / Transformers expect, the report and resuming
+// by layer. The runtime reading the result is checked against llama.cpp in packages/cli/src/gptq-llama-cpp.test.ts.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "@moeq/runtime";
 import type { GptqSummary } from "./gptq-pipeline.js";
 import { gptqConvert } from "./gptq-pipeline.js";
 
@@ -17,7 +16,7 @@ let run: GptqSummary;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "moeq-gptq-"));
-  run = await gptqConvert(fx, join(work, "out"), calib, { nsamples: 8, seqlen: 128 });
+  run = await gptqConvert(fx, join(work, "out"), calib, { nsamples: 4, seqlen: 128 });
 }, 600_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -42,7 +41,7 @@ describe("gptqConvert on tiny-llama4", () => {
     expect(run.report.notConverted).toContain("multi_modal_projector.linear_1.weight");
     // Each dense Linear saw every calibration token once (the taps report a down_proj input once, not twice).
     const layer0 = run.report.layers[0].linears;
-    expect(new Set(layer0.map((r) => r.tokens))).toEqual(new Set([8 * 128]));
+    expect(new Set(layer0.map((r) => r.tokens))).toEqual(new Set([4 * 128]));
     // GPTQ's objective ½Σ(w−ŵ)ᵀH(w−ŵ) is below round-to-nearest's on the same H for every Linear.
     for (const r of run.report.layers.flatMap((l) => l.linears)) expect(r.gptqError!, r.module).toBeLessThan(r.rtnError!);
   });
@@ -50,34 +49,16 @@ describe("gptqConvert on tiny-llama4", () => {
   it("resumes a killed run at the next layer and writes the same bytes", async () => {
     const out = join(work, "resumed");
     const kill = new Error("killed");
-    await expect(gptqConvert(fx, out, calib, { nsamples: 8, seqlen: 128, onProgress: (_d, _t, label) => {
+    await expect(gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128, onProgress: (_d, _t, label) => {
       if (label === "layer 2 calibrated") throw kill;
     } })).rejects.toBe(kill);
     expect(existsSync(`${out}.partial/model-00002-of-00005.safetensors`)).toBe(true);
     expect(existsSync(out)).toBe(false);
-    const again = await gptqConvert(fx, out, calib, { nsamples: 8, seqlen: 128 });
+    const again = await gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128 });
     expect(again.resumedLayers).toBe(2);
     for (const f of run.files.filter((n) => n.endsWith(".safetensors"))) {
       expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "out", f))), f).toBe(true);
     }
     expect(again.report.layers).toEqual(run.report.layers);
   }, 300_000);
-
-  it("loads in the runtime", async () => {
-    const m = await loadModel(join(work, "out"));
-    const ids = m.tokenize("The jury said it did find that many of the");
-    const q = await m.logits(ids);
-    await m.close();
-    const b = await loadModel(fx);
-    const ref = await b.logits(ids);
-    await b.close();
-    let same = 0;
-    const V = b.vocabSize;
-    for (let t = 0; t < ids.length; t++) {
-      const am = (x: Float32Array) => x.subarray(t * V, (t + 1) * V).reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0);
-      if (am(q) === am(ref)) same++;
-    }
-    console.log("same top", same, ids.length);
-    expect(same).toBeGreaterThan(ids.length / 2);
-  });
 });
