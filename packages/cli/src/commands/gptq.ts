@@ -6,7 +6,8 @@ import { progressReporter } from "./quantize.js";
 interface GptqArgs {
   dir: string;
   output: string;
-  data: string;
+  data?: string;
+  rtn: boolean;
   bits: number;
   "group-size": number;
   "desc-act": boolean;
@@ -27,7 +28,8 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     y
       .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
       .option("output", { alias: "o", type: "string", demandOption: true, describe: "output folder (built in <output>.partial, renamed when complete)" })
-      .option("data", { type: "string", demandOption: true, describe: "calibration text file" })
+      .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
+      .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)" })
       .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
       .option("group-size", { type: "number", default: 128, describe: "input columns per scale/zero group; -1 = one group per row" })
       .option("desc-act", { type: "boolean", default: false, describe: "activation order: quantize columns by decreasing Hessian diagonal" })
@@ -48,10 +50,12 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     for (const [flag, v] of [["--bits", a.bits], ["--group-size", a["group-size"]], ["--nsamples", a.nsamples], ["--seqlen", a.seqlen]] as const) {
       if (!Number.isInteger(v)) throw new InputError("BAD_ARG", `${flag} must be an integer, got ${v}`);
     }
+    if (!a.rtn && !a.data) throw new InputError("USAGE", "--data <calibration text> is required (or --rtn for round-to-nearest)");
     const progress = progressReporter(!a.json || process.stderr.isTTY === true, "gptq");
     let s;
     try {
-      s = await gptqConvert(a.dir, a.output, a.data, {
+      s = await gptqConvert(a.dir, a.output, a.data ?? null, {
+        rtn: a.rtn,
         bits: a.bits,
         groupSize: a["group-size"],
         descAct: a["desc-act"],

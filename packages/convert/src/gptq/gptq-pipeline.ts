@@ -40,6 +40,8 @@ export interface GptqConvertOptions {
   readonly exclude?: readonly string[];
   /** Routed experts below this many calibration tokens fall back to RTN (default 0.5 % of the tokens, GPTQModel's threshold). */
   readonly minExpertTokens?: number;
+  /** Round-to-nearest on the same format for every Linear, no calibration (the baseline GPTQ is measured against). */
+  readonly rtn?: boolean;
   /** Weight bytes the calibration model keeps resident (default 1 GiB). */
   readonly memoryBudgetBytes?: number;
   /** Called after each layer's calibration and each quantized Linear. */
@@ -134,7 +136,8 @@ function gptqTensors(module: string, p: GptqV1Tensors, rows: number, cols: numbe
   ];
 }
 
-export async function gptqConvert(input: string, output: string, data: string, opts: GptqConvertOptions = {}): Promise<GptqSummary> {
+/** `data`: the calibration text file (unused, and may be null, with `rtn`). */
+export async function gptqConvert(input: string, output: string, data: string | null, opts: GptqConvertOptions = {}): Promise<GptqSummary> {
   const dir = resolve(input);
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath)) throw new InputError("NO_CONFIG", "config.json not found", { file: configPath });
@@ -173,7 +176,9 @@ export async function gptqConvert(input: string, output: string, data: string, o
   if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new InputError("OUTPUT_EXISTS", "output exists and is not an empty folder", { file: out });
 
   const tokenizer = Llama4Tokenizer.fromHfDir(dir);
-  const samples = calibrationSamples(data, (t) => tokenizer.encode(t), nsamples, seqlen);
+  const rtnOnly = opts.rtn ?? false;
+  if (!rtnOnly && data === null) throw new InputError("BAD_ARG", "GPTQ needs calibration text (--data)");
+  const samples = rtnOnly || data === null ? [] : calibrationSamples(data, (t) => tokenizer.encode(t), nsamples, seqlen);
   const src = await openSafetensorsTensors(dir);
   const raw = await openSafetensors(dir);
   const opened: { close(): void }[] = [src];
@@ -195,7 +200,7 @@ export async function gptqConvert(input: string, output: string, data: string, o
     }
 
     const nShards = cfg.numLayers + 1;
-    const key = JSON.stringify({ input: dir, data: resolve(data), dataBytes: statSync(data).size, settings, nsamples, seqlen });
+    const key = JSON.stringify({ input: dir, data: data && resolve(data), dataBytes: data && statSync(data).size, settings, nsamples, seqlen, rtnOnly });
     const progressPath = join(partial, "gptq-progress.json");
     let done: { layer: number; report: GptqLinearReport[] }[] = [];
     if (existsSync(progressPath)) {
@@ -265,7 +270,8 @@ export async function gptqConvert(input: string, output: string, data: string, o
         let packed: GptqV1Tensors;
         if (!group || (lin.expert !== undefined && tokens < settings.minExpertTokens)) {
           packed = packGptqV1(rtn);
-          entry = { module: lin.module, method: "rtn", tokens, gptqError: null, rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null, gptqLoss: null, wrappedZeros: packed.wrappedZeros, reason: `${tokens} routed tokens < ${settings.minExpertTokens}` };
+          const reason = rtnOnly ? "round-to-nearest run (--rtn)" : `${tokens} routed tokens < ${settings.minExpertTokens}`;
+          entry = { module: lin.module, method: "rtn", tokens, gptqError: null, rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null, gptqLoss: null, wrappedZeros: packed.wrappedZeros, reason };
         } else {
           const H = hessianOf(group.acc);
           const q = gptqQuantize(W, H, rows, cols, { ...format, actOrder: settings.descAct, staticGroups: settings.staticGroups, percDamp: settings.damp, dampAutoIncrement: settings.dampAutoIncrement });
@@ -316,7 +322,7 @@ export async function gptqConvert(input: string, output: string, data: string, o
       await shard.close();
     }
     writeFileAtomicSync(join(partial, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n");
-    const qc = gptqQuantizationConfig(settings);
+    const qc = gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq");
     writeFileAtomicSync(join(partial, "quantize_config.json"), JSON.stringify(qc, null, 2) + "\n");
     writeFileAtomicSync(join(partial, "config.json"), JSON.stringify({ ...configJson, quantization_config: qc }, null, 2) + "\n");
     for (const f of readdirSync(dir)) {
@@ -328,7 +334,7 @@ export async function gptqConvert(input: string, output: string, data: string, o
     const report: GptqReport = {
       settings: { ...settings, nsamples, seqlen },
       layers,
-      fallbacks: layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
+      fallbacks: rtnOnly ? [] : layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
       notConverted: names.filter((n) => !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) && !/experts\.(gate_up|down)_proj$/.test(n)),
     };
     writeFileAtomicSync(join(partial, "gptq-report.json"), JSON.stringify(report, null, 2) + "\n");

@@ -17,7 +17,8 @@ export interface GptqSettings {
   readonly exclude: readonly string[];
 }
 
-export function gptqQuantizationConfig(s: GptqSettings): Record<string, unknown> {
+/** `method` "rtn": every Linear rounded to nearest on the same grid (no calibration); the tensors are the same format. */
+export function gptqQuantizationConfig(s: GptqSettings, method: "gptq" | "rtn" = "gptq"): Record<string, unknown> {
   return {
     quant_method: "gptq",
     checkpoint_format: "gptq",
@@ -35,6 +36,7 @@ export function gptqQuantizationConfig(s: GptqSettings): Record<string, unknown>
     dynamic: Object.fromEntries(s.exclude.map((p) => [`-:${p}`, {}])),
     meta: {
       quantizer: ["moeq:0.1.0"],
+      method,
       damp_auto_increment: s.dampAutoIncrement,
       expert_fallback: { strategy: "rtn", min_tokens: s.minExpertTokens },
     },
