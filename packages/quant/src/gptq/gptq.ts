@@ -8,7 +8,7 @@
  * `damp_auto_increment`) and the caller is told; codes, scales, zeros and g_idx are returned for packing.
  */
 import { GptqHessianError } from "../errors.js";
-import { choleskyLowerInPlace, choleskyUpperInPlace, invertLowerInPlace, inverseFromLowerInverse } from "../kernels/cholesky.js";
+import { upperCholeskyOfInverse } from "../kernels/cholesky.js";
 import { subtractBlockErrors, subtractRankOne } from "../kernels/block-update.js";
 import type { GptqFormat, GroupParams } from "./quantizer.js";
 import { findParams, maxq, quantizeCode, transposeToF64 } from "./quantizer.js";
@@ -46,15 +46,13 @@ export function inverseHessianFactor(H: Float64Array, n: number, percDamp: numbe
   for (let i = 0; i < n; i++) mean += H[i * n + i];
   mean /= n;
   const A = new Float64Array(n * n);
-  const Hinv = new Float64Array(n * n);
   for (let lambda = percDamp, increases = 0; lambda < 1 || increases === 0; lambda += increment, increases++) {
     A.set(H);
     const damp = lambda * mean;
     for (let i = 0; i < n; i++) A[i * n + i] += damp;
-    if (!choleskyLowerInPlace(A, n)) continue; // torch.linalg.cholesky(H)
-    invertLowerInPlace(A, n);
-    inverseFromLowerInverse(A, n, Hinv); // torch.cholesky_inverse
-    if (choleskyUpperInPlace(Hinv, n)) return { Hinv, percDamp: lambda, increases }; // torch.linalg.cholesky(upper=True)
+    // torch.linalg.cholesky(H) → torch.cholesky_inverse → torch.linalg.cholesky(upper=True), in two steps
+    const Hinv = upperCholeskyOfInverse(A, n);
+    if (Hinv) return { Hinv, percDamp: lambda, increases };
   }
   throw new GptqHessianError("GPTQ_NOT_PD", `Hessian [${n}×${n}] is not positive definite even with damping ≥ 1; more calibration data is needed`);
 }
