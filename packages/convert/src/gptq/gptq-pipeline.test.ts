@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "@moeq/runtime";
+import { writeSyntheticLlama4 } from "../../../../test-support/synthetic-llama4.js";
 import type { GptqSummary } from "./gptq-pipeline.js";
 import { gptqConvert } from "./gptq-pipeline.js";
 
@@ -60,5 +62,31 @@ describe("gptqConvert on tiny-llama4", () => {
       expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "out", f))), f).toBe(true);
     }
     expect(again.report.layers).toEqual(run.report.layers);
+  }, 300_000);
+
+  it("reads a checkpoint with unfused per-expert weights, keeps excluded experts BF16, and the runtime loads both", async () => {
+    const src = join(work, "unfused-src");
+    writeSyntheticLlama4(src, { layout: "scout", hidden: 64, ffExpert: 64, ffDense: 128, layers: 2, experts: 4, heads: 4, kvHeads: 2, perExpert: true, multimodal: false, seed: 3 });
+    const out = join(work, "unfused-out");
+    const s = await gptqConvert(src, out, calib, { nsamples: 2, seqlen: 64, groupSize: 32, exclude: ["experts\\.2\\."] });
+    const names = Object.keys((JSON.parse(readFileSync(join(out, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> }).weight_map);
+    expect(names).toContain("model.layers.1.feed_forward.experts.3.up_proj.qweight");
+    expect(names).toContain("model.layers.1.feed_forward.experts.2.up_proj.weight");
+    expect(names).not.toContain("model.layers.1.feed_forward.experts.3.up_proj.weight");
+    expect(s.report.notConverted.some((n) => n.includes("experts."))).toBe(false);
+    expect(s.report.layers[1].linears.filter((r) => r.method === "bf16").map((r) => r.module)).toEqual(["model.layers.1.feed_forward.experts.2.gate_proj", "model.layers.1.feed_forward.experts.2.up_proj", "model.layers.1.feed_forward.experts.2.down_proj"]);
+    const ids = [1, 2, 3, 4, 5];
+    const a = await loadModel(src);
+    const b = await loadModel(out);
+    const [la, lb] = [await a.logits(ids), await b.logits(ids)];
+    await a.close();
+    await b.close();
+    expect(lb.length).toBe(la.length);
+    let num = 0, den = 0;
+    for (let i = 0; i < la.length; i++) {
+      num += (la[i] - lb[i]) ** 2;
+      den += la[i] ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(0.2);
   }, 300_000);
 });

@@ -14,7 +14,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GGMLType, InputError, decodeToFloat32, openSafetensors, SafetensorsWriter, writeFileAtomicSync } from "@moeq/formats";
+import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, SafetensorsWriter, writeFileAtomicSync } from "@moeq/formats";
 import type { SafetensorsDType } from "@moeq/formats";
 import type { GptqV1Tensors } from "@moeq/quant";
 import { checkGptqShape, dequantizeLinear, gptqQuantize, hessianError, hessianOf, packGptqV1, rtnQuantize } from "@moeq/quant";
@@ -85,6 +85,8 @@ export interface GptqSummary {
 }
 
 class StopForward extends Error {}
+
+const UNFUSED_EXPERT_RE = /^(?:language_model\.)?model\.layers\.(\d+)\.feed_forward\.experts\.\d+\.(?:gate|up|down)_proj\.weight$/;
 
 const DTYPE_OF: Partial<Record<GGMLType, SafetensorsDType>> = { [GGMLType.F32]: "F32", [GGMLType.F16]: "F16", [GGMLType.BF16]: "BF16" };
 
@@ -187,7 +189,9 @@ export async function gptqConvert(input: string, output: string, data: string | 
   try {
     const names = [...raw.tensors.keys()];
     const prefix = names.some((n) => n.startsWith("language_model.")) ? "language_model." : "";
-    const layerTensors = (L: number) => names.filter((n) => mapLlama4HfName(n)?.layer === L);
+    // Decoder-layer index of an HF tensor; unfused expert weights (`experts.{e}.{proj}.weight`) are not in the name table.
+    const layerOf = (n: string): number | undefined => mapLlama4HfName(n)?.layer ?? UNFUSED_EXPERT_RE.exec(n)?.map(Number)[1];
+    const layerTensors = (L: number) => names.filter((n) => layerOf(n) === L);
     const linears = Array.from({ length: cfg.numLayers }, (_, L) => layerLinears(cfg, L, prefix));
 
     // Every width must fit the format before anything is written.
@@ -255,7 +259,9 @@ export async function gptqConvert(input: string, output: string, data: string | 
         const label = lin.expert === undefined ? lin.module : `${lin.module} (expert ${lin.expert} of ${lin.gguf})`;
         if (isExcluded(lin.module, excludeRe)) {
           if (lin.expert !== undefined) {
-            pending.push({ name: `${lin.module}.weight`, dtype: DTYPE_OF[t.type]!, shape: [rows, cols], bytes: async () => t.readSlice(lin.expert) });
+            // in the dtype the checkpoint stores (a fused BF16 slice, or the unfused tensor's own dtype)
+            const dtype = raw.tensors.get(`${lin.module}.weight`)?.dtype ?? DTYPE_OF[t.type]!;
+            pending.push({ name: `${lin.module}.weight`, dtype, shape: [rows, cols], bytes: async () => encodeFromFloat32(f32Of(t, lin.expert, label, dir), dtype) });
           }
           report.push({ module: lin.module, method: "bf16", tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0, gptqError: null, rtnError: null, gptqLoss: null, reason: "--exclude" });
           tick(lin.module);
@@ -291,8 +297,9 @@ export async function gptqConvert(input: string, output: string, data: string | 
       const quantized = new Set(report.filter((r) => r.method !== "bf16").map((r) => `${r.module}.weight`));
       for (const name of layerTensors(L)) {
         const e = raw.tensors.get(name)!;
-        const fused = mapLlama4HfName(name)!.rule.layout !== "plain";
-        if (fused || quantized.has(name)) continue;
+        // Routed experts (fused or unfused) are always written per expert above, quantized or as BF16.
+        const expertWeight = mapLlama4HfName(name)?.rule.layout !== "plain";
+        if (expertWeight || quantized.has(name)) continue;
         pending.push({ name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) });
       }
       await writeShard(join(partial, shardName(L, nShards)), pending);
@@ -303,7 +310,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
     }
 
     // Everything outside the decoder layers: embeddings, final norm, lm_head, vision tower, projector.
-    const rest = names.filter((n) => mapLlama4HfName(n)?.layer === undefined);
+    const rest = names.filter((n) => layerOf(n) === undefined);
     const restTensors: PendingTensor[] = rest.map((name) => {
       const e = raw.tensors.get(name)!;
       return { name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) };
@@ -335,7 +342,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
       settings: { ...settings, nsamples, seqlen },
       layers,
       fallbacks: rtnOnly ? [] : layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
-      notConverted: names.filter((n) => !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) && !/experts\.(gate_up|down)_proj$/.test(n)),
+      notConverted: names.filter((n) => !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) && !/experts\.(gate_up|down)_proj$/.test(n) && !UNFUSED_EXPERT_RE.test(n)),
     };
     writeFileAtomicSync(join(partial, "gptq-report.json"), JSON.stringify(report, null, 2) + "\n");
     rmSync(progressPath);

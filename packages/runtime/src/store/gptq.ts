@@ -2,12 +2,13 @@
  * GPTQ v1 checkpoints (`moeq gptq`, AutoGPTQ / GPTQModel `checkpoint_format: "gptq"`) in the weight store.
  * A quantized Linear is four tensors, `<module>.{qweight,qzeros,scales,g_idx}`; routed experts are unfused
  * (`…feed_forward.experts.{e}.{gate,up,down}_proj.*`, digest §4.2), possibly with some experts left BF16 as
- * `…experts.{e}.{proj}.weight` [out, in]. Each is presented under its GGUF name as an F32 TensorSource that
+ * `…experts.{e}.{proj}.weight` [out, in] (BF16, F16 or F32; plain unfused checkpoints load the same way). Each is presented under its GGUF name as an F32 TensorSource that
  * dequantizes on read, w = scale · (q − (stored zero + 1)) exactly as the v1 kernels compute it; the experts of one
  * layer and projection become one 3-D tensor [in, out, E] read per expert. Bits come from the shapes
  * (qweight rows = in · bits / 32).
  */
-import { GGMLType, InputError } from "@moeq/formats";
+import { GGMLType, InputError, decodeToFloat32 } from "@moeq/formats";
+import type { SafetensorsDType } from "@moeq/formats";
 import { unpackGptqV1 } from "@moeq/quant";
 import { mapLlama4HfName, stripLanguageModelPrefix } from "../llama4/names.js";
 import type { TensorSource } from "./weight-store.js";
@@ -57,18 +58,9 @@ function gptqLinear(module: string, other: Map<string, RawTensor>, file: string)
   };
 }
 
-function bf16Linear(name: string, t: RawTensor, file: string): LinearSource {
-  if (t.dtype !== "BF16" || t.shape.length !== 2) throw new InputError("GPTQ_LAYOUT", `unfused expert weight ${name} is ${t.dtype}[${t.shape}], expected BF16 [out, in]`, { file });
-  return {
-    rows: t.shape[0],
-    cols: t.shape[1],
-    readF32: () => {
-      const h = typed(t.read(), Uint16Array);
-      const out = new Uint32Array(h.length);
-      for (let i = 0; i < h.length; i++) out[i] = h[i] << 16;
-      return new Float32Array(out.buffer);
-    },
-  };
+function floatLinear(name: string, t: RawTensor, file: string): LinearSource {
+  if (!["BF16", "F16", "F32"].includes(t.dtype) || t.shape.length !== 2) throw new InputError("GPTQ_LAYOUT", `unfused expert weight ${name} is ${t.dtype}[${t.shape}], expected BF16/F16/F32 [out, in]`, { file });
+  return { rows: t.shape[0], cols: t.shape[1], readF32: () => decodeToFloat32(t.read(), t.dtype as SafetensorsDType) };
 }
 
 const bytesOf = (w: Float32Array) => new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
@@ -106,7 +98,7 @@ export function addGptqSources(tensors: Map<string, TensorSource>, other: Map<st
   }
   for (const [name, t] of [...other]) {
     const module = name.endsWith(".weight") ? name.slice(0, -".weight".length) : "";
-    if (EXPERT_RE.test(stripLanguageModelPrefix(module)) && addExpert(module, bf16Linear(name, t, file))) other.delete(name);
+    if (EXPERT_RE.test(stripLanguageModelPrefix(module)) && addExpert(module, floatLinear(name, t, file))) other.delete(name);
   }
   for (const [name, set] of experts) {
     const E = Math.max(...set.byExpert.keys()) + 1;
