@@ -12,11 +12,13 @@
  * (each shard atomically, progress recorded after each layer, so a killed run resumes at the next layer) and
  * renamed to `<out>` when complete.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, SafetensorsWriter, writeFileAtomicSync } from "@moeq/formats";
+import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, writeFileAtomicSync } from "@moeq/formats";
 import type { SafetensorsDType } from "@moeq/formats";
 import type { GptqV1Tensors } from "@moeq/quant";
+import type { PendingTensor } from "./gptq-folder.js";
+import { finishGptqFolder, gptqTensors, shardName, writeShard } from "./gptq-folder.js";
 import { checkGptqShape, dequantizeLinear, gptqQuantize, hessianError, hessianOf, packGptqV1, rtnQuantize } from "@moeq/quant";
 import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runtime";
 import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
@@ -98,47 +100,11 @@ function f32Of(src: TensorSource, expert: number | undefined, label: string, fil
   return W;
 }
 
-function shardName(i: number, n: number): string {
-  return `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`;
-}
-
 function isLlama4(cfg: Record<string, unknown>): boolean {
   const text = cfg.text_config as Record<string, unknown> | undefined;
   return cfg.model_type === "llama4" || cfg.model_type === "llama4_text" || text?.model_type === "llama4_text";
 }
 
-interface PendingTensor {
-  readonly name: string;
-  readonly dtype: SafetensorsDType;
-  readonly shape: number[];
-  readonly bytes: () => Promise<Uint8Array>;
-}
-
-async function writeShard(path: string, tensors: PendingTensor[]): Promise<number> {
-  const w = new SafetensorsWriter(path);
-  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const t of sorted) w.addTensor(t.name, t.dtype, t.shape);
-  try {
-    for (const t of sorted) await w.writeTensorData(t.name, await t.bytes());
-  } catch (err) {
-    await w.abort();
-    throw err;
-  }
-  return (await w.finish()).totalBytes;
-}
-
-function gptqTensors(module: string, p: GptqV1Tensors, rows: number, cols: number, bits: number): PendingTensor[] {
-  const groups = p.scales.length / rows;
-  const u8 = (a: Int32Array | Uint16Array) => async () => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  return [
-    { name: `${module}.qweight`, dtype: "I32", shape: [(cols / 32) * bits, rows], bytes: u8(p.qweight) },
-    { name: `${module}.qzeros`, dtype: "I32", shape: [groups, (rows / 32) * bits], bytes: u8(p.qzeros) },
-    { name: `${module}.scales`, dtype: "F16", shape: [groups, rows], bytes: u8(p.scales) },
-    { name: `${module}.g_idx`, dtype: "I32", shape: [cols], bytes: u8(p.gIdx) },
-  ];
-}
-
-/** `data`: the calibration text file (unused, and may be null, with `rtn`). */
 export async function gptqConvert(input: string, output: string, data: string | null, opts: GptqConvertOptions = {}): Promise<GptqSummary> {
   const dir = resolve(input);
   const configPath = join(dir, "config.json");
@@ -317,26 +283,8 @@ export async function gptqConvert(input: string, output: string, data: string | 
     });
     await writeShard(join(partial, shardName(cfg.numLayers, nShards)), restTensors);
 
-    // Index, configs, tokenizer/processor files, report.
-    const weightMap: Record<string, string> = {};
-    let totalBytes = 0;
-    for (let i = 0; i < nShards; i++) {
-      const shard = await openSafetensors(join(partial, shardName(i, nShards)));
-      for (const [name, t] of shard.tensors) {
-        weightMap[name] = shardName(i, nShards);
-        totalBytes += t.byteLength;
-      }
-      await shard.close();
-    }
-    writeFileAtomicSync(join(partial, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n");
-    const qc = gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq");
-    writeFileAtomicSync(join(partial, "quantize_config.json"), JSON.stringify(qc, null, 2) + "\n");
-    writeFileAtomicSync(join(partial, "config.json"), JSON.stringify({ ...configJson, quantization_config: qc }, null, 2) + "\n");
-    for (const f of readdirSync(dir)) {
-      const p = join(dir, f);
-      if (f === "config.json" || f.endsWith(".safetensors") || f === "model.safetensors.index.json" || !statSync(p).isFile()) continue;
-      copyFileSync(p, join(partial, f));
-    }
+    // Index, configs, tokenizer/processor files.
+    const totalBytes = await finishGptqFolder(partial, nShards, dir, configJson, gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq"));
     const layers = done.sort((a, b) => a.layer - b.layer).map((d) => ({ layer: d.layer, linears: d.report }));
     const report: GptqReport = {
       settings: { ...settings, nsamples, seqlen },
