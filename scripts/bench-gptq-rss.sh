@@ -10,23 +10,10 @@ SEQLEN="${2:-128}"
 WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-gptq-rss-bench}"
 HIDDEN=512; FF=512; FFDENSE=1024; EXPERTS=128
 
-if [ ! -x /usr/bin/time ]; then
-  echo "installing GNU time" >&2
-  apt-get install -y time >/dev/null
-fi
-[ -f packages/cli/dist/index.js ] || { echo "run 'npx tsc -b packages/cli' first" >&2; exit 2; }
-
-mkdir -p "$WORK/gen"
-if [ ! -f "$WORK/ckpt/config.json" ]; then
-  echo "building the synthetic checkpoint in $WORK/ckpt" >&2
-  npx tsc --outDir "$WORK/gen" --module nodenext --moduleResolution nodenext --target es2023 --skipLibCheck --types node test-support/synthetic-llama4.ts
-  echo '{"type":"module"}' > "$WORK/gen/package.json"
-  node -e '
-    const [gen, dir, tok, h, ff, ffd, e] = process.argv.slice(1);
-    import(gen).then((m) => m.writeSyntheticLlama4(dir, { layout: "maverick", hidden: +h, ffExpert: +ff, ffDense: +ffd, layers: 4,
-      experts: +e, heads: 8, kvHeads: 2, headDim: 64, shards: 2, multimodal: true, seed: 5, tokenizerFrom: tok }));
-  ' "$WORK/gen/synthetic-llama4.js" "$WORK/ckpt" "$PWD/fixtures/tiny-llama4" $HIDDEN $FF $FFDENSE $EXPERTS
-fi
+source scripts/synthetic-checkpoint.sh
+need_gnu_time_and_cli
+synthetic_checkpoint "$WORK" "{ layout: 'maverick', hidden: $HIDDEN, ffExpert: $FF, ffDense: $FFDENSE, layers: 4,
+  experts: $EXPERTS, heads: 8, kvHeads: 2, headDim: 64, shards: 2, multimodal: true, seed: 5 }"
 CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 rm -rf "$WORK/out" "$WORK/out.partial"
 /usr/bin/time -v node packages/cli/bin/moeq.js gptq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \

@@ -44,7 +44,8 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
       .epilogue(
         "Router, norms, embeddings, lm_head and the vision tower stay BF16. <output>/gptq-report.json lists every Linear with its " +
           "calibration tokens and GPTQ vs round-to-nearest error, the experts that fell back to RTN, and the tensors not converted. " +
-          "A killed run resumes at the next layer when rerun with the same arguments.",
+          "A killed run resumes at the next layer when rerun with the same arguments. For vLLM, add --sym (Marlin kernels) and " +
+          "--exclude self_attn: vLLM permutes q/k rows for RoPE only for tensors named `weight`, so GPTQ q/k_proj load with the wrong rotation there.",
       ) as unknown as Argv<GptqArgs>,
   handler: async (a) => {
     for (const [flag, v] of [["--bits", a.bits], ["--group-size", a["group-size"]], ["--nsamples", a.nsamples], ["--seqlen", a.seqlen]] as const) {
