@@ -174,8 +174,12 @@ export async function gptqConvert(input: string, output: string, data: string | 
     const progressPath = join(partial, "gptq-progress.json");
     let done: { layer: number; report: GptqLinearReport[] }[] = [];
     if (existsSync(progressPath)) {
-      const saved = JSON.parse(readFileSync(progressPath, "utf8")) as { key: string; done: typeof done };
-      if (saved.key === key) done = saved.done.filter((d) => existsSync(join(partial, shardName(d.layer, nShards))));
+      try {
+        const saved = JSON.parse(readFileSync(progressPath, "utf8")) as { key: string; done: typeof done };
+        if (saved.key === key) done = saved.done.filter((d) => existsSync(join(partial, shardName(d.layer, nShards))));
+      } catch {
+        done = []; // unreadable progress: start over
+      }
     }
     if (done.length === 0) rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial, { recursive: true });
