@@ -11,23 +11,10 @@ THREADS="${2:-1}"
 WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-rss-bench}"
 LIMIT_KB=$((512 * 1024))
 
-if [ ! -x /usr/bin/time ]; then
-  echo "installing GNU time" >&2
-  apt-get install -y time >/dev/null
-fi
-[ -f packages/cli/dist/index.js ] || { echo "run 'npx tsc -b packages/cli' first" >&2; exit 2; }
-
-mkdir -p "$WORK/gen"
-if [ ! -f "$WORK/ckpt/config.json" ]; then
-  echo "building the synthetic checkpoint in $WORK/ckpt" >&2
-  npx tsc --outDir "$WORK/gen" --module nodenext --moduleResolution nodenext --target es2023 --skipLibCheck --types node test-support/synthetic-llama4.ts
-  echo '{"type":"module"}' > "$WORK/gen/package.json"
-  node -e '
-    const [gen, dir, tok] = process.argv.slice(1);
-    import(gen).then((m) => m.writeSyntheticLlama4(dir, { layout: "maverick", hidden: 512, ffExpert: 512, ffDense: 1024, layers: 24,
-      experts: 128, heads: 8, kvHeads: 2, headDim: 64, shards: 4, multimodal: true, seed: 5, tokenizerFrom: tok }));
-  ' "$WORK/gen/synthetic-llama4.js" "$WORK/ckpt" "$PWD/fixtures/tiny-llama4"
-fi
+source scripts/synthetic-checkpoint.sh
+need_gnu_time_and_cli
+synthetic_checkpoint "$WORK" '{ layout: "maverick", hidden: 512, ffExpert: 512, ffDense: 1024, layers: 24,
+  experts: 128, heads: 8, kvHeads: 2, headDim: 64, shards: 4, multimodal: true, seed: 5 }'
 for f in preprocessor_config.json processor_config.json; do [ -f "$WORK/ckpt/$f" ] || cp "fixtures/tiny-llama4/$f" "$WORK/ckpt/"; done
 CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 echo "checkpoint: $CKPT_BYTES bytes of safetensors" >&2

@@ -21,3 +21,4 @@ export * from "./fp8/activation-absmax.js";
 export * from "./fp8/fp8-convert.js";
 export * from "./awq/awq-activations.js";
 export * from "./awq/awq-convert.js";
+export * from "./gptq/index.js";

@@ -5,3 +5,6 @@ export class UnsupportedQuantTypeError extends InputError {}
 
 /** Rows, row length, imatrix length or buffer sizes do not fit the type's block layout. */
 export class QuantShapeError extends InputError {}
+
+/** GPTQ's Hessian stayed non-positive-definite at every damping level (too little or degenerate calibration data). */
+export class GptqHessianError extends InputError {}

@@ -4,3 +4,4 @@ export * from "./ggml/registry.js";
 export * from "./fp8/fp8.js";
 export * from "./awq/awq.js";
 export * from "./awq/gemm-layout.js";
+export * from "./gptq/index.js";

@@ -9,6 +9,7 @@ import { gateCommand } from "./gate.js";
 import { runCommand } from "./run.js";
 import { fp8Command } from "./fp8.js";
 import { awqCommand } from "./awq.js";
+import { gptqCommand } from "./gptq.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,4 +24,5 @@ export const commands: CommandModule<any, any>[] = [
   evalCommand,
   gateCommand,
   runCommand,
+  gptqCommand,
 ];

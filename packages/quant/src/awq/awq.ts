@@ -20,6 +20,7 @@
  * Pure functions on Float32Array rows; each linear brings its own input rows (routed experts see only their tokens).
  */
 import { QuantShapeError } from "../errors.js";
+import { roundHalfEven } from "../gptq/quantizer.js";
 
 export interface AwqQuantOptions {
   /** Bits per weight (AutoAWQ GEMM and vLLM: 4). */
@@ -43,12 +44,6 @@ const F32_1E5 = f(1e-5);
 const F32_1E4 = f(1e-4);
 const F32_1E6 = f(1e-6);
 export const AWQ_N_GRID = 20;
-
-/** torch.round: half to even. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 export function checkAwqShape(rows: number, cols: number, o: AwqQuantOptions): void {
   if (!(o.bits >= 2 && o.bits <= 8 && Number.isInteger(o.bits))) throw new QuantShapeError("AWQ_BITS", `AWQ bits must be 2…8, got ${o.bits}`);

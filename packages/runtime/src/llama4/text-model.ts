@@ -198,7 +198,6 @@ export class Llama4TextModel {
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
     (this.ggmlExact ? swigluGgml : swiglu)(g, u, n * ff);
-    if (this.tap && expert === undefined) this.emit(downName, g, n, ff);
     this.linear(downName, g, n, out, expert);
   }
 

@@ -10,6 +10,7 @@ import { GGMLType, InputError, openSafetensors } from "@moeq/formats";
 import { mapLlama4HfName } from "../llama4/names.js";
 import type { TensorSource } from "./weight-store.js";
 import { quantizedSources } from "./quantized-linears.js";
+import { addGptqSources } from "./gptq.js";
 
 const DTYPES: Record<string, { type: GGMLType; bytes: number }> = {
   F32: { type: GGMLType.F32, bytes: 4 },
@@ -126,6 +127,7 @@ export async function openSafetensorsTensors(path: string): Promise<SafetensorsT
       tensors.set(match.gguf[0], { type: dt.type, ne: [a, b, E], readSlice: (x) => transpose(readExpert(x), a, b, 0, b), readRow: noRow });
     }
   }
+  addGptqSources(tensors, other, path); // GPTQ v1 modules and unfused experts (store/gptq.ts)
   return {
     tensors,
     other,

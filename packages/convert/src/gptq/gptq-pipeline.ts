@@ -1,0 +1,313 @@
+/**
+ * `moeq gptq`: an HF Llama 4 checkpoint → a GPTQ v1 safetensors folder, calibrated layer by layer.
+ *
+ * For layer L the calibration samples run through a model whose layers 0..L−1 are already the quantized ones
+ * (read back from the shards written so far), so layer L's Hessians see the inputs the quantized model will give
+ * it (GPTQModel's order). The forward stops as soon as layer L+1 starts. Hessians come from the runtime's taps
+ * (layer-hessians.ts): q/k/v share one, each gate/up pair shares one, a routed expert's come from its routed,
+ * router-scaled tokens only. A routed expert with fewer than `minExpertTokens` tokens is quantized with
+ * round-to-nearest on the same grid and listed in the report.
+ *
+ * Output: one shard per decoder layer plus one for everything outside the layers, written into `<out>.partial/`
+ * (each shard atomically, progress recorded after each layer, so a killed run resumes at the next layer) and
+ * renamed to `<out>` when complete.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, writeFileAtomicSync } from "@moeq/formats";
+import type { SafetensorsDType } from "@moeq/formats";
+import type { GptqV1Tensors } from "@moeq/quant";
+import type { PendingTensor } from "./gptq-folder.js";
+import { finishGptqFolder, gptqTensors, shardName, writeShard } from "./gptq-folder.js";
+import { checkGptqShape, dequantizeLinear, gptqQuantize, hessianError, hessianOf, packGptqV1, rtnQuantize } from "@moeq/quant";
+import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runtime";
+import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
+import { calibrationSamples } from "./calibration.js";
+import { LayerHessians } from "./layer-hessians.js";
+import type { LayerLinear } from "./linears.js";
+import { isExcluded, layerLinears } from "./linears.js";
+import type { GptqSettings } from "./quantize-config.js";
+import { gptqQuantizationConfig } from "./quantize-config.js";
+
+export interface GptqConvertOptions {
+  readonly bits?: number;
+  readonly groupSize?: number;
+  readonly descAct?: boolean;
+  readonly sym?: boolean;
+  readonly staticGroups?: boolean;
+  readonly damp?: number;
+  readonly nsamples?: number;
+  readonly seqlen?: number;
+  /** Regular expressions on HF module names: those Linears stay BF16. */
+  readonly exclude?: readonly string[];
+  /** Routed experts below this many calibration tokens fall back to RTN (default 0.5 % of the tokens, GPTQModel's threshold). */
+  readonly minExpertTokens?: number;
+  /** Round-to-nearest on the same format for every Linear, no calibration (the baseline GPTQ is measured against). */
+  readonly rtn?: boolean;
+  /** Weight bytes the calibration model keeps resident (default 1 GiB). */
+  readonly memoryBudgetBytes?: number;
+  /** Called after each layer's calibration and each quantized Linear. */
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** One Linear in gptq-report.json. */
+export interface GptqLinearReport {
+  readonly module: string;
+  readonly method: "gptq" | "rtn" | "bf16";
+  /** Calibration rows that reached it (routed tokens for an expert). */
+  readonly tokens: number;
+  /** ½ Σ (w−ŵ)ᵀH(w−ŵ) for GPTQ and for RTN on the same grid and H (null without a Hessian). */
+  readonly gptqError: number | null;
+  readonly rtnError: number | null;
+  /** GPTQ's own accumulated loss Σ (w−q)²/d²/2. */
+  readonly gptqLoss: number | null;
+  readonly percDamp?: number;
+  readonly dampIncreases?: number;
+  readonly deadColumns?: number;
+  readonly wrappedZeros?: number;
+  /** Why it is not GPTQ. */
+  readonly reason?: string;
+}
+
+export interface GptqReport {
+  readonly settings: GptqSettings & { readonly nsamples: number; readonly seqlen: number };
+  readonly layers: { readonly layer: number; readonly linears: GptqLinearReport[] }[];
+  /** Routed experts quantized with RTN for lack of tokens (or listed as BF16 by --exclude). */
+  readonly fallbacks: { readonly module: string; readonly tokens: number; readonly method: "rtn" }[];
+  /** HF tensors copied unconverted in their original dtype. */
+  readonly notConverted: string[];
+}
+
+export interface GptqSummary {
+  readonly output: string;
+  readonly files: string[];
+  readonly totalBytes: number;
+  readonly resumedLayers: number;
+  readonly report: GptqReport;
+}
+
+class StopForward extends Error {}
+
+const UNFUSED_EXPERT_RE = /^(?:language_model\.)?model\.layers\.(\d+)\.feed_forward\.experts\.\d+\.(?:gate|up|down)_proj\.weight$/;
+
+const DTYPE_OF: Partial<Record<GGMLType, SafetensorsDType>> = { [GGMLType.F32]: "F32", [GGMLType.F16]: "F16", [GGMLType.BF16]: "BF16" };
+
+function f32Of(src: TensorSource, expert: number | undefined, label: string, file: string): Float32Array {
+  const dtype = DTYPE_OF[src.type];
+  if (!dtype) throw new InputError("GPTQ_SOURCE_DTYPE", `${label} is not F32/F16/BF16`, { file });
+  const W = decodeToFloat32(src.readSlice(expert), dtype);
+  for (let i = 0; i < W.length; i++) if (!Number.isFinite(W[i])) throw new InputError("NON_FINITE_WEIGHT", `${label} has a non-finite value (${W[i]}) at element ${i}`, { file });
+  return W;
+}
+
+function isLlama4(cfg: Record<string, unknown>): boolean {
+  const text = cfg.text_config as Record<string, unknown> | undefined;
+  return cfg.model_type === "llama4" || cfg.model_type === "llama4_text" || text?.model_type === "llama4_text";
+}
+
+export async function gptqConvert(input: string, output: string, data: string | null, opts: GptqConvertOptions = {}): Promise<GptqSummary> {
+  const dir = resolve(input);
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath)) throw new InputError("NO_CONFIG", "config.json not found", { file: configPath });
+  let configJson: Record<string, unknown>;
+  try {
+    configJson = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  } catch (cause) {
+    throw new InputError("BAD_JSON", "cannot read JSON", { file: configPath, cause });
+  }
+  if (!isLlama4(configJson)) throw new InputError("NOT_LLAMA4", `model_type is ${JSON.stringify(configJson.model_type)}, expected "llama4"`, { file: configPath });
+  const cfg: Llama4TextConfig = llama4ConfigFromHf(configJson, configPath);
+  const nsamples = opts.nsamples ?? 128;
+  const seqlen = opts.seqlen ?? 512;
+  if (!(Number.isInteger(nsamples) && nsamples > 0 && Number.isInteger(seqlen) && seqlen > 0)) throw new InputError("BAD_ARG", `--nsamples and --seqlen must be positive integers (${nsamples}, ${seqlen})`);
+  const exclude = opts.exclude ?? [];
+  let excludeRe: RegExp[];
+  try {
+    excludeRe = exclude.map((p) => new RegExp(p));
+  } catch (cause) {
+    throw new InputError("BAD_ARG", `--exclude: ${(cause as Error).message}`);
+  }
+  const settings: GptqSettings = {
+    bits: opts.bits ?? 4,
+    groupSize: opts.groupSize ?? 128,
+    descAct: opts.descAct ?? false,
+    sym: opts.sym ?? false,
+    staticGroups: opts.staticGroups ?? false,
+    damp: opts.damp ?? 0.01,
+    dampAutoIncrement: 0.01,
+    minExpertTokens: opts.minExpertTokens ?? Math.ceil(0.005 * nsamples * seqlen),
+    exclude,
+  };
+  if (!(settings.damp > 0 && settings.damp < 1)) throw new InputError("BAD_ARG", `--damp must be in (0, 1), got ${settings.damp}`);
+
+  const out = resolve(output);
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new InputError("OUTPUT_EXISTS", "output exists and is not an empty folder", { file: out });
+
+  const tokenizer = Llama4Tokenizer.fromHfDir(dir);
+  const rtnOnly = opts.rtn ?? false;
+  if (!rtnOnly && data === null) throw new InputError("BAD_ARG", "GPTQ needs calibration text (--data)");
+  const samples = rtnOnly || data === null ? [] : calibrationSamples(data, (t) => tokenizer.encode(t), nsamples, seqlen);
+  const src = await openSafetensorsTensors(dir);
+  const raw = await openSafetensors(dir);
+  const opened: { close(): void }[] = [src];
+  const partial = `${out}.partial`;
+  let wroteSomething = false;
+  try {
+    const names = [...raw.tensors.keys()];
+    const prefix = names.some((n) => n.startsWith("language_model.")) ? "language_model." : "";
+    // Decoder-layer index of an HF tensor; unfused expert weights (`experts.{e}.{proj}.weight`) are not in the name table.
+    const layerOf = (n: string): number | undefined => mapLlama4HfName(n)?.layer ?? UNFUSED_EXPERT_RE.exec(n)?.map(Number)[1];
+    const layerTensors = (L: number) => names.filter((n) => layerOf(n) === L);
+    const linears = Array.from({ length: cfg.numLayers }, (_, L) => layerLinears(cfg, L, prefix));
+
+    // Every width must fit the format before anything is written.
+    for (const { gguf, module } of linears.flat()) {
+      if (isExcluded(module, excludeRe)) continue;
+      const t = src.tensors.get(gguf);
+      if (!t) throw new InputError("MISSING_TENSOR", `tensor for ${module} (${gguf}) is missing`, { file: dir });
+      const problem = checkGptqShape(t.ne[1], t.ne[0], settings.bits, settings.groupSize);
+      if (problem) throw new InputError("GPTQ_SHAPE", `${module}: ${problem}`, { file: dir });
+    }
+
+    const nShards = cfg.numLayers + 1;
+    const key = JSON.stringify({ input: dir, data: data && resolve(data), dataBytes: data && statSync(data).size, settings, nsamples, seqlen, rtnOnly });
+    const progressPath = join(partial, "gptq-progress.json");
+    let done: { layer: number; report: GptqLinearReport[] }[] = [];
+    if (existsSync(progressPath)) {
+      try {
+        const saved = JSON.parse(readFileSync(progressPath, "utf8")) as { key: string; done: typeof done };
+        if (saved.key === key) done = saved.done.filter((d) => existsSync(join(partial, shardName(d.layer, nShards))));
+      } catch {
+        done = []; // unreadable progress: start over
+      }
+    }
+    if (done.length === 0) rmSync(partial, { recursive: true, force: true });
+    mkdirSync(partial, { recursive: true });
+    const resumedLayers = done.length;
+
+    const overlay = new Map(src.tensors);
+    const useShard = async (L: number) => {
+      const st = await openSafetensorsTensors(join(partial, shardName(L, nShards)));
+      opened.push(st);
+      for (const [name, t] of st.tensors) overlay.set(name, t);
+    };
+    const total = linears.flat().length + cfg.numLayers;
+    let step = 0;
+    const tick = (label: string) => opts.onProgress?.(++step, total, label);
+
+    for (let L = 0; L < cfg.numLayers; L++) {
+      if (done.some((d) => d.layer === L)) {
+        await useShard(L);
+        step += linears[L].length + 1;
+        opts.onProgress?.(step, total, `layer ${L} (resumed)`);
+        continue;
+      }
+      // Calibrate: quantized layers 0..L−1, stop when layer L+1 begins.
+      const hessians = new LayerHessians(L);
+      const store = new WeightStore(dir, overlay, { memoryBudgetBytes: opts.memoryBudgetBytes ?? 2 ** 30 });
+      const model = new Llama4TextModel(cfg, store, { ggmlNumerics: false });
+      const next = `blk.${L + 1}.`;
+      model.setTap((ev: ActivationEvent) => {
+        if (ev.tensor.startsWith(next) || ev.tensor === "output.weight") throw new StopForward();
+        hessians.tap(ev);
+      });
+      for (const s of samples) {
+        model.cache.reset();
+        try {
+          model.forward(s, { logitsFor: "last" });
+        } catch (err) {
+          if (!(err instanceof StopForward)) throw err;
+        }
+      }
+      tick(`layer ${L} calibrated`);
+
+      const pending: PendingTensor[] = [];
+      const report: GptqLinearReport[] = [];
+      for (const lin of linears[L]) {
+        const t = src.tensors.get(lin.gguf)!;
+        const [cols, rows] = t.ne;
+        const label = lin.expert === undefined ? lin.module : `${lin.module} (expert ${lin.expert} of ${lin.gguf})`;
+        if (isExcluded(lin.module, excludeRe)) {
+          if (lin.expert !== undefined) {
+            // in the dtype the checkpoint stores (a fused BF16 slice, or the unfused tensor's own dtype)
+            const dtype = raw.tensors.get(`${lin.module}.weight`)?.dtype ?? DTYPE_OF[t.type]!;
+            pending.push({ name: `${lin.module}.weight`, dtype, shape: [rows, cols], bytes: async () => encodeFromFloat32(f32Of(t, lin.expert, label, dir), dtype) });
+          }
+          report.push({ module: lin.module, method: "bf16", tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0, gptqError: null, rtnError: null, gptqLoss: null, reason: "--exclude" });
+          tick(lin.module);
+          continue;
+        }
+        const W = f32Of(t, lin.expert, label, dir);
+        const group = hessians.groupOf(lin.gguf, lin.expert);
+        const tokens = group?.acc.n ?? 0;
+        const format = { bits: settings.bits, groupSize: settings.groupSize, sym: settings.sym };
+        const rtn = rtnQuantize(W, rows, cols, format);
+        let entry: GptqLinearReport;
+        let packed: GptqV1Tensors;
+        if (!group || (lin.expert !== undefined && tokens < settings.minExpertTokens)) {
+          packed = packGptqV1(rtn);
+          const reason = rtnOnly ? "round-to-nearest run (--rtn)" : `${tokens} routed tokens < ${settings.minExpertTokens}`;
+          entry = { module: lin.module, method: "rtn", tokens, gptqError: null, rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null, gptqLoss: null, wrappedZeros: packed.wrappedZeros, reason };
+        } else {
+          const H = hessianOf(group.acc);
+          const q = gptqQuantize(W, H, rows, cols, { ...format, actOrder: settings.descAct, staticGroups: settings.staticGroups, percDamp: settings.damp, dampAutoIncrement: settings.dampAutoIncrement });
+          packed = packGptqV1(q);
+          entry = {
+            module: lin.module, method: "gptq", tokens,
+            gptqError: hessianError(W, dequantizeLinear(q), H, rows, cols),
+            rtnError: hessianError(W, dequantizeLinear(rtn), H, rows, cols),
+            gptqLoss: q.loss, percDamp: q.percDamp, dampIncreases: q.dampIncreases, deadColumns: q.deadColumns, wrappedZeros: packed.wrappedZeros,
+          };
+        }
+        report.push(entry);
+        pending.push(...gptqTensors(lin.module, packed, rows, cols, settings.bits));
+        tick(lin.module);
+      }
+      // Norms, the router and excluded plain Linears: copied as they are.
+      const quantized = new Set(report.filter((r) => r.method !== "bf16").map((r) => `${r.module}.weight`));
+      for (const name of layerTensors(L)) {
+        const e = raw.tensors.get(name)!;
+        // Routed experts (fused or unfused) are always written per expert above, quantized or as BF16.
+        const expertWeight = mapLlama4HfName(name)?.rule.layout !== "plain";
+        if (expertWeight || quantized.has(name)) continue;
+        pending.push({ name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) });
+      }
+      await writeShard(join(partial, shardName(L, nShards)), pending);
+      wroteSomething = true;
+      done.push({ layer: L, report });
+      writeFileAtomicSync(progressPath, JSON.stringify({ key, done }));
+      await useShard(L);
+    }
+
+    // Everything outside the decoder layers: embeddings, final norm, lm_head, vision tower, projector.
+    const rest = names.filter((n) => layerOf(n) === undefined);
+    const restTensors: PendingTensor[] = rest.map((name) => {
+      const e = raw.tensors.get(name)!;
+      return { name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) };
+    });
+    await writeShard(join(partial, shardName(cfg.numLayers, nShards)), restTensors);
+
+    // Index, configs, tokenizer/processor files.
+    const totalBytes = await finishGptqFolder(partial, nShards, dir, configJson, gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq"));
+    const layers = done.sort((a, b) => a.layer - b.layer).map((d) => ({ layer: d.layer, linears: d.report }));
+    const report: GptqReport = {
+      settings: { ...settings, nsamples, seqlen },
+      layers,
+      fallbacks: rtnOnly ? [] : layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
+      notConverted: names.filter((n) => !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) && !/experts\.(gate_up|down)_proj$/.test(n) && !UNFUSED_EXPERT_RE.test(n)),
+    };
+    writeFileAtomicSync(join(partial, "gptq-report.json"), JSON.stringify(report, null, 2) + "\n");
+    rmSync(progressPath);
+    for (const o of opened.splice(0)) o.close();
+    if (existsSync(out)) rmSync(out, { recursive: true });
+    renameSync(partial, out);
+    return { output: out, files: readdirSync(out).sort(), totalBytes, resumedLayers, report };
+  } catch (err) {
+    // Bad input leaves nothing behind; anything else keeps <out>.partial so the next run resumes.
+    if (err instanceof InputError || !wroteSomething) rmSync(partial, { recursive: true, force: true });
+    throw err;
+  } finally {
+    for (const o of opened) o.close();
+    await raw.close();
+  }
+}

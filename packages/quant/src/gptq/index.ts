@@ -1,0 +1,11 @@
+export type { GptqFormat, GroupParams } from "./quantizer.js";
+export { findParams, fakeQuantize, quantizeCode, roundHalfEven, maxq } from "./quantizer.js";
+export type { QuantizedLinear } from "./result.js";
+export { dequantizeLinear, groupCount, hessianError } from "./result.js";
+export type { HessianAccumulator } from "./hessian.js";
+export { createHessian, addRows, hessianOf } from "./hessian.js";
+export type { GptqOptions, GptqResult } from "./gptq.js";
+export { gptqQuantize, inverseHessianFactor } from "./gptq.js";
+export { rtnQuantize } from "./rtn.js";
+export type { GptqV1Tensors } from "./pack.js";
+export { GPTQ_BITS, packGptqV1, unpackGptqV1, checkGptqShape } from "./pack.js";

@@ -1,0 +1,24 @@
+# Sourced by the peak-RSS scripts: GNU time, the built CLI, and a synthetic Llama 4 checkpoint built once.
+# synthetic_checkpoint <work-dir> <writeSyntheticLlama4 options as a JS object literal>  → <work-dir>/ckpt
+
+need_gnu_time_and_cli() {
+  if [ ! -x /usr/bin/time ]; then
+    echo "installing GNU time" >&2
+    apt-get install -y time >/dev/null
+  fi
+  [ -f packages/cli/dist/index.js ] || { echo "run 'npx tsc -b packages/cli' first" >&2; exit 2; }
+}
+
+synthetic_checkpoint() {
+  local work="$1" opts="$2"
+  mkdir -p "$work/gen"
+  if [ ! -f "$work/ckpt/config.json" ]; then
+    echo "building the synthetic checkpoint in $work/ckpt" >&2
+    npx tsc --outDir "$work/gen" --module nodenext --moduleResolution nodenext --target es2023 --skipLibCheck --types node test-support/synthetic-llama4.ts
+    echo '{"type":"module"}' > "$work/gen/package.json"
+    node -e "
+      const [gen, dir, tok] = process.argv.slice(1);
+      import(gen).then((m) => m.writeSyntheticLlama4(dir, { ...$opts, tokenizerFrom: tok }));
+    " "$work/gen/synthetic-llama4.js" "$work/ckpt" "$PWD/fixtures/tiny-llama4"
+  fi
+}
