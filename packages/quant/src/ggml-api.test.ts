@@ -23,7 +23,7 @@ describe("quantize / dequantize API", () => {
     expect(SUPPORTED_QUANT_TYPES.map((t) => GGMLType[t]).sort()).toEqual(
       [
         ...["BF16", "F16", "F32", "Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"],
-        ...["IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4"],
+        ...["IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "IQ3_XXS", "IQ3_S"],
       ].sort(),
     );
   });
