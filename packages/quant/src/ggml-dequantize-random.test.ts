@@ -25,6 +25,9 @@ const FP16_FIELDS: Partial<Record<GGMLType, readonly number[]>> = {
   [GGMLType.TQ2_0]: [64],
   [GGMLType.IQ3_XXS]: [0],
   [GGMLType.IQ3_S]: [0],
+  [GGMLType.IQ2_XXS]: [0],
+  [GGMLType.IQ2_XS]: [0],
+  [GGMLType.IQ2_S]: [0],
   [GGMLType.MXFP4]: [], // E8M0 and UE4M3 scales: every byte is finite
   [GGMLType.NVFP4]: [],
 };

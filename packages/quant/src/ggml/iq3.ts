@@ -12,11 +12,21 @@
 import { GGMLType } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { nearestInt } from "./float32-math.js";
 import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
-import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
+import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ3S_GRID, IQ3XXS_GRID, KGRID_256, KGRID_512, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
-import { type SearchGrid, buildSearchGrid, findBestNeighbour } from "./iquant-search-grid.js";
+import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
+import {
+  type ScaleSearch,
+  block,
+  blockWeights,
+  evenParitySigns,
+  gridIndexOf,
+  largestXval,
+  plainSigns,
+  scaleCode,
+  searchScale,
+} from "./iquant-scale-search.js";
 import { QK_K } from "./kquant-layout.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
 
@@ -34,158 +44,42 @@ function searchGrid(size: 256 | 512): SearchGrid {
   return (grid512 ??= buildSearchGrid(KGRID_512, 4, 3, 4096, 3));
 }
 
-const weight = new Float32Array(32);
-const waux = new Float32Array(32);
-const xval = new Float32Array(32);
-const L = new Int8Array(32);
-const Laux = new Int8Array(32);
-const isOnGrid = new Uint8Array(8);
-const isOnGridAux = new Uint8Array(8);
-const blockSigns = new Uint8Array(4);
 const scales = new Float32Array(8);
+const blockSigns = new Uint8Array(4);
+const { L } = block;
+const squared = (v: number): number => fr(v * v);
 
-/** nearest_int(0.5f·(id·x − 1)) clamped to 0…7: the level of x at inverse scale id. */
-function level(id: number, x: number): number {
-  const l = nearestInt(fr(0.5 * fr(fr(id * x) - 1)));
-  return l < 0 ? 0 : l > K_MAX_Q - 1 ? K_MAX_Q - 1 : l;
-}
-
-function packedLevels(Lv: Int8Array, o: number): number {
-  return Lv[o] | (Lv[o + 1] << 3) | (Lv[o + 2] << 6) | (Lv[o + 3] << 9);
-}
-
-/** Σ w·x·q and Σ w·q·q with q = 2L + 1, in float32. */
-function gridSums(Lv: Int8Array): [number, number] {
-  let sumqx = 0;
-  let sumq2 = 0;
-  for (let i = 0; i < 32; i++) {
-    const w = weight[i];
-    const q = 2 * Lv[i] + 1;
-    sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
-    sumq2 = fr(sumq2 + fr(fr(w * q) * q));
-  }
-  return [sumqx, sumq2];
-}
-
-/**
- * The scale search both IQ3 types run on one 32-block of |x| (xval, weights set): `nsteps` trial scales around
- * max/15, neighbour search for off-grid quadruplets, then a refit of the off-grid ones at the best scale (all of
- * them when `refitAll`, as IQ3_S does). Leaves the levels in L and returns the scale.
- */
-function searchScale(sg: SearchGrid, max: number, nsteps: number, onGridInit: boolean, refitAll: boolean): number {
-  let best = 0;
-  let scale = fr(max / (2 * K_MAX_Q - 1));
-  isOnGrid.fill(onGridInit ? 1 : 0);
-  for (let is = -nsteps; is <= nsteps; is++) {
-    const id = fr(fr(2 * K_MAX_Q - 1 + fr(is * fr(0.2))) / max);
-    const thisScale = fr(1 / id);
-    for (let k = 0; k < 8; k++) {
-      for (let i = 0; i < 4; i++) Laux[4 * k + i] = level(id, xval[4 * k + i]);
-      const u = packedLevels(Laux, 4 * k);
-      isOnGridAux[k] = 1;
-      if (sg.map[u] < 0) {
-        isOnGridAux[k] = 0;
-        findBestNeighbour(sg, -sg.map[u] - 1, xval, 4 * k, waux, 4 * k, thisScale, Laux, 4 * k);
-      }
-    }
-    const [sumqx, sumq2] = gridSums(Laux);
-    if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
-      scale = fr(sumqx / sumq2);
-      best = fr(scale * sumqx);
-      L.set(Laux);
-      isOnGrid.set(isOnGridAux);
-    }
-  }
-  let notOnGrid = 0;
-  for (let k = 0; k < 8; k++) if (!isOnGrid[k]) notOnGrid++;
-  if (notOnGrid > 0 && scale > 0) {
-    const id = fr(1 / scale);
-    for (let k = 0; k < 8; k++) {
-      if (!refitAll && isOnGrid[k]) continue;
-      let u = 0;
-      for (let i = 0; i < 4; i++) u |= level(id, xval[4 * k + i]) << (3 * i);
-      let gridIndex = sg.map[u];
-      if (gridIndex < 0) gridIndex = findBestNeighbour(sg, -gridIndex - 1, xval, 4 * k, waux, 4 * k, scale, L, 4 * k);
-      for (let i = 0; i < 4; i++) L[4 * k + i] = (sg.grid[gridIndex * 4 + i] - 1) >> 1;
-    }
-    const [sumqx, sumq2] = gridSums(L);
-    if (sumq2 > 0) scale = fr(sumqx / sumq2);
-  }
-  return scale;
-}
-
-/** Weights for the 32-block at x[xb…] (imatrix or x²) and their square roots. */
-function blockWeights(x: Float32Array, xb: number, qw: Float32Array | null, qwo: number, sigma2: number): void {
-  if (qw) imatrixWeights(x, xb, qw, qwo, sigma2, 32, weight);
-  else for (let i = 0; i < 32; i++) weight[i] = fr(x[xb + i] * x[xb + i]);
-  for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-}
-
-function gridIndexOf(sg: SearchGrid, k: number): number {
-  const u = packedLevels(L, 4 * k);
-  const g = sg.map[u];
-  if (g < 0) throw new Error(`IQ3: point ${u} not on grid`);
-  return g;
-}
-
-function largest(n: number): number {
-  let max = xval[0];
-  for (let i = 1; i < n; i++) max = max > xval[i] ? max : xval[i];
-  return max;
+function searchOf(size: 256 | 512): ScaleSearch {
+  return size === 256
+    ? { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 15, step: fr(0.2), refit: "off-grid" }
+    : { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" };
 }
 
 const q3 = new Uint8Array(96);
 const q3View = new DataView(q3.buffer);
 
 function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
-  const sg = searchGrid(256);
+  const search = searchOf(256);
   writeU16(y, yo, 0);
   q3.fill(0);
   let maxScale = 0;
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
     const xb = xo + 32 * ib;
-    blockWeights(x, xb, qw, qwo + 32 * ib, sigma2);
-    for (let k = 0; k < 4; k++) {
-      let nflip = 0;
-      let s = 0;
-      for (let i = 0; i < 8; i++) {
-        const v = x[xb + 8 * k + i];
-        if (v >= 0) xval[8 * k + i] = v;
-        else {
-          xval[8 * k + i] = -v;
-          nflip++;
-          s |= 1 << i;
-        }
-      }
-      if (nflip % 2) {
-        // odd number of negatives: flip the sign of the least important element (7 sign bits store even parity)
-        let imin = 0;
-        let min = fr(fr(weight[8 * k] * x[xb + 8 * k]) * x[xb + 8 * k]);
-        for (let i = 1; i < 8; i++) {
-          const ax = fr(fr(weight[8 * k + i] * x[xb + 8 * k + i]) * x[xb + 8 * k + i]);
-          if (ax < min) {
-            min = ax;
-            imin = i;
-          }
-        }
-        xval[8 * k + imin] = -xval[8 * k + imin];
-        s ^= 1 << imin;
-      }
-      blockSigns[k] = s & 127;
-    }
-    const max = largest(32);
+    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
+    for (let k = 0; k < 4; k++) blockSigns[k] = evenParitySigns(x, xb + 8 * k, 8 * k);
+    const max = largestXval(32);
     L.fill(0);
     if (max < GROUP_MAX_EPS_IQ3_XXS) {
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(sg, max, 15, true, false);
+    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
     if (scale < 0) {
       scale = -scale;
       for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 127;
     }
-    for (let k = 0; k < 8; k++) q3[8 * ib + k] = gridIndexOf(sg, k);
+    for (let k = 0; k < 8; k++) q3[8 * ib + k] = gridIndexOf(search.grid, k);
     q3View.setUint32(64 + 4 * ib, blockSigns[0] | (blockSigns[1] << 7) | (blockSigns[2] << 14) | (blockSigns[3] << 21), true);
     scales[ib] = scale;
     maxScale = maxScale > scale ? maxScale : scale;
@@ -198,9 +92,7 @@ function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, 
   writeU16(y, yo, fp32ToFp16(fr(d * fr(1.0125))));
   const id = fr(1 / d);
   for (let ib = 0; ib < 8; ib++) {
-    let l = nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)));
-    l = Math.max(0, Math.min(15, l));
-    q3View.setUint32(64 + 4 * ib, (q3View.getUint32(64 + 4 * ib, true) | (l << 28)) >>> 0, true);
+    q3View.setUint32(64 + 4 * ib, (q3View.getUint32(64 + 4 * ib, true) | (scaleCode(id, scales[ib]) << 28)) >>> 0, true);
   }
   y.set(q3, yo + 2);
 }
@@ -211,7 +103,7 @@ const SIGNS = 74;
 const SCALES = 106;
 
 function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
-  const sg = searchGrid(512);
+  const search = searchOf(512);
   y.fill(0, yo, yo + S_BYTES);
   let qs = yo + QS;
   let signs = yo + SIGNS;
@@ -219,32 +111,21 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
     const xb = xo + 32 * ib;
-    blockWeights(x, xb, qw, qwo + 32 * ib, sigma2);
-    for (let k = 0; k < 4; k++) {
-      let s = 0;
-      for (let i = 0; i < 8; i++) {
-        const v = x[xb + 8 * k + i];
-        if (v >= 0) xval[8 * k + i] = v;
-        else {
-          xval[8 * k + i] = -v;
-          s |= 1 << i;
-        }
-      }
-      blockSigns[k] = s;
-    }
-    const max = largest(32);
+    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
+    for (let k = 0; k < 4; k++) blockSigns[k] = plainSigns(x, xb + 8 * k, 8 * k);
+    const max = largestXval(32);
     L.fill(0);
     if (max === 0) {
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(sg, max, 9, false, true);
+    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
     if (scale < 0) {
       scale = -scale;
       for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 0xff;
     }
     for (let k = 0; k < 8; k++) {
-      const g = gridIndexOf(sg, k);
+      const g = gridIndexOf(search.grid, k);
       y[qs + k] = g & 255;
       y[yo + QH + ((ib * 8 + k) >> 3)] |= (g >> 8) << ((ib * 8 + k) % 8);
     }
@@ -258,11 +139,7 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
   const d = fr(maxScale / 31);
   writeU16(y, yo, fp32ToFp16(fr(d * fr(1.033))));
   const id = fr(1 / d);
-  for (let ib = 0; ib < 8; ib += 2) {
-    const l1 = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-    const l2 = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib + 1]) - 1)))));
-    y[yo + SCALES + ib / 2] = l1 | (l2 << 4);
-  }
+  for (let ib = 0; ib < 8; ib += 2) y[yo + SCALES + ib / 2] = scaleCode(id, scales[ib]) | (scaleCode(id, scales[ib + 1]) << 4);
 }
 
 export const IQ3_XXS_CODEC: GgmlCodec = {
