@@ -24,7 +24,7 @@ describe("quantize / dequantize API", () => {
       [
         ...["BF16", "F16", "F32", "Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"],
         ...["IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "IQ3_XXS", "IQ3_S"],
-        ...["IQ2_XXS", "IQ2_XS", "IQ2_S"],
+        ...["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"],
       ].sort(),
     );
   });
@@ -35,7 +35,7 @@ describe("quantize / dequantize API", () => {
     expect(quantizeRequiresImatrix(GGMLType.IQ1_S)).toBe(true);
     expect(quantizeRequiresImatrix(GGMLType.IQ1_M)).toBe(false);
     const needing = SUPPORTED_QUANT_TYPES.filter((t) => quantizeRequiresImatrix(t)).map((t) => GGMLType[t]);
-    expect(needing.sort()).toEqual(["IQ2_XS", "IQ2_XXS"]);
+    expect(needing.sort()).toEqual(["IQ1_S", "IQ2_XS", "IQ2_XXS"]);
   });
 
   it("rejects unsupported types, bad row lengths and imatrix lengths with typed InputErrors", () => {

@@ -28,6 +28,8 @@ const FP16_FIELDS: Partial<Record<GGMLType, readonly number[]>> = {
   [GGMLType.IQ2_XXS]: [0],
   [GGMLType.IQ2_XS]: [0],
   [GGMLType.IQ2_S]: [0],
+  [GGMLType.IQ1_S]: [0],
+  [GGMLType.IQ1_M]: [], // its fp16 d is spread over the scale nibbles (kept finite below)
   [GGMLType.MXFP4]: [], // E8M0 and UE4M3 scales: every byte is finite
   [GGMLType.NVFP4]: [],
 };
@@ -46,6 +48,7 @@ describe("dequantize matches ggml on random block bytes", () => {
           const o = b * typeSize + f;
           if ((bytes[o + 1] & 0x7c) === 0x7c) bytes[o + 1] &= 0xfb; // exponent 31 (inf/NaN) → 30
         }
+        if (type === GGMLType.IQ1_M) bytes[b * typeSize + 55] &= 0xbf; // d's exponent bit 14 (bit 14 of scales u16 #3) → 0
       }
       const n = nBlocks * blockSize;
       const ref = ggmlDequantize(type, bytes, n);
