@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GGML_TYPE_INFO, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, type GGUFFile } from "@moeq/formats";
@@ -133,6 +133,22 @@ async function writeImatrix(model: string, path: string): Promise<Map<string, { 
   return entries;
 }
 
+/** llama-quantize with the imatrix at `path`, passing the quantize.imatrix.* keys the CLI adds. */
+async function referenceWithImatrix(model: string, ref: string, ftype: number, path: string): Promise<void> {
+  const im = await readImatrix(path);
+  referenceQuantize(model, ref, {
+    ftype,
+    nthread: 2,
+    imatrix: im.entries,
+    kvOverrides: [
+      { key: "quantize.imatrix.file", value: path },
+      { key: "quantize.imatrix.dataset", value: "brown-validation.txt" },
+      { key: "quantize.imatrix.entries_count", value: im.entries.size },
+      { key: "quantize.imatrix.chunks_count", value: 7 },
+    ],
+  });
+}
+
 describe("imatrix", () => {
   it("GGUF imatrix: per-expert mean(x²), 1 for experts without tokens; legacy .dat divides by ncall", async () => {
     const path = join(tmp, "imatrix.gguf");
@@ -163,17 +179,7 @@ describe("imatrix", () => {
       const ref = join(tmp, `ref-im-${name}.gguf`);
       await quantizeGguf(f16, ours, { ftype, imatrixPath: path });
       const im = await readImatrix(path);
-      referenceQuantize(f16, ref, {
-        ftype,
-        nthread: 2,
-        imatrix: im.entries,
-        kvOverrides: [
-          { key: "quantize.imatrix.file", value: path },
-          { key: "quantize.imatrix.dataset", value: "brown-validation.txt" },
-          { key: "quantize.imatrix.entries_count", value: im.entries.size },
-          { key: "quantize.imatrix.chunks_count", value: 7 },
-        ],
-      });
+      await referenceWithImatrix(f16, ref, ftype, path);
       expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
       if (name === "Q4_0") {
         // the imatrix really steered the search: the same tensor without it has other bytes
@@ -189,4 +195,60 @@ describe("imatrix", () => {
       }
     });
   }
+});
+
+// The i-quant, ternary and MXFP4 file types: mixtures (attn_v/attn_k/ffn_down bumps, token_embd and output rules,
+// imatrix-only rules) and the 256→IQ4_NL fallback. A smaller model of its own: 8 layers so the n_layer/8 rules
+// fire, expert FFN 32 and attention width 128 (not multiples of 256 → IQ4_NL), n_gqa 2 and 2 experts so the
+// low-bit attn_v rule keeps its Q2_K/IQ3_S choice.
+describe("i-quant, ternary and MXFP4 file types == llama_model_quantize", () => {
+  let small: string;
+  let imatrixPath: string;
+  beforeAll(async () => {
+    const dir = join(tmp, "ckpt-iq");
+    writeSyntheticLlama4(dir, { layout: "scout", hidden: 256, ffExpert: 32, layers: 8, experts: 2, heads: 4, kvHeads: 2, headDim: 32, multimodal: false, seed: 5 });
+    small = join(tmp, "f16-iq.gguf");
+    await convertHfToGguf(dir, small, { outtype: FTYPE_BY_NAME.F16 });
+    imatrixPath = join(tmp, "imatrix-iq.gguf");
+    await writeImatrix(small, imatrixPath);
+  });
+
+  const WITH_IMATRIX = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ4_XS", "Q2_K_S"];
+  for (const name of WITH_IMATRIX) {
+    it(`${name} with --imatrix`, async () => {
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-im-${name}.gguf`);
+      const ref = join(tmp, `ref-im-${name}.gguf`);
+      await quantizeGguf(small, ours, { ftype, imatrixPath });
+      await referenceWithImatrix(small, ref, ftype, imatrixPath);
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
+    });
+  }
+
+  const WITHOUT_IMATRIX = ["IQ4_NL", "IQ4_XS", "IQ3_S", "IQ3_M", "TQ1_0", "TQ2_0", "MXFP4_MOE"];
+  for (const name of WITHOUT_IMATRIX) {
+    it(`${name} without an imatrix`, async () => {
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-${name}.gguf`);
+      const ref = join(tmp, `ref-${name}.gguf`);
+      await quantizeGguf(small, ours, { ftype });
+      referenceQuantize(small, ref, { ftype, nthread: 2 });
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
+      if (name === "MXFP4_MOE") {
+        const g = await openGguf(ours);
+        const types = new Map(g.tensors.map((t) => [t.name, GGML_TYPE_INFO[t.type].name]));
+        await g.close();
+        expect(types.get("blk.1.ffn_up_exps.weight")).toBe("mxfp4");
+        expect(types.get("blk.1.attn_q.weight")).toBe("q8_0");
+      }
+    });
+  }
+
+  it("refuses the types that need an imatrix without one, as llama-quantize does, writing nothing", async () => {
+    for (const name of ["IQ1_S", "IQ2_XXS", "IQ3_XS", "Q2_K_S"]) {
+      const out = join(tmp, `refused-${name}.gguf`);
+      await expect(quantizeGguf(small, out, { ftype: FTYPE_BY_NAME[name] })).rejects.toThrow(/this quantization requires an imatrix! \(offending tensor: blk\.0\./);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 });
