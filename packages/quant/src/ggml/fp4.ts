@@ -11,6 +11,9 @@ import type { GgmlCodec } from "./codec.js";
 import { cvttToInt32 } from "./float32-math.js";
 import { KVALUES_FP4 } from "./iquant-tables.generated.js";
 
+// module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
+const KVALUES_FP4_ = KVALUES_FP4;
+
 const fr = Math.fround;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -18,9 +21,9 @@ const u32 = new Uint32Array(f32.buffer);
 /** best_index_mxfp4: the first index of least |kvalues_fp4[i]·d − x| in float32. */
 function bestIndexFp4(x: number, d: number): number {
   let best = 0;
-  let bestErr = Math.abs(fr(fr(KVALUES_FP4[0] * d) - x));
+  let bestErr = Math.abs(fr(fr(KVALUES_FP4_[0] * d) - x));
   for (let i = 1; i < 16; i++) {
-    const err = Math.abs(fr(fr(KVALUES_FP4[i] * d) - x));
+    const err = Math.abs(fr(fr(KVALUES_FP4_[i] * d) - x));
     if (err < bestErr) {
       best = i;
       bestErr = err;
@@ -101,8 +104,8 @@ export const MXFP4_CODEC: GgmlCodec = {
       const d = e8m0ToFp32Half(src[so]);
       for (let j = 0; j < 16; j++) {
         const q = src[so + 1 + j];
-        y[yo + j] = fr(KVALUES_FP4[q & 0xf] * d);
-        y[yo + j + 16] = fr(KVALUES_FP4[q >> 4] * d);
+        y[yo + j] = fr(KVALUES_FP4_[q & 0xf] * d);
+        y[yo + j + 16] = fr(KVALUES_FP4_[q >> 4] * d);
       }
     }
   },
@@ -126,8 +129,8 @@ export const NVFP4_CODEC: GgmlCodec = {
         const d = ue4m3ToFp32(src[so + s]);
         for (let j = 0; j < 8; j++) {
           const q = src[so + 4 + 8 * s + j];
-          y[yo + j] = fr(KVALUES_FP4[q & 0xf] * d);
-          y[yo + j + 8] = fr(KVALUES_FP4[q >> 4] * d);
+          y[yo + j] = fr(KVALUES_FP4_[q & 0xf] * d);
+          y[yo + j + 8] = fr(KVALUES_FP4_[q >> 4] * d);
         }
       }
     }

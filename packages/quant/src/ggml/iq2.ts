@@ -32,6 +32,12 @@ import { makeQpQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
 
+// module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
+const IQ2S_GRID_ = IQ2S_GRID;
+const IQ2XS_GRID_ = IQ2XS_GRID;
+const IQ2XXS_GRID_ = IQ2XXS_GRID;
+const KSIGNS_IQ2XS_ = KSIGNS_IQ2XS;
+
 const fr = Math.fround;
 const K_MAX_Q = 3;
 const GROUP_MAX_EPS_IQ2_S = fr(1e-8);
@@ -231,7 +237,7 @@ export const IQ2_XXS_CODEC: GgmlCodec = {
         const aux1 = view.getUint32(so + 2 + 8 * ib + 4, true);
         const db = subScale(d, aux1 >>> 28);
         for (let l = 0; l < 4; l++, yo += 8) {
-          writeGroup8(y, yo, db, IQ2XXS_GRID, src[so + 2 + 8 * ib + l], KSIGNS_IQ2XS[(aux1 >>> (7 * l)) & 127]);
+          writeGroup8(y, yo, db, IQ2XXS_GRID_, src[so + 2 + 8 * ib + l], KSIGNS_IQ2XS_[(aux1 >>> (7 * l)) & 127]);
         }
       }
     }
@@ -250,7 +256,7 @@ export const IQ2_XS_CODEC: GgmlCodec = {
         const db1 = subScale(d, sc >> 4);
         for (let l = 0; l < 4; l++, yo += 8) {
           const q = readU16(src, so + 2 + 2 * (4 * ib + l));
-          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2XS_GRID, q & 511, KSIGNS_IQ2XS[q >> 9]);
+          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2XS_GRID_, q & 511, KSIGNS_IQ2XS_[q >> 9]);
         }
       }
     }
@@ -270,7 +276,7 @@ export const IQ2_S_CODEC: GgmlCodec = {
         const qh = src[so + S_QH + ib];
         for (let l = 0; l < 4; l++, yo += 8) {
           const g = src[so + S_QS + 4 * ib + l] | ((qh << (8 - 2 * l)) & 0x300);
-          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2S_GRID, g, src[so + S_SIGNS + 4 * ib + l]);
+          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2S_GRID_, g, src[so + S_SIGNS + 4 * ib + l]);
         }
       }
     }

@@ -30,6 +30,11 @@ import {
 import { QK_K } from "./kquant-layout.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
 
+// module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
+const IQ3S_GRID_ = IQ3S_GRID;
+const IQ3XXS_GRID_ = IQ3XXS_GRID;
+const KSIGNS_IQ2XS_ = KSIGNS_IQ2XS;
+
 const fr = Math.fround;
 const K_MAX_Q = 8;
 const GROUP_MAX_EPS_IQ3_XXS = fr(1e-8);
@@ -155,12 +160,12 @@ export const IQ3_XXS_CODEC: GgmlCodec = {
         const aux = view.getUint32(so + 66 + 4 * ib, true);
         const db = fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
         for (let l = 0; l < 4; l++, yo += 8) {
-          const signs = KSIGNS_IQ2XS[(aux >>> (7 * l)) & 127];
+          const signs = KSIGNS_IQ2XS_[(aux >>> (7 * l)) & 127];
           const g1 = src[so + 2 + 8 * ib + 2 * l] * 4;
           const g2 = src[so + 2 + 8 * ib + 2 * l + 1] * 4;
           for (let j = 0; j < 4; j++) {
-            y[yo + j] = fr(db * IQ3XXS_GRID[g1 + j]) * (signs & (1 << j) ? -1 : 1);
-            y[yo + j + 4] = fr(db * IQ3XXS_GRID[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
+            y[yo + j] = fr(db * IQ3XXS_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
+            y[yo + j + 4] = fr(db * IQ3XXS_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
           }
         }
       }
@@ -185,8 +190,8 @@ export const IQ3_S_CODEC: GgmlCodec = {
           const g2 = (src[so + QS + 8 * ib + 2 * l + 1] | ((qh << (7 - 2 * l)) & 256)) * 4;
           const signs = src[so + SIGNS + 4 * ib + l];
           for (let j = 0; j < 4; j++) {
-            y[yo + j] = fr(db * IQ3S_GRID[g1 + j]) * (signs & (1 << j) ? -1 : 1);
-            y[yo + j + 4] = fr(db * IQ3S_GRID[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
+            y[yo + j] = fr(db * IQ3S_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
+            y[yo + j + 4] = fr(db * IQ3S_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
           }
         }
       }

@@ -15,6 +15,9 @@ import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { KVALUES_IQ4NL } from "./iquant-tables.generated.js";
 import { QK_K } from "./kquant-layout.js";
 
+// module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
+const KVALUES_IQ4NL_ = KVALUES_IQ4NL;
+
 const fr = Math.fround;
 const NTRY = 7;
 const QK4_NL = 32;
@@ -46,9 +49,9 @@ function levelSums(x: Float32Array, xb: number, id: number, lo: number, keep: bo
   let sumqx = 0;
   let sumq2 = 0;
   for (let j = 0; j < 32; j++) {
-    const l = bestIndexInt8(16, KVALUES_IQ4NL, fr(id * x[xb + j]));
+    const l = bestIndexInt8(16, KVALUES_IQ4NL_, fr(id * x[xb + j]));
     if (keep) L[lo + j] = l;
-    const q = KVALUES_IQ4NL[l];
+    const q = KVALUES_IQ4NL_[l];
     const wq = fr(weight[j] * q);
     sumqx = fr(sumqx + fr(wq * x[xb + j]));
     sumq2 = fr(sumq2 + fr(wq * q));
@@ -71,7 +74,7 @@ function quantizeSuperBlock(x: Float32Array, xo: number, sbs: number, qw: Float3
   writeU16(y, yo, 0);
   let maxScale = 0;
   let amaxScale = 0;
-  const v0 = KVALUES_IQ4NL[0];
+  const v0 = KVALUES_IQ4NL_[0];
   for (let ib = 0; ib < nb; ib++) {
     const xb = xo + ib * 32;
     if (qw) imatrixWeights(x, xb, qw, qwo + ib * 32, sigma2, 32, weight);
@@ -122,7 +125,7 @@ function quantizeSuperBlock(x: Float32Array, xo: number, sbs: number, qw: Float3
       const dl = fr(d * l);
       const idl = dl !== 0 ? fr(1 / dl) : 0;
       const xb = xo + ib * 32;
-      for (let j = 0; j < 32; j++) L[ib * 32 + j] = bestIndexInt8(16, KVALUES_IQ4NL, fr(idl * x[xb + j]));
+      for (let j = 0; j < 32; j++) L[ib * 32 + j] = bestIndexInt8(16, KVALUES_IQ4NL_, fr(idl * x[xb + j]));
       l += 32;
       const lLow = l & 0xf;
       if (ib % 2 === 0) y[yo + 4 + (ib >> 1)] = lLow;
@@ -135,7 +138,7 @@ function quantizeSuperBlock(x: Float32Array, xo: number, sbs: number, qw: Float3
     // ntry > 0: the levels are recomputed from the final scale
     const s = scales[0];
     const id = s !== 0 ? fr(1 / s) : 0;
-    for (let j = 0; j < sbs; j++) L[j] = bestIndexInt8(16, KVALUES_IQ4NL, fr(id * x[xo + j]));
+    for (let j = 0; j < sbs; j++) L[j] = bestIndexInt8(16, KVALUES_IQ4NL_, fr(id * x[xo + j]));
   }
   for (let i = 0; i < sbs / 32; i++) {
     for (let j = 0; j < 16; j++) y[qs + 16 * i + j] = L[32 * i + j] | (L[32 * i + 16 + j] << 4);
@@ -162,8 +165,8 @@ export const IQ4_NL_CODEC: GgmlCodec = {
       const d = FP16_TO_FP32[readU16(src, so)];
       for (let j = 0; j < 16; j++) {
         const q = src[so + 2 + j];
-        y[yo + j] = fr(d * KVALUES_IQ4NL[q & 0xf]);
-        y[yo + j + 16] = fr(d * KVALUES_IQ4NL[q >> 4]);
+        y[yo + j] = fr(d * KVALUES_IQ4NL_[q & 0xf]);
+        y[yo + j + 16] = fr(d * KVALUES_IQ4NL_[q >> 4]);
       }
     }
   },
@@ -180,8 +183,8 @@ export const IQ4_XS_CODEC: GgmlCodec = {
         const ls = ((src[so + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);
         const dl = fr(d * (ls - 32));
         for (let j = 0; j < 16; j++) {
-          y[yo + j] = fr(dl * KVALUES_IQ4NL[src[qs + j] & 0xf]);
-          y[yo + j + 16] = fr(dl * KVALUES_IQ4NL[src[qs + j] >> 4]);
+          y[yo + j] = fr(dl * KVALUES_IQ4NL_[src[qs + j] & 0xf]);
+          y[yo + j + 16] = fr(dl * KVALUES_IQ4NL_[src[qs + j] >> 4]);
         }
       }
     }

@@ -7,6 +7,10 @@
 import { nearestInt } from "./float32-math.js";
 import { type SearchGrid, findBestNeighbour } from "./iquant-search-grid.js";
 
+// module-local aliases: hot loops call these, not the imported bindings (which some loaders wrap in getters)
+const nearestInt_ = nearestInt;
+const findBestNeighbour_ = findBestNeighbour;
+
 const fr = Math.fround;
 
 /** The per-block working arrays (up to 32 elements), shared by the IQ2/IQ3 codecs. */
@@ -46,7 +50,7 @@ export interface ScaleSearch {
 
 /** nearest_int(0.5f·(id·x − 1)) clamped to 0…kMaxQ−1. */
 export function gridLevel(id: number, x: number, kMaxQ: number): number {
-  const l = nearestInt(fr(0.5 * fr(fr(id * x) - 1)));
+  const l = nearestInt_(fr(0.5 * fr(fr(id * x) - 1)));
   return l < 0 ? 0 : l > kMaxQ - 1 ? kMaxQ - 1 : l;
 }
 
@@ -92,7 +96,7 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
       isOnGridAux[k] = 1;
       if (sg.map[u] < 0) {
         isOnGridAux[k] = 0;
-        findBestNeighbour(sg, u, xval, dims * k, waux, dims * k, thisScale, Laux, dims * k);
+        findBestNeighbour_(sg, u, xval, dims * k, waux, dims * k, thisScale, Laux, dims * k);
       }
     }
     const [sumqx, sumq2] = gridSums(Laux, n);
@@ -112,7 +116,7 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
       if (s.refit === "off-grid" && isOnGrid[k]) continue;
       for (let i = 0; i < dims; i++) L[dims * k + i] = gridLevel(id, xval[dims * k + i], kMaxQ);
       const u = packLevels(L, dims * k, dims);
-      if (sg.map[u] < 0) findBestNeighbour(sg, u, xval, dims * k, waux, dims * k, scale, L, dims * k);
+      if (sg.map[u] < 0) findBestNeighbour_(sg, u, xval, dims * k, waux, dims * k, scale, L, dims * k);
     }
     const [sumqx, sumq2] = gridSums(L, n);
     if (sumq2 > 0) scale = fr(sumqx / sumq2);
@@ -205,6 +209,6 @@ export function blockWeights(
 
 /** nearest_int(0.5f·(id·scale − 1)) clamped to 0…15: a block scale's 4-bit code. */
 export function scaleCode(id: number, scale: number): number {
-  const l = nearestInt(fr(0.5 * fr(fr(id * scale) - 1)));
+  const l = nearestInt_(fr(0.5 * fr(fr(id * scale) - 1)));
   return l < 0 ? 0 : l > 15 ? 15 : l;
 }
