@@ -18,7 +18,7 @@ import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ1S_GRID, KGRID_1BIT_2048 } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
 import { QK_K } from "./kquant-layout.js";
-import { forEachSuperBlock } from "./superblock-rows.js";
+import { quantizeSuperBlocks } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const FLT_MAX = 3.4028234663852886e38;
@@ -351,10 +351,6 @@ function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
   }
 }
 
-function quantizeRowsWith(blockBytes: number, quantizeBlock: typeof iq1mBlock): GgmlCodec["quantizeRows"] {
-  return (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
-    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, blockBytes, (xo, io, yo) => quantizeBlock(src, xo, imatrix, io, dst, yo));
-}
 
 const GRID = new Int8Array(IQ1S_GRID.buffer, IQ1S_GRID.byteOffset, IQ1S_GRID.length);
 
@@ -365,7 +361,7 @@ function writeGroup(y: Float32Array, yo: number, dl: number, g: number, delta: n
 
 export const IQ1_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ1_S,
-  quantizeRows: quantizeRowsWith(S_BYTES, iq1sBlock),
+  quantizeRows: quantizeSuperBlocks(S_BYTES, iq1sBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
       const d = FP16_TO_FP32[readU16(src, so)];
@@ -381,7 +377,7 @@ export const IQ1_S_CODEC: GgmlCodec = {
 
 export const IQ1_M_CODEC: GgmlCodec = {
   type: GGMLType.IQ1_M,
-  quantizeRows: quantizeRowsWith(M_BYTES, iq1mBlock),
+  quantizeRows: quantizeSuperBlocks(M_BYTES, iq1mBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += M_BYTES) {
       const sc = [0, 1, 2, 3].map((k) => readU16(src, so + M_SCALES + 2 * k));

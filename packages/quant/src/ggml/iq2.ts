@@ -30,7 +30,7 @@ import {
 } from "./iquant-scale-search.js";
 import { makeQpQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
-import { forEachSuperBlock } from "./superblock-rows.js";
+import { quantizeSuperBlocks } from "./superblock-rows.js";
 
 // module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
 const IQ2S_GRID_ = IQ2S_GRID;
@@ -221,14 +221,10 @@ function subScale(d: number, s: number): number {
   return fr(fr(d * fr(0.5 + s)) * 0.25);
 }
 
-function quantizeRowsWith(blockBytes: number, quantizeBlock: typeof iq2SBlock): GgmlCodec["quantizeRows"] {
-  return (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
-    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, blockBytes, (xo, io, yo) => quantizeBlock(src, xo, imatrix, io, dst, yo));
-}
 
 export const IQ2_XXS_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_XXS,
-  quantizeRows: quantizeRowsWith(XXS_BYTES, iq2XxsBlock),
+  quantizeRows: quantizeSuperBlocks(XXS_BYTES, iq2XxsBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
     for (let i = 0; i < nb; i++, so += XXS_BYTES) {
@@ -246,7 +242,7 @@ export const IQ2_XXS_CODEC: GgmlCodec = {
 
 export const IQ2_XS_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_XS,
-  quantizeRows: quantizeRowsWith(XS_BYTES, iq2XsBlock),
+  quantizeRows: quantizeSuperBlocks(XS_BYTES, iq2XsBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += XS_BYTES) {
       const d = FP16_TO_FP32[readU16(src, so)];
@@ -265,7 +261,7 @@ export const IQ2_XS_CODEC: GgmlCodec = {
 
 export const IQ2_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_S,
-  quantizeRows: quantizeRowsWith(S_BYTES, iq2SBlock),
+  quantizeRows: quantizeSuperBlocks(S_BYTES, iq2SBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
       const d = FP16_TO_FP32[readU16(src, so)];

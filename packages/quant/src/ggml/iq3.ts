@@ -28,7 +28,7 @@ import {
   searchScale,
 } from "./iquant-scale-search.js";
 import { QK_K } from "./kquant-layout.js";
-import { forEachSuperBlock } from "./superblock-rows.js";
+import { quantizeSuperBlocks } from "./superblock-rows.js";
 
 // module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
 const IQ3S_GRID_ = IQ3S_GRID;
@@ -149,9 +149,7 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
 
 export const IQ3_XXS_CODEC: GgmlCodec = {
   type: GGMLType.IQ3_XXS,
-  quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, XXS_BYTES, (xo, io, yo) => quantizeXxsBlock(src, xo, imatrix, io, dst, yo));
-  },
+  quantizeRows: quantizeSuperBlocks(XXS_BYTES, quantizeXxsBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
     for (let i = 0; i < nb; i++, so += XXS_BYTES) {
@@ -175,9 +173,7 @@ export const IQ3_XXS_CODEC: GgmlCodec = {
 
 export const IQ3_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ3_S,
-  quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
-    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, S_BYTES, (xo, io, yo) => quantizeSBlock(src, xo, imatrix, io, dst, yo));
-  },
+  quantizeRows: quantizeSuperBlocks(S_BYTES, quantizeSBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
       const d = FP16_TO_FP32[readU16(src, so)];
