@@ -375,13 +375,16 @@ export const IQ1_S_CODEC: GgmlCodec = {
   },
 };
 
+const sc = new Uint16Array(4);
+const FP16_TO_FP32_ = FP16_TO_FP32;
+
 export const IQ1_M_CODEC: GgmlCodec = {
   type: GGMLType.IQ1_M,
   quantizeRows: quantizeSuperBlocks(M_BYTES, iq1mBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += M_BYTES) {
-      const sc = [0, 1, 2, 3].map((k) => readU16(src, so + M_SCALES + 2 * k));
-      const d = FP16_TO_FP32[(sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)];
+      for (let k = 0; k < 4; k++) sc[k] = src[so + M_SCALES + 2 * k] | (src[so + M_SCALES + 2 * k + 1] << 8);
+      const d = FP16_TO_FP32_[(sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)];
       for (let ib = 0; ib < 8; ib++) {
         const s = sc[ib >> 1];
         const dl1 = fr(d * (2 * ((s >> (6 * (ib % 2))) & 7) + 1));

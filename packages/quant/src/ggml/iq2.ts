@@ -251,7 +251,8 @@ export const IQ2_XS_CODEC: GgmlCodec = {
         const db0 = subScale(d, sc & 0xf);
         const db1 = subScale(d, sc >> 4);
         for (let l = 0; l < 4; l++, yo += 8) {
-          const q = readU16(src, so + 2 + 2 * (4 * ib + l));
+          const qo = so + 2 + 2 * (4 * ib + l);
+          const q = src[qo] | (src[qo + 1] << 8);
           writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2XS_GRID_, q & 511, KSIGNS_IQ2XS_[q >> 9]);
         }
       }
