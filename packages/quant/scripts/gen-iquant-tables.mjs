@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Extracts the i-quant grids and value tables from ggml's ggml-common.h (the GGML_TABLE_BEGIN … GGML_TABLE_END
-// blocks) and the compressed search grids of ggml-quants.c's iq2xs_init_impl / iq3xs_init_impl into src/ggml/iquant-tables.generated.ts, so our codecs use exactly the tables libggml was built with.
+// blocks) and the compressed search grids of ggml-quants.c's iq2xs_init_impl / iq3xs_init_impl into
+// src/ggml/iquant-tables.generated.ts, so our codecs use exactly the tables libggml was built with.
 // Source: the llama.cpp tree node-llama-cpp ships as node_modules/node-llama-cpp/llama/gitRelease.bundle, cloned
 // with `git clone node_modules/node-llama-cpp/llama/gitRelease.bundle /tmp/llama.cpp-src`.
 // Run: node packages/quant/scripts/gen-iquant-tables.mjs [/path/to/llama.cpp-src]
