@@ -18,12 +18,19 @@ const fr = Math.fround;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** best_index_mxfp4: the first index of least |kvalues_fp4[i]·d − x| in float32. */
-function bestIndexFp4(x: number, d: number): number {
+/** kvalues_fp4[i]·d in float32 for the current block (the products best_index_mxfp4 forms for every element). */
+const levels = new Float64Array(16);
+
+function setLevels(d: number): void {
+  for (let i = 0; i < 16; i++) levels[i] = fr(KVALUES_FP4_[i] * d);
+}
+
+/** best_index_mxfp4 at the scale set by setLevels: the first index of least |kvalues_fp4[i]·d − x| in float32. */
+function bestIndexFp4(x: number): number {
   let best = 0;
-  let bestErr = Math.abs(fr(fr(KVALUES_FP4_[0] * d) - x));
+  let bestErr = Math.abs(fr(levels[0] - x));
   for (let i = 1; i < 16; i++) {
-    const err = Math.abs(fr(fr(KVALUES_FP4_[i] * d) - x));
+    const err = Math.abs(fr(levels[i] - x));
     if (err < bestErr) {
       best = i;
       bestErr = err;
@@ -44,7 +51,8 @@ function absMax(x: Float32Array, xo: number, n: number): number {
 
 /** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d. */
 function packFp4(x: Float32Array, xo: number, half: number, d: number, y: Uint8Array, yo: number): void {
-  for (let j = 0; j < half; j++) y[yo + j] = bestIndexFp4(x[xo + j], d) | (bestIndexFp4(x[xo + half + j], d) << 4);
+  setLevels(d);
+  for (let j = 0; j < half; j++) y[yo + j] = bestIndexFp4(x[xo + j]) | (bestIndexFp4(x[xo + half + j]) << 4);
 }
 
 /** GGML_E8M0_TO_FP32_HALF: 0.5·2^(e−127) as float32 bits (the two smallest e are subnormals). */
