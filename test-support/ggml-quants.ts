@@ -72,6 +72,19 @@ const TO_FLOAT_SYMBOL: Record<number, string> = {
   12: "dequantize_row_q4_K",
   13: "dequantize_row_q5_K",
   14: "dequantize_row_q6_K",
+  16: "dequantize_row_iq2_xxs",
+  17: "dequantize_row_iq2_xs",
+  18: "dequantize_row_iq3_xxs",
+  19: "dequantize_row_iq1_s",
+  20: "dequantize_row_iq4_nl",
+  21: "dequantize_row_iq3_s",
+  22: "dequantize_row_iq2_s",
+  23: "dequantize_row_iq4_xs",
+  29: "dequantize_row_iq1_m",
+  34: "dequantize_row_tq1_0",
+  35: "dequantize_row_tq2_0",
+  39: "dequantize_row_mxfp4",
+  40: "dequantize_row_nvfp4",
 };
 
 /** ggml's to_float for `type`: n elements (a multiple of the block size) from `src`. */

@@ -22,7 +22,23 @@ export enum LlamaFType {
   MOSTLY_Q5_K_S = 16,
   MOSTLY_Q5_K_M = 17,
   MOSTLY_Q6_K = 18,
+  MOSTLY_IQ2_XXS = 19,
+  MOSTLY_IQ2_XS = 20,
+  MOSTLY_Q2_K_S = 21,
+  MOSTLY_IQ3_XS = 22,
+  MOSTLY_IQ3_XXS = 23,
+  MOSTLY_IQ1_S = 24,
+  MOSTLY_IQ4_NL = 25,
+  MOSTLY_IQ3_S = 26,
+  MOSTLY_IQ3_M = 27,
+  MOSTLY_IQ2_S = 28,
+  MOSTLY_IQ2_M = 29,
+  MOSTLY_IQ4_XS = 30,
+  MOSTLY_IQ1_M = 31,
   MOSTLY_BF16 = 32,
+  MOSTLY_TQ1_0 = 36,
+  MOSTLY_TQ2_0 = 37,
+  MOSTLY_MXFP4_MOE = 38,
 }
 
 /** The names llama-quantize accepts (tools/quantize/quantize.cpp QUANT_OPTIONS) for the file types moeq supports. */
@@ -44,6 +60,22 @@ export const FTYPE_BY_NAME: Readonly<Record<string, LlamaFType>> = {
   Q5_K_S: LlamaFType.MOSTLY_Q5_K_S,
   Q5_K_M: LlamaFType.MOSTLY_Q5_K_M,
   Q6_K: LlamaFType.MOSTLY_Q6_K,
+  Q2_K_S: LlamaFType.MOSTLY_Q2_K_S,
+  IQ1_S: LlamaFType.MOSTLY_IQ1_S,
+  IQ1_M: LlamaFType.MOSTLY_IQ1_M,
+  IQ2_XXS: LlamaFType.MOSTLY_IQ2_XXS,
+  IQ2_XS: LlamaFType.MOSTLY_IQ2_XS,
+  IQ2_S: LlamaFType.MOSTLY_IQ2_S,
+  IQ2_M: LlamaFType.MOSTLY_IQ2_M,
+  IQ3_XXS: LlamaFType.MOSTLY_IQ3_XXS,
+  IQ3_XS: LlamaFType.MOSTLY_IQ3_XS,
+  IQ3_S: LlamaFType.MOSTLY_IQ3_S,
+  IQ3_M: LlamaFType.MOSTLY_IQ3_M,
+  IQ4_NL: LlamaFType.MOSTLY_IQ4_NL,
+  IQ4_XS: LlamaFType.MOSTLY_IQ4_XS,
+  TQ1_0: LlamaFType.MOSTLY_TQ1_0,
+  TQ2_0: LlamaFType.MOSTLY_TQ2_0,
+  MXFP4_MOE: LlamaFType.MOSTLY_MXFP4_MOE,
 };
 
 export const FTYPE_NAMES = Object.keys(FTYPE_BY_NAME);
@@ -71,7 +103,10 @@ export function ftypeDefaultType(f: LlamaFType): GGMLType {
     case LlamaFType.MOSTLY_Q4_1: return GGMLType.Q4_1;
     case LlamaFType.MOSTLY_Q5_0: return GGMLType.Q5_0;
     case LlamaFType.MOSTLY_Q5_1: return GGMLType.Q5_1;
+    case LlamaFType.MOSTLY_MXFP4_MOE: return GGMLType.MXFP4;
+    case LlamaFType.MOSTLY_Q2_K_S:
     case LlamaFType.MOSTLY_Q2_K: return GGMLType.Q2_K;
+    case LlamaFType.MOSTLY_IQ3_XS: return GGMLType.IQ3_S;
     case LlamaFType.MOSTLY_Q3_K_S:
     case LlamaFType.MOSTLY_Q3_K_M:
     case LlamaFType.MOSTLY_Q3_K_L: return GGMLType.Q3_K;
@@ -80,6 +115,19 @@ export function ftypeDefaultType(f: LlamaFType): GGMLType {
     case LlamaFType.MOSTLY_Q5_K_S:
     case LlamaFType.MOSTLY_Q5_K_M: return GGMLType.Q5_K;
     case LlamaFType.MOSTLY_Q6_K: return GGMLType.Q6_K;
+    case LlamaFType.MOSTLY_TQ1_0: return GGMLType.TQ1_0;
+    case LlamaFType.MOSTLY_TQ2_0: return GGMLType.TQ2_0;
+    case LlamaFType.MOSTLY_IQ2_XXS: return GGMLType.IQ2_XXS;
+    case LlamaFType.MOSTLY_IQ2_XS:
+    case LlamaFType.MOSTLY_IQ2_S: return GGMLType.IQ2_XS;
+    case LlamaFType.MOSTLY_IQ2_M: return GGMLType.IQ2_S;
+    case LlamaFType.MOSTLY_IQ3_XXS: return GGMLType.IQ3_XXS;
+    case LlamaFType.MOSTLY_IQ1_S: return GGMLType.IQ1_S;
+    case LlamaFType.MOSTLY_IQ1_M: return GGMLType.IQ1_M;
+    case LlamaFType.MOSTLY_IQ4_NL: return GGMLType.IQ4_NL;
+    case LlamaFType.MOSTLY_IQ4_XS: return GGMLType.IQ4_XS;
+    case LlamaFType.MOSTLY_IQ3_S:
+    case LlamaFType.MOSTLY_IQ3_M: return GGMLType.IQ3_S;
   }
 }
 

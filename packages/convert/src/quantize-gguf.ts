@@ -6,7 +6,7 @@
  */
 import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, openGguf, type GGUFFile } from "@moeq/formats";
 import { ggufNumber, ggufString, kvStr, kvU32 } from "./gguf-kv.js";
-import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
+import { chooseTensorTypes, llamaQuantizeOrder, tensorAllowsQuantization, tensorRequiresImatrix, type QuantizeTypeOptions } from "./tensor-type-choice.js";
 import { planUnits, readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
 import { EncodePool, runOrdered } from "./work-pool.js";
 import { assertImatrixFinite, readImatrix, type ImatrixData } from "./imatrix.js";
@@ -44,6 +44,37 @@ function modelFacts(f: GGUFFile) {
   return { arch, nLayer, nExpert: n("expert_count") ?? 0, nHead, nHeadKv: n("attention.head_count_kv") ?? nHead };
 }
 
+/**
+ * llama_model_quantize's refusals, made before anything is written: without an imatrix, any quantized tensor whose
+ * target needs one ("this quantization requires an imatrix!"); with one, such a tensor that has no entry in it
+ * (llama.cpp finds that only when it reaches the tensor, after writing the header).
+ */
+function checkImatrixCoverage(
+  ordered: readonly { readonly name: string; readonly ne: readonly number[]; readonly type: GGMLType }[],
+  types: readonly GGMLType[],
+  opts: QuantizeGgufOptions,
+  imatrix: ImatrixData | undefined,
+  input: string,
+): void {
+  ordered.forEach((t, i) => {
+    const quantize = tensorAllowsQuantization(t, opts.quantizeOutputTensor ?? true) && types[i] !== t.type;
+    if (!quantize || !tensorRequiresImatrix(t.name, types[i], opts.ftype)) return;
+    const typeName = GGML_TYPE_INFO[types[i]].name;
+    if (!imatrix) {
+      throw new InputError("IMATRIX_REQUIRED", `this quantization requires an imatrix! (offending tensor: ${t.name}, target type: ${typeName})`, {
+        file: input,
+        details: { tensor: t.name, type: typeName },
+      });
+    }
+    if (!imatrix.entries.has(t.name)) {
+      throw new InputError("IMATRIX_MISSING_TENSOR", `Missing importance matrix for tensor ${t.name} in a very low-bit quantization`, {
+        file: opts.imatrixPath,
+        details: { tensor: t.name, type: typeName },
+      });
+    }
+  });
+}
+
 export async function quantizeGguf(input: string, output: string, opts: QuantizeGgufOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
   const f = await openGguf(input);
@@ -58,6 +89,7 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
     }
     const ordered = llamaQuantizeOrder(f.tensors.map((t) => ({ ...t, ne: t.shape })));
     const types = chooseTensorTypes(ordered, facts, { ...opts, hasImatrix: imatrix !== undefined });
+    checkImatrixCoverage(ordered, types, opts, imatrix, input);
 
     writer = new GGUFWriter(output);
     const w = writer;

@@ -1,17 +1,17 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GGML_TYPE_INFO, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, type GGUFFile } from "@moeq/formats";
+import { GGML_TYPE_INFO, openGguf, type GGUFFile } from "@moeq/formats";
 import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
 import { referenceQuantize } from "../../../test-support/llama-quantize.js";
 import { convertHfToGguf } from "./convert-hf.js";
 import { FTYPE_BY_NAME } from "./ftype.js";
 import { quantizeGguf } from "./quantize-gguf.js";
-import { ggufNumber, kvArr, kvStr, kvU32 } from "./gguf-kv.js";
+import { ggufNumber } from "./gguf-kv.js";
 import { readImatrix } from "./imatrix.js";
+import { writeImatrix } from "./test-utils/imatrix-file.js";
 import { llamaQuantizeOrder } from "./tensor-type-choice.js";
-import { GGMLType } from "@moeq/formats";
 import { writeFileSync } from "node:fs";
 
 // One F16 conversion shared by every file type. Dims chosen so the mixtures and fallbacks all fire:
@@ -96,41 +96,20 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
   });
 });
 
-/** Writes a GGUF imatrix (llama-imatrix's format) with random sums for every ≥2-D weight of `model`; one expert gets no tokens. */
-async function writeImatrix(model: string, path: string): Promise<Map<string, { sums: Float32Array; counts: Float32Array }>> {
-  const g = await openGguf(model);
-  const entries = new Map<string, { sums: Float32Array; counts: Float32Array }>();
-  let seed = 12345;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-  for (const t of g.tensors) {
-    if (t.shape.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
-    const nMat = t.shape.length >= 3 ? t.shape[2] : 1;
-    const counts = new Float32Array(nMat).map((_, e) => (e === 1 && nMat > 1 ? 0 : 10 + Math.floor(rnd() * 500)));
-    const sums = new Float32Array(t.shape[0] * nMat).map((_, i) => counts[Math.floor(i / t.shape[0])] * (0.01 + rnd() * 3));
-    entries.set(t.name, { sums, counts });
-  }
-  await g.close();
-  const names = [...entries.keys()].sort();
-  const w = new GGUFWriter(path);
-  w.setKV("general.type", kvStr("imatrix"));
-  w.setKV("imatrix.datasets", kvArr(GGUFValueType.STRING, ["brown-validation.txt"]));
-  w.setKV("imatrix.chunk_count", kvU32(7));
-  w.setKV("imatrix.chunk_size", kvU32(512));
-  for (const n of names) {
-    const e = entries.get(n)!;
-    const nMat = e.counts.length;
-    // llama-imatrix's C writer stores ggml_n_dims dims
-    w.addTensor(`${n}.in_sum2`, ggmlNDimsShape([e.sums.length / nMat, nMat]), GGMLType.F32);
-    w.addTensor(`${n}.counts`, ggmlNDimsShape([1, nMat]), GGMLType.F32);
-  }
-  await w.writeHeader();
-  for (const n of names) {
-    const e = entries.get(n)!;
-    await w.writeTensorData(`${n}.in_sum2`, new Uint8Array(e.sums.buffer));
-    await w.writeTensorData(`${n}.counts`, new Uint8Array(e.counts.buffer));
-  }
-  await w.finish();
-  return entries;
+/** llama-quantize with the imatrix at `path`, passing the quantize.imatrix.* keys the CLI adds. */
+async function referenceWithImatrix(model: string, ref: string, ftype: number, path: string): Promise<void> {
+  const im = await readImatrix(path);
+  referenceQuantize(model, ref, {
+    ftype,
+    nthread: 2,
+    imatrix: im.entries,
+    kvOverrides: [
+      { key: "quantize.imatrix.file", value: path },
+      { key: "quantize.imatrix.dataset", value: "brown-validation.txt" },
+      { key: "quantize.imatrix.entries_count", value: im.entries.size },
+      { key: "quantize.imatrix.chunks_count", value: 7 },
+    ],
+  });
 }
 
 describe("imatrix", () => {
@@ -163,17 +142,7 @@ describe("imatrix", () => {
       const ref = join(tmp, `ref-im-${name}.gguf`);
       await quantizeGguf(f16, ours, { ftype, imatrixPath: path });
       const im = await readImatrix(path);
-      referenceQuantize(f16, ref, {
-        ftype,
-        nthread: 2,
-        imatrix: im.entries,
-        kvOverrides: [
-          { key: "quantize.imatrix.file", value: path },
-          { key: "quantize.imatrix.dataset", value: "brown-validation.txt" },
-          { key: "quantize.imatrix.entries_count", value: im.entries.size },
-          { key: "quantize.imatrix.chunks_count", value: 7 },
-        ],
-      });
+      await referenceWithImatrix(f16, ref, ftype, path);
       expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
       if (name === "Q4_0") {
         // the imatrix really steered the search: the same tensor without it has other bytes
@@ -189,4 +158,60 @@ describe("imatrix", () => {
       }
     });
   }
+});
+
+// The i-quant, ternary and MXFP4 file types: mixtures (attn_v/attn_k/ffn_down bumps, token_embd and output rules,
+// imatrix-only rules) and the 256→IQ4_NL fallback. A smaller model of its own: 8 layers so the n_layer/8 rules
+// fire, expert FFN 32 and attention width 128 (not multiples of 256 → IQ4_NL), n_gqa 2 and 2 experts so the
+// low-bit attn_v rule keeps its Q2_K/IQ3_S choice.
+describe("i-quant, ternary and MXFP4 file types == llama_model_quantize", () => {
+  let small: string;
+  let imatrixPath: string;
+  beforeAll(async () => {
+    const dir = join(tmp, "ckpt-iq");
+    writeSyntheticLlama4(dir, { layout: "scout", hidden: 256, ffExpert: 32, layers: 8, experts: 2, heads: 4, kvHeads: 2, headDim: 32, multimodal: false, seed: 5 });
+    small = join(tmp, "f16-iq.gguf");
+    await convertHfToGguf(dir, small, { outtype: FTYPE_BY_NAME.F16 });
+    imatrixPath = join(tmp, "imatrix-iq.gguf");
+    await writeImatrix(small, imatrixPath);
+  });
+
+  const WITH_IMATRIX = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ4_XS", "Q2_K_S"];
+  for (const name of WITH_IMATRIX) {
+    it(`${name} with --imatrix`, async () => {
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-im-${name}.gguf`);
+      const ref = join(tmp, `ref-im-${name}.gguf`);
+      await quantizeGguf(small, ours, { ftype, imatrixPath });
+      await referenceWithImatrix(small, ref, ftype, imatrixPath);
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
+    });
+  }
+
+  const WITHOUT_IMATRIX = ["IQ4_NL", "IQ4_XS", "IQ3_S", "IQ3_M", "TQ1_0", "TQ2_0", "MXFP4_MOE"];
+  for (const name of WITHOUT_IMATRIX) {
+    it(`${name} without an imatrix`, async () => {
+      const ftype = FTYPE_BY_NAME[name];
+      const ours = join(tmp, `ours-${name}.gguf`);
+      const ref = join(tmp, `ref-${name}.gguf`);
+      await quantizeGguf(small, ours, { ftype });
+      referenceQuantize(small, ref, { ftype, nthread: 2 });
+      expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
+      if (name === "MXFP4_MOE") {
+        const g = await openGguf(ours);
+        const types = new Map(g.tensors.map((t) => [t.name, GGML_TYPE_INFO[t.type].name]));
+        await g.close();
+        expect(types.get("blk.1.ffn_up_exps.weight")).toBe("mxfp4");
+        expect(types.get("blk.1.attn_q.weight")).toBe("q8_0");
+      }
+    });
+  }
+
+  it("refuses the types that need an imatrix without one, as llama-quantize does, writing nothing", async () => {
+    for (const name of ["IQ1_S", "IQ2_XXS", "IQ3_XS", "Q2_K_S"]) {
+      const out = join(tmp, `refused-${name}.gguf`);
+      await expect(quantizeGguf(small, out, { ftype: FTYPE_BY_NAME[name] })).rejects.toThrow(/this quantization requires an imatrix! \(offending tensor: blk\.0\./);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * Per-tensor target types for a llama_ftype, ported from llama.cpp src/llama-quant.cpp
- * (tensor_allows_quantization, llama_tensor_get_type, llama_tensor_get_type_impl, tensor_type_fallback)
- * for the file types moeq supports. Tensors must be visited in llama-quantize's order (see
+ * (tensor_allows_quantization, llama_tensor_get_type, llama_tensor_get_type_impl, tensor_type_fallback,
+ * tensor_requires_imatrix) for the file types moeq supports. Tensors must be visited in llama-quantize's order (see
  * `llamaQuantizeOrder`), because the attn_v bump depends on a running counter.
  */
 import { GGMLType, GGML_TYPE_INFO } from "@moeq/formats";
@@ -113,26 +113,66 @@ export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFa
     return counter;
   };
 
+  const F = LlamaFType;
+  const is = (...fs: LlamaFType[]): boolean => fs.includes(ftype);
+  /** The very-low-bit file types whose mixture is its own branch of llama_tensor_get_type_impl. */
+  const lowBitMix = is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M);
+  const iq2sOrM = is(F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M);
+
+  // llama_tensor_get_type_impl, branch for branch
   const impl = (t: TensorDesc, cat: Category, start: GGMLType): GGMLType => {
     let nt = start;
     const nLayer = model.nLayer;
+    const falcon = model.arch === "falcon";
     if (cat === "OUTPUT" || (hasTied && cat === "TOKEN_EMBD")) {
       if (opts.outputTensorType !== undefined) return opts.outputTensorType;
       const qk = GGML_TYPE_INFO[nt].blockSize;
-      if (model.arch === "falcon" || t.ne[0] % qk !== 0) nt = GGMLType.Q8_0;
+      if (ftype === F.MOSTLY_MXFP4_MOE) nt = GGMLType.Q8_0;
+      else if (falcon || t.ne[0] % qk !== 0) nt = GGMLType.Q8_0;
+      else if (is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M)) nt = GGMLType.Q5_K;
       else if (nt !== GGMLType.Q8_0) nt = GGMLType.Q6_K;
       return nt;
     }
+    if (ftype === F.MOSTLY_MXFP4_MOE) {
+      // routed-expert tensors (3-D with more than one expert) → MXFP4, everything else → Q8_0
+      return (t.ne[2] ?? 1) > 1 ? GGMLType.MXFP4 : GGMLType.Q8_0;
+    }
     if (cat === "TOKEN_EMBD") {
-      // only IQ/TQ file types change an untied token_embd; none of those are supported here
-      return opts.tokenEmbeddingType ?? nt;
+      if (opts.tokenEmbeddingType !== undefined) return opts.tokenEmbeddingType;
+      if (is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ1_M)) nt = GGMLType.Q2_K;
+      else if (iq2sOrM || ftype === F.MOSTLY_IQ3_XXS) nt = GGMLType.IQ3_S;
+      else if (is(F.MOSTLY_TQ1_0, F.MOSTLY_TQ2_0)) nt = GGMLType.Q4_K;
+      return nt;
+    }
+    if (lowBitMix) {
+      if (isAttnV(cat)) {
+        if (nGqa >= 4 || model.nExpert >= 4) nt = GGMLType.Q4_K;
+        else nt = iq2sOrM ? GGMLType.IQ3_S : GGMLType.Q2_K;
+        iAttnV++;
+      } else if (model.nExpert === 8 && cat === "ATTENTION_K") {
+        nt = GGMLType.Q4_K;
+      } else if (cat === "FFN_DOWN") {
+        // a tensor counter against n_layer/8 here, not the layer number
+        if (iFfnDown < Math.trunc(nLayer / 8)) nt = iq2sOrM ? GGMLType.IQ3_S : GGMLType.Q2_K;
+        iFfnDown++;
+      } else if (cat === "ATTENTION_OUTPUT") {
+        if (model.nExpert === 8) nt = GGMLType.Q5_K;
+        else if (is(F.MOSTLY_IQ1_S, F.MOSTLY_IQ1_M)) nt = GGMLType.IQ2_XXS;
+        else if (iq2sOrM) nt = GGMLType.IQ3_S;
+      }
+      return nt;
     }
     if (isAttnV(cat)) {
-      if (ftype === LlamaFType.MOSTLY_Q2_K) nt = nGqa >= 4 ? GGMLType.Q4_K : GGMLType.Q3_K;
-      else if (ftype === LlamaFType.MOSTLY_Q3_K_M) nt = iAttnV < 2 ? GGMLType.Q5_K : GGMLType.Q4_K;
-      else if (ftype === LlamaFType.MOSTLY_Q3_K_L) nt = GGMLType.Q5_K;
-      else if ((ftype === LlamaFType.MOSTLY_Q4_K_M || ftype === LlamaFType.MOSTLY_Q5_K_M) && useMoreBits(iAttnV, nAttnV)) nt = GGMLType.Q6_K;
-      else if (ftype === LlamaFType.MOSTLY_Q4_K_S && iAttnV < 4) nt = GGMLType.Q5_K;
+      if (ftype === F.MOSTLY_Q2_K) nt = nGqa >= 4 ? GGMLType.Q4_K : GGMLType.Q3_K;
+      else if (ftype === F.MOSTLY_Q2_K_S && nGqa >= 4) nt = GGMLType.Q4_K;
+      else if (ftype === F.MOSTLY_IQ3_XXS) nt = nGqa >= 4 ? GGMLType.Q4_K : !opts.hasImatrix ? GGMLType.IQ3_S : GGMLType.IQ3_XXS;
+      else if (is(F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_S) && nGqa >= 4) nt = GGMLType.Q4_K;
+      else if (ftype === F.MOSTLY_IQ3_M) nt = GGMLType.Q4_K;
+      else if (ftype === F.MOSTLY_Q3_K_M) nt = iAttnV < 2 ? GGMLType.Q5_K : GGMLType.Q4_K;
+      else if (ftype === F.MOSTLY_Q3_K_L) nt = GGMLType.Q5_K;
+      else if (is(F.MOSTLY_IQ4_NL, F.MOSTLY_IQ4_XS) && nGqa >= 4) nt = GGMLType.Q5_K;
+      else if (is(F.MOSTLY_Q4_K_M, F.MOSTLY_Q5_K_M) && useMoreBits(iAttnV, nAttnV)) nt = GGMLType.Q6_K;
+      else if (ftype === F.MOSTLY_Q4_K_S && iAttnV < 4) nt = GGMLType.Q5_K;
       // LLM_TYPE_70B only exists for arch llama with 80 layers; never llama4
       if (model.nExpert === 8) nt = GGMLType.Q8_0;
       iAttnV++;
@@ -140,52 +180,66 @@ export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFa
     }
     if (cat === "ATTENTION_K") {
       if (model.nExpert === 8) nt = GGMLType.Q8_0;
+      else if (ftype === F.MOSTLY_IQ3_XS) nt = GGMLType.IQ3_XXS;
+      else if (ftype === F.MOSTLY_IQ3_XXS) nt = GGMLType.IQ2_S;
       return nt;
     }
-    if (cat === "ATTENTION_Q") return nt;
+    if (cat === "ATTENTION_Q") {
+      if (ftype === F.MOSTLY_IQ3_XS) nt = GGMLType.IQ3_XXS;
+      else if (ftype === F.MOSTLY_IQ3_XXS) nt = GGMLType.IQ2_S;
+      return nt;
+    }
     if (cat === "FFN_DOWN") {
       const il = layerOf(iFfnDown, t.name);
-      const falcon = model.arch === "falcon";
-      if (ftype === LlamaFType.MOSTLY_Q2_K) nt = GGMLType.Q3_K;
-      else if (ftype === LlamaFType.MOSTLY_Q3_K_M) {
+      if (ftype === F.MOSTLY_Q2_K) nt = GGMLType.Q3_K;
+      else if (ftype === F.MOSTLY_Q2_K_S) {
+        if (il < Math.trunc(nLayer / 8)) nt = GGMLType.Q4_K;
+      } else if (ftype === F.MOSTLY_IQ3_XXS && !opts.hasImatrix) {
+        nt = il < Math.trunc(nLayer / 8) ? GGMLType.Q4_K : GGMLType.Q3_K;
+      } else if (ftype === F.MOSTLY_Q3_K_M) {
         nt = il < Math.trunc(nLayer / 16) ? GGMLType.Q5_K : !falcon || useMoreBits(il, nLayer) ? GGMLType.Q4_K : GGMLType.Q3_K;
-      } else if (ftype === LlamaFType.MOSTLY_Q3_K_L) nt = falcon ? GGMLType.Q4_K : GGMLType.Q5_K;
-      else if (ftype === LlamaFType.MOSTLY_Q4_K_M) {
+      } else if (ftype === F.MOSTLY_IQ3_M && (il < Math.trunc(nLayer / 8) || (model.nExpert === 8 && useMoreBits(il, nLayer)))) {
+        nt = GGMLType.Q4_K;
+      } else if (ftype === F.MOSTLY_Q3_K_L) nt = falcon ? GGMLType.Q4_K : GGMLType.Q5_K;
+      else if (ftype === F.MOSTLY_Q4_K_M) {
         if (falcon) nt = il < Math.trunc(nLayer / 16) ? GGMLType.Q6_K : useMoreBits(il, nLayer) ? GGMLType.Q5_K : GGMLType.Q4_K;
         else if (useMoreBits(il, nLayer)) nt = GGMLType.Q6_K;
-      } else if (ftype === LlamaFType.MOSTLY_Q5_K_M && useMoreBits(il, nLayer)) nt = GGMLType.Q6_K;
-      else if (ftype === LlamaFType.MOSTLY_Q4_K_S && !falcon && il < Math.trunc(nLayer / 8)) nt = GGMLType.Q5_K;
-      else if ((ftype === LlamaFType.MOSTLY_Q4_0 || ftype === LlamaFType.MOSTLY_Q5_0) && opts.hasImatrix && il < Math.trunc(nLayer / 8)) {
+      } else if (il < Math.trunc(nLayer / 8) && is(F.MOSTLY_IQ4_NL, F.MOSTLY_IQ4_XS) && !opts.hasImatrix) {
+        nt = GGMLType.Q5_K;
+      } else if (ftype === F.MOSTLY_Q5_K_M && useMoreBits(il, nLayer)) nt = GGMLType.Q6_K;
+      else if (ftype === F.MOSTLY_Q4_K_S && !falcon && il < Math.trunc(nLayer / 8)) nt = GGMLType.Q5_K;
+      else if (is(F.MOSTLY_Q4_0, F.MOSTLY_Q5_0) && opts.hasImatrix && il < Math.trunc(nLayer / 8)) {
         // guards the first ffn_down layers, only with an imatrix (matches llama-quant.cpp)
-        nt = ftype === LlamaFType.MOSTLY_Q4_0 ? GGMLType.Q4_1 : GGMLType.Q5_1;
+        nt = ftype === F.MOSTLY_Q4_0 ? GGMLType.Q4_1 : GGMLType.Q5_1;
       }
       iFfnDown++;
       return nt;
     }
     if (cat === "ATTENTION_OUTPUT") {
-      if (model.arch !== "falcon") {
+      if (!falcon) {
         if (model.nExpert === 8) {
-          if ([LlamaFType.MOSTLY_Q2_K, LlamaFType.MOSTLY_Q3_K_S, LlamaFType.MOSTLY_Q3_K_M, LlamaFType.MOSTLY_Q4_K_S, LlamaFType.MOSTLY_Q4_K_M].includes(ftype)) nt = GGMLType.Q5_K;
-        } else if (ftype === LlamaFType.MOSTLY_Q2_K) nt = GGMLType.Q3_K;
-        else if (ftype === LlamaFType.MOSTLY_Q3_K_M) nt = GGMLType.Q4_K;
-        else if (ftype === LlamaFType.MOSTLY_Q3_K_L) nt = GGMLType.Q5_K;
-      } else if (ftype === LlamaFType.MOSTLY_Q3_K_L) nt = GGMLType.Q4_K;
+          const bumped = [F.MOSTLY_Q2_K, F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M, F.MOSTLY_IQ4_NL,
+            F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M, F.MOSTLY_IQ3_S, F.MOSTLY_IQ3_M, F.MOSTLY_IQ4_XS];
+          if (bumped.includes(ftype)) nt = GGMLType.Q5_K;
+        } else if (ftype === F.MOSTLY_Q2_K) nt = GGMLType.Q3_K;
+        else if (ftype === F.MOSTLY_IQ3_XXS) nt = GGMLType.IQ3_S;
+        else if (ftype === F.MOSTLY_Q3_K_M) nt = GGMLType.Q4_K;
+        else if (ftype === F.MOSTLY_Q3_K_L) nt = GGMLType.Q5_K;
+        else if (ftype === F.MOSTLY_IQ3_M) nt = GGMLType.Q4_K;
+      } else if (ftype === F.MOSTLY_Q3_K_L) nt = GGMLType.Q4_K;
       return nt;
     }
     if (cat === "ATTENTION_QKV") {
-      if (ftype === LlamaFType.MOSTLY_Q3_K_M || ftype === LlamaFType.MOSTLY_Q3_K_L) nt = GGMLType.Q4_K;
-      else if (ftype === LlamaFType.MOSTLY_Q4_K_M) nt = GGMLType.Q5_K;
-      else if (ftype === LlamaFType.MOSTLY_Q5_K_M) nt = GGMLType.Q6_K;
+      if (is(F.MOSTLY_Q3_K_M, F.MOSTLY_Q3_K_L, F.MOSTLY_IQ3_M)) nt = GGMLType.Q4_K;
+      else if (ftype === F.MOSTLY_Q4_K_M) nt = GGMLType.Q5_K;
+      else if (ftype === F.MOSTLY_Q5_K_M) nt = GGMLType.Q6_K;
       return nt;
     }
-    if (cat === "FFN_GATE") {
-      layerOf(iFfnGate, t.name);
-      iFfnGate++;
-      return nt;
-    }
-    if (cat === "FFN_UP") {
-      layerOf(iFfnUp, t.name);
-      iFfnUp++;
+    if (cat === "FFN_GATE" || cat === "FFN_UP") {
+      const il = layerOf(cat === "FFN_GATE" ? iFfnGate : iFfnUp, t.name);
+      if (ftype === F.MOSTLY_IQ3_XS && il >= Math.trunc(nLayer / 8) && il < Math.trunc((7 * nLayer) / 8)) nt = GGMLType.IQ3_XXS;
+      if (cat === "FFN_GATE") iFfnGate++;
+      else iFfnUp++;
       return nt;
     }
     return nt;
@@ -249,4 +303,25 @@ export function llamaQuantizeOrder<T extends { readonly name: string }>(tensors:
     return Buffer.compare(ba, bb);
   };
   return [...tensors].sort((a, b) => layer(a.name) - layer(b.name) || cmp(a.name, b.name));
+}
+
+/**
+ * tensor_requires_imatrix: the very-low-bit targets (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS) and Q2_K in a
+ * Q2_K_S file, except token_embd / output, which llama-quantize quantizes without one.
+ */
+export function tensorRequiresImatrix(name: string, target: GGMLType, ftype: LlamaFType): boolean {
+  if (name === "token_embd.weight" || name === "per_layer_token_embd.weight" || name === "output.weight") return false;
+  switch (target) {
+    case GGMLType.IQ3_XXS:
+    case GGMLType.IQ2_XXS:
+    case GGMLType.IQ2_XS:
+    case GGMLType.IQ2_S:
+    case GGMLType.IQ1_M:
+    case GGMLType.IQ1_S:
+      return true;
+    case GGMLType.Q2_K:
+      return ftype === LlamaFType.MOSTLY_Q2_K_S;
+    default:
+      return false;
+  }
 }

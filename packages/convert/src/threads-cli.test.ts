@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,5 +69,16 @@ describe("worker threads", () => {
     }
     expect(code).toBe(2);
     expect(err).toContain("Q9_Z");
+    // a very-low-bit type without an imatrix: refused as llama-quantize refuses it, nothing written
+    code = 0;
+    try {
+      moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "iq.gguf"), "IQ2_XXS");
+    } catch (e) {
+      code = (e as { status: number }).status;
+      err = String((e as { stderr: string }).stderr);
+    }
+    expect(code).toBe(2);
+    expect(err).toContain("this quantization requires an imatrix! (offending tensor: blk.0.");
+    expect(existsSync(join(tmp, "iq.gguf"))).toBe(false);
   });
 });

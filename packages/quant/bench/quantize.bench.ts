@@ -1,15 +1,18 @@
 // Throughput of our ggml block codecs vs llama.cpp's own ggml_quantize_chunk (single-threaded, same rows, same
 // process), per type, with and without an importance matrix. Prints a table with the ratio ours ÷ ggml.
 // Run: npx vitest run --config vitest.bench.config.ts packages/quant/bench
+// (MOEQ_BENCH_TYPES=iq4_nl,iq2_xxs,… limits the types; MOEQ_BENCH_ROWS / MOEQ_BENCH_MS size the run.)
 import { expect, it } from "vitest";
 import { Bench } from "tinybench";
 import { GGMLType, ggmlTypeName } from "@moeq/formats";
-import { SUPPORTED_QUANT_TYPES, dequantize, quantize, quantizeInto, quantizedSize } from "@moeq/quant";
+import { SUPPORTED_QUANT_TYPES, dequantize, quantize, quantizeInto, quantizeRequiresImatrix, quantizedSize } from "@moeq/quant";
 import { ggmlDequantize, ggmlDequantizeInto, ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "../../../test-support/ggml-quants.js";
 import { DISTRIBUTIONS, makeImatrix, makeRows } from "../src/test-utils/rows.js";
 
 const NROWS = Number(process.env.MOEQ_BENCH_ROWS ?? 64);
 const N_PER_ROW = 4096;
+const ONLY = process.env.MOEQ_BENCH_TYPES?.toLowerCase().split(",");
+const TYPES = (SUPPORTED_QUANT_TYPES as GGMLType[]).filter((t) => !ONLY || ONLY.includes(ggmlTypeName(t).toLowerCase()));
 
 interface Row {
   type: string;
@@ -38,8 +41,9 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
   const im = makeImatrix(N_PER_ROW, 43);
   const n = NROWS * N_PER_ROW;
   const rows: Row[] = [];
-  for (const type of SUPPORTED_QUANT_TYPES as GGMLType[]) {
-    for (const imatrix of [null, im]) {
+  for (const type of TYPES) {
+    // IQ2_XXS, IQ2_XS and IQ1_S exist only with an imatrix (ggml asserts one)
+    for (const imatrix of quantizeRequiresImatrix(type) ? [im] : [null, im]) {
       // the timing is only meaningful if both sides produce the same bytes
       expect(Buffer.from(quantize(type, src, NROWS, N_PER_ROW, imatrix)).equals(ggmlQuantizeChunk(type, src, NROWS, N_PER_ROW, imatrix))).toBe(true);
       const ours = new Uint8Array(quantizedSize(type, NROWS, N_PER_ROW));
@@ -64,9 +68,10 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
 it(`dequantize throughput vs ggml to_float (${NROWS} rows × ${N_PER_ROW})`, async () => {
   const src = makeRows(DISTRIBUTIONS["gaussian-0.02"], NROWS, N_PER_ROW, 42);
   const n = NROWS * N_PER_ROW;
+  const im = makeImatrix(N_PER_ROW, 43);
   const rows: Array<{ type: string; oursMelemS: number; ggmlMelemS: number; ratio: number }> = [];
-  for (const type of SUPPORTED_QUANT_TYPES as GGMLType[]) {
-    const q = quantize(type, src, NROWS, N_PER_ROW);
+  for (const type of TYPES) {
+    const q = quantize(type, src, NROWS, N_PER_ROW, quantizeRequiresImatrix(type) ? im : null);
     expect(Buffer.from(dequantize(type, q, n).buffer).equals(Buffer.from(ggmlDequantize(type, q, n).buffer))).toBe(true);
     const ours = new Float32Array(n);
     const ref = new Float32Array(n);

@@ -7,7 +7,7 @@ import { dequantize, getReferenceCodec } from "./index.js";
 import { ggmlDequantize } from "../../../test-support/ggml-quants.js";
 import { describeFloatMismatch, rng } from "./test-utils/rows.js";
 
-/** Byte offsets of each block type's fp16 fields. */
+/** Byte offsets of each block type's fp16 fields (every type with a dequantizer is listed). */
 const FP16_FIELDS: Partial<Record<GGMLType, readonly number[]>> = {
   [GGMLType.Q4_0]: [0],
   [GGMLType.Q4_1]: [0, 2],
@@ -19,6 +19,19 @@ const FP16_FIELDS: Partial<Record<GGMLType, readonly number[]>> = {
   [GGMLType.Q4_K]: [0, 2],
   [GGMLType.Q5_K]: [0, 2],
   [GGMLType.Q6_K]: [208],
+  [GGMLType.IQ4_NL]: [0],
+  [GGMLType.IQ4_XS]: [0],
+  [GGMLType.TQ1_0]: [52],
+  [GGMLType.TQ2_0]: [64],
+  [GGMLType.IQ3_XXS]: [0],
+  [GGMLType.IQ3_S]: [0],
+  [GGMLType.IQ2_XXS]: [0],
+  [GGMLType.IQ2_XS]: [0],
+  [GGMLType.IQ2_S]: [0],
+  [GGMLType.IQ1_S]: [0],
+  [GGMLType.IQ1_M]: [], // its fp16 d is spread over the scale nibbles (kept finite below)
+  [GGMLType.MXFP4]: [], // E8M0 and UE4M3 scales: every byte is finite
+  [GGMLType.NVFP4]: [],
 };
 
 describe("dequantize matches ggml on random block bytes", () => {
@@ -35,6 +48,7 @@ describe("dequantize matches ggml on random block bytes", () => {
           const o = b * typeSize + f;
           if ((bytes[o + 1] & 0x7c) === 0x7c) bytes[o + 1] &= 0xfb; // exponent 31 (inf/NaN) → 30
         }
+        if (type === GGMLType.IQ1_M) bytes[b * typeSize + 55] &= 0xbf; // d's exponent bit 14 (bit 14 of scales u16 #3) → 0
       }
       const n = nBlocks * blockSize;
       const ref = ggmlDequantize(type, bytes, n);

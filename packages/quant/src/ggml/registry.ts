@@ -13,13 +13,22 @@ import { Q3_K_CODEC } from "./q3k.js";
 import { Q4_K_CODEC } from "./q4k.js";
 import { Q5_K_CODEC } from "./q5k.js";
 import { Q6_K_CODEC } from "./q6k.js";
+import { IQ4_NL_CODEC, IQ4_XS_CODEC } from "./iq4.js";
+import { TQ1_0_CODEC, TQ2_0_CODEC } from "./ternary.js";
+import { MXFP4_CODEC, NVFP4_CODEC } from "./fp4.js";
+import { IQ3_S_CODEC, IQ3_XXS_CODEC } from "./iq3.js";
+import { IQ2_S_CODEC, IQ2_XS_CODEC, IQ2_XXS_CODEC } from "./iq2.js";
+import { IQ1_M_CODEC, IQ1_S_CODEC } from "./iq1.js";
 import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, quantizeRowsWasm } from "./wasm-kernels.js";
 
 /** The TypeScript reference codecs: readable ports of ggml-quants.c, float32 via Math.fround. */
 const REFERENCE_CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
-  [F32_CODEC, F16_CODEC, BF16_CODEC, Q4_0_CODEC, Q4_1_CODEC, Q5_0_CODEC, Q5_1_CODEC, Q8_0_CODEC, Q2_K_CODEC, Q3_K_CODEC, Q4_K_CODEC, Q5_K_CODEC, Q6_K_CODEC].map(
-    (c) => [c.type, c] as const,
-  ),
+  [
+    ...[F32_CODEC, F16_CODEC, BF16_CODEC, Q4_0_CODEC, Q4_1_CODEC, Q5_0_CODEC, Q5_1_CODEC, Q8_0_CODEC],
+    ...[Q2_K_CODEC, Q3_K_CODEC, Q4_K_CODEC, Q5_K_CODEC, Q6_K_CODEC],
+    ...[IQ4_NL_CODEC, IQ4_XS_CODEC, TQ1_0_CODEC, TQ2_0_CODEC, MXFP4_CODEC, NVFP4_CODEC],
+    ...[IQ3_XXS_CODEC, IQ3_S_CODEC, IQ2_XXS_CODEC, IQ2_XS_CODEC, IQ2_S_CODEC, IQ1_S_CODEC, IQ1_M_CODEC],
+  ].map((c) => [c.type, c] as const),
 );
 
 /** The same codec with the WebAssembly kernels wherever they exist (same bytes and floats, several times faster). */
@@ -40,7 +49,10 @@ function withWasmKernels(ref: GgmlCodec): GgmlCodec {
 
 const CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map([...REFERENCE_CODECS.values()].map((c) => [c.type, withWasmKernels(c)] as const));
 
-/** The types `quantize` and `dequantize` handle: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K. */
+/**
+ * The types `quantize` and `dequantize` handle: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K
+ * IQ4_NL IQ4_XS TQ1_0 TQ2_0 MXFP4 NVFP4 IQ3_XXS IQ3_S IQ2_XXS IQ2_XS IQ2_S IQ1_S IQ1_M.
+ */
 export const SUPPORTED_QUANT_TYPES: readonly GGMLType[] = Object.freeze([...CODECS.keys()]);
 
 function typeLabel(type: GGMLType): string {

@@ -1,3 +1,4 @@
+import type { GgmlCodec } from "./codec.js";
 import { QK_K } from "./kquant-layout.js";
 
 /**
@@ -19,4 +20,13 @@ export function forEachSuperBlock(
       quantizeBlock(srcOffset + r * nPerRow + i * QK_K, i * QK_K, dstOffset + (r * nbRow + i) * blockBytes);
     }
   }
+}
+
+/** One super-block's quantizer: block at x[xo…], its imatrix slice at qw[qwo…] (or null), bytes to y[yo…]. */
+export type SuperBlockQuantizer = (x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number) => void;
+
+/** A codec's quantizeRows that runs `quantizeBlock` over every super-block, in ggml's row order. */
+export function quantizeSuperBlocks(blockBytes: number, quantizeBlock: SuperBlockQuantizer): GgmlCodec["quantizeRows"] {
+  return (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
+    forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, blockBytes, (xo, io, yo) => quantizeBlock(src, xo, imatrix, io, dst, yo));
 }

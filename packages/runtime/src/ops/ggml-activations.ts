@@ -1,6 +1,7 @@
 /**
  * llama.cpp's CPU backend multiplies a weight of type T with activations first converted to T's `vec_dot_type`
- * (ggml-cpu type_traits): Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for every k-quant, F16 for F16,
+ * (ggml-cpu type_traits): Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4/NVFP4, Q8_1 for Q4_1/Q5_1, Q8_K for every k-quant and
+ * the other i-quants and ternary types, F16 for F16,
  * BF16 for BF16. The integer dot products are then exact, so `dequant(W) · dequant(quant(x))` in floating point
  * reproduces llama.cpp's matmul up to summation order. This module applies that activation rounding
  * ("fake-quantizes" the rows) so GGUF inference matches llama.cpp, not an idealised f32 model.
@@ -81,7 +82,10 @@ export function ggmlActivationsFor(weightType: GGMLType, x: Float32Array, n: num
     case GGMLType.Q4_1:
     case GGMLType.Q5_0:
     case GGMLType.Q5_1:
-    case GGMLType.Q8_0: {
+    case GGMLType.Q8_0:
+    case GGMLType.IQ4_NL:
+    case GGMLType.MXFP4:
+    case GGMLType.NVFP4: {
       const out = new Float32Array(n * cols);
       for (let t = 0; t < n; t++) fakeQ8_0(x, t * cols, cols, out);
       return out;
@@ -90,7 +94,17 @@ export function ggmlActivationsFor(weightType: GGMLType, x: Float32Array, n: num
     case GGMLType.Q3_K:
     case GGMLType.Q4_K:
     case GGMLType.Q5_K:
-    case GGMLType.Q6_K: {
+    case GGMLType.Q6_K:
+    case GGMLType.IQ1_S:
+    case GGMLType.IQ1_M:
+    case GGMLType.IQ2_XXS:
+    case GGMLType.IQ2_XS:
+    case GGMLType.IQ2_S:
+    case GGMLType.IQ3_XXS:
+    case GGMLType.IQ3_S:
+    case GGMLType.IQ4_XS:
+    case GGMLType.TQ1_0:
+    case GGMLType.TQ2_0: {
       const out = new Float32Array(n * cols);
       for (let t = 0; t < n; t++) fakeQ8_K(x, t * cols, cols, out);
       return out;

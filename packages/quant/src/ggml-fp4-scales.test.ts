@@ -1,0 +1,50 @@
+// MXFP4 and NVFP4 scale edges against ggml: block maxima just below, at and just above every power of two
+// (MXFP4's floorf(log2f(max)) must round exactly as libm's log2f does) and across the UE4M3 range (rounding carries,
+// subnormal scales, the 448 clamp).
+import { describe, expect, it } from "vitest";
+import { GGMLType } from "@moeq/formats";
+import { getReferenceCodec, quantize } from "./index.js";
+import { ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { describeMismatch, rng } from "./test-utils/rows.js";
+
+/** One block of `blockSize` per maximum: the maximum at a varying index, the rest random below it. */
+function blocksWithMaxima(maxima: readonly number[], blockSize: number): Float32Array {
+  const r = rng(11);
+  const out = new Float32Array(maxima.length * blockSize);
+  maxima.forEach((m, b) => {
+    for (let j = 0; j < blockSize; j++) out[b * blockSize + j] = m * (2 * r() - 1);
+    out[b * blockSize + (b % blockSize)] = b % 2 ? -m : m;
+  });
+  return out;
+}
+
+function powerOfTwoNeighbours(lo: number, hi: number): number[] {
+  const f = new Float32Array(3);
+  const out: number[] = [];
+  for (let k = lo; k <= hi; k++) {
+    f[1] = 2 ** k;
+    f[0] = f[1] * (1 - 2 ** -24);
+    f[2] = f[1] * (1 + 2 ** -23);
+    out.push(...f);
+  }
+  return out.filter((v) => v > 0 && Number.isFinite(v));
+}
+
+function check(type: GGMLType, blockSize: number, maxima: number[]): void {
+  const src = blocksWithMaxima(maxima, blockSize);
+  const n = src.length;
+  const ref = ggmlQuantizeChunk(type, src, 1, n);
+  expect(describeMismatch(quantize(type, src, 1, n), ref, type === GGMLType.MXFP4 ? 17 : 36)).toBe("");
+  const js = new Uint8Array(ref.length);
+  getReferenceCodec(type).quantizeRows(src, 0, 1, n, null, js, 0);
+  expect(describeMismatch(js, ref, type === GGMLType.MXFP4 ? 17 : 36)).toBe("");
+}
+
+describe("fp4 block scales match ggml at their rounding edges", () => {
+  it("MXFP4 around every power of two", () => check(GGMLType.MXFP4, 32, powerOfTwoNeighbours(-149, 127)));
+  it("NVFP4 across the UE4M3 range", () => {
+    const maxima = powerOfTwoNeighbours(-20, 12);
+    for (let i = 0; i < 400; i++) maxima.push(6 * 2 ** (-12 + i / 20));
+    check(GGMLType.NVFP4, 64, maxima);
+  });
+});
