@@ -1,4 +1,3 @@
-export * from "./hub/index.js";
 export * from "./ftype.js";
 export * from "./tensor-type-choice.js";
 export * from "./imatrix.js";

@@ -21,4 +21,5 @@ export * from "./reports/markdown.js";
 export * from "./reports/svg.js";
 export * from "./reports/html.js";
 export * from "./reports/write-report.js";
+export * from "./reports/read-report.js";
 export * from "./engines/index.js";

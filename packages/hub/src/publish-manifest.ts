@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError } from "@moeq/formats";
-import { writeFileAtomic } from "./atomic-file.js";
+import { InputError, writeFileAtomic } from "@moeq/formats";
 
 /** File the pipeline writes next to its outputs so `moeq publish` knows what the folder holds. */
 export const PUBLISH_MANIFEST_FILE = "publish-manifest.json";
@@ -84,6 +83,7 @@ export async function readPublishManifest(dir: string): Promise<PublishManifest 
 export async function writePublishManifest(dir: string, manifest: PublishManifest): Promise<string> {
   const file = join(dir, PUBLISH_MANIFEST_FILE);
   parsePublishManifest(manifest, file);
+  await mkdir(dir, { recursive: true });
   await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + "\n");
   return file;
 }

@@ -12,7 +12,7 @@ export * from "./snapshot-listing.js";
 export * from "./download-blob.js";
 export * from "./pull.js";
 export * from "./publish-manifest.js";
-export * from "./gate-report.js";
+export * from "./publish-gate.js";
 export * from "./list-local-files.js";
 export * from "./model-metadata.js";
 export * from "./model-card.js";
