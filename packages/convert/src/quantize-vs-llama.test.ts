@@ -10,7 +10,6 @@ import { FTYPE_BY_NAME } from "./ftype.js";
 import { quantizeGguf } from "./quantize-gguf.js";
 import { ggufNumber, kvArr, kvStr, kvU32 } from "./gguf-kv.js";
 import { readImatrix } from "./imatrix.js";
-import { llamaQuantizeOrder } from "./tensor-type-choice.js";
 import { GGMLType } from "@moeq/formats";
 import { writeFileSync } from "node:fs";
 

@@ -87,7 +87,9 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
       file: gate.file,
     });
   }
-  let { files, meta, card } = await planPublish(p.dir, p.repo, gate);
+  const plan = await planPublish(p.dir, p.repo, gate);
+  const files = plan.files;
+  let { meta, card } = plan;
   if (!meta.license && meta.baseModel) {
     const license = await inheritLicense(p, meta.baseModel);
     if (license) {

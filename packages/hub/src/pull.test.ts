@@ -115,17 +115,16 @@ describe("pullSnapshot", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     // Kill once a real part (but not all) of the file is on disk.
     const deadline = Date.now() + 15_000;
-    let partial = 0;
     while (Date.now() < deadline) {
-      partial = (await stat(`${blob}.incomplete`).catch(() => undefined))?.size ?? 0;
-      if (partial >= 32 * 1024) break;
+      const onDisk = (await stat(`${blob}.incomplete`).catch(() => undefined))?.size ?? 0;
+      if (onDisk >= 32 * 1024) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     child.kill("SIGKILL");
     await exited;
     hub.options.throttle = undefined;
     expect(childOut).not.toContain(TOKEN);
-    partial = (await stat(`${blob}.incomplete`)).size;
+    const partial = (await stat(`${blob}.incomplete`)).size;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(big.length);
     expect(existsSync(blob)).toBe(false);

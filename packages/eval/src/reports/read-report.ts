@@ -26,7 +26,14 @@ function parseGateOutcome(v: unknown, i: number, file: string): GateOutcome {
   if (typeof pass !== "boolean") throw bad('needs a boolean "pass"');
   if (typeof basis !== "string") throw bad('needs a string "basis"');
   if (stderr !== undefined && typeof stderr !== "number") throw bad('"stderr" must be a number');
-  const outcome: GateOutcome = { metric: metric as GateMetric, op: op as GateOp, threshold, actual: actual ?? Number.NaN, pass: pass && actual !== null, basis };
+  const outcome: GateOutcome = {
+    metric: metric as GateMetric,
+    op: op as GateOp,
+    threshold,
+    actual: actual ?? Number.NaN,
+    pass: pass && actual !== null,
+    basis,
+  };
   return stderr === undefined ? outcome : { ...outcome, stderr };
 }
 
