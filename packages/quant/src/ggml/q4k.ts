@@ -4,11 +4,10 @@
  * av_x + |x|), quantize_row_q4_K_impl (imatrix; make_qkx3_quants + make_qp_quants) and dequantize_row_q4_K.
  * The sub-block search is shared with Q5_K (kquantSubblocksRef / kquantSubblocksImatrix).
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { nearestInt } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
 import { QK_K, minK4, packScaleMinK4, scaleK4 } from "./kquant-layout.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
@@ -54,8 +53,8 @@ export function kquantSubblocksRef(x: Float32Array, xo: number, nmax: number, rm
     const lm = Math.min(63, nearestInt(fr(invMin * mins[j])) & 0xff);
     packScaleMinK4(y, yo + SCALES, j, ls, lm);
   }
-  writeU16(y, yo, fp32ToFp16(fr(maxScale / 63)));
-  writeU16(y, yo + 2, fp32ToFp16(fr(maxMin / 63)));
+  writeU16(y, yo, f32ToF16(fr(maxScale / 63)));
+  writeU16(y, yo + 2, f32ToF16(fr(maxMin / 63)));
 }
 
 /**
@@ -87,14 +86,14 @@ export function kquantSubblocksImatrix(
     const lm = capAt63 ? Math.min(63, Lm[j]) : Lm[j];
     packScaleMinK4(y, yo + SCALES, j, ls, lm);
   }
-  writeU16(y, yo, fp32ToFp16(dBlock));
-  writeU16(y, yo + 2, fp32ToFp16(mBlock));
+  writeU16(y, yo, f32ToF16(dBlock));
+  writeU16(y, yo + 2, f32ToF16(mBlock));
 }
 
 /** Requantizes kLevels against the fp16 d/dmin and the packed 6-bit scales/mins (skipping d·sc == 0). */
 export function kquantRequantize(x: Float32Array, xo: number, nmax: number, y: Uint8Array, yo: number): void {
-  const dAll = FP16_TO_FP32[readU16(y, yo)];
-  const mAll = FP16_TO_FP32[readU16(y, yo + 2)];
+  const dAll = F16_TO_F32[readU16(y, yo)];
+  const mAll = F16_TO_F32[readU16(y, yo + 2)];
   for (let j = 0; j < 8; j++) {
     const d = fr(dAll * scaleK4(y, yo + SCALES, j));
     if (d === 0) continue;
@@ -123,8 +122,8 @@ export const Q4_K_CODEC: GgmlCodec = {
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
-      const min = FP16_TO_FP32[readU16(src, so + 2)];
+      const d = F16_TO_F32[readU16(src, so)];
+      const min = F16_TO_F32[readU16(src, so + 2)];
       for (let j = 0, is = 0, q = so + QS; j < QK_K; j += 64, is += 2, q += 32) {
         const d1 = fr(d * scaleK4(src, so + SCALES, is));
         const m1 = fr(min * minK4(src, so + SCALES, is));
