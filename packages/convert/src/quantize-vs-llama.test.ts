@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GGML_TYPE_INFO, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, type GGUFFile } from "@moeq/formats";
+import { GGML_TYPE_INFO, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, seededRandom, type GGUFFile } from "@moeq/formats";
 import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
 import { referenceQuantize } from "../../../test-support/llama-quantize.js";
 import { convertHfToGguf } from "./convert-hf.js";
@@ -99,8 +99,7 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
 async function writeImatrix(model: string, path: string): Promise<Map<string, { sums: Float32Array; counts: Float32Array }>> {
   const g = await openGguf(model);
   const entries = new Map<string, { sums: Float32Array; counts: Float32Array }>();
-  let seed = 12345;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = seededRandom(12345);
   for (const t of g.tensors) {
     if (t.shape.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
     const nMat = t.shape.length >= 3 ? t.shape[2] : 1;

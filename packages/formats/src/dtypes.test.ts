@@ -5,7 +5,7 @@ import {
   type SafetensorsDType,
 } from "./dtypes.js";
 import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "../../../test-support/ggml-gguf.js";
-import { xorshift32 } from "./test-utils/xorshift.js";
+import { seededUint32 } from "./seeded-random.js";
 
 function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return -2;
@@ -25,7 +25,7 @@ function edgeAndRandomF32(n: number, seed: number): Float32Array {
   ];
   const out = new Uint32Array(n);
   out.set(edges);
-  const r = xorshift32(seed);
+  const r = seededUint32(seed);
   for (let i = edges.length; i < n; i++) {
     const k = i % 4;
     if (k === 0) out[i] = r(); // any bit pattern, NaNs included

@@ -11,3 +11,4 @@ export * from "./safetensors-read.js";
 export * from "./safetensors-write.js";
 export * from "./inspect.js";
 export * from "./byte-size.js";
+export * from "./seeded-random.js";

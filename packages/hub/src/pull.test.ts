@@ -7,22 +7,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "./test-utils/fake-hub.js";
 import { bundleEntryForNode } from "./test-utils/build-child.js";
+import { seededUint32 } from "@moeq/formats";
 import { pullSnapshot } from "./pull.js";
 import { parseRepoId } from "./repo-id.js";
 import { HubIntegrityError, HubRequestError, OfflineCacheMissError, UnsafeRepoPathError } from "./hub-errors.js";
 
 const TOKEN = "hf_secretTOKENforTests1234567890";
 
-/** Deterministic bytes (xorshift), so failures reproduce. */
+/** Deterministic bytes (the project's seeded PRNG), so failures reproduce. */
 function bytes(n: number, seed: number): Buffer {
+  const next = seededUint32(seed);
   const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
+  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
   return b;
 }
 

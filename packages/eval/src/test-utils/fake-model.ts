@@ -1,7 +1,7 @@
 // Tiny deterministic in-memory models for tests: character-level tokenizer, logits from a seeded
 // bigram table plus a position term, so different "quantizations" (noise levels) give different
 // but reproducible distributions.
-import { seededRandom } from "@moeq/runtime";
+import { seededRandom } from "@moeq/formats";
 import type { EvalModel } from "../model.js";
 
 export interface FakeModelOptions {

@@ -1,7 +1,7 @@
 // Writes a tiny, random "llama"-architecture GGUF (f32, SentencePiece byte-fallback vocabulary) that
 // llama.cpp loads, so the llama.cpp engine can be tested hermetically. Test-only.
 import { writeFileSync } from "node:fs";
-import { seededRandom } from "@moeq/runtime";
+import { seededRandom } from "@moeq/formats";
 
 type KV = [key: string, type: "u32" | "i32" | "f32" | "bool" | "str" | "str[]" | "f32[]" | "i32[]", value: unknown];
 

@@ -1,16 +1,8 @@
 /** Seeded test rows for the codec tests and bench: the distributions ggml's quantizers find hard. */
+import { seededRandom } from "@moeq/formats";
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Floats in [0, 1) from the project's seeded PRNG (mulberry32, @moeq/formats). */
+export const rng: (seed: number) => () => number = seededRandom;
 
 function gaussian(r: () => number): number {
   const u = 1 - r();

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { seededRandom } from "../sampling.js";
+import { seededRandom } from "@moeq/formats";
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 export const FIXTURE_DIR = join(repoRoot, "fixtures", "tiny-llama4");
