@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { GGML_TYPE_INFO, openGguf } from "@moeq/formats";
 import { perplexity } from "@moeq/eval";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import { openLlamaLogits } from "../../../test-support/llama-perplexity.js";
-import { referenceQuantize } from "../../../test-support/llama-quantize.js";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
+import { referenceQuantize } from "@moeq/test-support/llama-quantize";
 import { FTYPE_BY_NAME, LlamaFType, convertHfToGguf, ggufNumber, ggufString, quantizeGguf } from "@moeq/convert";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));

@@ -4,7 +4,7 @@ import {
   f32ToF16, f32ToF16Row, f32ToF8E4M3, f32ToF8E5M2, f8E4M3ToF32, f8E5M2ToF32, SAFETENSORS_DTYPE_SIZE,
   type SafetensorsDType,
 } from "./dtypes.js";
-import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "../../../test-support/ggml-gguf.js";
+import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "@moeq/test-support/ggml-gguf";
 import { seededUint32 } from "./seeded-random.js";
 
 function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {

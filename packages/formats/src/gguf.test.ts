@@ -7,7 +7,7 @@ import { GGML_TYPE_INFO, GGMLType } from "./ggml-types.js";
 import { ggmlNDimsShape, GGUFValueType, type GGUFKV, type GGUFValue } from "./gguf-types.js";
 import { openGguf } from "./gguf-read.js";
 import { GGUFWriter } from "./gguf-write.js";
-import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, type CKV } from "../../../test-support/ggml-gguf.js";
+import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, type CKV } from "@moeq/test-support/ggml-gguf";
 import { seededRandom } from "./seeded-random.js";
 
 const SCALAR_TYPES = [

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "./test-utils/fake-hub.js";
+import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "@moeq/test-support/fake-hub";
 import { bundleEntryForNode } from "./test-utils/build-child.js";
 import { seededUint32 } from "@moeq/formats";
 import { pullSnapshot } from "./pull.js";

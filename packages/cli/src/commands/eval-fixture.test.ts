@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { klDivergence, perplexity } from "@moeq/eval";
-import { openLlamaLogits } from "../../../../test-support/llama-perplexity.js";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
 import { moeq } from "../test-utils/run-moeq.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));

@@ -6,8 +6,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { runMoeq } from "../test-utils/run-moeq.js";
 import { writeReport, type EvalReport } from "@moeq/eval";
-import { FakeHub } from "../../../hub/src/test-utils/fake-hub.js";
-import { tinyGguf } from "../../../hub/src/test-utils/tiny-gguf.js";
+import { FakeHub } from "@moeq/test-support/fake-hub";
+import { tinyGguf } from "@moeq/test-support/tiny-gguf";
 
 const TOKEN = "hf_cliTOKEN_mustNeverBePrinted_7f3a";
 const WRONG = "hf_wrongCliTOKEN_alsoSecret_91b2";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "@moeq/formats";
-import { fakeCorpus, fakeModel } from "../test-utils/fake-model.js";
+import { fakeCorpus, fakeModel } from "@moeq/test-support/fake-model";
 import { chunkInput, perplexity, perplexityOfTokens, planChunks, tokenizeCorpus } from "./perplexity.js";
 import { tokenNll } from "./log-softmax.js";
 import { medianSorted, percentileSorted } from "./stats.js";

@@ -4,8 +4,8 @@ import { quantize } from "@moeq/quant";
 import { matmul, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
-import { ggmlMulMat } from "../../../../test-support/llama-run.js";
+import { ggmlBaseLib } from "@moeq/test-support/ggml-lib";
+import { ggmlMulMat } from "@moeq/test-support/llama-run";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 describe("matmul", () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "@moeq/formats";
 
-const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 export const FIXTURE_DIR = join(repoRoot, "fixtures", "tiny-llama4");
 
 function gaussian(r: () => number): number {

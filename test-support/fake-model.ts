@@ -2,7 +2,7 @@
 // bigram table plus a position term, so different "quantizations" (noise levels) give different
 // but reproducible distributions.
 import { seededRandom } from "@moeq/formats";
-import type { EvalModel } from "../model.js";
+import type { EvalModel } from "@moeq/eval";
 
 export interface FakeModelOptions {
   name?: string;
