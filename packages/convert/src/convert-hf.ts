@@ -105,17 +105,23 @@ export function mmprojPath(output: string): string {
   return join(dirname(output), `mmproj-${basename(output)}`);
 }
 
-async function writePlanned(
-  output: string,
-  kvs: Map<string, GGUFKV>,
-  tensors: readonly PlannedTensor[],
-  types: readonly GGMLType[],
-  viaF16: boolean,
-  reader: SafetensorsCheckpoint,
-  pool: EncodePool,
-  opts: ConvertOptions,
-  errors?: ExpertErrorCollector,
-): Promise<{ writer: GGUFWriter; outBytes: number }> {
+/** One GGUF file of a conversion (the model, or its mmproj) and where its tensors come from. */
+interface PlannedFile {
+  readonly output: string;
+  readonly kvs: Map<string, GGUFKV>;
+  readonly tensors: readonly PlannedTensor[];
+  readonly types: readonly GGMLType[];
+  /** Quantized mixtures: round through F16 first and store ggml_n_dims dims, as convert + llama-quantize would. */
+  readonly viaF16: boolean;
+  readonly reader: SafetensorsCheckpoint;
+  readonly pool: EncodePool;
+  readonly maxUnitElements?: number;
+  readonly onTensor?: (i: number, n: number, name: string) => void;
+  readonly errors?: ExpertErrorCollector;
+}
+
+async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number }> {
+  const { output, kvs, tensors, types, viaF16, reader, pool, errors } = f;
   const writer = new GGUFWriter(output);
   for (const [k, v] of kvs) writer.setKV(k, v);
   // quantized mixtures reproduce llama-quantize's C writer, which stores ggml_n_dims dims
@@ -128,8 +134,8 @@ async function writePlanned(
       tensors,
       pool,
       errors,
-      maxUnitElements: opts.maxUnitElements,
-      onTensor: opts.onTensor,
+      maxUnitElements: f.maxUnitElements,
+      onTensor: f.onTensor,
       unitWork: async (t, i, u) => {
         // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
         const roundF16 = viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
@@ -155,11 +161,12 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
   try {
     const plan = planConversion(dir, tensors, opts);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const { writer, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, checkpoint, pool, opts, errors);
+    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements };
+    const { writer, outBytes } = await writePlanned({ ...common, output, kvs: plan.kvs, tensors: plan.tensors, types: plan.types, viaF16: plan.viaF16, onTensor: opts.onTensor, errors });
     let mmproj: ConvertSummary["mmproj"];
     if (plan.mmproj) {
       const path = mmprojPath(output);
-      const r = await writePlanned(path, plan.mmproj.kvs, plan.mmproj.tensors, plan.mmproj.types, false, checkpoint, pool, { ...opts, onTensor: undefined });
+      const r = await writePlanned({ ...common, output: path, kvs: plan.mmproj.kvs, tensors: plan.mmproj.tensors, types: plan.mmproj.types, viaF16: false });
       mmproj = { output: path, outputBytes: r.outBytes, tensors: r.writer.tensors.length };
     }
     const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);

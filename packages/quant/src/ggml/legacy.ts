@@ -9,14 +9,12 @@ import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { cvttToInt32, maxByMagnitude, roundHalfAway, toInt8 } from "./float32-math.js";
-import { makeQkxQuants, makeQxQuants } from "./kquant-search.js";
+import { QKX3_IMATRIX, makeQkxQuants, makeQxQuants } from "./kquant-search.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 
 const fr = Math.fround;
 const QK = 32;
 const FLT_MAX = 3.4028234663852886e38;
-const RMIN_IMATRIX = fr(-0.9);
-const RDELTA_IMATRIX = fr(0.05);
 
 const weight = new Float32Array(QK);
 const L = new Uint8Array(QK);
@@ -123,7 +121,7 @@ export const Q4_1_CODEC: GgmlCodec = {
       return;
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 20, (xb, yo) => {
-      const d = makeQkxQuants(QK, 15, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+      const d = makeQkxQuants(QK, 15, src, xb, weight, 0, L, 0, theMin, 0, QKX3_IMATRIX);
       writeU16(dst, yo, f32ToF16(d));
       writeU16(dst, yo + 2, f32ToF16(-theMin[0]));
       for (let j = 0; j < 16; j++) dst[yo + 4 + j] = L[j] | (L[j + 16] << 4);
@@ -228,7 +226,7 @@ export const Q5_1_CODEC: GgmlCodec = {
       return;
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 24, (xb, yo) => {
-      const d = makeQkxQuants(QK, 31, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+      const d = makeQkxQuants(QK, 31, src, xb, weight, 0, L, 0, theMin, 0, QKX3_IMATRIX);
       writeU16(dst, yo, f32ToF16(d));
       writeU16(dst, yo + 2, f32ToF16(-theMin[0]));
       pack5(dst, yo + 4, yo + 8);

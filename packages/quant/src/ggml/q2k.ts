@@ -8,7 +8,7 @@ import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { nearestInt } from "./float32-math.js";
-import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
+import { QKX3_IMATRIX, makeQkxQuants, makeQpQuants, qkx2Search } from "./kquant-search.js";
 import { QK_K, pack2Bit } from "./kquant-layout.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
@@ -18,10 +18,8 @@ const BLOCK_BYTES = 84;
 const QS = 16;
 const D = 80;
 const DMIN = 82;
-const RMIN_REF = fr(-0.5);
-const RDELTA_REF = fr(0.1);
-const RMIN_IMATRIX = fr(-0.9);
-const RDELTA_IMATRIX = fr(0.05);
+/** make_qkx2_quants(16, 3, …, -0.5, 0.1, 15, true) of quantize_row_q2_K_ref. */
+const Q2_K_REF_SEARCH = qkx2Search(-0.5, 0.1, 15, true);
 
 const L = new Uint8Array(QK_K);
 const weights = new Float32Array(16);
@@ -53,7 +51,7 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
   let maxMin = 0;
   for (let j = 0; j < 16; j++) {
     for (let l = 0; l < 16; l++) weights[l] = Math.abs(x[xo + 16 * j + l]);
-    const scale = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, RMIN_REF, RDELTA_REF, 15, true, false);
+    const scale = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, Q2_K_REF_SEARCH);
     scales[j] = scale;
     if (scale > maxScale) maxScale = scale;
     if (mins[j] > maxMin) maxMin = mins[j];
@@ -80,7 +78,7 @@ function quantizeBlockImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo
   const sigma2 = fr(sumOfSquares(x, xo, QK_K) / QK_K);
   for (let j = 0; j < 16; j++) {
     sw[j] = imatrixWeights(x, xo + 16 * j, qw, qwo + 16 * j, sigma2, 16, weights);
-    scales[j] = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+    scales[j] = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, QKX3_IMATRIX);
   }
   const dm = makeQpQuants(16, 15, scales, Ls, sw);
   const mm = makeQpQuants(16, 15, mins, Lm, sw);
