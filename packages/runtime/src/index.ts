@@ -14,7 +14,7 @@ export { WeightStore, type TensorSource, type WeightStoreOptions } from "./store
 export { openSafetensorsTensors } from "./store/safetensors-source.js";
 export { openGgufFile } from "./store/gguf-source.js";
 export { decodeRow, type WeightMatrix } from "./ops/weight-matrix.js";
-export { matmul } from "./ops/matmul.js";
+export { matmul, matmulKernel } from "./ops/matmul.js";
 export { Llama4Tokenizer, type ChatMessage, type ChatContentPart } from "./tokenizer/llama4-tokenizer.js";
 export { decodeImage, preprocessImage, expandImageTokens, type RgbImage, type ProcessedImage } from "./vision/image-processor.js";
 export { VisionEncoder } from "./vision/vision-encoder.js";
