@@ -59,7 +59,13 @@ export { openGguf, type GGUFFile } from "./gguf-read.js";
 export { GGUFWriter } from "./gguf-write.js";
 
 // safetensors
-export { openSafetensors, SAFETENSORS_MAX_HEADER_BYTES, SAFETENSORS_MAX_INDEX_BYTES, type SafetensorsTensor, type SafetensorsCheckpoint } from "./safetensors-read.js";
+export {
+  openSafetensors,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_INDEX_BYTES,
+  type SafetensorsTensor,
+  type SafetensorsCheckpoint,
+} from "./safetensors-read.js";
 export { SafetensorsWriter, type SafetensorsWriterOptions, type SafetensorsWriteResult } from "./safetensors-write.js";
 
 // inspect
