@@ -1,5 +1,5 @@
 /** Seeded test rows for the codec tests and bench: the distributions ggml's quantizers find hard. */
-import { seededRandom } from "@moeq/formats";
+import { bf16ToF32, f32ToBf16, seededRandom } from "@moeq/formats";
 
 /** Floats in [0, 1) from the project's seeded PRNG (mulberry32, @moeq/formats). */
 export const rng: (seed: number) => () => number = seededRandom;
@@ -15,12 +15,8 @@ function studentT(r: () => number, df: number): number {
   return gaussian(r) / Math.sqrt(chi2 / df);
 }
 
-function toBf16(v: number): number {
-  const f = new Float32Array([v]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) & 0xffff0000;
-  return f[0];
-}
+/** v rounded to bfloat16 (formats' conversion, round to nearest even). */
+const toBf16 = (v: number): number => bf16ToF32(f32ToBf16(v));
 
 export type Distribution = (r: () => number, i: number, n: number) => number;
 
