@@ -11,6 +11,7 @@ export default defineConfig({
       "@moeq/quant": pkg("quant"),
       "@moeq/runtime": pkg("runtime"),
       "@moeq/convert": pkg("convert"),
+      "@moeq/hub": pkg("hub"),
       "@moeq/eval": pkg("eval"),
     },
   },

@@ -11,7 +11,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { perplexity } from "@moeq/eval";
 import { convertHfToGguf, quantizeGguf, parseFType } from "@moeq/convert";
-import { openLlamaLogits } from "../test-support/llama-perplexity.js";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const env = process.env;

@@ -39,7 +39,6 @@ interface Bindings {
   fp16ToFp32Row(x: Uint16Array, y: Float32Array, n: number): void;
   fp32ToBf16Row(x: Float32Array, y: Uint16Array, n: number): void;
   bf16ToFp32Row(x: Uint16Array, y: Float32Array, n: number): void;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   [name: string]: any;
 }
 

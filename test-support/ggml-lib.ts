@@ -1,6 +1,10 @@
 // Loads llama.cpp's own prebuilt libraries (shipped by node-llama-cpp) through koffi, so tests can
 // compare our bytes with the reference implementation's. Test-only: no package imports this.
-import koffi from "koffi";
+import koffi, { type LibraryHandle } from "koffi";
+
+/** A library loaded through koffi, and one of its bound functions. */
+export type KoffiLib = LibraryHandle;
+export type KoffiFunction = ReturnType<LibraryHandle["func"]>;
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -15,16 +19,16 @@ export function llamaBinDir(): string {
   return dir;
 }
 
-let ggmlBase: koffi.IKoffiLib | undefined;
+let ggmlBase: KoffiLib | undefined;
 /** libggml-base.so: quantization, fp16/bf16 conversion and the gguf API live here. */
-export function ggmlBaseLib(): koffi.IKoffiLib {
+export function ggmlBaseLib(): KoffiLib {
   ggmlBase ??= koffi.load(join(llamaBinDir(), "libggml-base.so"));
   return ggmlBase;
 }
 
-let llama: koffi.IKoffiLib | undefined;
+let llama: KoffiLib | undefined;
 /** libllama: llama_model_quantize and friends. Loads libggml first so its symbols resolve. */
-export function llamaLib(): koffi.IKoffiLib {
+export function llamaLib(): KoffiLib {
   if (!llama) {
     const dir = llamaBinDir();
     ggmlBaseLib();

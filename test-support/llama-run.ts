@@ -4,7 +4,7 @@ import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cp
 import koffi from "koffi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ggmlBaseLib, llamaBinDir } from "./ggml-lib.js";
+import { ggmlBaseLib, llamaBinDir, type KoffiFunction } from "./ggml-lib.js";
 
 
 let llamaPromise: Promise<Llama> | undefined;
@@ -50,15 +50,15 @@ export function llamaCppTokenize(model: LlamaModel, text: string, special = fals
 // ---- ggml_mul_mat on the CPU backend, through koffi: the oracle for our quantized matmul numerics ----
 
 interface GgmlMulMatFns {
-  init: koffi.KoffiFunction;
-  newTensor2d: koffi.KoffiFunction;
-  mulMat: koffi.KoffiFunction;
-  newGraph: koffi.KoffiFunction;
-  expand: koffi.KoffiFunction;
-  data: koffi.KoffiFunction;
-  free: koffi.KoffiFunction;
-  compute: koffi.KoffiFunction;
-  rmsNorm: koffi.KoffiFunction;
+  init: KoffiFunction;
+  newTensor2d: KoffiFunction;
+  mulMat: KoffiFunction;
+  newGraph: KoffiFunction;
+  expand: KoffiFunction;
+  data: KoffiFunction;
+  free: KoffiFunction;
+  compute: KoffiFunction;
+  rmsNorm: KoffiFunction;
 }
 let mulMatFns: GgmlMulMatFns | undefined;
 

@@ -9,6 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, writeSync, closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bf16ToF32, f32ToBf16 } from "@moeq/formats";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -38,13 +39,6 @@ export interface SyntheticTensor {
   readonly shape: number[];
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function bf16(v: number): number {
-  f32[0] = v;
-  const u = u32[0];
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-}
 
 export function syntheticLlama4Tensors(o: SyntheticLlama4Options): { tensors: SyntheticTensor[]; config: Record<string, unknown> } {
   const hidden = o.hidden ?? 64;
@@ -186,7 +180,7 @@ export function writeSyntheticLlama4(dir: string, o: SyntheticLlama4Options): Sy
       const chunk = new Uint16Array(Math.min(n, 1 << 20));
       for (let i0 = 0; i0 < n; i0 += chunk.length) {
         const m = Math.min(chunk.length, n - i0);
-        for (let i = 0; i < m; i++) chunk[i] = bf16(isNorm ? 1 + syntheticValue(seed, k, i0 + i) : syntheticValue(seed, k, i0 + i));
+        for (let i = 0; i < m; i++) chunk[i] = f32ToBf16(isNorm ? 1 + syntheticValue(seed, k, i0 + i) : syntheticValue(seed, k, i0 + i));
         writeSync(fd, new Uint8Array(chunk.buffer, 0, m * 2));
       }
     }
@@ -199,7 +193,5 @@ export function writeSyntheticLlama4(dir: string, o: SyntheticLlama4Options): Sy
 /** bf16-rounded value as the checkpoint stores it (for expected-value checks). */
 export function syntheticStoredValue(seed: number, k: number, i: number, isNorm: boolean): number {
   const v = isNorm ? 1 + syntheticValue(seed, k, i) : syntheticValue(seed, k, i);
-  f32[0] = v;
-  u32[0] = (bf16(v) << 16) >>> 0;
-  return f32[0];
+  return bf16ToF32(f32ToBf16(v));
 }

@@ -1,7 +1,8 @@
 // The acceptance run on the trained fixture (here in the CLI package because it uses both @moeq/convert and @moeq/eval): one `convert --outtype f16`, then for every file type our
 // quantize against llama.cpp's llama_model_quantize on the same f16.gguf (whole files byte for byte), and
-// llama.cpp (node-llama-cpp) loading and generating from every output we wrote; then llama.cpp's perplexity of
-// the F16 file on brown-test against the fixture's reference.json (computed by the fixture's PyTorch reference).
+// llama.cpp (node-llama-cpp) and our runtime greedily generating the same tokens from every output we wrote; then
+// llama.cpp's perplexity of the F16 file on brown-test against the fixture's reference.json (computed by the fixture's
+// PyTorch reference).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,9 +11,10 @@ import { fileURLToPath } from "node:url";
 import { GGML_TYPE_INFO, openGguf } from "@moeq/formats";
 import { perplexity } from "@moeq/eval";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import { openLlamaLogits } from "../../../test-support/llama-perplexity.js";
-import { referenceQuantize } from "../../../test-support/llama-quantize.js";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
+import { referenceQuantize } from "@moeq/test-support/llama-quantize";
 import { FTYPE_BY_NAME, LlamaFType, convertHfToGguf, ggufNumber, ggufString, quantizeGguf } from "@moeq/convert";
+import { loadModel } from "@moeq/runtime";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const FIXTURE = join(root, "fixtures/tiny-llama4");
@@ -29,26 +31,37 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let llama: Llama | undefined;
-/** Loads the GGUF in llama.cpp and greedily generates 4 tokens after a Brown-corpus prompt. */
-async function generates(path: string): Promise<number[]> {
+const N_GENERATED = 4;
+
+/**
+ * Loads the GGUF in llama.cpp, greedily generates 4 tokens after a Brown-corpus prompt, and has our runtime
+ * generate from the same prompt tokens: both token lists (an end-of-generation token counts and ends a list).
+ */
+async function generates(path: string): Promise<{ llamaCpp: number[]; ours: number[] }> {
   llama ??= await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const ctx = await model.createContext({ contextSize: 128, threads: 2 });
+  const prompt = model.tokenize(PROMPT).slice(0, 48).map(Number);
+  const llamaCpp: number[] = [];
   try {
-    const out: number[] = [];
-    for await (const t of ctx.getSequence().evaluate(model.tokenize(PROMPT).slice(0, 48), { yieldEogToken: true })) {
-      out.push(t);
-      if (out.length >= 4) break;
+    for await (const t of ctx.getSequence().evaluate(model.tokenize(PROMPT).slice(0, 48), { temperature: 0, yieldEogToken: true })) {
+      llamaCpp.push(t);
+      if (llamaCpp.length >= N_GENERATED) break;
     }
-    return out;
   } finally {
     await ctx.dispose();
     await model.dispose();
   }
+  const m = await loadModel(path);
+  try {
+    return { llamaCpp, ours: await m.generate(prompt, { maxTokens: N_GENERATED, temperature: 0 }) };
+  } finally {
+    await m.close();
+  }
 }
 
 describe("fixtures/tiny-llama4 through llama.cpp", () => {
-  it("F16 conversion: llama4 keys and tensors llama.cpp needs, an mmproj next to it, and llama.cpp generates from it", async () => {
+  it("F16 conversion: llama4 keys and tensors llama.cpp needs, an mmproj next to it, and llama.cpp and our runtime generate the same tokens from it", async () => {
     const tc = (JSON.parse(readFileSync(join(FIXTURE, "config.json"), "utf8")) as { text_config: Record<string, number> }).text_config;
     const g = await openGguf(f16);
     try {
@@ -65,12 +78,16 @@ describe("fixtures/tiny-llama4 through llama.cpp", () => {
     const mm = await openGguf(join(tmp, "mmproj-tiny-f16.gguf"));
     expect(ggufString(mm, "clip.projector_type")).toBe("llama4");
     await mm.close();
-    expect((await generates(f16)).length).toBe(4);
+    const g16 = await generates(f16);
+    expect(g16.llamaCpp).toHaveLength(N_GENERATED);
+    expect(g16.ours).toEqual(g16.llamaCpp);
   });
 
   const FTYPES = ["F32", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"];
-  it("every file type: same file as llama_model_quantize (tensor list, order, types, bytes, KVs), and llama.cpp generates from it", { timeout: 300_000 }, async () => {
+  it("every file type: same file as llama_model_quantize (tensor list, order, types, bytes, KVs), and llama.cpp and our runtime generate the same tokens from it", { timeout: 300_000 }, async () => {
     const differences: string[] = [];
+    const generated: string[] = [];
+    const differentTokens: string[] = [];
     for (const name of FTYPES) {
       const ftype = FTYPE_BY_NAME[name];
       const ours = join(tmp, `ours-${name}.gguf`);
@@ -92,22 +109,33 @@ describe("fixtures/tiny-llama4 through llama.cpp", () => {
         await a.close();
         await b.close();
       }
-      expect((await generates(ours)).length, `llama.cpp output for ${name}`).toBeGreaterThan(0); // an EOG token counts
+      const g = await generates(ours);
+      generated.push(`${name}: llama.cpp ${g.llamaCpp.join(",")} ours ${g.ours.join(",")}`);
+      expect(g.llamaCpp.length, `llama.cpp output for ${name}`).toBeGreaterThan(0); // an EOG token counts
+      if (g.ours.join() !== g.llamaCpp.join()) differentTokens.push(name);
       rmSync(ref);
     }
+    process.stderr.write(generated.join("\n") + "\n");
     expect(differences).toEqual([]);
+    // Greedy generation from each file: our runtime picks the tokens llama.cpp picks.
+    expect(differentTokens).toEqual([]);
   });
 });
 
 describe("perplexity", () => {
-  it("llama.cpp's perplexity of our F16 conversion on brown-test is within 1 % of reference.json", { timeout: 300_000 }, async () => {
+  it("llama.cpp's perplexity of our F16 conversion on brown-test is within 1e-4 of reference.json", { timeout: 300_000 }, async () => {
     const ref = JSON.parse(readFileSync(join(FIXTURE, "reference/reference.json"), "utf8")) as { perplexity: { ppl: number; n_ctx: number; chunks: number } };
     // llama.cpp's forward pass (koffi on libllama: node-llama-cpp exposes no raw logits), llama-perplexity's arithmetic (@moeq/eval)
     const m = openLlamaLogits(f16, ref.perplexity.n_ctx);
     try {
       const r = await perplexity(m, BROWN_TEST, { ctx: ref.perplexity.n_ctx });
       expect(r.nChunk).toBe(ref.perplexity.chunks);
-      expect(Math.abs(r.ppl - ref.perplexity.ppl) / ref.perplexity.ppl).toBeLessThan(0.01);
+      // The fixture's BF16 weights are exact in F16 (8-bit mantissas, exponents in F16's range), so the file holds the
+      // training weights; what remains is float32 arithmetic in another order and ggml rounding each activation row to
+      // F16 for the F16 dot products (2^-11 relative per element, unbiased over 28 800 scored tokens). Measured 8.9e-6.
+      const rel = Math.abs(r.ppl - ref.perplexity.ppl) / ref.perplexity.ppl;
+      process.stderr.write(`F16 PPL ${r.ppl} vs reference ${ref.perplexity.ppl}: relative ${rel.toExponential(2)}\n`);
+      expect(rel).toBeLessThan(1e-4);
     } finally {
       await m.close();
     }

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlamaFType, convertHfToGguf } from "@moeq/convert";
 import { openEvalModel, perplexity } from "@moeq/eval";
-import { openLlamaLogits } from "../../../test-support/llama-perplexity.js";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
 import { runMoeq } from "./test-utils/run-moeq.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));

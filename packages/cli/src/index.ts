@@ -2,10 +2,14 @@ import yargs from "yargs";
 import { MoeqError, InputError, CheckFailedError } from "@moeq/formats";
 import { commands } from "./commands/index.js";
 
-/** Exit codes every command shares: 0 ok, 1 a gate or check failed, 2 bad input. */
+/** Exit codes every command shares: 0 ok, 1 a gate or check failed, 2 bad input, 70 an internal error (a bug in moeq). */
 export const EXIT_OK = 0;
 export const EXIT_CHECK_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
+/** sysexits.h EX_SOFTWARE: never 1, so a crash is not mistaken for "the gate failed" in CI. */
+export const EXIT_INTERNAL = 70;
+
+const EXIT_CODES_HELP = `Exit codes: ${EXIT_OK} ok, ${EXIT_CHECK_FAILED} a gate or check failed, ${EXIT_BAD_INPUT} bad input (one line naming the file), ${EXIT_INTERNAL} internal error (a bug: please report it with the stack trace).`;
 
 /** Maps any thrown value to one line on stderr and an exit code; never a stack trace for user errors. */
 export function reportError(err: unknown): number {
@@ -23,7 +27,7 @@ export function reportError(err: unknown): number {
     return EXIT_BAD_INPUT;
   }
   process.stderr.write(`moeq: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  return EXIT_CHECK_FAILED;
+  return EXIT_INTERNAL;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -34,6 +38,9 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, "Name a command; see --help.")
     .recommendCommands()
+    .epilogue(EXIT_CODES_HELP)
+    // main returns the exit code; yargs must not end the process itself (e.g. after --help).
+    .exitProcess(false)
     .help()
     .version(false)
     .fail((msg, err) => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import { quantizeFp8, FP8_SCHEMES } from "@moeq/quant";
 import { convertToFp8 } from "@moeq/convert";
-import { runPythonReferee } from "../../../test-support/python-referee.js";
+import { runPythonReferee } from "@moeq/test-support/python-referee";
 
 const fixture = fileURLToPath(new URL("../../../fixtures/tiny-llama4", import.meta.url));
 const ROWS = 256;

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { convertHfToGguf } from "../src/convert-hf.js";
 import { LlamaFType } from "../src/ftype.js";
 import { loadModel } from "@moeq/runtime";
-import { writeRandomCheckpoint, FIXTURE_DIR } from "../../runtime/src/test-utils/random-checkpoint.js";
-import { loadLlamaCppModel } from "../../../test-support/llama-run.js";
+import { writeRandomCheckpoint, FIXTURE_DIR } from "@moeq/test-support/random-checkpoint";
+import { loadLlamaCppModel } from "@moeq/test-support/llama-run";
 
 const N_TOKENS = Number(process.env.MOEQ_BENCH_TOKENS ?? 256);
 const THREADS = Number(process.env.MOEQ_BENCH_THREADS ?? 1);

@@ -12,11 +12,11 @@ import { planLlama4VisionTensors, llama4VisionKVs } from "./arch/llama4-vision.j
 import { tokenizerKVs } from "./tokenizer-gguf.js";
 import { openCheckpoint, type CheckpointTensor } from "./checkpoint-index.js";
 import { kvU32 } from "./gguf-kv.js";
-import { ExpertErrorCollector, writeExpertErrors, type ExpertErrorRow } from "./expert-errors.js";
+import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
-import { planUnits, readPlannedUnit } from "./tensor-units.js";
-import { EncodePool, runOrdered } from "./work-pool.js";
-import type { EncodeJob } from "./encode-rows.js";
+import { readPlannedUnit } from "./tensor-units.js";
+import { EncodePool } from "./work-pool.js";
+import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
 
 export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype" | "hasImatrix">> {
   readonly outtype: LlamaFType;
@@ -28,13 +28,8 @@ export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype
   readonly expertErrorsPath?: string;
 }
 
-export interface ConvertSummary {
+export interface ConvertSummary extends WriteSummary {
   readonly output: string;
-  readonly tensors: { name: string; type: string; ne: number[]; bytes: number }[];
-  readonly outputBytes: number;
-  readonly nElements: number;
-  readonly bitsPerWeight: number;
-  readonly seconds: number;
   /** The projector file written next to the output when the checkpoint has a vision tower. */
   readonly mmproj?: { readonly output: string; readonly outputBytes: number; readonly tensors: number };
   /** Rows written to `expertErrorsPath`, when it was set. */
@@ -110,17 +105,23 @@ export function mmprojPath(output: string): string {
   return join(dirname(output), `mmproj-${basename(output)}`);
 }
 
-async function writePlanned(
-  output: string,
-  kvs: Map<string, GGUFKV>,
-  tensors: readonly PlannedTensor[],
-  types: readonly GGMLType[],
-  viaF16: boolean,
-  reader: SafetensorsCheckpoint,
-  pool: EncodePool,
-  opts: ConvertOptions,
-  errors?: ExpertErrorCollector,
-): Promise<{ writer: GGUFWriter; outBytes: number }> {
+/** One GGUF file of a conversion (the model, or its mmproj) and where its tensors come from. */
+interface PlannedFile {
+  readonly output: string;
+  readonly kvs: Map<string, GGUFKV>;
+  readonly tensors: readonly PlannedTensor[];
+  readonly types: readonly GGMLType[];
+  /** Quantized mixtures: round through F16 first and store ggml_n_dims dims, as convert + llama-quantize would. */
+  readonly viaF16: boolean;
+  readonly reader: SafetensorsCheckpoint;
+  readonly pool: EncodePool;
+  readonly maxUnitElements?: number;
+  readonly onTensor?: (i: number, n: number, name: string) => void;
+  readonly errors?: ExpertErrorCollector;
+}
+
+async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number }> {
+  const { output, kvs, tensors, types, viaF16, reader, pool, errors } = f;
   const writer = new GGUFWriter(output);
   for (const [k, v] of kvs) writer.setKV(k, v);
   // quantized mixtures reproduce llama-quantize's C writer, which stores ggml_n_dims dims
@@ -128,31 +129,18 @@ async function writePlanned(
   let committed = false;
   try {
     await writer.writeHeader();
-    let tensorIdx = 0;
-    async function* jobs(): AsyncGenerator<{ job: EncodeJob; tag: { last: boolean; expert: number; n: number } }> {
-      for (let i = 0; i < tensors.length; i++) {
-        const t = tensors[i];
-        const units = planUnits(t.ne, opts.maxUnitElements);
+    const outBytes = await writeUnitsInOrder({
+      writer,
+      tensors,
+      pool,
+      errors,
+      maxUnitElements: f.maxUnitElements,
+      onTensor: f.onTensor,
+      unitWork: async (t, i, u) => {
         // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
         const roundF16 = viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
-        for (let k = 0; k < units.length; k++) {
-          const u = units[k];
-          const data = await readPlannedUnit(reader, t, u);
-          const job: EncodeJob = { type: types[i], data, nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, measureError: errors !== undefined };
-          yield { job, tag: { last: k === units.length - 1, expert: u.expert, n: u.nrows * t.ne[0] } };
-        }
-      }
-    }
-    let outBytes = 0;
-    await runOrdered(pool, jobs(), async (r, tag) => {
-      const t = tensors[tensorIdx];
-      await writer.writeTensorData(t.name, r.bytes);
-      outBytes += r.bytes.length;
-      errors?.add(t.name, t.ne, tag.expert, r.sumSquaredError ?? 0, tag.n);
-      if (tag.last) {
-        opts.onTensor?.(tensorIdx, tensors.length, t.name);
-        tensorIdx++;
-      }
+        return { job: { type: types[i], data: await readPlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16 } };
+      },
     });
     await writer.finish();
     committed = true;
@@ -173,29 +161,16 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
   try {
     const plan = planConversion(dir, tensors, opts);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const { writer, outBytes } = await writePlanned(output, plan.kvs, plan.tensors, plan.types, plan.viaF16, checkpoint, pool, opts, errors);
+    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements };
+    const { writer, outBytes } = await writePlanned({ ...common, output, kvs: plan.kvs, tensors: plan.tensors, types: plan.types, viaF16: plan.viaF16, onTensor: opts.onTensor, errors });
     let mmproj: ConvertSummary["mmproj"];
     if (plan.mmproj) {
       const path = mmprojPath(output);
-      const r = await writePlanned(path, plan.mmproj.kvs, plan.mmproj.tensors, plan.mmproj.types, false, checkpoint, pool, { ...opts, onTensor: undefined });
+      const r = await writePlanned({ ...common, output: path, kvs: plan.mmproj.kvs, tensors: plan.mmproj.tensors, types: plan.mmproj.types, viaF16: false });
       mmproj = { output: path, outputBytes: r.outBytes, tensors: r.writer.tensors.length };
     }
-    let expertErrors: ExpertErrorRow[] | undefined;
-    if (errors && opts.expertErrorsPath) {
-      expertErrors = errors.result();
-      await writeExpertErrors(opts.expertErrorsPath, expertErrors);
-    }
-    const nElements = plan.tensors.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
-    return {
-      output,
-      tensors: writer.tensors.map((t, i) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...plan.tensors[i].ne], bytes: t.byteLength })),
-      outputBytes: outBytes,
-      nElements,
-      bitsPerWeight: (outBytes * 8) / nElements,
-      seconds: (performance.now() - t0) / 1000,
-      mmproj,
-      expertErrors,
-    };
+    const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);
+    return { output, ...writeSummary(writer, plan.tensors, outBytes, t0), mmproj, expertErrors };
   } finally {
     await checkpoint.close();
     await pool.close();

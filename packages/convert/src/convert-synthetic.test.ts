@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GGMLType, GGUFValueType, f16ToF32Row, openGguf, type GGUFFile } from "@moeq/formats";
-import { writeSyntheticLlama4, syntheticStoredValue, type SyntheticTensor } from "../../../test-support/synthetic-llama4.js";
+import { writeSyntheticLlama4, syntheticStoredValue, type SyntheticTensor } from "@moeq/test-support/synthetic-llama4";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
 import { ggufNumber, ggufString } from "./gguf-kv.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GGMLType, f16ToF32Row, openGguf, parseGGMLType } from "@moeq/formats";
 import { dequantize, quantize } from "@moeq/quant";
-import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { convertHfToGguf } from "./convert-hf.js";
 import { quantizeGguf } from "./quantize-gguf.js";
 import { LlamaFType } from "./ftype.js";

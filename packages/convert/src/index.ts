@@ -1,24 +1,22 @@
-export * from "./hub/index.js";
-export * from "./ftype.js";
-export * from "./tensor-type-choice.js";
-export * from "./imatrix.js";
-export * from "./tokenizer-gguf.js";
-export * from "./arch/llama4.js";
-export * from "./arch/llama4-vision.js";
-export * from "./arch/general-metadata.js";
-export * from "./encode-rows.js";
-export * from "./convert-hf.js";
-export * from "./quantize-gguf.js";
-export * from "./expert-errors.js";
-export * from "./gguf-kv.js";
-export * from "./checkpoint-index.js";
-export * from "./output-dir.js";
-export * from "./calibration.js";
-export * from "./fp8/compressed-tensors-config.js";
-export * from "./linear-plan.js";
-export * from "./fp8/fp8-outputs.js";
-export * from "./fp8/activation-absmax.js";
-export * from "./fp8/fp8-convert.js";
-export * from "./awq/awq-activations.js";
-export * from "./awq/awq-convert.js";
-export * from "./gptq/index.js";
+// @moeq/convert's public API: the two pipelines (HF → GGUF, GGUF → GGUF), llama.cpp's file types, the
+// options and summaries they take and give. Architecture tables, units, the worker pool and the type-choice
+// port stay internal.
+
+// Pipelines
+export { convertHfToGguf, mmprojPath, type ConvertOptions, type ConvertSummary } from "./convert-hf.js";
+export { quantizeGguf, type QuantizeGgufOptions, type QuantizeSummary } from "./quantize-gguf.js";
+export type { QuantizeTypeOptions } from "./tensor-type-choice.js";
+export type { WriteSummary } from "./write-units.js";
+
+// llama.cpp file types
+export { LlamaFType, FTYPE_BY_NAME, FTYPE_NAMES, ftypeName, parseFType, isQuantizedType } from "./ftype.js";
+
+// Inputs and outputs next to the model
+export { readImatrix, type ImatrixData } from "./imatrix.js";
+export type { ExpertErrorRow } from "./expert-errors.js";
+export { ggufNumber, ggufString } from "./gguf-kv.js";
+
+// Safetensors for vLLM / Transformers
+export { convertToFp8, type Fp8ConvertOptions, type Fp8Summary } from "./fp8/fp8-convert.js";
+export { convertToAwq, type AwqConvertOptions, type AwqGroupChoice, type AwqSummary } from "./awq/awq-convert.js";
+export { gptqConvert, type GptqConvertOptions, type GptqLinearReport, type GptqReport, type GptqSummary } from "./gptq/gptq-pipeline.js";

@@ -7,11 +7,11 @@
 import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, openGguf, type GGUFFile } from "@moeq/formats";
 import { ggufNumber, ggufString, kvStr, kvU32 } from "./gguf-kv.js";
 import { chooseTensorTypes, llamaQuantizeOrder, tensorAllowsQuantization, tensorRequiresImatrix, type QuantizeTypeOptions } from "./tensor-type-choice.js";
-import { planUnits, readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
-import { EncodePool, runOrdered } from "./work-pool.js";
+import { readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
+import { EncodePool } from "./work-pool.js";
 import { assertImatrixFinite, readImatrix, type ImatrixData } from "./imatrix.js";
-import { ExpertErrorCollector, writeExpertErrors, type ExpertErrorRow } from "./expert-errors.js";
-import type { EncodeJob } from "./encode-rows.js";
+import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
+import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
 
 export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatrix"> {
   readonly threads?: number;
@@ -23,13 +23,8 @@ export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatr
   readonly expertErrorsPath?: string;
 }
 
-export interface QuantizeSummary {
-  readonly tensors: { name: string; type: string; ne: number[]; bytes: number }[];
+export interface QuantizeSummary extends WriteSummary {
   readonly inputBytes: number;
-  readonly outputBytes: number;
-  readonly nElements: number;
-  readonly bitsPerWeight: number;
-  readonly seconds: number;
   /** Rows written to `expertErrorsPath`, when it was set. */
   readonly expertErrors?: readonly ExpertErrorRow[];
 }
@@ -122,58 +117,25 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
     };
 
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    let tensorIdx = 0;
-    type Tag = { last: boolean; expert: number; n: number; raw?: Uint8Array };
-    async function* jobs(): AsyncGenerator<{ job: EncodeJob; tag: Tag }> {
-      for (let i = 0; i < ordered.length; i++) {
-        const t = ordered[i];
-        const type = types[i];
-        const units = planUnits(t.ne);
-        const im = type !== t.type ? imFor(i) : undefined;
-        for (let k = 0; k < units.length; k++) {
-          const u = units[k];
-          const tag: Tag = { last: k === units.length - 1, expert: u.expert, n: u.nrows * t.ne[0] };
-          if (type === t.type) {
-            // copied unchanged (error 0 by construction): a trivial job keeps the write order in one queue
-            yield { job: { type: GGMLType.F32, data: new Float32Array(0), nrows: 0, nPerRow: t.ne[0] }, tag: { ...tag, raw: await readGGUFUnitRaw(f, t, u) } };
-          } else {
-            const data = await readGGUFUnit(f, t, u);
-            const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
-            yield { job: { type, data, nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice, measureError: errors !== undefined }, tag };
-          }
-        }
-      }
-    }
-    let outBytes = 0;
-    await runOrdered(pool, jobs(), async (r, tag) => {
-      const t = ordered[tensorIdx];
-      const b = tag.raw ?? r.bytes;
-      await w.writeTensorData(t.name, b);
-      outBytes += b.length;
-      errors?.add(t.name, t.ne, tag.expert, tag.raw ? 0 : (r.sumSquaredError ?? 0), tag.n);
-      if (tag.last) {
-        opts.onTensor?.(tensorIdx, ordered.length, t.name);
-        tensorIdx++;
-      }
+    const outBytes = await writeUnitsInOrder({
+      writer: w,
+      tensors: ordered,
+      pool,
+      errors,
+      onTensor: opts.onTensor,
+      unitWork: async (t, i, u) => {
+        // a tensor that keeps its type is copied unchanged
+        if (types[i] === t.type) return { raw: await readGGUFUnitRaw(f, t, u) };
+        const im = imFor(i);
+        const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
+        return { job: { type: types[i], data: await readGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
+      },
     });
     await w.finish();
     writer = undefined;
-    let expertErrors: ExpertErrorRow[] | undefined;
-    if (errors && opts.expertErrorsPath) {
-      expertErrors = errors.result();
-      await writeExpertErrors(opts.expertErrorsPath, expertErrors);
-    }
-    const nElements = ordered.reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
+    const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);
     const inputBytes = ordered.reduce((a, t) => a + t.byteLength, 0);
-    return {
-      tensors: w.tensors.map((t, i) => ({ name: t.name, type: GGML_TYPE_INFO[t.type].name, ne: [...ordered[i].ne], bytes: t.byteLength })),
-      inputBytes,
-      outputBytes: outBytes,
-      nElements,
-      bitsPerWeight: (outBytes * 8) / nElements,
-      seconds: (performance.now() - t0) / 1000,
-      expertErrors,
-    };
+    return { ...writeSummary(w, ordered, outBytes, t0), inputBytes, expertErrors };
   } finally {
     await writer?.abort();
     await pool.close();

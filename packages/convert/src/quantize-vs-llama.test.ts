@@ -3,15 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GGML_TYPE_INFO, openGguf, type GGUFFile } from "@moeq/formats";
-import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
-import { referenceQuantize } from "../../../test-support/llama-quantize.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { referenceQuantize } from "@moeq/test-support/llama-quantize";
 import { convertHfToGguf } from "./convert-hf.js";
 import { FTYPE_BY_NAME } from "./ftype.js";
 import { quantizeGguf } from "./quantize-gguf.js";
 import { ggufNumber } from "./gguf-kv.js";
 import { readImatrix } from "./imatrix.js";
 import { writeImatrix } from "./test-utils/imatrix-file.js";
-import { llamaQuantizeOrder } from "./tensor-type-choice.js";
 import { writeFileSync } from "node:fs";
 
 // One F16 conversion shared by every file type. Dims chosen so the mixtures and fallbacks all fire:
@@ -32,7 +31,7 @@ async function sameBytes(a: GGUFFile, an: string, b: GGUFFile, bn: string): Prom
 }
 
 /** Names the first difference between two GGUF files: tensor list/order, types, KVs, or data. */
-async function describeDifference(ours: string, ref: string): string {
+async function describeDifference(ours: string, ref: string): Promise<string> {
   const a = await openGguf(ours);
   const b = await openGguf(ref);
   try {

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeRow, loadModel, openGgufFile, openSafetensorsTensors, WeightStore } from "@moeq/runtime";
-import { writeRandomCheckpoint } from "../../runtime/src/test-utils/random-checkpoint.js";
-import { patternPng } from "../../runtime/src/test-utils/pattern-png.js";
+import { writeRandomCheckpoint } from "@moeq/test-support/random-checkpoint";
+import { patternPng } from "@moeq/test-support/pattern-png";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
 

@@ -19,8 +19,8 @@ import type { LlamaModel } from "node-llama-cpp";
 import { loadModel, type Llama4Model } from "@moeq/runtime";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
-import { loadLlamaCppModel, llamaCppTokenize } from "../../../test-support/llama-run.js";
-import { openLlamaLogits, type LlamaLogitsOptions } from "../../../test-support/llama-perplexity.js";
+import { loadLlamaCppModel, llamaCppTokenize } from "@moeq/test-support/llama-run";
+import { openLlamaLogits, type LlamaLogitsOptions } from "@moeq/test-support/llama-perplexity";
 
 const FIXTURE_DIR = fileURLToPath(new URL("../../../fixtures/tiny-llama4", import.meta.url));
 const TEST_SPLIT = join(FIXTURE_DIR, "..", "data", "brown-test.txt");

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 
 // Worker threads run the compiled dist/quantize-worker.js, so this test drives the built CLI.
 const root = fileURLToPath(new URL("../../..", import.meta.url));

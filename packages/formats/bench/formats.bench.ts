@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bf16ToF32Row, f16ToF32Row, f32ToBf16Row, f32ToF16Row, GGMLType, GGUFValueType, GGUFWriter, openGguf } from "@moeq/formats";
-import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "../../../test-support/ggml-gguf.js";
+import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "@moeq/test-support/ggml-gguf";
 
 const N = 1 << 22;
 

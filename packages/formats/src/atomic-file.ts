@@ -3,9 +3,17 @@ import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
-/** A fresh temporary name next to `path` (same directory, so the final rename stays on one filesystem). */
-export function atomicTempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+export interface AtomicWriteOptions {
+  /**
+   * Folder for the temporary file (default: the target's folder). It must be on the same filesystem; use it
+   * when other tools enumerate the target's folder and must never see a stray temp name (e.g. a Hub cache's refs/).
+   */
+  readonly tempDir?: string;
+}
+
+/** A fresh temporary name next to `path` (same directory, so the final rename stays on one filesystem), or in `tempDir`. */
+export function atomicTempPath(path: string, tempDir?: string): string {
+  return join(tempDir ?? dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
 /**
@@ -24,8 +32,8 @@ export class AtomicFileWriter {
     private readonly fh: FileHandle,
   ) {}
 
-  static async open(path: string): Promise<AtomicFileWriter> {
-    const tempPath = atomicTempPath(path);
+  static async open(path: string, options: AtomicWriteOptions = {}): Promise<AtomicFileWriter> {
+    const tempPath = atomicTempPath(path, options.tempDir);
     const fh = await open(tempPath, "wx");
     return new AtomicFileWriter(path, tempPath, fh);
   }
@@ -73,7 +81,8 @@ export class AtomicFileWriter {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsyncs a directory so a rename or symlink in it survives a power cut (best effort where unsupported). */
+export async function fsyncDir(dir: string): Promise<void> {
   // Not every platform lets a directory be opened for fsync; the rename is still atomic there.
   let fh: FileHandle | undefined;
   try {
@@ -86,9 +95,9 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` crash-safely (temp name, fsync, rename). */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const w = await AtomicFileWriter.open(path);
+/** Writes `data` to `path` crash-safely (temp name, fsync, rename, fsync the folder). The folder must exist. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+  const w = await AtomicFileWriter.open(path, options);
   try {
     await w.write(typeof data === "string" ? new TextEncoder().encode(data) : data);
     await w.commit();

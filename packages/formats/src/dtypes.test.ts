@@ -4,8 +4,8 @@ import {
   f32ToF16, f32ToF16Row, f32ToF8E4M3, f32ToF8E5M2, f8E4M3ToF32, f8E5M2ToF32, SAFETENSORS_DTYPE_SIZE,
   type SafetensorsDType,
 } from "./dtypes.js";
-import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "../../../test-support/ggml-gguf.js";
-import { xorshift32 } from "./test-utils/xorshift.js";
+import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "@moeq/test-support/ggml-gguf";
+import { seededUint32 } from "./seeded-random.js";
 
 function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return -2;
@@ -25,7 +25,7 @@ function edgeAndRandomF32(n: number, seed: number): Float32Array {
   ];
   const out = new Uint32Array(n);
   out.set(edges);
-  const r = xorshift32(seed);
+  const r = seededUint32(seed);
   for (let i = edges.length; i < n; i++) {
     const k = i % 4;
     if (k === 0) out[i] = r(); // any bit pattern, NaNs included

@@ -255,6 +255,17 @@ const F16_TO_F32_BITS: Uint32Array = (() => {
   return t;
 })();
 
+/**
+ * All 65536 binary16 values widened to float32 as ggml_compute_fp16_to_fp32 does (NaNs quiet, payload kept):
+ * the one fp16 table every package indexes (`F16_TO_F32[bits]`).
+ */
+export const F16_TO_F32: Float32Array = new Float32Array(F16_TO_F32_BITS.buffer);
+
+/** Rounds a float32 to the nearest binary16 and back (ggml_fp32_to_fp16 then ggml_fp16_to_fp32). */
+export function roundToF16(x: number): number {
+  return F16_TO_F32[f32ToF16(x)]!;
+}
+
 // ---- whole buffers -------------------------------------------------------------------------------
 
 /** Reinterprets `bytes` as an array of `T`, copying only when the offset is misaligned. */

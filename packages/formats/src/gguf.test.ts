@@ -7,8 +7,8 @@ import { GGML_TYPE_INFO, GGMLType } from "./ggml-types.js";
 import { ggmlNDimsShape, GGUFValueType, type GGUFKV, type GGUFValue } from "./gguf-types.js";
 import { openGguf } from "./gguf-read.js";
 import { GGUFWriter } from "./gguf-write.js";
-import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, type CKV } from "../../../test-support/ggml-gguf.js";
-import { xorshift32Unit } from "./test-utils/xorshift.js";
+import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, type CKV } from "@moeq/test-support/ggml-gguf";
+import { seededRandom } from "./seeded-random.js";
 
 const SCALAR_TYPES = [
   GGUFValueType.UINT8, GGUFValueType.INT8, GGUFValueType.UINT16, GGUFValueType.INT16, GGUFValueType.UINT32, GGUFValueType.INT32,
@@ -103,7 +103,7 @@ afterAll(async () => {
 
 describe("GGUF files we write load in llama.cpp", () => {
   it.each([1, 2, 3])("seed %i: same keys, types, values, shapes, offsets and data offset in gguf_init_from_file", async (seed) => {
-    const r = xorshift32Unit(seed);
+    const r = seededRandom(seed);
     const kvs: [string, GGUFKV][] = [["general.architecture", { type: GGUFValueType.STRING, value: "llama4" }]];
     for (let i = 0; i < 30; i++) kvs.push([`test.key_${i}`, randomKV(r, false)]);
     const tensors = randomTensors(r, 6);
@@ -158,7 +158,7 @@ describe("GGUF files we write load in llama.cpp", () => {
       ["tokenizer.ggml.scores", { type: GGUFValueType.ARRAY, arrayType: GGUFValueType.FLOAT32, value: scores }],
       ["general.name", { type: GGUFValueType.STRING, value: "after the big arrays" }],
     ];
-    const tensors = randomTensors(xorshift32Unit(5), 3);
+    const tensors = randomTensors(seededRandom(5), 3);
     await writeOurs(path, kvs, tensors);
     const c = readGgufWithLlama(path)!;
     expect(c).not.toBeNull();
@@ -190,7 +190,7 @@ describe("GGUF files we write load in llama.cpp", () => {
 
 describe("GGUF files llama.cpp writes are read identically", () => {
   it("gguf_write_to_file output: same KVs, tensor infos and bytes; our writer reproduces the file byte for byte", async () => {
-    const r = xorshift32Unit(99);
+    const r = seededRandom(99);
     const cKvs: CKV[] = [{ key: "general.architecture", type: GGUFValueType.STRING, value: "llama4" }];
     for (let i = 0; i < 30; i++) {
       const kv = randomKV(r, false);
@@ -230,7 +230,7 @@ describe("GGUF files llama.cpp writes are read identically", () => {
 
 describe("GGUF round trip (seeded property test)", () => {
   it.each([11, 12, 13, 14, 15, 16, 17, 18])("seed %i: write → read gives back every KV (nested arrays too), shape and byte", async (seed) => {
-    const r = xorshift32Unit(seed);
+    const r = seededRandom(seed);
     const kvs: [string, GGUFKV][] = [];
     for (let i = 0; i < 25; i++) kvs.push([`rt.k${i}`, randomKV(r, true)]);
     const tensors = randomTensors(r, Math.floor(r() * 5));

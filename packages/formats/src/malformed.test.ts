@@ -10,7 +10,7 @@ import { GGUFValueType } from "./gguf-types.js";
 import { openGguf } from "./gguf-read.js";
 import { ByteSink } from "./gguf-encode.js";
 import { openSafetensors } from "./safetensors-read.js";
-import { readGgufWithLlama } from "../../../test-support/ggml-gguf.js";
+import { readGgufWithLlama } from "@moeq/test-support/ggml-gguf";
 
 let dir: string;
 beforeAll(async () => {

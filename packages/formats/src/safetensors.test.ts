@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { decodeToFloat32, encodeFromFloat32, SAFETENSORS_DTYPE_SIZE, type SafetensorsDType } from "./dtypes.js";
 import { openSafetensors } from "./safetensors-read.js";
 import { SafetensorsWriter } from "./safetensors-write.js";
-import { xorshift32Unit } from "./test-utils/xorshift.js";
+import { seededRandom } from "./seeded-random.js";
 
 const DTYPES = Object.keys(SAFETENSORS_DTYPE_SIZE) as SafetensorsDType[];
 
@@ -73,7 +73,7 @@ describe("safetensors reader", () => {
 
 describe("safetensors round trip (seeded property test)", () => {
   it.each([1, 2, 3, 4, 5, 6])("seed %i: single file", async (seed) => {
-    const r = xorshift32Unit(seed);
+    const r = seededRandom(seed);
     const tensors = randomTensors(r, 1 + Math.floor(r() * 12));
     const path = join(dir, `single-${seed}.safetensors`);
     const res = await write(path, tensors, { metadata: { format: "pt", seed: String(seed) } });
@@ -89,7 +89,7 @@ describe("safetensors round trip (seeded property test)", () => {
   });
 
   it.each([7, 8, 9, 10])("seed %i: sharded with model.safetensors.index.json", async (seed) => {
-    const r = xorshift32Unit(seed);
+    const r = seededRandom(seed);
     // two fixed 40-byte tensors guarantee at least two shards whatever the random sizes are
     const fixed = (name: string): T => ({ name, dtype: "F32", shape: [10], data: new Uint8Array(40).fill(7) });
     const tensors = [fixed("fixed.a"), ...randomTensors(r, 15), fixed("fixed.b")];

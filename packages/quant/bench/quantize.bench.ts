@@ -6,7 +6,7 @@ import { expect, it } from "vitest";
 import { Bench } from "tinybench";
 import { GGMLType, ggmlTypeName } from "@moeq/formats";
 import { SUPPORTED_QUANT_TYPES, dequantize, quantize, quantizeInto, quantizeRequiresImatrix, quantizedSize } from "@moeq/quant";
-import { ggmlDequantize, ggmlDequantizeInto, ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "../../../test-support/ggml-quants.js";
+import { ggmlDequantize, ggmlDequantizeInto, ggmlQuantizeChunk, ggmlQuantizeChunkInto } from "@moeq/test-support/ggml-quants";
 import { DISTRIBUTIONS, makeImatrix, makeRows } from "../src/test-utils/rows.js";
 
 const NROWS = Number(process.env.MOEQ_BENCH_ROWS ?? 64);

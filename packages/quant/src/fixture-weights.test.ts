@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { GGML_TYPE_INFO, ggmlTypeName, openSafetensors } from "@moeq/formats";
 import { SUPPORTED_QUANT_TYPES, dequantize, quantize, quantizeRequiresImatrix } from "./index.js";
-import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { ggmlDequantize, ggmlQuantizeChunk } from "@moeq/test-support/ggml-quants";
 import { GRID_IQUANT_TYPES, describeFloatMismatch, describeMismatch, makeImatrix } from "./test-utils/rows.js";
 
 const FIXTURE = fileURLToPath(new URL("../../../fixtures/tiny-llama4", import.meta.url));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType, GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
 import { SUPPORTED_QUANT_TYPES, dequantize, getReferenceCodec, quantize, quantizeRequiresImatrix, quantizedSize } from "./index.js";
-import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { ggmlDequantize, ggmlQuantizeChunk } from "@moeq/test-support/ggml-quants";
 import { DISTRIBUTIONS, describeFloatMismatch, describeMismatch, makeImatrix, makeRows } from "./test-utils/rows.js";
 
 /** Row shapes: several rows each, so the per-row imatrix paths (row sigma2) and the flat ref paths both show. */

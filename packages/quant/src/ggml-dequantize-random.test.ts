@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType, GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
 import { dequantize, getReferenceCodec } from "./index.js";
-import { ggmlDequantize } from "../../../test-support/ggml-quants.js";
+import { ggmlDequantize } from "@moeq/test-support/ggml-quants";
 import { describeFloatMismatch, rng } from "./test-utils/rows.js";
 
 /** Byte offsets of each block type's fp16 fields (every type with a dequantizer is listed). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { dequantize, getReferenceCodec, quantize } from "./index.js";
-import { ggmlDequantize, ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { ggmlDequantize, ggmlQuantizeChunk } from "@moeq/test-support/ggml-quants";
 import { describeFloatMismatch, describeMismatch, rng } from "./test-utils/rows.js";
 
 function bitPatterns(count: number): Float32Array {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { getReferenceCodec, quantize } from "./index.js";
-import { ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { ggmlQuantizeChunk } from "@moeq/test-support/ggml-quants";
 import { describeMismatch, rng } from "./test-utils/rows.js";
 
 /** One block of `blockSize` per maximum: the maximum at a varying index, the rest random below it. */

@@ -4,7 +4,7 @@
 import { expect, it } from "vitest";
 import { GGML_TYPE_INFO, ggmlTypeName } from "@moeq/formats";
 import { SUPPORTED_QUANT_TYPES, getReferenceCodec, quantize, quantizeRequiresImatrix } from "./index.js";
-import { ggmlQuantizeChunk } from "../../../test-support/ggml-quants.js";
+import { ggmlQuantizeChunk } from "@moeq/test-support/ggml-quants";
 import { DISTRIBUTIONS, GRID_IQUANT_TYPES, describeMismatch, makeImatrix, makeRows, rng } from "./test-utils/rows.js";
 
 it("matches ggml_quantize_chunk over random magnitudes and imatrix shapes", () => {

@@ -9,8 +9,8 @@ import { Llama4TextModel } from "./llama4/text-model.js";
 import { WeightStore } from "./store/weight-store.js";
 import { openSafetensorsTensors } from "./store/safetensors-source.js";
 import type { ActivationEvent } from "./llama4/taps.js";
-import { writeRandomCheckpoint } from "./test-utils/random-checkpoint.js";
-import { patternPng } from "./test-utils/pattern-png.js";
+import { writeRandomCheckpoint } from "@moeq/test-support/random-checkpoint";
+import { patternPng } from "@moeq/test-support/pattern-png";
 
 let dir: string;
 let ckpt: string;

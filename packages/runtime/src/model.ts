@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { InputError } from "@moeq/formats";
+import { InputError, seededRandom } from "@moeq/formats";
 import type { Llama4TextConfig } from "./llama4/config.js";
 import { llama4ConfigFromGguf, llama4ConfigFromHf } from "./llama4/config.js";
 import { Llama4TextModel } from "./llama4/text-model.js";
@@ -14,7 +14,7 @@ import { openSafetensorsTensors } from "./store/safetensors-source.js";
 import { openGgufFile } from "./store/gguf-source.js";
 import type { ChatMessage } from "./tokenizer/llama4-tokenizer.js";
 import { Llama4Tokenizer } from "./tokenizer/llama4-tokenizer.js";
-import { sampleToken, seededRandom } from "./sampling.js";
+import { sampleToken } from "./sampling.js";
 import type { VisionEncoder, VisionTensors } from "./vision/vision-encoder.js";
 import { loadVisionEncoder, loadVisionEncoderFromMmproj, safetensorsVisionTensors } from "./vision/vision-encoder.js";
 import { llama4VisionGgufName } from "./llama4/vision-names.js";

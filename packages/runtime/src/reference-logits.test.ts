@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { loadModel, type Llama4Model } from "./model.js";
 import { openSafetensors } from "@moeq/formats";
 import { decodeImage, preprocessImage } from "./vision/image-processor.js";
-import { FIXTURE_DIR } from "./test-utils/random-checkpoint.js";
+import { FIXTURE_DIR } from "@moeq/test-support/random-checkpoint";
 
 const REF = join(FIXTURE_DIR, "reference");
 

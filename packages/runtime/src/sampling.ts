@@ -1,16 +1,5 @@
 /** Next-token sampling: greedy at temperature 0, otherwise softmax(logits / T) with optional nucleus (top-p) cut. */
 
-/** mulberry32: small seeded PRNG so `--seed` reproduces a generation. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function argmax(x: Float32Array, off = 0, n = x.length - off): number {
   let best = 0;

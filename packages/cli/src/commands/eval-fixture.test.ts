@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { klDivergence, perplexity } from "@moeq/eval";
-import { openLlamaLogits } from "../../../../test-support/llama-perplexity.js";
+import { formatPerplexity, klDivergence, perplexity, type PerplexityResult } from "@moeq/eval";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
 import { moeq } from "../test-utils/run-moeq.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -21,6 +21,8 @@ const gateFile = join(root, "examples/gates/tiny-llama4.yml");
 const CHUNKS = 8;
 const dir = mkdtempSync(join(tmpdir(), "moeq-fx-e2e-"));
 const f = (n: string) => join(dir, n);
+/** BF16 perplexity of the HF checkpoint on the moeq runtime (the run that writes base.kld). */
+let moeqBf16: PerplexityResult;
 
 async function json(...args: string[]) {
   const r = await moeq(...args);
@@ -39,10 +41,32 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(`moeq ${args[0]} failed: ${r.err}`);
   }
   // base logits once, from the BF16 checkpoint on the moeq runtime, in llama.cpp's .kld format
-  await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", String(CHUNKS), "--kld-base", f("base.kld"), "--json");
+  moeqBf16 = (await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", String(CHUNKS), "--kld-base", f("base.kld"), "--json")).results.ppl;
 }, 300_000);
 
 describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", () => {
+  it("BF16 perplexity: the llama.cpp engine prints llama.cpp's own 'Final estimate' digit for digit; the moeq runtime is within 1e-4 of it", async () => {
+    // llama.cpp's own: its raw logits (koffi on the bundled libllama) through llama-perplexity's arithmetic
+    const text = readFileSync(corpus, "utf8");
+    const ownPpl = async (chunks: number) => {
+      const raw = openLlamaLogits(f("bf16.gguf"), 256);
+      return perplexity(raw, text, { ctx: 256, chunks }).finally(() => raw.close());
+    };
+    const own = await ownPpl(CHUNKS);
+    // The llama.cpp engine (node-llama-cpp) is slow on a shared CI core: 2 chunks show it prints the same digits.
+    const own2 = await ownPpl(2);
+    const args = ["--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", "2", "--threads", "2", "--json"];
+    const engine: PerplexityResult = (await json("eval", f("bf16.gguf"), ...args, "--engine", "llama.cpp")).results.ppl;
+    process.stderr.write(
+      JSON.stringify({ llamaCpp2: formatPerplexity(own2), llamaCppEngine2: formatPerplexity(engine), llamaCpp: formatPerplexity(own), moeq: formatPerplexity(moeqBf16) }) + "\n",
+    );
+    expect([own.tokensScored, engine.tokensScored]).toEqual([CHUNKS * 127, 2 * 127]);
+    expect(formatPerplexity(engine)).toBe(formatPerplexity(own2));
+    // Not to every digit: the moeq runtime's float32 forward pass rounds differently from ggml's kernels.
+    expect(Math.abs(moeqBf16.ppl / own.ppl - 1)).toBeLessThan(1e-4);
+    expect(formatPerplexity(moeqBf16)).not.toBe(formatPerplexity(own));
+  }, 300_000);
+
   it("Q4_K_M: perplexity and KLD from the moeq runtime match llama.cpp's own within 0.5 %", async () => {
     const kM = (await json("eval", f("q4_k_m.gguf"), "--task", "kld", "--engine", "moeq", "--base", f("base.kld"), "--threads", "2", "--json")).results.kld;
     // llama.cpp's own: its raw logits of the BF16 GGUF as the base, then of the Q4_K_M

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { moeq } from "../test-utils/run-moeq.js";
-import { writeTinyLlamaGguf } from "../../../eval/src/test-utils/tiny-gguf.js";
-import { fakeCorpus } from "../../../eval/src/test-utils/fake-model.js";
+import { writeTinyLlamaGguf } from "@moeq/test-support/tiny-gguf";
+import { fakeCorpus } from "@moeq/test-support/fake-model";
 
 const dir = mkdtempSync(join(tmpdir(), "moeq-cli-gate-"));
 const base = join(dir, "base.gguf");

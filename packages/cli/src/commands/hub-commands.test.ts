@@ -6,8 +6,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { runMoeq } from "../test-utils/run-moeq.js";
 import { writeReport, type EvalReport } from "@moeq/eval";
-import { FakeHub } from "../../../convert/src/hub/test-utils/fake-hub.js";
-import { tinyGguf } from "../../../convert/src/hub/test-utils/tiny-gguf.js";
+import { FakeHub } from "@moeq/test-support/fake-hub";
+import { tinyGguf } from "@moeq/test-support/tiny-gguf";
 
 const TOKEN = "hf_cliTOKEN_mustNeverBePrinted_7f3a";
 const WRONG = "hf_wrongCliTOKEN_alsoSecret_91b2";
@@ -38,6 +38,18 @@ afterAll(async () => {
   process.env = saved;
   await hub.stop();
   await rm(root, { recursive: true, force: true });
+});
+
+/** report.json as `moeq gate --report` writes it (packages/eval EvalReport). */
+const gatedReport = (pass: boolean): EvalReport => ({
+  schema: 1,
+  model: "m-Q4_K_M.gguf",
+  engine: "moeq",
+  createdAt: "2026-11-29T00:00:00.000Z",
+  results: {},
+  metrics: { kld_mean: pass ? 0.01 : 0.2 },
+  gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, actual: pass ? 0.01 : 0.2, pass, basis: "base" }],
+  passed: pass,
 });
 
 describe("moeq pull / publish", () => {
@@ -109,7 +121,7 @@ describe("moeq pull / publish", () => {
     outputs.push(ok.out, ok.err);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(new RegExp(`^${hub.url}/moeq-test/cli-out/commit/[0-9a-f]{40}\\n$`));
-    await writeFile(join(dir, "gate-report.json"), JSON.stringify({ passed: false, gates: [{ name: "kld", metric: "kld_mean", op: "<=", threshold: 0.05, value: 0.2, passed: false }] }));
+    writeReport(dir, gatedReport(false));
     const refused = await moeq("publish", dir, "moeq-test/cli-out");
     outputs.push(refused.out, refused.err);
     expect(refused.code).toBe(1);
@@ -126,27 +138,54 @@ describe("moeq pull / publish", () => {
     const dir = join(root, "gated-out");
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "m-Q4_K_M.gguf"), tinyGguf({ "general.architecture": "llama4", "general.license": "apache-2.0" }));
-    const report = (pass: boolean): EvalReport => ({
-      schema: 1,
-      model: "m-Q4_K_M.gguf",
-      engine: "moeq",
-      createdAt: "2026-11-29T00:00:00.000Z",
-      results: {},
-      metrics: { kld_mean: pass ? 0.01 : 0.2 },
-      gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, actual: pass ? 0.01 : 0.2, pass, basis: "base" }],
-      passed: pass,
-    });
-    writeReport(dir, report(false));
+    writeReport(dir, gatedReport(false));
     const refused = await moeq("publish", dir, "moeq-test/gated-out");
     outputs.push(refused.out, refused.err);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/report\.json: the quality gate failed \(kld_mean: 0\.2 <= 0\.05 is false\)/);
     const elsewhere = join(root, "gate-elsewhere");
-    writeReport(elsewhere, report(true));
+    writeReport(elsewhere, gatedReport(true));
     const ok = await moeq("publish", dir, "moeq-test/gated-out", "--gate-report", join(elsewhere, "report.json"), "--dry-run");
     outputs.push(ok.out, ok.err);
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain("| kld_mean | kld_mean | <= 0.05 | 0.01 | pass | base |");
+    expect(ok.out).toContain("| kld_mean | 0.010000 | <= | 0.050000 | base | pass |");
+  });
+
+  it("fails closed: a gate report that is missing, unreadable, truncated, of unknown schema or without gates is exit 2, nothing sent", async () => {
+    const dir = join(root, "fail-closed");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "m-Q4_K_M.gguf"), tinyGguf({ "general.architecture": "llama4", "general.license": "apache-2.0" }));
+    const good = JSON.stringify(gatedReport(true), null, 2);
+    const bad = join(root, "bad-reports");
+    await mkdir(join(bad, "a-folder.json"), { recursive: true });
+    await writeFile(join(bad, "truncated.json"), good.slice(0, Math.floor(good.length / 2)));
+    await writeFile(join(bad, "schema2.json"), JSON.stringify({ ...gatedReport(true), schema: 2 }));
+    await writeFile(join(bad, "bad-row.json"), JSON.stringify({ ...gatedReport(true), gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, pass: true, basis: "base" }] }));
+    await writeFile(join(bad, "no-gates.json"), JSON.stringify({ ...gatedReport(true), gates: undefined, passed: undefined }));
+    const cases: [string, RegExp][] = [
+      ["missing.json", /missing\.json: no such report/],
+      ["a-folder.json", /a-folder\.json: cannot read the report \(EISDIR\)/],
+      ["truncated.json", /truncated\.json: not valid JSON, truncated or not a report/],
+      ["schema2.json", /schema2\.json: unknown report schema 2 \(this moeq reads schema 1\)/],
+      ["bad-row.json", /bad-row\.json: gates\[0\]: needs a number "actual"/],
+      ["no-gates.json", /no-gates\.json: the report ran no gates/],
+    ];
+    const before = hub.requests.length;
+    for (const [name, message] of cases) {
+      for (const dry of [[], ["--dry-run"]]) {
+        const r = await moeq("publish", dir, "moeq-test/fail-closed", "--gate-report", join(bad, name), ...dry);
+        outputs.push(r.out, r.err);
+        expect([name, r.code, r.out]).toEqual([name, 2, ""]);
+        expect(r.err).toMatch(message);
+      }
+    }
+    // Without --gate-report, a broken report.json in the folder is no less an error than a named one.
+    await writeFile(join(dir, "report.json"), good.slice(0, 40));
+    const implicit = await moeq("publish", dir, "moeq-test/fail-closed");
+    outputs.push(implicit.out, implicit.err);
+    expect(implicit.code).toBe(2);
+    expect(implicit.err).toMatch(/fail-closed\/report\.json: not valid JSON/);
+    expect(hub.requests.length).toBe(before);
   });
 
   it("never printed either token in any captured stdout, stderr or console line above", () => {

@@ -1,6 +1,10 @@
 import type { Argv, CommandModule } from "yargs";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { parseRepoId, planPublish, publishFolder, resolveHubEnv, type PublishProgressEvent } from "@moeq/convert";
+import { InputError } from "@moeq/formats";
+import { gateVerdict, readReport } from "@moeq/eval";
+import { parseRepoId, planPublish, publishFolder, resolveHubEnv, type PublishGate, type PublishProgressEvent } from "@moeq/hub";
 import { scrubError } from "./pull.js";
 
 interface PublishArgs {
@@ -42,6 +46,24 @@ function publishProgressBars(): { onProgress: (e: PublishProgressEvent) => void;
   };
 }
 
+/** The report `moeq gate --report <dir>` writes, looked for in the folder when --gate-report is not given. */
+export const FOLDER_GATE_REPORT = "report.json";
+
+/**
+ * The gate verdict to honour, read with @moeq/eval and failing closed: `--gate-report` names a report that
+ * must exist, parse, be of a known schema and hold gates; without it `<dir>/report.json` is read the same
+ * way when it exists (a report there that is broken is an error, never "not gated"). InputError → exit 2.
+ */
+export function readPublishGate(dir: string, gateReport: string | undefined): PublishGate | undefined {
+  const file = gateReport ?? join(dir, FOLDER_GATE_REPORT);
+  if (gateReport === undefined && !existsSync(file)) return undefined;
+  const verdict = gateVerdict(readReport(file), file);
+  if (!verdict && gateReport !== undefined) {
+    throw new InputError("REPORT_NO_GATES", "the report ran no gates (write one with moeq gate --report, not moeq eval)", { file });
+  }
+  return verdict;
+}
+
 export const publishCommand: CommandModule<object, PublishArgs> = {
   command: "publish <dir> <repo>",
   describe: "Upload a quantized model folder to the Hub in one commit, with a generated model card",
@@ -54,17 +76,18 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       .option("message", { type: "string", describe: "commit title" })
       .option("token", { type: "string", describe: "write token (default: HF_TOKEN)" })
       .option("force", { type: "boolean", default: false, describe: "publish even if the folder's quality gate failed" })
-      .option("gate-report", { type: "string", describe: "gate verdict to honour (default: <dir>/gate-report.json, else <dir>/report.json from moeq gate --report)" })
+      .option("gate-report", { type: "string", describe: "report.json of moeq gate --report to honour (default: <dir>/report.json when present); missing or broken → exit 2" })
       .option("dry-run", { type: "boolean", default: false, describe: "print the model card and file list; upload nothing" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON result" }) as unknown as Argv<PublishArgs>,
   handler: async (argv) => {
     const env = resolveHubEnv(argv.token !== undefined ? { token: argv.token } : {});
     const repo = parseRepoId(argv.repo);
+    const gate = readPublishGate(argv.dir, argv["gate-report"]);
     if (argv["dry-run"]) {
-      const plan = await planPublish(argv.dir, repo, argv["gate-report"]);
-      const gate = plan.gate ? (plan.gate.passed ? "passed" : "failed") : "absent";
+      const plan = await planPublish(argv.dir, repo, gate);
+      const verdict = gate ? (gate.passed ? "passed" : "failed") : "absent";
       process.stdout.write(
-        argv.json ? JSON.stringify({ repo: repo.id, files: plan.files.map((f) => ({ path: f.path, size: f.size })), gate, metadata: plan.meta, modelCard: plan.card }, null, 2) + "\n" : plan.card,
+        argv.json ? JSON.stringify({ repo: repo.id, files: plan.files.map((f) => ({ path: f.path, size: f.size })), gate: verdict, metadata: plan.meta, modelCard: plan.card }, null, 2) + "\n" : plan.card,
       );
       return;
     }
@@ -79,7 +102,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
         branch: argv.revision,
         ...(argv.message !== undefined ? { message: argv.message } : {}),
         force: argv.force,
-        ...(argv["gate-report"] !== undefined ? { gateReport: argv["gate-report"] } : {}),
+        ...(gate ? { gate } : {}),
         onProgress: bars.onProgress,
       });
       bars.stop();

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import cliProgress from "cli-progress";
-import { parseRepoId, pullSnapshot, redactSecret, resolveHubEnv, type PullProgressEvent } from "@moeq/convert";
+import { parseRepoId, pullSnapshot, redactSecret, resolveHubEnv, type PullProgressEvent } from "@moeq/hub";
 import { InputError } from "@moeq/formats";
 
 interface PullArgs {

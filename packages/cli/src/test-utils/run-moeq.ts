@@ -3,7 +3,7 @@ import { expect, vi } from "vitest";
 import { main } from "../index.js";
 
 export interface MoeqRun {
-  /** Exit code `main` returned: 0 ok, 1 check failed, 2 bad input. */
+  /** Exit code `main` returned: 0 ok, 1 check failed, 2 bad input, 70 internal error. */
   code: number;
   out: string;
   err: string;

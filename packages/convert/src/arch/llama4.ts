@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { InputError } from "@moeq/formats";
 import { mapLlama4HfName, stripLanguageModelPrefix } from "@moeq/runtime";
-import { GGUFValueType, type GGUFKV } from "@moeq/formats";
-import { kvArr, kvF32, kvI32, kvStr, kvU32 } from "../gguf-kv.js";
+import type { GGUFKV } from "@moeq/formats";
+import { kvF32, kvI32, kvStr, kvU32 } from "../gguf-kv.js";
 import type { CheckpointTensor } from "../checkpoint-index.js";
 import { generalNaming } from "./general-metadata.js";
 

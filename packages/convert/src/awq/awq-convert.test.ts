@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { SafetensorsWriter, bf16ToF32Row, openSafetensors } from "@moeq/formats";
 import { awqInputMean, awqSearchClip, awqSearchScale, type AwqLinear, type AwqQuantOptions } from "@moeq/quant";
 import { loadModel, openSafetensorsTensors, type SafetensorsTensors } from "@moeq/runtime";
-import { runPythonReferee } from "../../../../test-support/python-referee.js";
-import { writeSyntheticLlama4 } from "../../../../test-support/synthetic-llama4.js";
+import { runPythonReferee } from "@moeq/test-support/python-referee";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { collectAwqActivations, type AwqActivations } from "./awq-activations.js";
 import { convertToAwq } from "./awq-convert.js";
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { f32ToF8E4M3, f8E4M3ToF32, openSafetensors, type SafetensorsCheckpoint } from "@moeq/formats";
 import { absMax, dequantizeFp8, fp8ScaleFromAbsMax, fp8SchemeOfScaleShape, type Fp8Scheme } from "@moeq/quant";
 import { loadModel, openSafetensorsTensors } from "@moeq/runtime";
-import { runPythonReferee } from "../../../../test-support/python-referee.js";
+import { runPythonReferee } from "@moeq/test-support/python-referee";
 import { calibrationWindows } from "../calibration.js";
 import { convertToFp8 } from "./fp8-convert.js";
 

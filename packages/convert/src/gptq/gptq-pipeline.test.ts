@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "@moeq/runtime";
-import { writeSyntheticLlama4 } from "../../../../test-support/synthetic-llama4.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import type { GptqSummary } from "./gptq-pipeline.js";
 import { gptqConvert } from "./gptq-pipeline.js";
 

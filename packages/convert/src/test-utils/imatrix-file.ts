@@ -1,13 +1,12 @@
 /** Test helper: llama-imatrix-format GGUF files with random statistics, for the imatrix quantization tests. */
-import { GGMLType, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape } from "@moeq/formats";
+import { GGMLType, GGUFValueType, GGUFWriter, openGguf, ggmlNDimsShape, seededRandom } from "@moeq/formats";
 import { kvArr, kvStr, kvU32 } from "../gguf-kv.js";
 
 /** Writes a GGUF imatrix (llama-imatrix's format) with random sums for every ≥2-D weight of `model`; one expert gets no tokens. */
 export async function writeImatrix(model: string, path: string): Promise<Map<string, { sums: Float32Array; counts: Float32Array }>> {
   const g = await openGguf(model);
   const entries = new Map<string, { sums: Float32Array; counts: Float32Array }>();
-  let seed = 12345;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = seededRandom(12345);
   for (const t of g.tensors) {
     if (t.shape.length < 2 || t.name.includes("_norm") || t.name.includes("ffn_gate_inp") || t.name === "token_embd.weight") continue;
     const nMat = t.shape.length >= 3 ? t.shape[2] : 1;

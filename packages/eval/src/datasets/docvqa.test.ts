@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { fakeModel } from "../test-utils/fake-model.js";
+import { fakeModel } from "@moeq/test-support/fake-model";
 import { docvqaUserText, evaluateDocVqa, llama4ChatPrompt, loadDocVqaItems, selectDocVqaSubset } from "./docvqa.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moeq-docvqa-"));

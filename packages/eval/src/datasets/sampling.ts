@@ -1,4 +1,4 @@
-import { seededRandom } from "@moeq/runtime";
+import { seededRandom } from "@moeq/formats";
 
 /**
  * `k` distinct indices of [0, n), chosen by a seeded Fisher–Yates shuffle (the runtime's mulberry32) and returned ascending, so a

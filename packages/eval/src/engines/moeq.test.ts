@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeSyntheticLlama4 } from "../../../../test-support/synthetic-llama4.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import type { EvalModel } from "../model.js";
 import { perplexity } from "../metrics/perplexity.js";
 import { klDivergence } from "../metrics/kld.js";

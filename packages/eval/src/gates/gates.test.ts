@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "@moeq/formats";
-import { fakeCorpus, fakeModel } from "../test-utils/fake-model.js";
+import { fakeCorpus, fakeModel } from "@moeq/test-support/fake-model";
 import { loadReferenceFile } from "../references.js";
 import { parseGateFile } from "./gate-file.js";
 import { evaluateGates } from "./evaluate.js";

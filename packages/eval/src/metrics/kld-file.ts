@@ -1,4 +1,5 @@
-// llama.cpp's `--kl-divergence-base` logits file, byte for byte (tools/perplexity/perplexity.cpp):
+// llama.cpp's `--kl-divergence-base` logits file layout (tools/perplexity/perplexity.cpp); the codes we write may differ from
+// llama.cpp's by one step (we quantize log-probs, it raw logits), the rest is byte for byte:
 //   "_logits_" | int32 n_ctx | int32 n_vocab | int32 n_chunk | int32 tokens[n_chunk·n_ctx]
 //   | per chunk: (n_ctx − 1 − n_ctx/2) rows × kldRowWords(n_vocab) uint16 (see encodeLogProbRow)
 // All little-endian. Written crash-safe; read chunk by chunk with positional reads.

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "@moeq/formats";
-import { fakeCorpus, fakeModel } from "../test-utils/fake-model.js";
+import { fakeCorpus, fakeModel } from "@moeq/test-support/fake-model";
 import { perplexity, tokenizeCorpus } from "./perplexity.js";
 import { klDivergence } from "./kld.js";
 import { KldFileReader, KldFileWriter, kldFileBytes, kldRowsPerChunk } from "./kld-file.js";

@@ -1,7 +1,19 @@
 import type { EvalReport } from "./report.js";
+import type { GateOutcome } from "../gates/evaluate.js";
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? "–" : Number(v.toPrecision(8)).toFixed(d));
 const pct = (v: number | undefined, d = 2) => (v === undefined ? "–" : `${(100 * v).toFixed(d)} %`);
+
+/** Text safe inside a Markdown table cell (a reference's model name may hold a pipe). */
+const cell = (s: string) => s.replace(/[|\\]/g, "\\$&").replace(/\r?\n/g, " ");
+
+/** The gate rows as a Markdown table (report.md and the model card `moeq publish` uploads). */
+export function renderGateTable(gates: readonly GateOutcome[]): string {
+  const rows = gates.map(
+    (g) => `| ${g.metric} | ${fmt(g.actual, 6)}${g.stderr !== undefined ? ` ± ${fmt(g.stderr, 6)}` : ""} | ${g.op} | ${fmt(g.threshold, 6)} | ${cell(g.basis)} | ${g.pass ? "pass" : "**FAIL**"} |`,
+  );
+  return ["| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|", ...rows].join("\n");
+}
 
 /** GitHub-flavoured Markdown for $GITHUB_STEP_SUMMARY. */
 export function renderMarkdown(r: EvalReport): string {
@@ -9,11 +21,7 @@ export function renderMarkdown(r: EvalReport): string {
   const verdict = r.passed === undefined ? "" : r.passed ? " — ✅ all gates passed" : " — ❌ gate failed";
   out.push(`## moeq quality report: \`${r.model}\`${verdict}`, "");
   out.push(`engine \`${r.engine}\`${r.base ? ` · base \`${r.base}\`` : ""} · ${r.createdAt}`, "");
-  if (r.gates?.length) {
-    out.push("| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|");
-    for (const g of r.gates) out.push(`| ${g.metric} | ${fmt(g.actual, 6)}${g.stderr !== undefined ? ` ± ${fmt(g.stderr, 6)}` : ""} | ${g.op} | ${fmt(g.threshold, 6)} | ${g.basis} | ${g.pass ? "pass" : "**FAIL**"} |`);
-    out.push("");
-  }
+  if (r.gates?.length) out.push(renderGateTable(r.gates), "");
   const { ppl, kld, mmlu, docvqa, basePpl } = r.results;
   if (ppl) out.push(`**Perplexity** (n_ctx ${ppl.nCtx}, ${ppl.nChunk} chunks, ${ppl.tokensScored} tokens): PPL = ${fmt(ppl.ppl)} ± ${fmt(ppl.pplStderr, 5)}`, "");
   if (basePpl) out.push(`**Base perplexity**: PPL = ${fmt(basePpl.ppl)} ± ${fmt(basePpl.pplStderr, 5)}`, "");

@@ -3,11 +3,10 @@
  * (ggml_fp32_to_bf16_row_ref), and their to_float. Conversions work on the float32 bit patterns, so NaN payloads
  * and signed zeros come out exactly as ggml writes them.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32BitsToBf16Bits, f32BitsToF16Bits } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
-import { FP16_TO_FP32, bf16FromF32Bits, fp16FromF32Bits } from "./half.js";
 
-const FP16_TO_FP32_BITS = new Uint32Array(FP16_TO_FP32.buffer);
+const FP16_TO_FP32_BITS = new Uint32Array(F16_TO_F32.buffer);
 
 function bitsOf(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -30,7 +29,7 @@ export const F16_CODEC: GgmlCodec = {
     const n = nrows * nPerRow;
     const bits = bitsOf(src);
     for (let i = 0, o = dstOffset; i < n; i++, o += 2) {
-      const h = fp16FromF32Bits(bits[srcOffset + i]);
+      const h = f32BitsToF16Bits(bits[srcOffset + i]);
       dst[o] = h & 0xff;
       dst[o + 1] = h >>> 8;
     }
@@ -47,7 +46,7 @@ export const BF16_CODEC: GgmlCodec = {
     const n = nrows * nPerRow;
     const bits = bitsOf(src);
     for (let i = 0, o = dstOffset; i < n; i++, o += 2) {
-      const h = bf16FromF32Bits(bits[srcOffset + i]);
+      const h = f32BitsToBf16Bits(bits[srcOffset + i]);
       dst[o] = h & 0xff;
       dst[o + 1] = h >>> 8;
     }

@@ -9,11 +9,10 @@
  * The exhaustive split search sorts each block's values as ggml's qsort does on this glibc (2.36, a stable merge
  * sort for such small arrays): ascending, ties in index order.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { nearestInt } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ1S_GRID, KGRID_1BIT_2048 } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
@@ -214,7 +213,7 @@ function iq1sBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
   }
   if (!maxScale) return;
   const d = fr(maxScale / 15);
-  writeU16(y, yo, fp32ToFp16(fr(d * fr(1.125))));
+  writeU16(y, yo, f32ToF16(fr(d * fr(1.125))));
   const id = fr(1 / d);
   for (let ib = 0; ib < 8; ib++) {
     let l = nearestInt(fr(0.5 * fr(fr(id * scalesS[ib]) - 1)));
@@ -344,7 +343,7 @@ function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
     }
   }
   if (sumq2 > 0) d = fr(sumqx / sumq2);
-  const h = fp32ToFp16(fr(d * fr(1.1125)));
+  const h = f32ToF16(fr(d * fr(1.1125)));
   for (let i = 0; i < 4; i++) {
     const sc = yo + M_SCALES + 2 * i;
     writeU16(y, sc, readU16(y, sc) | (((h >> (4 * i)) & 0xf) << 12));
@@ -364,7 +363,7 @@ export const IQ1_S_CODEC: GgmlCodec = {
   quantizeRows: quantizeSuperBlocks(S_BYTES, iq1sBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const qh = readU16(src, so + 34 + 2 * ib);
         const dl = fr(d * (2 * ((qh >> 12) & 7) + 1));
@@ -376,7 +375,7 @@ export const IQ1_S_CODEC: GgmlCodec = {
 };
 
 const sc = new Uint16Array(4);
-const FP16_TO_FP32_ = FP16_TO_FP32;
+const F16_TO_F32_ = F16_TO_F32;
 
 export const IQ1_M_CODEC: GgmlCodec = {
   type: GGMLType.IQ1_M,
@@ -384,7 +383,7 @@ export const IQ1_M_CODEC: GgmlCodec = {
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += M_BYTES) {
       for (let k = 0; k < 4; k++) sc[k] = src[so + M_SCALES + 2 * k] | (src[so + M_SCALES + 2 * k + 1] << 8);
-      const d = FP16_TO_FP32_[(sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)];
+      const d = F16_TO_F32_[(sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)];
       for (let ib = 0; ib < 8; ib++) {
         const s = sc[ib >> 1];
         const dl1 = fr(d * (2 * ((s >> (6 * (ib % 2))) & 7) + 1));

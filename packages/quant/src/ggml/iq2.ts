@@ -9,11 +9,10 @@
  * - IQ2_S (82 B): d:f16 | qs[32] (index low 8 bits) | signs[32] | qh[8] (2 high index bits each) | scales[8].
  *   Without an imatrix the weights are 0.25·sigma2 + x².
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { GROUP_MAX_EPS } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, KGRID_2BIT_1024, KGRID_2BIT_256, KGRID_2BIT_512, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
@@ -106,7 +105,7 @@ function iq2XxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: 
     return;
   }
   const d = fr(maxScale / 31);
-  writeU16(y, yo, fp32ToFp16(d));
+  writeU16(y, yo, f32ToF16(d));
   const id = fr(1 / d);
   for (let ib = 0; ib < 8; ib++) {
     q2View.setUint32(8 * ib + 4, (q2View.getUint32(8 * ib + 4, true) | (scaleCode(id, scales[ib]) << 28)) >>> 0, true);
@@ -172,7 +171,7 @@ function iq2XsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: n
     return;
   }
   const d = fr(maxScale / 31);
-  writeU16(y, yo, fp32ToFp16(d));
+  writeU16(y, yo, f32ToF16(d));
   const id = fr(1 / d);
   for (let ib = 0; ib < 16; ib++) {
     const l = scaleCode(id, scales[ib]);
@@ -202,7 +201,7 @@ function iq2SBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
   });
   if (!maxScale) return;
   const d = fr(maxScale / 31);
-  writeU16(y, yo, fp32ToFp16(fr(d * fr(0.9875))));
+  writeU16(y, yo, f32ToF16(fr(d * fr(0.9875))));
   const id = fr(1 / d);
   for (let ib = 0; ib < 16; ib++) {
     const l = scaleCode(id, scales[ib]);
@@ -228,7 +227,7 @@ export const IQ2_XXS_CODEC: GgmlCodec = {
   dequantizeBlocks(src, so, nb, y, yo) {
     const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
     for (let i = 0; i < nb; i++, so += XXS_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const aux1 = view.getUint32(so + 2 + 8 * ib + 4, true);
         const db = subScale(d, aux1 >>> 28);
@@ -245,7 +244,7 @@ export const IQ2_XS_CODEC: GgmlCodec = {
   quantizeRows: quantizeSuperBlocks(XS_BYTES, iq2XsBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += XS_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const sc = src[so + 66 + ib];
         const db0 = subScale(d, sc & 0xf);
@@ -265,7 +264,7 @@ export const IQ2_S_CODEC: GgmlCodec = {
   quantizeRows: quantizeSuperBlocks(S_BYTES, iq2SBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const sc = src[so + S_SCALES + ib];
         const db0 = subScale(d, sc & 0xf);

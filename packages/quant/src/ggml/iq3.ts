@@ -9,10 +9,9 @@
  * Quirk kept from ggml: IQ3_S skips an all-zero 32-block without advancing its qs/signs write positions, so the
  * next block's indices and signs land where the zero block's would have gone.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ3S_GRID, IQ3XXS_GRID, KGRID_256, KGRID_512, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
@@ -94,7 +93,7 @@ function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, 
     return;
   }
   const d = fr(maxScale / 31);
-  writeU16(y, yo, fp32ToFp16(fr(d * fr(1.0125))));
+  writeU16(y, yo, f32ToF16(fr(d * fr(1.0125))));
   const id = fr(1 / d);
   for (let ib = 0; ib < 8; ib++) {
     q3View.setUint32(64 + 4 * ib, (q3View.getUint32(64 + 4 * ib, true) | (scaleCode(id, scales[ib]) << 28)) >>> 0, true);
@@ -142,7 +141,7 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
   }
   if (!maxScale) return;
   const d = fr(maxScale / 31);
-  writeU16(y, yo, fp32ToFp16(fr(d * fr(1.033))));
+  writeU16(y, yo, f32ToF16(fr(d * fr(1.033))));
   const id = fr(1 / d);
   for (let ib = 0; ib < 8; ib += 2) y[yo + SCALES + ib / 2] = scaleCode(id, scales[ib]) | (scaleCode(id, scales[ib + 1]) << 4);
 }
@@ -153,7 +152,7 @@ export const IQ3_XXS_CODEC: GgmlCodec = {
   dequantizeBlocks(src, so, nb, y, yo) {
     const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
     for (let i = 0; i < nb; i++, so += XXS_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const aux = view.getUint32(so + 66 + 4 * ib, true);
         const db = fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
@@ -176,7 +175,7 @@ export const IQ3_S_CODEC: GgmlCodec = {
   quantizeRows: quantizeSuperBlocks(S_BYTES, quantizeSBlock),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let ib = 0; ib < 8; ib++) {
         const sc = src[so + SCALES + (ib >> 1)];
         const db = fr(d * (1 + 2 * (ib % 2 ? sc >> 4 : sc & 0xf)));

@@ -6,11 +6,10 @@
  *   scale ls (lo/hi nibble of scales_l[ib/2], bits 2ib…2ib+1 of scales_h) and y = d·(ls−32)·kvalues_iq4nl[q].
  * Without an imatrix the weights are x², with one qw·sqrtf(sigma2 + x²) where sigma2 = 2·Σx²/super_block_size.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { GROUP_MAX_EPS, nearestInt } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { KVALUES_IQ4NL } from "./iquant-tables.generated.js";
 import { QK_K } from "./kquant-layout.js";
@@ -117,7 +116,7 @@ function quantizeSuperBlock(x: Float32Array, xo: number, sbs: number, qw: Float3
     y[yo + 3] = 0;
     let scalesH = 0;
     const d = fr(-maxScale / 32);
-    writeU16(y, yo, fp32ToFp16(d));
+    writeU16(y, yo, f32ToF16(d));
     const id = d !== 0 ? fr(1 / d) : 0;
     for (let ib = 0; ib < nb; ib++) {
       let l = nearestInt(fr(id * scales[ib]));
@@ -134,7 +133,7 @@ function quantizeSuperBlock(x: Float32Array, xo: number, sbs: number, qw: Float3
     }
     writeU16(y, yo + 2, scalesH);
   } else {
-    writeU16(y, yo, fp32ToFp16(scales[0]));
+    writeU16(y, yo, f32ToF16(scales[0]));
     // ntry > 0: the levels are recomputed from the final scale
     const s = scales[0];
     const id = s !== 0 ? fr(1 / s) : 0;
@@ -162,7 +161,7 @@ export const IQ4_NL_CODEC: GgmlCodec = {
   quantizeRows: quantizeRowsOf(QK4_NL, 18),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 18, yo += QK4_NL) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let j = 0; j < 16; j++) {
         const q = src[so + 2 + j];
         y[yo + j] = fr(d * KVALUES_IQ4NL_[q & 0xf]);
@@ -177,7 +176,7 @@ export const IQ4_XS_CODEC: GgmlCodec = {
   quantizeRows: quantizeRowsOf(QK_K, XS_BYTES),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += XS_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       const scalesH = readU16(src, so + 2);
       for (let ib = 0, qs = so + 8; ib < QK_K / 32; ib++, qs += 16, yo += 32) {
         const ls = ((src[so + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);

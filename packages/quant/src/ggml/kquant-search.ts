@@ -11,6 +11,27 @@ import { GROUP_MAX_EPS, maxByMagnitude, nearestInt } from "./float32-math.js";
 const fr = Math.fround;
 const F0_1 = fr(0.1);
 
+/**
+ * How make_qkx2_quants / make_qkx3_quants search: inverse scales (rmin + rdelta·is + nmax)/(max − min) for
+ * is = 0..nstep, the error |diff| (useMad) or diff², and qkx3's degenerate test (`max <= min`, else `max == min`).
+ * Each caller passes one of a few constant settings, so no object is made per block.
+ */
+export interface QkxSearch {
+  readonly rmin: number;
+  readonly rdelta: number;
+  readonly nstep: number;
+  readonly useMad: boolean;
+  readonly qkx3: boolean;
+}
+
+/** make_qkx3_quants as every imatrix path of ggml-quants.c calls it: rmin −0.9, rdelta 0.05, 36 steps, squared error. */
+export const QKX3_IMATRIX: QkxSearch = { rmin: fr(-0.9), rdelta: fr(0.05), nstep: 36, useMad: false, qkx3: true };
+
+/** make_qkx2_quants(…, rmin, rdelta, nstep, use_mad) of a reference (no imatrix) path. */
+export function qkx2Search(rmin: number, rdelta: number, nstep: number, useMad: boolean): QkxSearch {
+  return { rmin: fr(rmin), rdelta: fr(rdelta), nstep, useMad, qkx3: false };
+}
+
 /** Level scratch for the candidate scale of a search (n ≤ 32 everywhere). */
 const Laux = new Uint8Array(32);
 /** Signed levels of make_q3_quants before the +nmax offset (int8_t L[] in C). */
@@ -145,12 +166,9 @@ export function makeQkxQuants(
   lOff: number,
   theMin: Float32Array,
   minIdx: number,
-  rmin: number,
-  rdelta: number,
-  nstep: number,
-  useMad: boolean,
-  qkx3: boolean,
+  search: QkxSearch,
 ): number {
+  const { rmin, rdelta, nstep, useMad, qkx3 } = search;
   let min = x[xOff];
   let max = min;
   let sumW = weights[wOff];

@@ -5,19 +5,16 @@
  * row's mean square, levels from make_qx_quants / make_qkx3_quants packed directly), and dequantize_row_q*.
  * Q8_0 ignores the imatrix, as quantize_q8_0 does.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { cvttToInt32, maxByMagnitude, roundHalfAway, toInt8 } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
-import { makeQkxQuants, makeQxQuants } from "./kquant-search.js";
+import { QKX3_IMATRIX, makeQkxQuants, makeQxQuants } from "./kquant-search.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 
 const fr = Math.fround;
 const QK = 32;
 const FLT_MAX = 3.4028234663852886e38;
-const RMIN_IMATRIX = fr(-0.9);
-const RDELTA_IMATRIX = fr(0.05);
 
 const weight = new Float32Array(QK);
 const L = new Uint8Array(QK);
@@ -55,7 +52,7 @@ function q4_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     const max = maxByMagnitude(x, xo, QK);
     const d = fr(max / -8);
     const id = d !== 0 ? fr(1 / d) : 0;
-    writeU16(y, yo, fp32ToFp16(d));
+    writeU16(y, yo, f32ToF16(d));
     for (let j = 0; j < 16; j++) {
       const x0 = fr(x[xo + j] * id);
       const x1 = fr(x[xo + 16 + j] * id);
@@ -75,13 +72,13 @@ export const Q4_0_CODEC: GgmlCodec = {
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 18, (xb, yo) => {
       const d = makeQxQuants(QK, 8, src, xb, L, 0, weight, 0);
-      writeU16(dst, yo, fp32ToFp16(d));
+      writeU16(dst, yo, f32ToF16(d));
       for (let j = 0; j < 16; j++) dst[yo + 2 + j] = L[j] | (L[j + 16] << 4);
     });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 18, yo += QK) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let j = 0; j < 16; j++) {
         const q = src[so + 2 + j];
         y[yo + j] = fr(((q & 0x0f) - 8) * d);
@@ -104,8 +101,8 @@ function q4_1RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     }
     const d = fr(fr(max - min) / 15);
     const id = d !== 0 ? fr(1 / d) : 0;
-    writeU16(y, yo, fp32ToFp16(d));
-    writeU16(y, yo + 2, fp32ToFp16(min));
+    writeU16(y, yo, f32ToF16(d));
+    writeU16(y, yo + 2, f32ToF16(min));
     for (let j = 0; j < 16; j++) {
       const x0 = fr(fr(x[xo + j] - min) * id);
       const x1 = fr(fr(x[xo + 16 + j] - min) * id);
@@ -124,16 +121,16 @@ export const Q4_1_CODEC: GgmlCodec = {
       return;
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 20, (xb, yo) => {
-      const d = makeQkxQuants(QK, 15, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
-      writeU16(dst, yo, fp32ToFp16(d));
-      writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
+      const d = makeQkxQuants(QK, 15, src, xb, weight, 0, L, 0, theMin, 0, QKX3_IMATRIX);
+      writeU16(dst, yo, f32ToF16(d));
+      writeU16(dst, yo + 2, f32ToF16(-theMin[0]));
       for (let j = 0; j < 16; j++) dst[yo + 4 + j] = L[j] | (L[j + 16] << 4);
     });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 20, yo += QK) {
-      const d = FP16_TO_FP32[readU16(src, so)];
-      const m = FP16_TO_FP32[readU16(src, so + 2)];
+      const d = F16_TO_F32[readU16(src, so)];
+      const m = F16_TO_F32[readU16(src, so + 2)];
       for (let j = 0; j < 16; j++) {
         const q = src[so + 4 + j];
         y[yo + j] = fr(fr((q & 0x0f) * d) + m);
@@ -166,7 +163,7 @@ function q5_0RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     const max = maxByMagnitude(x, xo, QK);
     const d = fr(max / -16);
     const id = d !== 0 ? fr(1 / d) : 0;
-    writeU16(y, yo, fp32ToFp16(d));
+    writeU16(y, yo, f32ToF16(d));
     for (let j = 0; j < QK; j++) L[j] = Math.min(31, toInt8(cvttToInt32(fr(fr(x[xo + j] * id) + 16.5))));
     pack5(y, yo + 2, yo + 6);
   }
@@ -181,13 +178,13 @@ export const Q5_0_CODEC: GgmlCodec = {
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 22, (xb, yo) => {
       const d = makeQxQuants(QK, 16, src, xb, L, 0, weight, 0);
-      writeU16(dst, yo, fp32ToFp16(d));
+      writeU16(dst, yo, f32ToF16(d));
       pack5(dst, yo + 2, yo + 6);
     });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 22, yo += QK) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       const qh = (src[so + 2] | (src[so + 3] << 8) | (src[so + 4] << 16) | (src[so + 5] << 24)) >>> 0;
       for (let j = 0; j < 16; j++) {
         const q = src[so + 6 + j];
@@ -213,8 +210,8 @@ function q5_1RefBlocks(x: Float32Array, xo: number, nb: number, y: Uint8Array, y
     }
     const d = fr(fr(max - min) / 31);
     const id = d !== 0 ? fr(1 / d) : 0;
-    writeU16(y, yo, fp32ToFp16(d));
-    writeU16(y, yo + 2, fp32ToFp16(min));
+    writeU16(y, yo, f32ToF16(d));
+    writeU16(y, yo + 2, f32ToF16(min));
     // (uint8_t)(x0 + 0.5f): truncation, no clamp to 31 (as in C)
     for (let j = 0; j < QK; j++) L[j] = cvttToInt32(fr(fr(fr(x[xo + j] - min) * id) + 0.5));
     pack5(y, yo + 4, yo + 8);
@@ -229,16 +226,16 @@ export const Q5_1_CODEC: GgmlCodec = {
       return;
     }
     forEachWeightedBlock(src, srcOffset, nrows, nPerRow, imatrix, dstOffset, 24, (xb, yo) => {
-      const d = makeQkxQuants(QK, 31, src, xb, weight, 0, L, 0, theMin, 0, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
-      writeU16(dst, yo, fp32ToFp16(d));
-      writeU16(dst, yo + 2, fp32ToFp16(-theMin[0]));
+      const d = makeQkxQuants(QK, 31, src, xb, weight, 0, L, 0, theMin, 0, QKX3_IMATRIX);
+      writeU16(dst, yo, f32ToF16(d));
+      writeU16(dst, yo + 2, f32ToF16(-theMin[0]));
       pack5(dst, yo + 4, yo + 8);
     });
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 24, yo += QK) {
-      const d = FP16_TO_FP32[readU16(src, so)];
-      const m = FP16_TO_FP32[readU16(src, so + 2)];
+      const d = F16_TO_F32[readU16(src, so)];
+      const m = F16_TO_F32[readU16(src, so + 2)];
       const qh = (src[so + 4] | (src[so + 5] << 8) | (src[so + 6] << 16) | (src[so + 7] << 24)) >>> 0;
       for (let j = 0; j < 16; j++) {
         const q = src[so + 8 + j];
@@ -266,13 +263,13 @@ export const Q8_0_CODEC: GgmlCodec = {
       }
       const d = fr(amax / 127);
       const id = d !== 0 ? fr(1 / d) : 0;
-      writeU16(dst, yo, fp32ToFp16(d));
+      writeU16(dst, yo, f32ToF16(d));
       for (let j = 0; j < QK; j++) dst[yo + 2 + j] = cvttToInt32(roundHalfAway(fr(src[xo + j] * id))) & 0xff;
     }
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += 34, yo += QK) {
-      const d = FP16_TO_FP32[readU16(src, so)];
+      const d = F16_TO_F32[readU16(src, so)];
       for (let j = 0; j < QK; j++) y[yo + j] = fr(((src[so + 2 + j] << 24) >> 24) * d);
     }
   },

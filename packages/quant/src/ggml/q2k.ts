@@ -4,12 +4,11 @@
  * quantize_row_q2_K_impl (imatrix; make_qkx3_quants + make_qp_quants over the sub-block scales and mins) and
  * dequantize_row_q2_K. Sub-blocks whose requantization scale is 0 keep the search's levels, as in C.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { nearestInt } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
-import { makeQkxQuants, makeQpQuants } from "./kquant-search.js";
+import { QKX3_IMATRIX, makeQkxQuants, makeQpQuants, qkx2Search } from "./kquant-search.js";
 import { QK_K, pack2Bit } from "./kquant-layout.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
@@ -19,10 +18,8 @@ const BLOCK_BYTES = 84;
 const QS = 16;
 const D = 80;
 const DMIN = 82;
-const RMIN_REF = fr(-0.5);
-const RDELTA_REF = fr(0.1);
-const RMIN_IMATRIX = fr(-0.9);
-const RDELTA_IMATRIX = fr(0.05);
+/** make_qkx2_quants(16, 3, …, -0.5, 0.1, 15, true) of quantize_row_q2_K_ref. */
+const Q2_K_REF_SEARCH = qkx2Search(-0.5, 0.1, 15, true);
 
 const L = new Uint8Array(QK_K);
 const weights = new Float32Array(16);
@@ -34,8 +31,8 @@ const Lm = new Uint8Array(16);
 
 /** Requantizes every sub-block against the fp16-rounded d/dmin (skipping d·sc == 0) and packs qs. */
 function requantizeAndPack(x: Float32Array, xo: number, y: Uint8Array, yo: number): void {
-  const dAll = FP16_TO_FP32[readU16(y, yo + D)];
-  const mAll = FP16_TO_FP32[readU16(y, yo + DMIN)];
+  const dAll = F16_TO_F32[readU16(y, yo + D)];
+  const mAll = F16_TO_F32[readU16(y, yo + DMIN)];
   for (let j = 0; j < 16; j++) {
     const sc = y[yo + j];
     const d = fr(dAll * (sc & 0xf));
@@ -54,7 +51,7 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
   let maxMin = 0;
   for (let j = 0; j < 16; j++) {
     for (let l = 0; l < 16; l++) weights[l] = Math.abs(x[xo + 16 * j + l]);
-    const scale = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, RMIN_REF, RDELTA_REF, 15, true, false);
+    const scale = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, Q2_K_REF_SEARCH);
     scales[j] = scale;
     if (scale > maxScale) maxScale = scale;
     if (mins[j] > maxMin) maxMin = mins[j];
@@ -62,7 +59,7 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
   if (maxScale > 0) {
     const iscale = fr(15 / maxScale);
     for (let j = 0; j < 16; j++) y[yo + j] = nearestInt(fr(iscale * scales[j]));
-    writeU16(y, yo + D, fp32ToFp16(fr(maxScale / 15)));
+    writeU16(y, yo + D, f32ToF16(fr(maxScale / 15)));
   } else {
     for (let j = 0; j < 16; j++) y[yo + j] = 0;
     writeU16(y, yo + D, 0);
@@ -70,7 +67,7 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
   if (maxMin > 0) {
     const iscale = fr(15 / maxMin);
     for (let j = 0; j < 16; j++) y[yo + j] |= nearestInt(fr(iscale * mins[j])) << 4;
-    writeU16(y, yo + DMIN, fp32ToFp16(fr(maxMin / 15)));
+    writeU16(y, yo + DMIN, f32ToF16(fr(maxMin / 15)));
   } else {
     writeU16(y, yo + DMIN, 0);
   }
@@ -81,12 +78,12 @@ function quantizeBlockImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo
   const sigma2 = fr(sumOfSquares(x, xo, QK_K) / QK_K);
   for (let j = 0; j < 16; j++) {
     sw[j] = imatrixWeights(x, xo + 16 * j, qw, qwo + 16 * j, sigma2, 16, weights);
-    scales[j] = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, RMIN_IMATRIX, RDELTA_IMATRIX, 36, false, true);
+    scales[j] = makeQkxQuants(16, 3, x, xo + 16 * j, weights, 0, L, 16 * j, mins, j, QKX3_IMATRIX);
   }
   const dm = makeQpQuants(16, 15, scales, Ls, sw);
   const mm = makeQpQuants(16, 15, mins, Lm, sw);
-  writeU16(y, yo + D, fp32ToFp16(dm));
-  writeU16(y, yo + DMIN, fp32ToFp16(mm));
+  writeU16(y, yo + D, f32ToF16(dm));
+  writeU16(y, yo + DMIN, f32ToF16(mm));
   for (let j = 0; j < 16; j++) y[yo + j] = Ls[j] | (Lm[j] << 4);
   requantizeAndPack(x, xo, y, yo);
 }
@@ -101,8 +98,8 @@ export const Q2_K_CODEC: GgmlCodec = {
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so + D)];
-      const min = FP16_TO_FP32[readU16(src, so + DMIN)];
+      const d = F16_TO_F32[readU16(src, so + D)];
+      const min = F16_TO_F32[readU16(src, so + DMIN)];
       let is = 0;
       for (let n = 0; n < QK_K; n += 128) {
         const q = so + QS + n / 4;

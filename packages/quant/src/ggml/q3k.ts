@@ -4,11 +4,10 @@
  * the largest |scale|), quantize_row_q3_K_impl (imatrix; make_qx_quants with weights qw·sqrt(sigma2 + x²), then
  * make_qx_quants over the scales) and dequantize_row_q3_K.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { maxByMagnitude, nearestInt, toInt8 } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQ3Quants, makeQxQuants } from "./kquant-search.js";
 import { QK_K, pack2Bit, packScaleQ3K, scaleQ3K } from "./kquant-layout.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
@@ -28,7 +27,7 @@ const Ls = new Uint8Array(16);
 
 /** Requantizes against the fp16 d and the packed scales, then writes hmask and qs. */
 function requantizeAndPack(x: Float32Array, xo: number, y: Uint8Array, yo: number): void {
-  const dAll = FP16_TO_FP32[readU16(y, yo + D)];
+  const dAll = F16_TO_F32[readU16(y, yo + D)];
   for (let j = 0; j < 16; j++) {
     const d = fr(dAll * (scaleQ3K(y, yo + SCALES, j) - 32));
     if (d === 0) continue;
@@ -59,7 +58,7 @@ function quantizeBlockRef(x: Float32Array, xo: number, y: Uint8Array, yo: number
       l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
       packScaleQ3K(y, yo + SCALES, j, l);
     }
-    writeU16(y, yo + D, fp32ToFp16(fr(1 / iscale)));
+    writeU16(y, yo + D, f32ToF16(fr(1 / iscale)));
   } else {
     writeU16(y, yo + D, 0);
   }
@@ -75,7 +74,7 @@ function quantizeBlockImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo
   y.fill(0, yo + SCALES, yo + SCALES + 12);
   const dBlock = makeQxQuants(16, 32, scales, 0, Ls, 0, sw, 0);
   for (let j = 0; j < 16; j++) packScaleQ3K(y, yo + SCALES, j, Ls[j]);
-  writeU16(y, yo + D, fp32ToFp16(dBlock));
+  writeU16(y, yo + D, f32ToF16(dBlock));
   requantizeAndPack(x, xo, y, yo);
 }
 
@@ -89,7 +88,7 @@ export const Q3_K_CODEC: GgmlCodec = {
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
-      const dAll = FP16_TO_FP32[readU16(src, so + D)];
+      const dAll = F16_TO_F32[readU16(src, so + D)];
       let is = 0;
       let m = 1;
       for (let n = 0; n < QK_K; n += 128) {

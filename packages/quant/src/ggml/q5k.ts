@@ -4,28 +4,27 @@
  * l goes to qh[l] bit 2c, the high-nibble element's to bit 2c+1. Ported from ggml-quants.c quantize_row_q5_K_ref,
  * quantize_row_q5_K_impl and dequantize_row_q5_K.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16 } from "./codec.js";
-import { FP16_TO_FP32 } from "./half.js";
 import { QK_K, minK4, scaleK4 } from "./kquant-layout.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
-import { kLevels, kquantRequantize, kquantSubblocksImatrix, kquantSubblocksRef } from "./q4k.js";
+import { kLevels, kquantRequantize, kquantSubblocksImatrix, kquantSubblocksRef, type KQuantSubblockParams } from "./q4k.js";
+import { qkx2Search } from "./kquant-search.js";
 
 const fr = Math.fround;
 const BLOCK_BYTES = 176;
 const SCALES = 4;
 const QH = 16;
 const QS = 48;
-const RMIN_REF = fr(-0.5);
-const RDELTA_REF = fr(0.1);
+const Q5_K_SUBBLOCKS: KQuantSubblockParams = { nmax: 31, refSearch: qkx2Search(-0.5, 0.1, 15, false), capAt63: true };
 
 export const Q5_K_CODEC: GgmlCodec = {
   type: GGMLType.Q5_K,
   quantizeRows(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) {
     forEachSuperBlock(srcOffset, nrows, nPerRow, dstOffset, BLOCK_BYTES, (xo, io, yo) => {
-      if (imatrix === null) kquantSubblocksRef(src, xo, 31, RMIN_REF, RDELTA_REF, 15, dst, yo);
-      else kquantSubblocksImatrix(src, xo, imatrix, io, 31, true, dst, yo);
+      if (imatrix === null) kquantSubblocksRef(src, xo, Q5_K_SUBBLOCKS, dst, yo);
+      else kquantSubblocksImatrix(src, xo, imatrix, io, Q5_K_SUBBLOCKS, dst, yo);
       kquantRequantize(src, xo, 31, dst, yo);
       dst.fill(0, yo + QH, yo + QH + 32);
       for (let n = 0, m1 = 1, m2 = 2, ql = yo + QS; n < QK_K; n += 64, m1 <<= 2, m2 <<= 2, ql += 32) {
@@ -47,8 +46,8 @@ export const Q5_K_CODEC: GgmlCodec = {
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so)];
-      const min = FP16_TO_FP32[readU16(src, so + 2)];
+      const d = F16_TO_F32[readU16(src, so)];
+      const min = F16_TO_F32[readU16(src, so + 2)];
       for (let j = 0, is = 0, ql = so + QS, u1 = 1, u2 = 2; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
         const d1 = fr(d * scaleK4(src, so + SCALES, is));
         const m1 = fr(min * minK4(src, so + SCALES, is));

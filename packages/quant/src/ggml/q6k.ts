@@ -3,11 +3,10 @@
  * Ported from ggml-quants.c: quantize_row_q6_K_ref (make_qx_quants per 16-element sub-block with x² weights),
  * quantize_row_q6_K_impl (same search weighted by the raw imatrix slice; no sigma2 term) and dequantize_row_q6_K.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
 import { GROUP_MAX_EPS, maxByMagnitude, nearestInt } from "./float32-math.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { makeQxQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
 import { forEachSuperBlock } from "./superblock-rows.js";
@@ -29,9 +28,9 @@ function quantizeBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo
     return;
   }
   const iscale = fr(-128 / maxScale);
-  writeU16(y, yo + D, fp32ToFp16(fr(1 / iscale)));
+  writeU16(y, yo + D, f32ToF16(fr(1 / iscale)));
   for (let ib = 0; ib < 16; ib++) y[yo + SCALES + ib] = Math.min(127, nearestInt(fr(iscale * scales[ib])));
-  const dAll = FP16_TO_FP32[readU16(y, yo + D)];
+  const dAll = F16_TO_F32[readU16(y, yo + D)];
   for (let j = 0; j < 16; j++) {
     const d = fr(dAll * ((y[yo + SCALES + j] << 24) >> 24));
     if (d === 0) continue;
@@ -60,7 +59,7 @@ export const Q6_K_CODEC: GgmlCodec = {
   },
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += BLOCK_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so + D)];
+      const d = F16_TO_F32[readU16(src, so + D)];
       for (let n = 0, ql = so, qh = so + QH, sc = so + SCALES; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8, yo += 128) {
         for (let l = 0; l < 32; l++) {
           const is = l >> 4;

@@ -5,10 +5,9 @@
  * - TQ2_0 (66 B): qs[64] (4 two-bit values per byte) | d:f16.
  * d = max |x| (not rounded through fp16 for the levels), level = lroundf(x/d) + 1.
  */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
 import { readU16, writeU16 } from "./codec.js";
-import { FP16_TO_FP32, fp32ToFp16 } from "./half.js";
 import { QK_K } from "./kquant-layout.js";
 
 const fr = Math.fround;
@@ -45,7 +44,7 @@ function packTrits(x: Float32Array, xo: number, stride: number, count: number, i
 
 function quantizeTq1Block(x: Float32Array, xo: number, y: Uint8Array, yo: number): void {
   const [d, id] = absMaxAndInverse(x, xo);
-  writeU16(y, yo + 52, fp32ToFp16(d));
+  writeU16(y, yo + 52, f32ToF16(d));
   // qs[0…32): 5 trits each, strided by 32; qs[32…48): strided by 16; qh[4]: 4 trits strided by 4
   for (let m = 0; m < 32; m++) y[yo + m] = packTrits(x, xo + m, 32, 5, id);
   for (let m = 0; m < 16; m++) y[yo + 32 + m] = packTrits(x, xo + 160 + m, 16, 5, id);
@@ -54,7 +53,7 @@ function quantizeTq1Block(x: Float32Array, xo: number, y: Uint8Array, yo: number
 
 function quantizeTq2Block(x: Float32Array, xo: number, y: Uint8Array, yo: number): void {
   const [d, id] = absMaxAndInverse(x, xo);
-  writeU16(y, yo + 64, fp32ToFp16(d));
+  writeU16(y, yo + 64, f32ToF16(d));
   for (let j = 0; j < 64; j += 32) {
     for (let m = 0; m < 32; m++) {
       let q = 0;
@@ -83,7 +82,7 @@ export const TQ1_0_CODEC: GgmlCodec = {
   quantizeRows: quantizeRowsFlat(TQ1_BYTES, quantizeTq1Block),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += TQ1_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so + 52)];
+      const d = F16_TO_F32[readU16(src, so + 52)];
       for (let n = 0; n < 5; n++) for (let m = 0; m < 32; m++) y[yo++] = fr(trit(src[so + m], n) * d);
       for (let n = 0; n < 5; n++) for (let m = 0; m < 16; m++) y[yo++] = fr(trit(src[so + 32 + m], n) * d);
       for (let n = 0; n < 4; n++) for (let j = 0; j < 4; j++) y[yo++] = fr(trit(src[so + 48 + j], n) * d);
@@ -96,7 +95,7 @@ export const TQ2_0_CODEC: GgmlCodec = {
   quantizeRows: quantizeRowsFlat(TQ2_BYTES, quantizeTq2Block),
   dequantizeBlocks(src, so, nb, y, yo) {
     for (let i = 0; i < nb; i++, so += TQ2_BYTES) {
-      const d = FP16_TO_FP32[readU16(src, so + 64)];
+      const d = F16_TO_F32[readU16(src, so + 64)];
       for (let j = 0; j < 64; j += 32) {
         for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) y[yo++] = fr((((src[so + j + m] >> (2 * l)) & 3) - 1) * d);
       }

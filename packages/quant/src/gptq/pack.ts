@@ -12,10 +12,9 @@
  * same, so what it decodes is what vLLM computes. `wrappedZeros` counts them.
  */
 import { QuantShapeError } from "../errors.js";
-import { fp32ToFp16 } from "../ggml/half.js";
-import { FP16_TO_FP32 } from "../ggml/half.js";
 import type { QuantizedLinear } from "./result.js";
 import { groupCount } from "./result.js";
+import { F16_TO_F32, f32ToF16 } from "@moeq/formats";
 
 export const GPTQ_BITS = [2, 3, 4, 8] as const;
 
@@ -87,7 +86,7 @@ export function packGptqV1(q: QuantizedLinear): GptqV1Tensors {
     }
   }
   const scales = new Uint16Array(nGroups * rows);
-  for (let i = 0; i < scales.length; i++) scales[i] = fp32ToFp16(Math.fround(q.scales[i]));
+  for (let i = 0; i < scales.length; i++) scales[i] = f32ToF16(Math.fround(q.scales[i]));
   return { qweight, qzeros, scales, gIdx: Int32Array.from(q.gIdx), wrappedZeros };
 }
 
@@ -108,7 +107,7 @@ export function unpackGptqV1(t: Pick<GptqV1Tensors, "qweight" | "qzeros" | "scal
     const o = Math.floor(c / 32) * bits * rows;
     for (let r = 0; r < rows; r++) {
       const code = unpackRun(t.qweight, o + r, rows, bits, c % 32);
-      out[r * cols + c] = FP16_TO_FP32[t.scales[g * rows + r]] * (code - zero[g * rows + r]);
+      out[r * cols + c] = F16_TO_F32[t.scales[g * rows + r]] * (code - zero[g * rows + r]);
     }
   }
   return out;

@@ -9,7 +9,7 @@
  * error feedback sees exactly the grid a GPTQ checkpoint stores (`scales` are fp16). The torch referee does
  * the same (fixtures/tools/gptq_ref.py).
  */
-import { FP16_TO_FP32, fp32ToFp16 } from "../ggml/half.js";
+import { F16_TO_F32, f32ToF16 } from "@moeq/formats";
 
 /** The integer format one Linear is quantized to. */
 export interface GptqFormat {
@@ -41,7 +41,7 @@ export function roundHalfEven(x: number): number {
 
 /** fp16 value nearest to x (through float32, as `scale.float().half()`). */
 export function toFp16Value(x: number): number {
-  return FP16_TO_FP32[fp32ToFp16(Math.fround(x))];
+  return F16_TO_F32[f32ToF16(Math.fround(x))];
 }
 
 /**

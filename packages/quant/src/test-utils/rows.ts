@@ -1,5 +1,5 @@
 /** Seeded test rows for the codec tests and bench: the distributions ggml's quantizers find hard. */
-import { GGMLType } from "@moeq/formats";
+import { GGMLType, bf16ToF32, f32ToBf16, seededRandom } from "@moeq/formats";
 
 /**
  * The grid i-quants, tested in ggml-codecs.test.ts (and the convert file-type tests) only: ggml builds their
@@ -17,17 +17,8 @@ export const GRID_IQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.IQ3_S,
 ]);
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Floats in [0, 1) from the project's seeded PRNG (mulberry32, @moeq/formats). */
+export const rng: (seed: number) => () => number = seededRandom;
 
 function gaussian(r: () => number): number {
   const u = 1 - r();
@@ -40,12 +31,8 @@ function studentT(r: () => number, df: number): number {
   return gaussian(r) / Math.sqrt(chi2 / df);
 }
 
-function toBf16(v: number): number {
-  const f = new Float32Array([v]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) & 0xffff0000;
-  return f[0];
-}
+/** v rounded to bfloat16 (formats' conversion, round to nearest even). */
+const toBf16 = (v: number): number => bf16ToF32(f32ToBf16(v));
 
 export type Distribution = (r: () => number, i: number, n: number) => number;
 

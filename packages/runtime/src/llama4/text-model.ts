@@ -13,7 +13,7 @@ import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
 import { matmul } from "../ops/matmul.js";
 import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js";
-import { ropeGgmlInPlace, ropeInPlace } from "../ops/rope.js";
+import { ropeGgmlInPlace, ropeInPlace, type GgmlRope } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
 import { ggmlMatmul } from "../ops/ggml-matmul.js";
 import { ggmlActivationsFor } from "../ops/ggml-activations.js";
@@ -47,8 +47,7 @@ export interface TextModelOptions {
 export class Llama4TextModel {
   readonly cache: KvCache;
   private readonly invFreq: Float32Array;
-  private readonly ropeFactors: Float32Array | null;
-  private readonly ropeThetaScale: number;
+  private readonly ggmlRope: GgmlRope;
   private tap: ActivationTap | null = null;
   private readonly ggmlNumerics: boolean;
   private readonly ggmlExact: boolean;
@@ -61,8 +60,8 @@ export class Llama4TextModel {
   ) {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
     this.invFreq = ropeInvFreq(config, factors);
-    this.ropeFactors = factors ?? null;
-    this.ropeThetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
+    const thetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
+    this.ggmlRope = { headDim: config.headDim, thetaScale, factors: factors ?? null, fused: true };
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
     this.ggmlNumerics = (opts.ggmlNumerics ?? false) !== false;
     this.ggmlExact = opts.ggmlNumerics === "exact";
@@ -151,8 +150,8 @@ export class Llama4TextModel {
       if (useRope) {
         if (this.ggmlExact) {
           // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
-          ropeGgmlInPlace(q, t * qDim, nh, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
-          ropeGgmlInPlace(k, t * kvDim, nkv, hd, pos, this.ropeThetaScale, this.ropeFactors, true);
+          ropeGgmlInPlace(q, t * qDim, nh, pos, this.ggmlRope);
+          ropeGgmlInPlace(k, t * kvDim, nkv, pos, this.ggmlRope);
         } else {
           ropeInPlace(q, t * qDim, nh, hd, pos, this.invFreq);
           ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);

@@ -8,9 +8,8 @@
  * `dmin = −y.d · fp16(x.dmin)`), reduced (m0+m2)+(m1+m3) and added last; Q2_K fma's its mins (16 per superblock,
  * two per lane) into the same eight accumulators before the scales; Q6_K subtracts 32·Σ scale·bsum per lane.
  */
-import { GGMLType } from "@moeq/formats";
+import { F16_TO_F32, GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
-import { f16ToF32 } from "./half.js";
 
 const f = Math.fround;
 const MAGIC = 12582912; // nearest_int: 1.5·2^23 added in f32
@@ -67,8 +66,8 @@ interface IntRow {
 function decodeQ4_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
   for (let i = 0; i < nb; i++) {
     const o = off + i * 144;
-    row.d[i] = f16ToF32(data[o] | (data[o + 1] << 8));
-    row.dmin[i] = f16ToF32(data[o + 2] | (data[o + 3] << 8));
+    row.d[i] = F16_TO_F32[data[o] | (data[o + 1] << 8)];
+    row.dmin[i] = F16_TO_F32[data[o + 2] | (data[o + 3] << 8)];
     const s = o + 4;
     const sc = [0, 0, 0, 0, 0, 0, 0, 0];
     for (let j = 0; j < 8; j++) {
@@ -100,7 +99,7 @@ function decodeQ6_K(data: Uint8Array, off: number, nb: number, row: IntRow): voi
     const ql = o;
     const qh = o + 128;
     const scOff = o + 192;
-    row.d[i] = f16ToF32(data[o + 208] | (data[o + 209] << 8));
+    row.d[i] = F16_TO_F32[data[o + 208] | (data[o + 209] << 8)];
     for (let j = 0; j < 16; j++) row.corr[i * 16 + j] = (data[scOff + j] << 24) >> 24;
     for (let half = 0; half < 2; half++) {
       for (let l = 0; l < 32; l++) {
@@ -122,8 +121,8 @@ function decodeQ6_K(data: Uint8Array, off: number, nb: number, row: IntRow): voi
 function decodeQ2_K(data: Uint8Array, off: number, nb: number, row: IntRow): void {
   for (let i = 0; i < nb; i++) {
     const o = off + i * 84;
-    row.d[i] = f16ToF32(data[o + 80] | (data[o + 81] << 8));
-    row.dmin[i] = f16ToF32(data[o + 82] | (data[o + 83] << 8));
+    row.d[i] = F16_TO_F32[data[o + 80] | (data[o + 81] << 8)];
+    row.dmin[i] = F16_TO_F32[data[o + 82] | (data[o + 83] << 8)];
     for (let j = 0; j < 16; j++) row.corr[i * 16 + j] = data[o + j] >> 4;
     for (let chunk = 0; chunk < 2; chunk++) {
       for (let j = 0; j < 4; j++) {
@@ -145,7 +144,7 @@ function decodeQ3_K(data: Uint8Array, off: number, nb: number, row: IntRow): voi
     const hm = o;
     const qs = o + 32;
     const s = o + 96;
-    row.d[i] = f16ToF32(data[o + 108] | (data[o + 109] << 8));
+    row.d[i] = F16_TO_F32[data[o + 108] | (data[o + 109] << 8)];
     for (let j = 0; j < 16; j++) {
       const low = j < 8 ? data[s + j] & 0xf : data[s + j - 8] >> 4;
       const high = (data[s + 8 + (j & 3)] >> (2 * (j >> 2))) & 3;

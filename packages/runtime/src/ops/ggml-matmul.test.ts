@@ -8,7 +8,7 @@ import { matmul } from "./matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlMatmul } from "./ggml-matmul.js";
 import { rmsNorm, rmsNormGgml } from "./elementwise.js";
-import { ggmlMulMat, ggmlRmsNorm } from "../../../../test-support/llama-run.js";
+import { ggmlMulMat, ggmlRmsNorm } from "@moeq/test-support/llama-run";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 function countDiffs(a: Float32Array, b: Float32Array): number {

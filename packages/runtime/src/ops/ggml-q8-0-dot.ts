@@ -6,9 +6,8 @@
  * ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Summing dequantized products in another order differs by an f32 ulp,
  * which the f16 rounding of Q/K and the next Q8 rounding amplify into visible logit differences.
  */
-import { GGMLType } from "@moeq/formats";
+import { F16_TO_F32, GGMLType, roundToF16 } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
-import { f16ToF32, roundToF16 } from "./half.js";
 
 const f = Math.fround;
 const MAGIC = 12582912; // 1.5·2^23: adding it in f32 rounds to the nearest integer, ties to even (_mm256_round_ps)
@@ -39,8 +38,6 @@ export function quantizeRowsQ8_0(x: Float32Array, n: number, cols: number): Q8_0
   return { q, d };
 }
 
-const F16_TABLE = new Float32Array(65536);
-for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16ToF32(h);
 
 /** y[t·rows + r] = ggml's Q8_0·Q8_0 dot of weight row r with activation row t (see the module comment). */
 export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
@@ -57,7 +54,7 @@ export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out
     const rowOff = r * w.rowBytes;
     for (let b = 0; b < nb; b++) {
       const o = rowOff + b * BLOCK_BYTES;
-      dw[b] = F16_TABLE[bytes[o] | (bytes[o + 1] << 8)];
+      dw[b] = F16_TO_F32[bytes[o] | (bytes[o + 1] << 8)];
     }
     for (let t = 0; t < n; t++) {
       let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;

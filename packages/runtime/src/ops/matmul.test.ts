@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { quantize } from "@moeq/quant";
-import { matmul, matmulJs } from "./matmul.js";
+import { matmul, matmulJs, matmulKernel } from "./matmul.js";
 import { makeWeightMatrix, decodeRow, f32Matrix } from "./weight-matrix.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { ggmlBaseLib } from "../../../../test-support/ggml-lib.js";
-import { ggmlMulMat } from "../../../../test-support/llama-run.js";
+import { ggmlBaseLib } from "@moeq/test-support/ggml-lib";
+import { ggmlMulMat } from "@moeq/test-support/llama-run";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 describe("matmul", () => {
@@ -33,6 +33,8 @@ describe("matmul", () => {
   }
 
   it("the WASM SIMD kernel agrees with the plain-JS reference kernel (odd rows, many tokens)", () => {
+    // Node ≥ 20 has WebAssembly SIMD: a module that fails to load must fail here, not quietly compare JS with JS.
+    expect(matmulKernel()).toEqual({ kernel: "wasm-simd" });
     const r = 37, c = 1024, t = 19;
     const m = makeWeightMatrix(GGMLType.Q4_K, c, r, quantize(GGMLType.Q4_K, seeded(r * c, 5, 0.05), r, c));
     const xs = seeded(t * c, 8);
@@ -41,6 +43,8 @@ describe("matmul", () => {
     matmul(m, xs, t, a);
     matmulJs(m, xs, t, b);
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4 * (1 + Math.abs(b[i])));
+    // …and the two kernels are different code: f32 lanes vs f64 accumulation leave some outputs apart in the last bits.
+    expect(a.some((v, i) => v !== b[i])).toBe(true);
   });
 
   it("rejects an activation buffer that is too short", () => {

@@ -33,8 +33,12 @@ class WasmGemm {
     this.f32 = new Float32Array(memory.buffer);
   }
 
+  /** The kernel, or null with the reason in `wasmUnavailable` (no WebAssembly, or the module failed to load). */
   static create(): WasmGemm | null {
-    if (!WA) return null;
+    if (!WA) {
+      wasmUnavailable = "this JavaScript engine has no WebAssembly";
+      return null;
+    }
     try {
       const memory = new WA.Memory({ initial: 64 });
       const mod = new WA.Module(Buffer.from(GEMM_WASM_BASE64, "base64"));
@@ -43,7 +47,9 @@ class WasmGemm {
       };
       const inst = new WA.Instance(mod, { env: { memory, abort } });
       return new WasmGemm(memory, inst.exports.gemm as GemmFn);
-    } catch {
+    } catch (err) {
+      // e.g. no WebAssembly SIMD: matmul falls back to matmulJs, and matmulKernel() says so and why.
+      wasmUnavailable = `the WASM SIMD module failed to load: ${err instanceof Error ? err.message : String(err)}`;
       return null;
     }
   }
@@ -76,6 +82,16 @@ class WasmGemm {
 }
 
 let wasm: WasmGemm | null | undefined;
+let wasmUnavailable: string | undefined;
+
+/**
+ * Which kernel `matmul` runs for rows whose length is a multiple of 4: "wasm-simd", or "js" with the reason the
+ * WASM module could not be used (so a test comparing the two kernels can prove it is not comparing JS with JS).
+ */
+export function matmulKernel(): { readonly kernel: "wasm-simd" } | { readonly kernel: "js"; readonly reason: string } {
+  if (wasm === undefined) wasm = WasmGemm.create();
+  return wasm ? { kernel: "wasm-simd" } : { kernel: "js", reason: wasmUnavailable ?? "unknown" };
+}
 
 let scratch = new Float32Array(0);
 

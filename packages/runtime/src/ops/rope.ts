@@ -29,7 +29,19 @@ export function ropeInPlace(x: Float32Array, off: number, nHeads: number, headDi
  * glibc's cosf/sinf; the rotation x0·cos − x1·sin, x0·sin + x1·cos is computed as compiled (the products contracted into
  * a fused multiply-add when `fused`).
  */
-export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, headDim: number, pos: number, thetaScale: number, factors: Float32Array | null, fused: boolean): void {
+export interface GgmlRope {
+  readonly headDim: number;
+  /** powf(base, −2/n_dims) in f32. */
+  readonly thetaScale: number;
+  /** `rope_freqs.weight` (llama3 scaling), or null. */
+  readonly factors: Float32Array | null;
+  /** Whether the compiled rotation contracts its products into fused multiply-adds. */
+  readonly fused: boolean;
+}
+
+/** Rotates `nHeads` heads of `x` starting at `off`, for position `pos` (one constant `rope` per model). */
+export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, pos: number, rope: GgmlRope): void {
+  const { headDim, thetaScale, factors, fused } = rope;
   const half = headDim / 2;
   let theta = f(pos);
   for (let i = 0; i < half; i++) {

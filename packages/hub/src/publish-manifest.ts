@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError } from "@moeq/formats";
-import { writeFileAtomic } from "./atomic-file.js";
+import { InputError, writeFileAtomic } from "@moeq/formats";
 
 /** File the pipeline writes next to its outputs so `moeq publish` knows what the folder holds. */
 export const PUBLISH_MANIFEST_FILE = "publish-manifest.json";
@@ -11,16 +10,8 @@ export type QuantFormat = "gguf" | "gptq" | "awq" | "fp8";
 
 export const QUANT_FORMATS: readonly QuantFormat[] = ["gguf", "gptq", "awq", "fp8"];
 
-/**
- * `publish-manifest.json`, written by `moeq convert|quantize|gptq|awq|fp8`:
- * ```json
- * { "version": 1, "format": "gguf", "baseModel": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
- *   "license": "llama4", "quantization": "Q4_K_M", "modelName": "Llama-4-Scout Q4_K_M",
- *   "pipelineTag": "image-text-to-text", "tags": ["moe"], "tool": "moeq 0.1.0" }
- * ```
- */
-export interface PublishManifest {
-  readonly version: 1;
+/** What the model card shows about a folder, whether from the manifest or found in the files. */
+export interface ModelCardFields {
   readonly format: QuantFormat;
   /** The Hub repo id the weights came from (becomes `base_model`). */
   readonly baseModel?: string;
@@ -30,6 +21,18 @@ export interface PublishManifest {
   readonly quantization?: string;
   readonly modelName?: string;
   readonly pipelineTag?: string;
+}
+
+/**
+ * `publish-manifest.json`, written by `moeq convert|quantize|gptq|awq|fp8`:
+ * ```json
+ * { "version": 1, "format": "gguf", "baseModel": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+ *   "license": "llama4", "quantization": "Q4_K_M", "modelName": "Llama-4-Scout Q4_K_M",
+ *   "pipelineTag": "image-text-to-text", "tags": ["moe"], "tool": "moeq 0.1.0" }
+ * ```
+ */
+export interface PublishManifest extends ModelCardFields {
+  readonly version: 1;
   readonly tags?: readonly string[];
   /** What wrote the folder, e.g. `moeq 0.1.0`. */
   readonly tool?: string;
@@ -84,6 +87,7 @@ export async function readPublishManifest(dir: string): Promise<PublishManifest 
 export async function writePublishManifest(dir: string, manifest: PublishManifest): Promise<string> {
   const file = join(dir, PUBLISH_MANIFEST_FILE);
   parsePublishManifest(manifest, file);
+  await mkdir(dir, { recursive: true });
   await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + "\n");
   return file;
 }

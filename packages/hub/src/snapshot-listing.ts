@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "@moeq/formats";
 import type { RepoCachePaths } from "./cache-layout.js";
 import type { RepoFileEntry } from "./list-repo-files.js";
 import { isCommitHash } from "./repo-id.js";
 import { assertSafeRepoPath } from "./safe-repo-path.js";
-import { writeFileAtomic } from "./atomic-file.js";
 
 /**
  * The tree listing of a commit, kept beside the Python layout in `models--org--name/.moeq/<commit>.json`
@@ -23,7 +23,9 @@ function listingPath(paths: RepoCachePaths, commit: string): string {
 
 export async function writeSnapshotListing(paths: RepoCachePaths, commit: string, files: readonly RepoFileEntry[]): Promise<void> {
   const body: ListingFile = { version: 1, commit, files };
-  await writeFileAtomic(listingPath(paths, commit), JSON.stringify(body));
+  const file = listingPath(paths, commit);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(body));
 }
 
 /** The cached listing, or undefined when absent or not trustworthy (then the Hub is asked again). */

@@ -5,24 +5,20 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "./test-utils/fake-hub.js";
+import { FakeHub, gitBlobSha1, sha256Hex, type FakeRepoFile } from "@moeq/test-support/fake-hub";
 import { bundleEntryForNode } from "./test-utils/build-child.js";
+import { seededUint32 } from "@moeq/formats";
 import { pullSnapshot } from "./pull.js";
 import { parseRepoId } from "./repo-id.js";
 import { HubIntegrityError, HubRequestError, OfflineCacheMissError, UnsafeRepoPathError } from "./hub-errors.js";
 
 const TOKEN = "hf_secretTOKENforTests1234567890";
 
-/** Deterministic bytes (xorshift), so failures reproduce. */
+/** Deterministic bytes (the project's seeded PRNG), so failures reproduce. */
 function bytes(n: number, seed: number): Buffer {
+  const next = seededUint32(seed);
   const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
+  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
   return b;
 }
 
@@ -115,17 +111,16 @@ describe("pullSnapshot", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     // Kill once a real part (but not all) of the file is on disk.
     const deadline = Date.now() + 15_000;
-    let partial = 0;
     while (Date.now() < deadline) {
-      partial = (await stat(`${blob}.incomplete`).catch(() => undefined))?.size ?? 0;
-      if (partial >= 32 * 1024) break;
+      const onDisk = (await stat(`${blob}.incomplete`).catch(() => undefined))?.size ?? 0;
+      if (onDisk >= 32 * 1024) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     child.kill("SIGKILL");
     await exited;
     hub.options.throttle = undefined;
     expect(childOut).not.toContain(TOKEN);
-    partial = (await stat(`${blob}.incomplete`)).size;
+    const partial = (await stat(`${blob}.incomplete`)).size;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(big.length);
     expect(existsSync(blob)).toBe(false);

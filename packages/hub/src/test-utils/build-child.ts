@@ -7,7 +7,7 @@
 import { build } from "rolldown";
 import { fileURLToPath } from "node:url";
 
-const repoRoot = fileURLToPath(new URL("../../../../../", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 
 export async function bundleEntryForNode(entry: string, outFile: string): Promise<string> {
   await build({

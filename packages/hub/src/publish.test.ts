@@ -3,12 +3,13 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckFailedError } from "@moeq/formats";
-import { FakeHub, sha256Hex } from "./test-utils/fake-hub.js";
-import { tinyGguf } from "./test-utils/tiny-gguf.js";
+import { FakeHub, sha256Hex } from "@moeq/test-support/fake-hub";
+import { tinyGguf } from "@moeq/test-support/tiny-gguf";
 import { publishFolder } from "./publish.js";
 import { parseRepoId } from "./repo-id.js";
 import { writePublishManifest } from "./publish-manifest.js";
 import { STREAM_UPLOAD_MIN } from "./hub-client.js";
+import type { PublishGate } from "./publish-gate.js";
 
 const TOKEN = "hf_publishTOKEN_neverPrinted_42";
 const BASE = "meta-llama/Llama-4-Scout-17B-16E-Instruct";
@@ -26,32 +27,30 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function ggufFolder(name: string, gatePassed: boolean | undefined): Promise<{ dir: string; gguf: Buffer }> {
+/** A verdict as the CLI hands it over (read from report.json by @moeq/eval). */
+function verdict(passed: boolean): PublishGate {
+  return {
+    passed,
+    table: ["| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|", `| kld_mean | ${passed ? "0.031000" : "0.120000"} | <= | 0.050000 | base | ${passed ? "pass" : "**FAIL**"} |`].join("\n"),
+    failures: passed ? [] : ["kld_mean: 0.12 <= 0.05 is false"],
+    file: join(root, "report.json"),
+  };
+}
+
+async function ggufFolder(name: string): Promise<{ dir: string; gguf: Buffer }> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
   const gguf = tinyGguf({ "general.architecture": "llama4", "general.name": "Tiny Scout" }, 40_000);
   await writeFile(join(dir, "tiny-scout-Q4_K_M.gguf"), gguf);
   await writeFile(join(dir, "imatrix-notes.txt"), "calibrated on 128 wikitext chunks\n");
   await writePublishManifest(dir, { version: 1, format: "gguf", baseModel: BASE, quantization: "Q4_K_M", tool: "moeq 0.1.0" });
-  if (gatePassed !== undefined) {
-    await writeFile(
-      join(dir, "gate-report.json"),
-      JSON.stringify({
-        passed: gatePassed,
-        gates: [
-          { name: "kld", metric: "kld_mean", op: "<=", threshold: 0.05, value: gatePassed ? 0.031 : 0.12, passed: gatePassed, source: "llama.cpp README q4_K_M" },
-          { name: "ppl", metric: "ppl_ratio", op: "<=", threshold: 1.05, value: 1.021, passed: true },
-        ],
-      }),
-    );
-  }
   return { dir, gguf };
 }
 
 describe("publishFolder", () => {
   it("creates the repo and sends one commit: LFS for the GGUF, inline small files, and the generated model card", async () => {
-    const { dir, gguf } = await ggufFolder("ok", true);
-    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-gguf"), hubUrl: hub.url, accessToken: TOKEN, private: true });
+    const { dir, gguf } = await ggufFolder("ok");
+    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-gguf"), hubUrl: hub.url, accessToken: TOKEN, private: true, gate: verdict(true) });
     expect(r.createdRepo).toBe(true);
     expect(hub.createdRepos).toContainEqual(expect.objectContaining({ name: "scout-gguf", organization: "moeq-test", visibility: "private" }));
     expect(hub.commits).toHaveLength(1);
@@ -64,7 +63,7 @@ describe("publishFolder", () => {
     const put = hub.requests.find((q) => q.method === "PUT" && q.url.startsWith("/lfs-upload/"));
     expect(put?.authorization).toBeUndefined();
     const inline = Object.fromEntries(commit.lines.filter((l) => l.key === "file").map((l) => [l.value.path, Buffer.from(l.value.content as string, "base64").toString("utf8")]));
-    expect(Object.keys(inline).sort()).toEqual(["README.md", "gate-report.json", "imatrix-notes.txt", "publish-manifest.json"]);
+    expect(Object.keys(inline).sort()).toEqual(["README.md", "imatrix-notes.txt", "publish-manifest.json"]);
     const card = inline["README.md"]!;
     expect(card).toBe(r.modelCard);
     const front = card.split("---")[1]!;
@@ -74,18 +73,18 @@ describe("publishFolder", () => {
     expect(front).toContain("license: llama4"); // inherited from the base model's card on the Hub
     expect(front).toMatch(/tags:\n- gguf\n- quantized\n- moeq\n- llama4\n- q4_k_m/);
     expect(card).toContain("**Verdict: PASSED**");
-    expect(card).toContain("| kld | kld_mean | <= 0.05 | 0.031 | pass | llama.cpp README q4_K_M |");
+    expect(card).toContain("| kld_mean | 0.031000 | <= | 0.050000 | base | pass |");
     expect(JSON.stringify(hub.commits)).not.toContain(TOKEN);
   });
 
   it("refuses a folder whose gate failed without touching the Hub, and publishes it with force", async () => {
-    const { dir } = await ggufFolder("failed", false);
+    const { dir } = await ggufFolder("failed");
     const before = hub.requests.length;
-    const err = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN }).catch((e: unknown) => e);
+    const err = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, gate: verdict(false) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckFailedError);
-    expect((err as Error).message).toMatch(/gate-report\.json: the quality gate failed \(kld: 0\.12 <= 0\.05 is false\).*--force/);
+    expect((err as Error).message).toMatch(/report\.json: the quality gate failed \(kld_mean: 0\.12 <= 0\.05 is false\).*--force/);
     expect(hub.requests.length).toBe(before);
-    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, force: true });
+    const r = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, force: true, gate: verdict(false) });
     expect(r.gate).toBe("failed");
     expect(r.modelCard).toContain("FAILED (published with --force)");
     expect(r.modelCard).toContain("| **FAIL** |");

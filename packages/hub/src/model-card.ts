@@ -1,6 +1,6 @@
 import { formatBytes } from "@moeq/formats";
 import type { ModelMetadata } from "./model-metadata.js";
-import type { GateReport } from "./gate-report.js";
+import type { PublishGate } from "./publish-gate.js";
 import type { LocalFile } from "./list-local-files.js";
 
 /** Hub `library_name` per format: GGUF files are their own library; the safetensors formats load in Transformers/vLLM. */
@@ -41,21 +41,9 @@ export function modelCardFrontMatter(meta: ModelMetadata): string {
   return lines.join("\n");
 }
 
-function gateSection(gate: GateReport | undefined): string[] {
-  if (!gate) return ["## Quality gate", "", "No gate report (`gate-report.json`) was found in the published folder: this upload was not gated.", ""];
-  const out = ["## Quality gate", "", `**Verdict: ${gate.passed ? "PASSED" : "FAILED (published with --force)"}**`, ""];
-  if (gate.gates.length > 0) {
-    out.push("| gate | metric | requirement | measured | result | source |", "|---|---|---|---|---|---|");
-    for (const g of gate.gates) {
-      out.push(
-        `| ${mdEscape(g.name)} | ${mdEscape(g.metric)} | ${mdEscape(g.op)} ${g.threshold} | ${g.value} | ${g.passed ? "pass" : "**FAIL**"} | ${g.source ? mdEscape(g.source) : ""} |`,
-      );
-    }
-    out.push("");
-  } else if (gate.markdown) {
-    out.push(gate.markdown.trim(), "");
-  }
-  return out;
+function gateSection(gate: PublishGate | undefined): string[] {
+  if (!gate) return ["## Quality gate", "", "No gate report (`report.json` from `moeq gate --report`) was found in the published folder: this upload was not gated.", ""];
+  return ["## Quality gate", "", `**Verdict: ${gate.passed ? "PASSED" : "FAILED (published with --force)"}**`, "", gate.table.trim(), ""];
 }
 
 function usageSection(meta: ModelMetadata, repoId: string, files: readonly LocalFile[]): string[] {
@@ -67,7 +55,7 @@ function usageSection(meta: ModelMetadata, repoId: string, files: readonly Local
 }
 
 /** The README.md uploaded with the model: Hub front matter, what it is, its files, the gate table. */
-export function renderModelCard(args: { meta: ModelMetadata; repoId: string; files: readonly LocalFile[]; gate: GateReport | undefined }): string {
+export function renderModelCard(args: { meta: ModelMetadata; repoId: string; files: readonly LocalFile[]; gate: PublishGate | undefined }): string {
   const { meta, repoId, files, gate } = args;
   const title = meta.modelName ?? repoId.split("/")[1]!;
   const body = [

@@ -3,22 +3,15 @@
 import { mkdirSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { seededRandom } from "../sampling.js";
+import { f32ToBf16, seededRandom } from "@moeq/formats";
 
-const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 export const FIXTURE_DIR = join(repoRoot, "fixtures", "tiny-llama4");
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function toBf16(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
 
 export interface RandomCheckpointOptions {
   seed?: number;
@@ -98,7 +91,7 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
   for (const [name, shape, init, scale] of tensors) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Uint16Array(n);
-    for (let i = 0; i < n; i++) data[i] = toBf16(init === "ones" ? 1 : init === "zeros" ? 0 : gaussian(r) * (scale ?? std));
+    for (let i = 0; i < n; i++) data[i] = f32ToBf16(init === "ones" ? 1 : init === "zeros" ? 0 : gaussian(r) * (scale ?? std));
     header[name] = { dtype: "BF16", shape, data_offsets: [off, off + n * 2] };
     off += n * 2;
     blobs.push(data);

@@ -7,7 +7,7 @@ import { libraryCredentials } from "./hub-client.js";
 import { translateHubError } from "./hub-errors.js";
 import { listLocalFiles, type LocalFile } from "./list-local-files.js";
 import { collectModelMetadata, type ModelMetadata } from "./model-metadata.js";
-import { readGateReport, type GateReport } from "./gate-report.js";
+import type { PublishGate } from "./publish-gate.js";
 import { renderModelCard } from "./model-card.js";
 
 export interface PublishParams {
@@ -22,10 +22,10 @@ export interface PublishParams {
   readonly branch?: string;
   /** Commit title; default "Upload <format> quantization with moeq". */
   readonly message?: string;
-  /** Publish even though the folder's gate report says the gate failed. */
+  /** Publish even though `gate` failed. */
   readonly force?: boolean;
-  /** A gate report outside the usual names (gate-report.json, report.json from `moeq gate --report`). */
-  readonly gateReport?: string;
+  /** The folder's quality-gate verdict (undefined: not gated). A failed one refuses the publish unless `force`. */
+  readonly gate?: PublishGate;
   readonly fetch?: typeof fetch;
   readonly onProgress?: (event: PublishProgressEvent) => void;
 }
@@ -63,18 +63,13 @@ async function inheritLicense(p: PublishParams, baseModel: string): Promise<stri
   }
 }
 
-/** Reads what a publish would send, without any network: files, metadata, gate verdict, model card. */
-export async function planPublish(
-  dir: string,
-  repo: RepoId,
-  gateReport?: string,
-): Promise<{ files: LocalFile[]; meta: ModelMetadata; gate: GateReport | undefined; card: string }> {
+/** Reads what a publish would send, without any network: files, metadata, model card (with `gate`'s table). */
+export async function planPublish(dir: string, repo: RepoId, gate?: PublishGate): Promise<{ files: LocalFile[]; meta: ModelMetadata; card: string }> {
   const files = await listLocalFiles(dir);
   if (files.length === 0) throw new InputError("PUBLISH_EMPTY", "the folder has no files to publish", { file: dir });
   const meta = await collectModelMetadata(dir, files);
-  const gate = await readGateReport(dir, gateReport);
   const card = renderModelCard({ meta, repoId: repo.id, files, gate });
-  return { files, meta, gate, card };
+  return { files, meta, card };
 }
 
 /**
@@ -85,13 +80,16 @@ export async function planPublish(
 export async function publishFolder(p: PublishParams): Promise<PublishResult> {
   if (!p.accessToken) throw new InputError("HUB_TOKEN_REQUIRED", "publishing needs a write token: set HF_TOKEN or pass --token");
   const branch = assertSafeRevision(p.branch ?? "main");
-  let { files, meta, gate, card } = await planPublish(p.dir, p.repo, p.gateReport);
+  const gate = p.gate;
   if (gate && !gate.passed && !p.force) {
-    const failed = gate.gates.filter((g) => !g.passed).map((g) => `${g.name}: ${g.value} ${g.op} ${g.threshold} is false`);
+    const failed = gate.failures;
     throw new CheckFailedError("PUBLISH_GATE_FAILED", `the quality gate failed${failed.length ? ` (${failed.join("; ")})` : ""}; refusing to publish (use --force to publish anyway)`, {
-      file: gate.files[0],
+      file: gate.file,
     });
   }
+  const plan = await planPublish(p.dir, p.repo, gate);
+  const files = plan.files;
+  let { meta, card } = plan;
   if (!meta.license && meta.baseModel) {
     const license = await inheritLicense(p, meta.baseModel);
     if (license) {

@@ -64,15 +64,20 @@ export interface HubErrorContext {
  * One clear line for a failed Hub response. `errorCode` is the Hub's X-Error-Code header
  * (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound), `serverMessage` its X-Error-Message or JSON error.
  */
-export function hubErrorFor(
-  status: number,
-  url: string,
-  ctx: HubErrorContext,
-  errorCode?: string | null,
-  serverMessage?: string | null,
-  cause?: unknown,
-  retryAfter?: string | null,
-): HubRequestError {
+export interface HubResponseFacts {
+  readonly status: number;
+  readonly url: string;
+  /** X-Error-Code. */
+  readonly errorCode?: string | null;
+  /** X-Error-Message, or the JSON body's error. */
+  readonly serverMessage?: string | null;
+  /** Retry-After (seconds or an HTTP date). */
+  readonly retryAfter?: string | null;
+  readonly cause?: unknown;
+}
+
+export function hubErrorFor(response: HubResponseFacts, ctx: HubErrorContext): HubRequestError {
+  const { status, url, errorCode, serverMessage, cause, retryAfter } = response;
   const safeUrl = redactUrl(url, ctx.token);
   const server = serverMessage ? ` (${redactSecret(serverMessage, ctx.token).slice(0, 300)})` : "";
   let code: string;
@@ -126,7 +131,10 @@ export async function hubErrorFromResponse(res: Response, ctx: HubErrorContext):
       serverMessage = null;
     }
   }
-  return hubErrorFor(res.status, res.url, ctx, res.headers.get("x-error-code"), serverMessage, undefined, res.headers.get("retry-after"));
+  return hubErrorFor(
+    { status: res.status, url: res.url, errorCode: res.headers.get("x-error-code"), serverMessage, retryAfter: res.headers.get("retry-after") },
+    ctx,
+  );
 }
 
 interface HubApiErrorLike {
@@ -152,7 +160,7 @@ export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: 
     let errorCode = headers?.code ?? null;
     if (!errorCode && err.statusCode === 403 && /gated|restricted/i.test(raw)) errorCode = "GatedRepo";
     if (!errorCode && err.statusCode === 404 && /revision|rev id/i.test(raw)) errorCode = "RevisionNotFound";
-    return hubErrorFor(err.statusCode, err.url, ctx, errorCode, headers?.message ?? raw, undefined, headers?.retryAfter);
+    return hubErrorFor({ status: err.statusCode, url: err.url, errorCode, serverMessage: headers?.message ?? raw, retryAfter: headers?.retryAfter }, ctx);
   }
   const msg = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";

@@ -1,10 +1,10 @@
 import { mkdir, readFile, readlink, rename, stat, symlink, unlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
+import { fsyncDir, writeFileAtomic } from "@moeq/formats";
 import type { RepoId } from "./repo-id.js";
 import { assertSafeRevision, isCommitHash } from "./repo-id.js";
 import { resolveInside } from "./safe-repo-path.js";
-import { fsyncDir, writeFileAtomic } from "./atomic-file.js";
 
 /**
  * The cache layout of Python's huggingface_hub (file_download.py), so both tools share one cache:
@@ -64,7 +64,8 @@ export async function writeRef(paths: RepoCachePaths, revision: string, commit: 
   const current = await readFile(refPath, "utf8").catch(() => undefined);
   if (current?.trim() === commit) return;
   // huggingface_hub reads every file under refs/ as a ref, so the temp file goes in the repo folder.
-  await writeFileAtomic(refPath, commit, paths.root);
+  await mkdir(dirname(refPath), { recursive: true });
+  await writeFileAtomic(refPath, commit, { tempDir: paths.root });
 }
 
 /** The commit a revision stands for, from refs/ (or the revision itself when it is a commit hash). */

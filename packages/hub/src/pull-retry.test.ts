@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeHub, type MetadataFailure } from "./test-utils/fake-hub.js";
+import { FakeHub, type MetadataFailure } from "@moeq/test-support/fake-hub";
 import { pullSnapshot } from "./pull.js";
 import { parseRepoId } from "./repo-id.js";
 import { HubRequestError, HubTransferError, isNetworkFailure, parseRetryAfter } from "./hub-errors.js";

@@ -2,17 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { InputError } from "@moeq/formats";
-import { readPublishManifest, type QuantFormat } from "./publish-manifest.js";
+import { readPublishManifest, type ModelCardFields, type QuantFormat } from "./publish-manifest.js";
 import type { LocalFile } from "./list-local-files.js";
 
 /** What the model card says about the folder; each field names where it came from. */
-export interface ModelMetadata {
-  readonly format: QuantFormat;
-  readonly baseModel?: string;
-  readonly license?: string;
-  readonly quantization?: string;
-  readonly modelName?: string;
-  readonly pipelineTag?: string;
+export interface ModelMetadata extends ModelCardFields {
   readonly architecture?: string;
   readonly tags: readonly string[];
   /** e.g. ["publish-manifest.json", "model-Q4_K_M.gguf"]. */

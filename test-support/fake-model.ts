@@ -1,8 +1,8 @@
 // Tiny deterministic in-memory models for tests: character-level tokenizer, logits from a seeded
 // bigram table plus a position term, so different "quantizations" (noise levels) give different
 // but reproducible distributions.
-import { seededRandom } from "@moeq/runtime";
-import type { EvalModel } from "../model.js";
+import { seededRandom } from "@moeq/formats";
+import type { EvalModel } from "@moeq/eval";
 
 export interface FakeModelOptions {
   name?: string;

@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { fsyncDir } from "./atomic-file.js";
+import { fsyncDir } from "@moeq/formats";
 import { normalizeEtag } from "./cache-layout.js";
 import { HubIntegrityError, HubRequestError, HubTransferError, hubErrorFromResponse } from "./hub-errors.js";
 import { redactSecret } from "./redact.js";
