@@ -3,6 +3,7 @@
 // fixture conversion (read BF16, quantize every matrix, write safetensors). Prints a table with the ratio ours ÷ NumPy.
 // Run: npx vitest run --config vitest.bench.config.ts packages/convert/bench/fp8.bench.ts
 import { it } from "vitest";
+import { seededRandom } from "@moeq/formats";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,8 +19,8 @@ const COLS = 4096;
 const MS = Number(process.env.MOEQ_BENCH_MS ?? 300);
 
 function gaussian(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 2 ** 32;
+  const r = seededRandom(seed);
+  const next = () => 1 - r(); // (0, 1]: log() stays finite
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = 0.02 * Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
   return out;

@@ -1,15 +1,12 @@
 import { describe, it, expect } from "vitest";
-import { f8E4M3ToF32 } from "@moeq/formats";
+import { f8E4M3ToF32, seededRandom } from "@moeq/formats";
 import { QuantShapeError } from "../errors.js";
 import { dequantizeFp8, encodeFp8, firstNonFinite, fp8ScaleFromAbsMax, fp8Scales, fp8ScaleShape, fp8SchemeOfScaleShape, quantizeFp8, FP8_MIN_SCALE } from "./fp8.js";
 
 function seeded(n: number, seed = 7): Float32Array {
-  let s = seed >>> 0;
+  const r = seededRandom(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 0.2;
-  }
+  for (let i = 0; i < n; i++) out[i] = (r() - 0.5) * 0.2;
   return out;
 }
 
