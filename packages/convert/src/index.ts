@@ -12,3 +12,7 @@ export * from "./quantize-gguf.js";
 export * from "./expert-errors.js";
 export * from "./gguf-kv.js";
 export * from "./checkpoint-index.js";
+export * from "./imatrix-stats.js";
+export * from "./imatrix-collect.js";
+export * from "./imatrix-report.js";
+export * from "./imatrix-run.js";

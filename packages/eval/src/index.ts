@@ -7,6 +7,7 @@ export * from "./metrics/perplexity.js";
 export * from "./metrics/kld.js";
 export * from "./metrics/anls.js";
 export * from "./datasets/table-file.js";
+export * from "./datasets/calibration-text.js";
 export * from "./datasets/sampling.js";
 export * from "./datasets/mmlu.js";
 export * from "./datasets/docvqa.js";

@@ -1,0 +1,108 @@
+import type { Argv, CommandModule } from "yargs";
+import cliProgress from "cli-progress";
+import { InputError } from "@moeq/formats";
+import { formatImatrixExpertReport, runImatrix } from "@moeq/convert";
+import { readCalibrationText } from "@moeq/eval";
+
+interface ImatrixArgs {
+  model: string;
+  data: string;
+  output: string;
+  field?: string;
+  column?: string;
+  ctx: number;
+  chunks?: number;
+  "chunk-offset": number;
+  "process-output": boolean;
+  "parse-special": boolean;
+  "output-frequency": number;
+  "in-file"?: string[];
+  threads: number;
+  exact: boolean;
+  json: boolean;
+}
+
+function positiveInt(flag: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new InputError("BAD_ARG", `${flag} must be an integer ≥ ${min}, got ${v}`);
+}
+
+/** One bar over the chunks with tokens/s; quiet when stderr is not a terminal (cli-progress cannot redraw on a pipe). */
+function chunkProgress(): { onChunk: (done: number, total: number) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { onChunk: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    { format: "imatrix [{bar}] {value}/{total} chunks | {eta_formatted} left", stream: process.stderr, hideCursor: false, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    onChunk: (done, total) => {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
+
+export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
+  command: "imatrix <model>",
+  describe: "importance matrix (per expert for MoE layers) over calibration text, in llama-imatrix's GGUF format",
+  builder: (y: Argv) =>
+    y
+      .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
+      .option("data", { type: "string", demandOption: true, describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column)" })
+      .option("output", { alias: "o", type: "string", default: "imatrix.gguf", describe: "output GGUF imatrix" })
+      .option("field", { type: "string", describe: "string field of each .jsonl row (default text)" })
+      .option("column", { type: "string", describe: "string column of a .parquet file (default text)" })
+      .option("ctx", { type: "number", default: 512, describe: "tokens per chunk (llama-imatrix -c)" })
+      .option("chunks", { type: "number", describe: "chunks to process (default all)" })
+      .option("chunk-offset", { type: "number", default: 0, describe: "skip this many chunks first (llama-imatrix --chunk)" })
+      .option("process-output", { type: "boolean", default: false, describe: "collect output.weight too" })
+      .option("parse-special", { type: "boolean", default: false, describe: "parse special tokens in the text" })
+      .option("output-frequency", { type: "number", default: 10, describe: "write the imatrix every N chunks; a rerun resumes from it" })
+      .option("in-file", { type: "string", array: true, describe: "combine an earlier imatrix (GGUF or legacy .dat), repeatable" })
+      .option("threads", { type: "number", default: 1, describe: "worker threads" })
+      .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" })
+      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<ImatrixArgs>,
+  handler: async (a) => {
+    positiveInt("--ctx", a.ctx, 1);
+    positiveInt("--chunks", a.chunks, 1);
+    positiveInt("--chunk-offset", a["chunk-offset"], 0);
+    positiveInt("--output-frequency", a["output-frequency"], 1);
+    positiveInt("--threads", a.threads, 1);
+    const text = await readCalibrationText(a.data, { field: a.field, column: a.column });
+    const progress = chunkProgress();
+    let s;
+    try {
+      s = await runImatrix({
+        model: a.model,
+        text,
+        dataFile: a.data,
+        output: a.output,
+        nCtx: a.ctx,
+        nChunks: a.chunks,
+        chunkOffset: a["chunk-offset"],
+        processOutput: a["process-output"],
+        parseSpecial: a["parse-special"],
+        outputFrequency: a["output-frequency"],
+        inFiles: a["in-file"],
+        threads: a.threads,
+        exact: a.exact,
+        onChunk: progress.onChunk,
+      });
+    } finally {
+      progress.stop();
+    }
+    process.stderr.write(formatImatrixExpertReport(s.experts));
+    if (a.json) {
+      process.stdout.write(JSON.stringify({ ...s, tokensPerSecond: Number(s.tokensPerSecond.toFixed(2)), seconds: Number(s.seconds.toFixed(3)) }) + "\n");
+    } else {
+      const resumed = s.resumedChunks > 0 ? ` (resumed after ${s.resumedChunks})` : "";
+      process.stderr.write(`moeq: wrote ${a.output}: ${s.tensors} tensors, ${s.chunks} chunks of ${s.chunkSize}${resumed}, ${s.tokensPerSecond.toFixed(1)} tokens/s\n`);
+    }
+  },
+};
