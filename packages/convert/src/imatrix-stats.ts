@@ -8,7 +8,7 @@
  * - `writeGguf` writes save_imatrix's GGUF (general.type = imatrix, imatrix.datasets / chunk_count / chunk_size,
  *   then per tensor in name order `NAME.in_sum2` [ne0, n_mat] and `NAME.counts` [1, n_mat], both F32).
  */
-import { GGMLType, GGUFValueType, GGUFWriter, InputError } from "@moeq/formats";
+import { GGMLType, GGUFValueType, GGUFWriter, InputError, ggmlNDimsShape } from "@moeq/formats";
 import type { RawImatrix } from "./imatrix.js";
 
 /** Σx² and row counts of one weight (`counts.length` is 1 for a dense tensor, n_expert for an expert tensor). */
@@ -141,8 +141,9 @@ export class ImatrixStats {
     for (const name of names) {
       const s = this.stats.get(name)!;
       const nMat = s.counts.length;
-      w.addTensor(`${name}.in_sum2`, [s.values.length / nMat, nMat], GGMLType.F32);
-      w.addTensor(`${name}.counts`, [1, nMat], GGMLType.F32);
+      // gguf_add_tensor stores ggml_n_dims dims: trailing 1s dropped
+      w.addTensor(`${name}.in_sum2`, ggmlNDimsShape([s.values.length / nMat, nMat]), GGMLType.F32);
+      w.addTensor(`${name}.counts`, ggmlNDimsShape([1, nMat]), GGMLType.F32);
     }
     try {
       await w.writeHeader();

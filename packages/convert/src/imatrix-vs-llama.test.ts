@@ -1,0 +1,123 @@
+// `moeq imatrix` against llama.cpp's own llama-imatrix (built from node-llama-cpp's bundled source by
+// test-support/build-llama-tools.sh), on the same GGUF, the same text and the same options:
+// - every tensor and every expert slice: identical counts, in_sum2 equal within 1e-5 relative per element
+//   (|ours − ref| ≤ 1e-5·|ref|; what is measured is printed), identical datasets / chunk_count / chunk_size;
+// - a file written by moeq, handed as a file to llama.cpp's llama-quantize --imatrix and to moeq quantize
+//   --imatrix, gives byte-identical GGUFs for all 16 file types.
+// Both collectors run llama.cpp's portable CPU kernels: llama-imatrix with --no-repack and -fa off, moeq with
+// --exact (the runtime's bit-exact ggml numerics; see runtime-parity.test.ts for why --no-repack).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { convertHfToGguf } from "./convert-hf.js";
+import { FTYPE_BY_NAME, LlamaFType } from "./ftype.js";
+import { readImatrixRaw, type RawImatrix } from "./imatrix.js";
+import { runImatrix } from "./imatrix-run.js";
+import { quantizeGguf } from "./quantize-gguf.js";
+import { writeSyntheticLlama4 } from "../../../test-support/synthetic-llama4.js";
+import { llamaToolsBin, runLlamaTool } from "../../../test-support/llama-tools.js";
+
+const FIXTURE_DIR = fileURLToPath(new URL("../../../fixtures/tiny-llama4", import.meta.url));
+const CALIBRATION = fileURLToPath(new URL("../../../fixtures/data/brown-calibration.txt", import.meta.url));
+const SIXTEEN = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K"];
+
+let tmp: string;
+let text: string;
+const models = new Map<string, string>();
+
+beforeAll(async () => {
+  llamaToolsBin(); // builds the reference tools once (cached by commit)
+  tmp = mkdtempSync(join(tmpdir(), "moeq-imatrix-"));
+  text = join(tmp, "calibration.txt");
+  // 10 kB of the calibration split: enough for 3 chunks of 64 tokens and more
+  writeFileSync(text, readFileSync(CALIBRATION, "utf8").slice(0, 10_000));
+  for (const [name, ftype] of [["fixture-F16", LlamaFType.MOSTLY_F16], ["fixture-Q8_0", LlamaFType.MOSTLY_Q8_0]] as const) {
+    const out = join(tmp, `${name}.gguf`);
+    await convertHfToGguf(FIXTURE_DIR, out, { outtype: ftype });
+    models.set(name, out);
+  }
+  for (const layout of ["scout", "maverick"] as const) {
+    const dir = join(tmp, layout);
+    writeSyntheticLlama4(dir, { layout, seed: 7, multimodal: false });
+    const out = join(tmp, `${layout}.gguf`);
+    await convertHfToGguf(dir, out, { outtype: LlamaFType.MOSTLY_F16 });
+    models.set(layout, out);
+  }
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Compared {
+  tensors: number;
+  slices: number;
+  maxRel: number;
+  identical: boolean;
+}
+
+/** Counts must be identical; in_sum2 per element within 1e-5 relative, per expert slice. */
+function compare(ours: RawImatrix, ref: RawImatrix): Compared {
+  expect([...ours.entries.keys()]).toEqual([...ref.entries.keys()]);
+  expect(ours.datasets).toEqual(ref.datasets);
+  expect(ours.chunkCount).toBe(ref.chunkCount);
+  expect(ours.chunkSize).toBe(ref.chunkSize);
+  let maxRel = 0;
+  let slices = 0;
+  let identical = true;
+  for (const [name, r] of ref.entries) {
+    const o = ours.entries.get(name)!;
+    expect(o.counts, `${name} counts`).toEqual(r.counts);
+    expect(o.sums.length, `${name} size`).toBe(r.sums.length);
+    const ne0 = r.sums.length / r.counts.length;
+    for (let s = 0; s < r.counts.length; s++) {
+      slices++;
+      for (let i = s * ne0; i < (s + 1) * ne0; i++) {
+        const d = Math.abs(o.sums[i] - r.sums[i]);
+        if (d !== 0) identical = false;
+        const rel = r.sums[i] === 0 ? (d === 0 ? 0 : Infinity) : d / Math.abs(r.sums[i]);
+        if (rel > maxRel) maxRel = rel;
+        if (rel > 1e-5) expect.fail(`${name} slice ${s} element ${i - s * ne0}: ours ${o.sums[i]} vs llama-imatrix ${r.sums[i]} (relative ${rel})`);
+      }
+    }
+  }
+  return { tensors: ref.entries.size, slices, maxRel, identical };
+}
+
+const CASES: { model: string; args: string[]; moeq: { nCtx: number; nChunks: number; chunkOffset?: number; processOutput?: boolean } }[] = [
+  { model: "fixture-F16", args: ["-c", "64", "--chunks", "3", "--process-output"], moeq: { nCtx: 64, nChunks: 3, processOutput: true } },
+  { model: "fixture-Q8_0", args: ["-c", "64", "--chunks", "3", "--chunk", "1"], moeq: { nCtx: 64, nChunks: 3, chunkOffset: 1 } },
+  { model: "scout", args: ["-c", "64", "--chunks", "3"], moeq: { nCtx: 64, nChunks: 3 } },
+  { model: "maverick", args: ["-c", "64", "--chunks", "3", "--process-output"], moeq: { nCtx: 64, nChunks: 3, processOutput: true } },
+];
+
+describe("moeq imatrix == llama-imatrix (same GGUF, text and options)", () => {
+  for (const c of CASES) {
+    it(`${c.model} ${c.args.join(" ")}: identical counts, in_sum2 within 1e-5 relative for every expert slice`, async () => {
+      const model = models.get(c.model)!;
+      const ref = join(tmp, `ref-${c.model}.gguf`);
+      const ours = join(tmp, `ours-${c.model}.gguf`);
+      runLlamaTool("llama-imatrix", ["-m", model, "-f", text, "-o", ref, ...c.args, "--no-ppl", "-nr", "-fa", "off", "-t", "2"]);
+      await runImatrix({ model, text: readFileSync(text, "utf8"), dataFile: text, output: ours, exact: true, ...c.moeq });
+      const r = compare(await readImatrixRaw(ours), await readImatrixRaw(ref));
+      const bytes = Buffer.compare(readFileSync(ours), readFileSync(ref)) === 0;
+      console.log(`${c.model}: ${r.tensors} tensors, ${r.slices} slices, max relative in_sum2 difference ${r.maxRel.toExponential(2)}, sums bit-identical ${r.identical}, files byte-identical ${bytes}`);
+    });
+  }
+});
+
+describe("a moeq imatrix file, as a file: llama-quantize --imatrix == moeq quantize --imatrix", () => {
+  it("all 16 file types byte-identical", async () => {
+    const f16 = models.get("fixture-F16")!;
+    const im = join(tmp, "moeq-imatrix.gguf");
+    await runImatrix({ model: f16, text: readFileSync(text, "utf8"), dataFile: text, output: im, nCtx: 64, nChunks: 4 });
+    for (const type of SIXTEEN) {
+      const ref = join(tmp, `ref-${type}.gguf`);
+      const ours = join(tmp, `ours-${type}.gguf`);
+      runLlamaTool("llama-quantize", ["--imatrix", im, f16, ref, type, "2"]);
+      await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME[type], imatrixPath: im, threads: 2 });
+      expect(Buffer.compare(readFileSync(ours), readFileSync(ref)), type).toBe(0);
+      rmSync(ref);
+      rmSync(ours);
+    }
+  });
+});
