@@ -21,10 +21,10 @@ import { imatrixExpertReport, type ImatrixExpertReport } from "./imatrix-report.
 export interface ImatrixRunOptions {
   /** GGUF file or HF checkpoint directory. */
   readonly model: string;
-  /** The calibration text (already extracted from .jsonl / .parquet). */
-  readonly text: string;
-  /** The data file as given (imatrix.datasets, error messages). */
-  readonly dataFile: string;
+  /** The calibration text (already extracted from .jsonl / .parquet); undefined: only combine `inFiles`. */
+  readonly text: string | undefined;
+  /** The data file as given (imatrix.datasets, error messages); undefined with `text`. */
+  readonly dataFile: string | undefined;
   readonly output: string;
   readonly nCtx?: number;
   readonly nChunks?: number;
@@ -59,21 +59,23 @@ const RESUME_CHUNKS = "moeq.imatrix.resume.chunks";
 const RESUME_DATASETS = "moeq.imatrix.resume.datasets";
 
 export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummary> {
-  if (o.text.trim().length === 0) throw new InputError("IMATRIX_EMPTY_DATA", "calibration text is empty", { file: o.dataFile });
+  if (o.text !== undefined && o.text.trim().length === 0) throw new InputError("IMATRIX_EMPTY_DATA", "calibration text is empty", { file: o.dataFile });
   const inFiles = o.inFiles ?? [];
+  if (o.text === undefined && inFiles.length === 0) throw new InputError("IMATRIX_NO_INPUT", "no calibration data (--data) and no imatrix to combine (--in-file)");
   const loaded: { path: string; file: RawImatrix }[] = [];
   for (const path of inFiles) loaded.push({ path, file: await readImatrixRaw(path) });
 
   const model = await loadModel(o.model, { ggmlNumerics: o.exact ? "exact" : undefined, threads: o.threads });
   try {
     for (const { path, file } of loaded) checkImatrixFitsModel(file, model.config, path);
+    if (o.text === undefined) return await combineOnly(o, loaded);
     // llama.cpp's -f drops one trailing newline
     const text = o.text.endsWith("\n") ? o.text.slice(0, -1) : o.text;
     const tokens = model.tokenize(text, { addBos: model.tokenizer.addBosDefault, parseSpecial: o.parseSpecial ?? false });
     const nCtx = o.nCtx ?? 512;
     const bos = model.tokenizer.addBosDefault ? model.bosId : null;
-    const plan = planImatrixChunks(tokens, bos, { nCtx, nChunks: o.nChunks, chunkOffset: o.chunkOffset, file: o.dataFile });
-    const fingerprint = runFingerprint(o, tokens.length);
+    const plan = planImatrixChunks(tokens, bos, { nCtx, nChunks: o.nChunks, chunkOffset: o.chunkOffset, file: o.dataFile ?? "" });
+    const fingerprint = runFingerprint(o, o.text, tokens.length);
 
     const stats = new ImatrixStats(nCtx);
     let startChunk = 0;
@@ -121,6 +123,17 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
   }
 }
 
+/** llama-imatrix without a prompt: the `--in-file` imatrices added up and written (chunk size = n_ctx). */
+async function combineOnly(o: ImatrixRunOptions, loaded: { path: string; file: RawImatrix }[]): Promise<ImatrixRunSummary> {
+  const stats = new ImatrixStats(o.nCtx ?? 512);
+  for (const { path, file } of loaded) stats.load(file, path);
+  await stats.writeGguf(o.output, undefined);
+  return {
+    output: o.output, chunks: 0, chunkSize: stats.chunkSize, chunkCount: stats.lastChunk, resumedChunks: 0, tokens: 0, seconds: 0,
+    tokensPerSecond: 0, tensors: stats.stats.size, experts: imatrixExpertReport(stats.stats),
+  };
+}
+
 /** The input width (ne0) and matrix count of each weight an imatrix may describe, from the model's config. */
 function expectedShape(name: string, c: Llama4TextConfig): { width: number; nMat: number } | undefined {
   if (name === "output.weight") return { width: c.hiddenSize, nMat: 1 };
@@ -157,7 +170,7 @@ export function checkImatrixFitsModel(file: RawImatrix, c: Llama4TextConfig, pat
   }
 }
 
-function runFingerprint(o: ImatrixRunOptions, nTokens: number): string {
+function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): string {
   const model = resolve(o.model);
   const modelStat = existsSync(model) ? statSync(model) : undefined;
   const h = createHash("sha256");
@@ -167,7 +180,7 @@ function runFingerprint(o: ImatrixRunOptions, nTokens: number): string {
     parseSpecial: o.parseSpecial ?? false, exact: o.exact ?? false, dataFile: o.dataFile, nTokens,
     inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
   }));
-  h.update(o.text);
+  h.update(text);
   return h.digest("hex");
 }
 

@@ -6,7 +6,7 @@ import { readCalibrationText } from "@moeq/eval";
 
 interface ImatrixArgs {
   model: string;
-  data: string;
+  data?: string;
   output: string;
   field?: string;
   column?: string;
@@ -54,7 +54,7 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
   builder: (y: Argv) =>
     y
       .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
-      .option("data", { type: "string", demandOption: true, describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column)" })
+      .option("data", { type: "string", describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column); without it, only combine --in-file" })
       .option("output", { alias: "o", type: "string", default: "imatrix.gguf", describe: "output GGUF imatrix" })
       .option("field", { type: "string", describe: "string field of each .jsonl row (default text)" })
       .option("column", { type: "string", describe: "string column of a .parquet file (default text)" })
@@ -74,7 +74,7 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     positiveInt("--chunk-offset", a["chunk-offset"], 0);
     positiveInt("--output-frequency", a["output-frequency"], 1);
     positiveInt("--threads", a.threads, 1);
-    const text = await readCalibrationText(a.data, { field: a.field, column: a.column });
+    const text = a.data === undefined ? undefined : await readCalibrationText(a.data, { field: a.field, column: a.column });
     const progress = chunkProgress();
     let s;
     try {
