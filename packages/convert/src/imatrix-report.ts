@@ -6,6 +6,7 @@
  * column, the same weighting as quantizing without an imatrix.
  */
 import type { TensorStats } from "./imatrix-stats.js";
+import type { RawImatrix } from "./imatrix.js";
 
 export const UNDER_TRAINED_RULE =
   "llama-quantize uses sum/count of every expert slice with at least one row, however few; a slice with no rows gets importance 1 for every column (the same as no imatrix)";
@@ -53,6 +54,12 @@ export function imatrixExpertReport(stats: ReadonlyMap<string, TensorStats>): Im
   }
   const layers = [...byLayer].sort((a, b) => a[0] - b[0]).map(([layer, tokens]) => ({ layer, tokens }));
   return { layers, underTrained, rule: UNDER_TRAINED_RULE };
+}
+
+/** The report of an imatrix file (GGUF: per-expert counts; a legacy .dat file has none, so no layers). */
+export function imatrixFileExpertReport(file: RawImatrix): ImatrixExpertReport {
+  if (file.legacy) return { layers: [], underTrained: [], rule: UNDER_TRAINED_RULE };
+  return imatrixExpertReport(new Map([...file.entries].map(([name, e]) => [name, { values: e.sums, counts: e.counts }])));
 }
 
 /** The report as a plain-text table (layers × experts) and the under-trained list, for stderr. */

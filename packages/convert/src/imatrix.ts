@@ -5,8 +5,8 @@
  * for an expert with no tokens) and the legacy .dat format (values stored × ncall).
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
-import { GGMLType, InputError, openGguf } from "@moeq/formats";
-import { ggufNumber } from "./gguf-kv.js";
+import { GGMLType, InputError, openGguf, type GGUFKV } from "@moeq/formats";
+import { ggufNumber, kvStr, kvU32 } from "./gguf-kv.js";
 
 export interface ImatrixData {
   /** Tensor name → ne0·n_expert values (expert e at [e·ne0, (e+1)·ne0)). */
@@ -163,4 +163,27 @@ export function assertImatrixFinite(im: ImatrixData, path: string): void {
       if (!Number.isFinite(v[i])) throw new InputError("IMATRIX_NONFINITE", `imatrix contains non-finite value ${v[i]} in ${name}`, { file: path });
     }
   }
+}
+
+/**
+ * The imatrix values a tensor of shape `ne` is quantized with (all experts' slices), as llama-quant.cpp picks
+ * them: none when the file has no entry; the entry must hold ne0·ne2 values (token_embd mismatches are ignored).
+ */
+export function imatrixForTensor(im: ImatrixData, name: string, ne: readonly number[], path: string | undefined): Float32Array | undefined {
+  const v = im.entries.get(name);
+  if (!v) return undefined;
+  const ne2 = ne.length >= 3 ? ne[2] : 1;
+  if (v.length === ne[0] * ne2) return v;
+  if (name === "token_embd.weight") return undefined;
+  throw new InputError("IMATRIX_SIZE", `imatrix size ${v.length} is different from tensor size ${ne[0] * ne2} for ${name}`, { file: path });
+}
+
+/** The quantize.imatrix.* keys llama-quantize writes (file and dataset cut to 127 bytes as its snprintf does). */
+export function imatrixKVs(im: ImatrixData, path: string): Map<string, GGUFKV> {
+  const kvs = new Map<string, GGUFKV>();
+  kvs.set("quantize.imatrix.file", kvStr(path.slice(0, 127)));
+  if (im.datasets.length) kvs.set("quantize.imatrix.dataset", kvStr(im.datasets[0].slice(0, 127)));
+  kvs.set("quantize.imatrix.entries_count", kvU32(im.entries.size));
+  if (im.chunkCount > 0) kvs.set("quantize.imatrix.chunks_count", kvU32(im.chunkCount));
+  return kvs;
 }
