@@ -70,8 +70,17 @@ export function formatImatrixExpertReport(r: ImatrixExpertReport): string {
   const head = "layer".padEnd(6) + Array.from({ length: nExperts }, (_, e) => `e${e}`.padStart(cell)).join("");
   const lines = ["tokens per expert:", head, ...r.layers.map((l) => String(l.layer).padEnd(6) + l.tokens.map((t) => String(t).padStart(cell)).join(""))];
   if (r.underTrained.length > 0) {
-    lines.push(`${r.underTrained.length} expert slices saw fewer rows than their input width:`);
-    for (const u of r.underTrained) lines.push(`  ${u.tensor} expert ${u.expert}: ${u.rows} rows < ${u.width} (${u.quantize})`);
+    // one line per (layer, expert): its rows and the widths of the slices they fall short of
+    const byExpert = new Map<string, UnderTrainedExpert[]>();
+    for (const u of r.underTrained) {
+      const key = `${u.tensor.replace(/\.ffn_\w+_exps\.weight$/, "")} expert ${u.expert}`;
+      byExpert.set(key, [...(byExpert.get(key) ?? []), u]);
+    }
+    lines.push(`${byExpert.size} experts saw fewer rows than a matrix's input width:`);
+    for (const [key, us] of byExpert) {
+      const short = us.map((u) => `${/ffn_(\w+)_exps/.exec(u.tensor)![1]} ${u.width}`).join(", ");
+      lines.push(`  ${key}: ${us[0].rows} rows < width (${short}): ${us[0].quantize}`);
+    }
     lines.push(`  (${r.rule})`);
   } else {
     lines.push("every expert slice saw at least as many rows as its input width");

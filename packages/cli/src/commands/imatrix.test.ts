@@ -77,7 +77,7 @@ describe("moeq imatrix: summary and MoE report", () => {
     for (const l of s.experts.layers) expect(l.tokens.reduce((a: number, b: number) => a + b, 0)).toBe(128); // top-1 routing
     expect(s.experts.underTrained.length).toBeGreaterThan(0); // 128 rows < width 256
     expect(r.err).toMatch(/tokens per expert:/);
-    expect(r.err).toMatch(/blk\.1\.ffn_down_exps\.weight expert 0: \d+ rows < 256 \(uses sum\/count\)/);
+    expect(r.err).toMatch(/blk\.1 expert 0: \d+ rows < width \(down 256, gate 256, up 256\): uses sum\/count/);
     const g = await openGguf(out);
     try {
       expect(g.get("general.type")).toBe("imatrix");
