@@ -45,7 +45,7 @@ beforeAll(async () => {
     await convertHfToGguf(dir, out, { outtype: LlamaFType.MOSTLY_F16 });
     models.set(layout, out);
   }
-});
+}, 3_600_000); // a clean clone without .ci/run's prebuild compiles the tools here (minutes)
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface Compared {
