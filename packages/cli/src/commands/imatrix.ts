@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
-import cliProgress from "cli-progress";
 import { InputError } from "@moeq/formats";
 import { formatImatrixExpertReport, runImatrix } from "@moeq/convert";
 import { readCalibrationText } from "@moeq/eval";
+import { progressReporter } from "./quantize.js";
 
 interface ImatrixArgs {
   model: string;
@@ -24,28 +24,6 @@ interface ImatrixArgs {
 
 function positiveInt(flag: string, v: number | undefined, min: number): void {
   if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new InputError("BAD_ARG", `${flag} must be an integer ≥ ${min}, got ${v}`);
-}
-
-/** One bar over the chunks with tokens/s; quiet when stderr is not a terminal (cli-progress cannot redraw on a pipe). */
-function chunkProgress(): { onChunk: (done: number, total: number) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { onChunk: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    { format: "imatrix [{bar}] {value}/{total} chunks | {eta_formatted} left", stream: process.stderr, hideCursor: false, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    onChunk: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }
 
 export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
@@ -75,7 +53,8 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     positiveInt("--output-frequency", a["output-frequency"], 1);
     positiveInt("--threads", a.threads, 1);
     const text = a.data === undefined ? undefined : await readCalibrationText(a.data, { field: a.field, column: a.column });
-    const progress = chunkProgress();
+    // one bar over the chunks; quiet when stderr is not a terminal (cli-progress cannot redraw on a pipe)
+    const progress = progressReporter(process.stderr.isTTY === true, "imatrix");
     let s;
     try {
       s = await runImatrix({
@@ -92,7 +71,7 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
         inFiles: a["in-file"],
         threads: a.threads,
         exact: a.exact,
-        onChunk: progress.onChunk,
+        onChunk: (done, total) => progress.onTensor(done - 1, total, "chunks"),
       });
     } finally {
       progress.stop();
