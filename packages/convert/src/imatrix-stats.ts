@@ -48,7 +48,7 @@ export class ImatrixStats {
       const off = r * nCols;
       for (let j = 0; j < nCols; j++) {
         const x = rows[off + j];
-        acc[j] = Math.fround(acc[j] + x * x); // x·x is exact in f64, as in the fused multiply-add GCC emits
+        acc[j] = Math.fround(acc[j] + Math.fround(x * x)); // two roundings: tools/ is built without FMA (no -march)
       }
     }
     for (let i = 0; i < e.counts.length; i++) e.counts[i] += nRows;
@@ -78,7 +78,7 @@ export class ImatrixStats {
       const off = r * nCols;
       for (let j = 0; j < nCols; j++) {
         const x = rows[off + j];
-        acc[base + j] = Math.fround(acc[base + j] + x * x);
+        acc[base + j] = Math.fround(acc[base + j] + Math.fround(x * x));
       }
     }
     e.counts[expert] += nRows;

@@ -105,8 +105,26 @@ describe("moeq imatrix == llama-imatrix (same GGUF, text and options)", () => {
   }
 });
 
+describe("--in-file combining == llama-imatrix's (GGUF and legacy .dat inputs, no text)", () => {
+  it("byte-identical combined files", async () => {
+    const f16 = models.get("fixture-F16")!;
+    const a = join(tmp, "ours-fixture-F16.gguf");
+    const b = join(tmp, "ours-fixture-Q8_0.gguf");
+    // a legacy .dat written by llama.cpp itself from one of our files
+    const dat = join(tmp, "b.dat");
+    runLlamaTool("llama-imatrix", ["--in-file", b, "--output-format", "dat", "-c", "64", "-o", dat]);
+    for (const inputs of [[a, b], [dat, a]]) {
+      const ref = join(tmp, "combined-ref.gguf");
+      const ours = join(tmp, "combined-ours.gguf");
+      runLlamaTool("llama-imatrix", [...inputs.flatMap((f) => ["--in-file", f]), "-c", "64", "-o", ref]);
+      await runImatrix({ model: f16, text: undefined, dataFile: undefined, inFiles: inputs, output: ours, nCtx: 64 });
+      expect(Buffer.compare(readFileSync(ours), readFileSync(ref)), inputs.join(" + ")).toBe(0);
+    }
+  });
+});
+
 describe("a moeq imatrix file, as a file: llama-quantize --imatrix == moeq quantize --imatrix", () => {
-  it("all 16 file types byte-identical", async () => {
+  it("all 16 file types byte-identical (and convert --imatrix == convert f16 + quantize --imatrix)", async () => {
     const f16 = models.get("fixture-F16")!;
     const im = join(tmp, "moeq-imatrix.gguf");
     await runImatrix({ model: f16, text: readFileSync(text, "utf8"), dataFile: text, output: im, nCtx: 64, nChunks: 4 });
@@ -116,6 +134,13 @@ describe("a moeq imatrix file, as a file: llama-quantize --imatrix == moeq quant
       runLlamaTool("llama-quantize", ["--imatrix", im, f16, ref, type, "2"]);
       await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME[type], imatrixPath: im, threads: 2 });
       expect(Buffer.compare(readFileSync(ours), readFileSync(ref)), type).toBe(0);
+      if (type === "Q4_K_M" || type === "Q2_K") {
+        // convert --outtype <type> --imatrix F writes what convert f16 + quantize --imatrix F writes
+        const direct = join(tmp, `direct-${type}.gguf`);
+        await convertHfToGguf(FIXTURE_DIR, direct, { outtype: FTYPE_BY_NAME[type], imatrixPath: im });
+        expect(Buffer.compare(readFileSync(direct), readFileSync(ours)), `convert --outtype ${type} --imatrix`).toBe(0);
+        rmSync(direct);
+      }
       rmSync(ref);
       rmSync(ours);
     }
