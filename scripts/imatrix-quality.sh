@@ -4,14 +4,15 @@
 # each scored against F16 on the test split (fixtures/data/brown-test.txt): mean KLD and same-top.
 # Logits come from llama.cpp's forward pass (moeq eval --engine llama.cpp) so the whole test split stays quick.
 # Usage: bash scripts/imatrix-quality.sh   (outputs under out/imatrix-quality/, gitignored; prints a Markdown table)
-# Environment: MOEQ_IQ_OUT (default out/imatrix-quality), MOEQ_IQ_CHUNKS (test chunks, default all 225),
+# Environment: MOEQ_IQ_OUT (default out/imatrix-quality), MOEQ_IQ_CHUNKS (test chunks of 256, default 40; "all" for 225),
 #              MOEQ_IQ_CAL_CHUNKS (calibration chunks of 256, default all), MOEQ_IQ_THREADS (default 2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 out=${MOEQ_IQ_OUT:-out/imatrix-quality}
 threads=${MOEQ_IQ_THREADS:-2}
-chunks=${MOEQ_IQ_CHUNKS:-}
+chunks=${MOEQ_IQ_CHUNKS:-40}
+[ "$chunks" = all ] && chunks=
 cal_chunks=${MOEQ_IQ_CAL_CHUNKS:-}
 moeq() { node packages/cli/bin/moeq.js "$@"; }
 mkdir -p "$out"
