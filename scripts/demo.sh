@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # moeq end to end on the repository's tiny Llama-4 fixture, with the built CLI (node packages/cli/bin/moeq.js):
-#   convert (HF BF16 → F16 GGUF) → quantize (Q8_0, Q4_K_M, Q2_K) → base logits from the F16 GGUF →
+#   convert (HF BF16 → F16 GGUF) → imatrix (per-expert importance matrix on the calibration split) →
+#   quantize --imatrix (Q8_0, Q4_K_M, Q2_K) → base logits from the F16 GGUF →
 #   gate every quant with examples/gates/tiny-llama4.yml → quality-vs-size sweep → table + HTML reports.
-# Usage: bash scripts/demo.sh   (17 s on 2 idle cores, under 2 min on busy ones; outputs under out/demo/, gitignored)
+# Usage: bash scripts/demo.sh   (about half a minute on 2 idle cores, a few minutes on busy ones; outputs under out/demo/, gitignored)
 # Environment: MOEQ_DEMO_OUT (default out/demo), MOEQ_DEMO_TYPES (default "Q8_0 Q4_K_M Q2_K"), MOEQ_DEMO_THREADS (default 2).
 #
 # Exit status: 0 — the pipeline ran and every gate outcome is the documented one (Q8_0 and Q4_K_M pass, Q2_K fails:
@@ -18,6 +19,7 @@ types=${MOEQ_DEMO_TYPES:-"Q8_0 Q4_K_M Q2_K"}
 threads=${MOEQ_DEMO_THREADS:-2}
 fixture=fixtures/tiny-llama4
 corpus=fixtures/data/brown-test.txt
+calibration=fixtures/data/brown-calibration.txt
 gate=examples/gates/tiny-llama4.yml
 # Expected gate outcome per type; a type not listed may go either way.
 declare -A expect=([Q8_0]=pass [Q4_K_M]=pass [Q2_K]=fail)
@@ -37,9 +39,13 @@ npx tsc -b packages/cli || fail "tsc -b packages/cli failed"
 step "convert $fixture → $out/F16.gguf"
 moeq convert "$fixture" -o "$out/F16.gguf" --outtype f16 --threads "$threads" --json >"$out/F16.convert.json" || fail "moeq convert failed"
 
+step "imatrix: importance matrix of F16 on $calibration (ctx 256, 8 chunks; tokens per expert below) → $out/imatrix.gguf"
+moeq imatrix "$out/F16.gguf" --data "$calibration" --ctx 256 --chunks 8 --threads "$threads" -o "$out/imatrix.gguf" \
+  --json >"$out/imatrix.json" || fail "moeq imatrix failed"
+
 for t in $types; do
-  step "quantize F16 → $t (+ per-expert quantization RMSE for the report's heatmap)"
-  moeq quantize "$out/F16.gguf" "$out/$t.gguf" "$t" --threads "$threads" --expert-errors "$out/$t.expert-errors.json" \
+  step "quantize F16 → $t with the imatrix (+ per-expert quantization RMSE for the report's heatmap)"
+  moeq quantize "$out/F16.gguf" "$out/$t.gguf" "$t" --imatrix "$out/imatrix.gguf" --threads "$threads" --expert-errors "$out/$t.expert-errors.json" \
     --json >"$out/$t.quantize.json" ||
     fail "moeq quantize $t failed"
 done
@@ -55,7 +61,7 @@ for t in $types; do
   step "gate $t with $gate"
   set +e
   moeq gate "$out/$t.gguf" --gate "$gate" --base "$out/base.kld" --threads "$threads" --report "$out/$t" \
-    --expert-errors "$out/$t.expert-errors.json" >"$out/$t.gate.txt"
+    --expert-errors "$out/$t.expert-errors.json" --imatrix "$out/imatrix.gguf" >"$out/$t.gate.txt"
   rc=$?
   set -e
   cat "$out/$t.gate.txt"

@@ -5,7 +5,8 @@
  * `quantize <ftype>` would: the f16 rounding is applied in memory, no intermediate file.
  */
 import { basename, dirname, join } from "node:path";
-import { GGMLType, GGML_TYPE_INFO, GGUFWriter, ggmlNDimsShape, type GGUFKV, type SafetensorsCheckpoint } from "@moeq/formats";
+import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, type GGUFKV, type SafetensorsCheckpoint } from "@moeq/formats";
+import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type ImatrixData } from "./imatrix.js";
 import { LlamaFType, ftypeDefaultType } from "./ftype.js";
 import { readLlama4Config, planLlama4Tensors, llama4ModelKVs, type PlannedTensor, type Llama4Config } from "./arch/llama4.js";
 import { planLlama4VisionTensors, llama4VisionKVs } from "./arch/llama4-vision.js";
@@ -26,6 +27,8 @@ export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype
   readonly maxUnitElements?: number;
   /** Write per-(tensor, expert) RMSE rows of the main output here (JSON); measured only when set. */
   readonly expertErrorsPath?: string;
+  /** llama.cpp importance matrix (GGUF or legacy .dat) for quantized file types, as `quantize --imatrix`. */
+  readonly imatrixPath?: string;
 }
 
 export interface ConvertSummary extends WriteSummary {
@@ -60,7 +63,7 @@ export interface ConvertPlan {
 }
 
 /** Everything about the output except the tensor bytes. */
-export function planConversion(dir: string, ckpt: readonly CheckpointTensor[], opts: ConvertOptions): ConvertPlan {
+export function planConversion(dir: string, ckpt: readonly CheckpointTensor[], opts: ConvertOptions, imatrix?: ImatrixData): ConvertPlan {
   const cfg = readLlama4Config(dir);
   const planned = planLlama4Tensors(cfg, ckpt, dir);
   const visionTensors = ckpt.filter((t) => t.name.includes("vision_model") || t.name.includes("multi_modal_projector"));
@@ -84,12 +87,13 @@ export function planConversion(dir: string, ckpt: readonly CheckpointTensor[], o
   for (const [k, v] of f16kvs) if (k !== "general.quantization_version" && k !== "general.file_type") kvs.set(k, v);
   kvs.set("general.quantization_version", kvU32(2));
   kvs.set("general.file_type", kvU32(opts.outtype));
+  if (imatrix && opts.imatrixPath) for (const [k, v] of imatrixKVs(imatrix, opts.imatrixPath)) kvs.set(k, v);
   const ordered = llamaQuantizeOrder(planned);
   const f16Types = ordered.map((t) => converterTensorType(t, LlamaFType.MOSTLY_F16));
   const types = chooseTensorTypes(
     ordered.map((t, i) => ({ name: t.name, ne: t.ne, type: f16Types[i] })),
     { arch: "llama4", nLayer: cfg.nLayer, nExpert: cfg.nExpert, nHead: cfg.nHead, nHeadKv: cfg.nHeadKv },
-    { ...opts, ftype: opts.outtype },
+    { ...opts, ftype: opts.outtype, hasImatrix: imatrix !== undefined },
   );
   return { cfg, kvs, tensors: ordered, types, viaF16: true, visionTensors, mmproj };
 }
@@ -118,6 +122,9 @@ interface PlannedFile {
   readonly maxUnitElements?: number;
   readonly onTensor?: (i: number, n: number, name: string) => void;
   readonly errors?: ExpertErrorCollector;
+  /** Importance matrix for the quantized types (`imatrixPath` names it in errors). */
+  readonly imatrix?: ImatrixData;
+  readonly imatrixPath?: string;
 }
 
 async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number }> {
@@ -138,8 +145,12 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
       onTensor: f.onTensor,
       unitWork: async (t, i, u) => {
         // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
-        const roundF16 = viaF16 && converterTensorType(t, LlamaFType.MOSTLY_F16) === GGMLType.F16;
-        return { job: { type: types[i], data: await readPlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16 } };
+        const f16Type = converterTensorType(t, LlamaFType.MOSTLY_F16);
+        const roundF16 = viaF16 && f16Type === GGMLType.F16;
+        // llama-quantize hands the imatrix only to tensors it converts to another type
+        const im = f.imatrix && viaF16 && types[i] !== f16Type ? imatrixForTensor(f.imatrix, t.name, t.ne, f.imatrixPath) : undefined;
+        const imatrix = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
+        return { job: { type: types[i], data: await readPlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
       },
     });
     await writer.finish();
@@ -159,10 +170,16 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
   const { checkpoint, tensors } = await openCheckpoint(dir);
   const pool = new EncodePool(opts.threads ?? 1);
   try {
-    const plan = planConversion(dir, tensors, opts);
+    let imatrix: ImatrixData | undefined;
+    if (opts.imatrixPath) {
+      if (CONVERTER_TYPES.has(opts.outtype)) throw new InputError("IMATRIX_OUTTYPE", "--imatrix applies to quantized file types (q4_k_m, …), not f32/f16/bf16/q8_0", { file: opts.imatrixPath });
+      imatrix = await readImatrix(opts.imatrixPath);
+      assertImatrixFinite(imatrix, opts.imatrixPath);
+    }
+    const plan = planConversion(dir, tensors, opts, imatrix);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
     const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements };
-    const { writer, outBytes } = await writePlanned({ ...common, output, kvs: plan.kvs, tensors: plan.tensors, types: plan.types, viaF16: plan.viaF16, onTensor: opts.onTensor, errors });
+    const { writer, outBytes } = await writePlanned({ ...common, output, kvs: plan.kvs, tensors: plan.tensors, types: plan.types, viaF16: plan.viaF16, onTensor: opts.onTensor, errors, imatrix, imatrixPath: opts.imatrixPath });
     let mmproj: ConvertSummary["mmproj"];
     if (plan.mmproj) {
       const path = mmprojPath(output);

@@ -12,7 +12,20 @@ export type { WriteSummary } from "./write-units.js";
 export { LlamaFType, FTYPE_BY_NAME, FTYPE_NAMES, ftypeName, parseFType, isQuantizedType } from "./ftype.js";
 
 // Inputs and outputs next to the model
-export { readImatrix, type ImatrixData } from "./imatrix.js";
+export { readImatrix, readImatrixRaw, type ImatrixData, type RawImatrix } from "./imatrix.js";
+
+// Calibration: importance matrices (llama-imatrix's statistics and file format)
+export { runImatrix, type ImatrixRunOptions, type ImatrixRunSummary } from "./imatrix-run.js";
+export { ImatrixStats, type TensorStats } from "./imatrix-stats.js";
+export {
+  imatrixExpertReport,
+  imatrixFileExpertReport,
+  formatImatrixExpertReport,
+  UNDER_TRAINED_RULE,
+  type ImatrixExpertReport,
+  type ExpertLayerTokens,
+  type UnderTrainedExpert,
+} from "./imatrix-report.js";
 export type { ExpertErrorRow } from "./expert-errors.js";
 export { ggufNumber, ggufString } from "./gguf-kv.js";
 

@@ -5,11 +5,11 @@
  * `quantize.imatrix.*` keys when an imatrix is used. Tensor infos use ggml_n_dims like the C writer.
  */
 import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, openGguf, type GGUFFile } from "@moeq/formats";
-import { ggufNumber, ggufString, kvStr, kvU32 } from "./gguf-kv.js";
+import { ggufNumber, ggufString, kvU32 } from "./gguf-kv.js";
 import { chooseTensorTypes, llamaQuantizeOrder, tensorAllowsQuantization, tensorRequiresImatrix, type QuantizeTypeOptions } from "./tensor-type-choice.js";
 import { readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
 import { EncodePool } from "./work-pool.js";
-import { assertImatrixFinite, readImatrix, type ImatrixData } from "./imatrix.js";
+import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type ImatrixData } from "./imatrix.js";
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
 
@@ -94,27 +94,12 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
     }
     w.setKV("general.quantization_version", kvU32(2));
     w.setKV("general.file_type", kvU32(opts.ftype));
-    if (imatrix && opts.imatrixPath) {
-      w.setKV("quantize.imatrix.file", kvStr(opts.imatrixPath.slice(0, 127)));
-      if (imatrix.datasets.length) w.setKV("quantize.imatrix.dataset", kvStr(imatrix.datasets[0].slice(0, 127)));
-      w.setKV("quantize.imatrix.entries_count", kvU32(imatrix.entries.size));
-      if (imatrix.chunkCount > 0) w.setKV("quantize.imatrix.chunks_count", kvU32(imatrix.chunkCount));
-    }
+    if (imatrix && opts.imatrixPath) for (const [k, v] of imatrixKVs(imatrix, opts.imatrixPath)) w.setKV(k, v);
     // llama-quantize's C writer stores ggml_n_dims dims
     ordered.forEach((t, i) => w.addTensor(t.name, ggmlNDimsShape(t.shape), types[i]));
     await w.writeHeader();
 
-    // Which imatrix slice each tensor uses; llama-quant.cpp requires size == ne0·ne2 (token_embd mismatches are ignored).
-    const imFor = (i: number): Float32Array | undefined => {
-      if (!imatrix) return undefined;
-      const t = ordered[i];
-      const v = imatrix.entries.get(t.name);
-      if (!v) return undefined;
-      const ne2 = t.ne.length >= 3 ? t.ne[2] : 1;
-      if (v.length === t.ne[0] * ne2) return v;
-      if (t.name === "token_embd.weight") return undefined;
-      throw new InputError("IMATRIX_SIZE", `imatrix size ${v.length} is different from tensor size ${t.ne[0] * ne2} for ${t.name}`, { file: opts.imatrixPath });
-    };
+    const imFor = (i: number): Float32Array | undefined => (imatrix ? imatrixForTensor(imatrix, ordered[i].name, ordered[i].ne, opts.imatrixPath) : undefined);
 
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
     const outBytes = await writeUnitsInOrder({

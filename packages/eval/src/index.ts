@@ -9,6 +9,9 @@ export { ENGINES, openEvalModel, type EngineName, type OpenEvalModelOptions } fr
 export { runPplTask, runKldTask, ensureBaseLogits, runMmluTask, runDocVqaTask, type TaskProgress } from "./tasks.js";
 export { flatMetrics, flatStderrs, type EvalResults } from "./results.js";
 
+// Calibration text (plain, .jsonl, .parquet)
+export { readCalibrationText, type CalibrationTextOptions } from "./datasets/calibration-text.js";
+
 // Metrics, usable on their own
 export { perplexity, perplexityOfTokens, formatPerplexity, DEFAULT_PPL_CTX, type PerplexityOptions, type PerplexityResult } from "./metrics/perplexity.js";
 export { klDivergence, formatKld, type KldOptions, type KldResult, type ValueAndStderr, type Distribution } from "./metrics/kld.js";

@@ -99,6 +99,9 @@ describe("Llama4 text forward", () => {
     expect(downs.every((e) => e.nCols === 128)).toBe(true);
     expect(events.some((e) => e.tensor === "output.weight")).toBe(true);
     expect(events.some((e) => e.tensor === "blk.0.ffn_down.weight" && e.nCols === 256)).toBe(true);
+    // one event per dense weight per forward (the dense ffn_down input was once handed over twice)
+    const dense = events.filter((e) => e.expert === undefined).map((e) => e.tensor);
+    expect(new Set(dense).size).toBe(dense.length);
   });
 
   it("rejects token ids outside the vocabulary with the file name", async () => {

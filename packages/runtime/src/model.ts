@@ -40,6 +40,13 @@ export interface LoadModelOptions {
   ggmlNumerics?: boolean | "exact";
 }
 
+export interface LogitsOptions {
+  /** Raw PNG/JPEG bytes for the prompt's image tokens. */
+  image?: Uint8Array;
+  /** "last": logits of the last position only ([1 × vocabSize]); default "all". */
+  logitsFor?: "all" | "last";
+}
+
 export interface GenerateOptions {
   maxTokens: number;
   temperature?: number;
@@ -63,7 +70,7 @@ export interface Llama4Model {
    * Fresh context: logits for every position, row-major [tokens.length × vocabSize] f32. `image`: raw PNG/JPEG
    * bytes; the prompt must already contain the expanded image tokens (see `expandImagePrompt`).
    */
-  logits(tokens: number[], opts?: { image?: Uint8Array }): Promise<Float32Array>;
+  logits(tokens: number[], opts?: LogitsOptions): Promise<Float32Array>;
   generate(prompt: number[], opts: GenerateOptions): Promise<number[]>;
   /** Text with each `<|image|>` placeholder expanded for `image` (tiles × patch tokens, as processing_llama4.py). */
   expandImagePrompt(text: string, image: Uint8Array): string;
@@ -128,11 +135,11 @@ class LoadedModel implements Llama4Model {
     return { positions, rows };
   }
 
-  async logits(tokens: number[], opts: { image?: Uint8Array } = {}): Promise<Float32Array> {
+  async logits(tokens: number[], opts: LogitsOptions = {}): Promise<Float32Array> {
     if (tokens.length === 0) throw new InputError("EMPTY_PROMPT", "no tokens to evaluate");
     this.text.cache.reset();
     const embeddingOverrides = this.imageOverrides(tokens, opts.image);
-    return this.text.forward(tokens, { embeddingOverrides });
+    return this.text.forward(tokens, { embeddingOverrides, logitsFor: opts.logitsFor });
   }
 
   async generate(prompt: number[], opts: GenerateOptions): Promise<number[]> {

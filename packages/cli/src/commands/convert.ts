@@ -13,6 +13,7 @@ interface ConvertArgs {
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
   "expert-errors"?: string;
+  imatrix?: string;
   json: boolean;
 }
 
@@ -34,6 +35,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
       .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
+      .option("imatrix", { type: "string", describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
       .epilogue(
         "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
@@ -54,6 +56,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
         tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
         expertErrorsPath: a["expert-errors"],
+        imatrixPath: a.imatrix,
       });
     } finally {
       progress.stop();

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ImatrixStats } from "@moeq/convert";
 import { moeq } from "../test-utils/run-moeq.js";
 import { writeTinyLlamaGguf } from "@moeq/test-support/tiny-gguf";
 import { fakeCorpus } from "@moeq/test-support/fake-model";
@@ -37,7 +38,13 @@ describe("moeq gate", () => {
     writeFileSync(sweep, JSON.stringify([{ label: "Q8_0", sizeBytes: 5.6e6, kldMean: 1e-5 }, { label: "Q2_K", sizeBytes: 2.4e6, kldMean: 8e-4 }]));
     const errors = join(dir, "expert-errors.json");
     writeFileSync(errors, JSON.stringify([0, 1].flatMap((layer) => [0, 1, 2, 3].map((expert) => ({ layer, expert, tensor: "ffn_down_exps", rmse: 0.01 * (1 + layer + expert) })))));
-    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report, "--sweep", sweep, "--expert-errors", errors);
+    // an imatrix with 4 experts in layers 1 and 3: the report's tokens-per-expert heatmap
+    const imatrix = join(dir, "imatrix.gguf");
+    const stats = new ImatrixStats(64);
+    for (const layer of [1, 3]) for (let e = 0; e < 4; e++) stats.addExpert(`blk.${layer}.ffn_gate_exps.weight`, 4, e, new Float32Array(8 * (e + 1)).fill(0.5), e + 1, 8);
+    await stats.writeGguf(imatrix, "corpus.txt");
+    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report, "--sweep", sweep, "--expert-errors", errors,
+      "--imatrix", imatrix);
     expect(r.err).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^kld_mean\s+\S+\s+<=\s+0\.01\s+base\s+pass$/m);
@@ -47,6 +54,8 @@ describe("moeq gate", () => {
     expect(html).toMatch(/id="plot-quality-size"[^>]*data-points="2"/);
     expect(html).toMatch(/id="plot-kld-histogram"/);
     expect(html).toMatch(/id="plot-expert-error-ffn_down_exps"[^>]*data-rows="2"[^>]*data-cols="4"/);
+    expect(html).toMatch(/id="plot-imatrix-expert-tokens"[^>]*data-rows="4"[^>]*data-cols="4"/);
+    expect(html).toMatch(/class="cell"[^>]*data-layer="3"[^>]*data-expert="2"[^>]*data-tokens="3"/);
     expect(readFileSync(join(report, "report.md"), "utf8")).toContain("all gates passed");
     // the same base logits file, passed as --base, is reused without the base model
     const again = await moeq("gate", far, "--gate", gate, "--base", join(report, "base.kld"), "--engine", "llama.cpp", "--threads", "2", "--json");

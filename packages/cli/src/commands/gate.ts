@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { CheckFailedError, InputError } from "@moeq/formats";
+import { imatrixFileExpertReport, readImatrixRaw } from "@moeq/convert";
 import {
   ENGINES,
   compactResults,
@@ -28,6 +29,7 @@ interface GateArgs {
   json: boolean;
   sweep?: string;
   "expert-errors"?: string;
+  imatrix?: string;
 }
 
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)).toString() : String(v));
@@ -52,12 +54,14 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .option("threads", { type: "number", describe: "CPU threads (same for both engines)" })
       .option("sweep", { type: "string", describe: "JSON [{label, sizeBytes, ppl?, kldMean?, sameTopP?}] for the quality-vs-size plot" })
       .option("expert-errors", { type: "string", describe: "JSON [{layer, expert, tensor, rmse}] from the converter, for the heatmap" })
+      .option("imatrix", { type: "string", describe: "the imatrix the model was quantized with (e.g. from `moeq imatrix`), for the tokens-per-expert heatmap" })
       .option("json", { type: "boolean", default: false, describe: "machine-readable JSON on stdout" }) as unknown as Argv<GateArgs>,
   handler: async (argv) => {
     // Bad input (gate file, side inputs) fails with exit 2 before any model is loaded.
     const gate = loadGateFile(argv.gate);
     const quantSweep = readJsonRows<QuantPoint>(argv.sweep, QUANT_POINT_FIELDS);
     const expertErrors = readJsonRows<ExpertError>(argv["expert-errors"], EXPERT_ERROR_FIELDS);
+    const expertTokens = argv.imatrix ? imatrixFileExpertReport(await readImatrixRaw(argv.imatrix)).layers : undefined;
     const open = (path: string) => openEvalModel(path, { engine: argv.engine, threads: argv.threads });
     const baseIsLogits = argv.base?.endsWith(".kld") ?? false;
     if (baseIsLogits && !existsSync(argv.base as string)) throw new InputError("KLD_NOT_FOUND", "base logits file not found", { file: argv.base });
@@ -90,6 +94,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       passed: run.passed,
       quantSweep,
       expertErrors,
+      expertTokens,
     };
     if (argv.report) writeReport(argv.report, report);
     if (argv.report) process.stderr.write(`moeq: report written to ${argv.report}/report.{json,md,html}\n`);

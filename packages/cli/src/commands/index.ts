@@ -4,6 +4,7 @@ import { publishCommand } from "./publish.js";
 import { inspectCommand } from "./inspect.js";
 import { convertCommand } from "./convert.js";
 import { quantizeCommand } from "./quantize.js";
+import { imatrixCommand } from "./imatrix.js";
 import { evalCommand } from "./eval.js";
 import { gateCommand } from "./gate.js";
 import { runCommand } from "./run.js";
@@ -21,6 +22,7 @@ export const commands: CommandModule<any, any>[] = [
   quantizeCommand,
   fp8Command,
   awqCommand,
+  imatrixCommand,
   evalCommand,
   gateCommand,
   runCommand,

@@ -119,3 +119,15 @@ describe("HTML report", () => {
     expect(dom).toContain("<title>layer=5 expert=7 rmse=0.0185</title>");
   });
 });
+
+describe("imatrix tokens-per-expert heatmap", () => {
+  it("one cell per (MoE layer, expert) with its token count; absent without expertTokens", async () => {
+    const { renderHtml } = await import("./html.js");
+    const base = syntheticReport();
+    const html = renderHtml({ ...base, expertTokens: [{ layer: 1, tokens: [90, 128, 91, 203] }, { layer: 3, tokens: [111, 82, 58, 261] }] });
+    expect(html).toMatch(/<svg[^>]*id="plot-imatrix-expert-tokens"[^>]*data-rows="4"[^>]*data-cols="4"/);
+    expect(html).toMatch(/class="cell"[^>]*data-layer="3"[^>]*data-expert="3"[^>]*data-tokens="261"/);
+    expect([...html.matchAll(/data-tokens="/g)]).toHaveLength(8);
+    expect(renderHtml(base)).not.toContain("plot-imatrix-expert-tokens");
+  });
+});

@@ -1,4 +1,4 @@
-import type { EvalReport, ExpertError } from "./report.js";
+import type { EvalReport, ExpertError, ExpertTokens } from "./report.js";
 import { renderMarkdown } from "./markdown.js";
 import { esc, heatmapSvg, histogramSvg, scatterSvg } from "./svg.js";
 
@@ -15,6 +15,12 @@ function expertHeatmaps(all: readonly ExpertError[]): string {
       return heatmapSvg(`plot-expert-error-${t.replace(/[^A-Za-z0-9_-]/g, "_")}`, `per-expert quantization RMSE: ${t}`, cells, "layer", "expert", { tensor: t });
     })
     .join("\n");
+}
+
+/** The imatrix's calibration coverage: tokens routed to each (layer, expert). */
+function expertTokensHeatmap(layers: readonly ExpertTokens[]): string {
+  const cells = layers.flatMap((l) => l.tokens.map((value, col) => ({ row: l.layer, col, value })));
+  return heatmapSvg("plot-imatrix-expert-tokens", "imatrix calibration: tokens routed per expert", cells, "layer", "expert", {}, "tokens");
 }
 
 /** Minimal Markdown → HTML for the summary block (tables, bold, code, headings, paragraphs). */
@@ -77,6 +83,7 @@ export function renderHtml(r: EvalReport): string {
   const h = r.results.kld?.kldHistogram;
   if (h) plots.push(histogramSvg("plot-kld-histogram", "per-token KL divergence", h, "KLD (nats)"));
   if (r.expertErrors?.length) plots.push(expertHeatmaps(r.expertErrors));
+  if (r.expertTokens?.length) plots.push(expertTokensHeatmap(r.expertTokens));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>moeq report: ${esc(r.model)}</title>
 <style>

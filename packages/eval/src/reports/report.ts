@@ -22,6 +22,12 @@ export interface ExpertError {
   rmse: number;
 }
 
+/** Tokens (rows) routed to each expert of one MoE layer while an importance matrix was collected. */
+export interface ExpertTokens {
+  layer: number;
+  tokens: number[];
+}
+
 export interface EvalReport {
   schema: 1;
   model: string;
@@ -35,6 +41,8 @@ export interface EvalReport {
   passed?: boolean;
   quantSweep?: QuantPoint[];
   expertErrors?: ExpertError[];
+  /** From the imatrix the model was quantized with (`moeq gate --imatrix`): tokens per expert per layer. */
+  expertTokens?: ExpertTokens[];
 }
 
 /** Drops per-item arrays (kept in JSON only when asked) so reports stay small. */

@@ -113,8 +113,10 @@ export interface HeatCell {
   value: number;
 }
 
-/** rows (layers) × cols (experts) heatmap with a colour legend. */
-export function heatmapSvg(id: string, title: string, cells: readonly HeatCell[], rowLabel: string, colLabel: string, extra: Record<string, string> = {}): string {
+/** rows (layers) × cols (experts) heatmap with a colour legend; each cell carries `data-<valueKey>`. */
+export function heatmapSvg(
+  id: string, title: string, cells: readonly HeatCell[], rowLabel: string, colLabel: string, extra: Record<string, string> = {}, valueKey = "rmse",
+): string {
   const nRows = Math.max(...cells.map((c) => c.row)) + 1;
   const nCols = Math.max(...cells.map((c) => c.col)) + 1;
   const cell = Math.max(4, Math.min(28, Math.floor(480 / Math.max(nCols, nRows))));
@@ -133,7 +135,7 @@ export function heatmapSvg(id: string, title: string, cells: readonly HeatCell[]
   s += `<text x="${w / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`;
   for (const c of cells) {
     const t = hi > lo ? (c.value - lo) / (hi - lo) : 0.5;
-    s += `<rect class="cell" x="${left + c.col * cell}" y="${top + c.row * cell}" width="${cell - 1}" height="${cell - 1}" fill="${ramp(t)}" data-layer="${c.row}" data-expert="${c.col}" data-rmse="${num(c.value)}"/>`;
+    s += `<rect class="cell" x="${left + c.col * cell}" y="${top + c.row * cell}" width="${cell - 1}" height="${cell - 1}" fill="${ramp(t)}" data-layer="${c.row}" data-expert="${c.col}" data-${valueKey}="${num(c.value)}"/>`;
   }
   const every = Math.max(1, Math.ceil(12 / cell));
   for (let r = 0; r < nRows; r += every) s += `<text class="row-label" x="${left - 4}" y="${top + r * cell + cell / 2 + 3}" text-anchor="end" font-size="9">${r}</text>`;

@@ -197,7 +197,7 @@ export class Llama4TextModel {
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
     (this.ggmlExact ? swigluGgml : swiglu)(g, u, n * ff);
-    this.linear(downName, g, n, out, expert);
+    this.linear(downName, g, n, out, expert); // linear() taps the down projection's input once
   }
 
   /** MoE FFN: shared expert + Σ over routed experts of expert(sigmoid(logit) · x), top-k on raw logits. */

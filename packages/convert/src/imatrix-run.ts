@@ -1,0 +1,207 @@
+/**
+ * `moeq imatrix` end to end: open the model, tokenize and chunk the text, combine `--in-file` imatrices, collect
+ * (resuming from a periodic output of the same run when there is one), write the GGUF imatrix.
+ *
+ * Resuming: a periodic output carries three extra keys (`moeq.imatrix.resume.*`: a fingerprint of model, text
+ * and options, the chunks done, the combined files' datasets); llama.cpp's loader ignores unknown keys, so it
+ * is an ordinary imatrix file meanwhile. A rerun with the same fingerprint loads it and continues after those
+ * chunks; the f32 sums continue from the same values, so the final file equals an uninterrupted run's. The
+ * final file has no resume keys.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { GGUFValueType, InputError, openGguf } from "@moeq/formats";
+import { loadModel, type Llama4TextConfig } from "@moeq/runtime";
+import { readImatrixRaw, type RawImatrix } from "./imatrix.js";
+import { ImatrixStats } from "./imatrix-stats.js";
+import { collectImatrix, planImatrixChunks, updateLastChunk } from "./imatrix-collect.js";
+import { imatrixExpertReport, type ImatrixExpertReport } from "./imatrix-report.js";
+
+export interface ImatrixRunOptions {
+  /** GGUF file or HF checkpoint directory. */
+  readonly model: string;
+  /** The calibration text (already extracted from .jsonl / .parquet); undefined: only combine `inFiles`. */
+  readonly text: string | undefined;
+  /** The data file as given (imatrix.datasets, error messages); undefined with `text`. */
+  readonly dataFile: string | undefined;
+  readonly output: string;
+  readonly nCtx?: number;
+  readonly nChunks?: number;
+  readonly chunkOffset?: number;
+  readonly processOutput?: boolean;
+  readonly parseSpecial?: boolean;
+  readonly outputFrequency?: number;
+  readonly inFiles?: readonly string[];
+  readonly threads?: number;
+  /** Bit-identical activations to llama.cpp's CPU backend (`--no-repack`, `-fa off`); ≈ 9× slower. */
+  readonly exact?: boolean;
+  readonly onChunk?: (done: number, total: number) => void;
+}
+
+export interface ImatrixRunSummary {
+  readonly output: string;
+  readonly chunks: number;
+  readonly chunkSize: number;
+  /** imatrix.chunk_count written. */
+  readonly chunkCount: number;
+  /** Chunks skipped because a periodic output of the same run already held them. */
+  readonly resumedChunks: number;
+  readonly tokens: number;
+  readonly seconds: number;
+  readonly tokensPerSecond: number;
+  readonly tensors: number;
+  readonly experts: ImatrixExpertReport;
+}
+
+const RESUME_FINGERPRINT = "moeq.imatrix.resume.fingerprint";
+const RESUME_CHUNKS = "moeq.imatrix.resume.chunks";
+const RESUME_DATASETS = "moeq.imatrix.resume.datasets";
+
+export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummary> {
+  if (o.text !== undefined && o.text.trim().length === 0) throw new InputError("IMATRIX_EMPTY_DATA", "calibration text is empty", { file: o.dataFile });
+  const inFiles = o.inFiles ?? [];
+  if (o.text === undefined && inFiles.length === 0) throw new InputError("IMATRIX_NO_INPUT", "no calibration data (--data) and no imatrix to combine (--in-file)");
+  const loaded: { path: string; file: RawImatrix }[] = [];
+  for (const path of inFiles) loaded.push({ path, file: await readImatrixRaw(path) });
+
+  const model = await loadModel(o.model, { ggmlNumerics: o.exact ? "exact" : undefined, threads: o.threads });
+  try {
+    for (const { path, file } of loaded) checkImatrixFitsModel(file, model.config, path);
+    if (o.text === undefined) return await combineOnly(o, loaded);
+    // llama.cpp's -f drops one trailing newline
+    const text = o.text.endsWith("\n") ? o.text.slice(0, -1) : o.text;
+    const tokens = model.tokenize(text, { addBos: model.tokenizer.addBosDefault, parseSpecial: o.parseSpecial ?? false });
+    const nCtx = o.nCtx ?? 512;
+    const bos = model.tokenizer.addBosDefault ? model.bosId : null;
+    const plan = planImatrixChunks(tokens, bos, { nCtx, nChunks: o.nChunks, chunkOffset: o.chunkOffset, file: o.dataFile ?? "" });
+    const fingerprint = runFingerprint(o, o.text, tokens.length);
+
+    const stats = new ImatrixStats(nCtx);
+    let startChunk = 0;
+    const resume = await readResumeState(o.output, fingerprint);
+    if (resume) {
+      stats.load(resume.file, o.output);
+      stats.loadedDatasets.length = 0;
+      stats.loadedDatasets.push(...resume.datasets);
+      startChunk = resume.chunks;
+    } else {
+      for (const { path, file } of loaded) stats.load(file, path);
+    }
+
+    const t0 = performance.now();
+    await collectImatrix(model, plan, stats, {
+      processOutput: o.processOutput,
+      outputFrequency: o.outputFrequency,
+      startChunk,
+      onChunk: o.onChunk,
+      onCheckpoint: (done) =>
+        stats.writeGguf(o.output, o.dataFile, (w) => {
+          w.setString(RESUME_FINGERPRINT, fingerprint);
+          w.setUint32(RESUME_CHUNKS, done);
+          w.setArray(RESUME_DATASETS, GGUFValueType.STRING, [...stats.loadedDatasets]);
+        }),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    updateLastChunk(stats);
+    await stats.writeGguf(o.output, o.dataFile);
+    const evaluated = (plan.nChunks - startChunk) * nCtx;
+    return {
+      output: o.output,
+      chunks: plan.nChunks,
+      chunkSize: nCtx,
+      chunkCount: stats.lastChunk,
+      resumedChunks: startChunk,
+      tokens: evaluated,
+      seconds,
+      tokensPerSecond: seconds > 0 ? evaluated / seconds : 0,
+      tensors: stats.stats.size,
+      experts: imatrixExpertReport(stats.stats),
+    };
+  } finally {
+    await model.close();
+  }
+}
+
+/** llama-imatrix without a prompt: the `--in-file` imatrices added up and written (chunk size = n_ctx). */
+async function combineOnly(o: ImatrixRunOptions, loaded: { path: string; file: RawImatrix }[]): Promise<ImatrixRunSummary> {
+  const stats = new ImatrixStats(o.nCtx ?? 512);
+  for (const { path, file } of loaded) stats.load(file, path);
+  await stats.writeGguf(o.output, undefined);
+  return {
+    output: o.output, chunks: 0, chunkSize: stats.chunkSize, chunkCount: stats.lastChunk, resumedChunks: 0, tokens: 0, seconds: 0,
+    tokensPerSecond: 0, tensors: stats.stats.size, experts: imatrixExpertReport(stats.stats),
+  };
+}
+
+/** The input width (ne0) and matrix count of each weight an imatrix may describe, from the model's config. */
+function expectedShape(name: string, c: Llama4TextConfig): { width: number; nMat: number } | undefined {
+  if (name === "output.weight") return { width: c.hiddenSize, nMat: 1 };
+  const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(name);
+  if (!m) return undefined;
+  const layer = Number(m[1]);
+  if (layer >= c.numLayers) return undefined;
+  const moe = c.moeLayers[layer];
+  switch (m[2]) {
+    case "attn_q": case "attn_k": case "attn_v": return { width: c.hiddenSize, nMat: 1 };
+    case "attn_output": return { width: c.numHeads * c.headDim, nMat: 1 };
+    case "ffn_gate": case "ffn_up": return moe ? undefined : { width: c.hiddenSize, nMat: 1 };
+    case "ffn_down": return moe ? undefined : { width: c.denseFfSize, nMat: 1 };
+    case "ffn_gate_inp": case "ffn_gate_shexp": case "ffn_up_shexp": return moe ? { width: c.hiddenSize, nMat: 1 } : undefined;
+    case "ffn_down_shexp": return moe ? { width: c.expertFfSize, nMat: 1 } : undefined;
+    case "ffn_gate_exps": case "ffn_up_exps": return moe ? { width: c.hiddenSize, nMat: c.numExperts } : undefined;
+    case "ffn_down_exps": return moe ? { width: c.expertFfSize, nMat: c.numExperts } : undefined;
+    default: return undefined;
+  }
+}
+
+/** An `--in-file` made for another model (a tensor it lacks, or another width or expert count) is bad input. */
+export function checkImatrixFitsModel(file: RawImatrix, c: Llama4TextConfig, path: string): void {
+  for (const [name, e] of file.entries) {
+    const want = expectedShape(name, c);
+    if (!want) throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: this model has no weight ${name}`, { file: path });
+    const size = want.width * want.nMat;
+    if (e.sums.length !== size) {
+      throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: ${name} has ${e.sums.length} values, this model needs ${size} (${want.nMat} × ${want.width})`, { file: path });
+    }
+    if (!file.legacy && e.counts.length !== 1 && e.counts.length !== want.nMat) {
+      throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: ${name} has ${e.counts.length} counts, this model has ${want.nMat} experts`, { file: path });
+    }
+  }
+}
+
+function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): string {
+  const model = resolve(o.model);
+  const modelStat = existsSync(model) ? statSync(model) : undefined;
+  const h = createHash("sha256");
+  h.update(JSON.stringify({
+    model, modelSize: modelStat?.isFile() ? modelStat.size : null, modelMtime: modelStat?.mtimeMs ?? null,
+    nCtx: o.nCtx ?? 512, nChunks: o.nChunks ?? -1, chunkOffset: o.chunkOffset ?? 0, processOutput: o.processOutput ?? false,
+    parseSpecial: o.parseSpecial ?? false, exact: o.exact ?? false, dataFile: o.dataFile, nTokens,
+    inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
+  }));
+  h.update(text);
+  return h.digest("hex");
+}
+
+async function readResumeState(output: string, fingerprint: string): Promise<{ file: RawImatrix; chunks: number; datasets: string[] } | undefined> {
+  if (!existsSync(output)) return undefined;
+  let chunks: number | undefined;
+  let datasets: string[];
+  try {
+    const g = await openGguf(output);
+    try {
+      if (g.get(RESUME_FINGERPRINT) !== fingerprint) return undefined;
+      const c = g.get(RESUME_CHUNKS);
+      chunks = typeof c === "number" ? c : typeof c === "bigint" ? Number(c) : undefined;
+      const d = g.get(RESUME_DATASETS);
+      datasets = Array.isArray(d) ? d.map(String) : [];
+    } finally {
+      await g.close();
+    }
+  } catch {
+    return undefined; // not a GGUF (or not ours): start over and overwrite it, as llama-imatrix does
+  }
+  if (chunks === undefined) return undefined;
+  return { file: await readImatrixRaw(output), chunks, datasets };
+}
