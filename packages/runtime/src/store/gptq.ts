@@ -8,10 +8,7 @@
 import { InputError, type SafetensorsTensor } from "@moeq/formats";
 import { unpackGptqV1 } from "@moeq/quant";
 import type { FormatLinears, QuantizedLinear, ReadEntry } from "./quantized-linears.js";
-
-function typed<T>(b: Uint8Array, C: { new (buf: ArrayBuffer): T }): T {
-  return new C(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
-}
+import { int32sOf, uint16sOf } from "./typed-bytes.js";
 
 export function gptqLinears(entries: readonly SafetensorsTensor[], read: ReadEntry): FormatLinears {
   const byName = new Map(entries.map((e) => [e.name, e]));
@@ -43,7 +40,7 @@ export function gptqLinears(entries: readonly SafetensorsTensor[], read: ReadEnt
       rows,
       cols,
       decode: () => {
-        const w = unpackGptqV1({ qweight: typed(read(qw), Int32Array), qzeros: typed(read(qz), Int32Array), scales: typed(read(sc), Uint16Array), gIdx: typed(read(gi), Int32Array) }, rows, cols, bits);
+        const w = unpackGptqV1({ qweight: int32sOf(read(qw)), qzeros: int32sOf(read(qz)), scales: uint16sOf(read(sc)), gIdx: int32sOf(read(gi)) }, rows, cols, bits);
         return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
       },
     });
