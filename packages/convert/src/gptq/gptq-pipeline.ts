@@ -24,11 +24,10 @@ import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runt
 import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
 import { calibrationSamples } from "./calibration.js";
 import { LayerHessians } from "./layer-hessians.js";
-import { LayerInputs } from "./layer-inputs.js";
-import type { LayerLinear } from "./linears.js";
 import { isExcluded, layerLinears } from "./linears.js";
 import type { GptqSettings } from "./quantize-config.js";
 import { gptqQuantizationConfig } from "./quantize-config.js";
+import { LayerInputs } from "./layer-inputs.js";
 
 export interface GptqConvertOptions {
   readonly bits?: number;
