@@ -8,12 +8,10 @@ cd "$(dirname "$0")/.."
 NSAMPLES="${1:-8}"
 SEQLEN="${2:-128}"
 WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-gptq-rss-bench}"
-HIDDEN=512; FF=512; FFDENSE=1024; EXPERTS=128
 
 source scripts/synthetic-checkpoint.sh
 need_gnu_time_and_cli
-synthetic_checkpoint "$WORK" "{ layout: 'maverick', hidden: $HIDDEN, ffExpert: $FF, ffDense: $FFDENSE, layers: 4,
-  experts: $EXPERTS, heads: 8, kvHeads: 2, headDim: 64, shards: 2, multimodal: true, seed: 5 }"
+synthetic_maverick_4_layers "$WORK"
 CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 rm -rf "$WORK/out" "$WORK/out.partial"
 /usr/bin/time -v node packages/cli/bin/moeq.js gptq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \

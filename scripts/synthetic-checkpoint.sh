@@ -22,3 +22,11 @@ synthetic_checkpoint() {
     " "$work/gen/synthetic-llama4.js" "$work/ckpt" "$PWD/fixtures/tiny-llama4"
   fi
 }
+
+# The 4-layer Maverick-layout checkpoint the calibrating commands' peak-RSS scripts share (128 experts of ff 512,
+# hidden 512, MoE every 2nd layer, fused BF16 expert tensors); sets HIDDEN, FF and EXPERTS for their printouts.
+synthetic_maverick_4_layers() {
+  HIDDEN=512; FF=512; EXPERTS=128
+  synthetic_checkpoint "$1" "{ layout: 'maverick', hidden: $HIDDEN, ffExpert: $FF, ffDense: 1024, layers: 4,
+  experts: $EXPERTS, heads: 8, kvHeads: 2, headDim: 64, shards: 2, multimodal: true, seed: 5 }"
+}

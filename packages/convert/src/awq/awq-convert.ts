@@ -8,29 +8,33 @@
  *   up_proj                  → down_proj                       (per routed expert, shared expert, dense FFN)
  * then the clip search on every quantized Linear except q and k, then group-wise round-to-nearest. `rtn` skips
  * both searches (the baseline). Layer inputs come from one BF16 forward pass over the calibration windows.
+ * Memory: a layer's attention, norms, router and shared expert are held in f32; routed experts are streamed one
+ * Linear at a time (awq-experts.ts) and dropped once written, so peak memory is those shared parts, one expert,
+ * and the calibration activations.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic } from "@moeq/formats";
 import {
-  awqApplyClip,
   awqInputMean,
   awqQuantizeGroups,
-  awqSearchClip,
   awqSearchScale,
+  AwqScaleSearchStream,
   checkAwqShape,
   packAwqGemm,
   roundToF16,
   type AwqLinear,
   type AwqQuantOptions,
 } from "@moeq/quant";
-import { mapLlama4HfName } from "@moeq/runtime";
+import { mapLlama4HfName, type ExpertProj } from "@moeq/runtime";
 import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
 import { planQuantizedLinears, tapKey, type LinearMatrix } from "../linear-plan.js";
 import { collectAwqActivations, type AwqActivations, type TapRows } from "./awq-activations.js";
+import { RoutedExperts } from "./awq-experts.js";
+import { clipLinear, divideRows, scaleColumns, scaleRows, type Matrix } from "./awq-edits.js";
 
 export interface AwqConvertOptions {
   readonly bits?: number;
@@ -75,10 +79,10 @@ type Item = LinearMatrix | { kind: "copy"; src: CheckpointTensor };
 
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
-/** The scale-and-clip edits of one layer, on f32 weights keyed by runtime name (`tapKey`). */
+/** The scale-and-clip edits of one layer, on f32 weights keyed by runtime name (`tapKey`); routed experts are not here. */
 class LayerWeights {
   constructor(
-    readonly w: Map<string, { data: Float32Array; rows: number; cols: number }>,
+    readonly w: Map<string, Matrix>,
     readonly layer: number,
   ) {}
   get(name: string, expert?: number) {
@@ -89,25 +93,18 @@ class LayerWeights {
   }
 }
 
-function scaleColumns(m: { data: Float32Array; rows: number; cols: number }, s: Float32Array, divide: boolean): void {
-  for (let i = 0; i < m.data.length; i++) m.data[i] = Math.fround(divide ? m.data[i]! / s[i % m.cols]! : m.data[i]! * s[i % m.cols]!);
-}
-function scaleRows(m: { data: Float32Array; rows: number; cols: number }, s: Float32Array): void {
-  for (let i = 0; i < m.data.length; i++) m.data[i] = Math.fround(m.data[i]! / s[Math.floor(i / m.cols)]!);
-}
-function divideRows(x: TapRows, s: Float32Array): TapRows {
-  return { ...x, x: x.x.map((v, i) => Math.fround(v / s[i % x.cols]!)) };
-}
-
-/** AWQ on one layer's weights (in place); returns the inputs each quantized Linear saw (scaled), for the clip search. */
-function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOptions, nExperts: number, choices: AwqGroupChoice[], noTokens: string[]): Map<string, TapRows> {
+/**
+ * AWQ on one layer's non-expert weights (in place) and the post-attention-norm scale search over the routed experts
+ * (streamed, two passes); `experts` then finishes each routed expert when it is written.
+ */
+async function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOptions, experts: RoutedExperts | undefined, choices: AwqGroupChoice[], noTokens: string[]): Promise<void> {
   const L = lw.layer;
   const inputs = new Map<string, TapRows>();
-  const lin = (name: string, x: TapRows, expert?: number): AwqLinear => {
-    const m = lw.get(name, expert)!;
+  const lin = (name: string, x: TapRows): AwqLinear => {
+    const m = lw.get(name)!;
     return { w: m.data, rows: m.rows, x: x.x, nTokens: x.nTokens };
   };
-  const tap = (name: string, expert?: number) => act.get(`blk.${L}.${name}.weight`, expert);
+  const tap = (name: string) => act.get(`blk.${L}.${name}.weight`);
   const search = (group: string, linears: AwqLinear[], x: TapRows) => {
     const r = awqSearchScale(linears, awqInputMean(x.x, x.nTokens, x.cols), o);
     choices.push({ layer: L, group, ratio: r.ratio });
@@ -132,51 +129,45 @@ function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOptions, nEx
   // post_attention_layernorm → router + shared + routed gate/up, or dense gate/up
   const moe = lw.has("ffn_gate_inp");
   let xf = (moe ? tap("ffn_gate_inp") : tap("ffn_gate"))!;
-  const pairs: { gate: string; up: string; down: string; expert?: number; label: string }[] = moe
-    ? [{ gate: "ffn_gate_shexp", up: "ffn_up_shexp", down: "ffn_down_shexp", label: "shared" }, ...Array.from({ length: nExperts }, (_, e) => ({ gate: "ffn_gate_exps", up: "ffn_up_exps", down: "ffn_down_exps", expert: e, label: `expert ${e}` }))]
-    : [{ gate: "ffn_gate", up: "ffn_up", down: "ffn_down", label: "dense" }];
-  const gateInputs = new Map<(typeof pairs)[number], TapRows | undefined>();
-  for (const p of pairs) gateInputs.set(p, p.expert === undefined ? xf : tap(p.gate, p.expert));
-  const ffnLinears: AwqLinear[] = [];
-  for (const p of pairs) {
-    const x = gateInputs.get(p);
-    if (x) ffnLinears.push(lin(p.gate, x, p.expert), lin(p.up, x, p.expert));
+  const p = moe ? { gate: "ffn_gate_shexp", up: "ffn_up_shexp", down: "ffn_down_shexp", label: "shared" } : { gate: "ffn_gate", up: "ffn_up", down: "ffn_down", label: "dense" };
+  // One search over the shared (or dense) gate/up and every routed expert's gate/up that saw tokens, experts streamed.
+  const ffn = new AwqScaleSearchStream(awqInputMean(xf.x, xf.nTokens, xf.cols), o);
+  const shared = [lin(p.gate, xf), lin(p.up, xf)];
+  for (const add of [(l: AwqLinear) => ffn.addWeights(l), (l: AwqLinear) => ffn.addLosses(l)]) {
+    shared.forEach(add);
+    if (experts) await experts.eachGateUp(add);
   }
-  const sf = search(moe ? "post_attention_layernorm→router,shared,experts gate/up" : "post_attention_layernorm→gate,up", ffnLinears, xf);
+  const found = ffn.result();
+  choices.push({ layer: L, group: moe ? "post_attention_layernorm→router,shared,experts gate/up" : "post_attention_layernorm→gate,up", ratio: found.ratio });
+  const sf = found.scales;
+  experts?.setGateUpScales(sf);
   lw.get("ffn_norm")!.data.forEach((v, i, a) => (a[i] = Math.fround(v / sf[i]!)));
   if (moe) scaleColumns(lw.get("ffn_gate_inp")!, sf, false);
   xf = divideRows(xf, sf);
-  for (const p of pairs) {
-    scaleColumns(lw.get(p.gate, p.expert)!, sf, false);
-    scaleColumns(lw.get(p.up, p.expert)!, sf, false);
-    const x = gateInputs.get(p);
-    if (x) inputs.set(tapKey({ tensor: p.gate, expert: p.expert }), p.expert === undefined ? xf : divideRows(x, sf));
-    // up → down
-    const xd = tap(p.down, p.expert);
-    if (!xd) {
-      noTokens.push(`layer ${L} ${p.label}`);
-      continue;
-    }
-    const sd = search(`up→down (${p.label})`, [lin(p.down, xd, p.expert)], xd);
-    scaleRows(lw.get(p.up, p.expert)!, sd);
-    scaleColumns(lw.get(p.down, p.expert)!, sd, false);
-    inputs.set(tapKey({ tensor: p.down, expert: p.expert }), divideRows(xd, sd));
+  scaleColumns(lw.get(p.gate)!, sf, false);
+  scaleColumns(lw.get(p.up)!, sf, false);
+  inputs.set(p.gate, xf);
+  // up → down
+  const xd = tap(p.down);
+  if (!xd) noTokens.push(`layer ${L} ${p.label}`);
+  else {
+    const sd = search(`up→down (${p.label})`, [lin(p.down, xd)], xd);
+    scaleRows(lw.get(p.up)!, sd);
+    scaleColumns(lw.get(p.down)!, sd, false);
+    inputs.set(p.down, divideRows(xd, sd));
   }
-  // clip: every quantized linear except q and k
-  const clip = (name: string, x: TapRows | undefined, expert?: number) => {
-    if (!x) return;
-    const m = lw.get(name, expert)!;
-    awqApplyClip(m.data, m.rows, m.cols, awqSearchClip({ w: m.data, rows: m.rows, x: x.x, nTokens: x.nTokens }, m.cols, o), o.groupSize);
-  };
-  clip("attn_v", inputs.get("attn_v"));
-  clip("attn_output", inputs.get("attn_output"));
-  for (const p of pairs) {
-    const xg = inputs.get(tapKey({ tensor: p.gate, expert: p.expert }));
-    clip(p.gate, xg, p.expert);
-    clip(p.up, xg, p.expert);
-    clip(p.down, inputs.get(tapKey({ tensor: p.down, expert: p.expert })), p.expert);
-  }
-  return inputs;
+  // clip: every quantized linear except q and k (routed experts: when each is written)
+  clipLinear(lw.get("attn_v")!, inputs.get("attn_v"), o);
+  clipLinear(lw.get("attn_output")!, inputs.get("attn_output"), o);
+  clipLinear(lw.get(p.gate)!, inputs.get(p.gate), o);
+  clipLinear(lw.get(p.up)!, inputs.get(p.gate), o);
+  clipLinear(lw.get(p.down)!, inputs.get(p.down), o);
+  // the routed experts' up→down choices, in expert order, after the shared expert's
+  if (experts) await experts.searchDownScales(choices, noTokens);
+}
+
+function expertProjOf(tensor: string): ExpertProj {
+  return /\.ffn_(gate|up|down)_exps\.weight$/.exec(tensor)![1] as ExpertProj;
 }
 
 function layerOf(it: Item): number {
@@ -231,8 +222,18 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
           const layerItems = order.filter((o) => o.layer === layer).map((o) => o.it);
           // f32 weights of a decoder layer (quantized linears, norms, router), edited by AWQ before writing
           const lw = new LayerWeights(new Map(), layer);
+          let experts: RoutedExperts | undefined;
           if (layer >= 0 && layer !== Infinity) {
+            if (plannedByName.has(`blk.${layer}.ffn_gate_exps.weight`)) {
+              const load = async (proj: ExpertProj, e: number): Promise<Matrix> => {
+                const t = plannedByName.get(`blk.${layer}.ffn_${proj}_exps.weight`)!;
+                const [cols, rows] = t.ne as [number, number];
+                return { data: await readFiniteMatrix(checkpoint, t, e, rows, cols), rows, cols };
+              };
+              experts = new RoutedExperts(layer, cfg.nExpert, load, act, q);
+            }
             for (const it of layerItems) {
+              if (it.kind === "quantize" && it.tap.expert !== undefined) continue; // streamed by `experts`
               if (it.kind === "quantize") lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
               else {
                 const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
@@ -241,7 +242,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
                 lw.w.set(gguf, { data: await readFiniteMatrix(checkpoint, t, 0, rows, t.ne[0]!), rows, cols: t.ne[0]! });
               }
             }
-            if (act) awqLayer(lw, act, q, cfg.nExpert, choices, noTokens);
+            if (act) await awqLayer(lw, act, q, experts, choices, noTokens);
           }
           for (const it of layerItems) {
             if (it.kind === "copy") {
@@ -254,7 +255,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
               }
               continue;
             }
-            const m = lw.w.get(tapKey(it.tap))!;
+            const m = it.tap.expert === undefined ? lw.w.get(tapKey(it.tap))! : await experts!.finalWeights(expertProjOf(it.tap.tensor), it.tap.expert);
             const groups = awqQuantizeGroups(m.data, it.rows, it.cols, q, roundToF16);
             const packed = packAwqGemm(groups.codes, groups.zeros, groups.scales, it.rows, it.cols, g);
             await writer.writeTensorData(`${it.base}.qweight`, new Uint8Array(packed.qweight.buffer));

@@ -1,9 +1,9 @@
 /**
  * `moeq gptq`: an HF Llama 4 checkpoint → a GPTQ v1 safetensors folder, calibrated layer by layer.
  *
- * For layer L the calibration samples run through a model whose layers 0..L−1 are already the quantized ones
- * (read back from the shards written so far), so layer L's Hessians see the inputs the quantized model will give
- * it (GPTQModel's order). The forward stops as soon as layer L+1 starts. Hessians come from the runtime's taps
+ * Layer L's Hessians see the inputs the quantized model will give it (GPTQModel's order): the calibration samples'
+ * hidden states are cached at layer L's input and advanced through each layer once it is quantized (read back
+ * from its shard), so each layer runs twice per sample (layer-inputs.ts). Hessians come from the runtime's taps
  * (layer-hessians.ts): q/k/v share one, each gate/up pair shares one, a routed expert's come from its routed,
  * router-scaled tokens only. A routed expert with fewer than `minExpertTokens` tokens is quantized with
  * round-to-nearest on the same grid and listed in the report.
@@ -27,6 +27,7 @@ import { LayerHessians } from "./layer-hessians.js";
 import { isExcluded, layerLinears } from "./linears.js";
 import type { GptqSettings } from "./quantize-config.js";
 import { gptqQuantizationConfig } from "./quantize-config.js";
+import { LayerInputs } from "./layer-inputs.js";
 
 export interface GptqConvertOptions {
   readonly bits?: number;
@@ -84,8 +85,6 @@ export interface GptqSummary {
   readonly resumedLayers: number;
   readonly report: GptqReport;
 }
-
-class StopForward extends Error {}
 
 const UNFUSED_EXPERT_RE = /^(?:language_model\.)?model\.layers\.(\d+)\.feed_forward\.experts\.\d+\.(?:gate|up|down)_proj\.weight$/;
 
@@ -193,31 +192,28 @@ export async function gptqConvert(input: string, output: string, data: string | 
     const total = linears.flat().length + cfg.numLayers;
     let step = 0;
     const tick = (label: string) => opts.onProgress?.(++step, total, label);
+    // A model over the weights as they stand: layers already quantized come from their shards.
+    const storeNow = () => new WeightStore(dir, overlay, { memoryBudgetBytes: opts.memoryBudgetBytes ?? 2 ** 30 });
+    const modelNow = () => new Llama4TextModel(cfg, storeNow(), { ggmlNumerics: false });
+    const inputs = new LayerInputs(samples, cfg.hiddenSize, storeNow());
+    // After layer L's shard is in the overlay: its quantized outputs become layer L+1's inputs.
+    const advance = async (L: number) => {
+      await useShard(L);
+      if (samples.length > 0 && L + 1 < cfg.numLayers) inputs.advance(modelNow(), L);
+    };
 
     for (let L = 0; L < cfg.numLayers; L++) {
       if (done.some((d) => d.layer === L)) {
-        await useShard(L);
+        await advance(L);
         step += linears[L].length + 1;
         opts.onProgress?.(step, total, `layer ${L} (resumed)`);
         continue;
       }
-      // Calibrate: quantized layers 0..L−1, stop when layer L+1 begins.
+      // Calibrate: layer L as stored, on the outputs of the quantized layers 0..L−1.
       const hessians = new LayerHessians(L);
-      const store = new WeightStore(dir, overlay, { memoryBudgetBytes: opts.memoryBudgetBytes ?? 2 ** 30 });
-      const model = new Llama4TextModel(cfg, store, { ggmlNumerics: false });
-      const next = `blk.${L + 1}.`;
-      model.setTap((ev: ActivationEvent) => {
-        if (ev.tensor.startsWith(next) || ev.tensor === "output.weight") throw new StopForward();
-        hessians.tap(ev);
-      });
-      for (const s of samples) {
-        model.cache.reset();
-        try {
-          model.forward(s, { logitsFor: "last" });
-        } catch (err) {
-          if (!(err instanceof StopForward)) throw err;
-        }
-      }
+      const model = modelNow();
+      model.setTap((ev: ActivationEvent) => hessians.tap(ev));
+      inputs.observe(model, L);
       tick(`layer ${L} calibrated`);
 
       const pending: PendingTensor[] = [];
@@ -275,7 +271,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
       wroteSomething = true;
       done.push({ layer: L, report });
       writeFileAtomicSync(progressPath, JSON.stringify({ key, done }));
-      await useShard(L);
+      await advance(L);
     }
 
     // Everything outside the decoder layers: embeddings, final norm, lm_head, vision tower, projector.

@@ -137,17 +137,22 @@ export function awqWeightMean(ws: readonly { w: Float32Array; rows: number }[], 
   const sum = new Float64Array(cols);
   let n = 0;
   for (const { w, rows } of ws) {
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < cols; k += groupSize) {
-        let amax = 0;
-        for (let c = k; c < k + groupSize; c++) amax = Math.max(amax, Math.abs(w[r * cols + c]!));
-        const denom = f(amax + F32_1E6);
-        for (let c = k; c < k + groupSize; c++) sum[c] += f(Math.abs(w[r * cols + c]!) / denom);
-      }
-    }
+    awqWeightSum(w, rows, cols, groupSize, sum);
     n += rows;
   }
   return Float32Array.from(sum, (v) => v / n);
+}
+
+/** Adds Σ_rows |w| / (group max |w| + 1e-6) per column into `sum` (awqWeightMean's numerator). */
+function awqWeightSum(w: Float32Array, rows: number, cols: number, groupSize: number, sum: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k += groupSize) {
+      let amax = 0;
+      for (let c = k; c < k + groupSize; c++) amax = Math.max(amax, Math.abs(w[r * cols + c]!));
+      const denom = f(amax + F32_1E6);
+      for (let c = k; c < k + groupSize; c++) sum[c] += f(Math.abs(w[r * cols + c]!) / denom);
+    }
+  }
 }
 
 /** The candidate scales of ratio α (duo scaling, normalised, non-finite → 1). */
@@ -183,35 +188,72 @@ export interface AwqScaleSearch {
  * group's input (all tokens the smoothing op produced); each linear brings the rows it consumes.
  */
 export function awqSearchScale(linears: readonly AwqLinear[], xMean: Float32Array, o: AwqQuantOptions): AwqScaleSearch {
-  const cols = xMean.length;
-  for (const l of linears) {
-    checkAwqShape(l.rows, cols, o);
-    if (l.w.length !== l.rows * cols || l.x.length !== l.nTokens * cols) throw new QuantShapeError("AWQ_SHAPE", `linear of ${l.rows}×${cols} has ${l.w.length} weights and ${l.x.length / cols} input rows`);
+  const search = new AwqScaleSearchStream(xMean, o);
+  for (const l of linears) search.addWeights(l);
+  for (const l of linears) search.addLosses(l);
+  return search.result();
+}
+
+/**
+ * `awqSearchScale` with the linears presented one at a time (so a group of 128 experts never needs all their
+ * weights at once), in two passes over the same linears in the same order: `addWeights` for the weight means,
+ * then `addLosses` for every grid point's output error. Sums run in the same order, so the result is the same.
+ */
+export class AwqScaleSearchStream {
+  private readonly cols: number;
+  private readonly wSum: Float64Array;
+  private wRows = 0;
+  /** The candidate scales per grid point, fixed by the first `addLosses`. */
+  private candidates: Float32Array[] | null = null;
+  private readonly losses: number[] = new Array<number>(AWQ_N_GRID).fill(0);
+  private outputs = 0;
+
+  constructor(
+    private readonly xMean: Float32Array,
+    private readonly o: AwqQuantOptions,
+  ) {
+    this.cols = xMean.length;
+    this.wSum = new Float64Array(this.cols);
   }
-  const wMean = awqWeightMean(linears, cols, o.groupSize);
-  const outputs = linears.reduce((a, l) => a + l.nTokens * l.rows, 0);
-  const losses: number[] = [];
-  let best = -1;
-  let bestScales: Float32Array = new Float32Array(cols);
-  for (let i = 0; i < AWQ_N_GRID; i++) {
-    const ratio = f(i / AWQ_N_GRID);
-    const s = awqScalesForRatio(xMean, wMean, ratio);
-    let loss = 0;
-    for (const l of linears) {
+
+  private check(l: AwqLinear): void {
+    checkAwqShape(l.rows, this.cols, this.o);
+    if (l.w.length !== l.rows * this.cols || l.x.length !== l.nTokens * this.cols) throw new QuantShapeError("AWQ_SHAPE", `linear of ${l.rows}×${this.cols} has ${l.w.length} weights and ${l.x.length / this.cols} input rows`);
+  }
+
+  /** Pass 1: the linear's share of the mean normalised |w| per column (awqWeightMean). */
+  addWeights(l: AwqLinear): void {
+    if (this.candidates) throw new Error("AwqScaleSearchStream: addWeights after addLosses");
+    this.check(l);
+    awqWeightSum(l.w, l.rows, this.cols, this.o.groupSize, this.wSum);
+    this.wRows += l.rows;
+  }
+
+  /** Pass 2: the linear's output error at every grid point. */
+  addLosses(l: AwqLinear): void {
+    this.check(l);
+    const cols = this.cols;
+    if (!this.candidates) {
+      const wMean = Float32Array.from(this.wSum, (v) => v / this.wRows);
+      this.candidates = Array.from({ length: AWQ_N_GRID }, (_, i) => awqScalesForRatio(this.xMean, wMean, f(i / AWQ_N_GRID)));
+    }
+    this.outputs += l.nTokens * l.rows;
+    this.candidates.forEach((s, i) => {
       const scaled = new Float32Array(l.w.length);
       for (let j = 0; j < scaled.length; j++) scaled[j] = f(l.w[j]! * s[j % cols]!);
-      const q = awqQuantizeGroups(scaled, l.rows, cols, o).deq;
+      const q = awqQuantizeGroups(scaled, l.rows, cols, this.o).deq;
       for (let j = 0; j < q.length; j++) q[j] = f(l.w[j]! - f(q[j]! / s[j % cols]!));
-      loss += outputSquaredError(l.x, l.nTokens, q, l.rows, cols);
-    }
-    loss /= outputs;
-    losses.push(loss);
-    if (best < 0 || loss < losses[best]!) {
-      best = i;
-      bestScales = s;
-    }
+      this.losses[i] += outputSquaredError(l.x, l.nTokens, q, l.rows, cols);
+    });
   }
-  return { ratio: f(best / AWQ_N_GRID), scales: bestScales, losses };
+
+  result(): AwqScaleSearch {
+    if (!this.candidates) throw new Error("AwqScaleSearchStream: no linear was added");
+    const losses = this.losses.map((v) => v / this.outputs);
+    let best = -1;
+    for (let i = 0; i < AWQ_N_GRID; i++) if (best < 0 || losses[i]! < losses[best]!) best = i;
+    return { ratio: f(best / AWQ_N_GRID), scales: this.candidates[best]!, losses };
+  }
 }
 
 export interface AwqClipOptions extends AwqQuantOptions {

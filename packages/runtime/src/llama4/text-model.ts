@@ -107,18 +107,7 @@ export class Llama4TextModel {
     const ov = opts.embeddingOverrides;
     if (ov) for (let i = 0; i < ov.positions.length; i++) h.set(ov.rows.subarray(i * d, (i + 1) * d), ov.positions[i] * d);
 
-    const xn = new Float32Array(n * d);
-    const tmp = new Float32Array(n * d);
-    for (let l = 0; l < cfg.numLayers; l++) {
-      this.norm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
-      this.attention(l, xn, n, start, tmp);
-      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
-      this.norm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
-      if (cfg.moeLayers[l]) this.moe(l, xn, n, tmp);
-      else this.mlp(`blk.${l}.ffn_gate.weight`, `blk.${l}.ffn_up.weight`, `blk.${l}.ffn_down.weight`, xn, n, tmp);
-      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
-      opts.onLayerOutput?.(l, h);
-    }
+    this.forwardLayers(h, 0, cfg.numLayers, opts.onLayerOutput);
     this.cache.length = start + n;
 
     const first = opts.logitsFor === "last" ? n - 1 : 0;
@@ -129,6 +118,31 @@ export class Llama4TextModel {
     const logits = new Float32Array(rows * vocab);
     this.linear("output.weight", hn, rows, logits);
     return logits;
+  }
+
+  /**
+   * Runs decoder layers [from, to) in place on `h` (n rows of hidden states) for tokens at positions
+   * [cache.length, cache.length + n), appending their K/V to those layers' caches; the cache length is left as it
+   * is (forward advances it). Layer-wise calibration (GPTQ) advances cached hidden states one layer at a time.
+   */
+  forwardLayers(h: Float32Array, from: number, to: number, onLayerOutput?: (layer: number, hidden: Float32Array) => void): void {
+    const cfg = this.config;
+    const d = cfg.hiddenSize;
+    const n = h.length / d;
+    const start = this.cache.length;
+    this.cache.ensure(start + n);
+    const xn = new Float32Array(n * d);
+    const tmp = new Float32Array(n * d);
+    for (let l = from; l < to; l++) {
+      this.norm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      this.attention(l, xn, n, start, tmp);
+      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
+      this.norm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      if (cfg.moeLayers[l]) this.moe(l, xn, n, tmp);
+      else this.mlp(`blk.${l}.ffn_gate.weight`, `blk.${l}.ffn_up.weight`, `blk.${l}.ffn_down.weight`, xn, n, tmp);
+      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
+      onLayerOutput?.(l, h);
+    }
   }
 
   private attention(l: number, xn: Float32Array, n: number, start: number, out: Float32Array): void {

@@ -6,10 +6,7 @@
 import { InputError, type SafetensorsTensor } from "@moeq/formats";
 import { unpackAwqGemm } from "@moeq/quant";
 import type { FormatLinears, QuantizedLinear, ReadEntry } from "./quantized-linears.js";
-
-function view<T>(bytes: Uint8Array, make: (b: ArrayBuffer) => T): T {
-  return make(bytes.slice().buffer);
-}
+import { int32sOf, uint16sOf } from "./typed-bytes.js";
 
 export function awqLinears(entries: readonly SafetensorsTensor[], read: ReadEntry): FormatLinears {
   const byName = new Map(entries.map((e) => [e.name, e]));
@@ -42,7 +39,7 @@ export function awqLinears(entries: readonly SafetensorsTensor[], read: ReadEntr
       cols,
       decode: () =>
         new Uint8Array(
-          unpackAwqGemm(view(read(qw), (b) => new Int32Array(b)), view(read(qz), (b) => new Int32Array(b)), view(read(sc), (b) => new Uint16Array(b)), rows, cols, g).buffer,
+          unpackAwqGemm(int32sOf(read(qw)), int32sOf(read(qz)), uint16sOf(read(sc)), rows, cols, g).buffer,
         ),
     });
   }

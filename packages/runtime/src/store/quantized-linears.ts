@@ -1,9 +1,10 @@
 /**
- * Quantized safetensors formats (compressed-tensors FP8, AutoAWQ GEMM, …) as TensorSources. Each format module
- * finds its Linears among the checkpoint's entries and says how to decode one to f32 [out, in]; this module maps
- * them to runtime names: plain Linears through the Llama 4 name table, per-expert Linears
- * (`experts.{e}.{gate,up,down}_proj`) stacked into the 3-D expert tensors the forward pass reads, one expert
- * decoded per `readSlice(e)`. `safetensors-source.ts` calls `quantizedSources` before its own per-tensor loop.
+ * Quantized safetensors formats (compressed-tensors FP8, GPTQ v1, AutoAWQ GEMM) and unfused float experts as
+ * TensorSources. Each format module finds its Linears among the entries no earlier format claimed and says how to
+ * decode one to f32 [out, in]; this module maps them to runtime names: plain Linears through the Llama 4 name
+ * table, per-expert Linears (`experts.{e}.{gate,up,down}_proj`, of any format, so quantized and unquantized experts
+ * of one layer mix) stacked into the 3-D expert tensors the forward pass reads, one expert decoded per
+ * `readSlice(e)`. `safetensors-source.ts` calls `quantizedSources` before its own per-tensor loop.
  */
 import { GGMLType, InputError, type SafetensorsTensor } from "@moeq/formats";
 import { mapLlama4HfName } from "../llama4/names.js";
@@ -11,6 +12,8 @@ import { expertGgufName, parseUnfusedExpertName } from "../llama4/expert-names.j
 import type { TensorSource } from "./weight-store.js";
 import { compressedTensorsLinears } from "./compressed-tensors.js";
 import { awqLinears } from "./awq.js";
+import { gptqLinears } from "./gptq.js";
+import { unfusedFloatExperts } from "./unfused-float-experts.js";
 
 export type ReadEntry = (e: SafetensorsTensor) => Uint8Array;
 
@@ -31,8 +34,11 @@ export interface FormatLinears {
   readonly consumed: Set<string>;
 }
 
-/** Every quantized format the runtime reads. */
-const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry) => FormatLinears)[] = [compressedTensorsLinears, awqLinears];
+/**
+ * Every format the runtime reads, in claiming order: GPTQ before AWQ (both have `qweight`, GPTQ also `g_idx`), the
+ * float experts last (every unfused expert `.weight` the quantized formats left).
+ */
+const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry) => FormatLinears)[] = [compressedTensorsLinears, gptqLinears, awqLinears, unfusedFloatExperts];
 
 export interface QuantizedSources {
   readonly tensors: Map<string, TensorSource>;
@@ -44,7 +50,7 @@ export function quantizedSources(entries: readonly SafetensorsTensor[], read: Re
   const consumed = new Set<string>();
   const experts = new Map<string, { ne: [number, number]; slices: Map<number, () => Uint8Array>; file: string }>();
   for (const format of FORMATS) {
-    const found = format(entries, read);
+    const found = format(consumed.size === 0 ? entries : entries.filter((e) => !consumed.has(e.name)), read);
     for (const n of found.consumed) consumed.add(n);
     for (const l of found.linears) {
       const bad = (msg: string): never => {

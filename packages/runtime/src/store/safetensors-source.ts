@@ -10,7 +10,6 @@ import { GGMLType, InputError, openSafetensors } from "@moeq/formats";
 import { mapLlama4HfName } from "../llama4/names.js";
 import type { TensorSource } from "./weight-store.js";
 import { quantizedSources } from "./quantized-linears.js";
-import { addGptqSources } from "./gptq.js";
 
 const DTYPES: Record<string, { type: GGMLType; bytes: number }> = {
   F32: { type: GGMLType.F32, bytes: 4 },
@@ -72,7 +71,7 @@ export async function openSafetensorsTensors(path: string): Promise<SafetensorsT
   };
   const tensors = new Map<string, TensorSource>();
   const other = new Map<string, { dtype: string; shape: readonly number[]; read(): Uint8Array }>();
-  // Quantized formats (FP8 compressed-tensors, AWQ, …) claim their tensors first.
+  // Quantized formats (FP8 compressed-tensors, GPTQ, AWQ) and unfused float experts claim their tensors first.
   const quantized = quantizedSources(entries, (e) => readAt(fdOf(e.file), e.offset, e.byteLength, e.file));
   for (const [name, source] of quantized.tensors) tensors.set(name, source);
   for (const e of entries) {
@@ -127,7 +126,6 @@ export async function openSafetensorsTensors(path: string): Promise<SafetensorsT
       tensors.set(match.gguf[0], { type: dt.type, ne: [a, b, E], readSlice: (x) => transpose(readExpert(x), a, b, 0, b), readRow: noRow });
     }
   }
-  addGptqSources(tensors, other, path); // GPTQ v1 modules and unfused experts (store/gptq.ts)
   return {
     tensors,
     other,
