@@ -22,3 +22,4 @@ export * from "./fp8/fp8-convert.js";
 export * from "./awq/awq-activations.js";
 export * from "./awq/awq-convert.js";
 export * from "./gptq/index.js";
+export * from "./recipe/index.js";
