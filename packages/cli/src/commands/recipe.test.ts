@@ -1,11 +1,11 @@
 // `moeq recipe` on the tiny fixture with a short ladder and one calibration chunk: the rules file covers every
 // quantizable tensor, the verifying file fits the budget and equals both `moeq quantize --recipe` and llama.cpp's
 // llama_model_quantize given the same rules; bad budgets and imatrix-needing types are bad input.
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseGGMLType } from "@moeq/formats";
 import { LlamaFType } from "@moeq/convert";
 import { referenceQuantize } from "../../../../test-support/llama-quantize.js";
@@ -21,6 +21,7 @@ beforeAll(async () => {
   const r = await moeq("convert", join(root, "fixtures/tiny-llama4"), "-o", f("bf16.gguf"), "--outtype", "bf16");
   if (r.code !== 0) throw new Error(r.err);
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("moeq recipe", () => {
   it("chooses Q2_K/Q8_0 per group for a budget between the two; the rules reproduce the file in moeq quantize and llama.cpp", async () => {
