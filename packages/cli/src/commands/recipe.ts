@@ -101,7 +101,6 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
     const work = mkdtempSync(join(tmpdir(), "moeq-recipe-"));
     const log = (s: string): void => void process.stderr.write(s);
     try {
-      // the budget in bytes; --bpw needs the element count, which the smallest-file estimate's GGUF read gives cheaply
       const { nElements, headerBytes } = await elementsAndHeader(a.input);
       // --bpw counts tensor data as llama-quantize's bpw does; the file adds the header and unquantized tensors
       const budget = a.size !== undefined ? parseByteBudget(a.size) : Math.floor((a.bpw! * nElements) / 8) + headerBytes;
