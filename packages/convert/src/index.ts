@@ -33,3 +33,6 @@ export { ggufNumber, ggufString } from "./gguf-kv.js";
 export { convertToFp8, type Fp8ConvertOptions, type Fp8Summary } from "./fp8/fp8-convert.js";
 export { convertToAwq, type AwqConvertOptions, type AwqGroupChoice, type AwqSummary } from "./awq/awq-convert.js";
 export { gptqConvert, type GptqConvertOptions, type GptqLinearReport, type GptqReport, type GptqSummary } from "./gptq/gptq-pipeline.js";
+
+// Measured mixtures to a size budget (moeq recipe)
+export * from "./recipe/index.js";

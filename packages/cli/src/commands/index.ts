@@ -11,6 +11,7 @@ import { runCommand } from "./run.js";
 import { fp8Command } from "./fp8.js";
 import { awqCommand } from "./awq.js";
 import { gptqCommand } from "./gptq.js";
+import { recipeCommand } from "./recipe.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,4 +28,5 @@ export const commands: CommandModule<any, any>[] = [
   gateCommand,
   runCommand,
   gptqCommand,
+  recipeCommand,
 ];

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import cliProgress from "cli-progress";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
-import { FTYPE_NAMES, parseFType, quantizeGguf, type QuantizeGgufOptions } from "@moeq/convert";
+import { FTYPE_NAMES, parseFType, quantizeGguf, readRecipeItems, type QuantizeGgufOptions } from "@moeq/convert";
 
 interface QuantizeArgs {
   input: string;
@@ -13,6 +13,7 @@ interface QuantizeArgs {
   "output-tensor-type"?: string;
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
+  recipe?: string;
   "leave-output-tensor": boolean;
   "expert-errors"?: string;
   json: boolean;
@@ -74,6 +75,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
+      .option("recipe", { type: "string", describe: "PATTERN=TYPE rules from `moeq recipe` (llama-quantize --tensor-type-file format), after any --tensor-type" })
       .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
       .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
@@ -89,7 +91,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       quantizeOutputTensor: !a["leave-output-tensor"],
       outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
       tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
-      tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+      tensorTypes: a["tensor-type"] || a.recipe ? parseTensorTypeOverrides([...(a["tensor-type"] ?? []), ...(a.recipe ? readRecipeItems(a.recipe) : [])]) : undefined,
       onTensor: progress.onTensor,
       expertErrorsPath: a["expert-errors"],
     };
