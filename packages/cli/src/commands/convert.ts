@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
-import { InputError } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { ggmlTypeArg, parseTensorTypeOverrides, progressReporter } from "./quantize.js";
+import { tensorTypeFlags } from "./quantize.js";
+import { checkThreads, deterministicThreadsOption, hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
 
 interface ConvertArgs {
   dir: string;
@@ -21,46 +21,38 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: "convert <dir>",
   describe: "Hugging Face Llama 4 checkpoint → GGUF (as llama.cpp's convert_hf_to_gguf.py writes it)",
   builder: (y: Argv) =>
-    y
-      .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
-      .option("output", { alias: "o", type: "string", demandOption: true, describe: "output GGUF file" })
-      .option("outtype", {
-        type: "string",
-        default: "f16",
-        describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
-      })
-      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
-      .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
-      .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
-      .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
-      .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
-      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
-      .option("imatrix", { type: "string", describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
+    jsonSummaryOption(
+      deterministicThreadsOption(
+        hfCheckpointToOutput(y, "output GGUF file").option("outtype", {
+          type: "string",
+          default: "f16",
+          describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
+        }),
+      )
+        .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
+        .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
+        .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
+        .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
+        .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
+        .option("imatrix", { type: "string", describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)" }),
+    )
       .epilogue(
         "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
           "(e.g. -o out/x.gguf also writes out/mmproj-x.gguf), as llama.cpp's converter does with --mmproj.",
       ) as unknown as Argv<ConvertArgs>,
   handler: async (a) => {
     const outtype = parseFType(a.outtype);
-    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "convert");
-    let s;
-    try {
-      s = await convertHfToGguf(a.dir, a.output, {
+    checkThreads(a.threads);
+    const s = await withProgress(progressShown(a.json), "convert", (onTensor) =>
+      convertHfToGguf(a.dir, a.output, {
         outtype,
         threads: a.threads,
-        onTensor: progress.onTensor,
-        pure: a.pure,
-        outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
-        tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
-        tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+        onTensor,
+        ...tensorTypeFlags(a),
         expertErrorsPath: a["expert-errors"],
         imatrixPath: a.imatrix,
-      });
-    } finally {
-      progress.stop();
-    }
+      }),
+    );
     const summary = {
       input: a.dir,
       output: a.output,

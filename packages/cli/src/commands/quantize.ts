@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
-import cliProgress from "cli-progress";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, type QuantizeGgufOptions } from "@moeq/convert";
+import { checkThreads, deterministicThreadsOption, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
 
 interface QuantizeArgs {
   input: string;
@@ -39,24 +39,18 @@ export function parseTensorTypeOverrides(items: readonly string[]): { pattern: R
   });
 }
 
-export function progressReporter(enabled: boolean, label: string): { onTensor: (i: number, n: number, name: string) => void; stop: () => void } {
-  if (!enabled) return { onTensor: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: false, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+/** The per-tensor type flags that quantize and convert share, parsed into their QuantizeGgufOptions fields. */
+export function tensorTypeFlags(a: {
+  pure: boolean;
+  "output-tensor-type"?: string;
+  "token-embedding-type"?: string;
+  "tensor-type"?: string[];
+}): Pick<QuantizeGgufOptions, "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes"> {
   return {
-    onTensor: (i, n, name) => {
-      if (!started) {
-        bar.start(n, 0, { name: "" });
-        started = true;
-      }
-      bar.update(i + 1, { name });
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    pure: a.pure,
+    outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
+    tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
+    tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
   };
 }
 
@@ -64,41 +58,35 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: "quantize <input> <output> <type>",
   describe: "GGUF → GGUF with llama-quantize's per-tensor mixtures (byte-identical to llama_model_quantize)",
   builder: (y: Argv) =>
-    y
-      .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
-      .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
-      .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
-      .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" })
-      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
-      .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
-      .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
-      .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
-      .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
-      .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
-      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
+    jsonSummaryOption(
+      deterministicThreadsOption(
+        y
+          .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
+          .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
+          .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
+          .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" }),
+      )
+        .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
+        .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
+        .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
+        .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
+        .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
+        .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" }),
+    ) as unknown as Argv<QuantizeArgs>,
   handler: async (a) => {
     const ftype = parseFType(a.type);
-    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "quantize");
-    const opts: QuantizeGgufOptions = {
-      ftype,
-      threads: a.threads,
-      pure: a.pure,
-      imatrixPath: a.imatrix,
-      quantizeOutputTensor: !a["leave-output-tensor"],
-      outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
-      tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
-      tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
-      onTensor: progress.onTensor,
-      expertErrorsPath: a["expert-errors"],
-    };
-    let s;
-    try {
-      s = await quantizeGguf(a.input, a.output, opts);
-    } finally {
-      progress.stop();
-    }
+    checkThreads(a.threads);
+    const s = await withProgress(progressShown(a.json), "quantize", (onTensor) =>
+      quantizeGguf(a.input, a.output, {
+        ftype,
+        threads: a.threads,
+        ...tensorTypeFlags(a),
+        imatrixPath: a.imatrix,
+        quantizeOutputTensor: !a["leave-output-tensor"],
+        onTensor,
+        expertErrorsPath: a["expert-errors"],
+      }),
+    );
     const summary = {
       input: a.input,
       output: a.output,
