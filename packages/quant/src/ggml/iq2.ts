@@ -25,7 +25,7 @@ import {
   largestXval,
   plainSigns,
   scaleCode,
-  searchScale,
+  searchPositiveScale,
 } from "./iquant-scale-search.js";
 import { makeQpQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
@@ -88,11 +88,7 @@ function iq2XxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: 
       L.fill(0);
       continue;
     }
-    scale = searchScale(search, effMax, scale);
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 127;
-    }
+    scale = searchPositiveScale(search, effMax, scale, blockSigns, 4, 127);
     for (let k = 0; k < 4; k++) {
       q2View.setUint32(8 * ib, (q2View.getUint32(8 * ib, true) | (gridIndexOf(search.grid, k) << (8 * k))) >>> 0, true);
       q2View.setUint32(8 * ib + 4, (q2View.getUint32(8 * ib + 4, true) | (blockSigns[k] << (7 * k))) >>> 0, true);
@@ -145,11 +141,7 @@ function iq2SixteenBlocks(
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 2; k++) blockSigns[k] = ~blockSigns[k] & (evenParity ? 127 : 0xff);
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 2, evenParity ? 127 : 0xff);
     for (let k = 0; k < 2; k++) writeGroup(ib, k, gridIndexOf(search.grid, k), blockSigns[k]);
     scales[ib] = scale;
     maxScale = maxScale > scale ? maxScale : scale;

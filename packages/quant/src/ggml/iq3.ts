@@ -24,7 +24,7 @@ import {
   largestXval,
   plainSigns,
   scaleCode,
-  searchScale,
+  searchPositiveScale,
 } from "./iquant-scale-search.js";
 import { QK_K } from "./kquant-layout.js";
 import { dequantizeSuperBlocks, quantizeSuperBlocks } from "./superblock-rows.js";
@@ -78,11 +78,7 @@ function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, 
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 127;
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 4, 127);
     for (let k = 0; k < 8; k++) q3[8 * ib + k] = gridIndexOf(search.grid, k);
     q3View.setUint32(64 + 4 * ib, blockSigns[0] | (blockSigns[1] << 7) | (blockSigns[2] << 14) | (blockSigns[3] << 21), true);
     scales[ib] = scale;
@@ -123,11 +119,7 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 0xff;
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 4, 0xff);
     for (let k = 0; k < 8; k++) {
       const g = gridIndexOf(search.grid, k);
       y[qs + k] = g & 255;
