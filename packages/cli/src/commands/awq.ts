@@ -1,20 +1,14 @@
 import type { Argv, CommandModule } from "yargs";
 import { convertToAwq } from "@moeq/convert";
-import { FRESH_OUTPUT_FOLDER, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
+import { type CalibratedSafetensorsArgs, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
 import { parseByteSize } from "./fp8.js";
 
-interface AwqArgs {
-  dir: string;
-  output: string;
+interface AwqArgs extends CalibratedSafetensorsArgs {
   data?: string;
   bits: number;
   "group-size": number;
   "zero-point": boolean;
   rtn: boolean;
-  ctx: number;
-  windows?: number;
-  "max-shard-size": string;
-  json: boolean;
 }
 
 export const awqCommand: CommandModule<object, AwqArgs> = {
@@ -22,7 +16,7 @@ export const awqCommand: CommandModule<object, AwqArgs> = {
   describe: "Hugging Face Llama 4 checkpoint → AWQ int4 checkpoint in the AutoAWQ GEMM layout (vLLM / Transformers)",
   builder: (y: Argv) =>
     calibratedSafetensorsOptions(
-      hfCheckpointToOutput(y, FRESH_OUTPUT_FOLDER)
+      hfCheckpointToOutput(y)
         .option("data", { type: "string", describe: "calibration text (required unless --rtn)" })
         .option("bits", { type: "number", default: 4, describe: "bits per weight (the GEMM layout packs 4)" })
         .option("group-size", { type: "number", default: 128, describe: "inputs per scale group; must divide every quantized Linear's input width" })

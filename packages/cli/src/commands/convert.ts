@@ -1,20 +1,22 @@
 import type { Argv, CommandModule } from "yargs";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { tensorTypeFlags } from "./quantize.js";
-import { checkThreads, deterministicThreadsOption, hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
+import { type TensorTypeArgs, tensorTypeFlags } from "./quantize.js";
+import {
+  type CheckpointToOutputArgs,
+  type JsonSummaryArgs,
+  type ThreadsArgs,
+  checkThreads,
+  deterministicThreadsOption,
+  hfCheckpointToOutput,
+  jsonSummaryOption,
+  progressShown,
+  withProgress,
+} from "./shared-options.js";
 
-interface ConvertArgs {
-  dir: string;
-  output: string;
+interface ConvertArgs extends CheckpointToOutputArgs, ThreadsArgs, TensorTypeArgs, JsonSummaryArgs {
   outtype: string;
-  threads: number;
-  pure: boolean;
-  "output-tensor-type"?: string;
-  "token-embedding-type"?: string;
-  "tensor-type"?: string[];
   "expert-errors"?: string;
   imatrix?: string;
-  json: boolean;
 }
 
 export const convertCommand: CommandModule<object, ConvertArgs> = {

@@ -2,19 +2,13 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { FP8_SCHEMES, type Fp8Scheme } from "@moeq/quant";
 import { convertToFp8 } from "@moeq/convert";
-import { FRESH_OUTPUT_FOLDER, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
+import { type CalibratedSafetensorsArgs, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
 
-interface Fp8Args {
-  dir: string;
-  output: string;
+interface Fp8Args extends CalibratedSafetensorsArgs {
   scheme: Fp8Scheme;
   "experts-only": boolean;
   activations: "dynamic" | "static";
   data?: string;
-  ctx: number;
-  windows?: number;
-  "max-shard-size": string;
-  json: boolean;
 }
 
 const UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
@@ -32,7 +26,7 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
   describe: "Hugging Face Llama 4 checkpoint → FP8 E4M3 compressed-tensors checkpoint (vLLM / Transformers)",
   builder: (y: Argv) =>
     calibratedSafetensorsOptions(
-      hfCheckpointToOutput(y, FRESH_OUTPUT_FOLDER)
+      hfCheckpointToOutput(y)
         .option("scheme", { choices: FP8_SCHEMES, demandOption: true, describe: "weight scales: one per tensor, per output channel, or per 128×128 block" })
         .option("experts-only", { type: "boolean", default: false, describe: "quantize only the routed experts; attention, shared expert and dense FFNs stay BF16" })
         .option("activations", { choices: ["dynamic", "static"] as const, default: "dynamic" as const, describe: "activation scales: per token at run time, or calibrated input_scale (per-tensor only, needs --data)" })

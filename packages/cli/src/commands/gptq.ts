@@ -1,11 +1,9 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { gptqConvert } from "@moeq/convert";
-import { hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
+import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
 
-interface GptqArgs {
-  dir: string;
-  output: string;
+interface GptqArgs extends CheckpointToOutputArgs, JsonSummaryArgs {
   data?: string;
   rtn: boolean;
   bits: number;
@@ -18,7 +16,6 @@ interface GptqArgs {
   seqlen: number;
   exclude?: string[];
   "min-expert-tokens"?: number;
-  json: boolean;
 }
 
 export const gptqCommand: CommandModule<object, GptqArgs> = {

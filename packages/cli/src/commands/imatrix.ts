@@ -2,9 +2,9 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { formatImatrixExpertReport, runImatrix } from "@moeq/convert";
 import { readCalibrationText } from "@moeq/eval";
-import { jsonSummaryOption, withProgress } from "./shared-options.js";
+import { type JsonSummaryArgs, jsonSummaryOption, withProgress } from "./shared-options.js";
 
-interface ImatrixArgs {
+interface ImatrixArgs extends JsonSummaryArgs {
   model: string;
   data?: string;
   output: string;
@@ -19,7 +19,6 @@ interface ImatrixArgs {
   "in-file"?: string[];
   threads: number;
   exact: boolean;
-  json: boolean;
 }
 
 function positiveInt(flag: string, v: number | undefined, min: number): void {

@@ -1,21 +1,23 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, type QuantizeGgufOptions } from "@moeq/convert";
-import { checkThreads, deterministicThreadsOption, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
+import { type JsonSummaryArgs, type ThreadsArgs, checkThreads, deterministicThreadsOption, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
 
-interface QuantizeArgs {
-  input: string;
-  output: string;
-  type: string;
-  imatrix?: string;
-  threads: number;
+/** The per-tensor type flags that quantize and convert share. */
+export interface TensorTypeArgs {
   pure: boolean;
   "output-tensor-type"?: string;
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
+}
+
+interface QuantizeArgs extends ThreadsArgs, TensorTypeArgs, JsonSummaryArgs {
+  input: string;
+  output: string;
+  type: string;
+  imatrix?: string;
   "leave-output-tensor": boolean;
   "expert-errors"?: string;
-  json: boolean;
 }
 
 export function ggmlTypeArg(flag: string, v: string): GGMLType {
@@ -39,13 +41,8 @@ export function parseTensorTypeOverrides(items: readonly string[]): { pattern: R
   });
 }
 
-/** The per-tensor type flags that quantize and convert share, parsed into their QuantizeGgufOptions fields. */
-export function tensorTypeFlags(a: {
-  pure: boolean;
-  "output-tensor-type"?: string;
-  "token-embedding-type"?: string;
-  "tensor-type"?: string[];
-}): Pick<QuantizeGgufOptions, "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes"> {
+/** TensorTypeArgs parsed into their QuantizeGgufOptions fields. */
+export function tensorTypeFlags(a: TensorTypeArgs): Pick<QuantizeGgufOptions, "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes"> {
   return {
     pure: a.pure,
     outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,

@@ -5,15 +5,41 @@ import { InputError } from "@moeq/formats";
 // Option declarations and the handler prologue that several commands share word for word: one definition each,
 // so a flag reads and behaves the same in every command that takes it.
 
-/** `<dir>` (an HF checkpoint) and the required `-o/--output`, as the checkpoint → checkpoint/GGUF commands take them. */
-export function hfCheckpointToOutput(y: Argv, outputDescribe: string): Argv {
+/** The arguments hfCheckpointToOutput declares. */
+export interface CheckpointToOutputArgs {
+  dir: string;
+  output: string;
+}
+
+/** The argument jsonSummaryOption declares. */
+export interface JsonSummaryArgs {
+  json: boolean;
+}
+
+/** The argument deterministicThreadsOption declares. */
+export interface ThreadsArgs {
+  threads: number;
+}
+
+/** The arguments of a checkpoint → safetensors folder command: hfCheckpointToOutput's and calibratedSafetensorsOptions'. */
+export interface CalibratedSafetensorsArgs extends CheckpointToOutputArgs, JsonSummaryArgs {
+  ctx: number;
+  windows?: number;
+  "max-shard-size": string;
+}
+
+/** What `--output` means for the commands that write a safetensors folder through a temp folder. */
+const FRESH_OUTPUT_FOLDER = "output folder (must not exist or be empty; written to a temp folder, then renamed)";
+
+/**
+ * `<dir>` (an HF checkpoint) and the required `-o/--output`, as the checkpoint → checkpoint/GGUF commands take them
+ * (`outputDescribe` by default: a folder written through a temp folder).
+ */
+export function hfCheckpointToOutput(y: Argv, outputDescribe = FRESH_OUTPUT_FOLDER): Argv {
   return y
     .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
     .option("output", { alias: "o", type: "string", demandOption: true, describe: outputDescribe });
 }
-
-/** What `--output` means for the commands that write a safetensors folder through a temp folder. */
-export const FRESH_OUTPUT_FOLDER = "output folder (must not exist or be empty; written to a temp folder, then renamed)";
 
 /** `--json`: the one-line JSON summary on stdout instead of the human line on stderr. */
 export function jsonSummaryOption(y: Argv): Argv {
