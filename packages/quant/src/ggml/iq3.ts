@@ -59,6 +59,20 @@ function searchOf(size: 256 | 512): ScaleSearch {
     : { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" };
 }
 
+type SignMask = (x: Float32Array, xo: number, vo: number) => number;
+
+/**
+ * What both quantizers do first for each 32-value block at x[xb…]: its weights (from sigma2, the imatrix slice at
+ * qwo or x²), its four 8-value sign masks by `signsOf`, L cleared; returns the largest |x| in the block.
+ */
+function prepareBlock(x: Float32Array, xb: number, qw: Float32Array | null, qwo: number, sigma2: number, signsOf: SignMask): number {
+  blockWeights(x, xb, 32, qw, qwo, sigma2, squared);
+  for (let k = 0; k < 4; k++) blockSigns[k] = signsOf(x, xb + 8 * k, 8 * k);
+  const max = largestXval(32);
+  L.fill(0);
+  return max;
+}
+
 const q3 = new Uint8Array(96);
 const q3View = new DataView(q3.buffer);
 
@@ -69,11 +83,7 @@ function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, 
   let maxScale = 0;
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
-    const xb = xo + 32 * ib;
-    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
-    for (let k = 0; k < 4; k++) blockSigns[k] = evenParitySigns(x, xb + 8 * k, 8 * k);
-    const max = largestXval(32);
-    L.fill(0);
+    const max = prepareBlock(x, xo + 32 * ib, qw, qwo + 32 * ib, sigma2, evenParitySigns);
     if (max < GROUP_MAX_EPS_IQ3_XXS) {
       scales[ib] = 0;
       continue;
@@ -110,11 +120,7 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
   let maxScale = 0;
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
-    const xb = xo + 32 * ib;
-    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
-    for (let k = 0; k < 4; k++) blockSigns[k] = plainSigns(x, xb + 8 * k, 8 * k);
-    const max = largestXval(32);
-    L.fill(0);
+    const max = prepareBlock(x, xo + 32 * ib, qw, qwo + 32 * ib, sigma2, plainSigns);
     if (max === 0) {
       scales[ib] = 0;
       continue;
