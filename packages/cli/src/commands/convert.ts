@@ -1,60 +1,38 @@
 import type { Argv, CommandModule } from "yargs";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { type TensorTypeArgs, tensorTypeFlags } from "./quantize.js";
-import {
-  type CheckpointToOutputArgs,
-  type JsonSummaryArgs,
-  type ThreadsArgs,
-  checkThreads,
-  deterministicThreadsOption,
-  hfCheckpointToOutput,
-  jsonSummaryOption,
-  progressShown,
-  withProgress,
-} from "./shared-options.js";
+import { type QuantizerArgs, quantizerFlags } from "./quantize.js";
+import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
 
-interface ConvertArgs extends CheckpointToOutputArgs, ThreadsArgs, TensorTypeArgs, JsonSummaryArgs {
+interface ConvertArgs extends CheckpointToOutputArgs, QuantizerArgs, JsonSummaryArgs {
   outtype: string;
-  "expert-errors"?: string;
-  imatrix?: string;
 }
 
 export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: "convert <dir>",
   describe: "Hugging Face Llama 4 checkpoint → GGUF (as llama.cpp's convert_hf_to_gguf.py writes it)",
   builder: (y: Argv) =>
-    jsonSummaryOption(
-      deterministicThreadsOption(
-        hfCheckpointToOutput(y, "output GGUF file").option("outtype", {
-          type: "string",
-          default: "f16",
-          describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
-        }),
-      )
-        .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
-        .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
-        .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
-        .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
-        .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
-        .option("imatrix", { type: "string", describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)" }),
-    )
+    hfCheckpointToOutput(y, "output GGUF file")
+      .option("outtype", {
+        type: "string",
+        default: "f16",
+        describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
+      })
+      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
+      .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
+      .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
+      .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
+      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
+      .option("imatrix", { type: "string", describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)" })
+      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
       .epilogue(
         "The text model goes to -o. When the checkpoint has a vision tower, its projector is also written as mmproj-<name>.gguf next to it " +
           "(e.g. -o out/x.gguf also writes out/mmproj-x.gguf), as llama.cpp's converter does with --mmproj.",
       ) as unknown as Argv<ConvertArgs>,
   handler: async (a) => {
     const outtype = parseFType(a.outtype);
-    checkThreads(a.threads);
-    const s = await withProgress(progressShown(a.json), "convert", (onTensor) =>
-      convertHfToGguf(a.dir, a.output, {
-        outtype,
-        threads: a.threads,
-        onTensor,
-        ...tensorTypeFlags(a),
-        expertErrorsPath: a["expert-errors"],
-        imatrixPath: a.imatrix,
-      }),
-    );
+    const flags = quantizerFlags(a);
+    const s = await withProgress(progressShown(a.json), "convert", (onTensor) => convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags }));
     const summary = {
       input: a.dir,
       output: a.output,

@@ -1,23 +1,23 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, type QuantizeGgufOptions } from "@moeq/convert";
-import { type JsonSummaryArgs, type ThreadsArgs, checkThreads, deterministicThreadsOption, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
+import { type JsonSummaryArgs, type ThreadsArgs, checkThreads, progressShown, withProgress } from "./shared-options.js";
 
-/** The per-tensor type flags that quantize and convert share. */
-export interface TensorTypeArgs {
+/** The quantizer flags that quantize and convert share. */
+export interface QuantizerArgs extends ThreadsArgs {
   pure: boolean;
   "output-tensor-type"?: string;
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
+  imatrix?: string;
+  "expert-errors"?: string;
 }
 
-interface QuantizeArgs extends ThreadsArgs, TensorTypeArgs, JsonSummaryArgs {
+interface QuantizeArgs extends QuantizerArgs, JsonSummaryArgs {
   input: string;
   output: string;
   type: string;
-  imatrix?: string;
   "leave-output-tensor": boolean;
-  "expert-errors"?: string;
 }
 
 export function ggmlTypeArg(flag: string, v: string): GGMLType {
@@ -41,13 +41,19 @@ export function parseTensorTypeOverrides(items: readonly string[]): { pattern: R
   });
 }
 
-/** TensorTypeArgs parsed into their QuantizeGgufOptions fields. */
-export function tensorTypeFlags(a: TensorTypeArgs): Pick<QuantizeGgufOptions, "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes"> {
+/** QuantizerArgs checked (InputError: exit 2) and parsed into their QuantizeGgufOptions fields. */
+export function quantizerFlags(
+  a: QuantizerArgs,
+): Pick<QuantizeGgufOptions, "threads" | "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes" | "imatrixPath" | "expertErrorsPath"> {
+  checkThreads(a.threads);
   return {
+    threads: a.threads,
     pure: a.pure,
     outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
     tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
     tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+    imatrixPath: a.imatrix,
+    expertErrorsPath: a["expert-errors"],
   };
 }
 
@@ -55,34 +61,24 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: "quantize <input> <output> <type>",
   describe: "GGUF → GGUF with llama-quantize's per-tensor mixtures (byte-identical to llama_model_quantize)",
   builder: (y: Argv) =>
-    jsonSummaryOption(
-      deterministicThreadsOption(
-        y
-          .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
-          .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
-          .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
-          .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" }),
-      )
-        .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
-        .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
-        .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
-        .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
-        .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
-        .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" }),
-    ) as unknown as Argv<QuantizeArgs>,
+    y
+      .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
+      .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
+      .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
+      .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" })
+      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
+      .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
+      .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
+      .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
+      .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
+      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
+      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
   handler: async (a) => {
     const ftype = parseFType(a.type);
-    checkThreads(a.threads);
+    const flags = quantizerFlags(a);
     const s = await withProgress(progressShown(a.json), "quantize", (onTensor) =>
-      quantizeGguf(a.input, a.output, {
-        ftype,
-        threads: a.threads,
-        ...tensorTypeFlags(a),
-        imatrixPath: a.imatrix,
-        quantizeOutputTensor: !a["leave-output-tensor"],
-        onTensor,
-        expertErrorsPath: a["expert-errors"],
-      }),
+      quantizeGguf(a.input, a.output, { ftype, ...flags, quantizeOutputTensor: !a["leave-output-tensor"], onTensor }),
     );
     const summary = {
       input: a.input,

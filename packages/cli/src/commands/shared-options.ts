@@ -16,7 +16,7 @@ export interface JsonSummaryArgs {
   json: boolean;
 }
 
-/** The argument deterministicThreadsOption declares. */
+/** `--threads` (checked by checkThreads). */
 export interface ThreadsArgs {
   threads: number;
 }
@@ -44,11 +44,6 @@ export function hfCheckpointToOutput(y: Argv, outputDescribe = FRESH_OUTPUT_FOLD
 /** `--json`: the one-line JSON summary on stdout instead of the human line on stderr. */
 export function jsonSummaryOption(y: Argv): Argv {
   return y.option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" });
-}
-
-/** `--threads` for the commands whose output bytes do not depend on it. */
-export function deterministicThreadsOption(y: Argv): Argv {
-  return y.option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" });
 }
 
 /** `--threads` must be a positive integer (InputError otherwise: exit 2). */
