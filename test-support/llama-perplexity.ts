@@ -5,6 +5,7 @@
 import koffi from "koffi";
 import { llamaBinDir, llamaLib } from "./ggml-lib.js";
 import { basename } from "node:path";
+import type { EvalModel } from "@moeq/eval";
 
 interface Fns {
   modelDefaults: () => Record<string, unknown>;
@@ -78,17 +79,9 @@ function bind(): Fns {
   return fns;
 }
 
-/** The subset of @moeq/eval's EvalModel that perplexity needs, backed by llama.cpp. */
-export interface LlamaLogitsModel {
-  readonly name: string;
-  readonly vocabSize: number;
-  readonly nCtxTrain: number;
-  readonly bosId: number | null;
-  tokenize(text: string, opts?: { addBos?: boolean; parseSpecial?: boolean }): number[];
-  detokenize(ids: number[]): string;
-  logits(tokens: number[]): Promise<Float32Array>;
+/** @moeq/eval's EvalModel backed by llama.cpp, for perplexity: text only (generate takes no image). */
+export interface LlamaLogitsModel extends Omit<EvalModel, "generate"> {
   generate(prompt: string, opts: { maxTokens: number }): Promise<string>;
-  close(): Promise<void>;
 }
 
 /** Backend switches of llama.cpp's loader/context (defaults: llama.cpp's own). */

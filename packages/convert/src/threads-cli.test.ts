@@ -10,6 +10,16 @@ import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const moeq = (...args: string[]): string => execFileSync(process.execPath, [join(root, "packages/cli/bin/moeq.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
+/** Exit status and stderr of a moeq run that must fail (a run that succeeds fails the test). */
+function moeqFailure(...args: string[]): { code: number; stderr: string } {
+  try {
+    moeq(...args);
+  } catch (e) {
+    return { code: (e as { status: number }).status, stderr: String((e as { stderr: string }).stderr) };
+  }
+  throw new Error(`moeq ${args.join(" ")} succeeded; expected it to fail`);
+}
+
 let tmp: string;
 beforeAll(() => {
   execFileSync("npx", ["tsc", "-b", "packages/cli"], { cwd: root, stdio: "inherit" });
@@ -51,34 +61,16 @@ describe("worker threads", () => {
   });
 
   it("bad input exits 2 with a message naming the file", () => {
-    let code = 0;
-    let err = "";
-    try {
-      moeq("quantize", join(tmp, "missing.gguf"), join(tmp, "x.gguf"), "Q4_K_M");
-    } catch (e) {
-      code = (e as { status: number }).status;
-      err = String((e as { stderr: string }).stderr);
-    }
-    expect(code).toBe(2);
-    expect(err).toContain("missing.gguf");
-    try {
-      moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "x.gguf"), "Q9_Z");
-    } catch (e) {
-      code = (e as { status: number }).status;
-      err = String((e as { stderr: string }).stderr);
-    }
-    expect(code).toBe(2);
-    expect(err).toContain("Q9_Z");
+    let r = moeqFailure("quantize", join(tmp, "missing.gguf"), join(tmp, "x.gguf"), "Q4_K_M");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("missing.gguf");
+    r = moeqFailure("quantize", join(tmp, "f16.gguf"), join(tmp, "x.gguf"), "Q9_Z");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Q9_Z");
     // a very-low-bit type without an imatrix: refused as llama-quantize refuses it, nothing written
-    code = 0;
-    try {
-      moeq("quantize", join(tmp, "f16.gguf"), join(tmp, "iq.gguf"), "IQ2_XXS");
-    } catch (e) {
-      code = (e as { status: number }).status;
-      err = String((e as { stderr: string }).stderr);
-    }
-    expect(code).toBe(2);
-    expect(err).toContain("this quantization requires an imatrix! (offending tensor: blk.0.");
+    r = moeqFailure("quantize", join(tmp, "f16.gguf"), join(tmp, "iq.gguf"), "IQ2_XXS");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("this quantization requires an imatrix! (offending tensor: blk.0.");
     expect(existsSync(join(tmp, "iq.gguf"))).toBe(false);
   });
 });

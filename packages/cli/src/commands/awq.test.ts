@@ -1,29 +1,25 @@
-import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
+import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
 const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "moeq-awq-cli-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const work = suiteTempDir("moeq-awq-cli-");
 
 async function expectBadInput(args: string[], text: RegExp): Promise<void> {
-  const out = join(tmp, "out");
+  const out = join(work.path, "out");
   expectBadInputLine(await moeq("awq", ...args, "-o", out), text);
   expect(existsSync(out)).toBe(false);
 }
 
 describe("moeq awq", () => {
   it("--rtn --json on the fixture: 52 int4 matrices in the GEMM layout", async () => {
-    const r = await moeq("awq", fixture, "-o", join(tmp, "rtn"), "--rtn", "--json");
+    const r = await moeq("awq", fixture, "-o", join(work.path, "rtn"), "--rtn", "--json");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ method: "rtn", bits: 4, groupSize: 128, zeroPoint: true, quantizedMatrices: 52 });
   });
@@ -32,14 +28,14 @@ describe("moeq awq", () => {
     await expectBadInput([fixture, "--data", calib, "--group-size", "96"], /: language_model\.model\.layers\.\d+\.[a-z_.]+: group size 96 does not divide the \d+ inputs of a \d+×\d+ weight/);
     await expectBadInput([fixture, "--data", calib, "--bits", "3"], /packs 4-bit codes; --bits 3/);
     await expectBadInput([fixture], /needs calibration text/);
-    const short = join(tmp, "short.txt");
+    const short = join(work.path, "short.txt");
     writeFileSync(short, "The jury said.");
     await expectBadInput([fixture, "--data", short], /short\.txt: calibration data has \d+ tokens; one window needs 255/);
   });
 
   it("a non-finite weight exits 2 naming the tensor", async () => {
-    const bad = join(tmp, "inf-ckpt");
+    const bad = join(work.path, "inf-ckpt");
     await copyWithBf16Value(fixture, bad, "language_model.model.layers.0.feed_forward.up_proj.weight", 0, 5, 0xff80); // -Inf
-    expectBadInputLine(await moeq("awq", bad, "--rtn", "-o", join(tmp, "inf-out")), /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/);
+    expectBadInputLine(await moeq("awq", bad, "--rtn", "-o", join(work.path, "inf-out")), /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/);
   });
 });

@@ -1,29 +1,17 @@
 import type { Argv, CommandModule } from "yargs";
-import { InputError } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { ggmlTypeArg, parseTensorTypeOverrides, progressReporter } from "./quantize.js";
+import { type QuantizerArgs, quantizerFlags } from "./quantize.js";
+import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
 
-interface ConvertArgs {
-  dir: string;
-  output: string;
+interface ConvertArgs extends CheckpointToOutputArgs, QuantizerArgs, JsonSummaryArgs {
   outtype: string;
-  threads: number;
-  pure: boolean;
-  "output-tensor-type"?: string;
-  "token-embedding-type"?: string;
-  "tensor-type"?: string[];
-  "expert-errors"?: string;
-  imatrix?: string;
-  json: boolean;
 }
 
 export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: "convert <dir>",
   describe: "Hugging Face Llama 4 checkpoint → GGUF (as llama.cpp's convert_hf_to_gguf.py writes it)",
   builder: (y: Argv) =>
-    y
-      .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
-      .option("output", { alias: "o", type: "string", demandOption: true, describe: "output GGUF file" })
+    hfCheckpointToOutput(y, "output GGUF file")
       .option("outtype", {
         type: "string",
         default: "f16",
@@ -43,24 +31,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       ) as unknown as Argv<ConvertArgs>,
   handler: async (a) => {
     const outtype = parseFType(a.outtype);
-    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "convert");
-    let s;
-    try {
-      s = await convertHfToGguf(a.dir, a.output, {
-        outtype,
-        threads: a.threads,
-        onTensor: progress.onTensor,
-        pure: a.pure,
-        outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
-        tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
-        tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
-        expertErrorsPath: a["expert-errors"],
-        imatrixPath: a.imatrix,
-      });
-    } finally {
-      progress.stop();
-    }
+    const flags = quantizerFlags(a);
+    const s = await withProgress(progressShown(a.json), "convert", (onTensor) => convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags }));
     const summary = {
       input: a.dir,
       output: a.output,

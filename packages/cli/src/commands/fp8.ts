@@ -2,19 +2,13 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { FP8_SCHEMES, type Fp8Scheme } from "@moeq/quant";
 import { convertToFp8 } from "@moeq/convert";
-import { progressReporter } from "./quantize.js";
+import { type CalibratedSafetensorsArgs, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
 
-interface Fp8Args {
-  dir: string;
-  output: string;
+interface Fp8Args extends CalibratedSafetensorsArgs {
   scheme: Fp8Scheme;
   "experts-only": boolean;
   activations: "dynamic" | "static";
   data?: string;
-  ctx: number;
-  windows?: number;
-  "max-shard-size": string;
-  json: boolean;
 }
 
 const UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
@@ -31,22 +25,16 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
   command: "fp8 <dir>",
   describe: "Hugging Face Llama 4 checkpoint → FP8 E4M3 compressed-tensors checkpoint (vLLM / Transformers)",
   builder: (y: Argv) =>
-    y
-      .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
-      .option("output", { alias: "o", type: "string", demandOption: true, describe: "output folder (must not exist or be empty; written to a temp folder, then renamed)" })
-      .option("scheme", { choices: FP8_SCHEMES, demandOption: true, describe: "weight scales: one per tensor, per output channel, or per 128×128 block" })
-      .option("experts-only", { type: "boolean", default: false, describe: "quantize only the routed experts; attention, shared expert and dense FFNs stay BF16" })
-      .option("activations", { choices: ["dynamic", "static"] as const, default: "dynamic" as const, describe: "activation scales: per token at run time, or calibrated input_scale (per-tensor only, needs --data)" })
-      .option("data", { type: "string", describe: "calibration text for --activations static" })
-      .option("ctx", { type: "number", default: 256, describe: "calibration window in tokens" })
-      .option("windows", { type: "number", describe: "use at most N calibration windows" })
-      .option("max-shard-size", { type: "string", default: "5GB", describe: "start a new safetensors shard past this size" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<Fp8Args>,
+    calibratedSafetensorsOptions(
+      hfCheckpointToOutput(y)
+        .option("scheme", { choices: FP8_SCHEMES, demandOption: true, describe: "weight scales: one per tensor, per output channel, or per 128×128 block" })
+        .option("experts-only", { type: "boolean", default: false, describe: "quantize only the routed experts; attention, shared expert and dense FFNs stay BF16" })
+        .option("activations", { choices: ["dynamic", "static"] as const, default: "dynamic" as const, describe: "activation scales: per token at run time, or calibrated input_scale (per-tensor only, needs --data)" })
+        .option("data", { type: "string", describe: "calibration text for --activations static" }),
+    ) as unknown as Argv<Fp8Args>,
   handler: async (a) => {
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "fp8");
-    let s;
-    try {
-      s = await convertToFp8(a.dir, a.output, {
+    const s = await withProgress(progressShown(a.json), "fp8", (onTensor) =>
+      convertToFp8(a.dir, a.output, {
         scheme: a.scheme,
         expertsOnly: a["experts-only"],
         activations: a.activations,
@@ -54,11 +42,9 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
         ctx: a.ctx,
         maxWindows: a.windows,
         maxShardBytes: parseByteSize("--max-shard-size", a["max-shard-size"]),
-        onTensor: progress.onTensor,
-      });
-    } finally {
-      progress.stop();
-    }
+        onTensor,
+      }),
+    );
     if (a.json) process.stdout.write(JSON.stringify(s) + "\n");
     else {
       process.stderr.write(

@@ -1,11 +1,9 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { gptqConvert } from "@moeq/convert";
-import { progressReporter } from "./quantize.js";
+import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
 
-interface GptqArgs {
-  dir: string;
-  output: string;
+interface GptqArgs extends CheckpointToOutputArgs, JsonSummaryArgs {
   data?: string;
   rtn: boolean;
   bits: number;
@@ -18,29 +16,27 @@ interface GptqArgs {
   seqlen: number;
   exclude?: string[];
   "min-expert-tokens"?: number;
-  json: boolean;
 }
 
 export const gptqCommand: CommandModule<object, GptqArgs> = {
   command: "gptq <dir>",
   describe: "Hugging Face Llama 4 checkpoint → GPTQ v1 safetensors (per-expert Hessians from routed tokens) for vLLM / Transformers",
   builder: (y: Argv) =>
-    y
-      .positional("dir", { type: "string", demandOption: true, describe: "HF checkpoint directory (config.json, *.safetensors, tokenizer.json)" })
-      .option("output", { alias: "o", type: "string", demandOption: true, describe: "output folder (built in <output>.partial, renamed when complete)" })
-      .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
-      .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)" })
-      .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
-      .option("group-size", { type: "number", default: 128, describe: "input columns per scale/zero group; -1 = one group per row" })
-      .option("desc-act", { type: "boolean", default: false, describe: "activation order: quantize columns by decreasing Hessian diagonal" })
-      .option("static-groups", { type: "boolean", default: false, describe: "group scales from the un-updated weights (keeps g_idx monotonic with --desc-act)" })
-      .option("sym", { type: "boolean", default: false, describe: "symmetric grid (zero fixed at 2^(bits-1); what vLLM's Marlin kernels need)" })
-      .option("damp", { type: "number", default: 0.01, describe: "damping as a fraction of the Hessian's mean diagonal (raised automatically if a Cholesky fails)" })
-      .option("nsamples", { type: "number", default: 128, describe: "calibration windows" })
-      .option("seqlen", { type: "number", default: 512, describe: "tokens per calibration window" })
-      .option("exclude", { type: "string", array: true, describe: "regular expression on HF module names to keep BF16, repeatable (e.g. 'self_attn')" })
-      .option("min-expert-tokens", { type: "number", describe: "routed experts with fewer calibration tokens use round-to-nearest (default 0.5 % of nsamples × seqlen)" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" })
+    jsonSummaryOption(
+      hfCheckpointToOutput(y, "output folder (built in <output>.partial, renamed when complete)")
+        .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
+        .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)" })
+        .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
+        .option("group-size", { type: "number", default: 128, describe: "input columns per scale/zero group; -1 = one group per row" })
+        .option("desc-act", { type: "boolean", default: false, describe: "activation order: quantize columns by decreasing Hessian diagonal" })
+        .option("static-groups", { type: "boolean", default: false, describe: "group scales from the un-updated weights (keeps g_idx monotonic with --desc-act)" })
+        .option("sym", { type: "boolean", default: false, describe: "symmetric grid (zero fixed at 2^(bits-1); what vLLM's Marlin kernels need)" })
+        .option("damp", { type: "number", default: 0.01, describe: "damping as a fraction of the Hessian's mean diagonal (raised automatically if a Cholesky fails)" })
+        .option("nsamples", { type: "number", default: 128, describe: "calibration windows" })
+        .option("seqlen", { type: "number", default: 512, describe: "tokens per calibration window" })
+        .option("exclude", { type: "string", array: true, describe: "regular expression on HF module names to keep BF16, repeatable (e.g. 'self_attn')" })
+        .option("min-expert-tokens", { type: "number", describe: "routed experts with fewer calibration tokens use round-to-nearest (default 0.5 % of nsamples × seqlen)" }),
+    )
       .epilogue(
         "Router, norms, embeddings, lm_head and the vision tower stay BF16. <output>/gptq-report.json lists every Linear with its " +
           "calibration tokens and GPTQ vs round-to-nearest error, the experts that fell back to RTN, and the tensors not converted. " +
@@ -52,10 +48,8 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
       if (!Number.isInteger(v)) throw new InputError("BAD_ARG", `${flag} must be an integer, got ${v}`);
     }
     if (!a.rtn && !a.data) throw new InputError("USAGE", "--data <calibration text> is required (or --rtn for round-to-nearest)");
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "gptq");
-    let s;
-    try {
-      s = await gptqConvert(a.dir, a.output, a.data ?? null, {
+    const s = await withProgress(progressShown(a.json), "gptq", (onTensor) =>
+      gptqConvert(a.dir, a.output, a.data ?? null, {
         rtn: a.rtn,
         bits: a.bits,
         groupSize: a["group-size"],
@@ -67,11 +61,9 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
         seqlen: a.seqlen,
         exclude: a.exclude,
         minExpertTokens: a["min-expert-tokens"],
-        onProgress: (done, total, label) => progress.onTensor(done - 1, total, label),
-      });
-    } finally {
-      progress.stop();
-    }
+        onProgress: (done, total, label) => onTensor(done - 1, total, label),
+      }),
+    );
     const linears = s.report.layers.flatMap((l) => l.linears);
     const summary = {
       input: a.dir,

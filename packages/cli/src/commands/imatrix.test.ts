@@ -1,32 +1,30 @@
 // `moeq imatrix`: bad input exits 2 with one line naming the file; `--output-frequency` + kill -9 + rerun gives
 // the same file as an uninterrupted run (the kill runs the built CLI, packages/cli/bin/moeq.js, which npm ci's
 // `prepare` builds); the MoE report goes to stderr and --json.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ImatrixStats, LlamaFType, convertHfToGguf } from "@moeq/convert";
 import { openGguf } from "@moeq/formats";
 import { moeq } from "../test-utils/run-moeq.js";
+import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const FIXTURE_DIR = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const CALIBRATION = fileURLToPath(new URL("../../../../fixtures/data/brown-calibration.txt", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
 
-let tmp: string;
+const work = suiteTempDir("moeq-imatrix-cli-");
 let model: string;
 let text: string;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "moeq-imatrix-cli-"));
-  model = join(tmp, "tiny-f16.gguf");
+  model = join(work.path, "tiny-f16.gguf");
   await convertHfToGguf(FIXTURE_DIR, model, { outtype: LlamaFType.MOSTLY_F16 });
-  text = join(tmp, "cal.txt");
+  text = join(work.path, "cal.txt");
   writeFileSync(text, readFileSync(CALIBRATION, "utf8").slice(0, 12_000));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function expectOneLine(err: string, ...parts: (string | RegExp)[]): void {
   const lines = err.trim().split("\n");
@@ -36,39 +34,39 @@ function expectOneLine(err: string, ...parts: (string | RegExp)[]): void {
 
 describe("moeq imatrix: bad input → exit 2, one line naming the file and the problem", () => {
   it("empty text", async () => {
-    const empty = join(tmp, "empty.txt");
+    const empty = join(work.path, "empty.txt");
     writeFileSync(empty, "\n");
-    const r = await moeq("imatrix", model, "--data", empty, "-o", join(tmp, "x.gguf"));
+    const r = await moeq("imatrix", model, "--data", empty, "-o", join(work.path, "x.gguf"));
     expect(r.code).toBe(2);
     expectOneLine(r.err, empty, /empty/);
   });
   it("text shorter than two chunks", async () => {
-    const short = join(tmp, "short.txt");
+    const short = join(work.path, "short.txt");
     writeFileSync(short, "The jury said the election was conducted well.");
-    const r = await moeq("imatrix", model, "--data", short, "--ctx", "64", "-o", join(tmp, "x.gguf"));
+    const r = await moeq("imatrix", model, "--data", short, "--ctx", "64", "-o", join(work.path, "x.gguf"));
     expect(r.code).toBe(2);
     expectOneLine(r.err, short, /only \d+ tokens; a context of 64 needs at least 128/);
   });
   it("a model GGUF given as --in-file", async () => {
-    const r = await moeq("imatrix", model, "--data", text, "--ctx", "64", "--in-file", model, "-o", join(tmp, "x.gguf"));
+    const r = await moeq("imatrix", model, "--data", text, "--ctx", "64", "--in-file", model, "-o", join(work.path, "x.gguf"));
     expect(r.code).toBe(2);
     expectOneLine(r.err, model, /not an imatrix/);
   });
   it("an imatrix for another model", async () => {
-    const other = join(tmp, "other.gguf");
+    const other = join(work.path, "other.gguf");
     const s = new ImatrixStats(64);
     s.addDense("blk.0.attn_q.weight", new Float32Array(64 * 16).fill(0.5), 16, 64);
     await s.writeGguf(other, "other.txt");
-    const r = await moeq("imatrix", model, "--data", text, "--ctx", "64", "--in-file", other, "-o", join(tmp, "x.gguf"));
+    const r = await moeq("imatrix", model, "--data", text, "--ctx", "64", "--in-file", other, "-o", join(work.path, "x.gguf"));
     expect(r.code).toBe(2);
     expectOneLine(r.err, other, /imatrix for another model: blk\.0\.attn_q\.weight has 64 values, this model needs 256/);
-    expect(existsSync(join(tmp, "x.gguf"))).toBe(false);
+    expect(existsSync(join(work.path, "x.gguf"))).toBe(false);
   });
 });
 
 describe("moeq imatrix: summary and MoE report", () => {
   it("--json has the per-layer expert tokens and the under-trained experts; stderr has the table", async () => {
-    const out = join(tmp, "small.gguf");
+    const out = join(work.path, "small.gguf");
     const r = await moeq("imatrix", model, "--data", text, "--ctx", "64", "--chunks", "2", "-o", out, "--json");
     expect(r.code, r.err).toBe(0);
     const s = JSON.parse(r.out);
@@ -93,11 +91,11 @@ describe("moeq imatrix: summary and MoE report", () => {
 describe("moeq imatrix: --output-frequency, kill -9, rerun", () => {
   it("resumes from the last periodic output and writes the same file as an uninterrupted run", async () => {
     const args = (out: string) => [BIN, "imatrix", model, "--data", text, "--ctx", "64", "--chunks", "8", "--output-frequency", "2", "-o", out];
-    const whole = join(tmp, "whole.gguf");
+    const whole = join(work.path, "whole.gguf");
     const full = spawnSync(process.execPath, args(whole), { encoding: "utf8" });
     expect(full.status, full.stderr).toBe(0);
 
-    const killed = join(tmp, "killed.gguf");
+    const killed = join(work.path, "killed.gguf");
     const child = spawn(process.execPath, args(killed), { stdio: "ignore" });
     const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
     // kill -9 as soon as the first periodic output is there

@@ -2,9 +2,9 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { formatImatrixExpertReport, runImatrix } from "@moeq/convert";
 import { readCalibrationText } from "@moeq/eval";
-import { progressReporter } from "./quantize.js";
+import { type JsonSummaryArgs, jsonSummaryOption, withProgress } from "./shared-options.js";
 
-interface ImatrixArgs {
+interface ImatrixArgs extends JsonSummaryArgs {
   model: string;
   data?: string;
   output: string;
@@ -19,7 +19,6 @@ interface ImatrixArgs {
   "in-file"?: string[];
   threads: number;
   exact: boolean;
-  json: boolean;
 }
 
 function positiveInt(flag: string, v: number | undefined, min: number): void {
@@ -30,22 +29,23 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
   command: "imatrix <model>",
   describe: "importance matrix (per expert for MoE layers) over calibration text, in llama-imatrix's GGUF format",
   builder: (y: Argv) =>
-    y
-      .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
-      .option("data", { type: "string", describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column); without it, only combine --in-file" })
-      .option("output", { alias: "o", type: "string", default: "imatrix.gguf", describe: "output GGUF imatrix" })
-      .option("field", { type: "string", describe: "string field of each .jsonl row (default text)" })
-      .option("column", { type: "string", describe: "string column of a .parquet file (default text)" })
-      .option("ctx", { type: "number", default: 512, describe: "tokens per chunk (llama-imatrix -c)" })
-      .option("chunks", { type: "number", describe: "chunks to process (default all)" })
-      .option("chunk-offset", { type: "number", default: 0, describe: "skip this many chunks first (llama-imatrix --chunk)" })
-      .option("process-output", { type: "boolean", default: false, describe: "collect output.weight too" })
-      .option("parse-special", { type: "boolean", default: false, describe: "parse special tokens in the text" })
-      .option("output-frequency", { type: "number", default: 10, describe: "write the imatrix every N chunks; a rerun resumes from it" })
-      .option("in-file", { type: "string", array: true, describe: "combine an earlier imatrix (GGUF or legacy .dat), repeatable" })
-      .option("threads", { type: "number", default: 1, describe: "worker threads" })
-      .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<ImatrixArgs>,
+    jsonSummaryOption(
+      y
+        .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
+        .option("data", { type: "string", describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column); without it, only combine --in-file" })
+        .option("output", { alias: "o", type: "string", default: "imatrix.gguf", describe: "output GGUF imatrix" })
+        .option("field", { type: "string", describe: "string field of each .jsonl row (default text)" })
+        .option("column", { type: "string", describe: "string column of a .parquet file (default text)" })
+        .option("ctx", { type: "number", default: 512, describe: "tokens per chunk (llama-imatrix -c)" })
+        .option("chunks", { type: "number", describe: "chunks to process (default all)" })
+        .option("chunk-offset", { type: "number", default: 0, describe: "skip this many chunks first (llama-imatrix --chunk)" })
+        .option("process-output", { type: "boolean", default: false, describe: "collect output.weight too" })
+        .option("parse-special", { type: "boolean", default: false, describe: "parse special tokens in the text" })
+        .option("output-frequency", { type: "number", default: 10, describe: "write the imatrix every N chunks; a rerun resumes from it" })
+        .option("in-file", { type: "string", array: true, describe: "combine an earlier imatrix (GGUF or legacy .dat), repeatable" })
+        .option("threads", { type: "number", default: 1, describe: "worker threads" })
+        .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" }),
+    ) as unknown as Argv<ImatrixArgs>,
   handler: async (a) => {
     positiveInt("--ctx", a.ctx, 1);
     positiveInt("--chunks", a.chunks, 1);
@@ -54,10 +54,8 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     positiveInt("--threads", a.threads, 1);
     const text = a.data === undefined ? undefined : await readCalibrationText(a.data, { field: a.field, column: a.column });
     // one bar over the chunks; quiet when stderr is not a terminal (cli-progress cannot redraw on a pipe)
-    const progress = progressReporter(process.stderr.isTTY === true, "imatrix");
-    let s;
-    try {
-      s = await runImatrix({
+    const s = await withProgress(process.stderr.isTTY === true, "imatrix", (onTensor) =>
+      runImatrix({
         model: a.model,
         text,
         dataFile: a.data,
@@ -71,11 +69,9 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
         inFiles: a["in-file"],
         threads: a.threads,
         exact: a.exact,
-        onChunk: (done, total) => progress.onTensor(done - 1, total, "chunks"),
-      });
-    } finally {
-      progress.stop();
-    }
+        onChunk: (done, total) => onTensor(done - 1, total, "chunks"),
+      }),
+    );
     process.stderr.write(formatImatrixExpertReport(s.experts));
     if (a.json) {
       process.stdout.write(JSON.stringify({ ...s, tokensPerSecond: Number(s.tokensPerSecond.toFixed(2)), seconds: Number(s.seconds.toFixed(3)) }) + "\n");

@@ -1,22 +1,24 @@
 import type { Argv, CommandModule } from "yargs";
-import cliProgress from "cli-progress";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, readRecipeItems, type QuantizeGgufOptions } from "@moeq/convert";
+import { type JsonSummaryArgs, type ThreadsArgs, checkThreads, progressShown, withProgress } from "./shared-options.js";
 
-interface QuantizeArgs {
-  input: string;
-  output: string;
-  type: string;
-  imatrix?: string;
-  threads: number;
+/** The quantizer flags that quantize and convert share. */
+export interface QuantizerArgs extends ThreadsArgs {
   pure: boolean;
   "output-tensor-type"?: string;
   "token-embedding-type"?: string;
   "tensor-type"?: string[];
-  recipe?: string;
-  "leave-output-tensor": boolean;
+  imatrix?: string;
   "expert-errors"?: string;
-  json: boolean;
+}
+
+interface QuantizeArgs extends QuantizerArgs, JsonSummaryArgs {
+  input: string;
+  output: string;
+  type: string;
+  "leave-output-tensor": boolean;
+  recipe?: string;
 }
 
 export function ggmlTypeArg(flag: string, v: string): GGMLType {
@@ -40,24 +42,19 @@ export function parseTensorTypeOverrides(items: readonly string[]): { pattern: R
   });
 }
 
-export function progressReporter(enabled: boolean, label: string): { onTensor: (i: number, n: number, name: string) => void; stop: () => void } {
-  if (!enabled) return { onTensor: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: false, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+/** QuantizerArgs checked (InputError: exit 2) and parsed into their QuantizeGgufOptions fields. */
+export function quantizerFlags(
+  a: QuantizerArgs,
+): Pick<QuantizeGgufOptions, "threads" | "pure" | "outputTensorType" | "tokenEmbeddingType" | "tensorTypes" | "imatrixPath" | "expertErrorsPath"> {
+  checkThreads(a.threads);
   return {
-    onTensor: (i, n, name) => {
-      if (!started) {
-        bar.start(n, 0, { name: "" });
-        started = true;
-      }
-      bar.update(i + 1, { name });
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    threads: a.threads,
+    pure: a.pure,
+    outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
+    tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
+    tensorTypes: a["tensor-type"] ? parseTensorTypeOverrides(a["tensor-type"]) : undefined,
+    imatrixPath: a.imatrix,
+    expertErrorsPath: a["expert-errors"],
   };
 }
 
@@ -81,26 +78,12 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
   handler: async (a) => {
     const ftype = parseFType(a.type);
-    if (!Number.isInteger(a.threads) || a.threads < 1) throw new InputError("BAD_THREADS", `--threads must be a positive integer, got ${a.threads}`);
-    const progress = progressReporter(!a.json || process.stderr.isTTY === true, "quantize");
-    const opts: QuantizeGgufOptions = {
-      ftype,
-      threads: a.threads,
-      pure: a.pure,
-      imatrixPath: a.imatrix,
-      quantizeOutputTensor: !a["leave-output-tensor"],
-      outputTensorType: a["output-tensor-type"] ? ggmlTypeArg("--output-tensor-type", a["output-tensor-type"]) : undefined,
-      tokenEmbeddingType: a["token-embedding-type"] ? ggmlTypeArg("--token-embedding-type", a["token-embedding-type"]) : undefined,
-      tensorTypes: a["tensor-type"] || a.recipe ? parseTensorTypeOverrides([...(a["tensor-type"] ?? []), ...(a.recipe ? readRecipeItems(a.recipe) : [])]) : undefined,
-      onTensor: progress.onTensor,
-      expertErrorsPath: a["expert-errors"],
-    };
-    let s;
-    try {
-      s = await quantizeGguf(a.input, a.output, opts);
-    } finally {
-      progress.stop();
-    }
+    const flags = quantizerFlags(a);
+    // --recipe rules apply after any --tensor-type rules
+    const tensorTypes = a.recipe ? parseTensorTypeOverrides([...(a["tensor-type"] ?? []), ...readRecipeItems(a.recipe)]) : flags.tensorTypes;
+    const s = await withProgress(progressShown(a.json), "quantize", (onTensor) =>
+      quantizeGguf(a.input, a.output, { ftype, ...flags, tensorTypes, quantizeOutputTensor: !a["leave-output-tensor"], onTensor }),
+    );
     const summary = {
       input: a.input,
       output: a.output,

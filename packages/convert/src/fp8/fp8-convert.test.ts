@@ -1,23 +1,19 @@
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, it, expect } from "vitest";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { f32ToF8E4M3, f8E4M3ToF32, openSafetensors, type SafetensorsCheckpoint } from "@moeq/formats";
 import { absMax, dequantizeFp8, fp8ScaleFromAbsMax, fp8SchemeOfScaleShape, type Fp8Scheme } from "@moeq/quant";
 import { loadModel, openSafetensorsTensors } from "@moeq/runtime";
 import { runPythonReferee } from "@moeq/test-support/python-referee";
+import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 import { calibrationWindows } from "../calibration.js";
 import { convertToFp8 } from "./fp8-convert.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const calibText = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "moeq-fp8-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const work = suiteTempDir("moeq-fp8-");
 
 async function withCheckpoint<T>(path: string, f: (c: SafetensorsCheckpoint) => Promise<T>): Promise<T> {
   const c = await openSafetensors(path);
@@ -67,9 +63,9 @@ describe("E4M3 codec against the NumPy referee", () => {
 describe("moeq fp8 on the fixture", () => {
   for (const scheme of ["per-tensor", "per-channel", "block"] as Fp8Scheme[]) {
     it(`${scheme}: weights and scales byte-identical to the NumPy referee; everything else copied`, async () => {
-      const out = join(tmp, scheme);
+      const out = join(work.path, scheme);
       const s = await convertToFp8(fixture, out, { scheme });
-      const refFile = join(tmp, `ref-${scheme}.safetensors`);
+      const refFile = join(work.path, `ref-${scheme}.safetensors`);
       runPythonReferee("fp8_reference.py", ["quantize", fixture, scheme, refFile]);
       // 4 layers × (q, k, v, o + 3 FFN), 2 MoE layers × 4 experts × 3: 28 + 24 matrices
       expect(s.quantizedMatrices).toBe(52);
@@ -96,7 +92,7 @@ describe("moeq fp8 on the fixture", () => {
   }
 
   it("the runtime loads the output: each weight is e4m3⁻¹(code) · scale, and logits stay close to BF16", async () => {
-    const out = join(tmp, "per-channel");
+    const out = join(work.path, "per-channel");
     const st = await openSafetensorsTensors(out);
     try {
       await withCheckpoint(out, async (o) => {
@@ -135,10 +131,10 @@ describe("moeq fp8 on the fixture", () => {
   });
 
   it("--experts-only quantizes the routed experts only (attention and shared expert stay BF16), matching the referee", async () => {
-    const out = join(tmp, "experts-only");
+    const out = join(work.path, "experts-only");
     const s = await convertToFp8(fixture, out, { scheme: "per-channel", expertsOnly: true });
     expect(s.quantizedMatrices).toBe(24);
-    const refFile = join(tmp, "ref-experts-only.safetensors");
+    const refFile = join(work.path, "ref-experts-only.safetensors");
     runPythonReferee("fp8_reference.py", ["quantize", fixture, "per-channel", refFile, "--experts-only"]);
     expect(await expectMatchesReferee(out, refFile)).toBe(48);
     await withCheckpoint(out, async (o) => {
@@ -149,7 +145,7 @@ describe("moeq fp8 on the fixture", () => {
   });
 
   it("static activations: input_scale = max|x| / 448 of what each Linear saw on the calibration windows", async () => {
-    const out = join(tmp, "static");
+    const out = join(work.path, "static");
     const s = await convertToFp8(fixture, out, { scheme: "per-tensor", activations: "static", data: calibText, ctx: 64, maxWindows: 2 });
     expect(s.calibration).toMatchObject({ windows: 2, tokens: 128 });
     const model = await loadModel(fixture);
@@ -181,7 +177,7 @@ describe("moeq fp8 on the fixture", () => {
   });
 
   it("shards past --max-shard-size with an index the runtime reads", async () => {
-    const out = join(tmp, "sharded");
+    const out = join(work.path, "sharded");
     const s = await convertToFp8(fixture, out, { scheme: "block", maxShardBytes: 2_000_000 });
     expect(s.files.length).toBeGreaterThan(3);
     expect(existsSync(join(out, "model.safetensors.index.json"))).toBe(true);
@@ -191,7 +187,7 @@ describe("moeq fp8 on the fixture", () => {
   });
 
   it("a failure mid-way leaves neither the output folder nor its temp folder", async () => {
-    const out = join(tmp, "crash", "out");
+    const out = join(work.path, "crash", "out");
     await expect(
       convertToFp8(fixture, out, {
         scheme: "per-tensor",
@@ -201,6 +197,6 @@ describe("moeq fp8 on the fixture", () => {
       }),
     ).rejects.toThrow("killed");
     expect(existsSync(out)).toBe(false);
-    expect(readdirSync(join(tmp, "crash"))).toEqual([]);
+    expect(readdirSync(join(work.path, "crash"))).toEqual([]);
   });
 });

@@ -28,6 +28,11 @@ export function readU16(b: Uint8Array, off: number): number {
   return b[off] | (b[off + 1] << 8);
 }
 
+/** Reads a little-endian u32 from a block (unsigned, as DataView.getUint32). */
+export function readU32(b: Uint8Array, off: number): number {
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+}
+
 /** Writes a little-endian u16 (an fp16 field) into a block. */
 export function writeU16(b: Uint8Array, off: number, v: number): void {
   b[off] = v & 0xff;

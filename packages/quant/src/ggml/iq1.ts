@@ -17,7 +17,7 @@ import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ1S_GRID, KGRID_1BIT_2048 } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
 import { QK_K } from "./kquant-layout.js";
-import { quantizeSuperBlocks } from "./superblock-rows.js";
+import { dequantizeSuperBlocks, quantizeSuperBlocks } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const FLT_MAX = 3.4028234663852886e38;
@@ -361,17 +361,14 @@ function writeGroup(y: Float32Array, yo: number, dl: number, g: number, delta: n
 export const IQ1_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ1_S,
   quantizeRows: quantizeSuperBlocks(S_BYTES, iq1sBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const qh = readU16(src, so + 34 + 2 * ib);
-        const dl = fr(d * (2 * ((qh >> 12) & 7) + 1));
-        const delta = qh & 0x8000 ? -DELTA : DELTA;
-        for (let l = 0; l < 4; l++, yo += 8) writeGroup(y, yo, dl, src[so + 2 + 4 * ib + l] | (((qh >> (3 * l)) & 7) << 8), delta);
-      }
+  dequantizeBlocks: dequantizeSuperBlocks(S_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const qh = readU16(src, so + 34 + 2 * ib);
+      const dl = fr(d * (2 * ((qh >> 12) & 7) + 1));
+      const delta = qh & 0x8000 ? -DELTA : DELTA;
+      for (let l = 0; l < 4; l++, yo += 8) writeGroup(y, yo, dl, src[so + 2 + 4 * ib + l] | (((qh >> (3 * l)) & 7) << 8), delta);
     }
-  },
+  }),
 };
 
 const sc = new Uint16Array(4);

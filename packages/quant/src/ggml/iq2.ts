@@ -9,9 +9,9 @@
  * - IQ2_S (82 B): d:f16 | qs[32] (index low 8 bits) | signs[32] | qh[8] (2 high index bits each) | scales[8].
  *   Without an imatrix the weights are 0.25·sigma2 + x².
  */
-import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
+import { GGMLType, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
-import { readU16, writeU16 } from "./codec.js";
+import { readU32, writeU16 } from "./codec.js";
 import { GROUP_MAX_EPS } from "./float32-math.js";
 import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, KGRID_2BIT_1024, KGRID_2BIT_256, KGRID_2BIT_512, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
@@ -25,11 +25,11 @@ import {
   largestXval,
   plainSigns,
   scaleCode,
-  searchScale,
+  searchPositiveScale,
 } from "./iquant-scale-search.js";
 import { makeQpQuants } from "./kquant-search.js";
 import { QK_K } from "./kquant-layout.js";
-import { quantizeSuperBlocks } from "./superblock-rows.js";
+import { dequantizeSuperBlocks, quantizeSuperBlocks } from "./superblock-rows.js";
 
 // module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
 const IQ2S_GRID_ = IQ2S_GRID;
@@ -88,11 +88,7 @@ function iq2XxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: 
       L.fill(0);
       continue;
     }
-    scale = searchScale(search, effMax, scale);
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 127;
-    }
+    scale = searchPositiveScale(search, effMax, scale, blockSigns, 4, 127);
     for (let k = 0; k < 4; k++) {
       q2View.setUint32(8 * ib, (q2View.getUint32(8 * ib, true) | (gridIndexOf(search.grid, k) << (8 * k))) >>> 0, true);
       q2View.setUint32(8 * ib + 4, (q2View.getUint32(8 * ib + 4, true) | (blockSigns[k] << (7 * k))) >>> 0, true);
@@ -145,11 +141,7 @@ function iq2SixteenBlocks(
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 2; k++) blockSigns[k] = ~blockSigns[k] & (evenParity ? 127 : 0xff);
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 2, evenParity ? 127 : 0xff);
     for (let k = 0; k < 2; k++) writeGroup(ib, k, gridIndexOf(search.grid, k), blockSigns[k]);
     scales[ib] = scale;
     maxScale = maxScale > scale ? maxScale : scale;
@@ -224,57 +216,47 @@ function subScale(d: number, s: number): number {
 export const IQ2_XXS_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_XXS,
   quantizeRows: quantizeSuperBlocks(XXS_BYTES, iq2XxsBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    for (let i = 0; i < nb; i++, so += XXS_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const aux1 = view.getUint32(so + 2 + 8 * ib + 4, true);
-        const db = subScale(d, aux1 >>> 28);
-        for (let l = 0; l < 4; l++, yo += 8) {
-          writeGroup8(y, yo, db, IQ2XXS_GRID_, src[so + 2 + 8 * ib + l], KSIGNS_IQ2XS_[(aux1 >>> (7 * l)) & 127]);
-        }
+  dequantizeBlocks: dequantizeSuperBlocks(XXS_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const aux1 = readU32(src, so + 2 + 8 * ib + 4);
+      const db = subScale(d, aux1 >>> 28);
+      for (let l = 0; l < 4; l++, yo += 8) {
+        writeGroup8(y, yo, db, IQ2XXS_GRID_, src[so + 2 + 8 * ib + l], KSIGNS_IQ2XS_[(aux1 >>> (7 * l)) & 127]);
       }
     }
-  },
+  }),
 };
 
 export const IQ2_XS_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_XS,
   quantizeRows: quantizeSuperBlocks(XS_BYTES, iq2XsBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += XS_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const sc = src[so + 66 + ib];
-        const db0 = subScale(d, sc & 0xf);
-        const db1 = subScale(d, sc >> 4);
-        for (let l = 0; l < 4; l++, yo += 8) {
-          const qo = so + 2 + 2 * (4 * ib + l);
-          const q = src[qo] | (src[qo + 1] << 8);
-          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2XS_GRID_, q & 511, KSIGNS_IQ2XS_[q >> 9]);
-        }
+  dequantizeBlocks: dequantizeSuperBlocks(XS_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[so + 66 + ib];
+      const db0 = subScale(d, sc & 0xf);
+      const db1 = subScale(d, sc >> 4);
+      for (let l = 0; l < 4; l++, yo += 8) {
+        const qo = so + 2 + 2 * (4 * ib + l);
+        const q = src[qo] | (src[qo + 1] << 8);
+        writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2XS_GRID_, q & 511, KSIGNS_IQ2XS_[q >> 9]);
       }
     }
-  },
+  }),
 };
 
 export const IQ2_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_S,
   quantizeRows: quantizeSuperBlocks(S_BYTES, iq2SBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const sc = src[so + S_SCALES + ib];
-        const db0 = subScale(d, sc & 0xf);
-        const db1 = subScale(d, sc >> 4);
-        const qh = src[so + S_QH + ib];
-        for (let l = 0; l < 4; l++, yo += 8) {
-          const g = src[so + S_QS + 4 * ib + l] | ((qh << (8 - 2 * l)) & 0x300);
-          writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2S_GRID_, g, src[so + S_SIGNS + 4 * ib + l]);
-        }
+  dequantizeBlocks: dequantizeSuperBlocks(S_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[so + S_SCALES + ib];
+      const db0 = subScale(d, sc & 0xf);
+      const db1 = subScale(d, sc >> 4);
+      const qh = src[so + S_QH + ib];
+      for (let l = 0; l < 4; l++, yo += 8) {
+        const g = src[so + S_QS + 4 * ib + l] | ((qh << (8 - 2 * l)) & 0x300);
+        writeGroup8(y, yo, l < 2 ? db0 : db1, IQ2S_GRID_, g, src[so + S_SIGNS + 4 * ib + l]);
       }
     }
-  },
+  }),
 };

@@ -9,9 +9,9 @@
  * Quirk kept from ggml: IQ3_S skips an all-zero 32-block without advancing its qs/signs write positions, so the
  * next block's indices and signs land where the zero block's would have gone.
  */
-import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
+import { GGMLType, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
-import { readU16, writeU16 } from "./codec.js";
+import { readU32, writeU16 } from "./codec.js";
 import { sumOfSquares } from "./imatrix-weights.js";
 import { IQ3S_GRID, IQ3XXS_GRID, KGRID_256, KGRID_512, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 import { type SearchGrid, buildSearchGrid } from "./iquant-search-grid.js";
@@ -24,10 +24,10 @@ import {
   largestXval,
   plainSigns,
   scaleCode,
-  searchScale,
+  searchPositiveScale,
 } from "./iquant-scale-search.js";
 import { QK_K } from "./kquant-layout.js";
-import { quantizeSuperBlocks } from "./superblock-rows.js";
+import { dequantizeSuperBlocks, quantizeSuperBlocks } from "./superblock-rows.js";
 
 // module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
 const IQ3S_GRID_ = IQ3S_GRID;
@@ -59,6 +59,20 @@ function searchOf(size: 256 | 512): ScaleSearch {
     : { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" };
 }
 
+type SignMask = (x: Float32Array, xo: number, vo: number) => number;
+
+/**
+ * What both quantizers do first for each 32-value block at x[xb…]: its weights (from sigma2, the imatrix slice at
+ * qwo or x²), its four 8-value sign masks by `signsOf`, L cleared; returns the largest |x| in the block.
+ */
+function prepareBlock(x: Float32Array, xb: number, qw: Float32Array | null, qwo: number, sigma2: number, signsOf: SignMask): number {
+  blockWeights(x, xb, 32, qw, qwo, sigma2, squared);
+  for (let k = 0; k < 4; k++) blockSigns[k] = signsOf(x, xb + 8 * k, 8 * k);
+  const max = largestXval(32);
+  L.fill(0);
+  return max;
+}
+
 const q3 = new Uint8Array(96);
 const q3View = new DataView(q3.buffer);
 
@@ -69,20 +83,12 @@ function quantizeXxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, 
   let maxScale = 0;
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
-    const xb = xo + 32 * ib;
-    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
-    for (let k = 0; k < 4; k++) blockSigns[k] = evenParitySigns(x, xb + 8 * k, 8 * k);
-    const max = largestXval(32);
-    L.fill(0);
+    const max = prepareBlock(x, xo + 32 * ib, qw, qwo + 32 * ib, sigma2, evenParitySigns);
     if (max < GROUP_MAX_EPS_IQ3_XXS) {
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 127;
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 4, 127);
     for (let k = 0; k < 8; k++) q3[8 * ib + k] = gridIndexOf(search.grid, k);
     q3View.setUint32(64 + 4 * ib, blockSigns[0] | (blockSigns[1] << 7) | (blockSigns[2] << 14) | (blockSigns[3] << 21), true);
     scales[ib] = scale;
@@ -114,20 +120,12 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
   let maxScale = 0;
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let ib = 0; ib < 8; ib++) {
-    const xb = xo + 32 * ib;
-    blockWeights(x, xb, 32, qw, qwo + 32 * ib, sigma2, squared);
-    for (let k = 0; k < 4; k++) blockSigns[k] = plainSigns(x, xb + 8 * k, 8 * k);
-    const max = largestXval(32);
-    L.fill(0);
+    const max = prepareBlock(x, xo + 32 * ib, qw, qwo + 32 * ib, sigma2, plainSigns);
     if (max === 0) {
       scales[ib] = 0;
       continue;
     }
-    let scale = searchScale(search, max, fr(max / (2 * K_MAX_Q - 1)));
-    if (scale < 0) {
-      scale = -scale;
-      for (let k = 0; k < 4; k++) blockSigns[k] = ~blockSigns[k] & 0xff;
-    }
+    const scale = searchPositiveScale(search, max, fr(max / (2 * K_MAX_Q - 1)), blockSigns, 4, 0xff);
     for (let k = 0; k < 8; k++) {
       const g = gridIndexOf(search.grid, k);
       y[qs + k] = g & 255;
@@ -149,47 +147,40 @@ function quantizeSBlock(x: Float32Array, xo: number, qw: Float32Array | null, qw
 export const IQ3_XXS_CODEC: GgmlCodec = {
   type: GGMLType.IQ3_XXS,
   quantizeRows: quantizeSuperBlocks(XXS_BYTES, quantizeXxsBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    for (let i = 0; i < nb; i++, so += XXS_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const aux = view.getUint32(so + 66 + 4 * ib, true);
-        const db = fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
-        for (let l = 0; l < 4; l++, yo += 8) {
-          const signs = KSIGNS_IQ2XS_[(aux >>> (7 * l)) & 127];
-          const g1 = src[so + 2 + 8 * ib + 2 * l] * 4;
-          const g2 = src[so + 2 + 8 * ib + 2 * l + 1] * 4;
-          for (let j = 0; j < 4; j++) {
-            y[yo + j] = fr(db * IQ3XXS_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
-            y[yo + j + 4] = fr(db * IQ3XXS_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
-          }
+  dequantizeBlocks: dequantizeSuperBlocks(XXS_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const aux = readU32(src, so + 66 + 4 * ib);
+      const db = fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
+      for (let l = 0; l < 4; l++, yo += 8) {
+        const signs = KSIGNS_IQ2XS_[(aux >>> (7 * l)) & 127];
+        const g1 = src[so + 2 + 8 * ib + 2 * l] * 4;
+        const g2 = src[so + 2 + 8 * ib + 2 * l + 1] * 4;
+        for (let j = 0; j < 4; j++) {
+          y[yo + j] = fr(db * IQ3XXS_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
+          y[yo + j + 4] = fr(db * IQ3XXS_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
         }
       }
     }
-  },
+  }),
 };
 
 export const IQ3_S_CODEC: GgmlCodec = {
   type: GGMLType.IQ3_S,
   quantizeRows: quantizeSuperBlocks(S_BYTES, quantizeSBlock),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += S_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      for (let ib = 0; ib < 8; ib++) {
-        const sc = src[so + SCALES + (ib >> 1)];
-        const db = fr(d * (1 + 2 * (ib % 2 ? sc >> 4 : sc & 0xf)));
-        const qh = src[so + QH + ib];
-        for (let l = 0; l < 4; l++, yo += 8) {
-          const g1 = (src[so + QS + 8 * ib + 2 * l] | ((qh << (8 - 2 * l)) & 256)) * 4;
-          const g2 = (src[so + QS + 8 * ib + 2 * l + 1] | ((qh << (7 - 2 * l)) & 256)) * 4;
-          const signs = src[so + SIGNS + 4 * ib + l];
-          for (let j = 0; j < 4; j++) {
-            y[yo + j] = fr(db * IQ3S_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
-            y[yo + j + 4] = fr(db * IQ3S_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
-          }
+  dequantizeBlocks: dequantizeSuperBlocks(S_BYTES, 0, (src, so, d, y, yo) => {
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[so + SCALES + (ib >> 1)];
+      const db = fr(d * (1 + 2 * (ib % 2 ? sc >> 4 : sc & 0xf)));
+      const qh = src[so + QH + ib];
+      for (let l = 0; l < 4; l++, yo += 8) {
+        const g1 = (src[so + QS + 8 * ib + 2 * l] | ((qh << (8 - 2 * l)) & 256)) * 4;
+        const g2 = (src[so + QS + 8 * ib + 2 * l + 1] | ((qh << (7 - 2 * l)) & 256)) * 4;
+        const signs = src[so + SIGNS + 4 * ib + l];
+        for (let j = 0; j < 4; j++) {
+          y[yo + j] = fr(db * IQ3S_GRID_[g1 + j]) * (signs & (1 << j) ? -1 : 1);
+          y[yo + j + 4] = fr(db * IQ3S_GRID_[g2 + j]) * (signs & (1 << (j + 4)) ? -1 : 1);
         }
       }
     }
-  },
+  }),
 };

@@ -13,6 +13,7 @@ import { GROUP_MAX_EPS, nearestInt } from "./float32-math.js";
 import { imatrixWeights, sumOfSquares } from "./imatrix-weights.js";
 import { KVALUES_IQ4NL } from "./iquant-tables.generated.js";
 import { QK_K } from "./kquant-layout.js";
+import { dequantizeSuperBlocks } from "./superblock-rows.js";
 
 // module-local aliases: hot loops read these, not the imported bindings (which some loaders wrap in getters)
 const KVALUES_IQ4NL_ = KVALUES_IQ4NL;
@@ -174,18 +175,15 @@ export const IQ4_NL_CODEC: GgmlCodec = {
 export const IQ4_XS_CODEC: GgmlCodec = {
   type: GGMLType.IQ4_XS,
   quantizeRows: quantizeRowsOf(QK_K, XS_BYTES),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += XS_BYTES) {
-      const d = F16_TO_F32[readU16(src, so)];
-      const scalesH = readU16(src, so + 2);
-      for (let ib = 0, qs = so + 8; ib < QK_K / 32; ib++, qs += 16, yo += 32) {
-        const ls = ((src[so + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);
-        const dl = fr(d * (ls - 32));
-        for (let j = 0; j < 16; j++) {
-          y[yo + j] = fr(dl * KVALUES_IQ4NL_[src[qs + j] & 0xf]);
-          y[yo + j + 16] = fr(dl * KVALUES_IQ4NL_[src[qs + j] >> 4]);
-        }
+  dequantizeBlocks: dequantizeSuperBlocks(XS_BYTES, 0, (src, so, d, y, yo) => {
+    const scalesH = readU16(src, so + 2);
+    for (let ib = 0, qs = so + 8; ib < QK_K / 32; ib++, qs += 16, yo += 32) {
+      const ls = ((src[so + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);
+      const dl = fr(d * (ls - 32));
+      for (let j = 0; j < 16; j++) {
+        y[yo + j] = fr(dl * KVALUES_IQ4NL_[src[qs + j] & 0xf]);
+        y[yo + j + 16] = fr(dl * KVALUES_IQ4NL_[src[qs + j] >> 4]);
       }
     }
-  },
+  }),
 };

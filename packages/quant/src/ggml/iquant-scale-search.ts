@@ -124,6 +124,17 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
   return scale;
 }
 
+/**
+ * searchScale, then the sign flip of quantize_row_iq2_*_impl / iq3_*_impl: a negative best scale is made positive
+ * by inverting the first `groups` sign masks of `signs` (`mask`: 127 for 7 stored bits with even parity, 0xff for 8).
+ */
+export function searchPositiveScale(s: ScaleSearch, base: number, scale: number, signs: Uint8Array, groups: number, mask: number): number {
+  const found = searchScale(s, base, scale);
+  if (!(found < 0)) return found;
+  for (let k = 0; k < groups; k++) signs[k] = ~signs[k] & mask;
+  return -found;
+}
+
 /** The grid index of group k of block.L (which must be on the grid, as ggml aborts otherwise). */
 export function gridIndexOf(sg: SearchGrid, k: number): number {
   const u = packLevels(block.L, sg.dims * k, sg.dims);

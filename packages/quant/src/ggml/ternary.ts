@@ -5,10 +5,11 @@
  * - TQ2_0 (66 B): qs[64] (4 two-bit values per byte) | d:f16.
  * d = max |x| (not rounded through fp16 for the levels), level = lroundf(x/d) + 1.
  */
-import { GGMLType, F16_TO_F32, f32ToF16 } from "@moeq/formats";
+import { GGMLType, f32ToF16 } from "@moeq/formats";
 import type { GgmlCodec } from "./codec.js";
-import { readU16, writeU16 } from "./codec.js";
+import { writeU16 } from "./codec.js";
 import { QK_K } from "./kquant-layout.js";
+import { dequantizeSuperBlocks } from "./superblock-rows.js";
 
 const fr = Math.fround;
 const TQ1_BYTES = 54;
@@ -80,25 +81,19 @@ function quantizeRowsFlat(blockBytes: number, quantizeBlock: typeof quantizeTq1B
 export const TQ1_0_CODEC: GgmlCodec = {
   type: GGMLType.TQ1_0,
   quantizeRows: quantizeRowsFlat(TQ1_BYTES, quantizeTq1Block),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += TQ1_BYTES) {
-      const d = F16_TO_F32[readU16(src, so + 52)];
-      for (let n = 0; n < 5; n++) for (let m = 0; m < 32; m++) y[yo++] = fr(trit(src[so + m], n) * d);
-      for (let n = 0; n < 5; n++) for (let m = 0; m < 16; m++) y[yo++] = fr(trit(src[so + 32 + m], n) * d);
-      for (let n = 0; n < 4; n++) for (let j = 0; j < 4; j++) y[yo++] = fr(trit(src[so + 48 + j], n) * d);
-    }
-  },
+  dequantizeBlocks: dequantizeSuperBlocks(TQ1_BYTES, 52, (src, so, d, y, yo) => {
+    for (let n = 0; n < 5; n++) for (let m = 0; m < 32; m++) y[yo++] = fr(trit(src[so + m], n) * d);
+    for (let n = 0; n < 5; n++) for (let m = 0; m < 16; m++) y[yo++] = fr(trit(src[so + 32 + m], n) * d);
+    for (let n = 0; n < 4; n++) for (let j = 0; j < 4; j++) y[yo++] = fr(trit(src[so + 48 + j], n) * d);
+  }),
 };
 
 export const TQ2_0_CODEC: GgmlCodec = {
   type: GGMLType.TQ2_0,
   quantizeRows: quantizeRowsFlat(TQ2_BYTES, quantizeTq2Block),
-  dequantizeBlocks(src, so, nb, y, yo) {
-    for (let i = 0; i < nb; i++, so += TQ2_BYTES) {
-      const d = F16_TO_F32[readU16(src, so + 64)];
-      for (let j = 0; j < 64; j += 32) {
-        for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) y[yo++] = fr((((src[so + j + m] >> (2 * l)) & 3) - 1) * d);
-      }
+  dequantizeBlocks: dequantizeSuperBlocks(TQ2_BYTES, 64, (src, so, d, y, yo) => {
+    for (let j = 0; j < 64; j += 32) {
+      for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) y[yo++] = fr((((src[so + j + m] >> (2 * l)) & 3) - 1) * d);
     }
-  },
+  }),
 };
