@@ -13,12 +13,9 @@ WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-awq-rss-bench}"
 source scripts/synthetic-checkpoint.sh
 need_gnu_time_and_cli
 synthetic_maverick_4_layers "$WORK"
-CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 rm -rf "$WORK/out"
-/usr/bin/time -v node packages/cli/bin/moeq.js awq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \
-  --windows "$WINDOWS" --ctx "$CTX" --json > "$WORK/summary.json" 2> "$WORK/time.txt" || { cat "$WORK/time.txt" >&2; exit 1; }
-RSS_KB=$(grep "Maximum resident set size" "$WORK/time.txt" | awk '{print $NF}')
-WALL=$(grep "Elapsed (wall clock)" "$WORK/time.txt" | awk '{print $NF}')
+run_with_peak_rss "$WORK" node packages/cli/bin/moeq.js awq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \
+  --windows "$WINDOWS" --ctx "$CTX" --json
 EXPERTS_F32_MB=$(echo "$EXPERTS * 3 * $HIDDEN * $FF * 4 / 2^20" | bc -l)
 ONE_EXPERT_MB=$(echo "$HIDDEN * $FF * 4 / 2^20" | bc -l)
 printf 'checkpoint_bytes=%s windows=%s ctx=%s peak_rss_kb=%s (%.1f MB) wall=%s; one MoE layer'"'"'s routed experts in f32: %.1f MB, one expert Linear: %.1f MB\n' \

@@ -12,12 +12,9 @@ WORK="${MOEQ_BENCH_DIR:-/tmp/moeq-gptq-rss-bench}"
 source scripts/synthetic-checkpoint.sh
 need_gnu_time_and_cli
 synthetic_maverick_4_layers "$WORK"
-CKPT_BYTES=$(du -cb "$WORK"/ckpt/*.safetensors | tail -1 | cut -f1)
 rm -rf "$WORK/out" "$WORK/out.partial"
-/usr/bin/time -v node packages/cli/bin/moeq.js gptq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \
-  --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --json > "$WORK/summary.json" 2> "$WORK/time.txt" || { cat "$WORK/time.txt" >&2; exit 1; }
-RSS_KB=$(grep "Maximum resident set size" "$WORK/time.txt" | awk '{print $NF}')
-WALL=$(grep "Elapsed (wall clock)" "$WORK/time.txt" | awk '{print $NF}')
+run_with_peak_rss "$WORK" node packages/cli/bin/moeq.js gptq "$WORK/ckpt" -o "$WORK/out" --data fixtures/data/brown-validation.txt \
+  --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --json
 # One MoE layer: its expert + shared-expert weights as f32, and one f64 Hessian per gate/up pair and per down_proj.
 LAYER_F32_MB=$(echo "($EXPERTS + 1) * 3 * $HIDDEN * $FF * 4 / 2^20" | bc -l)
 HESS_MB=$(echo "($EXPERTS + 1) * ($HIDDEN^2 + $FF^2) * 8 / 2^20" | bc -l)

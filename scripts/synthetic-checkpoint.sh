@@ -30,3 +30,13 @@ synthetic_maverick_4_layers() {
   synthetic_checkpoint "$1" "{ layout: 'maverick', hidden: $HIDDEN, ffExpert: $FF, ffDense: 1024, layers: 4,
   experts: $EXPERTS, heads: 8, kvHeads: 2, headDim: 64, shards: 2, multimodal: true, seed: 5 }"
 }
+
+# run_with_peak_rss <work-dir> <command…>: runs the command under GNU time (stdout → <work-dir>/summary.json,
+# time's report → <work-dir>/time.txt); sets CKPT_BYTES (of <work-dir>/ckpt), RSS_KB and WALL.
+run_with_peak_rss() {
+  local work="$1"; shift
+  CKPT_BYTES=$(du -cb "$work"/ckpt/*.safetensors | tail -1 | cut -f1)
+  /usr/bin/time -v "$@" > "$work/summary.json" 2> "$work/time.txt" || { cat "$work/time.txt" >&2; exit 1; }
+  RSS_KB=$(grep "Maximum resident set size" "$work/time.txt" | awk '{print $NF}')
+  WALL=$(grep "Elapsed (wall clock)" "$work/time.txt" | awk '{print $NF}')
+}

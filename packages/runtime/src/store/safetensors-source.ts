@@ -28,26 +28,18 @@ function readAt(fd: number, position: number, length: number, file: string): Uin
   return buf;
 }
 
-/** Transposes a [a, b] matrix of 2-byte elements into [b, a], taking columns [c0, c0+nb) of the source. */
-function transpose16(src: Uint8Array, a: number, bTotal: number, c0: number, nb: number): Uint8Array {
-  const s = new Uint16Array(src.buffer, src.byteOffset, a * bTotal);
-  const d = new Uint16Array(nb * a);
+/** Transposes a [a, b] matrix of 2- or 4-byte elements into [b, a], taking columns [c0, c0+nb) of the source. */
+function transposeElements(Elements: Uint16ArrayConstructor | Uint32ArrayConstructor, src: Uint8Array, a: number, bTotal: number, c0: number, nb: number): Uint8Array {
+  const s = new Elements(src.buffer as ArrayBuffer, src.byteOffset, a * bTotal);
+  const d = new Elements(nb * a);
   for (let i = 0; i < a; i++) {
     const row = i * bTotal + c0;
     for (let j = 0; j < nb; j++) d[j * a + i] = s[row + j];
   }
   return new Uint8Array(d.buffer);
 }
-
-function transpose32(src: Uint8Array, a: number, bTotal: number, c0: number, nb: number): Uint8Array {
-  const s = new Uint32Array(src.buffer, src.byteOffset, a * bTotal);
-  const d = new Uint32Array(nb * a);
-  for (let i = 0; i < a; i++) {
-    const row = i * bTotal + c0;
-    for (let j = 0; j < nb; j++) d[j * a + i] = s[row + j];
-  }
-  return new Uint8Array(d.buffer);
-}
+const transpose16 = (src: Uint8Array, a: number, bTotal: number, c0: number, nb: number) => transposeElements(Uint16Array, src, a, bTotal, c0, nb);
+const transpose32 = (src: Uint8Array, a: number, bTotal: number, c0: number, nb: number) => transposeElements(Uint32Array, src, a, bTotal, c0, nb);
 
 export interface SafetensorsTensors {
   readonly tensors: Map<string, TensorSource>;
