@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LlamaModel } from "node-llama-cpp";
-import { loadModel, type Llama4Model } from "@moeq/runtime";
+import { loadModel, logSoftmax, type Llama4Model } from "@moeq/runtime";
 import { convertHfToGguf } from "./convert-hf.js";
 import { LlamaFType } from "./ftype.js";
 import { loadLlamaCppModel, llamaCppTokenize } from "@moeq/test-support/llama-run";
@@ -49,18 +49,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** log-softmax of one logits row, in f64. */
-function logSoftmax(x: Float32Array, off: number, n: number): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(x[off + i] - max);
-  const lse = Math.log(sum) + max;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = x[off + i] - lse;
-  return out;
-}
 
 /** Chunks as llama-perplexity forms them: CHUNK tokens of the test split, the first replaced by BOS. */
 function chunks(m: Llama4Model): number[][] {

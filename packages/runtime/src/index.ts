@@ -5,7 +5,7 @@
 // The model
 export { loadModel, type Llama4Model, type LoadModelOptions, type GenerateOptions } from "./model.js";
 export type { ActivationEvent, ActivationTap } from "./llama4/taps.js";
-export { sampleToken, argmax, type SampleOptions } from "./sampling.js";
+export { sampleToken, argmax, logSoftmax, type SampleOptions } from "./sampling.js";
 
 // Lower-level pieces
 export { Llama4TextModel, type ForwardOptions, type TextModelOptions } from "./llama4/text-model.js";

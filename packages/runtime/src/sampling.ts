@@ -44,3 +44,15 @@ export function sampleToken(logits: Float32Array, opts: SampleOptions, rand: () 
   }
   return order[order.length - 1];
 }
+
+/** log-softmax of one logits row [off, off + n), in f64 (max-shifted log-sum-exp). */
+export function logSoftmax(logits: Float32Array, off: number, n: number): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
+  const lse = Math.log(sum) + max;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[off + i] - lse;
+  return out;
+}

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { readFileSync, existsSync } from "node:fs";
 import { InputError } from "@moeq/formats";
-import { decodeImage, loadModel, type Llama4Model } from "@moeq/runtime";
+import { decodeImage, loadModel, logSoftmax, type Llama4Model } from "@moeq/runtime";
 
 interface RunArgs {
   model: string;
@@ -32,17 +32,6 @@ export function buildPromptText(m: Llama4Model, prompt: string, opts: { chat: bo
     text = `<|image|>${text}`;
   }
   return opts.image ? m.expandImagePrompt(text, opts.image) : text;
-}
-
-function logSoftmax(logits: Float32Array, off: number, n: number): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
-  const lse = Math.log(sum) + max;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = logits[off + i] - lse;
-  return out;
 }
 
 /** Streams decoded text: prints the growth of detokenize(all ids), holding back an incomplete UTF-8 tail. */
