@@ -5,6 +5,8 @@ export * from "./llama4/text-model.js";
 export * from "./llama4/kv-cache.js";
 export * from "./ops/weight-matrix.js";
 export * from "./ops/matmul.js";
+export { startKernelThreads } from "./ops/wasm-host.js";
+export * from "./llama4/numerics.js";
 export * from "./store/weight-store.js";
 export * from "./store/safetensors-source.js";
 export * from "./store/gguf-source.js";

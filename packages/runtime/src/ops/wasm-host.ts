@@ -316,3 +316,16 @@ export function wasmHost(): WasmHost | null {
   if (host === undefined) host = WasmHost.create();
   return host;
 }
+
+/**
+ * Starts the kernel worker threads so that matmuls can run on `threads` threads (the calling one included).
+ * Rejects with a typed error when they cannot start; `threads` = 1 needs no workers.
+ */
+export async function startKernelThreads(threads: number): Promise<void> {
+  const h = wasmHost();
+  if (!h) {
+    if (threads > 1) throw new InputError("THREADS_FAILED", `${threads} threads requested but this runtime has no shared WebAssembly memory`);
+    return;
+  }
+  await h.ensureThreads(threads);
+}
