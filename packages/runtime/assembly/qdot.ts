@@ -1,10 +1,12 @@
 // AssemblyScript source of the integer block-dot kernel (compiled with gemm.ts by scripts/build-wasm.mjs).
-// A weight row in its ggml block type is decoded, a few rows at a time, into int8 values q, one f32 scale s and
-// one f32 offset m per 16 elements (w = s·q + m); activations arrive already quantized to 8 bits (Q8_0 / Q8_K as
-// ggml's vec_dot_type) as int8 xq, the scale per 16 elements xd and xs = xd·Σ xq per 16 elements. Then
-//   out[t·ldo + r] = Σ_g s_g·xd_g·(Σ q·xq) + Σ_g m_g·xs_g
-// with the int8 products summed exactly by i32x4.dot_i16x8_s (ggml_vec_dot_*_q8_* in integer arithmetic; the
-// float scaling order differs from ggml's, so this is the fast, not the bit-exact, path).
+// As ggml_vec_dot_*_q8_* does on CPU: a weight row in its ggml block type is decoded, a few rows at a time, into
+// int8 values q, an integer scale sc and min mn per 16 elements, and per super-block (32 elements for the legacy
+// types, 256 for the k-quants) a float scale D and min scale M: w = D·sc·q + M·mn. Activations arrive quantized to
+// 8 bits (Q8_0 / Q8_K, the weight type's vec_dot_type): int8 xq, the scale xd per super-block and the integer sums
+// xb per 16 elements. Per super-block b the integer part is exact,
+//   out[t·ldo + r] += (D_b·xd_b)·Σ_g sc_g·(Σ q·xq) + (M_b·xd_b)·Σ_g mn_g·xb_g
+// with the int8 products summed by i32x4.dot_i16x8_s; only the float accumulation over super-blocks differs from
+// ggml's lane order, so this is the fast, not the bit-exact, path.
 // The row decoders port ggml's dequantize_row_q4_0 … dequantize_row_q6_K (ggml-quants.c) to that split form.
 // Pointers are byte offsets into the (shared) memory.
 
@@ -47,23 +49,25 @@ const RB: i32 = 4;
   return j < 4 ? <i32>(load<u8>(s + j + 4) & 63) : <i32>((load<u8>(s + j + 4) >> 4) | ((load<u8>(s + j) >> 6) << 4));
 }
 
-/** Decodes one row of `cols` elements at `src` into q (int8), s and m (f32 per 16 elements). */
-function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usize): void {
+/**
+ * Decodes one row of `cols` elements at `src` into q (int8 per element), sc and mn (i32 per 16 elements), D and M
+ * (f32 per super-block).
+ */
+function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: usize, D: usize, M: usize): void {
   if (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1) {
     const nb = cols >> 5;
     const bytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : type == Q4_1 ? 20 : type == Q5_0 ? 22 : 24;
     for (let b = 0; b < nb; b++) {
       const o = src + <usize>b * bytes;
       const qo = q + (<usize>b << 5);
-      const d = ldh(o);
-      let mn: f32 = 0;
+      let mv: f32 = 0;
       if (type == Q8_0) {
         v128.store(qo, v128.load(o + 2));
         v128.store(qo + 16, v128.load(o + 18));
       } else if (type == Q4_0 || type == Q4_1) {
         const qs = o + (type == Q4_0 ? 2 : 4);
         const off: i32 = type == Q4_0 ? 8 : 0;
-        if (type == Q4_1) mn = ldh(o + 2);
+        if (type == Q4_1) mv = ldh(o + 2);
         for (let j = 0; j < 16; j++) {
           const v = <i32>load<u8>(qs + j);
           store<i8>(qo + j, <i8>((v & 0xf) - off));
@@ -74,7 +78,7 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
         const qh = load<u32>(hb);
         const qs = hb + 4;
         const off: i32 = type == Q5_0 ? 16 : 0;
-        if (type == Q5_1) mn = ldh(o + 2);
+        if (type == Q5_1) mv = ldh(o + 2);
         for (let j = 0; j < 16; j++) {
           const v = <i32>load<u8>(qs + j);
           const h0 = <i32>(((qh >> j) << 4) & 0x10);
@@ -83,27 +87,31 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
           store<i8>(qo + j + 16, <i8>(((v >> 4) | h1) - off));
         }
       }
-      const g = <usize>b << 1;
-      store<f32>(s + (g << 2), d);
-      store<f32>(s + (g << 2) + 4, d);
-      store<f32>(m + (g << 2), mn);
-      store<f32>(m + (g << 2) + 4, mn);
+      const g = <usize>b << 3; // two groups × 4 bytes
+      store<i32>(sc + g, 1);
+      store<i32>(sc + g + 4, 1);
+      store<i32>(mn + g, 1);
+      store<i32>(mn + g + 4, 1);
+      store<f32>(D + (<usize>b << 2), ldh(o));
+      store<f32>(M + (<usize>b << 2), mv);
     }
     return;
   }
   const nb = cols >> 8;
   for (let b = 0; b < nb; b++) {
     const qo = q + (<usize>b << 8);
-    const so = s + (<usize>b << 6); // 16 groups × 4 bytes
-    const mo = m + (<usize>b << 6);
+    const so = sc + (<usize>b << 6); // 16 groups × 4 bytes
+    const mo = mn + (<usize>b << 6);
+    const Db = D + (<usize>b << 2);
+    const Mb = M + (<usize>b << 2);
     if (type == Q2_K) {
       const o = src + <usize>b * 84;
-      const d = ldh(o + 80);
-      const dmin = ldh(o + 82);
+      store<f32>(Db, ldh(o + 80));
+      store<f32>(Mb, -ldh(o + 82));
       for (let g = 0; g < 16; g++) {
-        const sc = <i32>load<u8>(o + g);
-        store<f32>(so + (g << 2), d * <f32>(sc & 0xf));
-        store<f32>(mo + (g << 2), -dmin * <f32>(sc >> 4));
+        const v = <i32>load<u8>(o + g);
+        store<i32>(so + (g << 2), v & 0xf);
+        store<i32>(mo + (g << 2), v >> 4);
       }
       for (let chunk = 0; chunk < 2; chunk++) {
         const qs = o + 16 + chunk * 32;
@@ -117,12 +125,13 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
       const hm = o;
       const qs = o + 32;
       const sb = o + 96;
-      const d = ldh(o + 108);
+      store<f32>(Db, ldh(o + 108));
+      store<f32>(Mb, 0);
       for (let g = 0; g < 16; g++) {
         const low = g < 8 ? <i32>(load<u8>(sb + g) & 0xf) : <i32>(load<u8>(sb + g - 8) >> 4);
         const high = <i32>((load<u8>(sb + 8 + (g & 3)) >> (2 * (g >> 2))) & 3);
-        store<f32>(so + (g << 2), d * <f32>((low | (high << 4)) - 32));
-        store<f32>(mo + (g << 2), 0);
+        store<i32>(so + (g << 2), (low | (high << 4)) - 32);
+        store<i32>(mo + (g << 2), 0);
       }
       for (let chunk = 0; chunk < 2; chunk++) {
         for (let j = 0; j < 4; j++) {
@@ -137,18 +146,18 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
     } else if (type == Q4_K || type == Q5_K) {
       const five = type == Q5_K;
       const o = src + <usize>b * (five ? 176 : 144);
-      const d = ldh(o);
-      const dmin = ldh(o + 2);
+      store<f32>(Db, ldh(o));
+      store<f32>(Mb, -ldh(o + 2));
       const sb = o + 4;
       const qh = o + 16;
       const qs = o + (five ? 48 : 16);
       for (let j = 0; j < 8; j++) {
-        const sc = d * <f32>scaleK4(sb, j);
-        const mn = -dmin * <f32>minK4(sb, j);
-        store<f32>(so + (j << 3), sc);
-        store<f32>(so + (j << 3) + 4, sc);
-        store<f32>(mo + (j << 3), mn);
-        store<f32>(mo + (j << 3) + 4, mn);
+        const s6 = scaleK4(sb, j);
+        const m6 = minK4(sb, j);
+        store<i32>(so + (j << 3), s6);
+        store<i32>(so + (j << 3) + 4, s6);
+        store<i32>(mo + (j << 3), m6);
+        store<i32>(mo + (j << 3) + 4, m6);
       }
       for (let j = 0; j < 4; j++) {
         const e = qo + j * 64;
@@ -170,10 +179,11 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
     } else {
       // Q6_K
       const o = src + <usize>b * 210;
-      const d = ldh(o + 208);
+      store<f32>(Db, ldh(o + 208));
+      store<f32>(Mb, 0);
       for (let g = 0; g < 16; g++) {
-        store<f32>(so + (g << 2), d * <f32>load<i8>(o + 192 + g));
-        store<f32>(mo + (g << 2), 0);
+        store<i32>(so + (g << 2), <i32>load<i8>(o + 192 + g));
+        store<i32>(mo + (g << 2), 0);
       }
       for (let half = 0; half < 2; half++) {
         const ql = o + half * 64;
@@ -204,99 +214,70 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, s: usize, m: usiz
   return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
 }
 
-/** Σ_g m_g·xs_g over G groups (G even). */
-@inline function minTerm(m: usize, xs: usize, G: i32): f32 {
-  let acc = f32x4.splat(0);
-  let g = 0;
-  for (; g + 4 <= G; g += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(m + (<usize>g << 2)), v128.load(xs + (<usize>g << 2))));
-  let r = hsum(acc);
-  for (; g < G; g++) r += load<f32>(m + (<usize>g << 2)) * load<f32>(xs + (<usize>g << 2));
+/** Σ_b (M_b·xd_b)·Σ_g mn_g·xb_g over the row's super-blocks of `gps` groups. */
+@inline function minTerm(mn: usize, M: usize, xb: usize, xd: usize, nSB: i32, gps: i32): f32 {
+  let r: f32 = 0;
+  for (let b = 0; b < nSB; b++) {
+    const g0 = <usize>(b * gps) << 2;
+    let isum: i32;
+    if (gps == 2) isum = load<i32>(mn + g0) * load<i32>(xb + g0) + load<i32>(mn + g0 + 4) * load<i32>(xb + g0 + 4);
+    else {
+      let acc = i32x4.splat(0);
+      for (let g = 0; g < gps; g += 4) acc = i32x4.add(acc, i32x4.mul(v128.load(mn + g0 + (<usize>g << 2)), v128.load(xb + g0 + (<usize>g << 2))));
+      isum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    }
+    r += load<f32>(M + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2)) * <f32>isum;
+  }
   return r;
 }
 
+/** Σ_b (D_b·xd_b)·Σ_g sc_g·(Σ q·xq) for one weight row and one activation row. */
+@inline function rowDot(qw: usize, sc: usize, D: usize, x: usize, xd: usize, nSB: i32, gps: i32): f32 {
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nSB; b++) {
+    let isum = i32x4.splat(0);
+    const g0 = b * gps;
+    for (let g = g0; g < g0 + gps; g++) {
+      const o = <usize>g << 4;
+      isum = i32x4.add(isum, i32x4.mul(dot16(v128.load(qw + o), v128.load(x + o)), i32x4.splat(load<i32>(sc + (<usize>g << 2)))));
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(D + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2)))));
+  }
+  return hsum(acc);
+}
+
 /**
- * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd, xs) for
- * `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows (RB·cols + 2·RB·cols/4 bytes).
+ * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
+ * super-block, xb per 16) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
+ * (`qmatmulScratchBytes`).
  */
-export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xs: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
+export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
   const G = cols >> 4;
+  const gps: i32 = type >= Q2_K ? 16 : 2;
+  const nSB = G / gps;
   const hasMin = type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K;
   const qBuf = scratch;
-  const sBuf = scratch + <usize>RB * cols;
-  const mBuf = sBuf + <usize>RB * G * 4;
+  const scBuf = qBuf + <usize>RB * cols;
+  const mnBuf = scBuf + <usize>RB * G * 4;
+  const DBuf = mnBuf + <usize>RB * G * 4;
+  const MBuf = DBuf + <usize>RB * nSB * 4;
   for (let r = r0; r < r1; r += RB) {
     const nr = min(RB, r1 - r);
     for (let i = 0; i < nr; i++) {
-      decodeRow(type, w + <usize>(r + i) * rowBytes, cols, qBuf + <usize>i * cols, sBuf + <usize>i * G * 4, mBuf + <usize>i * G * 4);
+      decodeRow(type, w + <usize>(r + i) * rowBytes, cols, qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, mnBuf + <usize>i * G * 4, DBuf + <usize>i * nSB * 4, MBuf + <usize>i * nSB * 4);
     }
     for (let i = 0; i < nr; i++) {
       const qw = qBuf + <usize>i * cols;
-      const sw = sBuf + <usize>i * G * 4;
-      const mw = mBuf + <usize>i * G * 4;
-      let t = 0;
-      // four activation rows per pass: each decoded weight vector feeds four integer dots
-      for (; t + 4 <= nTok; t += 4) {
-        const x0 = xq + <usize>t * cols;
-        const x1 = x0 + cols;
-        const x2 = x1 + cols;
-        const x3 = x2 + cols;
-        const d0 = xd + (<usize>t * G << 2);
-        const d1 = d0 + (<usize>G << 2);
-        const d2 = d1 + (<usize>G << 2);
-        const d3 = d2 + (<usize>G << 2);
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let a2 = f32x4.splat(0);
-        let a3 = f32x4.splat(0);
-        for (let g = 0; g < G; g++) {
-          const o = <usize>g << 4;
-          const wv = v128.load(qw + o);
-          const wl = i16x8.extend_low_i8x16_s(wv);
-          const wh = i16x8.extend_high_i8x16_s(wv);
-          const s = load<f32>(sw + (<usize>g << 2));
-          const go = <usize>g << 2;
-          let xv = v128.load(x0 + o);
-          let p = i32x4.add(i32x4.dot_i16x8_s(wl, i16x8.extend_low_i8x16_s(xv)), i32x4.dot_i16x8_s(wh, i16x8.extend_high_i8x16_s(xv)));
-          a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(p), f32x4.splat(s * load<f32>(d0 + go))));
-          xv = v128.load(x1 + o);
-          p = i32x4.add(i32x4.dot_i16x8_s(wl, i16x8.extend_low_i8x16_s(xv)), i32x4.dot_i16x8_s(wh, i16x8.extend_high_i8x16_s(xv)));
-          a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(p), f32x4.splat(s * load<f32>(d1 + go))));
-          xv = v128.load(x2 + o);
-          p = i32x4.add(i32x4.dot_i16x8_s(wl, i16x8.extend_low_i8x16_s(xv)), i32x4.dot_i16x8_s(wh, i16x8.extend_high_i8x16_s(xv)));
-          a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(p), f32x4.splat(s * load<f32>(d2 + go))));
-          xv = v128.load(x3 + o);
-          p = i32x4.add(i32x4.dot_i16x8_s(wl, i16x8.extend_low_i8x16_s(xv)), i32x4.dot_i16x8_s(wh, i16x8.extend_high_i8x16_s(xv)));
-          a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(p), f32x4.splat(s * load<f32>(d3 + go))));
-        }
-        let y0 = hsum(a0);
-        let y1 = hsum(a1);
-        let y2 = hsum(a2);
-        let y3 = hsum(a3);
-        if (hasMin) {
-          const s0 = xs + (<usize>t * G << 2);
-          y0 += minTerm(mw, s0, G);
-          y1 += minTerm(mw, s0 + (<usize>G << 2), G);
-          y2 += minTerm(mw, s0 + (<usize>G << 3), G);
-          y3 += minTerm(mw, s0 + (<usize>G * 12), G);
-        }
-        const ob = out + ((<usize>t * ldo + r + i) << 2);
-        store<f32>(ob, y0);
-        store<f32>(ob + (<usize>ldo << 2), y1);
-        store<f32>(ob + (<usize>ldo << 3), y2);
-        store<f32>(ob + (<usize>ldo * 12), y3);
-      }
-      for (; t < nTok; t++) {
-        const x0 = xq + <usize>t * cols;
-        const d0 = xd + (<usize>t * G << 2);
-        let a0 = f32x4.splat(0);
-        for (let g = 0; g < G; g++) {
-          const o = <usize>g << 4;
-          const p = dot16(v128.load(qw + o), v128.load(x0 + o));
-          a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(p), f32x4.splat(load<f32>(sw + (<usize>g << 2)) * load<f32>(d0 + (<usize>g << 2)))));
-        }
-        let y0 = hsum(a0);
-        if (hasMin) y0 += minTerm(mw, xs + (<usize>t * G << 2), G);
-        store<f32>(out + ((<usize>t * ldo + r + i) << 2), y0);
+      const sc = scBuf + <usize>i * G * 4;
+      const mn = mnBuf + <usize>i * G * 4;
+      const D = DBuf + <usize>i * nSB * 4;
+      const M = MBuf + <usize>i * nSB * 4;
+      for (let t = 0; t < nTok; t++) {
+        const xt = xq + <usize>t * cols;
+        const xdt = xd + (<usize>(t * nSB) << 2);
+        let y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
+        if (hasMin) y += minTerm(mn, M, xb + (<usize>(t * G) << 2), xdt, nSB, gps);
+        store<f32>(out + ((<usize>t * ldo + r + i) << 2), y);
       }
     }
   }
@@ -304,5 +285,5 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
 
 /** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
 export function qmatmulScratchBytes(cols: i32): i32 {
-  return RB * cols + 2 * RB * (cols >> 4) * 4;
+  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4;
 }

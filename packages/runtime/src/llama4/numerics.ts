@@ -3,7 +3,7 @@
  * branching inside every op of the forward pass:
  * - "f32": exact f32 math as Transformers (safetensors checkpoints);
  * - "ggml": llama.cpp's CPU numerics up to summation order — 8-bit activations and integer block dots, f16 K/V/Q
- *   and softmax probabilities (GGUF default);
+ *   and softmax probabilities, ggml's own rms_norm/rope/swiglu/sigmoid (GGUF default);
  * - "exact": llama.cpp's CPU backend bit for bit (`--no-repack`, x86-64 AVX2/AVX-512): scalar emulations.
  */
 import type { WeightMatrix } from "../ops/weight-matrix.js";
@@ -50,22 +50,22 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
         matmul: (w, x, n, out) => matmul(w, x, n, out, threads),
       };
     case "ggml":
-      return {
-        mode, rmsNorm, swiglu, rope: ropeHf, sigmoid: sigmoidF32, f16Attention: true, ggmlAttentionOrder: false,
-        matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads),
-      };
+      // ggml's own elementwise ops (cheap), the fast integer matmul and attention
+      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads) };
     case "exact":
-      return {
-        mode,
-        rmsNorm: rmsNormGgml,
-        swiglu: swigluGgml,
-        // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
-        rope: (x, off, nHeads, headDim, pos) => ropeGgmlInPlace(x, off, nHeads, headDim, pos, rope.thetaScale, rope.factors, true),
-        // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
-        sigmoid: (x) => f(1 / f(1 + f(Math.exp(-x)))),
-        f16Attention: true,
-        ggmlAttentionOrder: true,
-        matmul: ggmlMatmul,
-      };
+      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: ggmlMatmul };
   }
+}
+
+/** llama.cpp's CPU rms_norm, rope, swiglu and sigmoid, bit for bit. */
+function ggmlElementwise(rope: RopeParams): Pick<ForwardNumerics, "rmsNorm" | "swiglu" | "rope" | "sigmoid" | "f16Attention"> {
+  return {
+    rmsNorm: rmsNormGgml,
+    swiglu: swigluGgml,
+    // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
+    rope: (x, off, nHeads, headDim, pos) => ropeGgmlInPlace(x, off, nHeads, headDim, pos, rope.thetaScale, rope.factors, true),
+    // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
+    sigmoid: (x) => f(1 / f(1 + f(Math.exp(-x)))),
+    f16Attention: true,
+  };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { quantize } from "@moeq/quant";
-import { matmulGgml } from "./matmul.js";
+import { matmul, matmulGgml, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow } from "./weight-matrix.js";
+import { WeightStore, type TensorSource } from "../store/weight-store.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { wasmHost } from "./wasm-host.js";
 import { seeded } from "../test-utils/seeded-floats.js";
@@ -63,5 +64,32 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
       workerRows = [now[1] - before[1], now[2] - before[2]];
     }
     expect(workerRows.every((n) => n > 0)).toBe(true);
+  });
+});
+
+describe("f32 gemm over the shared memory", () => {
+  it("an F32 weight from the store runs in place on 3 threads with the bits of 1 thread (≈ the JS reference)", async () => {
+    await wasmHost()!.ensureThreads(3);
+    const r = 200, c = 1024, t = 5;
+    const values = seeded(r * c, 4, 0.05);
+    const src: TensorSource = {
+      type: GGMLType.F32,
+      ne: [c, r],
+      readSlice: () => new Uint8Array(values.buffer.slice(0)),
+      readRow: (i) => new Uint8Array(values.buffer.slice(i * c * 4, (i + 1) * c * 4)),
+    };
+    const store = new WeightStore("mem", new Map([["w", src]]));
+    const m = store.matrix("w");
+    expect(wasmHost()!.holds(m.data)).toBe(true);
+    const xs = seeded(t * c, 9);
+    const one = new Float32Array(t * r);
+    const three = new Float32Array(t * r);
+    const ref = new Float32Array(t * r);
+    matmul(m, xs, t, one, 1);
+    matmul(m, xs, t, three, 3);
+    matmulJs(m, xs, t, ref);
+    expect(three).toEqual(one);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(one[i] - ref[i])).toBeLessThan(1e-4 * (1 + Math.abs(ref[i])));
+    store.close();
   });
 });

@@ -35,10 +35,10 @@ export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
 }
 
 /**
- * quantize_row_q8_0 (x86): per 32 values d = fp16(amax/127), q = round_even(x·127/amax). Writes int8 `q`, and per
- * 16 values the scale `xd` and `xs` = xd·Σq (the Q8_1 sum the offset types Q4_1/Q5_1 need).
+ * quantize_row_q8_0 (x86): per 32 values d = fp16(amax/127), q = round_even(x·127/amax). Writes int8 `q`, the
+ * scale per 32 values `xd` and the integer sums per 16 values `xb` (the Q8_1 sums the offset types Q4_1/Q5_1 need).
  */
-function quantizeQ8_0(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xs: Float32Array): void {
+function quantizeQ8_0(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
   for (let b = 0; b < (n * cols) / 32; b++) {
     const off = b * 32;
     let amax = 0;
@@ -46,29 +46,22 @@ function quantizeQ8_0(x: Float32Array, n: number, cols: number, q: Int8Array, xd
       const a = Math.abs(x[off + j]);
       if (a > amax) amax = a;
     }
-    const d = roundToF16(f(amax / 127));
+    xd[b] = roundToF16(f(amax / 127));
     const id = amax !== 0 ? f(127 / amax) : 0;
-    let s0 = 0;
-    let s1 = 0;
-    for (let j = 0; j < 16; j++) {
-      const v = f(f(x[off + j] * id) + MAGIC) - MAGIC;
-      q[off + j] = v;
-      s0 += v;
+    for (let g = 0; g < 2; g++) {
+      let s = 0;
+      for (let j = off + 16 * g; j < off + 16 * g + 16; j++) {
+        const v = f(f(x[j] * id) + MAGIC) - MAGIC;
+        q[j] = v;
+        s += v;
+      }
+      xb[2 * b + g] = s;
     }
-    for (let j = 16; j < 32; j++) {
-      const v = f(f(x[off + j] * id) + MAGIC) - MAGIC;
-      q[off + j] = v;
-      s1 += v;
-    }
-    xd[2 * b] = d;
-    xd[2 * b + 1] = d;
-    xs[2 * b] = d * s0;
-    xs[2 * b + 1] = d * s1;
   }
 }
 
-/** quantize_row_q8_K_ref: per 256 values iscale = −127/max (signed largest magnitude), q = min(127, nearest_int), d = 1/iscale. */
-function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xs: Float32Array): void {
+/** quantize_row_q8_K_ref: per 256 values iscale = −127/max (signed largest magnitude), q = min(127, nearest_int), d = 1/iscale; bsums per 16. */
+function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
   for (let b = 0; b < (n * cols) / 256; b++) {
     const off = b * 256;
     let amax = 0;
@@ -83,12 +76,12 @@ function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd
     }
     if (amax === 0) {
       q.fill(0, off, off + 256);
-      xd.fill(0, b * 16, b * 16 + 16);
-      xs.fill(0, b * 16, b * 16 + 16);
+      xd[b] = 0;
+      xb.fill(0, b * 16, b * 16 + 16);
       continue;
     }
     const iscale = f(-127 / max);
-    const d = f(1 / iscale);
+    xd[b] = f(1 / iscale);
     for (let g = 0; g < 16; g++) {
       let s = 0;
       for (let j = off + g * 16; j < off + g * 16 + 16; j++) {
@@ -96,8 +89,7 @@ function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd
         q[j] = v;
         s += v;
       }
-      xd[b * 16 + g] = d;
-      xs[b * 16 + g] = d * s;
+      xb[b * 16 + g] = s;
     }
   }
 }
@@ -111,6 +103,7 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const { rows, cols } = w;
   if (kind === null || cols % (kind === "q8_0" ? 32 : 256) !== 0) return false;
   const G = cols / 16;
+  const nSB = cols / (kind === "q8_0" ? 32 : 256);
   let wOff: number;
   if (host.holds(w.data)) wOff = w.data.byteOffset;
   else {
@@ -119,17 +112,17 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
     host.u8().set(w.data.subarray(0, rows * w.rowBytes), wOff);
   }
   const xq = host.block("xq", nTok * cols);
-  const xd = host.block("xd", nTok * G * 4);
-  const xs = host.block("xs", nTok * G * 4);
+  const xd = host.block("xd", nTok * nSB * 4);
+  const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
   const scratchBytes = host.qmatmulScratchBytes(cols);
   const buf = host.memory.buffer;
   const q = new Int8Array(buf, xq, nTok * cols);
-  const d = new Float32Array(buf, xd, nTok * G);
-  const s = new Float32Array(buf, xs, nTok * G);
-  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, s);
+  const d = new Float32Array(buf, xd, nTok * nSB);
+  const sums = new Int32Array(buf, xb, nTok * G);
+  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
   const parallel = parallelThreads(nTok, rows, cols, threads);
-  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xs, nTok, out: o, ldo: rows, scratchBytes }, parallel);
+  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes }, parallel);
   out.set(new Float32Array(host.memory.buffer, o, nTok * rows));
   return true;
 }

@@ -24,7 +24,7 @@ interface WasmApi {
 export type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
 export type QmatmulFn = (
   type: number, w: number, rowBytes: number, cols: number, r0: number, r1: number,
-  xq: number, xd: number, xs: number, nTok: number, out: number, ldo: number, scratch: number,
+  xq: number, xd: number, xb: number, nTok: number, out: number, ldo: number, scratch: number,
 ) => void;
 
 const PAGE = 65536;
@@ -63,7 +63,7 @@ function claimLoop(c, tid, k) {
     if (r0 >= rows) break;
     const r1 = Math.min(rows, r0 + chunk);
     if (cmd === ${CMD_QMATMUL}) k.qmatmul(c[a], c[a + 1], c[a + 2], c[a + 3], r0, r1, c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9], c[${SCRATCH} + tid]);
-    else k.gemm(c[a] + r0 * c[a + 3] * 4, c[a + 4], c[a + 8] + r0 * 4, r1 - r0, c[a + 3], c[a + 7], c[a + 9]);
+    else k.gemm(c[a + 1] + r0 * c[a + 3] * 4, c[a + 4], c[a + 8] + r0 * 4, r1 - r0, c[a + 3], c[a + 7], c[a + 9]);
     done += r1 - r0;
   }
   c[${ROWS_DONE} + tid] += done;
@@ -103,7 +103,8 @@ export interface KernelJob {
   /** qmatmul: int8 activations; gemm: f32 activations. */
   readonly x: number;
   readonly xd: number;
-  readonly xs: number;
+  /** qmatmul: int32 sums of the activations per 16 values. */
+  readonly xb: number;
   readonly nTok: number;
   readonly out: number;
   readonly ldo: number;
@@ -278,7 +279,7 @@ export class WasmHost {
     c[CHUNK] = Math.max(4, Math.ceil(job.rows / (active * 4) / 4) * 4);
     c[NEXT] = 0;
     c[ACTIVE] = active;
-    c.set([job.type, job.w, job.rowBytes, job.cols, job.x, job.xd, job.xs, job.nTok, job.out, job.ldo], ARGS);
+    c.set([job.type, job.w, job.rowBytes, job.cols, job.x, job.xd, job.xb, job.nTok, job.out, job.ldo], ARGS);
     const kernels = { qmatmul: this.qmatmul, gemm: this.gemm };
     if (active === 1) {
       claimLoop(c, 0, kernels);
