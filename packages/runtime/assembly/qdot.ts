@@ -193,10 +193,11 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
           const h = <i32>load<u8>(qh + l);
           const a = <i32>load<u8>(ql + l);
           const c = <i32>load<u8>(ql + 32 + l);
-          store<i8>(e + l, <i8>(((a & 0xf) | ((h & 3) << 4)) - 32));
-          store<i8>(e + 32 + l, <i8>(((c & 0xf) | (((h >> 2) & 3) << 4)) - 32));
-          store<i8>(e + 64 + l, <i8>(((a >> 4) | (((h >> 4) & 3) << 4)) - 32));
-          store<i8>(e + 96 + l, <i8>(((c >> 4) | (((h >> 6) & 3) << 4)) - 32));
+          // unsigned 0..63: ggml's AVX2 kernel subtracts 32·Σ scale·bsum per lane instead
+          store<i8>(e + l, <i8>((a & 0xf) | ((h & 3) << 4)));
+          store<i8>(e + 32 + l, <i8>((c & 0xf) | (((h >> 2) & 3) << 4)));
+          store<i8>(e + 64 + l, <i8>((a >> 4) | (((h >> 4) & 3) << 4)));
+          store<i8>(e + 96 + l, <i8>((c >> 4) | (((h >> 6) & 3) << 4)));
         }
       }
     }
@@ -246,6 +247,110 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
   return hsum(acc);
 }
 
+/** Sums of four consecutive products: lane k = Σ_{j<4} w[4k+j]·x[4k+j] (ggml's maddubs + madd lanes). */
+@inline function quads(w: v128, x: v128): v128 {
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x));
+  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x));
+  return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
+}
+
+/** fma(a, b, c) rounded once to f32 (a·b is exact in f64 for the operands used here). */
+@inline function fmaf(a: f32, b: f32, c: f32): f32 {
+  return <f32>(<f64>a * <f64>b + <f64>c);
+}
+
+/**
+ * One weight row · one activation row in the order of ggml's x86 AVX2 kernels (`ggml_vec_dot_q8_0_q8_0`,
+ * `ggml_vec_dot_q{2,3,4,6}_K_q8_K`), which is bit-identical to them: per super-block eight int32 lanes (lane k takes
+ * the elements whose index mod 32 is in [4k, 4k+4)) times the sub-block scales, converted to f32 and
+ * fused-multiply-added with d = xd·D into eight f32 accumulators; Q2_K fma's its mins into the same accumulators
+ * first, Q4_K into four more, Q6_K subtracts 32·Σ scale·bsum per lane; then `hsum_float_8`.
+ * The same algorithm as `ops/ggml-q8-0-dot.ts` / `ops/ggml-kquant-dot.ts`, which are tested against libggml-cpu.
+ */
+function rowDotLanes(type: i32, qw: usize, sc: usize, mn: usize, D: usize, M: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0, a4: f32 = 0, a5: f32 = 0, a6: f32 = 0, a7: f32 = 0;
+  let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
+  if (type == Q8_0) {
+    for (let b = 0; b < nSB; b++) {
+      const o = <usize>b << 5;
+      const la = quads(v128.load(qw + o), v128.load(x + o));
+      const lb = quads(v128.load(qw + o + 16), v128.load(x + o + 16));
+      const s = load<f32>(D + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2));
+      a0 = fmaf(s, <f32>i32x4.extract_lane(la, 0), a0);
+      a1 = fmaf(s, <f32>i32x4.extract_lane(la, 1), a1);
+      a2 = fmaf(s, <f32>i32x4.extract_lane(la, 2), a2);
+      a3 = fmaf(s, <f32>i32x4.extract_lane(la, 3), a3);
+      a4 = fmaf(s, <f32>i32x4.extract_lane(lb, 0), a4);
+      a5 = fmaf(s, <f32>i32x4.extract_lane(lb, 1), a5);
+      a6 = fmaf(s, <f32>i32x4.extract_lane(lb, 2), a6);
+      a7 = fmaf(s, <f32>i32x4.extract_lane(lb, 3), a7);
+    }
+  } else {
+    for (let b = 0; b < nSB; b++) {
+      const o = <usize>b << 8;
+      const so = sc + (<usize>b << 6);
+      const mo = mn + (<usize>b << 6);
+      const bo = xb + (<usize>b << 6);
+      let la = i32x4.splat(0);
+      let lb = i32x4.splat(0);
+      for (let g = 0; g < 8; g++) {
+        const e = o + (<usize>g << 5);
+        la = i32x4.add(la, i32x4.mul(quads(v128.load(qw + e), v128.load(x + e)), i32x4.splat(load<i32>(so + (<usize>g << 3)))));
+        lb = i32x4.add(lb, i32x4.mul(quads(v128.load(qw + e + 16), v128.load(x + e + 16)), i32x4.splat(load<i32>(so + (<usize>g << 3) + 4))));
+      }
+      const yd = load<f32>(xd + (<usize>b << 2));
+      const d = yd * load<f32>(D + (<usize>b << 2));
+      if (type == Q2_K) {
+        const dmin = yd * load<f32>(M + (<usize>b << 2));
+        // lane k: mins of groups 2k, 2k+1 times their bsums
+        a0 = fmaf(dmin, <f32>(load<i32>(mo) * load<i32>(bo) + load<i32>(mo + 4) * load<i32>(bo + 4)), a0);
+        a1 = fmaf(dmin, <f32>(load<i32>(mo + 8) * load<i32>(bo + 8) + load<i32>(mo + 12) * load<i32>(bo + 12)), a1);
+        a2 = fmaf(dmin, <f32>(load<i32>(mo + 16) * load<i32>(bo + 16) + load<i32>(mo + 20) * load<i32>(bo + 20)), a2);
+        a3 = fmaf(dmin, <f32>(load<i32>(mo + 24) * load<i32>(bo + 24) + load<i32>(mo + 28) * load<i32>(bo + 28)), a3);
+        a4 = fmaf(dmin, <f32>(load<i32>(mo + 32) * load<i32>(bo + 32) + load<i32>(mo + 36) * load<i32>(bo + 36)), a4);
+        a5 = fmaf(dmin, <f32>(load<i32>(mo + 40) * load<i32>(bo + 40) + load<i32>(mo + 44) * load<i32>(bo + 44)), a5);
+        a6 = fmaf(dmin, <f32>(load<i32>(mo + 48) * load<i32>(bo + 48) + load<i32>(mo + 52) * load<i32>(bo + 52)), a6);
+        a7 = fmaf(dmin, <f32>(load<i32>(mo + 56) * load<i32>(bo + 56) + load<i32>(mo + 60) * load<i32>(bo + 60)), a7);
+      } else if (type == Q4_K) {
+        const dmin = yd * load<f32>(M + (<usize>b << 2));
+        // sub-block j (32 elements) has min mo[2j] (stored per 16) and bsum S(j) = bo[2j] + bo[2j+1]
+        m0 = fmaf(dmin, <f32>(load<i32>(mo) * (load<i32>(bo) + load<i32>(bo + 4)) + load<i32>(mo + 8) * (load<i32>(bo + 8) + load<i32>(bo + 12))), m0);
+        m1 = fmaf(dmin, <f32>(load<i32>(mo + 16) * (load<i32>(bo + 16) + load<i32>(bo + 20)) + load<i32>(mo + 24) * (load<i32>(bo + 24) + load<i32>(bo + 28))), m1);
+        m2 = fmaf(dmin, <f32>(load<i32>(mo + 32) * (load<i32>(bo + 32) + load<i32>(bo + 36)) + load<i32>(mo + 40) * (load<i32>(bo + 40) + load<i32>(bo + 44))), m2);
+        m3 = fmaf(dmin, <f32>(load<i32>(mo + 48) * (load<i32>(bo + 48) + load<i32>(bo + 52)) + load<i32>(mo + 56) * (load<i32>(bo + 56) + load<i32>(bo + 60))), m3);
+      } else if (type == Q6_K) {
+        // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
+        const c0 = i32x4(
+          load<i32>(so) * load<i32>(bo) + load<i32>(so + 4) * load<i32>(bo + 4),
+          load<i32>(so + 8) * load<i32>(bo + 8) + load<i32>(so + 12) * load<i32>(bo + 12),
+          load<i32>(so + 16) * load<i32>(bo + 16) + load<i32>(so + 20) * load<i32>(bo + 20),
+          load<i32>(so + 24) * load<i32>(bo + 24) + load<i32>(so + 28) * load<i32>(bo + 28),
+        );
+        const c1 = i32x4(
+          load<i32>(so + 32) * load<i32>(bo + 32) + load<i32>(so + 36) * load<i32>(bo + 36),
+          load<i32>(so + 40) * load<i32>(bo + 40) + load<i32>(so + 44) * load<i32>(bo + 44),
+          load<i32>(so + 48) * load<i32>(bo + 48) + load<i32>(so + 52) * load<i32>(bo + 52),
+          load<i32>(so + 56) * load<i32>(bo + 56) + load<i32>(so + 60) * load<i32>(bo + 60),
+        );
+        la = i32x4.sub(la, i32x4.shl(c0, 5));
+        lb = i32x4.sub(lb, i32x4.shl(c1, 5));
+      }
+      a0 = fmaf(d, <f32>i32x4.extract_lane(la, 0), a0);
+      a1 = fmaf(d, <f32>i32x4.extract_lane(la, 1), a1);
+      a2 = fmaf(d, <f32>i32x4.extract_lane(la, 2), a2);
+      a3 = fmaf(d, <f32>i32x4.extract_lane(la, 3), a3);
+      a4 = fmaf(d, <f32>i32x4.extract_lane(lb, 0), a4);
+      a5 = fmaf(d, <f32>i32x4.extract_lane(lb, 1), a5);
+      a6 = fmaf(d, <f32>i32x4.extract_lane(lb, 2), a6);
+      a7 = fmaf(d, <f32>i32x4.extract_lane(lb, 3), a7);
+    }
+  }
+  // hsum_float_8: 128-bit halves added, then movehl, then movehdup
+  let y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+  if (type == Q4_K) y += (m0 + m2) + (m1 + m3);
+  return y;
+}
+
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
@@ -256,6 +361,7 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
   const gps: i32 = type >= Q2_K ? 16 : 2;
   const nSB = G / gps;
   const hasMin = type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K;
+  const laneOrder = type == Q8_0 || type == Q2_K || type == Q3_K || type == Q4_K || type == Q6_K;
   const qBuf = scratch;
   const scBuf = qBuf + <usize>RB * cols;
   const mnBuf = scBuf + <usize>RB * G * 4;
@@ -275,8 +381,13 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
       for (let t = 0; t < nTok; t++) {
         const xt = xq + <usize>t * cols;
         const xdt = xd + (<usize>(t * nSB) << 2);
-        let y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
-        if (hasMin) y += minTerm(mn, M, xb + (<usize>(t * G) << 2), xdt, nSB, gps);
+        const xbt = xb + (<usize>(t * G) << 2);
+        let y: f32;
+        if (laneOrder) y = rowDotLanes(type, qw, sc, mn, D, M, xt, xdt, xbt, nSB);
+        else {
+          y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
+          if (hasMin) y += minTerm(mn, M, xbt, xdt, nSB, gps);
+        }
         store<f32>(out + ((<usize>t * ldo + r + i) << 2), y);
       }
     }

@@ -53,7 +53,7 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
       // ggml's own elementwise ops (cheap), the fast integer matmul and attention
       return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads) };
     case "exact":
-      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: ggmlMatmul };
+      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: (w, x, n, out) => ggmlMatmul(w, x, n, out, threads) };
   }
 }
 

@@ -3,8 +3,9 @@
  * the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, Q8_K for Q2_K…Q6_K, as
  * quantize_row_q8_0 / quantize_row_q8_K_ref), then the WASM kernel (`assembly/qdot.ts`) takes integer block dot
  * products straight from the weight's file blocks (no dequantized copy), split over output rows between threads.
- * The integer sums are exact; only the float scaling order differs from ggml's (≈ 1 ulp per block), which is why
- * `ggmlNumerics: "exact"` has its own scalar kernels.
+ * The integer sums are exact; for Q8_0, Q2_K, Q3_K, Q4_K and Q6_K the float steps follow ggml's AVX2 lane order too,
+ * so those results are bit-identical to llama.cpp (`intMatmulIsExact`); Q4_0/Q4_1/Q5_0/Q5_1/Q5_K scale each
+ * super-block's integer sum once (float order differs from ggml's by about an ulp).
  */
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
@@ -32,6 +33,14 @@ export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
     default:
       return null;
   }
+}
+
+/**
+ * Types whose integer kernel follows ggml's x86 AVX2 lane order and so is bit-identical to llama.cpp
+ * (`ggml_vec_dot_q8_0_q8_0`, `ggml_vec_dot_q{2,3,4,6}_K_q8_K`); the others only up to float summation order.
+ */
+export function intMatmulIsExact(type: GGMLType): boolean {
+  return type === GGMLType.Q8_0 || type === GGMLType.Q2_K || type === GGMLType.Q3_K || type === GGMLType.Q4_K || type === GGMLType.Q6_K;
 }
 
 /**
