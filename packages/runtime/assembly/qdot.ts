@@ -247,13 +247,6 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
   return hsum(acc);
 }
 
-/** Sums of four consecutive products: lane k = Σ_{j<4} w[4k+j]·x[4k+j] (ggml's maddubs + madd lanes). */
-@inline function quads(w: v128, x: v128): v128 {
-  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x));
-  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x));
-  return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
-}
-
 /** fma(a, b, c) rounded once to f32 (a·b is exact in f64 for the operands used here). */
 @inline function fmaf(a: f32, b: f32, c: f32): f32 {
   return <f32>(<f64>a * <f64>b + <f64>c);
@@ -267,39 +260,34 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
  * first, Q4_K into four more, Q6_K subtracts 32·Σ scale·bsum per lane; then `hsum_float_8`.
  * The same algorithm as `ops/ggml-q8-0-dot.ts` / `ops/ggml-kquant-dot.ts`, which are tested against libggml-cpu.
  */
-function rowDotLanes(type: i32, qw: usize, sc: usize, mn: usize, D: usize, M: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
+function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
   let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0, a4: f32 = 0, a5: f32 = 0, a6: f32 = 0, a7: f32 = 0;
   let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
-  if (type == Q8_0) {
-    for (let b = 0; b < nSB; b++) {
-      const o = <usize>b << 5;
-      const la = quads(v128.load(qw + o), v128.load(x + o));
-      const lb = quads(v128.load(qw + o + 16), v128.load(x + o + 16));
-      const s = load<f32>(D + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2));
-      a0 = fmaf(s, <f32>i32x4.extract_lane(la, 0), a0);
-      a1 = fmaf(s, <f32>i32x4.extract_lane(la, 1), a1);
-      a2 = fmaf(s, <f32>i32x4.extract_lane(la, 2), a2);
-      a3 = fmaf(s, <f32>i32x4.extract_lane(la, 3), a3);
-      a4 = fmaf(s, <f32>i32x4.extract_lane(lb, 0), a4);
-      a5 = fmaf(s, <f32>i32x4.extract_lane(lb, 1), a5);
-      a6 = fmaf(s, <f32>i32x4.extract_lane(lb, 2), a6);
-      a7 = fmaf(s, <f32>i32x4.extract_lane(lb, 3), a7);
+  const blockBytes: usize = type == Q8_0 ? 64 : 512; // i16 elements of one super-block
+  const groups = type == Q8_0 ? 1 : 8;
+  for (let b = 0; b < nSB; b++) {
+    const o = <usize>b * blockBytes;
+    // pair sums of elements 0-7, 8-15, 16-23, 24-31 of every 32, accumulated over the super-block's 32-groups
+    let p0 = i32x4.splat(0);
+    let p1 = i32x4.splat(0);
+    let p2 = i32x4.splat(0);
+    let p3 = i32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      const e = o + (<usize>g << 6);
+      p0 = i32x4.add(p0, i32x4.dot_i16x8_s(v128.load(sq + e), v128.load(x + e)));
+      p1 = i32x4.add(p1, i32x4.dot_i16x8_s(v128.load(sq + e + 16), v128.load(x + e + 16)));
+      p2 = i32x4.add(p2, i32x4.dot_i16x8_s(v128.load(sq + e + 32), v128.load(x + e + 32)));
+      p3 = i32x4.add(p3, i32x4.dot_i16x8_s(v128.load(sq + e + 48), v128.load(x + e + 48)));
     }
-  } else {
-    for (let b = 0; b < nSB; b++) {
-      const o = <usize>b << 8;
-      const so = sc + (<usize>b << 6);
+    // lane k = the four products 4k..4k+3 of each 32 (ggml's maddubs + madd lanes)
+    let la = i32x4.add(i32x4.shuffle(p0, p1, 0, 2, 4, 6), i32x4.shuffle(p0, p1, 1, 3, 5, 7));
+    let lb = i32x4.add(i32x4.shuffle(p2, p3, 0, 2, 4, 6), i32x4.shuffle(p2, p3, 1, 3, 5, 7));
+    const yd = load<f32>(xd + (<usize>b << 2));
+    const d = yd * load<f32>(D + (<usize>b << 2));
+    if (type != Q8_0) {
       const mo = mn + (<usize>b << 6);
       const bo = xb + (<usize>b << 6);
-      let la = i32x4.splat(0);
-      let lb = i32x4.splat(0);
-      for (let g = 0; g < 8; g++) {
-        const e = o + (<usize>g << 5);
-        la = i32x4.add(la, i32x4.mul(quads(v128.load(qw + e), v128.load(x + e)), i32x4.splat(load<i32>(so + (<usize>g << 3)))));
-        lb = i32x4.add(lb, i32x4.mul(quads(v128.load(qw + e + 16), v128.load(x + e + 16)), i32x4.splat(load<i32>(so + (<usize>g << 3) + 4))));
-      }
-      const yd = load<f32>(xd + (<usize>b << 2));
-      const d = yd * load<f32>(D + (<usize>b << 2));
+      const so = sc + (<usize>b << 6);
       if (type == Q2_K) {
         const dmin = yd * load<f32>(M + (<usize>b << 2));
         // lane k: mins of groups 2k, 2k+1 times their bsums
@@ -335,15 +323,15 @@ function rowDotLanes(type: i32, qw: usize, sc: usize, mn: usize, D: usize, M: us
         la = i32x4.sub(la, i32x4.shl(c0, 5));
         lb = i32x4.sub(lb, i32x4.shl(c1, 5));
       }
-      a0 = fmaf(d, <f32>i32x4.extract_lane(la, 0), a0);
-      a1 = fmaf(d, <f32>i32x4.extract_lane(la, 1), a1);
-      a2 = fmaf(d, <f32>i32x4.extract_lane(la, 2), a2);
-      a3 = fmaf(d, <f32>i32x4.extract_lane(la, 3), a3);
-      a4 = fmaf(d, <f32>i32x4.extract_lane(lb, 0), a4);
-      a5 = fmaf(d, <f32>i32x4.extract_lane(lb, 1), a5);
-      a6 = fmaf(d, <f32>i32x4.extract_lane(lb, 2), a6);
-      a7 = fmaf(d, <f32>i32x4.extract_lane(lb, 3), a7);
     }
+    a0 = fmaf(d, <f32>i32x4.extract_lane(la, 0), a0);
+    a1 = fmaf(d, <f32>i32x4.extract_lane(la, 1), a1);
+    a2 = fmaf(d, <f32>i32x4.extract_lane(la, 2), a2);
+    a3 = fmaf(d, <f32>i32x4.extract_lane(la, 3), a3);
+    a4 = fmaf(d, <f32>i32x4.extract_lane(lb, 0), a4);
+    a5 = fmaf(d, <f32>i32x4.extract_lane(lb, 1), a5);
+    a6 = fmaf(d, <f32>i32x4.extract_lane(lb, 2), a6);
+    a7 = fmaf(d, <f32>i32x4.extract_lane(lb, 3), a7);
   }
   // hsum_float_8: 128-bit halves added, then movehl, then movehdup
   let y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
@@ -351,12 +339,31 @@ function rowDotLanes(type: i32, qw: usize, sc: usize, mn: usize, D: usize, M: us
   return y;
 }
 
+/** sq[e] = sc[e / 16]·q[e] as int16 (the lane-order kernel's weights; |sc·q| ≤ 127·63 fits). */
+function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
+  for (let g = 0; g < cols >> 4; g++) {
+    const v = v128.load(q + (<usize>g << 4));
+    const s = i16x8.splat(<i16>load<i32>(sc + (<usize>g << 2)));
+    v128.store(sq + (<usize>g << 5), i16x8.mul(i16x8.extend_low_i8x16_s(v), s));
+    v128.store(sq + (<usize>g << 5) + 16, i16x8.mul(i16x8.extend_high_i8x16_s(v), s));
+  }
+}
+
+/** dst[i] = src[i] as int16, for n int8 values (n a multiple of 16). */
+export function widenI8(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n >> 4; i++) {
+    const v = v128.load(src + (<usize>i << 4));
+    v128.store(dst + (<usize>i << 5), i16x8.extend_low_i8x16_s(v));
+    v128.store(dst + (<usize>i << 5) + 16, i16x8.extend_high_i8x16_s(v));
+  }
+}
+
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
  * (`qmatmulScratchBytes`).
  */
-export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
+export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize): void {
   const G = cols >> 4;
   const gps: i32 = type >= Q2_K ? 16 : 2;
   const nSB = G / gps;
@@ -367,10 +374,12 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
   const mnBuf = scBuf + <usize>RB * G * 4;
   const DBuf = mnBuf + <usize>RB * G * 4;
   const MBuf = DBuf + <usize>RB * nSB * 4;
+  const sqBuf = MBuf + <usize>RB * nSB * 4;
   for (let r = r0; r < r1; r += RB) {
     const nr = min(RB, r1 - r);
     for (let i = 0; i < nr; i++) {
       decodeRow(type, w + <usize>(r + i) * rowBytes, cols, qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, mnBuf + <usize>i * G * 4, DBuf + <usize>i * nSB * 4, MBuf + <usize>i * nSB * 4);
+      if (laneOrder) scaleRow(qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, cols, sqBuf + <usize>i * cols * 2);
     }
     for (let i = 0; i < nr; i++) {
       const qw = qBuf + <usize>i * cols;
@@ -383,7 +392,7 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
         const xdt = xd + (<usize>(t * nSB) << 2);
         const xbt = xb + (<usize>(t * G) << 2);
         let y: f32;
-        if (laneOrder) y = rowDotLanes(type, qw, sc, mn, D, M, xt, xdt, xbt, nSB);
+        if (laneOrder) y = rowDotLanes(type, sqBuf + <usize>i * cols * 2, sc, mn, D, M, x16 + <usize>t * cols * 2, xdt, xbt, nSB);
         else {
           y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
           if (hasMin) y += minTerm(mn, M, xbt, xdt, nSB, gps);
@@ -396,5 +405,5 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
 
 /** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
 export function qmatmulScratchBytes(cols: i32): i32 {
-  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4;
+  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
 }

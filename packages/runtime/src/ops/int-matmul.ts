@@ -124,14 +124,16 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
+  const x16 = intMatmulIsExact(w.type) ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   const buf = host.memory.buffer;
   const q = new Int8Array(buf, xq, nTok * cols);
   const d = new Float32Array(buf, xd, nTok * nSB);
   const sums = new Int32Array(buf, xb, nTok * G);
   (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
+  if (x16) host.widenI8(xq, x16, nTok * cols);
   const parallel = parallelThreads(nTok, rows, cols, threads);
-  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes }, parallel);
+  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes, x16 }, parallel);
   out.set(new Float32Array(host.memory.buffer, o, nTok * rows));
   return true;
 }
