@@ -113,11 +113,15 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         store<i32>(so + (g << 2), v & 0xf);
         store<i32>(mo + (g << 2), v >> 4);
       }
+      const m2 = i8x16.splat(3);
       for (let chunk = 0; chunk < 2; chunk++) {
         const qs = o + 16 + chunk * 32;
+        const v0 = v128.load(qs);
+        const v1 = v128.load(qs + 16);
         for (let j = 0; j < 4; j++) {
           const e = qo + chunk * 128 + j * 32;
-          for (let l = 0; l < 32; l++) store<i8>(e + l, <i8>((<i32>load<u8>(qs + l) >> (2 * j)) & 3));
+          v128.store(e, v128.and(i8x16.shr_u(v0, 2 * j), m2));
+          v128.store(e + 16, v128.and(i8x16.shr_u(v1, 2 * j), m2));
         }
       }
     } else if (type == Q3_K) {
@@ -133,13 +137,18 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         store<i32>(so + (g << 2), (low | (high << 4)) - 32);
         store<i32>(mo + (g << 2), 0);
       }
+      const m2 = i8x16.splat(3);
+      const four = i8x16.splat(4);
+      const zero = i8x16.splat(0);
       for (let chunk = 0; chunk < 2; chunk++) {
         for (let j = 0; j < 4; j++) {
-          const mask = 1 << (chunk * 4 + j);
+          const mask = i8x16.splat(<i8>(<i32>1 << (chunk * 4 + j)));
           const e = qo + chunk * 128 + j * 32;
-          for (let l = 0; l < 32; l++) {
-            const lo = (<i32>load<u8>(qs + chunk * 32 + l) >> (2 * j)) & 3;
-            store<i8>(e + l, <i8>(lo - ((<i32>load<u8>(hm + l) & mask) ? 0 : 4)));
+          for (let c = 0; c < 2; c++) {
+            const lo = v128.and(i8x16.shr_u(v128.load(qs + chunk * 32 + c * 16), 2 * j), m2);
+            // minus 4 where the high bit is clear
+            const clear = i8x16.eq(v128.and(v128.load(hm + c * 16), mask), zero);
+            v128.store(e + c * 16, i8x16.sub(lo, v128.and(clear, four)));
           }
         }
       }
@@ -159,21 +168,22 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         store<i32>(mo + (j << 3), m6);
         store<i32>(mo + (j << 3) + 4, m6);
       }
+      const m4 = i8x16.splat(0xf);
+      const one = i8x16.splat(1);
       for (let j = 0; j < 4; j++) {
         const e = qo + j * 64;
-        const u1 = 1 << (2 * j);
-        const u2 = 2 << (2 * j);
-        for (let l = 0; l < 32; l++) {
-          const v = load<u8>(qs + j * 32 + l);
-          let lo = <i32>(v & 0xf);
-          let hi = <i32>(v >> 4);
+        for (let c = 0; c < 2; c++) {
+          const v = v128.load(qs + j * 32 + c * 16);
+          let lo = v128.and(v, m4);
+          let hi = i8x16.shr_u(v, 4);
           if (five) {
-            const h = <i32>load<u8>(qh + l);
-            if (h & u1) lo += 16;
-            if (h & u2) hi += 16;
+            // bit 2j of qh[l] is the fifth bit of the low nibble, bit 2j+1 of the high one
+            const h = v128.load(qh + c * 16);
+            lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
+            hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
           }
-          store<i8>(e + l, <i8>lo);
-          store<i8>(e + 32 + l, <i8>hi);
+          v128.store(e + c * 16, lo);
+          v128.store(e + 32 + c * 16, hi);
         }
       }
     } else {
@@ -185,19 +195,21 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         store<i32>(so + (g << 2), <i32>load<i8>(o + 192 + g));
         store<i32>(mo + (g << 2), 0);
       }
+      const m4 = i8x16.splat(0xf);
+      const m3 = i8x16.splat(3);
       for (let half = 0; half < 2; half++) {
         const ql = o + half * 64;
         const qh = o + 128 + half * 32;
         const e = qo + half * 128;
-        for (let l = 0; l < 32; l++) {
-          const h = <i32>load<u8>(qh + l);
-          const a = <i32>load<u8>(ql + l);
-          const c = <i32>load<u8>(ql + 32 + l);
+        for (let c = 0; c < 2; c++) {
+          const h = v128.load(qh + c * 16);
+          const a = v128.load(ql + c * 16);
+          const b2 = v128.load(ql + 32 + c * 16);
           // unsigned 0..63: ggml's AVX2 kernel subtracts 32·Σ scale·bsum per lane instead
-          store<i8>(e + l, <i8>((a & 0xf) | ((h & 3) << 4)));
-          store<i8>(e + 32 + l, <i8>((c & 0xf) | (((h >> 2) & 3) << 4)));
-          store<i8>(e + 64 + l, <i8>((a >> 4) | (((h >> 4) & 3) << 4)));
-          store<i8>(e + 96 + l, <i8>((c >> 4) | (((h >> 6) & 3) << 4)));
+          v128.store(e + c * 16, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)));
+          v128.store(e + 32 + c * 16, v128.or(v128.and(b2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)));
+          v128.store(e + 64 + c * 16, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)));
+          v128.store(e + 96 + c * 16, v128.or(i8x16.shr_u(b2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)));
         }
       }
     }
