@@ -372,15 +372,17 @@ export function widenI8(src: usize, dst: usize, n: i32): void {
 
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
- * super-block, xb per 16) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
- * (`qmatmulScratchBytes`).
+ * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
+ * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
  */
-export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize): void {
+export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
   const G = cols >> 4;
   const gps: i32 = type >= Q2_K ? 16 : 2;
   const nSB = G / gps;
   const hasMin = type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K;
-  const laneOrder = type == Q8_0 || type == Q2_K || type == Q3_K || type == Q4_K || type == Q6_K;
+  // ggml's lane order: always for the k-quants (one fma per lane per 256 values is cheap); for Q8_0 (one per 32) only
+  // when `exact` asks for it
+  const laneOrder = (type == Q8_0 && exact != 0) || type == Q2_K || type == Q3_K || type == Q4_K || type == Q6_K;
   const qBuf = scratch;
   const scBuf = qBuf + <usize>RB * cols;
   const mnBuf = scBuf + <usize>RB * G * 4;

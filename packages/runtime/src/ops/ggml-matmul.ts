@@ -47,7 +47,7 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
  */
 export function ggmlMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
   const host = wasmHost();
-  if (host && intMatmulIsExact(w.type) && intMatmul(host, w, x, n, out, threads)) return;
+  if (host && intMatmulIsExact(w.type) && intMatmul(host, w, x, n, out, threads, true)) return;
   if (w.type === GGMLType.F32 && w.cols % 16 === 0) matmulTiny(w, x, n, out);
   else if (w.type === GGMLType.F16 && w.cols % 16 === 0) matmulTiny(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
   else if (w.type === GGMLType.Q8_0 && w.cols % 32 === 0) matmulQ8_0Exact(w, x, n, out);

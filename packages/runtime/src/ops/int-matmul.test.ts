@@ -9,6 +9,7 @@ import { wasmHost } from "./wasm-host.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { matmulKQuantExact } from "./ggml-kquant-dot.js";
+import { ggmlMatmul } from "./ggml-matmul.js";
 
 const TYPES = [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
 
@@ -48,11 +49,11 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
   }
 
   for (const type of [GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q6_K]) {
-    it(`${GGMLType[type]}: bit-identical to the scalar emulation of ggml's AVX2 vec_dot (lane order)`, () => {
+    it(`${GGMLType[type]}: ggmlMatmul's WASM path bit-identical to the scalar emulation of ggml's AVX2 vec_dot (lane order)`, () => {
       const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 50 + type, 0.1), rows, cols));
       const ours = new Float32Array(nTok * rows);
       const exact = new Float32Array(nTok * rows);
-      matmulGgml(m, x, nTok, ours);
+      ggmlMatmul(m, x, nTok, ours);
       (type === GGMLType.Q8_0 ? matmulQ8_0Exact : matmulKQuantExact)(m, x, nTok, exact);
       expect(ours).toEqual(exact);
     });

@@ -36,8 +36,9 @@ export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
 }
 
 /**
- * Types whose integer kernel follows ggml's x86 AVX2 lane order and so is bit-identical to llama.cpp
- * (`ggml_vec_dot_q8_0_q8_0`, `ggml_vec_dot_q{2,3,4,6}_K_q8_K`); the others only up to float summation order.
+ * Types whose integer kernel can follow ggml's x86 AVX2 lane order and so be bit-identical to llama.cpp
+ * (`ggml_vec_dot_q8_0_q8_0` when asked for, `ggml_vec_dot_q{2,3,4,6}_K_q8_K` always); the others only up to
+ * float summation order.
  */
 export function intMatmulIsExact(type: GGMLType): boolean {
   return type === GGMLType.Q8_0 || type === GGMLType.Q2_K || type === GGMLType.Q3_K || type === GGMLType.Q4_K || type === GGMLType.Q6_K;
@@ -106,8 +107,11 @@ function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd
 /** Below this many multiply-adds a matmul stays on the calling thread (waking the workers costs more). */
 const PARALLEL_MIN_MACS = 1 << 17;
 
-/** out[t·rows + r] = Σ_c W[r, c]·x̂[t·cols + c] with x̂ the 8-bit activations; false when the type has no integer kernel. */
-export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads: number): boolean {
+/**
+ * out[t·rows + r] = Σ_c W[r, c]·x̂[t·cols + c] with x̂ the 8-bit activations; false when the type has no integer
+ * kernel. `exact`: Q8_0 in ggml's lane order too (the k-quants always are; Q8_0's per-32 fma emulation is slower).
+ */
+export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads: number, exact = false): boolean {
   const kind = intDotActivation(w.type);
   const { rows, cols } = w;
   if (kind === null || cols % (kind === "q8_0" ? 32 : 256) !== 0) return false;
@@ -124,7 +128,8 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
-  const x16 = intMatmulIsExact(w.type) ? host.block("x16", nTok * cols * 2) : 0;
+  const laneOrder = intMatmulIsExact(w.type) && (exact || w.type !== GGMLType.Q8_0);
+  const x16 = laneOrder ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   const buf = host.memory.buffer;
   const q = new Int8Array(buf, xq, nTok * cols);
@@ -133,7 +138,7 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
   if (x16) host.widenI8(xq, x16, nTok * cols);
   const parallel = parallelThreads(nTok, rows, cols, threads);
-  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes, x16 }, parallel);
+  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes, x16, exact: exact ? 1 : 0 }, parallel);
   out.set(new Float32Array(host.memory.buffer, o, nTok * rows));
   return true;
 }

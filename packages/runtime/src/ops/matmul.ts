@@ -22,7 +22,7 @@ function gemmWasm(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number
   const oOff = host.block("out", nTok * rows * 4);
   if (w.f32 && host.holds(w.data)) {
     host.f32().set(x.subarray(0, nTok * cols), xOff / 4);
-    host.run({ kind: "gemm", type: w.type, w: w.data.byteOffset, rowBytes: cols * 4, cols, rows, x: xOff, xd: 0, xb: 0, nTok, out: oOff, ldo: rows, scratchBytes: 0, x16: 0 }, parallelThreads(nTok, rows, cols, threads));
+    host.run({ kind: "gemm", type: w.type, w: w.data.byteOffset, rowBytes: cols * 4, cols, rows, x: xOff, xd: 0, xb: 0, nTok, out: oOff, ldo: rows, scratchBytes: 0, x16: 0, exact: 0 }, parallelThreads(nTok, rows, cols, threads));
   } else {
     const block = Math.max(4, Math.floor(16384 / cols) * 4);
     const wOff = host.block("w32", block * cols * 4);

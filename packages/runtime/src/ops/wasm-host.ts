@@ -24,7 +24,7 @@ interface WasmApi {
 export type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
 export type QmatmulFn = (
   type: number, w: number, rowBytes: number, cols: number, r0: number, r1: number,
-  xq: number, xd: number, xb: number, nTok: number, out: number, ldo: number, scratch: number, x16: number,
+  xq: number, xd: number, xb: number, nTok: number, out: number, ldo: number, scratch: number, x16: number, exact: number,
 ) => void;
 
 const PAGE = 65536;
@@ -41,7 +41,7 @@ const CHUNK = 4; // rows per claim
 const ROWS = 5; // output rows of the job
 const ACTIVE = 6; // threads taking part (main thread = 0, workers 1..)
 const READY = 7; // workers started
-const ARGS = 8; // 11 job arguments
+const ARGS = 8; // 12 job arguments
 const SCRATCH = 24; // per-thread scratch pointers [MAX_THREADS]
 const ROWS_DONE = SCRATCH + MAX_THREADS; // per-thread row counters [MAX_THREADS] (tests, stats)
 const CTRL_WORDS = ROWS_DONE + MAX_THREADS;
@@ -62,7 +62,7 @@ function claimLoop(c, tid, k) {
     const r0 = Atomics.add(c, ${NEXT}, chunk);
     if (r0 >= rows) break;
     const r1 = Math.min(rows, r0 + chunk);
-    if (cmd === ${CMD_QMATMUL}) k.qmatmul(c[a], c[a + 1], c[a + 2], c[a + 3], r0, r1, c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9], c[${SCRATCH} + tid], c[a + 10]);
+    if (cmd === ${CMD_QMATMUL}) k.qmatmul(c[a], c[a + 1], c[a + 2], c[a + 3], r0, r1, c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9], c[${SCRATCH} + tid], c[a + 10], c[a + 11]);
     else k.gemm(c[a + 1] + r0 * c[a + 3] * 4, c[a + 4], c[a + 8] + r0 * 4, r1 - r0, c[a + 3], c[a + 7], c[a + 9]);
     done += r1 - r0;
   }
@@ -110,6 +110,8 @@ export interface KernelJob {
   readonly ldo: number;
   /** qmatmul: the activations widened to int16. */
   readonly x16: number;
+  /** qmatmul: 1 = Q8_0 in ggml's lane order as well (bit-identical). */
+  readonly exact: number;
   /** Per-thread scratch bytes the kernel needs (qmatmul). */
   readonly scratchBytes: number;
 }
@@ -283,7 +285,7 @@ export class WasmHost {
     c[CHUNK] = Math.max(4, Math.ceil(job.rows / (active * 4) / 4) * 4);
     c[NEXT] = 0;
     c[ACTIVE] = active;
-    c.set([job.type, job.w, job.rowBytes, job.cols, job.x, job.xd, job.xb, job.nTok, job.out, job.ldo, job.x16], ARGS);
+    c.set([job.type, job.w, job.rowBytes, job.cols, job.x, job.xd, job.xb, job.nTok, job.out, job.ldo, job.x16, job.exact], ARGS);
     const kernels = { qmatmul: this.qmatmul, gemm: this.gemm };
     if (active === 1) {
       claimLoop(c, 0, kernels);
