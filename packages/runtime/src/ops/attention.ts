@@ -40,7 +40,8 @@ export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Arra
  * llama.cpp's non-flash attention on the CPU in its exact f32 order (Q, K, V already f16-rounded): K·Q as
  * tinyBLAS F16 dots (16 lanes over the head dim), soft_max_ext (scale, max, `ggml_v_expf`, per-16-cell chunk sums
  * added in double, × (float)(1/sum)), probabilities rounded to f16, then V·P as tinyBLAS F16 dots whose lanes run
- * over the KV cells (cell index mod 16). One query row at a time; slow; only for ggmlNumerics "exact".
+ * over the KV cells (cell index mod 16). One query row at a time; slower than `attendBlock`; for the "ggml" and "exact"
+ * numerics (in the "ggml" ones it keeps near-tied top-1 tokens equal to llama.cpp's, `runtime-parity.test.ts`).
  */
 function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape): void {
   const f = Math.fround;
