@@ -210,13 +210,18 @@ export async function gptqConvert(input: string, output: string, data: string | 
         if (ev.tensor.startsWith(next) || ev.tensor === "output.weight") throw new StopForward();
         hessians.tap(ev);
       });
-      for (const s of samples) {
-        model.cache.reset();
-        try {
-          model.forward(s, { logitsFor: "last" });
-        } catch (err) {
-          if (!(err instanceof StopForward)) throw err;
+      try {
+        for (const s of samples) {
+          model.cache.reset();
+          try {
+            model.forward(s, { logitsFor: "last" });
+          } catch (err) {
+            if (!(err instanceof StopForward)) throw err;
+          }
         }
+      } finally {
+        // the layer's store holds its weights in the kernels' shared memory: hand them back before the next layer's
+        store.close();
       }
       tick(`layer ${L} calibrated`);
 
