@@ -3,9 +3,10 @@
  * branching inside every op of the forward pass:
  * - "f32": exact f32 math as Transformers (safetensors checkpoints);
  * - "ggml": llama.cpp's CPU numerics up to summation order — 8-bit activations and integer block dots, f16 K/V/Q
- *   and softmax probabilities, ggml's own rms_norm/rope/swiglu/sigmoid and attention in ggml's f32 order (GGUF
- *   default). With the f32 elementwise ops or the 4-lane attention order (or both), 6 of 1024 near-tied top-1
- *   tokens of the Q2_K fixture flip against llama.cpp (99.41 %, `runtime-parity.test.ts`); with both ggml's, 100 %;
+ *   and softmax probabilities, ggml's soft_max (ggml_v_expf, 16-cell chunk sums) around 4-lane K·Q / V·P gemms, and
+ *   ggml's own rms_norm/rope/swiglu/sigmoid (GGUF default). With Math.exp's softmax instead, 6 of 1024 near-tied
+ *   top-1 tokens of the Q2_K fixture flip against llama.cpp (99.41 %, `runtime-parity.test.ts`); with ggml's, 3
+ *   (99.71 %); the f32 rms_norm/rope/swiglu/sigmoid flip 6 even with the "exact" mode's whole attention;
  * - "exact": llama.cpp's CPU backend bit for bit (`--no-repack`, x86-64 AVX2/AVX-512): scalar emulations.
  */
 import type { WeightMatrix } from "../ops/weight-matrix.js";
@@ -51,8 +52,8 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
         matmul: (w, x, n, out) => matmul(w, x, n, out, threads),
       };
     case "ggml":
-      // the fast integer matmul (Q8_0 with one float step per 32-block), ggml's elementwise ops and attention order
-      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads) };
+      // the fast integer matmul (Q8_0 with one float step per 32-block) and attention, ggml's elementwise ops
+      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads) };
     case "exact":
       return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: (w, x, n, out) => ggmlMatmul(w, x, n, out, threads) };
   }
