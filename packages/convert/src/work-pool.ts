@@ -6,9 +6,18 @@
 import { Worker } from "node:worker_threads";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { InputError } from "@moeq/formats";
 import { encodeUnit, type EncodeJob, type EncodeResult } from "./encode-rows.js";
 
-const WORKER_FILE = fileURLToPath(new URL("./quantize-worker.js", import.meta.url));
+/**
+ * The compiled worker: next to this module in dist/, or the package's dist/ when this module runs from its
+ * TypeScript source (tests).
+ */
+function defaultWorkerFile(): string {
+  const here = fileURLToPath(new URL("./quantize-worker.js", import.meta.url));
+  if (existsSync(here) || !import.meta.url.endsWith(".ts")) return here;
+  return fileURLToPath(new URL("../dist/quantize-worker.js", import.meta.url));
+}
 
 export class EncodePool {
   private readonly workers: Worker[] = [];
@@ -17,22 +26,35 @@ export class EncodePool {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (r: EncodeResult) => void; reject: (e: Error) => void }>();
   readonly threads: number;
+  /** Jobs each worker has finished (one entry per worker; empty when encoding inline). */
+  readonly jobsPerWorker: number[] = [];
 
-  constructor(threads: number) {
-    // Workers run the compiled dist/quantize-worker.js; from TypeScript sources (tests) we encode inline.
-    this.threads = threads > 1 && existsSync(WORKER_FILE) ? threads : 1;
+  /**
+   * `threads` ≤ 1 encodes inline. More start that many workers running the compiled `dist/quantize-worker.js`;
+   * when it is missing (an unbuilt package) this throws THREADS_FAILED instead of silently using one thread.
+   */
+  constructor(threads: number, workerFile = defaultWorkerFile()) {
+    if (!Number.isInteger(threads) || threads < 1) throw new InputError("BAD_THREADS", `threads must be a positive integer, got ${threads}`);
+    this.threads = threads;
+    if (threads > 1 && !existsSync(workerFile)) {
+      throw new InputError("THREADS_FAILED", `cannot start ${threads} quantize worker threads: ${workerFile} is missing (build first: npx tsc -b packages/cli)`);
+    }
     for (let i = 0; i < (this.threads > 1 ? this.threads : 0); i++) {
-      const w = new Worker(WORKER_FILE);
+      const w = new Worker(workerFile);
+      const index = i;
+      this.jobsPerWorker.push(0);
       w.on("message", (m: { id: number; out?: Uint8Array; sumSquaredError?: number; error?: string }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
+        this.jobsPerWorker[index]++;
         this.release(w);
         if (!p) return;
         if (m.error !== undefined || !m.out) p.reject(new Error(m.error ?? "worker returned nothing"));
         else p.resolve({ bytes: m.out, sumSquaredError: m.sumSquaredError });
       });
       w.on("error", (e) => {
-        for (const p of this.pending.values()) p.reject(e);
+        const err = new InputError("THREADS_FAILED", `quantize worker thread failed: ${e.message}`);
+        for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       });
       this.workers.push(w);

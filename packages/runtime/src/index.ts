@@ -15,6 +15,8 @@ export { openSafetensorsTensors, type SafetensorsTensors } from "./store/safeten
 export { openGgufFile } from "./store/gguf-source.js";
 export { decodeRow, makeWeightMatrix, type WeightMatrix } from "./ops/weight-matrix.js";
 export { matmul, matmulKernel } from "./ops/matmul.js";
+export { startKernelThreads } from "./ops/wasm-host.js";
+export type { NumericsMode } from "./llama4/numerics.js";
 export { Llama4Tokenizer, type ChatMessage, type ChatContentPart } from "./tokenizer/llama4-tokenizer.js";
 export { decodeImage, preprocessImage, expandImageTokens, type RgbImage, type ProcessedImage } from "./vision/image-processor.js";
 export { VisionEncoder } from "./vision/vision-encoder.js";

@@ -9,6 +9,7 @@ import { Llama4TextModel } from "./llama4/text-model.js";
 import { WeightStore } from "./store/weight-store.js";
 import { openSafetensorsTensors } from "./store/safetensors-source.js";
 import type { ActivationEvent } from "./llama4/taps.js";
+import type { WeightMatrix } from "./ops/weight-matrix.js";
 import { writeRandomCheckpoint } from "@moeq/test-support/random-checkpoint";
 import { patternPng } from "@moeq/test-support/pattern-png";
 
@@ -102,6 +103,33 @@ describe("Llama4 text forward", () => {
     // one event per dense weight per forward (the dense ffn_down input was once handed over twice)
     const dense = events.filter((e) => e.expert === undefined).map((e) => e.tensor);
     expect(new Set(dense).size).toBe(dense.length);
+  });
+
+  it("runs each routed expert's matmuls once per prompt over all its tokens, as MUL_MAT_ID groups them", async () => {
+    const m = await textModel(ckpt);
+    const calls: { w: WeightMatrix; n: number }[] = [];
+    const inner = m.ops.matmul;
+    m.ops.matmul = (w, x, n, out) => {
+      calls.push({ w, n });
+      inner(w, x, n, out);
+    };
+    m.forward(prompt);
+    let moeLayers = 0;
+    for (let l = 0; l < m.config.numLayers; l++) {
+      if (!m.config.moeLayers[l]) continue;
+      moeLayers++;
+      let rows = 0;
+      for (let e = 0; e < m.config.numExperts; e++) {
+        for (const t of ["gate", "up", "down"]) {
+          const w = m.store.matrix(`blk.${l}.ffn_${t}_exps.weight`, e);
+          const c = calls.filter((k) => k.w === w);
+          expect(c.length).toBeLessThanOrEqual(1);
+          if (t === "gate") rows += c[0]?.n ?? 0;
+        }
+      }
+      expect(rows).toBe(prompt.length * m.config.expertsPerToken);
+    }
+    expect(moeLayers).toBeGreaterThan(0);
   });
 
   it("rejects token ids outside the vocabulary with the file name", async () => {

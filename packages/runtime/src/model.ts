@@ -3,6 +3,7 @@
  * builds the config, weight store, tokenizer and (for HF checkpoints with a vision tower) the image encoder.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { InputError, seededRandom } from "@moeq/formats";
 import type { Llama4TextConfig } from "./llama4/config.js";
@@ -19,12 +20,16 @@ import type { VisionEncoder, VisionTensors } from "./vision/vision-encoder.js";
 import { loadVisionEncoder, loadVisionEncoderFromMmproj, safetensorsVisionTensors } from "./vision/vision-encoder.js";
 import { llama4VisionGgufName } from "./llama4/vision-names.js";
 import { dequantizeRow } from "./ops/dequant-adapter.js";
+import { startKernelThreads } from "./ops/wasm-host.js";
 import type { GgufFile } from "./store/gguf-source.js";
 
 export interface LoadModelOptions {
   /** Resident weight bytes kept in the LRU (default 4 GiB). */
   memoryBudgetBytes?: number;
-  /** Worker threads for the kernels (currently the kernels run on the calling thread). */
+  /**
+   * Threads the matmuls split their output rows over, the calling thread included (default: the machine's cores,
+   * `os.availableParallelism()`). Fails with THREADS_FAILED when the worker threads cannot start.
+   */
   threads?: number;
   /** Override the config.json path of an HF checkpoint (e.g. a variant config). */
   config?: string;
@@ -222,6 +227,8 @@ async function loadMmprojVision(modelPath: string, explicit: string | undefined)
 
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<Llama4Model> {
   if (!existsSync(path)) throw new InputError("NOT_FOUND", "no such file or directory", { file: path });
+  const threads = opts.threads ?? availableParallelism();
+  await startKernelThreads(threads);
   const isDir = statSync(path).isDirectory();
   if (!isDir && path.endsWith(".gguf")) {
     const gguf = await openGgufFile(path);
@@ -235,7 +242,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       const store = new WeightStore(path, sources, opts, () => gguf.close());
       const tokenizer = Llama4Tokenizer.fromGgufMetadata(get, path);
       const vision = await loadMmprojVision(path, opts.mmproj);
-      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true }), tokenizer, vision, tokenizer.tokenId("<|patch|>"));
+      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true, threads }), tokenizer, vision, tokenizer.tokenId("<|patch|>"));
     } catch (err) {
       gguf.close();
       throw err;
@@ -254,7 +261,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const preprocessorPath = join(dir, "preprocessor_config.json");
     const preprocessor = existsSync(preprocessorPath) ? (readJson(preprocessorPath) as Record<string, unknown>) : null;
     const vision = loadVisionEncoder(configJson, configPath, safetensorsVisionTensors(st.other, path), preprocessor);
-    return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? false }), tokenizer, vision, imageTokenId);
+    return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? false, threads }), tokenizer, vision, imageTokenId);
   } catch (err) {
     st.close();
     throw err;

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
 import { type QuantizerArgs, quantizerFlags } from "./quantize.js";
@@ -17,7 +18,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         default: "f16",
         describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
       })
-      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "worker threads (default: the machine's cores; output bytes do not depend on it)" })
       .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
       .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,7 +124,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option("k", { type: "number", default: 5, describe: "mmlu: few-shot examples from the dev split" })
       .option("fewshot-data", { type: "string", describe: "mmlu: dev split (default: dev-*.parquet next to --data)" })
       .option("engine", { choices: ENGINES, default: "moeq" as EngineName, describe: "moeq runtime or llama.cpp (GGUF only)" })
-      .option("threads", { type: "number", describe: "CPU threads (same for both engines)" })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "CPU threads, same for both engines (default: the machine's cores)" })
       .option("report", { type: "string", describe: "also write report.json / report.md / report.html here" })
       .option("json", { type: "boolean", default: false, describe: "machine-readable JSON on stdout" }) as unknown as Argv<EvalArgs>,
   handler: async (argv) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,7 +52,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .option("base", { type: "string", describe: "base model for relative gates (ppl_ratio, kld_*, same_top_p), or a llama.cpp .kld file" })
       .option("report", { type: "string", describe: "write report.json / report.md / report.html into this folder" })
       .option("engine", { choices: ENGINES, default: "moeq" as EngineName, describe: "moeq runtime or llama.cpp (GGUF only)" })
-      .option("threads", { type: "number", describe: "CPU threads (same for both engines)" })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "CPU threads, same for both engines (default: the machine's cores)" })
       .option("sweep", { type: "string", describe: "JSON [{label, sizeBytes, ppl?, kldMean?, sameTopP?}] for the quality-vs-size plot" })
       .option("expert-errors", { type: "string", describe: "JSON [{layer, expert, tensor, rmse}] from the converter, for the heatmap" })
       .option("imatrix", { type: "string", describe: "the imatrix the model was quantized with (e.g. from `moeq imatrix`), for the tokens-per-expert heatmap" })

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, readRecipeItems, type QuantizeGgufOptions } from "@moeq/convert";
@@ -67,7 +68,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
       .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
       .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" })
-      .option("threads", { type: "number", default: 1, describe: "worker threads (output bytes do not depend on it)" })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "worker threads (default: the machine's cores; output bytes do not depend on it)" })
       .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
       .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })

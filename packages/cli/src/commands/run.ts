@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import { readFileSync, existsSync } from "node:fs";
 import { InputError } from "@moeq/formats";
@@ -65,7 +66,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("top-k", { type: "number", default: 10, describe: "entries per position in --json" })
       .option("config", { type: "string", describe: "override config.json of an HF checkpoint" })
       .option("mmproj", { type: "string", describe: "vision projector GGUF for a GGUF model (default: mmproj-<model file> next to it)" })
-      .option("threads", { type: "number", describe: "worker threads" })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "CPU threads the matmuls run on (default: the machine's cores)" })
       .option("memory-budget-mb", { type: "number", describe: "resident weight budget (MiB)" }) as unknown as Argv<RunArgs>,
   handler: async (args) => {
     if (!Number.isInteger(args.n) || args.n < 0) throw new InputError("USAGE", `-n must be a non-negative integer, got ${args.n}`);

@@ -194,12 +194,27 @@ export async function gptqConvert(input: string, output: string, data: string | 
     const tick = (label: string) => opts.onProgress?.(++step, total, label);
     // A model over the weights as they stand: layers already quantized come from their shards.
     const storeNow = () => new WeightStore(dir, overlay, { memoryBudgetBytes: opts.memoryBudgetBytes ?? 2 ** 30 });
-    const modelNow = () => new Llama4TextModel(cfg, storeNow(), { ggmlNumerics: false });
-    const inputs = new LayerInputs(samples, cfg.hiddenSize, storeNow());
+    // Each pass gets a fresh store over the overlay so far, closed after it: its weights live in the kernels'
+    // shared memory until then.
+    const withModel = (run: (model: Llama4TextModel) => void): void => {
+      const store = storeNow();
+      try {
+        run(new Llama4TextModel(cfg, store, { ggmlNumerics: false }));
+      } finally {
+        store.close();
+      }
+    };
+    const embeddings = storeNow();
+    let inputs: LayerInputs;
+    try {
+      inputs = new LayerInputs(samples, cfg.hiddenSize, embeddings);
+    } finally {
+      embeddings.close();
+    }
     // After layer L's shard is in the overlay: its quantized outputs become layer L+1's inputs.
     const advance = async (L: number) => {
       await useShard(L);
-      if (samples.length > 0 && L + 1 < cfg.numLayers) inputs.advance(modelNow(), L);
+      if (samples.length > 0 && L + 1 < cfg.numLayers) withModel((model) => inputs.advance(model, L));
     };
 
     for (let L = 0; L < cfg.numLayers; L++) {
@@ -211,9 +226,10 @@ export async function gptqConvert(input: string, output: string, data: string | 
       }
       // Calibrate: layer L as stored, on the outputs of the quantized layers 0..L−1.
       const hessians = new LayerHessians(L);
-      const model = modelNow();
-      model.setTap((ev: ActivationEvent) => hessians.tap(ev));
-      inputs.observe(model, L);
+      withModel((model) => {
+        model.setTap((ev: ActivationEvent) => hessians.tap(ev));
+        inputs.observe(model, L);
+      });
       tick(`layer ${L} calibrated`);
 
       const pending: PendingTensor[] = [];

@@ -11,14 +11,12 @@ import { ropeInvFreq } from "./config.js";
 import type { WeightStore } from "../store/weight-store.js";
 import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
-import { matmul } from "../ops/matmul.js";
-import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js";
-import { ropeGgmlInPlace, ropeInPlace, type GgmlRope } from "../ops/rope.js";
 import { roundToF16 } from "../ops/half.js";
-import { ggmlMatmul } from "../ops/ggml-matmul.js";
-import { ggmlActivationsFor } from "../ops/ggml-activations.js";
 import { attendBatched } from "../ops/attention.js";
 import { ScratchPool } from "../ops/scratch.js";
+import { wasmHost } from "../ops/wasm-host.js";
+import type { WeightMatrix } from "../ops/weight-matrix.js";
+import { forwardNumerics, type ForwardNumerics } from "./numerics.js";
 
 const f = Math.fround;
 
@@ -39,18 +37,22 @@ export interface TextModelOptions {
    * On for GGUF models so our logits follow llama.cpp's; off for safetensors.
    * `"exact"`: bit-identical to llama.cpp's CPU backend with extra buffer types off (`--no-repack`) on x86-64
    * AVX2/AVX-512 builds — integer-domain Q8_0/Q2_K–Q6_K dot products in the kernels' lane order, tinyBLAS F16/F32
-   * order, ggml's rms_norm/rope (glibc sinf/cosf)/soft_max (ggml_v_expf)/swiglu/sigmoid. About 9× slower (scalar JS).
+   * order, ggml's rms_norm/rope (glibc sinf/cosf)/soft_max (ggml_v_expf)/swiglu/sigmoid. Much slower (scalar JS, one thread).
    */
   readonly ggmlNumerics?: boolean | "exact";
+  /**
+   * Threads the matmuls split their output rows over (default 1). The worker threads must be started first with
+   * `await startKernelThreads(threads)` (`loadModel` does it).
+   */
+  readonly threads?: number;
 }
 
 export class Llama4TextModel {
   readonly cache: KvCache;
-  private readonly invFreq: Float32Array;
-  private readonly ggmlRope: GgmlRope;
   private tap: ActivationTap | null = null;
-  private readonly ggmlNumerics: boolean;
-  private readonly ggmlExact: boolean;
+  /** The op implementations of this model's numerics (chosen once). */
+  readonly ops: ForwardNumerics;
+  readonly threads: number;
   private readonly scratch = new ScratchPool();
 
   constructor(
@@ -59,12 +61,14 @@ export class Llama4TextModel {
     opts: TextModelOptions = {},
   ) {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
-    this.invFreq = ropeInvFreq(config, factors);
+    const invFreq = ropeInvFreq(config, factors);
     const thetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
-    this.ggmlRope = { headDim: config.headDim, thetaScale, factors: factors ?? null, fused: true };
     this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
-    this.ggmlNumerics = (opts.ggmlNumerics ?? false) !== false;
-    this.ggmlExact = opts.ggmlNumerics === "exact";
+    const mode = opts.ggmlNumerics === "exact" ? "exact" : opts.ggmlNumerics ? "ggml" : "f32";
+    this.threads = opts.threads ?? 1;
+    // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
+    const ggml = { headDim: config.headDim, thetaScale, factors: factors ?? null, fused: true };
+    this.ops = forwardNumerics(mode, { invFreq, ggml }, this.threads);
   }
 
   get vocabSize(): number {
@@ -79,17 +83,14 @@ export class Llama4TextModel {
     this.tap?.({ tensor, rows: rows.subarray(0, nRows * nCols), nRows, nCols });
   }
 
-  /** RMSNorm in the f32 order of the numerics this model follows (ggml's or Transformers'). */
   private norm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
-    if (this.ggmlExact) rmsNormGgml(x, weight, n, d, eps, out);
-    else rmsNorm(x, weight, n, d, eps, out);
+    this.ops.rmsNorm(x, weight, n, d, eps, out);
   }
 
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    if (this.ggmlExact) ggmlMatmul(w, x, n, out);
-    else matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, n, w.cols) : x, n, out);
+    this.ops.matmul(w, x, n, out);
   }
 
   /**
@@ -101,6 +102,11 @@ export class Llama4TextModel {
     const n = tokens.length;
     const d = cfg.hiddenSize;
     const start = this.cache.length;
+    const host = wasmHost();
+    if (host) {
+      if (this.threads > host.workerCount + 1) throw new Error(`${this.threads} threads requested but ${host.workerCount + 1} started: await startKernelThreads(${this.threads}) first`);
+      host.collect(); // weights the store evicted during the previous pass are no longer in use
+    }
     this.cache.ensure(start + n);
     const h = new Float32Array(n * d);
     this.store.gatherRows("token_embd.weight", tokens, h);
@@ -162,14 +168,8 @@ export class Llama4TextModel {
     for (let t = 0; t < n; t++) {
       const pos = start + t;
       if (useRope) {
-        if (this.ggmlExact) {
-          // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
-          ropeGgmlInPlace(q, t * qDim, nh, pos, this.ggmlRope);
-          ropeGgmlInPlace(k, t * kvDim, nkv, pos, this.ggmlRope);
-        } else {
-          ropeInPlace(q, t * qDim, nh, hd, pos, this.invFreq);
-          ropeInPlace(k, t * kvDim, nkv, hd, pos, this.invFreq);
-        }
+        this.ops.rope(q, t * qDim, nh, hd, pos);
+        this.ops.rope(k, t * kvDim, nkv, hd, pos);
         if (cfg.useQkNorm) {
           // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm).
           this.norm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));
@@ -182,7 +182,7 @@ export class Llama4TextModel {
     }
     const kc = this.cache.k[l];
     const vc = this.cache.v[l];
-    if (this.ggmlNumerics) {
+    if (this.ops.f16Attention) {
       for (let i = 0; i < n * qDim; i++) q[i] = roundToF16(q[i]);
       for (let i = 0; i < n * kvDim; i++) {
         kc[start * kvDim + i] = roundToF16(k[i]);
@@ -197,8 +197,8 @@ export class Llama4TextModel {
     attendBatched(q, kc, vc, attnOut, {
       n, start, nh, nkv, hd,
       chunk: useRope ? cfg.attentionChunkSize : null,
-      roundProbs: this.ggmlNumerics,
-      ggmlOrder: this.ggmlExact,
+      roundProbs: this.ops.f16Attention,
+      ggmlOrder: this.ops.ggmlAttentionOrder,
     });
     this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
   }
@@ -210,7 +210,7 @@ export class Llama4TextModel {
     const u = this.scratch.get("ffn_up", n * ff);
     this.linear(gateName, x, n, g, expert);
     this.linear(upName, x, n, u, expert);
-    (this.ggmlExact ? swigluGgml : swiglu)(g, u, n * ff);
+    this.ops.swiglu(g, u, n * ff);
     this.linear(downName, g, n, out, expert); // linear() taps the down projection's input once
   }
 
@@ -235,8 +235,7 @@ export class Llama4TextModel {
         }
         chosen[j] = best;
         routed[best].tokens.push(t);
-        // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
-        routed[best].weights.push(this.ggmlExact ? f(1 / f(1 + f(Math.exp(-row[best])))) : f(1 / (1 + Math.exp(-row[best]))));
+        routed[best].weights.push(this.ops.sigmoid(row[best]));
       }
     }
     this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
@@ -276,16 +275,12 @@ export class Llama4TextModel {
       tap({ tensor: gateName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
       tap({ tensor: upName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
     }
-    const uw = this.store.matrix(upName, e);
-    const dw = this.store.matrix(downName, e);
-    const mm = (w: typeof gw, x: Float32Array, rows: number, y: Float32Array): void => {
-      if (this.ggmlExact) ggmlMatmul(w, x, rows, y);
-      else matmul(w, this.ggmlNumerics ? ggmlActivationsFor(w.type, x, rows, w.cols) : x, rows, y);
-    };
-    mm(gw, xin, m, g);
-    mm(uw, xin, m, u);
-    (this.ggmlExact ? swigluGgml : swiglu)(g, u, m * ff);
+    const uw: WeightMatrix = this.store.matrix(upName, e);
+    const dw: WeightMatrix = this.store.matrix(downName, e);
+    this.ops.matmul(gw, xin, m, g);
+    this.ops.matmul(uw, xin, m, u);
+    this.ops.swiglu(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
-    mm(dw, g, m, out);
+    this.ops.matmul(dw, g, m, out);
   }
 }

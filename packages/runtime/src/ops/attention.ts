@@ -18,7 +18,10 @@ export interface AttentionShape {
   readonly nkv: number;
   readonly hd: number;
   readonly chunk: number | null;
-  /** Round softmax probabilities to f16 before the V product (llama.cpp's f16 KV path). */
+  /**
+   * llama.cpp's f16 KV path: ggml's soft_max (f32 scale, `ggml_v_expf`, 16-cell chunk sums, × (float)(1/sum)) with
+   * the probabilities rounded to f16 before the V product; the K·Q and V·P dots stay 4-lane gemms.
+   */
   readonly roundProbs: boolean;
   /** Compute in llama.cpp's exact f32 order (tinyBLAS F16 dots, ggml soft_max); implies f16 operands. */
   readonly ggmlOrder?: boolean;
@@ -110,6 +113,8 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
   const k0 = chunk ? Math.floor((start + t0) / chunk) * chunk : 0;
   const len = start + t1 - k0;
   const scale = 1 / Math.sqrt(hd);
+  const fScale = Math.fround(scale);
+  const lanes = new Float64Array(16);
   const rows = group * nb;
   const qg = new Float32Array(rows * hd);
   const kg = new Float32Array(len * hd);
@@ -137,19 +142,22 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
       const o = r * len;
       let max = -Infinity;
       for (let j = lo; j <= hi; j++) {
-        const v = scores[o + j] * scale;
+        const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
         scores[o + j] = v;
         if (v > max) max = v;
       }
       let sum = 0;
-      for (let j = lo; j <= hi; j++) {
-        const e = Math.exp(scores[o + j] - max);
-        scores[o + j] = e;
-        sum += e;
+      if (s.roundProbs) sum = softmaxExpGgml(scores, o, lo, hi, k0, max, lanes);
+      else {
+        for (let j = lo; j <= hi; j++) {
+          const e = Math.exp(scores[o + j] - max);
+          scores[o + j] = e;
+          sum += e;
+        }
       }
-      const inv = 1 / sum;
+      const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
       for (let j = 0; j < lo; j++) scores[o + j] = 0;
-      for (let j = lo; j <= hi; j++) scores[o + j] = s.roundProbs ? roundToF16(scores[o + j] * inv) : scores[o + j] * inv;
+      for (let j = lo; j <= hi; j++) scores[o + j] = s.roundProbs ? roundToF16(Math.fround(scores[o + j] * inv)) : scores[o + j] * inv;
       for (let j = hi + 1; j < len; j++) scores[o + j] = 0;
     }
     matmul(f32Matrix(vgT, hd, len), scores, rows, og);
@@ -159,4 +167,25 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
       }
     }
   }
+}
+
+/**
+ * ggml_vec_soft_max_f32's exponentials and sum for one score row (cells lo..hi, stored at row offset o, absolute cell
+ * k0 + j): e = ggml_v_expf(x − max) in f32, summed in chunks of 16 cells counted from cell 0, each chunk reduced as
+ * ggml's 16 lanes and added in double. Leaves e in the row and returns the sum.
+ */
+function softmaxExpGgml(scores: Float32Array, o: number, lo: number, hi: number, k0: number, max: number, lanes: Float64Array): number {
+  const f = Math.fround;
+  let sum = 0;
+  const a = k0 + lo;
+  for (let c0 = a - (a & 15); c0 <= k0 + hi; c0 += 16) {
+    lanes.fill(0);
+    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, k0 + hi + 1); c++) {
+      const e = ggmlExpf(f(scores[o + c - k0] - max));
+      scores[o + c - k0] = e;
+      lanes[c - c0] = e;
+    }
+    sum += reduceAdd16(lanes);
+  }
+  return sum;
 }

@@ -9,6 +9,8 @@ import { matmul } from "./matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { hasExactKQuantDot, matmulKQuantExact } from "./ggml-kquant-dot.js";
+import { intMatmul, intMatmulIsExact } from "./int-matmul.js";
+import { wasmHost } from "./wasm-host.js";
 
 /**
  * F32 × F32 and F16 × F16 (activations rounded to f16 first) as llamafile's tinyBLAS (AVX-512): 16 f32 lanes over
@@ -39,7 +41,13 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
   }
 }
 
-export function ggmlMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
+/**
+ * llama.cpp's CPU matmul bit for bit. Q8_0/Q2_K/Q3_K/Q4_K/Q6_K run the WASM integer kernel (same lane order, split
+ * over `threads`; the scalar emulations below are its reference and the fallback without WebAssembly).
+ */
+export function ggmlMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
+  const host = wasmHost();
+  if (host && intMatmulIsExact(w.type) && intMatmul(host, w, x, n, out, threads, true)) return;
   if (w.type === GGMLType.F32 && w.cols % 16 === 0) matmulTiny(w, x, n, out);
   else if (w.type === GGMLType.F16 && w.cols % 16 === 0) matmulTiny(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
   else if (w.type === GGMLType.Q8_0 && w.cols % 32 === 0) matmulQ8_0Exact(w, x, n, out);

@@ -3,94 +3,49 @@
  * Weights are decoded a block of rows at a time into a reused scratch buffer (dequantize-on-the-fly, never a full
  * f32 copy of the tensor), then each decoded block is dotted with every activation row.
  * `matmul` runs the WASM SIMD kernel (f32 accumulation in four lanes) when WebAssembly SIMD is available;
- * `matmulJs` is the plain reference (f64 accumulation) it is tested against.
+ * `matmulJs` is the plain reference (f64 accumulation) it is tested against. `matmulGgml` is llama.cpp's
+ * quantized-activation matmul (integer block dots, `int-matmul.ts`).
  */
 import type { WeightMatrix } from "./weight-matrix.js";
 import { decodeRow } from "./weight-matrix.js";
-import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+import { wasmHost, wasmHostUnavailable, type WasmHost } from "./wasm-host.js";
+import { intMatmul, parallelThreads } from "./int-matmul.js";
+import { ggmlActivationsFor } from "./ggml-activations.js";
 
-type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
-
-/** The slice of the WebAssembly JS API we use (lib ES2023 without DOM has no typings for it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-/** The instantiated kernel and its memory; views are rebuilt whenever the memory grows. */
-class WasmGemm {
-  private f32: Float32Array;
-  constructor(
-    private readonly memory: WasmMemory,
-    private readonly fn: GemmFn,
-  ) {
-    this.f32 = new Float32Array(memory.buffer);
-  }
-
-  /** The kernel, or null with the reason in `wasmUnavailable` (no WebAssembly, or the module failed to load). */
-  static create(): WasmGemm | null {
-    if (!WA) {
-      wasmUnavailable = "this JavaScript engine has no WebAssembly";
-      return null;
-    }
-    try {
-      const memory = new WA.Memory({ initial: 64 });
-      const mod = new WA.Module(Buffer.from(GEMM_WASM_BASE64, "base64"));
-      const abort = () => {
-        throw new Error("wasm abort");
-      };
-      const inst = new WA.Instance(mod, { env: { memory, abort } });
-      return new WasmGemm(memory, inst.exports.gemm as GemmFn);
-    } catch (err) {
-      // e.g. no WebAssembly SIMD: matmul falls back to matmulJs, and matmulKernel() says so and why.
-      wasmUnavailable = `the WASM SIMD module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-      return null;
-    }
-  }
-
-  private ensure(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
-    if (this.f32.buffer !== this.memory.buffer || this.f32.length * 4 !== this.memory.buffer.byteLength) this.f32 = new Float32Array(this.memory.buffer);
-  }
-
-  run(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array): void {
-    const { rows, cols } = w;
+/**
+ * The f32 WASM gemm over the shared memory: F32 weights already there are used in place, split over `threads`;
+ * other types are decoded a block of rows at a time into a scratch block (one thread).
+ */
+function gemmWasm(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads: number): void {
+  const { rows, cols } = w;
+  const xOff = host.block("x32", nTok * cols * 4);
+  const oOff = host.block("out", nTok * rows * 4);
+  if (w.f32 && host.holds(w.data)) {
+    host.f32().set(x.subarray(0, nTok * cols), xOff / 4);
+    host.run({ kind: "gemm", type: w.type, w: w.data.byteOffset, rowBytes: cols * 4, cols, rows, x: xOff, xd: 0, xb: 0, nTok, out: oOff, ldo: rows, scratchBytes: 0, x16: 0, exact: 0 }, parallelThreads(nTok, rows, cols, threads));
+  } else {
     const block = Math.max(4, Math.floor(16384 / cols) * 4);
-    const base = 1024; // bytes reserved below our buffers (AS stub runtime uses none, keep a guard)
-    const xOff = base;
-    const wOff = xOff + nTok * cols * 4;
-    const oOff = wOff + block * cols * 4;
-    this.ensure(oOff + nTok * rows * 4);
-    const mem = this.f32;
+    const wOff = host.block("w32", block * cols * 4);
+    const mem = host.f32();
     mem.set(x.subarray(0, nTok * cols), xOff / 4);
     const wf = w.f32;
     for (let r = 0; r < rows; r += block) {
       const nr = Math.min(block, rows - r);
       if (wf) mem.set(wf.subarray(r * cols, (r + nr) * cols), wOff / 4);
       else for (let i = 0; i < nr; i++) decodeRow(w, r + i, mem.subarray(wOff / 4 + i * cols, wOff / 4 + (i + 1) * cols));
-      this.fn(wOff, xOff, oOff + r * 4, nr, cols, nTok, rows);
+      host.gemm(wOff, xOff, oOff + r * 4, nr, cols, nTok, rows);
     }
-    out.set(mem.subarray(oOff / 4, oOff / 4 + nTok * rows));
   }
+  out.set(new Float32Array(host.memory.buffer, oOff, nTok * rows));
 }
-
-let wasm: WasmGemm | null | undefined;
-let wasmUnavailable: string | undefined;
 
 /**
  * Which kernel `matmul` runs for rows whose length is a multiple of 4: "wasm-simd", or "js" with the reason the
  * WASM module could not be used (so a test comparing the two kernels can prove it is not comparing JS with JS).
  */
 export function matmulKernel(): { readonly kernel: "wasm-simd" } | { readonly kernel: "js"; readonly reason: string } {
-  if (wasm === undefined) wasm = WasmGemm.create();
-  return wasm ? { kernel: "wasm-simd" } : { kernel: "js", reason: wasmUnavailable ?? "unknown" };
+  const reason = wasmHostUnavailable();
+  return reason === undefined ? { kernel: "wasm-simd" } : { kernel: "js", reason };
 }
 
 let scratch = new Float32Array(0);
@@ -100,17 +55,33 @@ function scratchFor(n: number): Float32Array {
   return scratch;
 }
 
-/** Matrix-matrix product for `nTok` activation rows. `out` must hold nTok × w.rows floats. */
-export function matmul(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array): void {
+function checkShapes(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array): void {
   const { rows, cols } = w;
   if (x.length < nTok * cols) throw new RangeError(`matmul: x holds ${x.length} floats, need ${nTok}×${cols}`);
   if (out.length < nTok * rows) throw new RangeError(`matmul: out holds ${out.length} floats, need ${nTok}×${rows}`);
-  if (wasm === undefined) wasm = WasmGemm.create();
-  if (wasm && cols % 4 === 0) {
-    wasm.run(w, x, nTok, out);
+}
+
+/** Matrix-matrix product for `nTok` activation rows in f32. `out` must hold nTok × w.rows floats. */
+export function matmul(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads = 1): void {
+  checkShapes(w, x, nTok, out);
+  const host = wasmHost();
+  if (host && w.cols % 4 === 0) {
+    gemmWasm(host, w, x, nTok, out, threads);
     return;
   }
   matmulJs(w, x, nTok, out);
+}
+
+/**
+ * The matmul llama.cpp's CPU backend computes, up to float summation order (`ggmlNumerics: true`): integer block
+ * dots over 8-bit activations for Q4_0…Q8_0 and Q2_K…Q6_K weights, activations rounded to the weight's
+ * vec_dot_type (F16, BF16, …) then the f32 kernel for every other type.
+ */
+export function matmulGgml(w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads = 1): void {
+  checkShapes(w, x, nTok, out);
+  const host = wasmHost();
+  if (host && intMatmul(host, w, x, nTok, out, threads)) return;
+  matmul(w, ggmlActivationsFor(w.type, x, nTok, w.cols), nTok, out, threads);
 }
 
 /** Plain-JS reference kernel (f64 accumulation, four rows per decoded block). */

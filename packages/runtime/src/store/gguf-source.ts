@@ -33,8 +33,8 @@ export async function openGgufFile(path: string): Promise<GgufFile> {
   for (const k of g.metadata.keys()) metadata.set(k, g.get(k)!);
   await g.close();
   const fd = openSync(path, "r");
-  const readAt = (pos: number, len: number) => {
-    const buf = new Uint8Array(len);
+  const readAt = (pos: number, len: number, into?: Uint8Array) => {
+    const buf = into ?? new Uint8Array(len);
     let done = 0;
     while (done < len) {
       const n = readSync(fd, buf, done, len - done, pos + done);
@@ -58,6 +58,9 @@ export async function openGgufFile(path: string): Promise<GgufFile> {
           ne: t.ne,
           readSlice: (e) => readAt(t.offset + (e ?? 0) * sliceBytes, e === undefined ? t.byteLength : sliceBytes),
           readRow: (r) => readAt(t.offset + r * rowBytes, rowBytes),
+          readSliceInto: (e, dst) => {
+            readAt(t.offset + (e ?? 0) * sliceBytes, e === undefined ? t.byteLength : sliceBytes, dst);
+          },
         });
       }
       return m;

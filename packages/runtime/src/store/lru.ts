@@ -3,7 +3,11 @@ export class ByteLru<V> {
   private readonly map = new Map<string, { value: V; bytes: number }>();
   private used = 0;
 
-  constructor(readonly budgetBytes: number) {}
+  constructor(
+    readonly budgetBytes: number,
+    /** Called with each entry dropped (evicted, cleared, or too large to keep). */
+    private readonly onDrop: (value: V) => void = () => {},
+  ) {}
 
   get usedBytes(): number {
     return this.used;
@@ -18,11 +22,16 @@ export class ByteLru<V> {
     }
     const entry = load();
     // An entry larger than the whole budget is still returned, just not kept.
-    if (entry.bytes > this.budgetBytes) return entry.value;
+    if (entry.bytes > this.budgetBytes) {
+      this.onDrop(entry.value);
+      return entry.value;
+    }
     while (this.used + entry.bytes > this.budgetBytes && this.map.size > 0) {
       const oldest = this.map.keys().next().value as string;
-      this.used -= this.map.get(oldest)!.bytes;
+      const dropped = this.map.get(oldest)!;
+      this.used -= dropped.bytes;
       this.map.delete(oldest);
+      this.onDrop(dropped.value);
     }
     this.map.set(key, entry);
     this.used += entry.bytes;
@@ -30,6 +39,7 @@ export class ByteLru<V> {
   }
 
   clear(): void {
+    for (const e of this.map.values()) this.onDrop(e.value);
     this.map.clear();
     this.used = 0;
   }

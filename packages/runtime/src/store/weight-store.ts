@@ -3,12 +3,13 @@
  * Tensors (and single experts of 3-D expert tensors) are read positionally when first used and kept in a
  * byte-budgeted LRU; quantized data stays quantized.
  */
-import { InputError } from "@moeq/formats";
+import { InputError, ggmlRowBytes } from "@moeq/formats";
 import type { GGMLType } from "@moeq/formats";
 import { ByteLru } from "./lru.js";
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { makeWeightMatrix } from "../ops/weight-matrix.js";
 import { dequantizeRow } from "../ops/dequant-adapter.js";
+import { wasmHost } from "../ops/wasm-host.js";
 
 /** Where a tensor's bytes come from. `ne` is in ggml order: [row length, rows, experts?]. */
 export interface TensorSource {
@@ -18,6 +19,8 @@ export interface TensorSource {
   readSlice(expert: number | undefined): Uint8Array;
   /** Encoded row `row` of a 2-D tensor (embedding lookups). */
   readRow(row: number): Uint8Array;
+  /** Optional: reads the slice `readSlice` would return straight into `dst` (its exact length). */
+  readSliceInto?(expert: number | undefined, dst: Uint8Array): void;
 }
 
 export interface WeightStoreOptions {
@@ -36,7 +39,11 @@ export class WeightStore {
     opts: WeightStoreOptions = {},
     private readonly onClose: () => void = () => {},
   ) {
-    this.cache = new ByteLru(opts.memoryBudgetBytes ?? 4 * 1024 ** 3);
+    const host = wasmHost();
+    // Matrices live in the kernels' shared memory; a dropped one is freed after the forward pass using it.
+    this.cache = new ByteLru(opts.memoryBudgetBytes ?? 4 * 1024 ** 3, (m) => {
+      if (host?.holds(m.data)) host.releaseLater(m.data);
+    });
   }
 
   has(name: string): boolean {
@@ -69,7 +76,7 @@ export class WeightStore {
       if (expert === undefined && t.ne.length > 2 && t.ne.slice(2).some((d) => d !== 1)) {
         throw new InputError("BAD_TENSOR_RANK", `tensor ${name} has ne ${t.ne.join("×")}, expected 2-D`, { file: this.source });
       }
-      const m = makeWeightMatrix(t.type, t.ne[0], t.ne[1] ?? 1, t.readSlice(expert));
+      const m = makeWeightMatrix(t.type, t.ne[0], t.ne[1] ?? 1, readIntoKernelMemory(t, expert));
       return { value: m, bytes: m.data.byteLength };
     });
   }
@@ -109,4 +116,28 @@ export class WeightStore {
     this.vectors.clear();
     this.onClose();
   }
+}
+
+/**
+ * A tensor slice placed in the WASM kernels' shared memory (read straight there when the source can), so the
+ * kernels and their worker threads use the file's blocks in place; a plain copy when that memory is full or absent.
+ */
+function readIntoKernelMemory(t: TensorSource, expert: number | undefined): Uint8Array {
+  const host = wasmHost();
+  if (!host) return t.readSlice(expert);
+  if (t.readSliceInto) {
+    const rowBytes = ggmlRowBytes(t.type, t.ne[0]);
+    const bytes = rowBytes * (t.ne[1] ?? 1) * (expert === undefined ? t.ne.slice(2).reduce((a, b) => a * b, 1) : 1);
+    const dst = host.allocBytes(bytes);
+    if (dst) {
+      t.readSliceInto(expert, dst);
+      return dst;
+    }
+    return t.readSlice(expert);
+  }
+  const src = t.readSlice(expert);
+  const dst = host.allocBytes(src.byteLength);
+  if (!dst) return src;
+  dst.set(src);
+  return dst;
 }

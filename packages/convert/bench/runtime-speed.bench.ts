@@ -1,0 +1,173 @@
+// Runtime speed vs llama.cpp (node-llama-cpp 3.21.1, CPU, same GGUF, same thread count), printed as ratios of
+// ours ÷ theirs in one run:
+// - prompt processing (256 tokens) and generation (64 tokens) tokens/s, Q4_K_M and Q8_0, 1 thread and all cores,
+//   on the tiny fixture and on a synthetic Llama-4-layout model (hidden 1024, 16 experts, written to /tmp);
+// - wall time of the `moeq eval --task ppl` computation (@moeq/eval `perplexity`, n_ctx 256) on the fixture's test
+//   split, ours vs the same computation over llama.cpp's logits (libllama through koffi);
+// - resident memory of a process that loaded and ran each GGUF, vs the file size (no dequantized copy).
+// Lives in @moeq/convert because it converts the GGUFs (the runtime must not import the converter).
+// Run: npm run bench (or npx vitest run --config vitest.bench.config.ts packages/convert/bench/runtime-speed.bench.ts)
+import { it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { availableParallelism, tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { convertHfToGguf } from "../src/convert-hf.js";
+import { LlamaFType } from "../src/ftype.js";
+import { loadModel } from "@moeq/runtime";
+import { openEvalModel, perplexity } from "@moeq/eval";
+import { writeRandomCheckpoint, FIXTURE_DIR } from "@moeq/test-support/random-checkpoint";
+import { loadLlamaCppModel } from "@moeq/test-support/llama-run";
+import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
+
+const PP_TOKENS = Number(process.env.MOEQ_BENCH_TOKENS ?? 256);
+const TG_TOKENS = Number(process.env.MOEQ_BENCH_GEN ?? 64);
+const CORES = availableParallelism();
+const THREADS = [...new Set([1, CORES])];
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const work = join(tmpdir(), "moeq-pp-bench");
+const FTYPES = [
+  ["Q4_K_M", LlamaFType.MOSTLY_Q4_K_M],
+  ["Q8_0", LlamaFType.MOSTLY_Q8_0],
+] as const;
+
+/** Converts to `ftype`; `reuse` keeps an existing file (the synthetic model is seeded, the fixture may change). */
+async function ensureGguf(hfDir: string, out: string, ftype: LlamaFType, reuse: boolean): Promise<string> {
+  if (!reuse || !existsSync(out)) await convertHfToGguf(hfDir, out, { outtype: ftype, threads: CORES });
+  return out;
+}
+
+interface Speed {
+  /** Prompt tokens/s: the prompt's forward pass (last-position logits) and the first sampled token. */
+  pp: number;
+  /** Generated tokens/s: one forward + greedy sample per token after the prompt. */
+  tg: number;
+}
+
+/** Times one generation run: start → first token (the prompt pass) and first → last token (the decode steps). */
+function timing(start: number, stamps: number[], promptTokens: number): Speed {
+  const steps = stamps.length - 1;
+  return { pp: promptTokens / ((stamps[0] - start) / 1000), tg: steps > 0 ? steps / ((stamps[steps] - stamps[0]) / 1000) : NaN };
+}
+
+function bestOf(runs: Speed[]): Speed {
+  return { pp: Math.max(...runs.map((r) => r.pp)), tg: Math.max(...runs.map((r) => r.tg)) };
+}
+
+/** Ours: greedy generation of TG_TOKENS after the prompt (it may stop early at an end-of-turn token). */
+async function oursSpeed(path: string, prompt: number[], threads: number): Promise<Speed> {
+  const m = await loadModel(path, { threads });
+  try {
+    await m.generate(prompt.slice(0, 8), { maxTokens: 2, temperature: 0 }); // warm-up: weights into memory
+    const runs: Speed[] = [];
+    for (let r = 0; r < 2; r++) {
+      const stamps: number[] = [];
+      const start = performance.now();
+      await m.generate(prompt, { maxTokens: TG_TOKENS + 1, temperature: 0, onToken: () => stamps.push(performance.now()) });
+      runs.push(timing(start, stamps, prompt.length));
+    }
+    return bestOf(runs);
+  } finally {
+    await m.close();
+  }
+}
+
+/** llama.cpp: the same through node-llama-cpp's token generator (greedy), fresh context per run. */
+async function llamaSpeed(path: string, prompt: number[], threads: number): Promise<Speed> {
+  const model = await loadLlamaCppModel(path);
+  try {
+    const runs: Speed[] = [];
+    for (let r = 0; r < 3; r++) {
+      const ctx = await model.createContext({ contextSize: prompt.length + TG_TOKENS + 16, batchSize: prompt.length, threads });
+      const stamps: number[] = [];
+      const start = performance.now();
+      for await (const token of ctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        void token;
+        stamps.push(performance.now());
+        if (stamps.length > TG_TOKENS) break;
+      }
+      await ctx.dispose();
+      if (r > 0) runs.push(timing(start, stamps, prompt.length)); // the first run warms up
+    }
+    return bestOf(runs);
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** RSS growth of a fresh process that loads `path` and runs a 256-token prompt (over the process before loading). */
+function rssGrowth(path: string): number {
+  const dist = join(root, "packages/runtime/dist/index.js");
+  const code = `const base = process.memoryUsage().rss;
+const { loadModel } = await import(${JSON.stringify(dist)});
+const m = await loadModel(${JSON.stringify(path)}, { threads: 1 });
+await m.logits(Array.from({ length: 256 }, (_, i) => (i * 37 + 11) % 3000));
+console.log(process.memoryUsage().rss - base);
+await m.close();`;
+  return Number(execFileSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" }).trim());
+}
+
+it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, RSS (threads ${THREADS.join(", ")})`, async () => {
+  mkdirSync(work, { recursive: true });
+  execFileSync("npx", ["tsc", "-b", "packages/cli"], { cwd: root, stdio: "inherit" });
+  const fixtureHasWeights = existsSync(FIXTURE_DIR) && readdirSync(FIXTURE_DIR).some((f) => f.endsWith(".safetensors"));
+  const bigDir = join(work, "synthetic-h1024-e16");
+  if (!existsSync(join(bigDir, "model.safetensors"))) {
+    writeRandomCheckpoint(bigDir, {
+      seed: 5,
+      std: 0.02,
+      text: { hidden_size: 1024, intermediate_size: 1024, intermediate_size_mlp: 2048, num_local_experts: 16, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 128 },
+    });
+  }
+  const models: { model: string; ftype: string; path: string }[] = [];
+  for (const [ftype, code] of FTYPES) {
+    if (fixtureHasWeights) models.push({ model: "tiny-llama4 fixture", ftype, path: await ensureGguf(FIXTURE_DIR, join(work, `fixture-${ftype}.gguf`), code, false) });
+    models.push({ model: "synthetic h1024 E16", ftype, path: await ensureGguf(bigDir, join(work, `synthetic-${ftype}.gguf`), code, true) });
+  }
+  const prompt = Array.from({ length: PP_TOKENS }, (_, i) => (i * 37 + 11) % 3000);
+  const speed = [];
+  for (const { model, ftype, path } of models) {
+    for (const threads of THREADS) {
+      const ours = await oursSpeed(path, prompt, threads);
+      const llama = await llamaSpeed(path, prompt, threads);
+      speed.push({
+        model, ftype, threads,
+        "pp ours tok/s": +ours.pp.toFixed(1), "pp llama.cpp": +llama.pp.toFixed(1), "pp ratio": +(ours.pp / llama.pp).toFixed(3),
+        "tg ours tok/s": +ours.tg.toFixed(1), "tg llama.cpp": +llama.tg.toFixed(1), "tg ratio": +(ours.tg / llama.tg).toFixed(3),
+      });
+    }
+  }
+  console.log(
+    `moeq runtime vs llama.cpp (node-llama-cpp, default CPU backend), prompt ${PP_TOKENS} tokens then ${TG_TOKENS} greedy tokens ` +
+      `(pp = prompt pass to the first token, tg = the steps after it), ${CORES} cores`,
+  );
+  console.table(speed);
+
+  if (fixtureHasWeights) {
+    const text = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8");
+    const path = join(work, "fixture-Q4_K_M.gguf");
+    const t0 = performance.now();
+    const ours = await openEvalModel(path, { engine: "moeq", threads: CORES });
+    const a = await perplexity(ours, text, { ctx: 256 });
+    await ours.close();
+    const oursMs = performance.now() - t0;
+    const t1 = performance.now();
+    const theirs = openLlamaLogits(path, 256, CORES);
+    const b = await perplexity(theirs, text, { ctx: 256 });
+    await theirs.close();
+    const llamaMs = performance.now() - t1;
+    console.log(
+      `perplexity of fixtures/data/brown-test.txt (fixture Q4_K_M, n_ctx 256, ${CORES} threads): ours ${(oursMs / 1000).toFixed(2)} s (PPL ${a.ppl.toFixed(4)}), ` +
+        `llama.cpp ${(llamaMs / 1000).toFixed(2)} s (PPL ${b.ppl.toFixed(4)}); speed ratio (llama.cpp time ÷ ours) ${(llamaMs / oursMs).toFixed(3)}`,
+    );
+  }
+
+  const memory = models.map(({ model, ftype, path }) => {
+    const rss = rssGrowth(path);
+    const size = statSync(path).size;
+    return { model, ftype, "file MiB": +(size / 2 ** 20).toFixed(1), "RSS growth MiB": +(rss / 2 ** 20).toFixed(1), "RSS ÷ file": +(rss / size).toFixed(2) };
+  });
+  console.log("RSS growth of a process that loaded the GGUF and ran a 256-token prompt, vs the file size");
+  console.table(memory);
+}, 3_600_000);

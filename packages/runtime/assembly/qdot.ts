@@ -1,0 +1,423 @@
+// AssemblyScript source of the integer block-dot kernel (compiled with gemm.ts by scripts/build-wasm.mjs).
+// As ggml_vec_dot_*_q8_* does on CPU: a weight row in its ggml block type is decoded, a few rows at a time, into
+// int8 values q, an integer scale sc and min mn per 16 elements, and per super-block (32 elements for the legacy
+// types, 256 for the k-quants) a float scale D and min scale M: w = D·sc·q + M·mn. Activations arrive quantized to
+// 8 bits (Q8_0 / Q8_K, the weight type's vec_dot_type): int8 xq, the scale xd per super-block and the integer sums
+// xb per 16 elements. Per super-block b the integer part is exact,
+//   out[t·ldo + r] += (D_b·xd_b)·Σ_g sc_g·(Σ q·xq) + (M_b·xd_b)·Σ_g mn_g·xb_g
+// with the int8 products summed by i32x4.dot_i16x8_s; only the float accumulation over super-blocks differs from
+// ggml's lane order, so this is the fast, not the bit-exact, path.
+// The row decoders port ggml's dequantize_row_q4_0 … dequantize_row_q6_K (ggml-quants.c) to that split form.
+// Pointers are byte offsets into the (shared) memory.
+
+// ggml_type ids
+const Q4_0: i32 = 2;
+const Q4_1: i32 = 3;
+const Q5_0: i32 = 6;
+const Q5_1: i32 = 7;
+const Q8_0: i32 = 8;
+const Q2_K: i32 = 10;
+const Q3_K: i32 = 11;
+const Q4_K: i32 = 12;
+const Q5_K: i32 = 13;
+const Q6_K: i32 = 14;
+
+/** Rows decoded per block (they stay in L1 while every activation row passes over them). */
+const RB: i32 = 4;
+
+@inline function h2f(h: u32): f32 {
+  const sign: u32 = (h & 0x8000) << 16;
+  const e: u32 = (h >> 10) & 0x1f;
+  const mant: u32 = h & 0x3ff;
+  if (e == 0) {
+    const v: f32 = <f32>mant * 5.9604644775390625e-8; // 2^-24
+    return sign ? -v : v;
+  }
+  if (e == 31) return reinterpret<f32>(sign | 0x7f800000 | (mant << 13));
+  return reinterpret<f32>(sign | ((e + 112) << 23) | (mant << 13));
+}
+
+@inline function ldh(p: usize): f32 {
+  return h2f(<u32>load<u16>(p));
+}
+
+/** Q4_K / Q5_K 6-bit scale and min of sub-block j (get_scale_min_k4). */
+@inline function scaleK4(s: usize, j: i32): i32 {
+  return j < 4 ? <i32>(load<u8>(s + j) & 63) : <i32>((load<u8>(s + j + 4) & 0xf) | ((load<u8>(s + j - 4) >> 6) << 4));
+}
+@inline function minK4(s: usize, j: i32): i32 {
+  return j < 4 ? <i32>(load<u8>(s + j + 4) & 63) : <i32>((load<u8>(s + j + 4) >> 4) | ((load<u8>(s + j) >> 6) << 4));
+}
+
+/**
+ * Decodes one row of `cols` elements at `src` into q (int8 per element), sc and mn (i32 per 16 elements), D and M
+ * (f32 per super-block).
+ */
+function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: usize, D: usize, M: usize): void {
+  if (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1) {
+    const nb = cols >> 5;
+    const bytes: usize = type == Q8_0 ? 34 : type == Q4_0 ? 18 : type == Q4_1 ? 20 : type == Q5_0 ? 22 : 24;
+    for (let b = 0; b < nb; b++) {
+      const o = src + <usize>b * bytes;
+      const qo = q + (<usize>b << 5);
+      let mv: f32 = 0;
+      if (type == Q8_0) {
+        v128.store(qo, v128.load(o + 2));
+        v128.store(qo + 16, v128.load(o + 18));
+      } else if (type == Q4_0 || type == Q4_1) {
+        const qs = o + (type == Q4_0 ? 2 : 4);
+        const off: i32 = type == Q4_0 ? 8 : 0;
+        if (type == Q4_1) mv = ldh(o + 2);
+        for (let j = 0; j < 16; j++) {
+          const v = <i32>load<u8>(qs + j);
+          store<i8>(qo + j, <i8>((v & 0xf) - off));
+          store<i8>(qo + j + 16, <i8>((v >> 4) - off));
+        }
+      } else {
+        const hb = o + (type == Q5_0 ? 2 : 4);
+        const qh = load<u32>(hb);
+        const qs = hb + 4;
+        const off: i32 = type == Q5_0 ? 16 : 0;
+        if (type == Q5_1) mv = ldh(o + 2);
+        for (let j = 0; j < 16; j++) {
+          const v = <i32>load<u8>(qs + j);
+          const h0 = <i32>(((qh >> j) << 4) & 0x10);
+          const h1 = <i32>((qh >> (j + 12)) & 0x10);
+          store<i8>(qo + j, <i8>(((v & 0xf) | h0) - off));
+          store<i8>(qo + j + 16, <i8>(((v >> 4) | h1) - off));
+        }
+      }
+      const g = <usize>b << 3; // two groups × 4 bytes
+      store<i32>(sc + g, 1);
+      store<i32>(sc + g + 4, 1);
+      store<i32>(mn + g, 1);
+      store<i32>(mn + g + 4, 1);
+      store<f32>(D + (<usize>b << 2), ldh(o));
+      store<f32>(M + (<usize>b << 2), mv);
+    }
+    return;
+  }
+  const nb = cols >> 8;
+  for (let b = 0; b < nb; b++) {
+    const qo = q + (<usize>b << 8);
+    const so = sc + (<usize>b << 6); // 16 groups × 4 bytes
+    const mo = mn + (<usize>b << 6);
+    const Db = D + (<usize>b << 2);
+    const Mb = M + (<usize>b << 2);
+    if (type == Q2_K) {
+      const o = src + <usize>b * 84;
+      store<f32>(Db, ldh(o + 80));
+      store<f32>(Mb, -ldh(o + 82));
+      for (let g = 0; g < 16; g++) {
+        const v = <i32>load<u8>(o + g);
+        store<i32>(so + (g << 2), v & 0xf);
+        store<i32>(mo + (g << 2), v >> 4);
+      }
+      const m2 = i8x16.splat(3);
+      for (let chunk = 0; chunk < 2; chunk++) {
+        const qs = o + 16 + chunk * 32;
+        const v0 = v128.load(qs);
+        const v1 = v128.load(qs + 16);
+        for (let j = 0; j < 4; j++) {
+          const e = qo + chunk * 128 + j * 32;
+          v128.store(e, v128.and(i8x16.shr_u(v0, 2 * j), m2));
+          v128.store(e + 16, v128.and(i8x16.shr_u(v1, 2 * j), m2));
+        }
+      }
+    } else if (type == Q3_K) {
+      const o = src + <usize>b * 110;
+      const hm = o;
+      const qs = o + 32;
+      const sb = o + 96;
+      store<f32>(Db, ldh(o + 108));
+      store<f32>(Mb, 0);
+      for (let g = 0; g < 16; g++) {
+        const low = g < 8 ? <i32>(load<u8>(sb + g) & 0xf) : <i32>(load<u8>(sb + g - 8) >> 4);
+        const high = <i32>((load<u8>(sb + 8 + (g & 3)) >> (2 * (g >> 2))) & 3);
+        store<i32>(so + (g << 2), (low | (high << 4)) - 32);
+        store<i32>(mo + (g << 2), 0);
+      }
+      const m2 = i8x16.splat(3);
+      const four = i8x16.splat(4);
+      const zero = i8x16.splat(0);
+      for (let chunk = 0; chunk < 2; chunk++) {
+        for (let j = 0; j < 4; j++) {
+          const mask = i8x16.splat(<i8>(<i32>1 << (chunk * 4 + j)));
+          const e = qo + chunk * 128 + j * 32;
+          for (let c = 0; c < 2; c++) {
+            const lo = v128.and(i8x16.shr_u(v128.load(qs + chunk * 32 + c * 16), 2 * j), m2);
+            // minus 4 where the high bit is clear
+            const clear = i8x16.eq(v128.and(v128.load(hm + c * 16), mask), zero);
+            v128.store(e + c * 16, i8x16.sub(lo, v128.and(clear, four)));
+          }
+        }
+      }
+    } else if (type == Q4_K || type == Q5_K) {
+      const five = type == Q5_K;
+      const o = src + <usize>b * (five ? 176 : 144);
+      store<f32>(Db, ldh(o));
+      store<f32>(Mb, -ldh(o + 2));
+      const sb = o + 4;
+      const qh = o + 16;
+      const qs = o + (five ? 48 : 16);
+      for (let j = 0; j < 8; j++) {
+        const s6 = scaleK4(sb, j);
+        const m6 = minK4(sb, j);
+        store<i32>(so + (j << 3), s6);
+        store<i32>(so + (j << 3) + 4, s6);
+        store<i32>(mo + (j << 3), m6);
+        store<i32>(mo + (j << 3) + 4, m6);
+      }
+      const m4 = i8x16.splat(0xf);
+      const one = i8x16.splat(1);
+      for (let j = 0; j < 4; j++) {
+        const e = qo + j * 64;
+        for (let c = 0; c < 2; c++) {
+          const v = v128.load(qs + j * 32 + c * 16);
+          let lo = v128.and(v, m4);
+          let hi = i8x16.shr_u(v, 4);
+          if (five) {
+            // bit 2j of qh[l] is the fifth bit of the low nibble, bit 2j+1 of the high one
+            const h = v128.load(qh + c * 16);
+            lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
+            hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
+          }
+          v128.store(e + c * 16, lo);
+          v128.store(e + 32 + c * 16, hi);
+        }
+      }
+    } else {
+      // Q6_K
+      const o = src + <usize>b * 210;
+      store<f32>(Db, ldh(o + 208));
+      store<f32>(Mb, 0);
+      for (let g = 0; g < 16; g++) {
+        store<i32>(so + (g << 2), <i32>load<i8>(o + 192 + g));
+        store<i32>(mo + (g << 2), 0);
+      }
+      const m4 = i8x16.splat(0xf);
+      const m3 = i8x16.splat(3);
+      for (let half = 0; half < 2; half++) {
+        const ql = o + half * 64;
+        const qh = o + 128 + half * 32;
+        const e = qo + half * 128;
+        for (let c = 0; c < 2; c++) {
+          const h = v128.load(qh + c * 16);
+          const a = v128.load(ql + c * 16);
+          const b2 = v128.load(ql + 32 + c * 16);
+          // unsigned 0..63: ggml's AVX2 kernel subtracts 32·Σ scale·bsum per lane instead
+          v128.store(e + c * 16, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)));
+          v128.store(e + 32 + c * 16, v128.or(v128.and(b2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)));
+          v128.store(e + 64 + c * 16, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)));
+          v128.store(e + 96 + c * 16, v128.or(i8x16.shr_u(b2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)));
+        }
+      }
+    }
+  }
+}
+
+@inline function dot16(w: v128, x: v128): v128 {
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x)),
+  );
+}
+
+@inline function hsum(a: v128): f32 {
+  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+}
+
+/** Σ_b (M_b·xd_b)·Σ_g mn_g·xb_g over the row's super-blocks of `gps` groups. */
+@inline function minTerm(mn: usize, M: usize, xb: usize, xd: usize, nSB: i32, gps: i32): f32 {
+  let r: f32 = 0;
+  for (let b = 0; b < nSB; b++) {
+    const g0 = <usize>(b * gps) << 2;
+    let isum: i32;
+    if (gps == 2) isum = load<i32>(mn + g0) * load<i32>(xb + g0) + load<i32>(mn + g0 + 4) * load<i32>(xb + g0 + 4);
+    else {
+      let acc = i32x4.splat(0);
+      for (let g = 0; g < gps; g += 4) acc = i32x4.add(acc, i32x4.mul(v128.load(mn + g0 + (<usize>g << 2)), v128.load(xb + g0 + (<usize>g << 2))));
+      isum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    }
+    r += load<f32>(M + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2)) * <f32>isum;
+  }
+  return r;
+}
+
+/** Σ_b (D_b·xd_b)·Σ_g sc_g·(Σ q·xq) for one weight row and one activation row. */
+@inline function rowDot(qw: usize, sc: usize, D: usize, x: usize, xd: usize, nSB: i32, gps: i32): f32 {
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nSB; b++) {
+    let isum = i32x4.splat(0);
+    const g0 = b * gps;
+    for (let g = g0; g < g0 + gps; g++) {
+      const o = <usize>g << 4;
+      isum = i32x4.add(isum, i32x4.mul(dot16(v128.load(qw + o), v128.load(x + o)), i32x4.splat(load<i32>(sc + (<usize>g << 2)))));
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(D + (<usize>b << 2)) * load<f32>(xd + (<usize>b << 2)))));
+  }
+  return hsum(acc);
+}
+
+/** fma(a, b, c) rounded once to f32 (a·b is exact in f64 for the operands used here). */
+@inline function fmaf(a: f32, b: f32, c: f32): f32 {
+  return <f32>(<f64>a * <f64>b + <f64>c);
+}
+
+/**
+ * One weight row · one activation row in the order of ggml's x86 AVX2 kernels (`ggml_vec_dot_q8_0_q8_0`,
+ * `ggml_vec_dot_q{2,3,4,6}_K_q8_K`), which is bit-identical to them: per super-block eight int32 lanes (lane k takes
+ * the elements whose index mod 32 is in [4k, 4k+4)) times the sub-block scales, converted to f32 and
+ * fused-multiply-added with d = xd·D into eight f32 accumulators; Q2_K fma's its mins into the same accumulators
+ * first, Q4_K into four more, Q6_K subtracts 32·Σ scale·bsum per lane; then `hsum_float_8`.
+ * The same algorithm as `ops/ggml-q8-0-dot.ts` / `ops/ggml-kquant-dot.ts`, which are tested against libggml-cpu.
+ */
+function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0, a4: f32 = 0, a5: f32 = 0, a6: f32 = 0, a7: f32 = 0;
+  let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
+  const blockBytes: usize = type == Q8_0 ? 64 : 512; // i16 elements of one super-block
+  const groups = type == Q8_0 ? 1 : 8;
+  for (let b = 0; b < nSB; b++) {
+    const o = <usize>b * blockBytes;
+    // pair sums of elements 0-7, 8-15, 16-23, 24-31 of every 32, accumulated over the super-block's 32-groups
+    let p0 = i32x4.splat(0);
+    let p1 = i32x4.splat(0);
+    let p2 = i32x4.splat(0);
+    let p3 = i32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      const e = o + (<usize>g << 6);
+      p0 = i32x4.add(p0, i32x4.dot_i16x8_s(v128.load(sq + e), v128.load(x + e)));
+      p1 = i32x4.add(p1, i32x4.dot_i16x8_s(v128.load(sq + e + 16), v128.load(x + e + 16)));
+      p2 = i32x4.add(p2, i32x4.dot_i16x8_s(v128.load(sq + e + 32), v128.load(x + e + 32)));
+      p3 = i32x4.add(p3, i32x4.dot_i16x8_s(v128.load(sq + e + 48), v128.load(x + e + 48)));
+    }
+    // lane k = the four products 4k..4k+3 of each 32 (ggml's maddubs + madd lanes)
+    let la = i32x4.add(i32x4.shuffle(p0, p1, 0, 2, 4, 6), i32x4.shuffle(p0, p1, 1, 3, 5, 7));
+    let lb = i32x4.add(i32x4.shuffle(p2, p3, 0, 2, 4, 6), i32x4.shuffle(p2, p3, 1, 3, 5, 7));
+    const yd = load<f32>(xd + (<usize>b << 2));
+    const d = yd * load<f32>(D + (<usize>b << 2));
+    if (type != Q8_0) {
+      const mo = mn + (<usize>b << 6);
+      const bo = xb + (<usize>b << 6);
+      const so = sc + (<usize>b << 6);
+      if (type == Q2_K) {
+        const dmin = yd * load<f32>(M + (<usize>b << 2));
+        // lane k: mins of groups 2k, 2k+1 times their bsums
+        a0 = fmaf(dmin, <f32>(load<i32>(mo) * load<i32>(bo) + load<i32>(mo + 4) * load<i32>(bo + 4)), a0);
+        a1 = fmaf(dmin, <f32>(load<i32>(mo + 8) * load<i32>(bo + 8) + load<i32>(mo + 12) * load<i32>(bo + 12)), a1);
+        a2 = fmaf(dmin, <f32>(load<i32>(mo + 16) * load<i32>(bo + 16) + load<i32>(mo + 20) * load<i32>(bo + 20)), a2);
+        a3 = fmaf(dmin, <f32>(load<i32>(mo + 24) * load<i32>(bo + 24) + load<i32>(mo + 28) * load<i32>(bo + 28)), a3);
+        a4 = fmaf(dmin, <f32>(load<i32>(mo + 32) * load<i32>(bo + 32) + load<i32>(mo + 36) * load<i32>(bo + 36)), a4);
+        a5 = fmaf(dmin, <f32>(load<i32>(mo + 40) * load<i32>(bo + 40) + load<i32>(mo + 44) * load<i32>(bo + 44)), a5);
+        a6 = fmaf(dmin, <f32>(load<i32>(mo + 48) * load<i32>(bo + 48) + load<i32>(mo + 52) * load<i32>(bo + 52)), a6);
+        a7 = fmaf(dmin, <f32>(load<i32>(mo + 56) * load<i32>(bo + 56) + load<i32>(mo + 60) * load<i32>(bo + 60)), a7);
+      } else if (type == Q4_K) {
+        const dmin = yd * load<f32>(M + (<usize>b << 2));
+        // sub-block j (32 elements) has min mo[2j] (stored per 16) and bsum S(j) = bo[2j] + bo[2j+1]
+        m0 = fmaf(dmin, <f32>(load<i32>(mo) * (load<i32>(bo) + load<i32>(bo + 4)) + load<i32>(mo + 8) * (load<i32>(bo + 8) + load<i32>(bo + 12))), m0);
+        m1 = fmaf(dmin, <f32>(load<i32>(mo + 16) * (load<i32>(bo + 16) + load<i32>(bo + 20)) + load<i32>(mo + 24) * (load<i32>(bo + 24) + load<i32>(bo + 28))), m1);
+        m2 = fmaf(dmin, <f32>(load<i32>(mo + 32) * (load<i32>(bo + 32) + load<i32>(bo + 36)) + load<i32>(mo + 40) * (load<i32>(bo + 40) + load<i32>(bo + 44))), m2);
+        m3 = fmaf(dmin, <f32>(load<i32>(mo + 48) * (load<i32>(bo + 48) + load<i32>(bo + 52)) + load<i32>(mo + 56) * (load<i32>(bo + 56) + load<i32>(bo + 60))), m3);
+      } else if (type == Q6_K) {
+        // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
+        const c0 = i32x4(
+          load<i32>(so) * load<i32>(bo) + load<i32>(so + 4) * load<i32>(bo + 4),
+          load<i32>(so + 8) * load<i32>(bo + 8) + load<i32>(so + 12) * load<i32>(bo + 12),
+          load<i32>(so + 16) * load<i32>(bo + 16) + load<i32>(so + 20) * load<i32>(bo + 20),
+          load<i32>(so + 24) * load<i32>(bo + 24) + load<i32>(so + 28) * load<i32>(bo + 28),
+        );
+        const c1 = i32x4(
+          load<i32>(so + 32) * load<i32>(bo + 32) + load<i32>(so + 36) * load<i32>(bo + 36),
+          load<i32>(so + 40) * load<i32>(bo + 40) + load<i32>(so + 44) * load<i32>(bo + 44),
+          load<i32>(so + 48) * load<i32>(bo + 48) + load<i32>(so + 52) * load<i32>(bo + 52),
+          load<i32>(so + 56) * load<i32>(bo + 56) + load<i32>(so + 60) * load<i32>(bo + 60),
+        );
+        la = i32x4.sub(la, i32x4.shl(c0, 5));
+        lb = i32x4.sub(lb, i32x4.shl(c1, 5));
+      }
+    }
+    a0 = fmaf(d, <f32>i32x4.extract_lane(la, 0), a0);
+    a1 = fmaf(d, <f32>i32x4.extract_lane(la, 1), a1);
+    a2 = fmaf(d, <f32>i32x4.extract_lane(la, 2), a2);
+    a3 = fmaf(d, <f32>i32x4.extract_lane(la, 3), a3);
+    a4 = fmaf(d, <f32>i32x4.extract_lane(lb, 0), a4);
+    a5 = fmaf(d, <f32>i32x4.extract_lane(lb, 1), a5);
+    a6 = fmaf(d, <f32>i32x4.extract_lane(lb, 2), a6);
+    a7 = fmaf(d, <f32>i32x4.extract_lane(lb, 3), a7);
+  }
+  // hsum_float_8: 128-bit halves added, then movehl, then movehdup
+  let y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+  if (type == Q4_K) y += (m0 + m2) + (m1 + m3);
+  return y;
+}
+
+/** sq[e] = sc[e / 16]·q[e] as int16 (the lane-order kernel's weights; |sc·q| ≤ 127·63 fits). */
+function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
+  for (let g = 0; g < cols >> 4; g++) {
+    const v = v128.load(q + (<usize>g << 4));
+    const s = i16x8.splat(<i16>load<i32>(sc + (<usize>g << 2)));
+    v128.store(sq + (<usize>g << 5), i16x8.mul(i16x8.extend_low_i8x16_s(v), s));
+    v128.store(sq + (<usize>g << 5) + 16, i16x8.mul(i16x8.extend_high_i8x16_s(v), s));
+  }
+}
+
+/** dst[i] = src[i] as int16, for n int8 values (n a multiple of 16). */
+export function widenI8(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n >> 4; i++) {
+    const v = v128.load(src + (<usize>i << 4));
+    v128.store(dst + (<usize>i << 5), i16x8.extend_low_i8x16_s(v));
+    v128.store(dst + (<usize>i << 5) + 16, i16x8.extend_high_i8x16_s(v));
+  }
+}
+
+/**
+ * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
+ * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
+ * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
+ */
+export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
+  const G = cols >> 4;
+  const gps: i32 = type >= Q2_K ? 16 : 2;
+  const nSB = G / gps;
+  const hasMin = type == Q4_1 || type == Q5_1 || type == Q2_K || type == Q4_K || type == Q5_K;
+  // ggml's lane order: always for the k-quants (one fma per lane per 256 values is cheap); for Q8_0 (one per 32) only
+  // when `exact` asks for it
+  const laneOrder = (type == Q8_0 && exact != 0) || type == Q2_K || type == Q3_K || type == Q4_K || type == Q6_K;
+  const qBuf = scratch;
+  const scBuf = qBuf + <usize>RB * cols;
+  const mnBuf = scBuf + <usize>RB * G * 4;
+  const DBuf = mnBuf + <usize>RB * G * 4;
+  const MBuf = DBuf + <usize>RB * nSB * 4;
+  const sqBuf = MBuf + <usize>RB * nSB * 4;
+  for (let r = r0; r < r1; r += RB) {
+    const nr = min(RB, r1 - r);
+    for (let i = 0; i < nr; i++) {
+      decodeRow(type, w + <usize>(r + i) * rowBytes, cols, qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, mnBuf + <usize>i * G * 4, DBuf + <usize>i * nSB * 4, MBuf + <usize>i * nSB * 4);
+      if (laneOrder) scaleRow(qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, cols, sqBuf + <usize>i * cols * 2);
+    }
+    for (let i = 0; i < nr; i++) {
+      const qw = qBuf + <usize>i * cols;
+      const sc = scBuf + <usize>i * G * 4;
+      const mn = mnBuf + <usize>i * G * 4;
+      const D = DBuf + <usize>i * nSB * 4;
+      const M = MBuf + <usize>i * nSB * 4;
+      for (let t = 0; t < nTok; t++) {
+        const xt = xq + <usize>t * cols;
+        const xdt = xd + (<usize>(t * nSB) << 2);
+        const xbt = xb + (<usize>(t * G) << 2);
+        let y: f32;
+        if (laneOrder) y = rowDotLanes(type, sqBuf + <usize>i * cols * 2, sc, mn, D, M, x16 + <usize>t * cols * 2, xdt, xbt, nSB);
+        else {
+          y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
+          if (hasMin) y += minTerm(mn, M, xbt, xdt, nSB, gps);
+        }
+        store<f32>(out + ((<usize>t * ldo + r + i) << 2), y);
+      }
+    }
+  }
+}
+
+/** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
+export function qmatmulScratchBytes(cols: i32): i32 {
+  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
+}

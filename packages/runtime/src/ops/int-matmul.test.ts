@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { GGMLType } from "@moeq/formats";
+import { quantize } from "@moeq/quant";
+import { matmul, matmulGgml, matmulJs } from "./matmul.js";
+import { makeWeightMatrix, decodeRow } from "./weight-matrix.js";
+import { WeightStore, type TensorSource } from "../store/weight-store.js";
+import { ggmlActivationsFor } from "./ggml-activations.js";
+import { wasmHost } from "./wasm-host.js";
+import { seeded } from "../test-utils/seeded-floats.js";
+import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
+import { matmulKQuantExact } from "./ggml-kquant-dot.js";
+import { ggmlMatmul } from "./ggml-matmul.js";
+
+const TYPES = [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
+
+/** dequant(W) · dequant(quant(x)) in f64: what the integer block dots compute, up to float scaling order. */
+function reference(type: GGMLType, m: ReturnType<typeof makeWeightMatrix>, x: Float32Array, nTok: number): Float64Array {
+  const { rows, cols } = m;
+  const xq = ggmlActivationsFor(type, x, nTok, cols);
+  const out = new Float64Array(nTok * rows);
+  const row = new Float32Array(cols);
+  for (let r = 0; r < rows; r++) {
+    decodeRow(m, r, row);
+    for (let t = 0; t < nTok; t++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += row[c] * xq[t * cols + c];
+      out[t * rows + r] = s;
+    }
+  }
+  return out;
+}
+
+describe("matmulGgml: integer block dots over 8-bit activations", () => {
+  const rows = 13; // not a multiple of the 4-row block
+  const cols = 512;
+  const nTok = 6; // one 4-token pass plus two single tokens
+  const x = seeded(nTok * cols, 21);
+
+  for (const type of TYPES) {
+    it(`equals dequant(W)·dequant(quant(x)) for ${GGMLType[type]} weights`, () => {
+      const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 30 + type, 0.1), rows, cols));
+      const out = new Float32Array(nTok * rows);
+      matmulGgml(m, x, nTok, out);
+      const ref = reference(type, m, x, nTok);
+      let scale = 0;
+      for (const v of ref) scale = Math.max(scale, Math.abs(v));
+      for (let i = 0; i < out.length; i++) expect(Math.abs(out[i] - ref[i])).toBeLessThan(2e-5 * scale);
+    });
+  }
+
+  for (const type of [GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q6_K]) {
+    it(`${GGMLType[type]}: ggmlMatmul's WASM path bit-identical to the scalar emulation of ggml's AVX2 vec_dot (lane order)`, () => {
+      const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 50 + type, 0.1), rows, cols));
+      const ours = new Float32Array(nTok * rows);
+      const exact = new Float32Array(nTok * rows);
+      ggmlMatmul(m, x, nTok, ours);
+      (type === GGMLType.Q8_0 ? matmulQ8_0Exact : matmulKQuantExact)(m, x, nTok, exact);
+      expect(ours).toEqual(exact);
+    });
+  }
+
+  it("gives the same bits on 1 and 3 threads, and the workers really compute rows", async () => {
+    const host = wasmHost()!;
+    await host.ensureThreads(3);
+    const r = 300, c = 1024, t = 9;
+    const m = makeWeightMatrix(GGMLType.Q4_K, c, r, quantize(GGMLType.Q4_K, seeded(r * c, 5, 0.05), r, c));
+    const xs = seeded(t * c, 8);
+    const one = new Float32Array(t * r);
+    const three = new Float32Array(t * r);
+    matmulGgml(m, xs, t, one, 1);
+    const before = host.rowsDone();
+    let workerRows = [0, 0];
+    // claims are dynamic: repeat until both workers have taken rows (each call hands out 12 chunks)
+    for (let i = 0; i < 20 && workerRows.some((n) => n === 0); i++) {
+      matmulGgml(m, xs, t, three, 3);
+      expect(three).toEqual(one);
+      const now = host.rowsDone();
+      workerRows = [now[1] - before[1], now[2] - before[2]];
+    }
+    expect(workerRows.every((n) => n > 0)).toBe(true);
+  });
+});
+
+describe("f32 gemm over the shared memory", () => {
+  it("an F32 weight from the store runs in place on 3 threads with the bits of 1 thread (≈ the JS reference)", async () => {
+    await wasmHost()!.ensureThreads(3);
+    const r = 200, c = 1024, t = 5;
+    const values = seeded(r * c, 4, 0.05);
+    const src: TensorSource = {
+      type: GGMLType.F32,
+      ne: [c, r],
+      readSlice: () => new Uint8Array(values.buffer.slice(0)),
+      readRow: (i) => new Uint8Array(values.buffer.slice(i * c * 4, (i + 1) * c * 4)),
+    };
+    const store = new WeightStore("mem", new Map([["w", src]]));
+    const m = store.matrix("w");
+    expect(wasmHost()!.holds(m.data)).toBe(true);
+    const xs = seeded(t * c, 9);
+    const one = new Float32Array(t * r);
+    const three = new Float32Array(t * r);
+    const ref = new Float32Array(t * r);
+    matmul(m, xs, t, one, 1);
+    matmul(m, xs, t, three, 3);
+    matmulJs(m, xs, t, ref);
+    expect(three).toEqual(one);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(one[i] - ref[i])).toBeLessThan(1e-4 * (1 + Math.abs(ref[i])));
+    store.close();
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * llama.cpp's CPU matmul for block-quantized weights, the fast way: the activations are quantized once per row to
+ * the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, Q8_K for Q2_K…Q6_K, as
+ * quantize_row_q8_0 / quantize_row_q8_K_ref), then the WASM kernel (`assembly/qdot.ts`) takes integer block dot
+ * products straight from the weight's file blocks (no dequantized copy), split over output rows between threads.
+ * The integer sums are exact; for Q8_0, Q2_K, Q3_K, Q4_K and Q6_K the float steps follow ggml's AVX2 lane order too,
+ * so those results are bit-identical to llama.cpp (`intMatmulIsExact`); Q4_0/Q4_1/Q5_0/Q5_1/Q5_K scale each
+ * super-block's integer sum once (float order differs from ggml's by about an ulp).
+ */
+import { GGMLType } from "@moeq/formats";
+import type { WeightMatrix } from "./weight-matrix.js";
+import type { WasmHost } from "./wasm-host.js";
+import { roundToF16 } from "./half.js";
+
+const f = Math.fround;
+const MAGIC = 12582912; // 1.5·2^23: adding it in f32 rounds to the nearest integer, ties to even (ggml nearest_int)
+
+/** Which 8-bit activation blocks a weight type's integer dot product takes (null: no integer kernel). */
+export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
+  switch (type) {
+    case GGMLType.Q4_0:
+    case GGMLType.Q4_1:
+    case GGMLType.Q5_0:
+    case GGMLType.Q5_1:
+    case GGMLType.Q8_0:
+      return "q8_0";
+    case GGMLType.Q2_K:
+    case GGMLType.Q3_K:
+    case GGMLType.Q4_K:
+    case GGMLType.Q5_K:
+    case GGMLType.Q6_K:
+      return "q8_K";
+    default:
+      return null;
+  }
+}
+
+/**
+ * Types whose integer kernel can follow ggml's x86 AVX2 lane order and so be bit-identical to llama.cpp
+ * (`ggml_vec_dot_q8_0_q8_0` when asked for, `ggml_vec_dot_q{2,3,4,6}_K_q8_K` always); the others only up to
+ * float summation order.
+ */
+export function intMatmulIsExact(type: GGMLType): boolean {
+  return type === GGMLType.Q8_0 || type === GGMLType.Q2_K || type === GGMLType.Q3_K || type === GGMLType.Q4_K || type === GGMLType.Q6_K;
+}
+
+/**
+ * quantize_row_q8_0 (x86): per 32 values d = fp16(amax/127), q = round_even(x·127/amax). Writes int8 `q`, the
+ * scale per 32 values `xd` and the integer sums per 16 values `xb` (the Q8_1 sums the offset types Q4_1/Q5_1 need).
+ */
+function quantizeQ8_0(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
+  for (let b = 0; b < (n * cols) / 32; b++) {
+    const off = b * 32;
+    let amax = 0;
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(x[off + j]);
+      if (a > amax) amax = a;
+    }
+    xd[b] = roundToF16(f(amax / 127));
+    const id = amax !== 0 ? f(127 / amax) : 0;
+    for (let g = 0; g < 2; g++) {
+      let s = 0;
+      for (let j = off + 16 * g; j < off + 16 * g + 16; j++) {
+        const v = f(f(x[j] * id) + MAGIC) - MAGIC;
+        q[j] = v;
+        s += v;
+      }
+      xb[2 * b + g] = s;
+    }
+  }
+}
+
+/** quantize_row_q8_K_ref: per 256 values iscale = −127/max (signed largest magnitude), q = min(127, nearest_int), d = 1/iscale; bsums per 16. */
+function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
+  for (let b = 0; b < (n * cols) / 256; b++) {
+    const off = b * 256;
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 256; j++) {
+      const v = x[off + j];
+      const a = Math.abs(v);
+      if (a > amax) {
+        amax = a;
+        max = v;
+      }
+    }
+    if (amax === 0) {
+      q.fill(0, off, off + 256);
+      xd[b] = 0;
+      xb.fill(0, b * 16, b * 16 + 16);
+      continue;
+    }
+    const iscale = f(-127 / max);
+    xd[b] = f(1 / iscale);
+    for (let g = 0; g < 16; g++) {
+      let s = 0;
+      for (let j = off + g * 16; j < off + g * 16 + 16; j++) {
+        const v = Math.min(127, f(f(iscale * x[j]) + MAGIC) - MAGIC);
+        q[j] = v;
+        s += v;
+      }
+      xb[b * 16 + g] = s;
+    }
+  }
+}
+
+/** Below this many multiply-adds a matmul stays on the calling thread (waking the workers costs more). */
+const PARALLEL_MIN_MACS = 1 << 17;
+
+/**
+ * out[t·rows + r] = Σ_c W[r, c]·x̂[t·cols + c] with x̂ the 8-bit activations; false when the type has no integer
+ * kernel. `exact`: Q8_0 in ggml's lane order too (the k-quants always are; Q8_0's per-32 fma emulation is slower).
+ */
+export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number, out: Float32Array, threads: number, exact = false): boolean {
+  const kind = intDotActivation(w.type);
+  const { rows, cols } = w;
+  if (kind === null || cols % (kind === "q8_0" ? 32 : 256) !== 0) return false;
+  const G = cols / 16;
+  const nSB = cols / (kind === "q8_0" ? 32 : 256);
+  let wOff: number;
+  if (host.holds(w.data)) wOff = w.data.byteOffset;
+  else {
+    // weights outside the shared memory (it was full): copied for this call only
+    wOff = host.block("weight-copy", rows * w.rowBytes);
+    host.u8().set(w.data.subarray(0, rows * w.rowBytes), wOff);
+  }
+  const xq = host.block("xq", nTok * cols);
+  const xd = host.block("xd", nTok * nSB * 4);
+  const xb = host.block("xb", nTok * G * 4);
+  const o = host.block("out", nTok * rows * 4);
+  const laneOrder = intMatmulIsExact(w.type) && (exact || w.type !== GGMLType.Q8_0);
+  const x16 = laneOrder ? host.block("x16", nTok * cols * 2) : 0;
+  const scratchBytes = host.qmatmulScratchBytes(cols);
+  const buf = host.memory.buffer;
+  const q = new Int8Array(buf, xq, nTok * cols);
+  const d = new Float32Array(buf, xd, nTok * nSB);
+  const sums = new Int32Array(buf, xb, nTok * G);
+  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
+  if (x16) host.widenI8(xq, x16, nTok * cols);
+  const parallel = parallelThreads(nTok, rows, cols, threads);
+  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes, x16, exact: exact ? 1 : 0 }, parallel);
+  out.set(new Float32Array(host.memory.buffer, o, nTok * rows));
+  return true;
+}
+
+/** Shared with the f32 path: whether a matmul of this size is worth the workers. */
+export function parallelThreads(nTok: number, rows: number, cols: number, threads: number): number {
+  return nTok * rows * cols >= PARALLEL_MIN_MACS ? threads : 1;
+}
