@@ -53,8 +53,7 @@ it("GPTQ vs RTN quality table", async () => {
       rows.push(line);
       process.stderr.write(`${line}\n`);
     }
-    const experts = (r: GptqReport) =>
-      r.layers.flatMap((l) => l.linears).filter((x) => /experts\.\d+\./.test(x.module));
+    const experts = (r: GptqReport) => r.layers.flatMap((l) => l.linears).filter((x) => /experts\.\d+\./.test(x.module));
     const g4 = experts(reports.get("GPTQ 4-bit g128")!);
     const byExpert = new Map<string, { tokens: number; gptq: number; rtn: number }>();
     for (const x of g4) {

@@ -57,7 +57,10 @@ it("perplexity by file type", async () => {
       "",
       "| file type | tensor data (MiB) | bits/weight | PPL | ± | vs F16 |",
       "|---|---:|---:|---:|---:|---:|",
-      ...rows.map((r) => `| ${r.name} | ${r.mib.toFixed(2)} | ${r.bpw.toFixed(2)} | ${r.ppl.toFixed(4)} | ${r.pm.toFixed(4)} | ${base ? `${(((r.ppl - base) / base) * 100).toFixed(2)} %` : ""} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${r.mib.toFixed(2)} | ${r.bpw.toFixed(2)} | ${r.ppl.toFixed(4)} | ${r.pm.toFixed(4)} | ${base ? `${(((r.ppl - base) / base) * 100).toFixed(2)} %` : ""} |`,
+      ),
     ];
     console.log(lines.join("\n"));
     if (env.MOEQ_PPL_OUT) writeFileSync(env.MOEQ_PPL_OUT, lines.join("\n") + "\n");

@@ -109,7 +109,29 @@ it("recipe vs llama.cpp mixtures at equal size", async () => {
       const size = statSync(mix).size;
       const recipe = f(`${ft}.recipe.txt`);
       const out = f(`${ft}.recipe.gguf`);
-      const args = ["recipe", f("bf16.gguf"), "-o", recipe, "--size", String(size), "--data", calib, "--imatrix", f("imatrix.gguf"), "--ctx", String(ctx), "--chunks", String(calibChunks), "--costs", f("costs.json"), "--gguf", out, "--threads", "2", "--json"];
+      const args = [
+        "recipe",
+        f("bf16.gguf"),
+        "-o",
+        recipe,
+        "--size",
+        String(size),
+        "--data",
+        calib,
+        "--imatrix",
+        f("imatrix.gguf"),
+        "--ctx",
+        String(ctx),
+        "--chunks",
+        String(calibChunks),
+        "--costs",
+        f("costs.json"),
+        "--gguf",
+        out,
+        "--threads",
+        "2",
+        "--json",
+      ];
       if (env.MOEQ_RECIPE_TYPES) args.push("--types", env.MOEQ_RECIPE_TYPES);
       const rep = JSON.parse(await moeq(...args));
       const rsize = statSync(out).size;

@@ -141,10 +141,15 @@ export class FakeHub {
       return false;
     }
     if (this.options.gated?.has(repoId)) {
-      this.json(res, 403, { error: `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.` }, {
-        "x-error-code": "GatedRepo",
-        "x-error-message": "Access to this resource is gated.",
-      });
+      this.json(
+        res,
+        403,
+        { error: `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.` },
+        {
+          "x-error-code": "GatedRepo",
+          "x-error-message": "Access to this resource is gated.",
+        },
+      );
       return false;
     }
     if (mustExist && !this.repos.has(repoId)) {
@@ -159,7 +164,13 @@ export class FakeHub {
     const method = req.method ?? "GET";
     const needsBody = method === "POST" || method === "PUT";
     const body = needsBody ? await this.readBody(req) : undefined;
-    this.requests.push({ method, url: url.pathname + url.search, range: req.headers.range, authorization: req.headers.authorization, ...(body ? { body } : {}) });
+    this.requests.push({
+      method,
+      url: url.pathname + url.search,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+      ...(body ? { body } : {}),
+    });
     const p = decodeURIComponent(url.pathname);
     let m: RegExpExecArray | null;
     const fail = this.options.metadataFailure;
@@ -173,8 +184,20 @@ export class FakeHub {
       const repoId = m[1]!;
       if (!this.guard(req, res, repoId)) return;
       const repo = this.repos.get(repoId)!;
-      if (m[2] !== "main" && m[2] !== "HEAD" && m[2] !== repo.commit) return this.json(res, 404, { error: "Invalid rev id" }, { "x-error-code": "RevisionNotFound" });
-      return this.json(res, 200, { _id: "0".repeat(24), id: repoId, sha: repo.commit, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z", cardData: this.cardData.get(repoId), siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) });
+      if (m[2] !== "main" && m[2] !== "HEAD" && m[2] !== repo.commit)
+        return this.json(res, 404, { error: "Invalid rev id" }, { "x-error-code": "RevisionNotFound" });
+      return this.json(res, 200, {
+        _id: "0".repeat(24),
+        id: repoId,
+        sha: repo.commit,
+        private: false,
+        gated: false,
+        downloads: 0,
+        likes: 0,
+        lastModified: "2026-01-01T00:00:00.000Z",
+        cardData: this.cardData.get(repoId),
+        siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
+      });
     }
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) {
       const repoId = m[1]!;
@@ -194,7 +217,12 @@ export class FakeHub {
       const repoId = m[1]!;
       if (!this.guard(req, res, repoId)) return;
       if (this.options.gatedDownloads?.has(repoId)) {
-        return this.json(res, 403, { error: `Access to model ${repoId} is restricted and you are not in the authorized list.` }, { "x-error-code": "GatedRepo" });
+        return this.json(
+          res,
+          403,
+          { error: `Access to model ${repoId} is restricted and you are not in the authorized list.` },
+          { "x-error-code": "GatedRepo" },
+        );
       }
       const repo = this.repos.get(repoId)!;
       const file = repo.files.get(m[3]!);
@@ -206,7 +234,12 @@ export class FakeHub {
       const common = { "x-repo-commit": repo.commit, "x-linked-size": String(file.content.length) };
       if (file.lfs) {
         // The Hub answers LFS files with a redirect to its CDN; the metadata rides on the 302.
-        res.writeHead(302, { ...common, "x-linked-etag": `"${sha256Hex(file.content)}"`, etag: `W/"${gitBlobSha1(file.content)}"`, location: `${this.cdnUrl}/cdn/${repoId}/${m[3]}` });
+        res.writeHead(302, {
+          ...common,
+          "x-linked-etag": `"${sha256Hex(file.content)}"`,
+          etag: `W/"${gitBlobSha1(file.content)}"`,
+          location: `${this.cdnUrl}/cdn/${repoId}/${m[3]}`,
+        });
         return void res.end();
       }
       return this.serveContent(req, res, m[3]!, file.content, { ...common, etag: `"${gitBlobSha1(file.content)}"` });
@@ -248,7 +281,9 @@ export class FakeHub {
         {
           transfer: "basic",
           objects: batch.objects.map((o) =>
-            this.lfsStore.has(o.oid) ? { oid: o.oid, size: o.size } : { oid: o.oid, size: o.size, actions: { upload: { href: `${this.url}/lfs-upload/${o.oid}` } } },
+            this.lfsStore.has(o.oid)
+              ? { oid: o.oid, size: o.size }
+              : { oid: o.oid, size: o.size, actions: { upload: { href: `${this.url}/lfs-upload/${o.oid}` } } },
           ),
         },
         { "content-type": "application/vnd.git-lfs+json" },

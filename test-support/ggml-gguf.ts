@@ -6,8 +6,19 @@ import { ggmlBaseLib } from "./ggml-lib.js";
 
 /** gguf_type ids (gguf.h), duplicated here on purpose: the tests compare ours against these. */
 export const GGUF_C_TYPE = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
-  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 export type CScalar = number | bigint | boolean | string;
@@ -167,18 +178,42 @@ export function readGgufWithLlama(path: string): CGgufContent | null {
       let value: CScalar | CScalar[];
       let arrayType: number | undefined;
       switch (type) {
-        case GGUF_C_TYPE.UINT8: value = b.getValU8(ctx, i); break;
-        case GGUF_C_TYPE.INT8: value = b.getValI8(ctx, i); break;
-        case GGUF_C_TYPE.UINT16: value = b.getValU16(ctx, i); break;
-        case GGUF_C_TYPE.INT16: value = b.getValI16(ctx, i); break;
-        case GGUF_C_TYPE.UINT32: value = b.getValU32(ctx, i); break;
-        case GGUF_C_TYPE.INT32: value = b.getValI32(ctx, i); break;
-        case GGUF_C_TYPE.FLOAT32: value = b.getValF32(ctx, i); break;
-        case GGUF_C_TYPE.UINT64: value = BigInt.asUintN(64, BigInt(b.getValU64(ctx, i))); break;
-        case GGUF_C_TYPE.INT64: value = BigInt.asIntN(64, BigInt(b.getValI64(ctx, i))); break;
-        case GGUF_C_TYPE.FLOAT64: value = b.getValF64(ctx, i); break;
-        case GGUF_C_TYPE.BOOL: value = b.getValBool(ctx, i); break;
-        case GGUF_C_TYPE.STRING: value = b.getValStr(ctx, i); break;
+        case GGUF_C_TYPE.UINT8:
+          value = b.getValU8(ctx, i);
+          break;
+        case GGUF_C_TYPE.INT8:
+          value = b.getValI8(ctx, i);
+          break;
+        case GGUF_C_TYPE.UINT16:
+          value = b.getValU16(ctx, i);
+          break;
+        case GGUF_C_TYPE.INT16:
+          value = b.getValI16(ctx, i);
+          break;
+        case GGUF_C_TYPE.UINT32:
+          value = b.getValU32(ctx, i);
+          break;
+        case GGUF_C_TYPE.INT32:
+          value = b.getValI32(ctx, i);
+          break;
+        case GGUF_C_TYPE.FLOAT32:
+          value = b.getValF32(ctx, i);
+          break;
+        case GGUF_C_TYPE.UINT64:
+          value = BigInt.asUintN(64, BigInt(b.getValU64(ctx, i)));
+          break;
+        case GGUF_C_TYPE.INT64:
+          value = BigInt.asIntN(64, BigInt(b.getValI64(ctx, i)));
+          break;
+        case GGUF_C_TYPE.FLOAT64:
+          value = b.getValF64(ctx, i);
+          break;
+        case GGUF_C_TYPE.BOOL:
+          value = b.getValBool(ctx, i);
+          break;
+        case GGUF_C_TYPE.STRING:
+          value = b.getValStr(ctx, i);
+          break;
         case GGUF_C_TYPE.ARRAY: {
           arrayType = b.getArrType(ctx, i) as number;
           const n = Number(b.getArrN(ctx, i));
@@ -269,18 +304,41 @@ function packScalars(type: number, values: CScalar[]): Buffer {
   values.forEach((v, j) => {
     const o = j * e.size;
     switch (type) {
-      case GGUF_C_TYPE.UINT8: dv.setUint8(o, v as number); break;
-      case GGUF_C_TYPE.INT8: dv.setInt8(o, v as number); break;
-      case GGUF_C_TYPE.UINT16: dv.setUint16(o, v as number, true); break;
-      case GGUF_C_TYPE.INT16: dv.setInt16(o, v as number, true); break;
-      case GGUF_C_TYPE.UINT32: dv.setUint32(o, v as number, true); break;
-      case GGUF_C_TYPE.INT32: dv.setInt32(o, v as number, true); break;
-      case GGUF_C_TYPE.FLOAT32: dv.setFloat32(o, v as number, true); break;
-      case GGUF_C_TYPE.BOOL: dv.setUint8(o, v ? 1 : 0); break;
-      case GGUF_C_TYPE.UINT64: dv.setBigUint64(o, v as bigint, true); break;
-      case GGUF_C_TYPE.INT64: dv.setBigInt64(o, v as bigint, true); break;
-      case GGUF_C_TYPE.FLOAT64: dv.setFloat64(o, v as number, true); break;
-      default: throw new Error(`cannot pack gguf type ${type}`);
+      case GGUF_C_TYPE.UINT8:
+        dv.setUint8(o, v as number);
+        break;
+      case GGUF_C_TYPE.INT8:
+        dv.setInt8(o, v as number);
+        break;
+      case GGUF_C_TYPE.UINT16:
+        dv.setUint16(o, v as number, true);
+        break;
+      case GGUF_C_TYPE.INT16:
+        dv.setInt16(o, v as number, true);
+        break;
+      case GGUF_C_TYPE.UINT32:
+        dv.setUint32(o, v as number, true);
+        break;
+      case GGUF_C_TYPE.INT32:
+        dv.setInt32(o, v as number, true);
+        break;
+      case GGUF_C_TYPE.FLOAT32:
+        dv.setFloat32(o, v as number, true);
+        break;
+      case GGUF_C_TYPE.BOOL:
+        dv.setUint8(o, v ? 1 : 0);
+        break;
+      case GGUF_C_TYPE.UINT64:
+        dv.setBigUint64(o, v as bigint, true);
+        break;
+      case GGUF_C_TYPE.INT64:
+        dv.setBigInt64(o, v as bigint, true);
+        break;
+      case GGUF_C_TYPE.FLOAT64:
+        dv.setFloat64(o, v as number, true);
+        break;
+      default:
+        throw new Error(`cannot pack gguf type ${type}`);
     }
   });
   return buf;
@@ -296,18 +354,42 @@ export function writeGgufWithLlama(path: string, kvs: CKV[], tensors: CWriteTens
     for (const kv of kvs) {
       const v = kv.value;
       switch (kv.type) {
-        case GGUF_C_TYPE.UINT8: b.setValU8(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.INT8: b.setValI8(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.UINT16: b.setValU16(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.INT16: b.setValI16(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.UINT32: b.setValU32(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.INT32: b.setValI32(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.FLOAT32: b.setValF32(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.UINT64: b.setValU64(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.INT64: b.setValI64(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.FLOAT64: b.setValF64(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.BOOL: b.setValBool(ctx, kv.key, v); break;
-        case GGUF_C_TYPE.STRING: b.setValStr(ctx, kv.key, v); break;
+        case GGUF_C_TYPE.UINT8:
+          b.setValU8(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.INT8:
+          b.setValI8(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.UINT16:
+          b.setValU16(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.INT16:
+          b.setValI16(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.UINT32:
+          b.setValU32(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.INT32:
+          b.setValI32(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.FLOAT32:
+          b.setValF32(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.UINT64:
+          b.setValU64(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.INT64:
+          b.setValI64(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.FLOAT64:
+          b.setValF64(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.BOOL:
+          b.setValBool(ctx, kv.key, v);
+          break;
+        case GGUF_C_TYPE.STRING:
+          b.setValStr(ctx, kv.key, v);
+          break;
         case GGUF_C_TYPE.ARRAY: {
           const arr = v as CScalar[];
           if (kv.arrayType === GGUF_C_TYPE.STRING) b.setArrStr(ctx, kv.key, arr as string[], arr.length);

@@ -2,15 +2,7 @@
 // by @moeq/quant's tests and bench. Test-only: no package imports this.
 import { ggmlBaseLib } from "./ggml-lib.js";
 
-type QuantizeChunk = (
-  type: number,
-  src: Float32Array,
-  dst: Uint8Array,
-  start: number,
-  nrows: number,
-  nPerRow: number,
-  imatrix: Float32Array | null,
-) => number;
+type QuantizeChunk = (type: number, src: Float32Array, dst: Uint8Array, start: number, nrows: number, nPerRow: number, imatrix: Float32Array | null) => number;
 type ToFloat = (src: Uint8Array, dst: Float32Array, n: number) => void;
 
 let quantizeChunkFn: QuantizeChunk | undefined;
@@ -45,14 +37,7 @@ export function ggmlQuantizeChunk(type: number, src: Float32Array, nrows: number
 }
 
 /** Same as ggmlQuantizeChunk but into a caller-owned buffer (for the bench: no allocation per call). */
-export function ggmlQuantizeChunkInto(
-  type: number,
-  src: Float32Array,
-  dst: Uint8Array,
-  nrows: number,
-  nPerRow: number,
-  imatrix?: Float32Array | null,
-): number {
+export function ggmlQuantizeChunkInto(type: number, src: Float32Array, dst: Uint8Array, nrows: number, nPerRow: number, imatrix?: Float32Array | null): number {
   bind();
   return quantizeChunkFn!(type, src, dst, 0, nrows, nPerRow, imatrix ?? null);
 }

@@ -35,21 +35,71 @@ function bind(): Fns {
   const ggml = koffi.load(`${llamaBinDir()}/libggml.v0.4.0.so`);
   ggml.func("void ggml_backend_load_all_from_path(const char *dir)")(llamaBinDir());
   const MP = koffi.struct("moeq_llama_model_params", {
-    devices: "void *", tensor_buft_overrides: "void *", n_gpu_layers: "int32_t", split_mode: "int", load_mode: "int", lazy_mode: "int",
-    main_gpu: "int32_t", tensor_split: "void *", progress_callback: "void *", progress_callback_user_data: "void *", kv_overrides: "void *",
-    vocab_only: "bool", check_tensors: "bool", use_extra_bufts: "bool", no_host: "bool", no_alloc: "bool", load_mtp: "bool",
+    devices: "void *",
+    tensor_buft_overrides: "void *",
+    n_gpu_layers: "int32_t",
+    split_mode: "int",
+    load_mode: "int",
+    lazy_mode: "int",
+    main_gpu: "int32_t",
+    tensor_split: "void *",
+    progress_callback: "void *",
+    progress_callback_user_data: "void *",
+    kv_overrides: "void *",
+    vocab_only: "bool",
+    check_tensors: "bool",
+    use_extra_bufts: "bool",
+    no_host: "bool",
+    no_alloc: "bool",
+    load_mtp: "bool",
   });
   const CP = koffi.struct("moeq_llama_context_params", {
-    n_ctx: "uint32_t", n_batch: "uint32_t", n_ubatch: "uint32_t", n_seq_max: "uint32_t", n_rs_seq: "uint32_t", n_outputs_max: "uint32_t",
-    n_outputs_max_per_seq: "uint32_t", n_threads: "int32_t", n_threads_batch: "int32_t", ctx_type: "int", rope_scaling_type: "int",
-    pooling_type: "int", attention_type: "int", flash_attn_type: "int", rope_freq_base: "float", rope_freq_scale: "float",
-    yarn_ext_factor: "float", yarn_attn_factor: "float", yarn_beta_fast: "float", yarn_beta_slow: "float", yarn_orig_ctx: "uint32_t",
-    defrag_thold: "float", cb_eval: "void *", cb_eval_user_data: "void *", type_k: "int", type_v: "int", abort_callback: "void *",
-    abort_callback_data: "void *", embeddings: "bool", offload_kqv: "bool", no_perf: "bool", op_offload: "bool", swa_full: "bool",
-    kv_unified: "bool", samplers: "void *", n_samplers: "size_t", ctx_other: "void *",
+    n_ctx: "uint32_t",
+    n_batch: "uint32_t",
+    n_ubatch: "uint32_t",
+    n_seq_max: "uint32_t",
+    n_rs_seq: "uint32_t",
+    n_outputs_max: "uint32_t",
+    n_outputs_max_per_seq: "uint32_t",
+    n_threads: "int32_t",
+    n_threads_batch: "int32_t",
+    ctx_type: "int",
+    rope_scaling_type: "int",
+    pooling_type: "int",
+    attention_type: "int",
+    flash_attn_type: "int",
+    rope_freq_base: "float",
+    rope_freq_scale: "float",
+    yarn_ext_factor: "float",
+    yarn_attn_factor: "float",
+    yarn_beta_fast: "float",
+    yarn_beta_slow: "float",
+    yarn_orig_ctx: "uint32_t",
+    defrag_thold: "float",
+    cb_eval: "void *",
+    cb_eval_user_data: "void *",
+    type_k: "int",
+    type_v: "int",
+    abort_callback: "void *",
+    abort_callback_data: "void *",
+    embeddings: "bool",
+    offload_kqv: "bool",
+    no_perf: "bool",
+    op_offload: "bool",
+    swa_full: "bool",
+    kv_unified: "bool",
+    samplers: "void *",
+    n_samplers: "size_t",
+    ctx_other: "void *",
   });
   const B = koffi.struct("moeq_llama_batch", {
-    n_tokens: "int32_t", token: "int32_t *", embd: "float *", pos: "int32_t *", n_seq_id: "int32_t *", seq_id: "void *", logits: "int8_t *",
+    n_tokens: "int32_t",
+    token: "int32_t *",
+    embd: "float *",
+    pos: "int32_t *",
+    n_seq_id: "int32_t *",
+    seq_id: "void *",
+    logits: "int8_t *",
   });
   fns = {
     modelDefaults: lib.func("llama_model_default_params", MP, []),
@@ -63,7 +113,9 @@ function bind(): Fns {
     nCtxTrain: lib.func("int32_t llama_model_n_ctx_train(void *model)"),
     bos: lib.func("int32_t llama_vocab_bos(void *vocab)"),
     addBos: lib.func("bool llama_vocab_get_add_bos(void *vocab)"),
-    tokenize: lib.func("int32_t llama_tokenize(void *vocab, const char *text, int32_t len, _Out_ int32_t *tokens, int32_t max, bool add_special, bool parse_special)"),
+    tokenize: lib.func(
+      "int32_t llama_tokenize(void *vocab, const char *text, int32_t len, _Out_ int32_t *tokens, int32_t max, bool add_special, bool parse_special)",
+    ),
     toPiece: lib.func("int32_t llama_token_to_piece(void *vocab, int32_t token, _Out_ uint8_t *buf, int32_t len, int32_t lstrip, bool special)"),
     memory: lib.func("void *llama_get_memory(void *ctx)"),
     memoryClear: lib.func("void llama_memory_clear(void *mem, bool data)"),
@@ -74,7 +126,10 @@ function bind(): Fns {
   lib.func("void llama_backend_init(void)")();
   if (!process.env.MOEQ_LLAMA_LOG) {
     const LogCb = koffi.proto("void moeq_llama_ppl_log_cb(int level, const char *text, void *ud)");
-    lib.func("llama_log_set", "void", [koffi.pointer(LogCb), "void *"])(koffi.register(() => {}, koffi.pointer(LogCb)), null);
+    lib.func("llama_log_set", "void", [koffi.pointer(LogCb), "void *"])(
+      koffi.register(() => {}, koffi.pointer(LogCb)),
+      null,
+    );
   }
   return fns;
 }
@@ -103,7 +158,16 @@ export function openLlamaLogits(path: string, nCtx: number, threads = 2, opts: L
   const model = f.loadModel(path, mp);
   if (!model) throw new Error(`llama.cpp could not load ${path}`);
   const cp = f.ctxDefaults();
-  Object.assign(cp, { n_ctx: nCtx, n_batch: nCtx, n_ubatch: nCtx, n_seq_max: 1, n_threads: threads, n_threads_batch: threads, embeddings: true, pooling_type: 0 });
+  Object.assign(cp, {
+    n_ctx: nCtx,
+    n_batch: nCtx,
+    n_ubatch: nCtx,
+    n_seq_max: 1,
+    n_threads: threads,
+    n_threads_batch: threads,
+    embeddings: true,
+    pooling_type: 0,
+  });
   if (opts.flashAttnType !== undefined) cp.flash_attn_type = opts.flashAttnType;
   if (opts.cbEval !== undefined) cp.cb_eval = opts.cbEval;
   const ctx = f.initCtx(model, cp);

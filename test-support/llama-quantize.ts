@@ -57,7 +57,14 @@ function bind() {
   const silent = koffi.register(() => {}, koffi.pointer(LogCb));
   const defaults = lib.func("llama_model_quantize_default_params", P, []);
   const quantize = lib.func("uint32_t llama_model_quantize(const char *inp, const char *out, const llama_model_quantize_params *p)");
-  fns = { init: () => { init(); if (!process.env.MOEQ_LLAMA_LOG) log(silent, null); }, defaults, quantize };
+  fns = {
+    init: () => {
+      init();
+      if (!process.env.MOEQ_LLAMA_LOG) log(silent, null);
+    },
+    defaults,
+    quantize,
+  };
   fns.init();
   return fns;
 }

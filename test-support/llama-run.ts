@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ggmlBaseLib, llamaBinDir, type KoffiFunction } from "./ggml-lib.js";
 
-
 let llamaPromise: Promise<Llama> | undefined;
 
 /** One CPU-only llama.cpp instance per test process (no GPU probing, quiet logs). */
@@ -26,7 +25,12 @@ export async function loadLlamaCppModel(path: string): Promise<LlamaModel> {
  * (the attention path the runtime's `ggmlNumerics` mirrors).
  */
 export async function llamaCppNextTokenProbs(model: LlamaModel, tokens: number[], nVocab: number, opts: { threads?: number } = {}): Promise<Float64Array[]> {
-  const context = await model.createContext({ contextSize: Math.max(256, tokens.length + 8), batchSize: Math.max(32, tokens.length), threads: opts.threads ?? 2, flashAttention: false });
+  const context = await model.createContext({
+    contextSize: Math.max(256, tokens.length + 8),
+    batchSize: Math.max(32, tokens.length),
+    threads: opts.threads ?? 2,
+    flashAttention: false,
+  });
   try {
     const seq = context.getSequence();
     const out = await seq.controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const));

@@ -10,7 +10,10 @@ let binDir: string | undefined;
 
 /** The bin directory of the built tools; builds them first when the cache does not have them (minutes). */
 export function llamaToolsBin(): string {
-  binDir ??= execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }).trim().split("\n").pop()!;
+  binDir ??= execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
+    .trim()
+    .split("\n")
+    .pop()!;
   return binDir;
 }
 

@@ -12,7 +12,6 @@ function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 }
 
-
 export interface RandomCheckpointOptions {
   seed?: number;
   std?: number;
@@ -29,24 +28,65 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
   const std = opts.std ?? 0.03;
   const vocab = 3200;
   const text: Record<string, unknown> = {
-    attention_chunk_size: 8192, attn_scale: 0.1, attn_temperature_tuning: true, bos_token_id: 3072, eos_token_id: [3073, 3079, 3080],
-    floor_scale: 8192, head_dim: 64, hidden_act: "silu", hidden_size: 128, interleave_moe_layer_step: 2, intermediate_size: 128,
-    intermediate_size_mlp: 256, max_position_embeddings: 4096, model_type: "llama4_text", num_attention_heads: 4, num_experts_per_tok: 1,
-    num_hidden_layers: 4, num_key_value_heads: 2, num_local_experts: 4, rms_norm_eps: 1e-5,
+    attention_chunk_size: 8192,
+    attn_scale: 0.1,
+    attn_temperature_tuning: true,
+    bos_token_id: 3072,
+    eos_token_id: [3073, 3079, 3080],
+    floor_scale: 8192,
+    head_dim: 64,
+    hidden_act: "silu",
+    hidden_size: 128,
+    interleave_moe_layer_step: 2,
+    intermediate_size: 128,
+    intermediate_size_mlp: 256,
+    max_position_embeddings: 4096,
+    model_type: "llama4_text",
+    num_attention_heads: 4,
+    num_experts_per_tok: 1,
+    num_hidden_layers: 4,
+    num_key_value_heads: 2,
+    num_local_experts: 4,
+    rms_norm_eps: 1e-5,
     rope_scaling: { factor: 8.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: "llama3" },
-    rope_theta: 500000.0, use_qk_norm: true, vocab_size: vocab, ...opts.text,
+    rope_theta: 500000.0,
+    use_qk_norm: true,
+    vocab_size: vocab,
+    ...opts.text,
   };
   const num = (k: string) => text[k] as number;
   const vision = {
-    hidden_act: "gelu", hidden_size: 64, image_size: 64, intermediate_size: 256, num_attention_heads: 2, num_channels: 3, num_hidden_layers: 1, patch_size: 16,
-    pixel_shuffle_ratio: 0.5, projector_input_dim: 64, projector_output_dim: 64, rope_theta: 10000, vision_output_dim: 64, norm_eps: 1e-5,
+    hidden_act: "gelu",
+    hidden_size: 64,
+    image_size: 64,
+    intermediate_size: 256,
+    num_attention_heads: 2,
+    num_channels: 3,
+    num_hidden_layers: 1,
+    patch_size: 16,
+    pixel_shuffle_ratio: 0.5,
+    projector_input_dim: 64,
+    projector_output_dim: 64,
+    rope_theta: 10000,
+    vision_output_dim: 64,
+    norm_eps: 1e-5,
   };
   const config: Record<string, unknown> = {
-    architectures: ["Llama4ForConditionalGeneration"], model_type: "llama4", image_token_index: 3164, boi_token_index: 3152, eoi_token_index: 3153,
-    tie_word_embeddings: false, text_config: text, ...(opts.vision ? { vision_config: vision } : {}),
+    architectures: ["Llama4ForConditionalGeneration"],
+    model_type: "llama4",
+    image_token_index: 3164,
+    boi_token_index: 3152,
+    eoi_token_index: 3153,
+    tie_word_embeddings: false,
+    text_config: text,
+    ...(opts.vision ? { vision_config: vision } : {}),
   };
-  const H = num("hidden_size"), F = num("intermediate_size"), Fd = num("intermediate_size_mlp"), E = num("num_local_experts");
-  const q = num("num_attention_heads") * num("head_dim"), kv = num("num_key_value_heads") * num("head_dim");
+  const H = num("hidden_size"),
+    F = num("intermediate_size"),
+    Fd = num("intermediate_size_mlp"),
+    E = num("num_local_experts");
+  const q = num("num_attention_heads") * num("head_dim"),
+    kv = num("num_key_value_heads") * num("head_dim");
   const tensors: [string, number[], "randn" | "ones" | "zeros", number?][] = [
     ["language_model.model.embed_tokens.weight", [vocab, H], "randn", 1],
     ["language_model.model.norm.weight", [H], "ones"],
@@ -70,15 +110,23 @@ export function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions
     }
   }
   if (opts.vision) {
-    const vh = vision.hidden_size, vi = vision.intermediate_size, P = vision.patch_size;
+    const vh = vision.hidden_size,
+      vi = vision.intermediate_size,
+      P = vision.patch_size;
     const n = (vision.image_size / P) ** 2 + 1;
     tensors.push(["vision_model.patch_embedding.linear.weight", [vh, 3 * P * P], "randn"], ["vision_model.class_embedding", [vh], "randn", 0.1]);
     tensors.push(["vision_model.positional_embedding_vlm", [n, vh], "randn", 0.1]);
     for (const ln of ["layernorm_pre", "layernorm_post"]) tensors.push([`vision_model.${ln}.weight`, [vh], "ones"], [`vision_model.${ln}.bias`, [vh], "zeros"]);
     for (let l = 0; l < vision.num_hidden_layers; l++) {
       const p = `vision_model.model.layers.${l}`;
-      for (const m of ["q", "k", "v", "o"]) tensors.push([`${p}.self_attn.${m}_proj.weight`, [vh, vh], "randn"], [`${p}.self_attn.${m}_proj.bias`, [vh], "randn"]);
-      tensors.push([`${p}.mlp.fc1.weight`, [vi, vh], "randn"], [`${p}.mlp.fc1.bias`, [vi], "randn"], [`${p}.mlp.fc2.weight`, [vh, vi], "randn"], [`${p}.mlp.fc2.bias`, [vh], "randn"]);
+      for (const m of ["q", "k", "v", "o"])
+        tensors.push([`${p}.self_attn.${m}_proj.weight`, [vh, vh], "randn"], [`${p}.self_attn.${m}_proj.bias`, [vh], "randn"]);
+      tensors.push(
+        [`${p}.mlp.fc1.weight`, [vi, vh], "randn"],
+        [`${p}.mlp.fc1.bias`, [vi], "randn"],
+        [`${p}.mlp.fc2.weight`, [vh, vi], "randn"],
+        [`${p}.mlp.fc2.bias`, [vh], "randn"],
+      );
       for (const ln of ["input_layernorm", "post_attention_layernorm"]) tensors.push([`${p}.${ln}.weight`, [vh], "ones"], [`${p}.${ln}.bias`, [vh], "zeros"]);
     }
     tensors.push(["vision_model.vision_adapter.mlp.fc1.weight", [vision.projector_input_dim, vi], "randn"]);

@@ -39,7 +39,6 @@ export interface SyntheticTensor {
   readonly shape: number[];
 }
 
-
 export function syntheticLlama4Tensors(o: SyntheticLlama4Options): { tensors: SyntheticTensor[]; config: Record<string, unknown> } {
   const hidden = o.hidden ?? 64;
   const ff = o.ffExpert ?? 64;
@@ -112,20 +111,52 @@ export function syntheticLlama4Tensors(o: SyntheticLlama4Options): { tensors: Sy
     t.push({ name: "multi_modal_projector.linear_1.weight", shape: [hidden, hidden] });
   }
   const text: Record<string, unknown> = {
-    bos_token_id: 3072, eos_token_id: [3073, 3079, 3080], pad_token_id: 3090,
-    head_dim: headDim, hidden_act: "silu", hidden_size: hidden, interleave_moe_layer_step: step,
-    intermediate_size: ff, intermediate_size_mlp: ffDense, max_position_embeddings: 4096,
-    model_type: "llama4_text", num_attention_heads: heads, num_experts_per_tok: 1, num_hidden_layers: layers,
-    num_key_value_heads: kvHeads, num_local_experts: experts, rms_norm_eps: 1e-5,
+    bos_token_id: 3072,
+    eos_token_id: [3073, 3079, 3080],
+    pad_token_id: 3090,
+    head_dim: headDim,
+    hidden_act: "silu",
+    hidden_size: hidden,
+    interleave_moe_layer_step: step,
+    intermediate_size: ff,
+    intermediate_size_mlp: ffDense,
+    max_position_embeddings: 4096,
+    model_type: "llama4_text",
+    num_attention_heads: heads,
+    num_experts_per_tok: 1,
+    num_hidden_layers: layers,
+    num_key_value_heads: kvHeads,
+    num_local_experts: experts,
+    rms_norm_eps: 1e-5,
     rope_scaling: { factor: 8.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: "llama3" },
-    rope_theta: 500000.0, use_qk_norm: o.layout === "scout", vocab_size: vocab, torch_dtype: "bfloat16",
+    rope_theta: 500000.0,
+    use_qk_norm: o.layout === "scout",
+    vocab_size: vocab,
+    torch_dtype: "bfloat16",
   };
   const config: Record<string, unknown> = mm
     ? {
-        architectures: ["Llama4ForConditionalGeneration"], model_type: "llama4", text_config: text, tie_word_embeddings: false,
-        vision_config: { hidden_act: "gelu", hidden_size: vh, image_size: 128, intermediate_size: 4 * vh, norm_eps: 1e-5, num_attention_heads: 4,
-          num_channels: 3, num_hidden_layers: 1, patch_size: 16, pixel_shuffle_ratio: 0.5, projector_input_dim: hidden, projector_output_dim: hidden,
-          rope_theta: 10000, vision_output_dim: hidden, model_type: "llama4_vision_model" },
+        architectures: ["Llama4ForConditionalGeneration"],
+        model_type: "llama4",
+        text_config: text,
+        tie_word_embeddings: false,
+        vision_config: {
+          hidden_act: "gelu",
+          hidden_size: vh,
+          image_size: 128,
+          intermediate_size: 4 * vh,
+          norm_eps: 1e-5,
+          num_attention_heads: 4,
+          num_channels: 3,
+          num_hidden_layers: 1,
+          patch_size: 16,
+          pixel_shuffle_ratio: 0.5,
+          projector_input_dim: hidden,
+          projector_output_dim: hidden,
+          rope_theta: 10000,
+          vision_output_dim: hidden,
+          model_type: "llama4_vision_model",
+        },
       }
     : { architectures: ["Llama4ForCausalLM"], ...text };
   return { tensors: t, config };

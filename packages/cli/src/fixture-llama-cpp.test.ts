@@ -84,42 +84,46 @@ describe("fixtures/tiny-llama4 through llama.cpp", () => {
   });
 
   const FTYPES = ["F32", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"];
-  it("every file type: same file as llama_model_quantize (tensor list, order, types, bytes, KVs), and llama.cpp and our runtime generate the same tokens from it", { timeout: 300_000 }, async () => {
-    const differences: string[] = [];
-    const generated: string[] = [];
-    const differentTokens: string[] = [];
-    for (const name of FTYPES) {
-      const ftype = FTYPE_BY_NAME[name];
-      const ours = join(tmp, `ours-${name}.gguf`);
-      const ref = join(tmp, `ref-${name}.gguf`);
-      await quantizeGguf(f16, ours, { ftype });
-      referenceQuantize(f16, ref, { ftype, nthread: 2 });
-      if (!readFileSync(ours).equals(readFileSync(ref))) {
-        const a = await openGguf(ours);
-        const b = await openGguf(ref);
-        let t: (typeof a.tensors)[number] | undefined;
-        for (const [i, x] of a.tensors.entries()) {
-          const y = b.tensors[i];
-          if (!y || x.name !== y.name || x.type !== y.type || !Buffer.from(await a.readTensorBytes(x.name)).equals(await b.readTensorBytes(y.name))) {
-            t = x;
-            break;
+  it(
+    "every file type: same file as llama_model_quantize (tensor list, order, types, bytes, KVs), and llama.cpp and our runtime generate the same tokens from it",
+    { timeout: 300_000 },
+    async () => {
+      const differences: string[] = [];
+      const generated: string[] = [];
+      const differentTokens: string[] = [];
+      for (const name of FTYPES) {
+        const ftype = FTYPE_BY_NAME[name];
+        const ours = join(tmp, `ours-${name}.gguf`);
+        const ref = join(tmp, `ref-${name}.gguf`);
+        await quantizeGguf(f16, ours, { ftype });
+        referenceQuantize(f16, ref, { ftype, nthread: 2 });
+        if (!readFileSync(ours).equals(readFileSync(ref))) {
+          const a = await openGguf(ours);
+          const b = await openGguf(ref);
+          let t: (typeof a.tensors)[number] | undefined;
+          for (const [i, x] of a.tensors.entries()) {
+            const y = b.tensors[i];
+            if (!y || x.name !== y.name || x.type !== y.type || !Buffer.from(await a.readTensorBytes(x.name)).equals(await b.readTensorBytes(y.name))) {
+              t = x;
+              break;
+            }
           }
+          differences.push(`${name}: ${t ? `${t.name} (${GGML_TYPE_INFO[t.type].name})` : "metadata"}`);
+          await a.close();
+          await b.close();
         }
-        differences.push(`${name}: ${t ? `${t.name} (${GGML_TYPE_INFO[t.type].name})` : "metadata"}`);
-        await a.close();
-        await b.close();
+        const g = await generates(ours);
+        generated.push(`${name}: llama.cpp ${g.llamaCpp.join(",")} ours ${g.ours.join(",")}`);
+        expect(g.llamaCpp.length, `llama.cpp output for ${name}`).toBeGreaterThan(0); // an EOG token counts
+        if (g.ours.join() !== g.llamaCpp.join()) differentTokens.push(name);
+        rmSync(ref);
       }
-      const g = await generates(ours);
-      generated.push(`${name}: llama.cpp ${g.llamaCpp.join(",")} ours ${g.ours.join(",")}`);
-      expect(g.llamaCpp.length, `llama.cpp output for ${name}`).toBeGreaterThan(0); // an EOG token counts
-      if (g.ours.join() !== g.llamaCpp.join()) differentTokens.push(name);
-      rmSync(ref);
-    }
-    process.stderr.write(generated.join("\n") + "\n");
-    expect(differences).toEqual([]);
-    // Greedy generation from each file: our runtime picks the tokens llama.cpp picks.
-    expect(differentTokens).toEqual([]);
-  });
+      process.stderr.write(generated.join("\n") + "\n");
+      expect(differences).toEqual([]);
+      // Greedy generation from each file: our runtime picks the tokens llama.cpp picks.
+      expect(differentTokens).toEqual([]);
+    },
+  );
 });
 
 describe("perplexity", () => {

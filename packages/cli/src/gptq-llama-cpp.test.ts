@@ -27,7 +27,19 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe("moeq gptq → independent dequantizer → llama.cpp", () => {
   it("llama.cpp's perplexity of the dequantized model equals ours on the GPTQ folder within 0.1 %", { timeout: 600_000 }, async () => {
     const gptq = join(tmp, "gptq");
-    const r = await runMoeq(["gptq", FIXTURE, "-o", gptq, "--data", join(root, "fixtures/data/brown-validation.txt"), "--nsamples", "8", "--seqlen", "128", "--json"]);
+    const r = await runMoeq([
+      "gptq",
+      FIXTURE,
+      "-o",
+      gptq,
+      "--data",
+      join(root, "fixtures/data/brown-validation.txt"),
+      "--nsamples",
+      "8",
+      "--seqlen",
+      "128",
+      "--json",
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ output: gptq, resumedLayers: 0, rtnFallbacks: [] });
 
@@ -51,7 +63,9 @@ describe("moeq gptq → independent dequantizer → llama.cpp", () => {
     } finally {
       await moeq.close();
     }
-    console.log(`PPL over ${CHUNKS} chunks of ${CTX}: moeq runtime on the GPTQ folder ${ours.ppl.toFixed(4)}, llama.cpp on the dequantized F16 GGUF ${theirs.ppl.toFixed(4)}`);
+    console.log(
+      `PPL over ${CHUNKS} chunks of ${CTX}: moeq runtime on the GPTQ folder ${ours.ppl.toFixed(4)}, llama.cpp on the dequantized F16 GGUF ${theirs.ppl.toFixed(4)}`,
+    );
     expect(Math.abs(ours.ppl - theirs.ppl) / theirs.ppl).toBeLessThan(0.001);
   });
 });

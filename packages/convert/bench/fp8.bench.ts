@@ -36,8 +36,16 @@ it("FP8 quantization throughput vs NumPy", async () => {
     await bench.run();
     const r = bench.getTask("ours")!.result as { latency: { mean: number } };
     const ours = (ROWS * COLS) / (r.latency.mean / 1e3);
-    const numpy = (JSON.parse(runPythonReferee("fp8_reference.py", ["bench", String(ROWS), String(COLS), String(reps), scheme])) as { weights_per_second: number }).weights_per_second;
-    rows.push({ what: `${ROWS}×${COLS} matrix`, scheme, oursMweightsS: +(ours / 1e6).toFixed(2), numpyMweightsS: +(numpy / 1e6).toFixed(2), ratio: +(ours / numpy).toFixed(2) });
+    const numpy = (
+      JSON.parse(runPythonReferee("fp8_reference.py", ["bench", String(ROWS), String(COLS), String(reps), scheme])) as { weights_per_second: number }
+    ).weights_per_second;
+    rows.push({
+      what: `${ROWS}×${COLS} matrix`,
+      scheme,
+      oursMweightsS: +(ours / 1e6).toFixed(2),
+      numpyMweightsS: +(numpy / 1e6).toFixed(2),
+      ratio: +(ours / numpy).toFixed(2),
+    });
   }
   const tmp = mkdtempSync(join(tmpdir(), "moeq-fp8-bench-"));
   try {
@@ -46,8 +54,15 @@ it("FP8 quantization throughput vs NumPy", async () => {
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) weights += (await convertToFp8(fixture, join(tmp, `${scheme}-${i}`), { scheme })).quantizedWeights;
       const ours = weights / ((performance.now() - t0) / 1e3);
-      const numpy = (JSON.parse(runPythonReferee("fp8_reference.py", ["bench-fixture", fixture, scheme, String(reps)])) as { weights_per_second: number }).weights_per_second;
-      rows.push({ what: "fixture conversion", scheme, oursMweightsS: +(ours / 1e6).toFixed(2), numpyMweightsS: +(numpy / 1e6).toFixed(2), ratio: +(ours / numpy).toFixed(2) });
+      const numpy = (JSON.parse(runPythonReferee("fp8_reference.py", ["bench-fixture", fixture, scheme, String(reps)])) as { weights_per_second: number })
+        .weights_per_second;
+      rows.push({
+        what: "fixture conversion",
+        scheme,
+        oursMweightsS: +(ours / 1e6).toFixed(2),
+        numpyMweightsS: +(numpy / 1e6).toFixed(2),
+        ratio: +(ours / numpy).toFixed(2),
+      });
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -30,17 +30,45 @@ it(`imatrix collection tok/s vs llama-imatrix (${CHUNKS} × ${CTX} tokens, ${THR
       let best = Infinity;
       for (let i = 0; i < 2; i++) {
         const t0 = performance.now();
-        runLlamaTool("llama-imatrix", ["-m", model, "-f", CALIBRATION, "-o", join(work, "ref.gguf"), "-c", String(CTX), "-b", String(CTX),
-          "--chunks", String(chunks), "--no-ppl", "-t", String(THREADS)]);
+        runLlamaTool("llama-imatrix", [
+          "-m",
+          model,
+          "-f",
+          CALIBRATION,
+          "-o",
+          join(work, "ref.gguf"),
+          "-c",
+          String(CTX),
+          "-b",
+          String(CTX),
+          "--chunks",
+          String(chunks),
+          "--no-ppl",
+          "-t",
+          String(THREADS),
+        ]);
         best = Math.min(best, (performance.now() - t0) / 1000);
       }
       return best;
     };
     const llamaTokS = (CHUNKS * CTX) / (llamaSeconds(CHUNKS) - llamaSeconds(0));
     for (const exact of [false, true]) {
-      const s = await runImatrix({ model, text: readFileSync(CALIBRATION, "utf8"), dataFile: CALIBRATION, output: join(work, `ours-${exact}.gguf`),
-        nCtx: CTX, nChunks: CHUNKS, threads: THREADS, exact });
-      rows.push({ moeq: exact ? "--exact" : "default", oursTokS: +s.tokensPerSecond.toFixed(1), llamaImatrixTokS: +llamaTokS.toFixed(1), ratio: +(s.tokensPerSecond / llamaTokS).toFixed(3) });
+      const s = await runImatrix({
+        model,
+        text: readFileSync(CALIBRATION, "utf8"),
+        dataFile: CALIBRATION,
+        output: join(work, `ours-${exact}.gguf`),
+        nCtx: CTX,
+        nChunks: CHUNKS,
+        threads: THREADS,
+        exact,
+      });
+      rows.push({
+        moeq: exact ? "--exact" : "default",
+        oursTokS: +s.tokensPerSecond.toFixed(1),
+        llamaImatrixTokS: +llamaTokS.toFixed(1),
+        ratio: +(s.tokensPerSecond / llamaTokS).toFixed(3),
+      });
     }
     console.log(`moeq imatrix vs llama-imatrix, fixture F16, ${CHUNKS} × ${CTX} tokens, ${THREADS} thread(s)`);
     console.table(rows);

@@ -117,12 +117,21 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
     writeRandomCheckpoint(bigDir, {
       seed: 5,
       std: 0.02,
-      text: { hidden_size: 1024, intermediate_size: 1024, intermediate_size_mlp: 2048, num_local_experts: 16, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 128 },
+      text: {
+        hidden_size: 1024,
+        intermediate_size: 1024,
+        intermediate_size_mlp: 2048,
+        num_local_experts: 16,
+        num_attention_heads: 8,
+        num_key_value_heads: 2,
+        head_dim: 128,
+      },
     });
   }
   const models: { model: string; ftype: string; path: string }[] = [];
   for (const [ftype, code] of FTYPES) {
-    if (fixtureHasWeights) models.push({ model: "tiny-llama4 fixture", ftype, path: await ensureGguf(FIXTURE_DIR, join(work, `fixture-${ftype}.gguf`), code, false) });
+    if (fixtureHasWeights)
+      models.push({ model: "tiny-llama4 fixture", ftype, path: await ensureGguf(FIXTURE_DIR, join(work, `fixture-${ftype}.gguf`), code, false) });
     models.push({ model: "synthetic h1024 E16", ftype, path: await ensureGguf(bigDir, join(work, `synthetic-${ftype}.gguf`), code, true) });
   }
   const prompt = Array.from({ length: PP_TOKENS }, (_, i) => (i * 37 + 11) % 3000);
@@ -132,9 +141,15 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
       const ours = await oursSpeed(path, prompt, threads);
       const llama = await llamaSpeed(path, prompt, threads);
       speed.push({
-        model, ftype, threads,
-        "pp ours tok/s": +ours.pp.toFixed(1), "pp llama.cpp": +llama.pp.toFixed(1), "pp ratio": +(ours.pp / llama.pp).toFixed(3),
-        "tg ours tok/s": +ours.tg.toFixed(1), "tg llama.cpp": +llama.tg.toFixed(1), "tg ratio": +(ours.tg / llama.tg).toFixed(3),
+        model,
+        ftype,
+        threads,
+        "pp ours tok/s": +ours.pp.toFixed(1),
+        "pp llama.cpp": +llama.pp.toFixed(1),
+        "pp ratio": +(ours.pp / llama.pp).toFixed(3),
+        "tg ours tok/s": +ours.tg.toFixed(1),
+        "tg llama.cpp": +llama.tg.toFixed(1),
+        "tg ratio": +(ours.tg / llama.tg).toFixed(3),
       });
     }
   }

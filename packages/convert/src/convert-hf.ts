@@ -172,14 +172,26 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
   try {
     let imatrix: ImatrixData | undefined;
     if (opts.imatrixPath) {
-      if (CONVERTER_TYPES.has(opts.outtype)) throw new InputError("IMATRIX_OUTTYPE", "--imatrix applies to quantized file types (q4_k_m, …), not f32/f16/bf16/q8_0", { file: opts.imatrixPath });
+      if (CONVERTER_TYPES.has(opts.outtype))
+        throw new InputError("IMATRIX_OUTTYPE", "--imatrix applies to quantized file types (q4_k_m, …), not f32/f16/bf16/q8_0", { file: opts.imatrixPath });
       imatrix = await readImatrix(opts.imatrixPath);
       assertImatrixFinite(imatrix, opts.imatrixPath);
     }
     const plan = planConversion(dir, tensors, opts, imatrix);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
     const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements };
-    const { writer, outBytes } = await writePlanned({ ...common, output, kvs: plan.kvs, tensors: plan.tensors, types: plan.types, viaF16: plan.viaF16, onTensor: opts.onTensor, errors, imatrix, imatrixPath: opts.imatrixPath });
+    const { writer, outBytes } = await writePlanned({
+      ...common,
+      output,
+      kvs: plan.kvs,
+      tensors: plan.tensors,
+      types: plan.types,
+      viaF16: plan.viaF16,
+      onTensor: opts.onTensor,
+      errors,
+      imatrix,
+      imatrixPath: opts.imatrixPath,
+    });
     let mmproj: ConvertSummary["mmproj"];
     if (plan.mmproj) {
       const path = mmprojPath(output);

@@ -28,9 +28,14 @@ describe("convert: synthetic Llama 4 layouts", () => {
     const dir = join(tmp, "bad");
     writeSyntheticLlama4(dir, { layout: "scout", seed: SEED, hidden: 64, ffExpert: 32, layers: 1, experts: 2 });
     writeFileSync(join(dir, "config.json"), JSON.stringify({ architectures: ["MistralForCausalLM"] }));
-    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toThrow(/config\.json: architectures\[0\] is "MistralForCausalLM"/);
+    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toThrow(
+      /config\.json: architectures\[0\] is "MistralForCausalLM"/,
+    );
     rmSync(join(dir, "config.json"));
-    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toMatchObject({ code: "NO_CONFIG", file: join(dir, "config.json") });
+    await expect(convertHfToGguf(dir, join(tmp, "bad.gguf"), { outtype: LlamaFType.MOSTLY_F16 })).rejects.toMatchObject({
+      code: "NO_CONFIG",
+      file: join(dir, "config.json"),
+    });
     expect(existsSync(join(tmp, "bad.gguf"))).toBe(false);
   });
 
@@ -47,8 +52,20 @@ describe("convert: synthetic Llama 4 layouts", () => {
       expect(ggufNumber(mm, "clip.vision.projector.scale_factor")).toBe(2);
       expect(ggufNumber(mm, "clip.vision.projection_dim")).toBe(64);
       const names = mm.tensors.map((t) => t.name);
-      for (const n of ["mm.model.fc.weight", "mm.model.mlp.1.weight", "mm.model.mlp.2.weight", "v.patch_embd.weight", "v.class_embd",
-        "v.position_embd.weight", "v.pre_ln.weight", "v.post_ln.bias", "v.blk.0.attn_q.weight", "v.blk.0.attn_out.bias", "v.blk.0.ln1.weight", "v.blk.0.ffn_down.weight"]) {
+      for (const n of [
+        "mm.model.fc.weight",
+        "mm.model.mlp.1.weight",
+        "mm.model.mlp.2.weight",
+        "v.patch_embd.weight",
+        "v.class_embd",
+        "v.position_embd.weight",
+        "v.pre_ln.weight",
+        "v.post_ln.bias",
+        "v.blk.0.attn_q.weight",
+        "v.blk.0.attn_out.bias",
+        "v.blk.0.ln1.weight",
+        "v.blk.0.ffn_down.weight",
+      ]) {
         expect(names).toContain(n);
       }
       expect(mm.tensor("v.patch_embd.weight")!.type).toBe(GGMLType.F16);
@@ -73,7 +90,8 @@ describe("convert: synthetic Llama 4 layouts", () => {
       expect(f.tensors.some((t) => t.name.startsWith("v.") || t.name.includes("vision"))).toBe(false);
       const names = f.tensors.map((t) => t.name);
       for (const l of [0, 1]) {
-        for (const n of ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "ffn_gate_inp", "ffn_gate_shexp", "attn_q"]) expect(names).toContain(`blk.${l}.${n}.weight`);
+        for (const n of ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "ffn_gate_inp", "ffn_gate_shexp", "attn_q"])
+          expect(names).toContain(`blk.${l}.${n}.weight`);
         expect(names).not.toContain(`blk.${l}.ffn_gate.weight`);
       }
       expect(f.tensor("blk.0.ffn_gate_exps.weight")!.shape).toEqual([64, 32, 16]);
@@ -82,16 +100,29 @@ describe("convert: synthetic Llama 4 layouts", () => {
       expect(f.tensor("blk.0.attn_norm.weight")!.type).toBe(GGMLType.F32);
       // gate_up_proj [E, hidden, 2ff]: GGUF gate[e][r][c] = HF[e][c][r], up[e][r][c] = HF[e][c][ff + r]
       const k = idx(tensors, "language_model.model.layers.1.feed_forward.experts.gate_up_proj");
-      const H = 64, FF = 32;
-      for (const [e, r, c] of [[0, 0, 0], [3, 5, 17], [15, 31, 63], [9, 2, 40]]) {
+      const H = 64,
+        FF = 32;
+      for (const [e, r, c] of [
+        [0, 0, 0],
+        [3, 5, 17],
+        [15, 31, 63],
+        [9, 2, 40],
+      ]) {
         const hf = (col: number) => syntheticStoredValue(SEED, k, e * H * 2 * FF + c * 2 * FF + col, false);
         expect(await f16At(f, "blk.1.ffn_gate_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(r), 3);
         expect(await f16At(f, "blk.1.ffn_up_exps.weight", e * FF * H + r * H + c)).toBeCloseTo(hf(FF + r), 3);
       }
       // down_proj [E, ff, hidden]: GGUF down[e][r][c] = HF[e][c][r]
       const kd = idx(tensors, "language_model.model.layers.1.feed_forward.experts.down_proj");
-      for (const [e, r, c] of [[0, 0, 1], [7, 63, 31], [15, 10, 3]]) {
-        expect(await f16At(f, "blk.1.ffn_down_exps.weight", e * H * FF + r * FF + c)).toBeCloseTo(syntheticStoredValue(SEED, kd, e * FF * H + c * H + r, false), 3);
+      for (const [e, r, c] of [
+        [0, 0, 1],
+        [7, 63, 31],
+        [15, 10, 3],
+      ]) {
+        expect(await f16At(f, "blk.1.ffn_down_exps.weight", e * H * FF + r * FF + c)).toBeCloseTo(
+          syntheticStoredValue(SEED, kd, e * FF * H + c * H + r, false),
+          3,
+        );
       }
     } finally {
       await f.close();

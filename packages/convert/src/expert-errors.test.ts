@@ -74,7 +74,16 @@ describe("--expert-errors", () => {
     const errPath = join(tmp, "conv-errors.json");
     const s = await convertHfToGguf(join(tmp, "ckpt"), join(tmp, "conv-q4_0.gguf"), { outtype: LlamaFType.MOSTLY_Q4_0, expertErrorsPath: errPath });
     const rows = JSON.parse(readFileSync(errPath, "utf8")) as ExpertErrorRow[];
-    expect(rows.filter((r) => r.tensor === "ffn_down_exps").map((r) => [r.layer, r.expert])).toEqual([[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [1, 3]]);
+    expect(rows.filter((r) => r.tensor === "ffn_down_exps").map((r) => [r.layer, r.expert])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [0, 3],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ]);
     // F32-kept tensors (norms) are exact; Q4_0 experts are not
     expect(rows.find((r) => r.tensor === "ffn_norm" && r.layer === 1)!.rmse).toBe(0);
     expect(Math.min(...rows.filter((r) => r.tensor.endsWith("_exps")).map((r) => r.rmse))).toBeGreaterThan(0);

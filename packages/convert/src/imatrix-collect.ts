@@ -50,12 +50,16 @@ export function planImatrixChunks(allTokens: readonly number[], bosId: number | 
   const offset = o.chunkOffset ?? 0;
   if (offset > 0) {
     if ((offset + 2) * nCtx >= tokens.length) {
-      throw new InputError("IMATRIX_TOO_SHORT", `not enough tokens left after removing ${offset} chunks (${tokens.length} tokens, --ctx ${nCtx})`, { file: o.file });
+      throw new InputError("IMATRIX_TOO_SHORT", `not enough tokens left after removing ${offset} chunks (${tokens.length} tokens, --ctx ${nCtx})`, {
+        file: o.file,
+      });
     }
     tokens = tokens.slice(offset * nCtx);
   }
   if (tokens.length < 2 * nCtx) {
-    throw new InputError("IMATRIX_TOO_SHORT", `text tokenizes to only ${tokens.length} tokens; a context of ${nCtx} needs at least ${2 * nCtx}`, { file: o.file });
+    throw new InputError("IMATRIX_TOO_SHORT", `text tokenizes to only ${tokens.length} tokens; a context of ${nCtx} needs at least ${2 * nCtx}`, {
+      file: o.file,
+    });
   }
   const max = Math.floor(tokens.length / nCtx);
   const nChunks = o.nChunks === undefined || o.nChunks < 0 ? max : Math.min(o.nChunks, max);

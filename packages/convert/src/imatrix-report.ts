@@ -38,11 +38,13 @@ const EXPERT_TENSOR = /^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$/;
 export function imatrixExpertReport(stats: ReadonlyMap<string, TensorStats>): ImatrixExpertReport {
   const byLayer = new Map<number, number[]>();
   const underTrained: UnderTrainedExpert[] = [];
-  const names = [...stats.keys()].filter((n) => EXPERT_TENSOR.test(n)).sort((a, b) => {
-    const la = Number(EXPERT_TENSOR.exec(a)![1]);
-    const lb = Number(EXPERT_TENSOR.exec(b)![1]);
-    return la - lb || (a < b ? -1 : a > b ? 1 : 0);
-  });
+  const names = [...stats.keys()]
+    .filter((n) => EXPERT_TENSOR.test(n))
+    .sort((a, b) => {
+      const la = Number(EXPERT_TENSOR.exec(a)![1]);
+      const lb = Number(EXPERT_TENSOR.exec(b)![1]);
+      return la - lb || (a < b ? -1 : a > b ? 1 : 0);
+    });
   for (const name of names) {
     const s = stats.get(name)!;
     const layer = Number(EXPERT_TENSOR.exec(name)![1]);

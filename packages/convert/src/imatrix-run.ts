@@ -61,7 +61,8 @@ const RESUME_DATASETS = "moeq.imatrix.resume.datasets";
 export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummary> {
   if (o.text !== undefined && o.text.trim().length === 0) throw new InputError("IMATRIX_EMPTY_DATA", "calibration text is empty", { file: o.dataFile });
   const inFiles = o.inFiles ?? [];
-  if (o.text === undefined && inFiles.length === 0) throw new InputError("IMATRIX_NO_INPUT", "no calibration data (--data) and no imatrix to combine (--in-file)");
+  if (o.text === undefined && inFiles.length === 0)
+    throw new InputError("IMATRIX_NO_INPUT", "no calibration data (--data) and no imatrix to combine (--in-file)");
   const loaded: { path: string; file: RawImatrix }[] = [];
   for (const path of inFiles) loaded.push({ path, file: await readImatrixRaw(path) });
 
@@ -129,8 +130,16 @@ async function combineOnly(o: ImatrixRunOptions, loaded: { path: string; file: R
   for (const { path, file } of loaded) stats.load(file, path);
   await stats.writeGguf(o.output, undefined);
   return {
-    output: o.output, chunks: 0, chunkSize: stats.chunkSize, chunkCount: stats.lastChunk, resumedChunks: 0, tokens: 0, seconds: 0,
-    tokensPerSecond: 0, tensors: stats.stats.size, experts: imatrixExpertReport(stats.stats),
+    output: o.output,
+    chunks: 0,
+    chunkSize: stats.chunkSize,
+    chunkCount: stats.lastChunk,
+    resumedChunks: 0,
+    tokens: 0,
+    seconds: 0,
+    tokensPerSecond: 0,
+    tensors: stats.stats.size,
+    experts: imatrixExpertReport(stats.stats),
   };
 }
 
@@ -143,15 +152,30 @@ function expectedShape(name: string, c: Llama4TextConfig): { width: number; nMat
   if (layer >= c.numLayers) return undefined;
   const moe = c.moeLayers[layer];
   switch (m[2]) {
-    case "attn_q": case "attn_k": case "attn_v": return { width: c.hiddenSize, nMat: 1 };
-    case "attn_output": return { width: c.numHeads * c.headDim, nMat: 1 };
-    case "ffn_gate": case "ffn_up": return moe ? undefined : { width: c.hiddenSize, nMat: 1 };
-    case "ffn_down": return moe ? undefined : { width: c.denseFfSize, nMat: 1 };
-    case "ffn_gate_inp": case "ffn_gate_shexp": case "ffn_up_shexp": return moe ? { width: c.hiddenSize, nMat: 1 } : undefined;
-    case "ffn_down_shexp": return moe ? { width: c.expertFfSize, nMat: 1 } : undefined;
-    case "ffn_gate_exps": case "ffn_up_exps": return moe ? { width: c.hiddenSize, nMat: c.numExperts } : undefined;
-    case "ffn_down_exps": return moe ? { width: c.expertFfSize, nMat: c.numExperts } : undefined;
-    default: return undefined;
+    case "attn_q":
+    case "attn_k":
+    case "attn_v":
+      return { width: c.hiddenSize, nMat: 1 };
+    case "attn_output":
+      return { width: c.numHeads * c.headDim, nMat: 1 };
+    case "ffn_gate":
+    case "ffn_up":
+      return moe ? undefined : { width: c.hiddenSize, nMat: 1 };
+    case "ffn_down":
+      return moe ? undefined : { width: c.denseFfSize, nMat: 1 };
+    case "ffn_gate_inp":
+    case "ffn_gate_shexp":
+    case "ffn_up_shexp":
+      return moe ? { width: c.hiddenSize, nMat: 1 } : undefined;
+    case "ffn_down_shexp":
+      return moe ? { width: c.expertFfSize, nMat: 1 } : undefined;
+    case "ffn_gate_exps":
+    case "ffn_up_exps":
+      return moe ? { width: c.hiddenSize, nMat: c.numExperts } : undefined;
+    case "ffn_down_exps":
+      return moe ? { width: c.expertFfSize, nMat: c.numExperts } : undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -162,10 +186,16 @@ export function checkImatrixFitsModel(file: RawImatrix, c: Llama4TextConfig, pat
     if (!want) throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: this model has no weight ${name}`, { file: path });
     const size = want.width * want.nMat;
     if (e.sums.length !== size) {
-      throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: ${name} has ${e.sums.length} values, this model needs ${size} (${want.nMat} × ${want.width})`, { file: path });
+      throw new InputError(
+        "IMATRIX_OTHER_MODEL",
+        `imatrix for another model: ${name} has ${e.sums.length} values, this model needs ${size} (${want.nMat} × ${want.width})`,
+        { file: path },
+      );
     }
     if (!file.legacy && e.counts.length !== 1 && e.counts.length !== want.nMat) {
-      throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: ${name} has ${e.counts.length} counts, this model has ${want.nMat} experts`, { file: path });
+      throw new InputError("IMATRIX_OTHER_MODEL", `imatrix for another model: ${name} has ${e.counts.length} counts, this model has ${want.nMat} experts`, {
+        file: path,
+      });
     }
   }
 }
@@ -174,12 +204,22 @@ function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): st
   const model = resolve(o.model);
   const modelStat = existsSync(model) ? statSync(model) : undefined;
   const h = createHash("sha256");
-  h.update(JSON.stringify({
-    model, modelSize: modelStat?.isFile() ? modelStat.size : null, modelMtime: modelStat?.mtimeMs ?? null,
-    nCtx: o.nCtx ?? 512, nChunks: o.nChunks ?? -1, chunkOffset: o.chunkOffset ?? 0, processOutput: o.processOutput ?? false,
-    parseSpecial: o.parseSpecial ?? false, exact: o.exact ?? false, dataFile: o.dataFile, nTokens,
-    inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
-  }));
+  h.update(
+    JSON.stringify({
+      model,
+      modelSize: modelStat?.isFile() ? modelStat.size : null,
+      modelMtime: modelStat?.mtimeMs ?? null,
+      nCtx: o.nCtx ?? 512,
+      nChunks: o.nChunks ?? -1,
+      chunkOffset: o.chunkOffset ?? 0,
+      processOutput: o.processOutput ?? false,
+      parseSpecial: o.parseSpecial ?? false,
+      exact: o.exact ?? false,
+      dataFile: o.dataFile,
+      nTokens,
+      inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
+    }),
+  );
   h.update(text);
   return h.digest("hex");
 }

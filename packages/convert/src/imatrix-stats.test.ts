@@ -11,7 +11,10 @@ import { readImatrixRaw, type RawImatrix } from "./imatrix.js";
 
 const raw = (legacy: boolean, entries: [string, number[], number[]][], chunkSize = 64): RawImatrix => ({
   entries: new Map(entries.map(([n, sums, counts]) => [n, { sums: Float32Array.from(sums), counts }])),
-  datasets: ["d.txt"], chunkCount: 1, chunkSize, legacy,
+  datasets: ["d.txt"],
+  chunkCount: 1,
+  chunkSize,
+  legacy,
 });
 
 describe("ImatrixStats", () => {
@@ -54,8 +57,16 @@ describe("ImatrixStats", () => {
 describe("chunking and the <16-row rule", () => {
   it("dense rows: whole chunk when several chunks share a batch; ubatches of 512 (≥ 16 rows) otherwise", () => {
     expect(denseRowRanges(256)).toEqual([[0, 256]]);
-    expect(denseRowRanges(2048)).toEqual([[0, 512], [512, 1024], [1024, 1536], [1536, 2048]]);
-    expect(denseRowRanges(1034)).toEqual([[0, 512], [512, 1024]]); // the 10-row tail ubatch is not collected
+    expect(denseRowRanges(2048)).toEqual([
+      [0, 512],
+      [512, 1024],
+      [1024, 1536],
+      [1536, 2048],
+    ]);
+    expect(denseRowRanges(1034)).toEqual([
+      [0, 512],
+      [512, 1024],
+    ]); // the 10-row tail ubatch is not collected
   });
   it("chunk offset, at least two chunks, --chunks capped by the text", () => {
     const tokens = Array.from({ length: 1000 }, (_, i) => i);

@@ -94,7 +94,8 @@ export class ImatrixStats {
           e = { values: new Float32Array(entry.sums.length), counts: [0] };
           this.stats.set(name, e);
         }
-        if (e.values.length !== entry.sums.length) throw new InputError("IMATRIX_MISMATCH", `mismatched sums size for ${name}: ${entry.sums.length} != ${e.values.length}`, { file: path });
+        if (e.values.length !== entry.sums.length)
+          throw new InputError("IMATRIX_MISMATCH", `mismatched sums size for ${name}: ${entry.sums.length} != ${e.values.length}`, { file: path });
         for (let j = 0; j < entry.sums.length; j++) e.values[j] = Math.fround(e.values[j] + Math.fround(entry.sums[j] * this.chunkSize));
         for (let j = 0; j < e.counts.length; j++) e.counts[j] += entry.counts[0] * this.chunkSize;
       } else {

@@ -33,7 +33,10 @@ beforeAll(async () => {
   text = join(tmp, "calibration.txt");
   // 10 kB of the calibration split: enough for 3 chunks of 64 tokens and more
   writeFileSync(text, readFileSync(CALIBRATION, "utf8").slice(0, 10_000));
-  for (const [name, ftype] of [["fixture-F16", LlamaFType.MOSTLY_F16], ["fixture-Q8_0", LlamaFType.MOSTLY_Q8_0]] as const) {
+  for (const [name, ftype] of [
+    ["fixture-F16", LlamaFType.MOSTLY_F16],
+    ["fixture-Q8_0", LlamaFType.MOSTLY_Q8_0],
+  ] as const) {
     const out = join(tmp, `${name}.gguf`);
     await convertHfToGguf(FIXTURE_DIR, out, { outtype: ftype });
     models.set(name, out);
@@ -106,7 +109,9 @@ describe("moeq imatrix == llama-imatrix (same GGUF, text and options)", () => {
       await runImatrix({ model, text: readFileSync(text, "utf8"), dataFile: text, output: ours, exact: true, ...c.moeq });
       const r = compare(await readImatrixRaw(ours), await readImatrixRaw(ref), c.tol);
       const bytes = Buffer.compare(readFileSync(ours), readFileSync(ref)) === 0;
-      console.log(`${c.model}: ${r.tensors} tensors, ${r.slices} slices, max relative in_sum2 difference ${r.maxRel.toExponential(2)}, sums bit-identical ${r.identical}, files byte-identical ${bytes}`);
+      console.log(
+        `${c.model}: ${r.tensors} tensors, ${r.slices} slices, max relative in_sum2 difference ${r.maxRel.toExponential(2)}, sums bit-identical ${r.identical}, files byte-identical ${bytes}`,
+      );
     });
   }
 });
@@ -120,7 +125,10 @@ describe("--in-file combining == llama-imatrix's (GGUF and legacy .dat inputs, n
     const dat = join(tmp, "b.dat");
     // (llama-imatrix wants -m even when it only combines files; it does not load the model then)
     runLlamaTool("llama-imatrix", ["-m", f16, "--in-file", b, "--output-format", "dat", "-c", "64", "-o", dat]);
-    for (const inputs of [[a, b], [dat, a]]) {
+    for (const inputs of [
+      [a, b],
+      [dat, a],
+    ]) {
       const ref = join(tmp, "combined-ref.gguf");
       const ours = join(tmp, "combined-ours.gguf");
       runLlamaTool("llama-imatrix", ["-m", f16, ...inputs.flatMap((f) => ["--in-file", f]), "-c", "64", "-o", ref]);

@@ -90,7 +90,9 @@ async function readGGUFImatrix(path: string): Promise<RawImatrix> {
     const cc = ggufNumber(f, "imatrix.chunk_count");
     const cs = ggufNumber(f, "imatrix.chunk_size");
     if (!datasetsKV || cc === undefined || cs === undefined) {
-      throw new InputError("IMATRIX_METADATA", "not an imatrix: missing imatrix metadata (imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size)", { file: path });
+      throw new InputError("IMATRIX_METADATA", "not an imatrix: missing imatrix metadata (imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size)", {
+        file: path,
+      });
     }
     const datasets = Array.isArray(datasetsKV) ? datasetsKV.map(String) : [];
     if (f.tensors.length < 1) throw new InputError("IMATRIX_EMPTY", "no data in imatrix file", { file: path });
@@ -107,7 +109,8 @@ async function readGGUFImatrix(path: string): Promise<RawImatrix> {
     const entries = new Map<string, RawImatrixEntry>();
     for (const [name, { sums, counts }] of [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (!sums || !counts) throw new InputError("IMATRIX_MISMATCH", `mismatched sums and counts for ${name}`, { file: path });
-      if (sums.type !== GGMLType.F32 || counts.type !== GGMLType.F32) throw new InputError("IMATRIX_TYPE", `sums and counts for ${name} must be F32`, { file: path });
+      if (sums.type !== GGMLType.F32 || counts.type !== GGMLType.F32)
+        throw new InputError("IMATRIX_TYPE", `sums and counts for ${name} must be F32`, { file: path });
       const s = f32Of(await f.readTensorBytes(sums.name));
       const cRaw = f32Of(await f.readTensorBytes(counts.name));
       const nCounts = cRaw.length;
@@ -125,7 +128,12 @@ function readLegacyImatrix(path: string, b: Buffer): RawImatrix {
   const need = (n: number): void => {
     if (pos + n > b.length) throw new InputError("IMATRIX_TRUNCATED", "not an imatrix (neither GGUF nor a complete legacy .dat file)", { file: path });
   };
-  const i32 = (): number => { need(4); const v = b.readInt32LE(pos); pos += 4; return v; };
+  const i32 = (): number => {
+    need(4);
+    const v = b.readInt32LE(pos);
+    pos += 4;
+    return v;
+  };
   const n = i32();
   if (n < 1) throw new InputError("IMATRIX_EMPTY", "no data in imatrix file", { file: path });
   const raw: [string, RawImatrixEntry][] = [];

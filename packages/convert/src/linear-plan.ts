@@ -53,7 +53,15 @@ export function planQuantizedLinears(text: readonly PlannedTensor[], multimodal:
       const proj = ex[2] as ExpertProj;
       const prefix = expertsPrefix(t);
       for (let e = 0; e < E; e++) {
-        items.push({ kind: "quantize", base: `${prefix}.${e}.${proj}_proj`, planned: t, expert: e, rows, cols, tap: { tensor: expertGgufName(layer, proj), expert: e } });
+        items.push({
+          kind: "quantize",
+          base: `${prefix}.${e}.${proj}_proj`,
+          planned: t,
+          expert: e,
+          rows,
+          cols,
+          tap: { tensor: expertGgufName(layer, proj), expert: e },
+        });
       }
       continue;
     }

@@ -20,7 +20,18 @@ let f16: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "moeq-q-vs-llama-"));
   const dir = join(tmp, "ckpt");
-  writeSyntheticLlama4(dir, { layout: "maverick", hidden: 256, ffExpert: 160, ffDense: 512, layers: 4, experts: 4, heads: 4, kvHeads: 1, headDim: 64, seed: 3 });
+  writeSyntheticLlama4(dir, {
+    layout: "maverick",
+    hidden: 256,
+    ffExpert: 160,
+    ffDense: 512,
+    layers: 4,
+    experts: 4,
+    heads: 4,
+    kvHeads: 1,
+    headDim: 64,
+    seed: 3,
+  });
   f16 = join(tmp, "f16.gguf");
   await convertHfToGguf(dir, f16, { outtype: FTYPE_BY_NAME.F16 });
 });
@@ -85,9 +96,21 @@ describe("moeq quantize == llama_model_quantize, byte for byte", () => {
   it("--pure, --output-tensor-type, --token-embedding-type and --tensor-type overrides match too", async () => {
     const ours = join(tmp, "ours-opts.gguf");
     const ref = join(tmp, "ref-opts.gguf");
-    const Q8_0 = 8, Q5_K = 13, Q4_0 = 2;
-    await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME.Q4_K_M, outputTensorType: Q8_0, tokenEmbeddingType: Q5_K, tensorTypes: [{ pattern: /attn_q/, type: Q4_0 }] });
-    referenceQuantize(f16, ref, { ftype: FTYPE_BY_NAME.Q4_K_M, outputTensorType: Q8_0, tokenEmbeddingType: Q5_K, tensorTypes: [{ pattern: "attn_q", type: Q4_0 }] });
+    const Q8_0 = 8,
+      Q5_K = 13,
+      Q4_0 = 2;
+    await quantizeGguf(f16, ours, {
+      ftype: FTYPE_BY_NAME.Q4_K_M,
+      outputTensorType: Q8_0,
+      tokenEmbeddingType: Q5_K,
+      tensorTypes: [{ pattern: /attn_q/, type: Q4_0 }],
+    });
+    referenceQuantize(f16, ref, {
+      ftype: FTYPE_BY_NAME.Q4_K_M,
+      outputTensorType: Q8_0,
+      tokenEmbeddingType: Q5_K,
+      tensorTypes: [{ pattern: "attn_q", type: Q4_0 }],
+    });
     expect(readFileSync(ours).equals(readFileSync(ref)) ? "identical" : await describeDifference(ours, ref)).toBe("identical");
     await quantizeGguf(f16, ours, { ftype: FTYPE_BY_NAME.Q3_K_M, pure: true });
     referenceQuantize(f16, ref, { ftype: FTYPE_BY_NAME.Q3_K_M, pure: true });
@@ -127,7 +150,13 @@ describe("imatrix", () => {
     // legacy: int32 n, then per entry name, ncall, nval, values × ncall
     const vals = new Float32Array([2, 4, 6]);
     const name = Buffer.from("blk.0.attn_q.weight");
-    const dat = Buffer.concat([Buffer.from(new Int32Array([1]).buffer), Buffer.from(new Int32Array([name.length]).buffer), name, Buffer.from(new Int32Array([2, 3]).buffer), Buffer.from(vals.buffer)]);
+    const dat = Buffer.concat([
+      Buffer.from(new Int32Array([1]).buffer),
+      Buffer.from(new Int32Array([name.length]).buffer),
+      name,
+      Buffer.from(new Int32Array([2, 3]).buffer),
+      Buffer.from(vals.buffer),
+    ]);
     writeFileSync(join(tmp, "legacy.dat"), dat);
     expect([...(await readImatrix(join(tmp, "legacy.dat"))).entries.get("blk.0.attn_q.weight")!]).toEqual([1, 2, 3]);
   });
@@ -168,7 +197,18 @@ describe("i-quant, ternary and MXFP4 file types == llama_model_quantize", () => 
   let imatrixPath: string;
   beforeAll(async () => {
     const dir = join(tmp, "ckpt-iq");
-    writeSyntheticLlama4(dir, { layout: "scout", hidden: 256, ffExpert: 32, layers: 8, experts: 2, heads: 4, kvHeads: 2, headDim: 32, multimodal: false, seed: 5 });
+    writeSyntheticLlama4(dir, {
+      layout: "scout",
+      hidden: 256,
+      ffExpert: 32,
+      layers: 8,
+      experts: 2,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 32,
+      multimodal: false,
+      seed: 5,
+    });
     small = join(tmp, "f16-iq.gguf");
     await convertHfToGguf(dir, small, { outtype: FTYPE_BY_NAME.F16 });
     imatrixPath = join(tmp, "imatrix-iq.gguf");
@@ -209,7 +249,9 @@ describe("i-quant, ternary and MXFP4 file types == llama_model_quantize", () => 
   it("refuses the types that need an imatrix without one, as llama-quantize does, writing nothing", async () => {
     for (const name of ["IQ1_S", "IQ2_XXS", "IQ3_XS", "Q2_K_S"]) {
       const out = join(tmp, `refused-${name}.gguf`);
-      await expect(quantizeGguf(small, out, { ftype: FTYPE_BY_NAME[name] })).rejects.toThrow(/this quantization requires an imatrix! \(offending tensor: blk\.0\./);
+      await expect(quantizeGguf(small, out, { ftype: FTYPE_BY_NAME[name] })).rejects.toThrow(
+        /this quantization requires an imatrix! \(offending tensor: blk\.0\./,
+      );
       expect(existsSync(out)).toBe(false);
     }
   });

@@ -35,7 +35,18 @@ let mixed: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "moeq-runtime-iq-"));
   const ckpt = join(dir, "hf");
-  writeSyntheticLlama4(ckpt, { layout: "scout", hidden: 256, ffExpert: 256, layers: 2, experts: 2, heads: 4, kvHeads: 2, headDim: 64, multimodal: false, seed: 9 });
+  writeSyntheticLlama4(ckpt, {
+    layout: "scout",
+    hidden: 256,
+    ffExpert: 256,
+    layers: 2,
+    experts: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 64,
+    multimodal: false,
+    seed: 9,
+  });
   const f16 = join(dir, "f16.gguf");
   await convertHfToGguf(ckpt, f16, { outtype: FTYPE_BY_NAME.F16 });
   const imatrixPath = join(dir, "imatrix.gguf");
@@ -89,7 +100,10 @@ describe("runtime on i-quant / ternary / fp4 GGUFs", () => {
       try {
         const logits = await m.logits(prompt);
         expect(logits.length).toBeGreaterThan(0);
-        expect(logits.every((v) => Number.isFinite(v)), `ggmlNumerics ${String(ggmlNumerics)}`).toBe(true);
+        expect(
+          logits.every((v) => Number.isFinite(v)),
+          `ggmlNumerics ${String(ggmlNumerics)}`,
+        ).toBe(true);
       } finally {
         await m.close();
       }

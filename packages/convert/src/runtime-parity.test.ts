@@ -137,9 +137,13 @@ describe("next-token distributions vs llama.cpp on the same GGUF (standard CPU k
       const a = vsPortable.result();
       const q = fastVsPortable.result();
       const d = vsDefault.result();
-      console.log(`${name} "exact" vs llama.cpp --no-repack: mean KL ${a.meanKl.toExponential(3)}, top-1 ${(100 * a.top1).toFixed(2)} % over ${a.n} positions, ${a.identical} bit-identical`);
+      console.log(
+        `${name} "exact" vs llama.cpp --no-repack: mean KL ${a.meanKl.toExponential(3)}, top-1 ${(100 * a.top1).toFixed(2)} % over ${a.n} positions, ${a.identical} bit-identical`,
+      );
       console.log(`${name} default numerics vs llama.cpp --no-repack: mean KL ${q.meanKl.toExponential(3)}, top-1 ${(100 * q.top1).toFixed(2)} %`);
-      console.log(`${name} "exact" vs llama.cpp defaults (repack on, for information): mean KL ${d.meanKl.toExponential(3)}, top-1 ${(100 * d.top1).toFixed(2)} %`);
+      console.log(
+        `${name} "exact" vs llama.cpp defaults (repack on, for information): mean KL ${d.meanKl.toExponential(3)}, top-1 ${(100 * d.top1).toFixed(2)} %`,
+      );
       if (BIT_EXACT.has(name)) expect(a.identical).toBe(a.n);
       expect(a.meanKl).toBeLessThanOrEqual(1e-4);
       expect(a.top1).toBeGreaterThanOrEqual(0.995);

@@ -38,7 +38,19 @@ export interface TensorDesc {
   readonly type: GGMLType;
 }
 
-type Category = "TOKEN_EMBD" | "ATTENTION_Q" | "ATTENTION_V" | "ATTENTION_K" | "ATTENTION_QKV" | "ATTENTION_KV_B" | "ATTENTION_OUTPUT" | "FFN_UP" | "FFN_GATE" | "FFN_DOWN" | "OUTPUT" | "OTHER";
+type Category =
+  | "TOKEN_EMBD"
+  | "ATTENTION_Q"
+  | "ATTENTION_V"
+  | "ATTENTION_K"
+  | "ATTENTION_QKV"
+  | "ATTENTION_KV_B"
+  | "ATTENTION_OUTPUT"
+  | "FFN_UP"
+  | "FFN_GATE"
+  | "FFN_DOWN"
+  | "OUTPUT"
+  | "OTHER";
 
 function category(name: string): Category {
   if (name === "output.weight") return "OUTPUT";
@@ -65,13 +77,41 @@ export function nDims(ne: readonly number[]): number {
 }
 
 const NO_QUANT_SUBSTRINGS = [
-  "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel", "per_layer_model_proj",
-  "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight", "indexer.q_proj.weight",
-  "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight", "time_mix_v0.weight",
-  "time_mix_v1.weight", "time_mix_v2.weight", "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight",
-  "time_mix_g1.weight", "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-  "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd", "sam.neck.", "sam.net_",
-  ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook", "mm.a.code_embd",
+  "_norm.weight",
+  "ffn_gate_inp.weight",
+  "ffn_gate_tid2eid.weight",
+  "altup",
+  "laurel",
+  "per_layer_model_proj",
+  "ssm_conv1d",
+  "shortconv.conv.weight",
+  "indexer.k_proj.weight",
+  "indexer.q_proj.weight",
+  "time_mix_first.weight",
+  "time_mix_w0.weight",
+  "time_mix_w1.weight",
+  "time_mix_w2.weight",
+  "time_mix_v0.weight",
+  "time_mix_v1.weight",
+  "time_mix_v2.weight",
+  "time_mix_a0.weight",
+  "time_mix_a1.weight",
+  "time_mix_a2.weight",
+  "time_mix_g1.weight",
+  "time_mix_g2.weight",
+  "time_mix_decay_w1.weight",
+  "time_mix_decay_w2.weight",
+  "time_mix_lerp_fused.weight",
+  "attn_rel_b.weight",
+  ".position_embd",
+  "sam.pos_embd",
+  "sam.neck.",
+  "sam.net_",
+  ".rel_pos",
+  ".patch_embd",
+  ".patch_merger",
+  "a.rvq.codebook",
+  "mm.a.code_embd",
 ];
 
 /** tensor_allows_quantization: ≥2-D, ends in "weight", not a norm/router/positional table. */
@@ -84,8 +124,7 @@ export function tensorAllowsQuantization(t: TensorDesc, quantizeOutputTensor = t
   return !NO_QUANT_SUBSTRINGS.some((s) => name.includes(s));
 }
 
-const useMoreBits = (i: number, n: number): boolean =>
-  i < Math.trunc(n / 8) || i >= Math.trunc((7 * n) / 8) || (i - Math.trunc(n / 8)) % 3 === 2;
+const useMoreBits = (i: number, n: number): boolean => i < Math.trunc(n / 8) || i >= Math.trunc((7 * n) / 8) || (i - Math.trunc(n / 8)) % 3 === 2;
 
 /** Resolves every tensor's target type, in the order given (llama-quantize's order). */
 export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFacts, opts: QuantizeTypeOptions): GGMLType[] {
@@ -218,8 +257,19 @@ export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFa
     if (cat === "ATTENTION_OUTPUT") {
       if (!falcon) {
         if (model.nExpert === 8) {
-          const bumped = [F.MOSTLY_Q2_K, F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M, F.MOSTLY_IQ4_NL,
-            F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M, F.MOSTLY_IQ3_S, F.MOSTLY_IQ3_M, F.MOSTLY_IQ4_XS];
+          const bumped = [
+            F.MOSTLY_Q2_K,
+            F.MOSTLY_IQ3_XS,
+            F.MOSTLY_IQ3_XXS,
+            F.MOSTLY_Q3_K_S,
+            F.MOSTLY_Q3_K_M,
+            F.MOSTLY_IQ4_NL,
+            F.MOSTLY_Q4_K_S,
+            F.MOSTLY_Q4_K_M,
+            F.MOSTLY_IQ3_S,
+            F.MOSTLY_IQ3_M,
+            F.MOSTLY_IQ4_XS,
+          ];
           if (bumped.includes(ftype)) nt = GGMLType.Q5_K;
         } else if (ftype === F.MOSTLY_Q2_K) nt = GGMLType.Q3_K;
         else if (ftype === F.MOSTLY_IQ3_XXS) nt = GGMLType.IQ3_S;
@@ -251,14 +301,37 @@ export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFa
     if (ncols % qk === 0) return target;
     let r: GGMLType;
     switch (target) {
-      case GGMLType.Q2_K: case GGMLType.Q3_K: case GGMLType.TQ1_0: case GGMLType.TQ2_0: case GGMLType.Q2_0: r = GGMLType.Q4_0; break;
-      case GGMLType.Q4_K: r = GGMLType.Q5_0; break;
-      case GGMLType.Q5_K: r = GGMLType.Q5_1; break;
-      case GGMLType.Q6_K: r = GGMLType.Q8_0; break;
-      case GGMLType.IQ1_S: case GGMLType.IQ1_M: case GGMLType.IQ2_XXS: case GGMLType.IQ2_XS: case GGMLType.IQ2_S:
-      case GGMLType.IQ3_XXS: case GGMLType.IQ3_S: case GGMLType.IQ4_XS: r = GGMLType.IQ4_NL; break;
+      case GGMLType.Q2_K:
+      case GGMLType.Q3_K:
+      case GGMLType.TQ1_0:
+      case GGMLType.TQ2_0:
+      case GGMLType.Q2_0:
+        r = GGMLType.Q4_0;
+        break;
+      case GGMLType.Q4_K:
+        r = GGMLType.Q5_0;
+        break;
+      case GGMLType.Q5_K:
+        r = GGMLType.Q5_1;
+        break;
+      case GGMLType.Q6_K:
+        r = GGMLType.Q8_0;
+        break;
+      case GGMLType.IQ1_S:
+      case GGMLType.IQ1_M:
+      case GGMLType.IQ2_XXS:
+      case GGMLType.IQ2_XS:
+      case GGMLType.IQ2_S:
+      case GGMLType.IQ3_XXS:
+      case GGMLType.IQ3_S:
+      case GGMLType.IQ4_XS:
+        r = GGMLType.IQ4_NL;
+        break;
       default:
-        if (qk <= 32) { r = target; break; }
+        if (qk <= 32) {
+          r = target;
+          break;
+        }
         throw new Error(`no tensor type fallback is defined for type ${GGML_TYPE_INFO[target].name}`);
     }
     if (ncols % GGML_TYPE_INFO[r].blockSize !== 0) r = GGMLType.F16;

@@ -40,7 +40,14 @@ function widen(dtype: CheckpointDType, b: Uint8Array): Float32Array {
 }
 
 /** Reads rows [row0, row0+nrows) of a row-major HF matrix region starting at `base` bytes. */
-async function readRows(reader: SafetensorsCheckpoint, src: CheckpointTensor, base: number, rowLen: number, row0: number, nrows: number): Promise<Float32Array> {
+async function readRows(
+  reader: SafetensorsCheckpoint,
+  src: CheckpointTensor,
+  base: number,
+  rowLen: number,
+  row0: number,
+  nrows: number,
+): Promise<Float32Array> {
   const eb = dtypeBytes(src.dtype);
   const start = base + row0 * rowLen * eb;
   return widen(src.dtype, await reader.readBytes(src.name, { start, end: start + nrows * rowLen * eb }));
@@ -52,7 +59,14 @@ async function readRows(reader: SafetensorsCheckpoint, src: CheckpointTensor, ba
  * Reads the HF matrix in bounded blocks of HF rows.
  */
 async function readTransposed(
-  reader: SafetensorsCheckpoint, src: CheckpointTensor, base: number, a: number, b: number, col0: number, row0: number, nrows: number,
+  reader: SafetensorsCheckpoint,
+  src: CheckpointTensor,
+  base: number,
+  a: number,
+  b: number,
+  col0: number,
+  row0: number,
+  nrows: number,
 ): Promise<Float32Array> {
   const eb = dtypeBytes(src.dtype);
   const out = new Float32Array(nrows * a);
@@ -108,11 +122,16 @@ async function readGGUFUnitBytes(file: GGUFFile, t: GGUFTensorInfo, u: Unit): Pr
 /** Widens one unit of a GGUF tensor (F32/F16/BF16) to f32. Quantized inputs are refused, as llama-quantize does by default. */
 export async function readGGUFUnit(file: GGUFFile, t: GGUFTensorInfo, u: Unit): Promise<Float32Array> {
   switch (t.type) {
-    case GGMLType.F32: return widen("F32", await readGGUFUnitBytes(file, t, u));
-    case GGMLType.F16: return widen("F16", await readGGUFUnitBytes(file, t, u));
-    case GGMLType.BF16: return widen("BF16", await readGGUFUnitBytes(file, t, u));
+    case GGMLType.F32:
+      return widen("F32", await readGGUFUnitBytes(file, t, u));
+    case GGMLType.F16:
+      return widen("F16", await readGGUFUnitBytes(file, t, u));
+    case GGMLType.BF16:
+      return widen("BF16", await readGGUFUnitBytes(file, t, u));
     default:
-      throw new InputError("REQUANTIZE", `tensor ${t.name} is already ${GGML_TYPE_INFO[t.type].name}; requantizing is disabled (as in llama-quantize)`, { file: file.path });
+      throw new InputError("REQUANTIZE", `tensor ${t.name} is already ${GGML_TYPE_INFO[t.type].name}; requantizing is disabled (as in llama-quantize)`, {
+        file: file.path,
+      });
   }
 }
 

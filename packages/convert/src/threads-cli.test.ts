@@ -8,7 +8,8 @@ import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 
 // Worker threads run the compiled dist/quantize-worker.js, so this test drives the built CLI.
 const root = fileURLToPath(new URL("../../..", import.meta.url));
-const moeq = (...args: string[]): string => execFileSync(process.execPath, [join(root, "packages/cli/bin/moeq.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const moeq = (...args: string[]): string =>
+  execFileSync(process.execPath, [join(root, "packages/cli/bin/moeq.js"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
 /** Exit status and stderr of a moeq run that must fail (a run that succeeds fails the test). */
 function moeqFailure(...args: string[]): { code: number; stderr: string } {
@@ -32,7 +33,10 @@ describe("worker threads", () => {
   it("convert and quantize write identical bytes with --threads 1 and --threads 3; --json reports sizes", () => {
     const ck = join(tmp, "ckpt");
     moeq("convert", ck, "-o", join(tmp, "a.gguf"), "--outtype", "q4_0", "--threads", "1", "--json");
-    const js = JSON.parse(moeq("convert", ck, "-o", join(tmp, "b.gguf"), "--outtype", "q4_0", "--threads", "3", "--json")) as { outputBytes: number; bitsPerWeight: number };
+    const js = JSON.parse(moeq("convert", ck, "-o", join(tmp, "b.gguf"), "--outtype", "q4_0", "--threads", "3", "--json")) as {
+      outputBytes: number;
+      bitsPerWeight: number;
+    };
     expect(readFileSync(join(tmp, "a.gguf")).equals(readFileSync(join(tmp, "b.gguf")))).toBe(true);
     expect(js.bitsPerWeight).toBeGreaterThan(4);
     expect(js.bitsPerWeight).toBeLessThan(7);

@@ -63,7 +63,8 @@ export function tokenizerKVs(dir: string, opts: TokenizerKVOptions): Map<string,
   const tokFile = join(dir, "tokenizer.json");
   const tok = readJson<TokenizerJson>(tokFile);
   if (!tok) throw new InputError("NO_TOKENIZER", "tokenizer.json not found (needed for the GGUF vocabulary)", { file: tokFile });
-  if (tok.model?.type !== "BPE" || !tok.model.vocab) throw new InputError("TOKENIZER_TYPE", `expected a BPE tokenizer, got ${tok.model?.type}`, { file: tokFile });
+  if (tok.model?.type !== "BPE" || !tok.model.vocab)
+    throw new InputError("TOKENIZER_TYPE", `expected a BPE tokenizer, got ${tok.model?.type}`, { file: tokFile });
   const added = tok.added_tokens ?? [];
   const byId = new Map<number, string>();
   for (const [t, id] of Object.entries(tok.model.vocab)) byId.set(id, t);
@@ -109,9 +110,14 @@ export function tokenizerKVs(dir: string, opts: TokenizerKVOptions): Map<string,
   const special = specialVocab(dir, tok, added);
   if (special.merges.length) kvs.set("tokenizer.ggml.merges", kvArr(GGUFValueType.STRING, special.merges));
   const idKey: Record<string, string> = {
-    bos: "tokenizer.ggml.bos_token_id", eos: "tokenizer.ggml.eos_token_id", unk: "tokenizer.ggml.unknown_token_id",
-    sep: "tokenizer.ggml.seperator_token_id", pad: "tokenizer.ggml.padding_token_id", mask: "tokenizer.ggml.mask_token_id",
-    eot: "tokenizer.ggml.eot_token_id", eom: "tokenizer.ggml.eom_token_id",
+    bos: "tokenizer.ggml.bos_token_id",
+    eos: "tokenizer.ggml.eos_token_id",
+    unk: "tokenizer.ggml.unknown_token_id",
+    sep: "tokenizer.ggml.seperator_token_id",
+    pad: "tokenizer.ggml.padding_token_id",
+    mask: "tokenizer.ggml.mask_token_id",
+    eot: "tokenizer.ggml.eot_token_id",
+    eom: "tokenizer.ggml.eom_token_id",
   };
   for (const [typ, id] of special.ids) if (idKey[typ] && id < vocabSize) kvs.set(idKey[typ], kvU32(id));
   const addKey: Record<string, string> = { bos: "tokenizer.ggml.add_bos_token", eos: "tokenizer.ggml.add_eos_token", sep: "tokenizer.ggml.add_sep_token" };
@@ -142,16 +148,26 @@ function specialVocab(dir: string, tok: TokenizerJson, added: AddedToken[]): Spe
   }
   const tcFile = join(dir, "tokenizer_config.json");
   const tc = readJson<TokenizerConfig>(tcFile);
-  const contentOf = (v: unknown): string | undefined => (typeof v === "string" ? v : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string" ? (v as { content: string }).content : undefined);
+  const contentOf = (v: unknown): string | undefined =>
+    typeof v === "string"
+      ? v
+      : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string"
+        ? (v as { content: string }).content
+        : undefined;
   let specialBos = contentOf(tc?.bos_token);
   let specialEos = contentOf(tc?.eos_token);
   const specialCls = contentOf(tc?.cls_token);
   const pp = tok.post_processor;
   if (pp) {
-    const procs = (Array.isArray((pp as { processors?: unknown }).processors) ? (pp as { processors: Record<string, unknown>[] }).processors : [pp]) as Record<string, unknown>[];
+    const procs = (Array.isArray((pp as { processors?: unknown }).processors) ? (pp as { processors: Record<string, unknown>[] }).processors : [pp]) as Record<
+      string,
+      unknown
+    >[];
     for (const proc of procs) {
       if (proc.type === "RobertaProcessing") {
-        add.set("bos", true); add.set("eos", true); add.set("sep", true);
+        add.set("bos", true);
+        add.set("eos", true);
+        add.set("sep", true);
         continue;
       }
       if (proc.type !== "TemplateProcessing") continue;
@@ -170,8 +186,13 @@ function specialVocab(dir: string, tok: TokenizerJson, added: AddedToken[]): Spe
         if (last) {
           if (!tc) specialEos = last;
           else if (last !== specialEos) {
-            if (!types.includes("eot")) { types.push("eot"); tc.eot_token = specialEos; }
-            else if (!types.includes("eom")) { types.push("eom"); tc.eom_token = specialEos; }
+            if (!types.includes("eot")) {
+              types.push("eot");
+              tc.eot_token = specialEos;
+            } else if (!types.includes("eom")) {
+              types.push("eom");
+              tc.eom_token = specialEos;
+            }
             tc.eos_token = last;
             specialEos = last;
           }

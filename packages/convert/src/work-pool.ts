@@ -37,7 +37,10 @@ export class EncodePool {
     if (!Number.isInteger(threads) || threads < 1) throw new InputError("BAD_THREADS", `threads must be a positive integer, got ${threads}`);
     this.threads = threads;
     if (threads > 1 && !existsSync(workerFile)) {
-      throw new InputError("THREADS_FAILED", `cannot start ${threads} quantize worker threads: ${workerFile} is missing (build first: npx tsc -b packages/cli)`);
+      throw new InputError(
+        "THREADS_FAILED",
+        `cannot start ${threads} quantize worker threads: ${workerFile} is missing (build first: npx tsc -b packages/cli)`,
+      );
     }
     for (let i = 0; i < (this.threads > 1 ? this.threads : 0); i++) {
       const w = new Worker(workerFile);

@@ -43,7 +43,11 @@ export async function ensureBaseLogits(
     const { nCtx } = r.header;
     r.close();
     if (spec.ctx !== undefined && spec.ctx !== nCtx) {
-      throw new InputError("KLD_CTX_MISMATCH", `base logits were computed with n_ctx=${nCtx}, the task asks for ${spec.ctx}; delete the file or use ctx ${nCtx}`, { file: path });
+      throw new InputError(
+        "KLD_CTX_MISMATCH",
+        `base logits were computed with n_ctx=${nCtx}, the task asks for ${spec.ctx}; delete the file or use ctx ${nCtx}`,
+        { file: path },
+      );
     }
     return undefined;
   }
@@ -75,7 +79,10 @@ export async function runMmluTask(model: EvalModel, spec: MmluTaskSpec, onProgre
   let fewshot: Awaited<ReturnType<typeof loadMmluItems>> = [];
   if (k > 0) {
     const devPath = spec.fewshotData ?? mmluDevFileFor(spec.data);
-    if (!devPath) throw new InputError("MMLU_NO_DEV", `${k}-shot needs the dev split: pass fewshotData (--fewshot-data) or put dev-*.parquet next to the test file`, { file: spec.data });
+    if (!devPath)
+      throw new InputError("MMLU_NO_DEV", `${k}-shot needs the dev split: pass fewshotData (--fewshot-data) or put dev-*.parquet next to the test file`, {
+        file: spec.data,
+      });
     fewshot = await loadMmluItems(devPath);
   }
   return evaluateMmlu(model, items, { fewshot, k, onProgress: (d, t) => onProgress?.("mmlu", d, t) });

@@ -31,7 +31,12 @@ it(`f16/bf16 rows vs ggml (${N} elements)`, async () => {
       if (!r || !("latency" in r)) throw new Error(`bench task ${t} did not finish`);
       return r.latency.mean;
     };
-    rows.push({ codec: name, oursMelemS: +(N / ms("ours") / 1e3).toFixed(0), ggmlMelemS: +(N / ms("ggml") / 1e3).toFixed(0), ratio: +(ms("ggml") / ms("ours")).toFixed(2) });
+    rows.push({
+      codec: name,
+      oursMelemS: +(N / ms("ours") / 1e3).toFixed(0),
+      ggmlMelemS: +(N / ms("ggml") / 1e3).toFixed(0),
+      ratio: +(ms("ggml") / ms("ours")).toFixed(2),
+    });
   }
   console.log("row codecs, single thread (Melem/s; ratio = ours/ggml throughput; ggml side includes koffi call + output allocation)");
   console.table(rows);
@@ -45,9 +50,21 @@ it("GGUF header with a 202048-token vocabulary: write and parse", async () => {
     const t0 = performance.now();
     const w = new GGUFWriter(path);
     w.setString("general.architecture", "llama4");
-    w.setArray("tokenizer.ggml.tokens", GGUFValueType.STRING, Array.from({ length: n }, (_, i) => `token_${i}`));
-    w.setArray("tokenizer.ggml.token_type", GGUFValueType.INT32, Array.from({ length: n }, () => 1));
-    w.setArray("tokenizer.ggml.merges", GGUFValueType.STRING, Array.from({ length: n * 2 }, (_, i) => `m${i} x${i}`));
+    w.setArray(
+      "tokenizer.ggml.tokens",
+      GGUFValueType.STRING,
+      Array.from({ length: n }, (_, i) => `token_${i}`),
+    );
+    w.setArray(
+      "tokenizer.ggml.token_type",
+      GGUFValueType.INT32,
+      Array.from({ length: n }, () => 1),
+    );
+    w.setArray(
+      "tokenizer.ggml.merges",
+      GGUFValueType.STRING,
+      Array.from({ length: n * 2 }, (_, i) => `m${i} x${i}`),
+    );
     for (let i = 0; i < 1000; i++) w.addTensor(`blk.${i}.ffn_down_exps.weight`, [32, 4], GGMLType.F32);
     await w.writeHeader();
     for (let i = 0; i < 1000; i++) await w.writeTensorData(`blk.${i}.ffn_down_exps.weight`, new Uint8Array(512));

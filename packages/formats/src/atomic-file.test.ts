@@ -38,9 +38,9 @@ describe("AtomicFileWriter", () => {
 
   it("writeFileAtomic replaces a file in one step", async () => {
     const path = join(dir, "text.json");
-    await writeFileAtomic(path, "{\"a\":1}");
-    await writeFileAtomic(path, new TextEncoder().encode("{\"a\":2}"));
-    expect(await readFile(path, "utf8")).toBe("{\"a\":2}");
+    await writeFileAtomic(path, '{"a":1}');
+    await writeFileAtomic(path, new TextEncoder().encode('{"a":2}'));
+    expect(await readFile(path, "utf8")).toBe('{"a":2}');
   });
 
   it("writeFileAtomicSync replaces a file and leaves no temp file; a failed write leaves the old file", async () => {

@@ -1,7 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
-  bf16ToF32, bf16ToF32Row, decodeToFloat32, encodeFromFloat32, f16ToF32, f16ToF32Row, f32ToBf16, f32ToBf16Row,
-  f32ToF16, f32ToF16Row, f32ToF8E4M3, f32ToF8E5M2, f8E4M3ToF32, f8E5M2ToF32, SAFETENSORS_DTYPE_SIZE,
+  bf16ToF32,
+  bf16ToF32Row,
+  decodeToFloat32,
+  encodeFromFloat32,
+  f16ToF32,
+  f16ToF32Row,
+  f32ToBf16,
+  f32ToBf16Row,
+  f32ToF16,
+  f32ToF16Row,
+  f32ToF8E4M3,
+  f32ToF8E5M2,
+  f8E4M3ToF32,
+  f8E5M2ToF32,
+  SAFETENSORS_DTYPE_SIZE,
   type SafetensorsDType,
 } from "./dtypes.js";
 import { ggmlBf16ToFp32Row, ggmlFp16ToFp32Row, ggmlFp32ToBf16Row, ggmlFp32ToFp16Row } from "@moeq/test-support/ggml-gguf";
@@ -16,8 +29,8 @@ function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** ≥ 1M float32 bit patterns: random bits, random normals, and every edge we know of. */
 function edgeAndRandomF32(n: number, seed: number): Float32Array {
   const edges = [
-    0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fbfffff, 0x7fffffff,
-    0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x3f800000,
+    0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fbfffff, 0x7fffffff, 0x00000001, 0x807fffff, 0x00800000,
+    0x7f7fffff, 0xff7fffff, 0x3f800000,
     // f16 boundaries: max 65504, 65519 (rounds down), 65520 (tie → Inf), min normal/subnormal and their halves
     0x477fe000, 0x477fefff, 0x477ff000, 0x47800000, 0x38800000, 0x33800000, 0x33000000, 0x33000001, 0x32ffffff,
     // rounding ties for f16 (low 13 bits = 0x1000) and for bf16 (low 16 bits = 0x8000), odd and even
@@ -28,9 +41,12 @@ function edgeAndRandomF32(n: number, seed: number): Float32Array {
   const r = seededUint32(seed);
   for (let i = edges.length; i < n; i++) {
     const k = i % 4;
-    if (k === 0) out[i] = r(); // any bit pattern, NaNs included
-    else if (k === 1) out[i] = ((r() & 0x8000ffff) | 0x38000000) + ((r() % 0x10) << 23); // near the f16 range
-    else if (k === 2) out[i] = (r() & 0x80001fff) | (((r() % 50) + 100) << 23) | 0x1000; // f16 ties and subnormals
+    if (k === 0)
+      out[i] = r(); // any bit pattern, NaNs included
+    else if (k === 1)
+      out[i] = ((r() & 0x8000ffff) | 0x38000000) + ((r() % 0x10) << 23); // near the f16 range
+    else if (k === 2)
+      out[i] = (r() & 0x80001fff) | (((r() % 50) + 100) << 23) | 0x1000; // f16 ties and subnormals
     else out[i] = (r() & 0xffff0000) | 0x8000 | (r() & 0x1); // bf16 ties
   }
   return new Float32Array(out.buffer);
@@ -83,8 +99,18 @@ describe("f16 and bf16 rows match ggml bit for bit", () => {
 describe("F8 codecs (torch float8 tables, hand-checked)", () => {
   it("E4M3fn decodes the landmark codes", () => {
     const table: [number, number][] = [
-      [0x00, 0], [0x01, 2 ** -9], [0x07, 7 * 2 ** -9], [0x08, 2 ** -6], [0x38, 1], [0x3c, 1.5],
-      [0x7e, 448], [0xfe, -448], [0x77, 240], [0x78, 256], [0x40, 2], [0x80, -0],
+      [0x00, 0],
+      [0x01, 2 ** -9],
+      [0x07, 7 * 2 ** -9],
+      [0x08, 2 ** -6],
+      [0x38, 1],
+      [0x3c, 1.5],
+      [0x7e, 448],
+      [0xfe, -448],
+      [0x77, 240],
+      [0x78, 256],
+      [0x40, 2],
+      [0x80, -0],
     ];
     for (const [b, v] of table) expect(f8E4M3ToF32(b)).toBe(v);
     expect(Number.isNaN(f8E4M3ToF32(0x7f))).toBe(true);
@@ -94,9 +120,25 @@ describe("F8 codecs (torch float8 tables, hand-checked)", () => {
 
   it("E4M3fn encodes with round-to-nearest-even and saturates at ±448", () => {
     const table: [number, number][] = [
-      [0, 0x00], [1, 0x38], [-1, 0xb8], [448, 0x7e], [449, 0x7e], [464, 0x7e], [480, 0x7e], [1e6, 0x7e], [Infinity, 0x7e],
-      [-Infinity, 0xfe], [2 ** -9, 0x01], [2 ** -10, 0x00], [3 * 2 ** -10, 0x02], [1.0625, 0x38], [1.1875, 0x3a],
-      [2 ** -6, 0x08], [15 * 2 ** -10, 0x08], [0.3, 0x2a], [-0, 0x80],
+      [0, 0x00],
+      [1, 0x38],
+      [-1, 0xb8],
+      [448, 0x7e],
+      [449, 0x7e],
+      [464, 0x7e],
+      [480, 0x7e],
+      [1e6, 0x7e],
+      [Infinity, 0x7e],
+      [-Infinity, 0xfe],
+      [2 ** -9, 0x01],
+      [2 ** -10, 0x00],
+      [3 * 2 ** -10, 0x02],
+      [1.0625, 0x38],
+      [1.1875, 0x3a],
+      [2 ** -6, 0x08],
+      [15 * 2 ** -10, 0x08],
+      [0.3, 0x2a],
+      [-0, 0x80],
     ];
     for (const [v, b] of table) expect([v, f32ToF8E4M3(v)]).toEqual([v, b]);
     expect(f32ToF8E4M3(NaN)).toBe(0x7f);
@@ -106,13 +148,28 @@ describe("F8 codecs (torch float8 tables, hand-checked)", () => {
 
   it("E5M2 decodes, has Inf, and overflows to Inf", () => {
     const table: [number, number][] = [
-      [0x3c, 1], [0x7b, 57344], [0x7c, Infinity], [0xfc, -Infinity], [0x01, 2 ** -16], [0x04, 2 ** -14], [0x3d, 1.25],
+      [0x3c, 1],
+      [0x7b, 57344],
+      [0x7c, Infinity],
+      [0xfc, -Infinity],
+      [0x01, 2 ** -16],
+      [0x04, 2 ** -14],
+      [0x3d, 1.25],
     ];
     for (const [b, v] of table) expect(f8E5M2ToF32(b)).toBe(v);
     for (const b of [0x7d, 0x7e, 0x7f, 0xfd, 0xff]) expect(Number.isNaN(f8E5M2ToF32(b))).toBe(true);
     const enc: [number, number][] = [
-      [1, 0x3c], [57344, 0x7b], [61439, 0x7b], [61440, 0x7c], [1e9, 0x7c], [-Infinity, 0xfc], [2 ** -17, 0x00],
-      [3 * 2 ** -17, 0x02], [1.125, 0x3c], [1.375, 0x3e], [-0, 0x80],
+      [1, 0x3c],
+      [57344, 0x7b],
+      [61439, 0x7b],
+      [61440, 0x7c],
+      [1e9, 0x7c],
+      [-Infinity, 0xfc],
+      [2 ** -17, 0x00],
+      [3 * 2 ** -17, 0x02],
+      [1.125, 0x3c],
+      [1.375, 0x3e],
+      [-0, 0x80],
     ];
     for (const [v, b] of enc) expect([v, f32ToF8E5M2(v)]).toEqual([v, b]);
     expect(f32ToF8E5M2(NaN)).toBe(0x7f);
@@ -133,15 +190,26 @@ describe("decodeToFloat32 / encodeFromFloat32", () => {
     const back = decodeToFloat32(bytes, dtype);
     const expected = Array.from(values, (v) => {
       switch (dtype) {
-        case "BOOL": return v !== 0 ? 1 : 0;
-        case "U8": return Math.min(255, Math.max(0, Math.trunc(v)));
-        case "I8": return Math.min(127, Math.max(-128, Math.trunc(v)));
-        case "I16": case "I32": case "I64": return Math.trunc(v);
-        case "F8_E4M3": return f8E4M3ToF32(f32ToF8E4M3(v));
-        case "F8_E5M2": return f8E5M2ToF32(f32ToF8E5M2(v));
-        case "F16": return f16ToF32(f32ToF16(v));
-        case "BF16": return bf16ToF32(f32ToBf16(v));
-        default: return v; // f32 values are exact in f32/f64
+        case "BOOL":
+          return v !== 0 ? 1 : 0;
+        case "U8":
+          return Math.min(255, Math.max(0, Math.trunc(v)));
+        case "I8":
+          return Math.min(127, Math.max(-128, Math.trunc(v)));
+        case "I16":
+        case "I32":
+        case "I64":
+          return Math.trunc(v);
+        case "F8_E4M3":
+          return f8E4M3ToF32(f32ToF8E4M3(v));
+        case "F8_E5M2":
+          return f8E5M2ToF32(f32ToF8E5M2(v));
+        case "F16":
+          return f16ToF32(f32ToF16(v));
+        case "BF16":
+          return bf16ToF32(f32ToBf16(v));
+        default:
+          return v; // f32 values are exact in f32/f64
       }
     });
     expect(Array.from(back)).toEqual(expected.map((x) => (Object.is(x, -0) ? 0 : x)));

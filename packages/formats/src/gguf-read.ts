@@ -2,9 +2,20 @@ import { open, type FileHandle } from "node:fs/promises";
 import { GGML_TYPE_INFO, GGMLType, isGGMLType } from "./ggml-types.js";
 import { GGUFError, type GGUFErrorCode } from "./format-errors.js";
 import {
-  GGML_MAX_DIMS, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_ARRAY_DEPTH, GGUF_MAX_ARRAY_ELEMENTS,
-  GGUF_MAX_STRING_LENGTH, GGUF_SCALAR_SIZE, GGUFValueType, ggufMinValueSize, ggufPad, isGGUFValueType,
-  type GGUFKV, type GGUFTensorInfo, type GGUFValue,
+  GGML_MAX_DIMS,
+  GGML_MAX_NAME,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAX_ARRAY_DEPTH,
+  GGUF_MAX_ARRAY_ELEMENTS,
+  GGUF_MAX_STRING_LENGTH,
+  GGUF_SCALAR_SIZE,
+  GGUFValueType,
+  ggufMinValueSize,
+  ggufPad,
+  isGGUFValueType,
+  type GGUFKV,
+  type GGUFTensorInfo,
+  type GGUFValue,
 } from "./gguf-types.js";
 
 export interface GGUFFile {
@@ -138,18 +149,30 @@ class HeaderCursor {
   scalarSync(type: GGUFValueType): GGUFValue {
     const v = this.view;
     switch (type) {
-      case GGUFValueType.UINT8: return v.getUint8(this.at(1));
-      case GGUFValueType.INT8: return v.getInt8(this.at(1));
-      case GGUFValueType.UINT16: return v.getUint16(this.at(2), true);
-      case GGUFValueType.INT16: return v.getInt16(this.at(2), true);
-      case GGUFValueType.UINT32: return v.getUint32(this.at(4), true);
-      case GGUFValueType.INT32: return v.getInt32(this.at(4), true);
-      case GGUFValueType.FLOAT32: return v.getFloat32(this.at(4), true);
-      case GGUFValueType.BOOL: return v.getUint8(this.at(1)) !== 0;
-      case GGUFValueType.UINT64: return v.getBigUint64(this.at(8), true);
-      case GGUFValueType.INT64: return v.getBigInt64(this.at(8), true);
-      case GGUFValueType.FLOAT64: return v.getFloat64(this.at(8), true);
-      default: throw new Error(`not a fixed-width GGUF type: ${type}`);
+      case GGUFValueType.UINT8:
+        return v.getUint8(this.at(1));
+      case GGUFValueType.INT8:
+        return v.getInt8(this.at(1));
+      case GGUFValueType.UINT16:
+        return v.getUint16(this.at(2), true);
+      case GGUFValueType.INT16:
+        return v.getInt16(this.at(2), true);
+      case GGUFValueType.UINT32:
+        return v.getUint32(this.at(4), true);
+      case GGUFValueType.INT32:
+        return v.getInt32(this.at(4), true);
+      case GGUFValueType.FLOAT32:
+        return v.getFloat32(this.at(4), true);
+      case GGUFValueType.BOOL:
+        return v.getUint8(this.at(1)) !== 0;
+      case GGUFValueType.UINT64:
+        return v.getBigUint64(this.at(8), true);
+      case GGUFValueType.INT64:
+        return v.getBigInt64(this.at(8), true);
+      case GGUFValueType.FLOAT64:
+        return v.getFloat64(this.at(8), true);
+      default:
+        throw new Error(`not a fixed-width GGUF type: ${type}`);
     }
   }
 }

@@ -3,8 +3,16 @@ import { GGML_TYPE_INFO, type GGMLType, isGGMLType } from "./ggml-types.js";
 import { GGUFError } from "./format-errors.js";
 import { ByteSink, writeGgufKV } from "./gguf-encode.js";
 import {
-  GGML_MAX_DIMS, GGML_MAX_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GGUFValueType,
-  ggufPad, type GGUFKV, type GGUFTensorInfo, type GGUFValue,
+  GGML_MAX_DIMS,
+  GGML_MAX_NAME,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VERSION,
+  GGUFValueType,
+  ggufPad,
+  type GGUFKV,
+  type GGUFTensorInfo,
+  type GGUFValue,
 } from "./gguf-types.js";
 
 const utf8 = new TextEncoder();
@@ -55,9 +63,13 @@ export class GGUFWriter {
     this.expect("planning", `set "${key}"`);
     if (key.length === 0) throw new GGUFError("GGUF_BAD_KEY", "metadata key must not be empty", { file: this.path });
     if (key === "general.alignment" && (kv.type !== GGUFValueType.UINT32 || kv.value !== this.alignment)) {
-      throw new GGUFError("GGUF_BAD_ALIGNMENT", `general.alignment must be UINT32 ${this.alignment}, the writer's alignment; pass { alignment } to the constructor`, {
-        file: this.path,
-      });
+      throw new GGUFError(
+        "GGUF_BAD_ALIGNMENT",
+        `general.alignment must be UINT32 ${this.alignment}, the writer's alignment; pass { alignment } to the constructor`,
+        {
+          file: this.path,
+        },
+      );
     }
     this.kvs.delete(key);
     this.kvs.set(key, kv);
@@ -74,18 +86,42 @@ export class GGUFWriter {
     return this.kvs;
   }
 
-  setString(key: string, v: string): void { this.setKV(key, { type: GGUFValueType.STRING, value: v }); }
-  setBool(key: string, v: boolean): void { this.setKV(key, { type: GGUFValueType.BOOL, value: v }); }
-  setUint8(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT8, value: v }); }
-  setInt8(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT8, value: v }); }
-  setUint16(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT16, value: v }); }
-  setInt16(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT16, value: v }); }
-  setUint32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT32, value: v }); }
-  setInt32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT32, value: v }); }
-  setFloat32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.FLOAT32, value: v }); }
-  setFloat64(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.FLOAT64, value: v }); }
-  setUint64(key: string, v: bigint | number): void { this.setKV(key, { type: GGUFValueType.UINT64, value: v }); }
-  setInt64(key: string, v: bigint | number): void { this.setKV(key, { type: GGUFValueType.INT64, value: v }); }
+  setString(key: string, v: string): void {
+    this.setKV(key, { type: GGUFValueType.STRING, value: v });
+  }
+  setBool(key: string, v: boolean): void {
+    this.setKV(key, { type: GGUFValueType.BOOL, value: v });
+  }
+  setUint8(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.UINT8, value: v });
+  }
+  setInt8(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.INT8, value: v });
+  }
+  setUint16(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.UINT16, value: v });
+  }
+  setInt16(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.INT16, value: v });
+  }
+  setUint32(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.UINT32, value: v });
+  }
+  setInt32(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.INT32, value: v });
+  }
+  setFloat32(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.FLOAT32, value: v });
+  }
+  setFloat64(key: string, v: number): void {
+    this.setKV(key, { type: GGUFValueType.FLOAT64, value: v });
+  }
+  setUint64(key: string, v: bigint | number): void {
+    this.setKV(key, { type: GGUFValueType.UINT64, value: v });
+  }
+  setInt64(key: string, v: bigint | number): void {
+    this.setKV(key, { type: GGUFValueType.INT64, value: v });
+  }
   /** A flat array of `elemType` (use setKV with `items` for nested arrays). */
   setArray(key: string, elemType: GGUFValueType, values: GGUFValue[]): void {
     this.setKV(key, { type: GGUFValueType.ARRAY, arrayType: elemType, value: values });

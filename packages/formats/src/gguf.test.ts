@@ -11,29 +11,51 @@ import { readGgufTensorDataWithLlama, readGgufWithLlama, writeGgufWithLlama, typ
 import { seededRandom } from "./seeded-random.js";
 
 const SCALAR_TYPES = [
-  GGUFValueType.UINT8, GGUFValueType.INT8, GGUFValueType.UINT16, GGUFValueType.INT16, GGUFValueType.UINT32, GGUFValueType.INT32,
-  GGUFValueType.FLOAT32, GGUFValueType.BOOL, GGUFValueType.STRING, GGUFValueType.UINT64, GGUFValueType.INT64, GGUFValueType.FLOAT64,
+  GGUFValueType.UINT8,
+  GGUFValueType.INT8,
+  GGUFValueType.UINT16,
+  GGUFValueType.INT16,
+  GGUFValueType.UINT32,
+  GGUFValueType.INT32,
+  GGUFValueType.FLOAT32,
+  GGUFValueType.BOOL,
+  GGUFValueType.STRING,
+  GGUFValueType.UINT64,
+  GGUFValueType.INT64,
+  GGUFValueType.FLOAT64,
 ];
 
 function randomScalar(r: () => number, t: GGUFValueType): GGUFValue {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   switch (t) {
-    case GGUFValueType.UINT8: return int(0, 255);
-    case GGUFValueType.INT8: return int(-128, 127);
-    case GGUFValueType.UINT16: return int(0, 65535);
-    case GGUFValueType.INT16: return int(-32768, 32767);
-    case GGUFValueType.UINT32: return int(0, 0xffffffff);
-    case GGUFValueType.INT32: return int(-0x80000000, 0x7fffffff);
-    case GGUFValueType.FLOAT32: return Math.fround((r() - 0.5) * 10 ** int(-5, 5));
-    case GGUFValueType.FLOAT64: return (r() - 0.5) * 10 ** int(-30, 30);
-    case GGUFValueType.BOOL: return r() < 0.5;
-    case GGUFValueType.UINT64: return (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff));
-    case GGUFValueType.INT64: return BigInt.asIntN(64, (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff)));
+    case GGUFValueType.UINT8:
+      return int(0, 255);
+    case GGUFValueType.INT8:
+      return int(-128, 127);
+    case GGUFValueType.UINT16:
+      return int(0, 65535);
+    case GGUFValueType.INT16:
+      return int(-32768, 32767);
+    case GGUFValueType.UINT32:
+      return int(0, 0xffffffff);
+    case GGUFValueType.INT32:
+      return int(-0x80000000, 0x7fffffff);
+    case GGUFValueType.FLOAT32:
+      return Math.fround((r() - 0.5) * 10 ** int(-5, 5));
+    case GGUFValueType.FLOAT64:
+      return (r() - 0.5) * 10 ** int(-30, 30);
+    case GGUFValueType.BOOL:
+      return r() < 0.5;
+    case GGUFValueType.UINT64:
+      return (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff));
+    case GGUFValueType.INT64:
+      return BigInt.asIntN(64, (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff)));
     case GGUFValueType.STRING: {
-      const alphabet = Array.from("abcxyz_.- 0129ÄéΩ語🙂\n\""); // code points, not UTF-16 units
+      const alphabet = Array.from('abcxyz_.- 0129ÄéΩ語🙂\n"'); // code points, not UTF-16 units
       return Array.from({ length: int(0, 12) }, () => alphabet[int(0, alphabet.length - 1)]).join("");
     }
-    default: throw new Error("not scalar");
+    default:
+      throw new Error("not scalar");
   }
 }
 
@@ -57,7 +79,12 @@ function randomKV(r: () => number, allowNested: boolean, depth = 0): GGUFKV {
 
 const TENSOR_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.I32, GGMLType.Q4_0];
 
-interface PlannedTensor { name: string; shape: number[]; type: GGMLType; data: Uint8Array }
+interface PlannedTensor {
+  name: string;
+  shape: number[];
+  type: GGMLType;
+  data: Uint8Array;
+}
 
 function randomTensors(r: () => number, n: number): PlannedTensor[] {
   return Array.from({ length: n }, (_, i) => {
@@ -137,7 +164,10 @@ describe("GGUF files we write load in llama.cpp", () => {
       await ours.close();
     }
     // llama.cpp loading the data too (no_alloc=false reads the whole padded blob) sees the same bytes
-    const data = readGgufTensorDataWithLlama(path, tensors.map((t) => t.name));
+    const data = readGgufTensorDataWithLlama(
+      path,
+      tensors.map((t) => t.name),
+    );
     expect(data).not.toBeNull();
     for (const t of tensors) expect(data!.get(t.name)).toEqual(t.data);
 
@@ -198,7 +228,11 @@ describe("GGUF files llama.cpp writes are read identically", () => {
     }
     const tensors = [...randomTensors(r, 5), { name: "trailing.ones", shape: [32, 4, 1], type: GGMLType.F32, data: new Uint8Array(512).fill(3) }];
     const path = join(dir, "llama-written.gguf");
-    writeGgufWithLlama(path, cKvs, tensors.map((t) => ({ name: t.name, type: t.type, ne: t.shape, data: t.data })));
+    writeGgufWithLlama(
+      path,
+      cKvs,
+      tensors.map((t) => ({ name: t.name, type: t.type, ne: t.shape, data: t.data })),
+    );
     const c = readGgufWithLlama(path)!;
     const ours = await openGguf(path);
     try {

@@ -39,7 +39,11 @@ describe("inspectPath", () => {
       tensorCount: 7,
     });
     expect(r.files).toHaveLength(3);
-    expect(r.byType.map((t) => [t.type, t.tensors])).toEqual([["BF16", 4], ["F8_E4M3", 1], ["F32", 2]]);
+    expect(r.byType.map((t) => [t.type, t.tensors])).toEqual([
+      ["BF16", 4],
+      ["F8_E4M3", 1],
+      ["F32", 2],
+    ]);
     expect(r.parameterCount).toBe(384 + 16 + 256 + 32 + 2048 + 1024 + 16);
     expect(r.metadata).toEqual([{ key: "format", type: "string", value: "pt" }]);
     expect(r.tensors).toBeUndefined();

@@ -151,7 +151,11 @@ async function locate(pathOrDir: string): Promise<{ kind: "file" | "index"; path
   if (indexes.length === 1) return { kind: "index", path: join(abs, indexes[0]!) };
   const files = names.filter((n) => n.endsWith(".safetensors"));
   if (indexes.length === 0 && files.length === 1) return { kind: "file", path: join(abs, files[0]!) };
-  fail("SAFETENSORS_NOT_FOUND", abs, `no model.safetensors or model.safetensors.index.json (found ${indexes.length} index files, ${files.length} .safetensors files)`);
+  fail(
+    "SAFETENSORS_NOT_FOUND",
+    abs,
+    `no model.safetensors or model.safetensors.index.json (found ${indexes.length} index files, ${files.length} .safetensors files)`,
+  );
 }
 
 /**
@@ -180,7 +184,8 @@ export async function openSafetensors(pathOrDir: string): Promise<SafetensorsChe
     } else {
       const indexPath = where.path;
       const st = await stat(indexPath);
-      if (st.size > SAFETENSORS_MAX_INDEX_BYTES) fail("SAFETENSORS_BAD_INDEX", indexPath, `index is ${st.size} bytes; the limit is ${SAFETENSORS_MAX_INDEX_BYTES}`);
+      if (st.size > SAFETENSORS_MAX_INDEX_BYTES)
+        fail("SAFETENSORS_BAD_INDEX", indexPath, `index is ${st.size} bytes; the limit is ${SAFETENSORS_MAX_INDEX_BYTES}`);
       let index: unknown;
       try {
         index = JSON.parse(await readFile(indexPath, "utf8"));
@@ -213,7 +218,11 @@ export async function openSafetensors(pathOrDir: string): Promise<SafetensorsChe
       for (const [shard, ts] of byShard) {
         for (const name of ts.keys()) {
           if (weightMap[name] !== shard) {
-            fail("SAFETENSORS_INDEX_MISMATCH", indexPath, `shard ${shard} holds "${name}", which weight_map ${name in weightMap ? `puts in ${String(weightMap[name])}` : "does not list"}`);
+            fail(
+              "SAFETENSORS_INDEX_MISMATCH",
+              indexPath,
+              `shard ${shard} holds "${name}", which weight_map ${name in weightMap ? `puts in ${String(weightMap[name])}` : "does not list"}`,
+            );
           }
         }
       }

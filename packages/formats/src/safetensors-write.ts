@@ -69,7 +69,16 @@ export class SafetensorsWriter {
     this.metadata = { ...(opts.metadata ?? { format: "pt" }) };
   }
 
-  private fail(message: string, code: "SAFETENSORS_WRITE_ORDER" | "SAFETENSORS_BAD_ENTRY" | "SAFETENSORS_BAD_SHAPE" | "SAFETENSORS_DUPLICATE_TENSOR" | "SAFETENSORS_UNKNOWN_DTYPE" | "SAFETENSORS_BAD_METADATA" = "SAFETENSORS_WRITE_ORDER"): never {
+  private fail(
+    message: string,
+    code:
+      | "SAFETENSORS_WRITE_ORDER"
+      | "SAFETENSORS_BAD_ENTRY"
+      | "SAFETENSORS_BAD_SHAPE"
+      | "SAFETENSORS_DUPLICATE_TENSOR"
+      | "SAFETENSORS_UNKNOWN_DTYPE"
+      | "SAFETENSORS_BAD_METADATA" = "SAFETENSORS_WRITE_ORDER",
+  ): never {
     throw new SafetensorsError(code, message, { file: this.path });
   }
 

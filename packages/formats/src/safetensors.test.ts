@@ -9,7 +9,12 @@ import { seededRandom } from "./seeded-random.js";
 
 const DTYPES = Object.keys(SAFETENSORS_DTYPE_SIZE) as SafetensorsDType[];
 
-interface T { name: string; dtype: SafetensorsDType; shape: number[]; data: Uint8Array }
+interface T {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  data: Uint8Array;
+}
 
 function randomTensors(r: () => number, n: number): T[] {
   return Array.from({ length: n }, (_, i) => {

@@ -95,7 +95,11 @@ async function openTransfer(p: BlobDownloadParams, rangeStart: number): Promise<
     if (res.status === 200 || res.status === 206 || res.status === 416) return res;
     throw await hubErrorFromResponse(res, ctx);
   }
-  throw new HubRequestError("HUB_TOO_MANY_REDIRECTS", `failed to ${ctx.action}: more than ${MAX_REDIRECTS} redirects`, { statusCode: 0, url: "", file: p.entry.path });
+  throw new HubRequestError("HUB_TOO_MANY_REDIRECTS", `failed to ${ctx.action}: more than ${MAX_REDIRECTS} redirects`, {
+    statusCode: 0,
+    url: "",
+    file: p.entry.path,
+  });
 }
 
 /** The resolve answer must describe the same blob and commit as the tree listing did. */
@@ -156,7 +160,11 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
     }
     if (res.status === 200 && have > 0) have = 0; // a full body: the server ignored the Range header
     if (res.status !== 200 && res.status !== 206) {
-      throw new HubRequestError("HUB_HTTP_ERROR", `failed to download ${entry.path} from ${p.repo}: HTTP ${res.status}`, { statusCode: res.status, url: "", file: entry.path });
+      throw new HubRequestError("HUB_HTTP_ERROR", `failed to download ${entry.path} from ${p.repo}: HTTP ${res.status}`, {
+        statusCode: res.status,
+        url: "",
+        file: entry.path,
+      });
     }
     if (have === 0) hasher = contentHasher(entry); // starting over: drop the prefix hashed above
     p.onStart?.(have);
@@ -178,7 +186,9 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
       if (res.body) {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           if (have + fetched + chunk.byteLength > entry.size) {
-            throw new HubIntegrityError("HUB_SIZE_MISMATCH", `${p.repo}: ${entry.path}: the server sent more than the expected ${entry.size} bytes`, { file: entry.path });
+            throw new HubIntegrityError("HUB_SIZE_MISMATCH", `${p.repo}: ${entry.path}: the server sent more than the expected ${entry.size} bytes`, {
+              file: entry.path,
+            });
           }
           hasher.hash.update(chunk);
           fetched += chunk.byteLength;
@@ -208,10 +218,14 @@ export async function downloadBlob(p: BlobDownloadParams): Promise<BlobDownloadR
   if (total !== entry.size || digest !== hasher.expected) {
     await unlink(p.incompletePath).catch(() => undefined);
     const why = total !== entry.size ? `size ${total} bytes, expected ${entry.size}` : `${hasher.algo} ${digest}, expected ${hasher.expected}`;
-    throw new HubIntegrityError("HUB_CHECKSUM_MISMATCH", `${p.repo}: ${entry.path}: downloaded content failed verification (${why}); the partial file was deleted, run the pull again`, {
-      file: entry.path,
-      details: { path: entry.path, expected: hasher.expected, actual: digest, size: total },
-    });
+    throw new HubIntegrityError(
+      "HUB_CHECKSUM_MISMATCH",
+      `${p.repo}: ${entry.path}: downloaded content failed verification (${why}); the partial file was deleted, run the pull again`,
+      {
+        file: entry.path,
+        details: { path: entry.path, expected: hasher.expected, actual: digest, size: total },
+      },
+    );
   }
   await rename(p.incompletePath, p.blobPath);
   await fsyncDir(dirname(p.blobPath));

@@ -74,7 +74,11 @@ export async function uploadBlobStreaming(url: string, init: RequestInit, body: 
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((v, k) => (headers[k] = v));
   headers["content-length"] = String(body.size);
-  const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method: init.method ?? "PUT", headers, ...(init.signal ? { signal: init.signal } : {}) });
+  const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, {
+    method: init.method ?? "PUT",
+    headers,
+    ...(init.signal ? { signal: init.signal } : {}),
+  });
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
     req.once("response", resolve);
     req.once("error", reject);

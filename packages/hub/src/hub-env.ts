@@ -53,10 +53,7 @@ export function hubToken(env: Env = process.env): string | undefined {
 }
 
 /** Reads the environment once; explicit options (CLI flags) win over it. */
-export function resolveHubEnv(
-  overrides: { endpoint?: string; token?: string; cacheDir?: string; offline?: boolean } = {},
-  env: Env = process.env,
-): HubEnv {
+export function resolveHubEnv(overrides: { endpoint?: string; token?: string; cacheDir?: string; offline?: boolean } = {}, env: Env = process.env): HubEnv {
   const endpoint = (overrides.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, "");
   return {
     endpoint,

@@ -152,7 +152,11 @@ function isHubApiErrorLike(err: unknown): err is HubApiErrorLike {
  * Turns whatever @huggingface/hub (or fetch) threw into a typed, redacted error. The library's HubApiError
  * carries statusCode/url/data but not X-Error-Code, so gating is recognised from the message text too.
  */
-export function translateHubError(err: unknown, ctx: HubErrorContext, headers?: { code: string | null; message: string | null; retryAfter?: string | null }): Error {
+export function translateHubError(
+  err: unknown,
+  ctx: HubErrorContext,
+  headers?: { code: string | null; message: string | null; retryAfter?: string | null },
+): Error {
   if (err instanceof HubRequestError || err instanceof HubIntegrityError || err instanceof UnsafeRepoPathError) return err;
   if (isHubApiErrorLike(err)) {
     const data = (err.data ?? {}) as { error?: unknown; message?: unknown };
@@ -185,6 +189,13 @@ export function isNetworkFailure(err: unknown): boolean {
   const codeOf = (e: unknown) => (typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined);
   const codes = [codeOf(err), codeOf(err.cause)].filter((c): c is string => typeof c === "string");
   if (codes.some((c) => /^(ECONNREFUSED|ENOTFOUND|EAI_FAIL)$/.test(c))) return false;
-  if (codes.some((c) => /^(ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED))$/.test(c))) return true;
+  if (
+    codes.some((c) =>
+      /^(ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED))$/.test(
+        c,
+      ),
+    )
+  )
+    return true;
   return err instanceof TypeError && (err.message === "fetch failed" || err.message === "terminated");
 }

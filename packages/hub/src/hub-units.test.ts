@@ -66,7 +66,20 @@ describe("model card front matter", () => {
   it("quotes YAML-ambiguous values and lists tags", () => {
     const fm = modelCardFrontMatter({ format: "awq", baseModel: "org/m", license: "yes", tags: ["moe", "1.0"], sources: [], quantization: "W4A16 g128" });
     expect(fm).toBe(
-      ["---", "base_model: org/m", "base_model_relation: quantized", "library_name: transformers", 'license: "yes"', "tags:", "- awq", "- quantized", "- moeq", "- moe", '- "1.0"', "---"].join("\n"),
+      [
+        "---",
+        "base_model: org/m",
+        "base_model_relation: quantized",
+        "library_name: transformers",
+        'license: "yes"',
+        "tags:",
+        "- awq",
+        "- quantized",
+        "- moeq",
+        "- moe",
+        '- "1.0"',
+        "---",
+      ].join("\n"),
     );
   });
 });

@@ -30,7 +30,8 @@ export async function listLocalFiles(dir: string): Promise<LocalFile[]> {
     for await (const entry of await opendir(abs)) {
       if (skipped(entry.name)) continue;
       // eslint-disable-next-line no-control-regex
-      if (/[\\\u0000-\u001f]/.test(entry.name)) throw new InputError("PUBLISH_BAD_NAME", "file name has a backslash or control character", { file: join(abs, entry.name) });
+      if (/[\\\u0000-\u001f]/.test(entry.name))
+        throw new InputError("PUBLISH_BAD_NAME", "file name has a backslash or control character", { file: join(abs, entry.name) });
       const full = join(abs, entry.name);
       const repoPath = rel ? `${rel}/${entry.name}` : entry.name;
       const s = await stat(full);

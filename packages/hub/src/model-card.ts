@@ -42,14 +42,28 @@ export function modelCardFrontMatter(meta: ModelMetadata): string {
 }
 
 function gateSection(gate: PublishGate | undefined): string[] {
-  if (!gate) return ["## Quality gate", "", "No gate report (`report.json` from `moeq gate --report`) was found in the published folder: this upload was not gated.", ""];
+  if (!gate)
+    return [
+      "## Quality gate",
+      "",
+      "No gate report (`report.json` from `moeq gate --report`) was found in the published folder: this upload was not gated.",
+      "",
+    ];
   return ["## Quality gate", "", `**Verdict: ${gate.passed ? "PASSED" : "FAILED (published with --force)"}**`, "", gate.table.trim(), ""];
 }
 
 function usageSection(meta: ModelMetadata, repoId: string, files: readonly LocalFile[]): string[] {
   if (meta.format === "gguf") {
     const g = files.find((f) => f.path.endsWith(".gguf") && !/mmproj/i.test(f.path));
-    return ["## Use", "", "```sh", `llama-cli -hf ${repoId}${meta.quantization ? `:${meta.quantization}` : ""} -p "Hello"`, ...(g ? [`# or: moeq run ${g.path} -p "Hello"`] : []), "```", ""];
+    return [
+      "## Use",
+      "",
+      "```sh",
+      `llama-cli -hf ${repoId}${meta.quantization ? `:${meta.quantization}` : ""} -p "Hello"`,
+      ...(g ? [`# or: moeq run ${g.path} -p "Hello"`] : []),
+      "```",
+      "",
+    ];
   }
   return ["## Use", "", "```sh", `vllm serve ${repoId}`, "```", ""];
 }

@@ -27,7 +27,8 @@ async function fromGguf(path: string): Promise<Partial<ModelMetadata>> {
   const repoUrl = s("general.base_model.0.repo_url");
   const baseOrg = s("general.base_model.0.organization");
   const baseName = s("general.base_model.0.name");
-  const baseModel = repoUrl && HF_PREFIX.test(repoUrl) ? repoUrl.replace(HF_PREFIX, "").replace(/\/+$/, "") : baseOrg && baseName ? `${baseOrg}/${baseName}` : undefined;
+  const baseModel =
+    repoUrl && HF_PREFIX.test(repoUrl) ? repoUrl.replace(HF_PREFIX, "").replace(/\/+$/, "") : baseOrg && baseName ? `${baseOrg}/${baseName}` : undefined;
   const out: Record<string, unknown> = {};
   if (baseModel) out.baseModel = baseModel;
   if (s("general.license")) out.license = s("general.license");
@@ -53,7 +54,8 @@ async function fromConfig(dir: string): Promise<Partial<ModelMetadata> & { forma
   const method = typeof qc?.quant_method === "string" ? qc.quant_method.toLowerCase() : undefined;
   if (method === "gptq" || method === "awq" || method === "fp8") out.format = method;
   if (method === "compressed-tensors") out.format = "fp8";
-  if (qc && typeof qc.bits === "number") out.quantization = `${String(method).toUpperCase()} ${qc.bits}-bit${typeof qc.group_size === "number" ? ` g${qc.group_size}` : ""}`;
+  if (qc && typeof qc.bits === "number")
+    out.quantization = `${String(method).toUpperCase()} ${qc.bits}-bit${typeof qc.group_size === "number" ? ` g${qc.group_size}` : ""}`;
   if (typeof cfg.model_type === "string") out.architecture = cfg.model_type;
   return out as Partial<ModelMetadata> & { format?: QuantFormat };
 }

@@ -31,7 +31,11 @@ afterAll(async () => {
 function verdict(passed: boolean): PublishGate {
   return {
     passed,
-    table: ["| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|", `| kld_mean | ${passed ? "0.031000" : "0.120000"} | <= | 0.050000 | base | ${passed ? "pass" : "**FAIL**"} |`].join("\n"),
+    table: [
+      "| gate | actual | op | threshold | basis | result |",
+      "|---|---:|:-:|---:|---|:-:|",
+      `| kld_mean | ${passed ? "0.031000" : "0.120000"} | <= | 0.050000 | base | ${passed ? "pass" : "**FAIL**"} |`,
+    ].join("\n"),
     failures: passed ? [] : ["kld_mean: 0.12 <= 0.05 is false"],
     file: join(root, "report.json"),
   };
@@ -62,7 +66,9 @@ describe("publishFolder", () => {
     expect(hub.lfsStore.get(sha256Hex(gguf))?.equals(gguf)).toBe(true);
     const put = hub.requests.find((q) => q.method === "PUT" && q.url.startsWith("/lfs-upload/"));
     expect(put?.authorization).toBeUndefined();
-    const inline = Object.fromEntries(commit.lines.filter((l) => l.key === "file").map((l) => [l.value.path, Buffer.from(l.value.content as string, "base64").toString("utf8")]));
+    const inline = Object.fromEntries(
+      commit.lines.filter((l) => l.key === "file").map((l) => [l.value.path, Buffer.from(l.value.content as string, "base64").toString("utf8")]),
+    );
     expect(Object.keys(inline).sort()).toEqual(["README.md", "imatrix-notes.txt", "publish-manifest.json"]);
     const card = inline["README.md"]!;
     expect(card).toBe(r.modelCard);
@@ -80,7 +86,9 @@ describe("publishFolder", () => {
   it("refuses a folder whose gate failed without touching the Hub, and publishes it with force", async () => {
     const { dir } = await ggufFolder("failed");
     const before = hub.requests.length;
-    const err = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, gate: verdict(false) }).catch((e: unknown) => e);
+    const err = await publishFolder({ dir, repo: parseRepoId("moeq-test/scout-bad"), hubUrl: hub.url, accessToken: TOKEN, gate: verdict(false) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CheckFailedError);
     expect((err as Error).message).toMatch(/report\.json: the quality gate failed \(kld_mean: 0\.12 <= 0\.05 is false\).*--force/);
     expect(hub.requests.length).toBe(before);
@@ -122,7 +130,9 @@ describe("publishFolder", () => {
     const dir = join(root, "unknown");
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "notes.txt"), "x");
-    await expect(publishFolder({ dir, repo: parseRepoId("moeq-test/u"), hubUrl: hub.url, accessToken: TOKEN })).rejects.toThrow(/unknown: cannot tell what this folder holds/);
+    await expect(publishFolder({ dir, repo: parseRepoId("moeq-test/u"), hubUrl: hub.url, accessToken: TOKEN })).rejects.toThrow(
+      /unknown: cannot tell what this folder holds/,
+    );
     await expect(publishFolder({ dir, repo: parseRepoId("moeq-test/u"), hubUrl: hub.url, accessToken: undefined })).rejects.toThrow(/needs a write token/);
   });
 });

@@ -83,9 +83,13 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
   const gate = p.gate;
   if (gate && !gate.passed && !p.force) {
     const failed = gate.failures;
-    throw new CheckFailedError("PUBLISH_GATE_FAILED", `the quality gate failed${failed.length ? ` (${failed.join("; ")})` : ""}; refusing to publish (use --force to publish anyway)`, {
-      file: gate.file,
-    });
+    throw new CheckFailedError(
+      "PUBLISH_GATE_FAILED",
+      `the quality gate failed${failed.length ? ` (${failed.join("; ")})` : ""}; refusing to publish (use --force to publish anyway)`,
+      {
+        file: gate.file,
+      },
+    );
   }
   const plan = await planPublish(p.dir, p.repo, gate);
   const files = plan.files;
@@ -102,9 +106,15 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
   let createdRepo = true;
   p.onProgress?.({ kind: "phase", phase: "creating-repo" });
   try {
-    await createRepo({ repo: { type: "model", name: p.repo.id }, ...(p.private !== undefined ? { private: p.private } : {}), ...credentials, accessToken: p.accessToken });
+    await createRepo({
+      repo: { type: "model", name: p.repo.id },
+      ...(p.private !== undefined ? { private: p.private } : {}),
+      ...credentials,
+      accessToken: p.accessToken,
+    });
   } catch (err) {
-    if ((err as { statusCode?: unknown }).statusCode !== 409) throw translateHubError(err, { action: `create repo ${p.repo.id}`, token: p.accessToken }, lastError);
+    if ((err as { statusCode?: unknown }).statusCode !== 409)
+      throw translateHubError(err, { action: `create repo ${p.repo.id}`, token: p.accessToken }, lastError);
     createdRepo = false;
   }
 
@@ -113,7 +123,8 @@ export async function publishFolder(p: PublishParams): Promise<PublishResult> {
     try {
       await createBranch({ repo: { type: "model", name: p.repo.id }, branch, ...credentials });
     } catch (err) {
-      if ((err as { statusCode?: unknown }).statusCode !== 409) throw translateHubError(err, { action: `create branch ${branch} of ${p.repo.id}`, token: p.accessToken }, lastError);
+      if ((err as { statusCode?: unknown }).statusCode !== 409)
+        throw translateHubError(err, { action: `create branch ${branch} of ${p.repo.id}`, token: p.accessToken }, lastError);
     }
   }
 

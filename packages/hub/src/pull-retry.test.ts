@@ -27,7 +27,10 @@ afterAll(async () => {
 });
 
 /** Pulls into a fresh cache with `failure` injected; returns the result or error and the metadata requests per route. */
-async function pullWith(failure: MetadataFailure | undefined, extra: { revision?: string; accessToken?: string; maxRetryAfterMs?: number; retries?: number } = {}) {
+async function pullWith(
+  failure: MetadataFailure | undefined,
+  extra: { revision?: string; accessToken?: string; maxRetryAfterMs?: number; retries?: number } = {},
+) {
   hub.options.metadataFailure = failure;
   const before = hub.requests.length;
   const outcome = await pullSnapshot({

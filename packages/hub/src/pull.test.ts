@@ -89,7 +89,9 @@ describe("pullSnapshot", () => {
     const off = await pullSnapshot({ hubUrl: "http://127.0.0.1:9", repo: parseRepoId("moeq-test/tiny"), cacheDir, offline: true });
     expect(off.snapshotPath).toBe(r.snapshotPath);
     expect(hub.requests.length).toBe(before);
-    await expect(pullSnapshot({ hubUrl: hub.url, repo: parseRepoId("moeq-test/other"), cacheDir, offline: true })).rejects.toBeInstanceOf(OfflineCacheMissError);
+    await expect(pullSnapshot({ hubUrl: hub.url, repo: parseRepoId("moeq-test/other"), cacheDir, offline: true })).rejects.toBeInstanceOf(
+      OfflineCacheMissError,
+    );
   });
 
   it("honours --include / --exclude with huggingface_hub's fnmatch rules", async () => {
@@ -104,7 +106,9 @@ describe("pullSnapshot", () => {
     const big = hub.repos.get("moeq-test/big")!.files.get("big.safetensors")!.content;
     const blob = join(cacheDir, "models--moeq-test--big", "blobs", sha256Hex(big));
     hub.options.throttle = { path: "big.safetensors", bytesPerTick: 4096, tickMs: 20 };
-    const child = spawn(process.execPath, [childBundle, JSON.stringify({ repo: "moeq-test/big", cacheDir, hubUrl: hub.url, token: TOKEN })], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [childBundle, JSON.stringify({ repo: "moeq-test/big", cacheDir, hubUrl: hub.url, token: TOKEN })], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let childOut = "";
     child.stdout.on("data", (d: Buffer) => (childOut += d.toString()));
     child.stderr.on("data", (d: Buffer) => (childOut += d.toString()));
@@ -202,7 +206,11 @@ describe("pullSnapshot", () => {
     const repoDir = join(cacheDir, "models--moeq-test--corrupt");
     const commit = hub.repos.get("moeq-test/corrupt")!.commit;
     expect(existsSync(join(repoDir, "snapshots", commit, "weights.safetensors"))).toBe(false);
-    expect((await readdir(join(repoDir, "blobs"))).filter((n) => n.startsWith(sha256Hex(hub.repos.get("moeq-test/corrupt")!.files.get("weights.safetensors")!.content)))).toEqual([]);
+    expect(
+      (await readdir(join(repoDir, "blobs"))).filter((n) =>
+        n.startsWith(sha256Hex(hub.repos.get("moeq-test/corrupt")!.files.get("weights.safetensors")!.content)),
+      ),
+    ).toEqual([]);
   });
 
   it.each([
@@ -229,7 +237,9 @@ describe("pullSnapshot", () => {
   it("reports 401, gated 403 and 404 in one line without the token", async () => {
     const cacheDir = join(cacheRoot, "errors");
     const wrong = "hf_wrongTOKEN_thatMustNotLeak";
-    const e401 = (await pullSnapshot({ hubUrl: hub.url, accessToken: wrong, repo: parseRepoId("moeq-test/tiny"), cacheDir }).catch((e: unknown) => e)) as HubRequestError;
+    const e401 = (await pullSnapshot({ hubUrl: hub.url, accessToken: wrong, repo: parseRepoId("moeq-test/tiny"), cacheDir }).catch(
+      (e: unknown) => e,
+    )) as HubRequestError;
     expect(e401).toBeInstanceOf(HubRequestError);
     expect([e401.code, e401.statusCode]).toEqual(["HUB_UNAUTHORIZED", 401]);
     hub.options.gated = new Set(["moeq-test/tiny"]);

@@ -3,16 +3,7 @@ import pLimit from "p-limit";
 import { InputError } from "@moeq/formats";
 import type { RepoId } from "./repo-id.js";
 import { assertSafeRevision, isCommitHash } from "./repo-id.js";
-import {
-  blobPath,
-  isLinkedAndComplete,
-  linkIntoSnapshot,
-  readRef,
-  repoCachePaths,
-  snapshotDir,
-  writeRef,
-  type RepoCachePaths,
-} from "./cache-layout.js";
+import { blobPath, isLinkedAndComplete, linkIntoSnapshot, readRef, repoCachePaths, snapshotDir, writeRef, type RepoCachePaths } from "./cache-layout.js";
 import { resolveRevision } from "./resolve-revision.js";
 import { listRepoFiles, type RepoFileEntry } from "./list-repo-files.js";
 import { readSnapshotListing, writeSnapshotListing } from "./snapshot-listing.js";
@@ -94,7 +85,10 @@ async function completeFromCache(paths: RepoCachePaths, commit: string, selected
 }
 
 function noMatch(p: PullParams, commit: string): InputError {
-  return new InputError("HUB_NO_FILES", `no file of ${p.repo.id}@${commit.slice(0, 12)} matches --include ${JSON.stringify(p.include ?? [])} / --exclude ${JSON.stringify(p.exclude ?? [])}`);
+  return new InputError(
+    "HUB_NO_FILES",
+    `no file of ${p.repo.id}@${commit.slice(0, 12)} matches --include ${JSON.stringify(p.include ?? [])} / --exclude ${JSON.stringify(p.exclude ?? [])}`,
+  );
 }
 
 /** Answers from the cache alone, as huggingface_hub does with HF_HUB_OFFLINE=1. */
@@ -180,33 +174,36 @@ export async function pullSnapshot(p: PullParams): Promise<PullResult> {
         const blob = blobPath(paths, etag);
         let status: PulledFileStatus = "linked";
         const blobSt = await stat(blob).catch(() => undefined);
-        if (!blobSt || blobSt.size !== first.size) await withBlobLock(blobLockPath(p.cacheDir, paths, etag), async () => {
-          // Another process may have finished this blob while we waited for the lock.
-          if ((await stat(blob).catch(() => undefined))?.size === first.size) return;
-          const encodedPath = first.path.split("/").map(encodeURIComponent).join("/");
-          let firstResume: number | undefined;
-          await withHubRetries(p, () => downloadBlob({
-            url: `${p.hubUrl}/${p.repo.id}/resolve/${commit}/${encodedPath}`,
-            hubUrl: p.hubUrl,
-            accessToken: p.accessToken,
-            fetch: p.fetch,
-            entry: first,
-            commit,
-            incompletePath: `${blob}.incomplete`,
-            blobPath: blob,
-            repo: p.repo.id,
-            onStart: (resumedFrom) => {
-              if (firstResume !== undefined) return; // a retry continues the same file
-              firstResume = resumedFrom;
-              p.onProgress?.({ kind: "file-start", path: first.path, size: first.size, resumedFrom });
-            },
-            onBytes: (bytes) => {
-              fetchedBytes += bytes;
-              p.onProgress?.({ kind: "file-bytes", path: first.path, bytes });
-            },
-          }));
-          status = (firstResume ?? 0) > 0 ? "resumed" : "downloaded";
-        });
+        if (!blobSt || blobSt.size !== first.size)
+          await withBlobLock(blobLockPath(p.cacheDir, paths, etag), async () => {
+            // Another process may have finished this blob while we waited for the lock.
+            if ((await stat(blob).catch(() => undefined))?.size === first.size) return;
+            const encodedPath = first.path.split("/").map(encodeURIComponent).join("/");
+            let firstResume: number | undefined;
+            await withHubRetries(p, () =>
+              downloadBlob({
+                url: `${p.hubUrl}/${p.repo.id}/resolve/${commit}/${encodedPath}`,
+                hubUrl: p.hubUrl,
+                accessToken: p.accessToken,
+                fetch: p.fetch,
+                entry: first,
+                commit,
+                incompletePath: `${blob}.incomplete`,
+                blobPath: blob,
+                repo: p.repo.id,
+                onStart: (resumedFrom) => {
+                  if (firstResume !== undefined) return; // a retry continues the same file
+                  firstResume = resumedFrom;
+                  p.onProgress?.({ kind: "file-start", path: first.path, size: first.size, resumedFrom });
+                },
+                onBytes: (bytes) => {
+                  fetchedBytes += bytes;
+                  p.onProgress?.({ kind: "file-bytes", path: first.path, bytes });
+                },
+              }),
+            );
+            status = (firstResume ?? 0) > 0 ? "resumed" : "downloaded";
+          });
         for (const f of group) {
           await linkIntoSnapshot(paths, commit, f.path, etag);
           results.set(f.path, { path: f.path, size: f.size, etag, status: f === first ? status : "linked" });

@@ -52,7 +52,10 @@ it("GPTQ solve time vs torch CPU on the same H", () => {
       const { W, H } = problem(rows, cols, 11 + i);
       const dir = join(work, `job-${i}`);
       mkdirSync(dir);
-      writeFileSync(join(dir, "job.json"), JSON.stringify({ rows, cols, bits: 4, group_size: 128, sym: false, act_order: false, static_groups: false, damp: 0.01, block_size: 128 }));
+      writeFileSync(
+        join(dir, "job.json"),
+        JSON.stringify({ rows, cols, bits: 4, group_size: 128, sym: false, act_order: false, static_groups: false, damp: 0.01, block_size: 128 }),
+      );
       writeFileSync(join(dir, "W.f32"), new Uint8Array(W.buffer));
       writeFileSync(join(dir, "H.f64"), new Uint8Array(H.buffer));
       dirs.push(dir);
@@ -64,11 +67,16 @@ it("GPTQ solve time vs torch CPU on the same H", () => {
       }
       ours.push(best);
     });
-    const py = spawnSync("/usr/bin/python3", [referee, "--time", String(REPEATS), ...dirs], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
+    const py = spawnSync("/usr/bin/python3", [referee, "--time", String(REPEATS), ...dirs], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_NUM_THREADS: "1" },
+    });
     expect(py.status, py.stderr).toBe(0);
     const torch = (JSON.parse(py.stdout) as { seconds: number[] }).seconds;
     console.log("GPTQ solve (4-bit g128 asym, block 128, float64, one thread), best of 2: ours vs torch CPU (ratio = torch ÷ ours)");
-    console.table(shapes.map(([name], i) => ({ shape: name, oursS: +ours[i].toFixed(3), torchS: +torch[i].toFixed(3), ratio: +(torch[i] / ours[i]).toFixed(2) })));
+    console.table(
+      shapes.map(([name], i) => ({ shape: name, oursS: +ours[i].toFixed(3), torchS: +torch[i].toFixed(3), ratio: +(torch[i] / ours[i]).toFixed(2) })),
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

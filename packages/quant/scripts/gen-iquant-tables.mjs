@@ -45,7 +45,11 @@ function kgridValues(name, expected) {
   const re = new RegExp(`static const uint16_t ${name}\\[\\w+\\] = \\{([^}]*)\\}`);
   const m = re.exec(quantsC);
   if (!m) throw new Error(`${name} not found in ggml-quants.c`);
-  const values = m[1].split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const values = m[1]
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (values.length !== expected || values.some((v) => !Number.isInteger(v) || v < 0 || v > 65535)) {
     throw new Error(`${name}: expected ${expected} uint16 values`);
   }
@@ -59,7 +63,11 @@ function tableValues(name, ctype, expected) {
   const m = re.exec(header);
   if (!m) throw new Error(`table ${name} (${ctype}) not found in ggml-common.h`);
   const body = m[2].replace(/\/\/[^\n]*/g, "");
-  const values = body.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map((s) => BigInt(s));
+  const values = body
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => BigInt(s));
   if (values.length !== expected) throw new Error(`table ${name}: ${values.length} values, expected ${expected}`);
   return values;
 }
@@ -70,7 +78,10 @@ function toHex(values, ctype) {
   let hex = "";
   for (const v of values) {
     const u = BigInt.asUintN(8 * n, v);
-    for (let b = 0; b < n; b++) hex += Number((u >> BigInt(8 * b)) & 0xffn).toString(16).padStart(2, "0");
+    for (let b = 0; b < n; b++)
+      hex += Number((u >> BigInt(8 * b)) & 0xffn)
+        .toString(16)
+        .padStart(2, "0");
   }
   return hex;
 }

@@ -8,7 +8,10 @@ import { describeFloatMismatch, describeMismatch, rng } from "./test-utils/rows.
 function bitPatterns(count: number): Float32Array {
   const r = rng(99);
   const bits = new Uint32Array(count);
-  const special = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffc12345, 0x00000001, 0x807fffff, 0x477fe000, 0x477ff000, 0x477fefff, 0x33000000, 0x33000001, 0x38800000, 0x387fffff, 0x3f801000, 0x3f803000, 0x3f808000, 0x3f818000];
+  const special = [
+    0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffc12345, 0x00000001, 0x807fffff, 0x477fe000, 0x477ff000, 0x477fefff, 0x33000000,
+    0x33000001, 0x38800000, 0x387fffff, 0x3f801000, 0x3f803000, 0x3f808000, 0x3f818000,
+  ];
   bits.set(special);
   for (let i = special.length; i < count; i++) {
     const u = Math.floor(r() * 4294967296);

@@ -9,7 +9,25 @@ import { fileURLToPath } from "node:url";
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(mkdtempSync(join(tmpdir(), "moeq-asc-")), "kernels.wasm");
 const asc = join(pkg, "..", "..", "node_modules", ".bin", "asc");
-execFileSync(asc, [join(pkg, "assembly", "kernels.ts"), "-O3", "--noAssert", "--runtime", "stub", "--enable", "simd,threads", "--importMemory", "--sharedMemory", "--maximumMemory", "65536", "-o", out], { stdio: "inherit" });
+execFileSync(
+  asc,
+  [
+    join(pkg, "assembly", "kernels.ts"),
+    "-O3",
+    "--noAssert",
+    "--runtime",
+    "stub",
+    "--enable",
+    "simd,threads",
+    "--importMemory",
+    "--sharedMemory",
+    "--maximumMemory",
+    "65536",
+    "-o",
+    out,
+  ],
+  { stdio: "inherit" },
+);
 const b64 = readFileSync(out).toString("base64");
 writeFileSync(
   join(pkg, "src", "ops", "kernels-wasm.ts"),

@@ -65,8 +65,17 @@ describe("Llama4 text forward", () => {
 
   it("respects chunked attention: a token after a chunk boundary ignores the previous chunk on RoPE layers", async () => {
     // chunk 4 with every layer RoPE+chunked: position 4 sees only itself, so changing tokens 0..3 cannot change its logits
-    const cfg = llama4ConfigFromHf({ ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")), text_config: {
-      ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")).text_config, attention_chunk_size: 4, no_rope_layers: [1, 1, 1, 1] } }, "c");
+    const cfg = llama4ConfigFromHf(
+      {
+        ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")),
+        text_config: {
+          ...JSON.parse(readFileSync(join(ckpt, "config.json"), "utf8")).text_config,
+          attention_chunk_size: 4,
+          no_rope_layers: [1, 1, 1, 1],
+        },
+      },
+      "c",
+    );
     const st = await openSafetensorsTensors(ckpt);
     const m = new Llama4TextModel(cfg, new WeightStore(ckpt, st.tensors, {}, st.close));
     const a = m.forward([1, 2, 3, 4, 50, 60]);

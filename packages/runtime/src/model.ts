@@ -242,7 +242,12 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       const store = new WeightStore(path, sources, opts, () => gguf.close());
       const tokenizer = Llama4Tokenizer.fromGgufMetadata(get, path);
       const vision = await loadMmprojVision(path, opts.mmproj);
-      return new LoadedModel(new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true, threads }), tokenizer, vision, tokenizer.tokenId("<|patch|>"));
+      return new LoadedModel(
+        new Llama4TextModel(config, store, { ggmlNumerics: opts.ggmlNumerics ?? true, threads }),
+        tokenizer,
+        vision,
+        tokenizer.tokenId("<|patch|>"),
+      );
     } catch (err) {
       gguf.close();
       throw err;

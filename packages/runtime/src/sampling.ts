@@ -1,6 +1,5 @@
 /** Next-token sampling: greedy at temperature 0, otherwise softmax(logits / T) with optional nucleus (top-p) cut. */
 
-
 export function argmax(x: Float32Array, off = 0, n = x.length - off): number {
   let best = 0;
   for (let i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;

@@ -25,7 +25,10 @@ describe("moeq awq", () => {
   });
 
   it("bad input exits 2 with one line and writes nothing", async () => {
-    await expectBadInput([fixture, "--data", calib, "--group-size", "96"], /: language_model\.model\.layers\.\d+\.[a-z_.]+: group size 96 does not divide the \d+ inputs of a \d+×\d+ weight/);
+    await expectBadInput(
+      [fixture, "--data", calib, "--group-size", "96"],
+      /: language_model\.model\.layers\.\d+\.[a-z_.]+: group size 96 does not divide the \d+ inputs of a \d+×\d+ weight/,
+    );
     await expectBadInput([fixture, "--data", calib, "--bits", "3"], /packs 4-bit codes; --bits 3/);
     await expectBadInput([fixture], /needs calibration text/);
     const short = join(work.path, "short.txt");
@@ -36,6 +39,9 @@ describe("moeq awq", () => {
   it("a non-finite weight exits 2 naming the tensor", async () => {
     const bad = join(work.path, "inf-ckpt");
     await copyWithBf16Value(fixture, bad, "language_model.model.layers.0.feed_forward.up_proj.weight", 0, 5, 0xff80); // -Inf
-    expectBadInputLine(await moeq("awq", bad, "--rtn", "-o", join(work.path, "inf-out")), /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/);
+    expectBadInputLine(
+      await moeq("awq", bad, "--rtn", "-o", join(work.path, "inf-out")),
+      /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/,
+    );
   });
 });

@@ -39,8 +39,11 @@ export const awqCommand: CommandModule<object, AwqArgs> = {
     );
     if (a.json) process.stdout.write(JSON.stringify(s) + "\n");
     else {
-      process.stderr.write(`moeq: wrote ${a.output}: ${s.quantizedMatrices} int${s.bits} matrices (${s.method}, g${s.groupSize}), ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw (text model), ${s.seconds.toFixed(1)} s\n`);
-      if (s.expertsWithoutTokens.length) process.stderr.write(`moeq: no calibration tokens reached ${s.expertsWithoutTokens.join(", ")}: plain round-to-nearest for their down_proj\n`);
+      process.stderr.write(
+        `moeq: wrote ${a.output}: ${s.quantizedMatrices} int${s.bits} matrices (${s.method}, g${s.groupSize}), ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw (text model), ${s.seconds.toFixed(1)} s\n`,
+      );
+      if (s.expertsWithoutTokens.length)
+        process.stderr.write(`moeq: no calibration tokens reached ${s.expertsWithoutTokens.join(", ")}: plain round-to-nearest for their down_proj\n`);
     }
   },
 };

@@ -41,7 +41,8 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(`moeq ${args[0]} failed: ${r.err}`);
   }
   // base logits once, from the BF16 checkpoint on the moeq runtime, in llama.cpp's .kld format
-  moeqBf16 = (await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", String(CHUNKS), "--kld-base", f("base.kld"), "--json")).results.ppl;
+  moeqBf16 = (await json("eval", fixture, "--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", String(CHUNKS), "--kld-base", f("base.kld"), "--json"))
+    .results.ppl;
 }, 300_000);
 
 describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", () => {
@@ -58,7 +59,12 @@ describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", ()
     const args = ["--task", "ppl", "--data", corpus, "--ctx", "256", "--chunks", "2", "--threads", "2", "--json"];
     const engine: PerplexityResult = (await json("eval", f("bf16.gguf"), ...args, "--engine", "llama.cpp")).results.ppl;
     process.stderr.write(
-      JSON.stringify({ llamaCpp2: formatPerplexity(own2), llamaCppEngine2: formatPerplexity(engine), llamaCpp: formatPerplexity(own), moeq: formatPerplexity(moeqBf16) }) + "\n",
+      JSON.stringify({
+        llamaCpp2: formatPerplexity(own2),
+        llamaCppEngine2: formatPerplexity(engine),
+        llamaCpp: formatPerplexity(own),
+        moeq: formatPerplexity(moeqBf16),
+      }) + "\n",
     );
     expect([own.tokensScored, engine.tokensScored]).toEqual([CHUNKS * 127, 2 * 127]);
     expect(formatPerplexity(engine)).toBe(formatPerplexity(own2));
@@ -78,7 +84,16 @@ describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", ()
     }
     const q = openLlamaLogits(f("q4_k_m.gguf"), 256);
     const kC = await klDivergence(q, f("llama-base.kld")).finally(() => q.close());
-    process.stderr.write(JSON.stringify({ pplMoeq: kM.pplQ.value, pplLlamaCpp: kC.pplQ.value, kldMoeq: kM.kldMean.value, kldLlamaCpp: kC.kldMean.value, sameTopMoeq: kM.sameTopP.value, sameTopLlamaCpp: kC.sameTopP.value }) + "\n");
+    process.stderr.write(
+      JSON.stringify({
+        pplMoeq: kM.pplQ.value,
+        pplLlamaCpp: kC.pplQ.value,
+        kldMoeq: kM.kldMean.value,
+        kldLlamaCpp: kC.kldMean.value,
+        sameTopMoeq: kM.sameTopP.value,
+        sameTopLlamaCpp: kC.sameTopP.value,
+      }) + "\n",
+    );
     expect(kM.tokensScored).toBe(CHUNKS * 127);
     expect(kC.tokensScored).toBe(CHUNKS * 127);
     expect(Math.abs(kM.pplQ.value / kC.pplQ.value - 1)).toBeLessThan(0.005);
@@ -100,6 +115,11 @@ describe("tiny-llama4 fixture through moeq convert / quantize / eval / gate", ()
     const kld = (r: { gates: Outcome[] }) => r.gates.find((g) => g.metric === "kld_mean") as Outcome;
     expect(kld(q8).actual).toBeLessThan(kld(q8).threshold / 10);
     expect(kld(q2).actual).toBeGreaterThan(kld(q2).threshold * 2);
-    expect(q2.gates.filter((g) => !g.pass).map((g) => g.metric).sort()).toEqual(["kld_mean", "ppl_ratio", "same_top_p"]);
+    expect(
+      q2.gates
+        .filter((g) => !g.pass)
+        .map((g) => g.metric)
+        .sort(),
+    ).toEqual(["kld_mean", "ppl_ratio", "same_top_p"]);
   }, 120_000);
 });

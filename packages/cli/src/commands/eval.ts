@@ -117,7 +117,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option("ctx", { type: "number", describe: "ppl/kld window n_ctx (default 512, as llama-perplexity)" })
       .option("chunks", { type: "number", describe: "ppl/kld: evaluate at most N chunks" })
       .option("base", { type: "string", describe: "kld: base model, or an existing llama.cpp .kld base-logits file" })
-      .option("kld-base", { type: "string", describe: "kld: base-logits file to reuse, or to write from --base when missing; ppl: write it (llama.cpp .kld format)" })
+      .option("kld-base", {
+        type: "string",
+        describe: "kld: base-logits file to reuse, or to write from --base when missing; ppl: write it (llama.cpp .kld format)",
+      })
       .option("limit", { type: "number", describe: "mmlu: questions per subject; docvqa: questions (seeded sample)" })
       .option("subjects", { type: "string", describe: "mmlu: comma-separated subjects" })
       .option("seed", { type: "number", describe: "subset sampling seed (default 1234)" })
@@ -160,7 +163,17 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           case "mmlu":
             results.mmlu = await runMmluTask(
               model,
-              { data: needData(argv), fewshotData: argv["fewshot-data"], k: argv.k, limit: argv.limit, subjects: argv.subjects?.split(",").map((s) => s.trim()).filter(Boolean), seed: argv.seed },
+              {
+                data: needData(argv),
+                fewshotData: argv["fewshot-data"],
+                k: argv.k,
+                limit: argv.limit,
+                subjects: argv.subjects
+                  ?.split(",")
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+                seed: argv.seed,
+              },
               progress.onProgress,
             );
             break;
@@ -185,6 +198,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         metrics: flatMetrics(results),
       });
     }
-    process.stdout.write(argv.json ? JSON.stringify({ task: argv.task, model: argv.model, engine, metrics: flatMetrics(results), results: compactResults(results) }, null, 2) + "\n" : formatHuman(results));
+    process.stdout.write(
+      argv.json
+        ? JSON.stringify({ task: argv.task, model: argv.model, engine, metrics: flatMetrics(results), results: compactResults(results) }, null, 2) + "\n"
+        : formatHuman(results),
+    );
   },
 };

@@ -34,13 +34,21 @@ describe("moeq fp8", () => {
 
   it("bad input exits 2 with one line and writes nothing", async () => {
     const out = join(tmp, "bad");
-    await expectBadInput(["fp8", fixture, "-o", out, "--scheme", "per-channel", "--activations", "static", "--data", "x.txt"], /static activation scales pair with --scheme per-tensor only/, out);
+    await expectBadInput(
+      ["fp8", fixture, "-o", out, "--scheme", "per-channel", "--activations", "static", "--data", "x.txt"],
+      /static activation scales pair with --scheme per-tensor only/,
+      out,
+    );
     await expectBadInput(["fp8", fixture, "-o", out, "--scheme", "per-tensor", "--activations", "static"], /needs calibration text/, out);
     await expectBadInput(["fp8", fixture, "-o", out, "--scheme", "per-row"], /scheme/, out);
     await expectBadInput(["fp8", fixture, "-o", out, "--scheme", "block", "--max-shard-size", "lots"], /--max-shard-size/, out);
     const short = join(tmp, "short.txt");
     writeFileSync(short, "The jury said.");
-    await expectBadInput(["fp8", fixture, "-o", out, "--scheme", "per-tensor", "--activations", "static", "--data", short], /short\.txt: calibration data has \d+ tokens; one window needs 255/, out);
+    await expectBadInput(
+      ["fp8", fixture, "-o", out, "--scheme", "per-tensor", "--activations", "static", "--data", short],
+      /short\.txt: calibration data has \d+ tokens; one window needs 255/,
+      out,
+    );
     mkdirSync(join(tmp, "full"));
     writeFileSync(join(tmp, "full", "keep.txt"), "x");
     const r = await moeq("fp8", fixture, "-o", join(tmp, "full"), "--scheme", "block");
@@ -52,7 +60,11 @@ describe("moeq fp8", () => {
     const bad = join(tmp, "nan-ckpt");
     await copyWithBf16Value(fixture, bad, "language_model.model.layers.2.self_attn.v_proj.weight", 3, 7, 0x7fc0); // NaN
     const out = join(tmp, "nan-out");
-    await expectBadInput(["fp8", bad, "-o", out, "--scheme", "per-tensor"], /model-0000\d-of-00002\.safetensors: tensor language_model\.model\.layers\.2\.self_attn\.v_proj\.weight has a non-finite weight \(NaN\) at row 3, column 7/, out);
+    await expectBadInput(
+      ["fp8", bad, "-o", out, "--scheme", "per-tensor"],
+      /model-0000\d-of-00002\.safetensors: tensor language_model\.model\.layers\.2\.self_attn\.v_proj\.weight has a non-finite weight \(NaN\) at row 3, column 7/,
+      out,
+    );
     expect(readdirSync(tmp).filter((n) => n.startsWith(".nan-out"))).toEqual([]);
   });
 

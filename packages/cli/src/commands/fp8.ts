@@ -28,8 +28,16 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
     calibratedSafetensorsOptions(
       hfCheckpointToOutput(y)
         .option("scheme", { choices: FP8_SCHEMES, demandOption: true, describe: "weight scales: one per tensor, per output channel, or per 128×128 block" })
-        .option("experts-only", { type: "boolean", default: false, describe: "quantize only the routed experts; attention, shared expert and dense FFNs stay BF16" })
-        .option("activations", { choices: ["dynamic", "static"] as const, default: "dynamic" as const, describe: "activation scales: per token at run time, or calibrated input_scale (per-tensor only, needs --data)" })
+        .option("experts-only", {
+          type: "boolean",
+          default: false,
+          describe: "quantize only the routed experts; attention, shared expert and dense FFNs stay BF16",
+        })
+        .option("activations", {
+          choices: ["dynamic", "static"] as const,
+          default: "dynamic" as const,
+          describe: "activation scales: per token at run time, or calibrated input_scale (per-tensor only, needs --data)",
+        })
         .option("data", { type: "string", describe: "calibration text for --activations static" }),
     ) as unknown as Argv<Fp8Args>,
   handler: async (a) => {
@@ -52,7 +60,9 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
           `${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw (text model), ${s.seconds.toFixed(1)} s\n`,
       );
       if (s.calibration?.expertFallbacks.length) {
-        process.stderr.write(`moeq: no calibration tokens reached ${s.calibration.expertFallbacks.length} expert(s); they use their layer's largest input scale: ${s.calibration.expertFallbacks.join(", ")}\n`);
+        process.stderr.write(
+          `moeq: no calibration tokens reached ${s.calibration.expertFallbacks.length} expert(s); they use their layer's largest input scale: ${s.calibration.expertFallbacks.join(", ")}\n`,
+        );
       }
     }
   },

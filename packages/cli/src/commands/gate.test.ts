@@ -35,16 +35,44 @@ describe("moeq gate", () => {
   it("exits 0 and writes the reports when every gate passes (llama.cpp engine, base logits reused)", async () => {
     const report = join(dir, "report-close");
     const sweep = join(dir, "sweep.json");
-    writeFileSync(sweep, JSON.stringify([{ label: "Q8_0", sizeBytes: 5.6e6, kldMean: 1e-5 }, { label: "Q2_K", sizeBytes: 2.4e6, kldMean: 8e-4 }]));
+    writeFileSync(
+      sweep,
+      JSON.stringify([
+        { label: "Q8_0", sizeBytes: 5.6e6, kldMean: 1e-5 },
+        { label: "Q2_K", sizeBytes: 2.4e6, kldMean: 8e-4 },
+      ]),
+    );
     const errors = join(dir, "expert-errors.json");
-    writeFileSync(errors, JSON.stringify([0, 1].flatMap((layer) => [0, 1, 2, 3].map((expert) => ({ layer, expert, tensor: "ffn_down_exps", rmse: 0.01 * (1 + layer + expert) })))));
+    writeFileSync(
+      errors,
+      JSON.stringify([0, 1].flatMap((layer) => [0, 1, 2, 3].map((expert) => ({ layer, expert, tensor: "ffn_down_exps", rmse: 0.01 * (1 + layer + expert) })))),
+    );
     // an imatrix with 4 experts in layers 1 and 3: the report's tokens-per-expert heatmap
     const imatrix = join(dir, "imatrix.gguf");
     const stats = new ImatrixStats(64);
-    for (const layer of [1, 3]) for (let e = 0; e < 4; e++) stats.addExpert(`blk.${layer}.ffn_gate_exps.weight`, 4, e, new Float32Array(8 * (e + 1)).fill(0.5), e + 1, 8);
+    for (const layer of [1, 3])
+      for (let e = 0; e < 4; e++) stats.addExpert(`blk.${layer}.ffn_gate_exps.weight`, 4, e, new Float32Array(8 * (e + 1)).fill(0.5), e + 1, 8);
     await stats.writeGguf(imatrix, "corpus.txt");
-    const r = await moeq("gate", close, "--gate", gate, "--base", base, "--engine", "llama.cpp", "--threads", "2", "--report", report, "--sweep", sweep, "--expert-errors", errors,
-      "--imatrix", imatrix);
+    const r = await moeq(
+      "gate",
+      close,
+      "--gate",
+      gate,
+      "--base",
+      base,
+      "--engine",
+      "llama.cpp",
+      "--threads",
+      "2",
+      "--report",
+      report,
+      "--sweep",
+      sweep,
+      "--expert-errors",
+      errors,
+      "--imatrix",
+      imatrix,
+    );
     expect(r.err).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^kld_mean\s+\S+\s+<=\s+0\.01\s+base\s+pass$/m);
@@ -92,7 +120,23 @@ describe("moeq gate", () => {
 
 describe("moeq eval", () => {
   it("--task ppl --json prints llama-perplexity's numbers", async () => {
-    const r = await moeq("eval", base, "--task", "ppl", "--data", join(dir, "corpus.txt"), "--ctx", "64", "--chunks", "2", "--engine", "llama.cpp", "--threads", "2", "--json");
+    const r = await moeq(
+      "eval",
+      base,
+      "--task",
+      "ppl",
+      "--data",
+      join(dir, "corpus.txt"),
+      "--ctx",
+      "64",
+      "--chunks",
+      "2",
+      "--engine",
+      "llama.cpp",
+      "--threads",
+      "2",
+      "--json",
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.results.ppl.nChunk).toBe(2);

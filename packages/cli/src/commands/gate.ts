@@ -37,9 +37,21 @@ const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)).toStri
 
 /** The gate table `moeq gate` prints. */
 export function formatGateTable(outcomes: readonly GateOutcome[]): string {
-  const rows = [["gate", "actual", "op", "threshold", "basis", "result"], ...outcomes.map((o) => [o.metric, num(o.actual), o.op, num(o.threshold), o.basis, o.pass ? "pass" : "FAIL"])];
+  const rows = [
+    ["gate", "actual", "op", "threshold", "basis", "result"],
+    ...outcomes.map((o) => [o.metric, num(o.actual), o.op, num(o.threshold), o.basis, o.pass ? "pass" : "FAIL"]),
+  ];
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(w[i]))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 export const gateCommand: CommandModule<object, GateArgs> = {
@@ -102,9 +114,13 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     process.stdout.write(argv.json ? JSON.stringify(report, null, 2) + "\n" : formatGateTable(run.outcomes));
     const failed = run.outcomes.filter((o) => !o.pass);
     if (failed.length) {
-      throw new CheckFailedError("GATE_FAILED", `${failed.length} of ${run.outcomes.length} gates failed: ${failed.map((o) => `${o.metric} ${num(o.actual)} ${o.op} ${num(o.threshold)}`).join("; ")}`, {
-        file: argv.gate,
-      });
+      throw new CheckFailedError(
+        "GATE_FAILED",
+        `${failed.length} of ${run.outcomes.length} gates failed: ${failed.map((o) => `${o.metric} ${num(o.actual)} ${o.op} ${num(o.threshold)}`).join("; ")}`,
+        {
+          file: argv.gate,
+        },
+      );
     }
   },
 };

@@ -32,11 +32,17 @@ describe("moeq gptq: bad input", () => {
 
   it("refuses bits and group sizes that do not fit", async () => {
     await expectBadInput([fixture, "--data", calib, "--bits", "5", "--nsamples", "1", "--seqlen", "8"], /bits 5 is not one of 2, 3, 4, 8/);
-    await expectBadInput([fixture, "--data", calib, "--group-size", "96", "--nsamples", "1", "--seqlen", "8"], /group size 96 does not divide the input width 256/);
+    await expectBadInput(
+      [fixture, "--data", calib, "--group-size", "96", "--nsamples", "1", "--seqlen", "8"],
+      /group size 96 does not divide the input width 256/,
+    );
   });
 
   it("refuses calibration text shorter than nsamples × seqlen", async () => {
-    await expectBadInput([fixture, "--data", calib, "--nsamples", "1000", "--seqlen", "512"], /brown-validation\.txt: calibration text has \d+ tokens, fewer than nsamples × seqlen = 1000 × 512 = 512000/);
+    await expectBadInput(
+      [fixture, "--data", calib, "--nsamples", "1000", "--seqlen", "512"],
+      /brown-validation\.txt: calibration text has \d+ tokens, fewer than nsamples × seqlen = 1000 × 512 = 512000/,
+    );
   });
 
   it("refuses NaN weights, removing the layers already written", async () => {
@@ -49,6 +55,9 @@ describe("moeq gptq: bad input", () => {
     const bytes = readFileSync(t.file);
     bytes.writeUInt16LE(0x7fc0, t.offset + 2 * 300); // BF16 NaN at element 300
     writeFileSync(t.file, bytes);
-    await expectBadInput([dir, "--data", calib, "--nsamples", "2", "--seqlen", "16"], /language_model\.model\.layers\.2\.self_attn\.o_proj has a non-finite value \(NaN\) at element 300/);
+    await expectBadInput(
+      [dir, "--data", calib, "--nsamples", "2", "--seqlen", "16"],
+      /language_model\.model\.layers\.2\.self_attn\.o_proj has a non-finite value \(NaN\) at element 300/,
+    );
   }, 120_000);
 });

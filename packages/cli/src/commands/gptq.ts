@@ -25,26 +25,45 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     jsonSummaryOption(
       hfCheckpointToOutput(y, "output folder (built in <output>.partial, renamed when complete)")
         .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
-        .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)" })
+        .option("rtn", {
+          type: "boolean",
+          default: false,
+          describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)",
+        })
         .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
         .option("group-size", { type: "number", default: 128, describe: "input columns per scale/zero group; -1 = one group per row" })
         .option("desc-act", { type: "boolean", default: false, describe: "activation order: quantize columns by decreasing Hessian diagonal" })
-        .option("static-groups", { type: "boolean", default: false, describe: "group scales from the un-updated weights (keeps g_idx monotonic with --desc-act)" })
+        .option("static-groups", {
+          type: "boolean",
+          default: false,
+          describe: "group scales from the un-updated weights (keeps g_idx monotonic with --desc-act)",
+        })
         .option("sym", { type: "boolean", default: false, describe: "symmetric grid (zero fixed at 2^(bits-1); what vLLM's Marlin kernels need)" })
-        .option("damp", { type: "number", default: 0.01, describe: "damping as a fraction of the Hessian's mean diagonal (raised automatically if a Cholesky fails)" })
+        .option("damp", {
+          type: "number",
+          default: 0.01,
+          describe: "damping as a fraction of the Hessian's mean diagonal (raised automatically if a Cholesky fails)",
+        })
         .option("nsamples", { type: "number", default: 128, describe: "calibration windows" })
         .option("seqlen", { type: "number", default: 512, describe: "tokens per calibration window" })
         .option("exclude", { type: "string", array: true, describe: "regular expression on HF module names to keep BF16, repeatable (e.g. 'self_attn')" })
-        .option("min-expert-tokens", { type: "number", describe: "routed experts with fewer calibration tokens use round-to-nearest (default 0.5 % of nsamples × seqlen)" }),
-    )
-      .epilogue(
-        "Router, norms, embeddings, lm_head and the vision tower stay BF16. <output>/gptq-report.json lists every Linear with its " +
-          "calibration tokens and GPTQ vs round-to-nearest error, the experts that fell back to RTN, and the tensors not converted. " +
-          "A killed run resumes at the next layer when rerun with the same arguments. For vLLM, add --sym (Marlin kernels) and " +
-          "--exclude self_attn: vLLM permutes q/k rows for RoPE only for tensors named `weight`, so GPTQ q/k_proj load with the wrong rotation there.",
-      ) as unknown as Argv<GptqArgs>,
+        .option("min-expert-tokens", {
+          type: "number",
+          describe: "routed experts with fewer calibration tokens use round-to-nearest (default 0.5 % of nsamples × seqlen)",
+        }),
+    ).epilogue(
+      "Router, norms, embeddings, lm_head and the vision tower stay BF16. <output>/gptq-report.json lists every Linear with its " +
+        "calibration tokens and GPTQ vs round-to-nearest error, the experts that fell back to RTN, and the tensors not converted. " +
+        "A killed run resumes at the next layer when rerun with the same arguments. For vLLM, add --sym (Marlin kernels) and " +
+        "--exclude self_attn: vLLM permutes q/k rows for RoPE only for tensors named `weight`, so GPTQ q/k_proj load with the wrong rotation there.",
+    ) as unknown as Argv<GptqArgs>,
   handler: async (a) => {
-    for (const [flag, v] of [["--bits", a.bits], ["--group-size", a["group-size"]], ["--nsamples", a.nsamples], ["--seqlen", a.seqlen]] as const) {
+    for (const [flag, v] of [
+      ["--bits", a.bits],
+      ["--group-size", a["group-size"]],
+      ["--nsamples", a.nsamples],
+      ["--seqlen", a.seqlen],
+    ] as const) {
       if (!Number.isInteger(v)) throw new InputError("BAD_ARG", `${flag} must be an integer, got ${v}`);
     }
     if (!a.rtn && !a.data) throw new InputError("USAGE", "--data <calibration text> is required (or --rtn for round-to-nearest)");
@@ -76,7 +95,9 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     };
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else {
-      process.stderr.write(`moeq: wrote ${s.output}: ${(s.totalBytes / 2 ** 20).toFixed(2)} MiB, ${summary.gptq} Linears by GPTQ, ${summary.rtnFallbacks.length} experts by RTN (too few tokens), ${summary.notConverted} tensors kept as they were\n`);
+      process.stderr.write(
+        `moeq: wrote ${s.output}: ${(s.totalBytes / 2 ** 20).toFixed(2)} MiB, ${summary.gptq} Linears by GPTQ, ${summary.rtnFallbacks.length} experts by RTN (too few tokens), ${summary.notConverted} tensors kept as they were\n`,
+      );
       for (const f of s.report.fallbacks) process.stderr.write(`moeq: RTN fallback: ${f.module} (${f.tokens} routed tokens)\n`);
     }
   },

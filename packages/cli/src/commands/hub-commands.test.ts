@@ -160,7 +160,10 @@ describe("moeq pull / publish", () => {
     await mkdir(join(bad, "a-folder.json"), { recursive: true });
     await writeFile(join(bad, "truncated.json"), good.slice(0, Math.floor(good.length / 2)));
     await writeFile(join(bad, "schema2.json"), JSON.stringify({ ...gatedReport(true), schema: 2 }));
-    await writeFile(join(bad, "bad-row.json"), JSON.stringify({ ...gatedReport(true), gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, pass: true, basis: "base" }] }));
+    await writeFile(
+      join(bad, "bad-row.json"),
+      JSON.stringify({ ...gatedReport(true), gates: [{ metric: "kld_mean", op: "<=", threshold: 0.05, pass: true, basis: "base" }] }),
+    );
     await writeFile(join(bad, "no-gates.json"), JSON.stringify({ ...gatedReport(true), gates: undefined, passed: undefined }));
     const cases: [string, RegExp][] = [
       ["missing.json", /missing\.json: no such report/],

@@ -32,7 +32,10 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     jsonSummaryOption(
       y
         .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
-        .option("data", { type: "string", describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column); without it, only combine --in-file" })
+        .option("data", {
+          type: "string",
+          describe: "calibration data: plain text, .jsonl (--field) or .parquet (--column); without it, only combine --in-file",
+        })
         .option("output", { alias: "o", type: "string", default: "imatrix.gguf", describe: "output GGUF imatrix" })
         .option("field", { type: "string", describe: "string field of each .jsonl row (default text)" })
         .option("column", { type: "string", describe: "string column of a .parquet file (default text)" })
@@ -77,7 +80,9 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
       process.stdout.write(JSON.stringify({ ...s, tokensPerSecond: Number(s.tokensPerSecond.toFixed(2)), seconds: Number(s.seconds.toFixed(3)) }) + "\n");
     } else {
       const resumed = s.resumedChunks > 0 ? ` (resumed after ${s.resumedChunks})` : "";
-      process.stderr.write(`moeq: wrote ${a.output}: ${s.tensors} tensors, ${s.chunks} chunks of ${s.chunkSize}${resumed}, ${s.tokensPerSecond.toFixed(1)} tokens/s\n`);
+      process.stderr.write(
+        `moeq: wrote ${a.output}: ${s.tensors} tensors, ${s.chunks} chunks of ${s.chunkSize}${resumed}, ${s.tokensPerSecond.toFixed(1)} tokens/s\n`,
+      );
     }
   },
 };

@@ -27,7 +27,12 @@ function shown(v: InspectValue): string {
 function table(rows: string[][], rightAligned: Set<number> = new Set()): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
-    .map((r) => r.map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -46,13 +51,22 @@ export function formatInspectReport(r: InspectReport): string {
   facts.push(["tensor data", `${formatBytes(r.tensorBytes)} (${r.tensorBytes} bytes)`]);
   lines.push(table(facts));
   if (r.byType.length > 0) {
-    lines.push("", table([["type", "tensors", "parameters", "bytes"], ...r.byType.map((t) => [t.type, String(t.tensors), humanCount(t.parameters), formatBytes(t.bytes)])], new Set([1, 2, 3])));
+    lines.push(
+      "",
+      table(
+        [["type", "tensors", "parameters", "bytes"], ...r.byType.map((t) => [t.type, String(t.tensors), humanCount(t.parameters), formatBytes(t.bytes)])],
+        new Set([1, 2, 3]),
+      ),
+    );
   }
   if (r.metadata.length > 0) {
     lines.push("", table([["key", "type", "value"], ...r.metadata.map((m) => [m.key, m.type, shown(m.value)])]));
   }
   if (r.tensors && r.tensors.length > 0) {
-    lines.push("", table([["tensor", "shape", "type", "bytes"], ...r.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, formatBytes(t.bytes)])], new Set([3])));
+    lines.push(
+      "",
+      table([["tensor", "shape", "type", "bytes"], ...r.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, formatBytes(t.bytes)])], new Set([3])),
+    );
   }
   return lines.join("\n") + "\n";
 }

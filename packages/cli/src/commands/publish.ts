@@ -76,7 +76,10 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       .option("message", { type: "string", describe: "commit title" })
       .option("token", { type: "string", describe: "write token (default: HF_TOKEN)" })
       .option("force", { type: "boolean", default: false, describe: "publish even if the folder's quality gate failed" })
-      .option("gate-report", { type: "string", describe: "report.json of moeq gate --report to honour (default: <dir>/report.json when present); missing or broken → exit 2" })
+      .option("gate-report", {
+        type: "string",
+        describe: "report.json of moeq gate --report to honour (default: <dir>/report.json when present); missing or broken → exit 2",
+      })
       .option("dry-run", { type: "boolean", default: false, describe: "print the model card and file list; upload nothing" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON result" }) as unknown as Argv<PublishArgs>,
   handler: async (argv) => {
@@ -87,7 +90,13 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       const plan = await planPublish(argv.dir, repo, gate);
       const verdict = gate ? (gate.passed ? "passed" : "failed") : "absent";
       process.stdout.write(
-        argv.json ? JSON.stringify({ repo: repo.id, files: plan.files.map((f) => ({ path: f.path, size: f.size })), gate: verdict, metadata: plan.meta, modelCard: plan.card }, null, 2) + "\n" : plan.card,
+        argv.json
+          ? JSON.stringify(
+              { repo: repo.id, files: plan.files.map((f) => ({ path: f.path, size: f.size })), gate: verdict, metadata: plan.meta, modelCard: plan.card },
+              null,
+              2,
+            ) + "\n"
+          : plan.card,
       );
       return;
     }

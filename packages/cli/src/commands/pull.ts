@@ -31,7 +31,8 @@ export function pullProgressBars(): { onProgress: (e: PullProgressEvent) => void
     { stream: process.stderr, format: " {bar} {percentage}% | {value_h}/{total_h} | {name}", hideCursor: true, clearOnComplete: false, autopadding: true },
     cliProgress.Presets.shades_classic,
   );
-  const human = (n: number) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)}G` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)}M` : `${(n / 1024).toFixed(0)}K`);
+  const human = (n: number) =>
+    n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)}G` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)}M` : `${(n / 1024).toFixed(0)}K`;
   let total: cliProgress.SingleBar | undefined;
   const files = new Map<string, cliProgress.SingleBar>();
   const payload = (name: string, v: number, t: number) => ({ name, value_h: human(v), total_h: human(t) });
@@ -82,7 +83,10 @@ export const pullCommand: CommandModule<object, PullArgs> = {
       .option("concurrency", { type: "number", default: 4, describe: "parallel file downloads" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON result instead of the path" }) as unknown as Argv<PullArgs>,
   handler: async (argv) => {
-    const env = resolveHubEnv({ ...(argv.token !== undefined ? { token: argv.token } : {}), ...(argv["cache-dir"] !== undefined ? { cacheDir: argv["cache-dir"] } : {}) });
+    const env = resolveHubEnv({
+      ...(argv.token !== undefined ? { token: argv.token } : {}),
+      ...(argv["cache-dir"] !== undefined ? { cacheDir: argv["cache-dir"] } : {}),
+    });
     if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1 || argv.concurrency > 64) {
       throw new InputError("USAGE", `--concurrency must be an integer from 1 to 64, got ${argv.concurrency}`);
     }

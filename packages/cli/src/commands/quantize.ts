@@ -68,14 +68,24 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
       .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
       .option("imatrix", { type: "string", describe: "llama.cpp importance matrix (GGUF imatrix or legacy .dat)" })
-      .option("threads", { type: "number", default: availableParallelism(), describe: "worker threads (default: the machine's cores; output bytes do not depend on it)" })
+      .option("threads", {
+        type: "number",
+        default: availableParallelism(),
+        describe: "worker threads (default: the machine's cores; output bytes do not depend on it)",
+      })
       .option("pure", { type: "boolean", default: false, describe: "every quantizable tensor at the file type's default type" })
       .option("output-tensor-type", { type: "string", describe: "type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "PATTERN=TYPE override (regex on the tensor name), repeatable" })
-      .option("recipe", { type: "string", describe: "PATTERN=TYPE rules from `moeq recipe` (llama-quantize --tensor-type-file format), after any --tensor-type" })
+      .option("recipe", {
+        type: "string",
+        describe: "PATTERN=TYPE rules from `moeq recipe` (llama-quantize --tensor-type-file format), after any --tensor-type",
+      })
       .option("leave-output-tensor", { type: "boolean", default: false, describe: "do not quantize output.weight" })
-      .option("expert-errors", { type: "string", describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)" })
+      .option("expert-errors", {
+        type: "string",
+        describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)",
+      })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary on stdout" }) as unknown as Argv<QuantizeArgs>,
   handler: async (a) => {
     const ftype = parseFType(a.type);
@@ -97,6 +107,9 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       expertErrors: a["expert-errors"] ? { file: a["expert-errors"], rows: s.expertErrors?.length ?? 0 } : undefined,
     };
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
-    else process.stderr.write(`moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`);
+    else
+      process.stderr.write(
+        `moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`,
+      );
   },
 };

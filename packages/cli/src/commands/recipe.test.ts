@@ -26,7 +26,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("moeq recipe", () => {
   it("chooses Q2_K/Q8_0 per group for a budget between the two; the rules reproduce the file in moeq quantize and llama.cpp", async () => {
     const budget = 4_000_000;
-    const r = await moeq("recipe", f("bf16.gguf"), "-o", f("r.txt"), "--size", `${budget / 1e6}MB`, "--types", "Q2_K,Q8_0", "--gguf", f("r.gguf"), "--json", ...common);
+    const r = await moeq(
+      "recipe",
+      f("bf16.gguf"),
+      "-o",
+      f("r.txt"),
+      "--size",
+      `${budget / 1e6}MB`,
+      "--types",
+      "Q2_K,Q8_0",
+      "--gguf",
+      f("r.gguf"),
+      "--json",
+      ...common,
+    );
     expect(r.code, r.err).toBe(0);
     const summary = JSON.parse(r.out);
     const report = JSON.parse(readFileSync(f("r.txt.json"), "utf8"));
@@ -52,13 +65,22 @@ describe("moeq recipe", () => {
   }, 120_000);
 
   it("a budget below the smallest possible file is bad input (one line, nothing written)", async () => {
-    expectBadInputLine(await moeq("recipe", f("bf16.gguf"), "-o", f("small.txt"), "--size", "1MB", "--types", "Q2_K,Q8_0", ...common), /below the smallest possible file/);
-    expectBadInputLine(await moeq("recipe", f("bf16.gguf"), "-o", f("small.txt"), "--bpw", "1", "--types", "Q2_K,Q8_0", ...common), /below the smallest possible file/);
+    expectBadInputLine(
+      await moeq("recipe", f("bf16.gguf"), "-o", f("small.txt"), "--size", "1MB", "--types", "Q2_K,Q8_0", ...common),
+      /below the smallest possible file/,
+    );
+    expectBadInputLine(
+      await moeq("recipe", f("bf16.gguf"), "-o", f("small.txt"), "--bpw", "1", "--types", "Q2_K,Q8_0", ...common),
+      /below the smallest possible file/,
+    );
     expect(() => statSync(f("small.txt"))).toThrow();
   });
 
   it("a type that needs an imatrix, without one, is bad input; so is a missing or double budget", async () => {
-    expectBadInputLine(await moeq("recipe", f("bf16.gguf"), "-o", f("iq.txt"), "--size", "3MB", "--types", "IQ2_XXS,Q8_0", ...common), /requires an imatrix.*iq2_xxs/);
+    expectBadInputLine(
+      await moeq("recipe", f("bf16.gguf"), "-o", f("iq.txt"), "--size", "3MB", "--types", "IQ2_XXS,Q8_0", ...common),
+      /requires an imatrix.*iq2_xxs/,
+    );
     expectBadInputLine(await moeq("recipe", f("bf16.gguf"), "-o", f("iq.txt"), ...common), /exactly one of --size and --bpw/);
     expectBadInputLine(await moeq("recipe", f("bf16.gguf"), "-o", f("iq.txt"), "--size", "3 parsecs", ...common), /--size expects/);
     expect(() => statSync(f("iq.txt"))).toThrow();

@@ -3,7 +3,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { GGMLType, GGML_TYPE_INFO, InputError, openGguf, writeFileAtomic } from "@moeq/formats";
-import { RECIPE_FTYPE, checkImatrixNeeds, chooseTypes, groupTensors, quantizableTensors, formatRecipe, measureGroupCosts, quantizeGguf, smallestFileBytes, type Measurement, type RecipeRule } from "@moeq/convert";
+import {
+  RECIPE_FTYPE,
+  checkImatrixNeeds,
+  chooseTypes,
+  groupTensors,
+  quantizableTensors,
+  formatRecipe,
+  measureGroupCosts,
+  quantizeGguf,
+  smallestFileBytes,
+  type Measurement,
+  type RecipeRule,
+} from "@moeq/convert";
 import { ensureBaseLogits, klDivergence, openEvalModel } from "@moeq/eval";
 import { ggmlTypeArg, parseTensorTypeOverrides } from "./quantize.js";
 
@@ -26,7 +38,22 @@ interface RecipeArgs {
 
 const T = GGMLType;
 /** Candidate ladders: with an imatrix every i-quant; without one only the types llama-quantize accepts without it. */
-export const LADDER_WITH_IMATRIX = [T.IQ1_S, T.IQ1_M, T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.Q2_K, T.IQ3_XXS, T.IQ3_S, T.Q3_K, T.IQ4_XS, T.Q4_K, T.Q5_K, T.Q6_K, T.Q8_0];
+export const LADDER_WITH_IMATRIX = [
+  T.IQ1_S,
+  T.IQ1_M,
+  T.IQ2_XXS,
+  T.IQ2_XS,
+  T.IQ2_S,
+  T.Q2_K,
+  T.IQ3_XXS,
+  T.IQ3_S,
+  T.Q3_K,
+  T.IQ4_XS,
+  T.Q4_K,
+  T.Q5_K,
+  T.Q6_K,
+  T.Q8_0,
+];
 export const LADDER_WITHOUT_IMATRIX = [T.Q2_K, T.IQ3_S, T.Q3_K, T.IQ4_XS, T.Q4_K, T.Q5_K, T.Q6_K, T.Q8_0];
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
@@ -65,7 +92,11 @@ function readCosts(path: string, key: object): Measurement | undefined {
     throw new InputError("BAD_COSTS", `cannot read costs: ${(e as Error).message}`, { file: path });
   }
   if (JSON.stringify(doc.key) !== JSON.stringify(key) || !doc.measurement) {
-    throw new InputError("COSTS_MISMATCH", "costs were measured with other settings (input, data, imatrix, types, ctx or chunks); delete the file or match them", { file: path });
+    throw new InputError(
+      "COSTS_MISMATCH",
+      "costs were measured with other settings (input, data, imatrix, types, ctx or chunks); delete the file or match them",
+      { file: path },
+    );
   }
   return doc.measurement;
 }
@@ -74,11 +105,17 @@ const typeName = (t: number): string => GGML_TYPE_INFO[t as GGMLType].name.toUpp
 
 export const recipeCommand: CommandModule<object, RecipeArgs> = {
   command: "recipe <input>",
-  describe: "measure each tensor group's KLD cost per type on calibration text, then choose per-tensor types for a size budget (llama-quantize --tensor-type rules)",
+  describe:
+    "measure each tensor group's KLD cost per type on calibration text, then choose per-tensor types for a size budget (llama-quantize --tensor-type rules)",
   builder: (y: Argv) =>
     y
       .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (the KLD base)" })
-      .option("output", { alias: "o", type: "string", demandOption: true, describe: "recipe file: PATTERN=TYPE lines (moeq quantize --recipe, llama-quantize --tensor-type-file)" })
+      .option("output", {
+        alias: "o",
+        type: "string",
+        demandOption: true,
+        describe: "recipe file: PATTERN=TYPE lines (moeq quantize --recipe, llama-quantize --tensor-type-file)",
+      })
       .option("size", { type: "string", describe: "file size budget, e.g. 2.7GB or 2.5GiB" })
       .option("bpw", { type: "number", describe: "budget in bits per weight (file bytes × 8 / elements, as llama-quantize prints)" })
       .option("data", { type: "string", demandOption: true, describe: "calibration text (the KLD chunks)" })
@@ -89,12 +126,20 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
       .option("threads", { type: "number", default: 1, describe: "runtime and quantize threads" })
       .option("report", { type: "string", describe: "JSON report (default: <output>.json)" })
       .option("gguf", { type: "string", describe: "keep the verifying quantized GGUF here (default: a temp file, deleted)" })
-      .option("costs", { type: "string", describe: "measured costs (JSON): reused when the file exists and was measured with the same input, data, imatrix, types, ctx and chunks; written otherwise" })
+      .option("costs", {
+        type: "string",
+        describe:
+          "measured costs (JSON): reused when the file exists and was measured with the same input, data, imatrix, types, ctx and chunks; written otherwise",
+      })
       .option("json", { type: "boolean", default: false, describe: "print the report's summary as JSON on stdout" }) as unknown as Argv<RecipeArgs>,
   handler: async (a) => {
     if ((a.size === undefined) === (a.bpw === undefined)) throw new InputError("BAD_BUDGET", "give exactly one of --size and --bpw");
     if (a.bpw !== undefined && !(a.bpw > 0)) throw new InputError("BAD_BUDGET", `--bpw must be positive, got ${a.bpw}`);
-    for (const [k, v] of [["ctx", a.ctx], ["chunks", a.chunks], ["threads", a.threads]] as const) {
+    for (const [k, v] of [
+      ["ctx", a.ctx],
+      ["chunks", a.chunks],
+      ["threads", a.threads],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new InputError("BAD_ARG", `--${k} must be a positive integer, got ${v}`);
     }
     const types = a.types ? a.types.split(",").map((s) => ggmlTypeArg("--types", s.trim())) : a.imatrix ? LADDER_WITH_IMATRIX : LADDER_WITHOUT_IMATRIX;
@@ -107,7 +152,12 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
       const tensors = await quantizableTensors(a.input);
       checkImatrixNeeds(groupTensors(tensors.map((t) => t.name)), types, a.imatrix !== undefined, a.input);
       const smallest = await smallestFileBytes(a.input, types);
-      if (budget < smallest) throw new InputError("BUDGET_TOO_SMALL", `budget ${budget} bytes is below the smallest possible file (${smallest} bytes, every quantizable tensor at ${typeName(smallestType(types))})`, { file: a.input });
+      if (budget < smallest)
+        throw new InputError(
+          "BUDGET_TOO_SMALL",
+          `budget ${budget} bytes is below the smallest possible file (${smallest} bytes, every quantizable tensor at ${typeName(smallestType(types))})`,
+          { file: a.input },
+        );
 
       const basePath = join(work, "base.kld");
       await ensureBaseLogits(basePath, { data: a.data, ctx: a.ctx, chunks: a.chunks }, () => openEvalModel(a.input, { threads: a.threads }));
@@ -119,7 +169,14 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
           await m.close();
         }
       };
-      const costsKey = { input: resolve(a.input), data: resolve(a.data), imatrix: a.imatrix ? resolve(a.imatrix) : null, types: types.map(typeName), ctx: a.ctx, chunks: a.chunks };
+      const costsKey = {
+        input: resolve(a.input),
+        data: resolve(a.data),
+        imatrix: a.imatrix ? resolve(a.imatrix) : null,
+        types: types.map(typeName),
+        ctx: a.ctx,
+        chunks: a.chunks,
+      };
       let meas = a.costs ? readCosts(a.costs, costsKey) : undefined;
       if (!meas) {
         meas = await measureGroupCosts({
@@ -137,7 +194,12 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
         meas.groups.map((g) => g.options),
         budget - meas.fixedBytes,
       );
-      if (!choice) throw new InputError("BUDGET_TOO_SMALL", `budget ${budget} bytes is below the smallest possible file (${meas.fixedBytes + meas.groups.reduce((s, g) => s + Math.min(...g.options.map((o) => o.bytes)), 0)} bytes)`, { file: a.input });
+      if (!choice)
+        throw new InputError(
+          "BUDGET_TOO_SMALL",
+          `budget ${budget} bytes is below the smallest possible file (${meas.fixedBytes + meas.groups.reduce((s, g) => s + Math.min(...g.options.map((o) => o.bytes)), 0)} bytes)`,
+          { file: a.input },
+        );
       const rules: RecipeRule[] = meas.groups.map((g, i) => ({ pattern: g.pattern, type: g.options[choice.picks[i]].type as GGMLType }));
       const recipeText = formatRecipe(rules);
       await writeFileAtomic(a.output, recipeText);
@@ -176,9 +238,19 @@ export const recipeCommand: CommandModule<object, RecipeArgs> = {
         })),
       };
       await writeFileAtomic(a.report ?? `${a.output}.json`, JSON.stringify(report, null, 1) + "\n");
-      const summary = { recipe: a.output, budgetBytes: budget, fileBytes, bitsPerWeight: Number(q.bitsPerWeight.toFixed(4)), predictedKld: report.predictedKld, measuredKld };
+      const summary = {
+        recipe: a.output,
+        budgetBytes: budget,
+        fileBytes,
+        bitsPerWeight: Number(q.bitsPerWeight.toFixed(4)),
+        predictedKld: report.predictedKld,
+        measuredKld,
+      };
       if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
-      else log(`moeq: wrote ${a.output}: ${fileBytes} bytes (budget ${budget}), ${q.bitsPerWeight.toFixed(3)} bpw, KLD predicted ${report.predictedKld.toFixed(6)} measured ${measuredKld.toFixed(6)}\n`);
+      else
+        log(
+          `moeq: wrote ${a.output}: ${fileBytes} bytes (budget ${budget}), ${q.bitsPerWeight.toFixed(3)} bpw, KLD predicted ${report.predictedKld.toFixed(6)} measured ${measuredKld.toFixed(6)}\n`,
+        );
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

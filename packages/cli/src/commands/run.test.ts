@@ -7,9 +7,11 @@ import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { moeq } from "../test-utils/run-moeq.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
-const prompts = (JSON.parse(readFileSync(join(fixture, "reference", "prompts.json"), "utf8")) as {
-  prompts: { name: string; text: string; input_ids: number[]; greedy_next_token: number; expanded_text?: string }[];
-}).prompts;
+const prompts = (
+  JSON.parse(readFileSync(join(fixture, "reference", "prompts.json"), "utf8")) as {
+    prompts: { name: string; text: string; input_ids: number[]; greedy_next_token: number; expanded_text?: string }[];
+  }
+).prompts;
 
 describe("moeq run", () => {
   it("streams a Brown-like continuation of 'The jury'", async () => {
@@ -27,7 +29,12 @@ describe("moeq run", () => {
     const p = prompts.find((q) => q.name === "text_short")!;
     const r = await moeq("run", fixture, "-p", p.text, "-n", "1", "--json", "--top-k", "3");
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { tokens: number[]; positions: { top: { id: number; logprob: number }[] }[]; lastLogprobs: number[]; generated: { ids: number[] } };
+    const j = JSON.parse(r.out) as {
+      tokens: number[];
+      positions: { top: { id: number; logprob: number }[] }[];
+      lastLogprobs: number[];
+      generated: { ids: number[] };
+    };
     expect(j.tokens).toEqual(p.input_ids);
     expect(j.positions).toHaveLength(p.input_ids.length);
     expect(j.positions[0].top).toHaveLength(3);
@@ -52,7 +59,10 @@ describe("moeq run", () => {
     const reference = JSON.parse(readFileSync(join(fixture, "reference", "reference.json"), "utf8")) as {
       docvqa_mini: { first_predictions: { questionId: string; prediction: string }[] };
     };
-    const questions = readFileSync(join(data, "validation.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { questionId: string; question: string; image_path: string });
+    const questions = readFileSync(join(data, "validation.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { questionId: string; question: string; image_path: string });
     const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(join(data, "validation.parquet")), columns: ["image"], utf8: false })) as {
       image: { path: string; bytes: Uint8Array };
     }[];

@@ -62,7 +62,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("temp", { type: "number", default: 0, describe: "sampling temperature (0 = greedy)" })
       .option("top-p", { type: "number", default: 1, describe: "nucleus sampling mass" })
       .option("seed", { type: "number", default: 0, describe: "sampling seed" })
-      .option("json", { type: "boolean", default: false, describe: "print prompt log-probabilities (top-k per position, full for the last) and the generation as JSON" })
+      .option("json", {
+        type: "boolean",
+        default: false,
+        describe: "print prompt log-probabilities (top-k per position, full for the last) and the generation as JSON",
+      })
       .option("top-k", { type: "number", default: 10, describe: "entries per position in --json" })
       .option("config", { type: "string", describe: "override config.json of an HF checkpoint" })
       .option("mmproj", { type: "string", describe: "vision projector GGUF for a GGUF model (default: mmproj-<model file> next to it)" })
@@ -104,7 +108,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       const k = Math.max(1, Math.min(args["top-k"], V));
       const positions = tokens.map((token, t) => {
         const lp = logSoftmax(logits, t * V, V);
-        const order = Array.from(lp.keys()).sort((a, b) => lp[b] - lp[a]).slice(0, k);
+        const order = Array.from(lp.keys())
+          .sort((a, b) => lp[b] - lp[a])
+          .slice(0, k);
         const next = t + 1 < tokens.length ? tokens[t + 1] : undefined;
         return {
           token,

@@ -19,7 +19,11 @@ export async function runMoeq(args: string[], opts: { console?: boolean } = {}):
   const spies = [
     vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((out += String(c)), true)),
     vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => ((err += String(c)), true)),
-    ...(opts.console ? (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void (err += a.join(" ") + "\n"))) : []),
+    ...(opts.console
+      ? (["log", "info", "warn", "error", "debug"] as const).map((m) =>
+          vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void (err += a.join(" ") + "\n")),
+        )
+      : []),
   ];
   try {
     return { code: await main(args), out, err };

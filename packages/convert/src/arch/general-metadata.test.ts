@@ -5,7 +5,14 @@ import { generalNaming, idToTitle, modelIdComponents } from "./general-metadata.
 describe("general.* naming heuristics (gguf-py Metadata)", () => {
   it("splits a Hugging Face model id into basename, size label and finetune", () => {
     const c = modelIdComponents("meta-llama/Llama-4-Scout-17B-16E-Instruct", 109e9);
-    expect(c).toEqual({ fullName: "Llama-4-Scout-17B-16E-Instruct", org: "meta-llama", basename: "Llama-4-Scout", finetune: "16E-Instruct", version: undefined, sizeLabel: "17B" });
+    expect(c).toEqual({
+      fullName: "Llama-4-Scout-17B-16E-Instruct",
+      org: "meta-llama",
+      basename: "Llama-4-Scout",
+      finetune: "16E-Instruct",
+      version: undefined,
+      sizeLabel: "17B",
+    });
     expect(idToTitle("Llama-4-Scout-17B-16E-Instruct")).toBe("Llama 4 Scout 17B 16E Instruct");
   });
 

@@ -76,14 +76,18 @@ export function llama4VisionKVs(cfg: Llama4Config, dir: string, tensors: readonl
   kv.set("clip.vision.patch_size", kvU32(need(["patch_size"])));
   kv.set("clip.vision.embedding_length", kvU32(need(["hidden_size", "width", "vt_hidden_size"])));
   kv.set("clip.vision.feed_forward_length", kvU32(need(["intermediate_size", "vt_intermediate_size"])));
-  kv.set("clip.vision.block_count", kvU32(need(["n_layers", "num_hidden_layers", "n_layer", "num_layers", "depth", "layers", "encoder_layers", "vt_num_hidden_layers"])));
+  kv.set(
+    "clip.vision.block_count",
+    kvU32(need(["n_layers", "num_hidden_layers", "n_layer", "num_layers", "depth", "layers", "encoder_layers", "vt_num_hidden_layers"])),
+  );
   kv.set("clip.vision.attention.head_count", kvU32(need(["num_attention_heads", "num_heads", "heads", "vt_num_attention_heads"])));
   kv.set("clip.vision.image_mean", kvArr(GGUFValueType.FLOAT32, mean.map(Number)));
   kv.set("clip.vision.image_std", kvArr(GGUFValueType.FLOAT32, std.map(Number)));
   kv.set("clip.projector_type", kvStr("llama4"));
   kv.set("clip.vision.attention.layer_norm_epsilon", kvF32(need(["norm_eps"])));
   kv.set("clip.vision.projector.scale_factor", kvU32(Math.trunc(1 / ratio)));
-  if (v.hidden_act !== "gelu") throw new InputError("CONFIG_KEY", `vision hidden_act is ${String(v.hidden_act)}; llama.cpp's llama4 projector expects gelu`, { file });
+  if (v.hidden_act !== "gelu")
+    throw new InputError("CONFIG_KEY", `vision hidden_act is ${String(v.hidden_act)}; llama.cpp's llama4 projector expects gelu`, { file });
   kv.set("clip.use_gelu", kvBool(true));
   kv.set("general.quantization_version", kvU32(2));
   return kv;

@@ -89,10 +89,13 @@ export function readLlama4Config(dir: string): Llama4Config {
 export function ropeParameters(h: HParams): Record<string, unknown> {
   const rp = { ...((h.rope_parameters ?? h.rope_scaling ?? {}) as Record<string, unknown>) };
   if (!("full_attention" in rp) && !("sliding_attention" in rp)) {
-    const theta = ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"].map((k) => h[k]).find((v) => v !== undefined);
+    const theta = ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]
+      .map((k) => h[k])
+      .find((v) => v !== undefined);
     if (!("rope_theta" in rp) && theta !== undefined) rp.rope_theta = theta;
     if (!("rope_type" in rp) && rp.type !== undefined) rp.rope_type = rp.type;
-    if (!("original_max_position_embeddings" in rp) && h.original_max_position_embeddings !== undefined) rp.original_max_position_embeddings = h.original_max_position_embeddings;
+    if (!("original_max_position_embeddings" in rp) && h.original_max_position_embeddings !== undefined)
+      rp.original_max_position_embeddings = h.original_max_position_embeddings;
   }
   return rp;
 }
@@ -154,8 +157,25 @@ export interface PlannedTensor {
 export function isMultimodalTensor(name: string): boolean {
   return (
     /^(mlp|vit\.|vpm\.|siglip2\.|conformer\.|merger\.|resampler\.|sound_encoder\.|sound_projection\.|speech_embeddings\.)/.test(name) ||
-    ["visual.", "vision.", "audio.", "talker.", "vision_", "audio_", "token2wav.", "code2wav.", "projector.", "pre_mm_projector_norm",
-      "image_newline", "view_seperator", "patch_embed", "patch_embedding", "patch_merger.", "patch_merge_mlp.", "model.connector."].some((s) => name.includes(s))
+    [
+      "visual.",
+      "vision.",
+      "audio.",
+      "talker.",
+      "vision_",
+      "audio_",
+      "token2wav.",
+      "code2wav.",
+      "projector.",
+      "pre_mm_projector_norm",
+      "image_newline",
+      "view_seperator",
+      "patch_embed",
+      "patch_embedding",
+      "patch_merger.",
+      "patch_merge_mlp.",
+      "model.connector.",
+    ].some((s) => name.includes(s))
   );
 }
 
@@ -192,7 +212,8 @@ export function planLlama4Tensors(cfg: Llama4Config, tensors: readonly Checkpoin
       const forceF32 = ne.length <= 1 || gname.endsWith("_norm.weight") || gname.includes("ffn_gate_inp") || !gname.endsWith(".weight");
       out.push({ name: gname, ne, recipe: { kind: "plain", src: t }, experts: 1, forceF32, srcDtype: t.dtype });
     } else if (layout === "gate_up_fused") {
-      if (t.shape.length !== 3 || t.shape[2] % 2 !== 0) throw new InputError("BAD_SHAPE", `${t.name} has shape [${t.shape}], expected [E, hidden, 2·ff]`, { file: t.file });
+      if (t.shape.length !== 3 || t.shape[2] % 2 !== 0)
+        throw new InputError("BAD_SHAPE", `${t.name} has shape [${t.shape}], expected [E, hidden, 2·ff]`, { file: t.file });
       const [E, hidden, ff2] = t.shape;
       for (const part of [0, 1] as const) {
         out.push({ name: m.gguf[part], ne: [hidden, ff2 / 2, E], recipe: { kind: "gate_up", src: t, part }, experts: E, forceF32: false, srcDtype: t.dtype });
@@ -215,7 +236,14 @@ export function planLlama4Tensors(cfg: Llama4Config, tensors: readonly Checkpoin
       srcs.push(s);
     }
     const [rows, cols] = srcs[0].shape;
-    out[g.slot] = { name: `blk.${g.layer}.ffn_${g.proj}_exps.weight`, ne: [cols, rows, E], recipe: { kind: "stacked", srcs }, experts: E, forceF32: false, srcDtype: srcs[0].dtype };
+    out[g.slot] = {
+      name: `blk.${g.layer}.ffn_${g.proj}_exps.weight`,
+      ne: [cols, rows, E],
+      recipe: { kind: "stacked", srcs },
+      experts: E,
+      forceF32: false,
+      srcDtype: srcs[0].dtype,
+    };
   }
   checkLlama4Tensors(cfg, out, dir);
   return out;
@@ -266,10 +294,19 @@ function checkLlama4Tensors(cfg: Llama4Config, tensors: readonly PlannedTensor[]
 function roundedNotation(n: number, minDigits = 2): string {
   let scaled: number;
   let suffix: string;
-  if (n > 1e12) { scaled = n * 1e-12; suffix = "T"; }
-  else if (n > 1e9) { scaled = n * 1e-9; suffix = "B"; }
-  else if (n > 1e6) { scaled = n * 1e-6; suffix = "M"; }
-  else { scaled = n * 1e-3; suffix = "K"; }
+  if (n > 1e12) {
+    scaled = n * 1e-12;
+    suffix = "T";
+  } else if (n > 1e9) {
+    scaled = n * 1e-9;
+    suffix = "B";
+  } else if (n > 1e6) {
+    scaled = n * 1e-6;
+    suffix = "M";
+  } else {
+    scaled = n * 1e-3;
+    suffix = "K";
+  }
   const fix = Math.max(minDigits - String(Math.round(scaled)).replace(/^0+/, "").length, 0);
   return `${scaled.toFixed(fix)}${suffix}`;
 }
@@ -339,7 +376,9 @@ export function llama4ModelKVs(cfg: Llama4Config, opts: Llama4KVOptions): Map<st
   }
   generalNamingKVs(kv, cfg.raw, opts.dir, opts.tensors);
   kv.set(`${a}.block_count`, kvU32(cfg.nLayer));
-  const ctx = ["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"].map((k) => h[k]).find((v) => v !== undefined);
+  const ctx = ["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"]
+    .map((k) => h[k])
+    .find((v) => v !== undefined);
   if (typeof ctx === "number") kv.set(`${a}.context_length`, kvU32(ctx));
   kv.set(`${a}.embedding_length`, kvU32(cfg.nEmbd));
   kv.set(`${a}.feed_forward_length`, kvU32(cfg.nFf));
@@ -390,4 +429,3 @@ function readGenerationConfig(dir: string): Record<string, unknown> | undefined 
     throw new InputError("BAD_JSON", `not valid JSON: ${(e as Error).message}`, { file: f });
   }
 }
-

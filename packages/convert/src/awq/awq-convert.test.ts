@@ -103,7 +103,18 @@ describe("moeq awq output", () => {
   let ckpt: string;
   beforeAll(() => {
     ckpt = join(tmp, "synthetic");
-    writeSyntheticLlama4(ckpt, { layout: "maverick", hidden: 128, ffExpert: 128, ffDense: 256, layers: 2, experts: 4, heads: 2, kvHeads: 1, headDim: 64, seed: 11 });
+    writeSyntheticLlama4(ckpt, {
+      layout: "maverick",
+      hidden: 128,
+      ffExpert: 128,
+      ffDense: 256,
+      layers: 2,
+      experts: 4,
+      heads: 2,
+      kvHeads: 1,
+      headDim: 64,
+      seed: 11,
+    });
   });
 
   it("AutoAWQ GEMM tensors the layout-spec dequantizer decodes to exactly our runtime's weights; router and norms rescaled in BF16", async () => {
@@ -138,7 +149,12 @@ describe("moeq awq output", () => {
     const dst = await openSafetensorsTensors(out);
     try {
       const f32 = (t: SafetensorsTensors, n: string) => bf16ToF32Row(new Uint16Array(t.tensors.get(n)!.readSlice(undefined).slice().buffer));
-      const [r0, r1, n0, n1] = [f32(src, "blk.1.ffn_gate_inp.weight"), f32(dst, "blk.1.ffn_gate_inp.weight"), f32(src, "blk.1.ffn_norm.weight"), f32(dst, "blk.1.ffn_norm.weight")];
+      const [r0, r1, n0, n1] = [
+        f32(src, "blk.1.ffn_gate_inp.weight"),
+        f32(dst, "blk.1.ffn_gate_inp.weight"),
+        f32(src, "blk.1.ffn_norm.weight"),
+        f32(dst, "blk.1.ffn_norm.weight"),
+      ];
       expect(Array.from(n1).some((v, c) => Math.abs(v - n0[c]!) > 1e-3 * Math.abs(n0[c]!))).toBe(true); // the gain did change
       for (let i = 0; i < r0.length; i++) {
         const c = i % 128;

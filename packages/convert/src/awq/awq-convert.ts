@@ -97,7 +97,14 @@ class LayerWeights {
  * AWQ on one layer's non-expert weights (in place) and the post-attention-norm scale search over the routed experts
  * (streamed, two passes); `experts` then finishes each routed expert when it is written.
  */
-async function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOptions, experts: RoutedExperts | undefined, choices: AwqGroupChoice[], noTokens: string[]): Promise<void> {
+async function awqLayer(
+  lw: LayerWeights,
+  act: AwqActivations,
+  o: AwqQuantOptions,
+  experts: RoutedExperts | undefined,
+  choices: AwqGroupChoice[],
+  noTokens: string[],
+): Promise<void> {
   const L = lw.layer;
   const inputs = new Map<string, TapRows>();
   const lin = (name: string, x: TapRows): AwqLinear => {
@@ -112,7 +119,11 @@ async function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOption
   };
   // input_layernorm → q, k, v
   let xa = tap("attn_q")!;
-  const sa = search("input_layernorm→q,k,v", ["attn_q", "attn_k", "attn_v"].map((n) => lin(n, xa)), xa);
+  const sa = search(
+    "input_layernorm→q,k,v",
+    ["attn_q", "attn_k", "attn_v"].map((n) => lin(n, xa)),
+    xa,
+  );
   lw.get("attn_norm")!.data.forEach((v, i, a) => (a[i] = Math.fround(v / sa[i]!)));
   for (const n of ["attn_q", "attn_k", "attn_v"]) scaleColumns(lw.get(n)!, sa, false);
   xa = divideRows(xa, sa);
@@ -129,7 +140,9 @@ async function awqLayer(lw: LayerWeights, act: AwqActivations, o: AwqQuantOption
   // post_attention_layernorm → router + shared + routed gate/up, or dense gate/up
   const moe = lw.has("ffn_gate_inp");
   let xf = (moe ? tap("ffn_gate_inp") : tap("ffn_gate"))!;
-  const p = moe ? { gate: "ffn_gate_shexp", up: "ffn_up_shexp", down: "ffn_down_shexp", label: "shared" } : { gate: "ffn_gate", up: "ffn_up", down: "ffn_down", label: "dense" };
+  const p = moe
+    ? { gate: "ffn_gate_shexp", up: "ffn_up_shexp", down: "ffn_down_shexp", label: "shared" }
+    : { gate: "ffn_gate", up: "ffn_up", down: "ffn_down", label: "dense" };
   // One search over the shared (or dense) gate/up and every routed expert's gate/up that saw tokens, experts streamed.
   const ffn = new AwqScaleSearchStream(awqInputMean(xf.x, xf.nTokens, xf.cols), o);
   const shared = [lin(p.gate, xf), lin(p.up, xf)];
@@ -187,7 +200,11 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
     const cfg = readLlama4Config(hfDir);
     const text = planLlama4Tensors(cfg, tensors, hfDir);
     const plannedByName = new Map(text.map((t) => [t.name, t]));
-    const items: Item[] = planQuantizedLinears(text, tensors.filter((t) => isMultimodalTensor(t.name)), false);
+    const items: Item[] = planQuantizedLinears(
+      text,
+      tensors.filter((t) => isMultimodalTensor(t.name)),
+      false,
+    );
     for (const it of items) {
       if (it.kind !== "quantize") continue;
       try {
@@ -195,7 +212,8 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
       } catch (err) {
         throw new InputError("AWQ_GROUP_MISMATCH", `${it.base}: ${(err as Error).message}`, { file: hfDir });
       }
-      if (it.rows % 8 !== 0) throw new InputError("AWQ_GROUP_MISMATCH", `${it.base}: ${it.rows} outputs is not a multiple of 8 (AWQ GEMM packing)`, { file: hfDir });
+      if (it.rows % 8 !== 0)
+        throw new InputError("AWQ_GROUP_MISMATCH", `${it.base}: ${it.rows} outputs is not a multiple of 8 (AWQ GEMM packing)`, { file: hfDir });
     }
     const order = items.map((it, i) => ({ it, i, layer: layerOf(it) })).sort((a, b) => a.layer - b.layer || a.i - b.i);
     const act = opts.rtn ? undefined : await collectAwqActivations(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
@@ -234,7 +252,8 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
             }
             for (const it of layerItems) {
               if (it.kind === "quantize" && it.tap.expert !== undefined) continue; // streamed by `experts`
-              if (it.kind === "quantize") lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
+              if (it.kind === "quantize")
+                lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
               else {
                 const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
                 const t = plannedByName.get(gguf)!;
@@ -282,7 +301,10 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
         modules_to_not_convert: ["feed_forward.router", "lm_head", "vision_model", "multi_modal_projector"],
       };
       await writeFileAtomic(join(tmp, "config.json"), JSON.stringify({ ...raw, quantization_config: quantization }, null, 2) + "\n");
-      await writeFileAtomic(join(tmp, "quant_config.json"), JSON.stringify({ zero_point: q.zeroPoint, q_group_size: g, w_bit: q.bits, version: "GEMM" }, null, 2) + "\n");
+      await writeFileAtomic(
+        join(tmp, "quant_config.json"),
+        JSON.stringify({ zero_point: q.zeroPoint, q_group_size: g, w_bit: q.bits, version: "GEMM" }, null, 2) + "\n",
+      );
       await copyHfSideFiles(hfDir, tmp);
       return { written, textBytes, textElements, quantized };
     });

@@ -16,7 +16,11 @@ export interface ActivationAbsMax {
   readonly tokens: number;
 }
 
-export async function collectActivationAbsMax(hfDir: string, dataPath: string, opts: CalibrationOptions & { onWindow?: (i: number, n: number) => void } = {}): Promise<ActivationAbsMax> {
+export async function collectActivationAbsMax(
+  hfDir: string,
+  dataPath: string,
+  opts: CalibrationOptions & { onWindow?: (i: number, n: number) => void } = {},
+): Promise<ActivationAbsMax> {
   const model = await loadModel(hfDir);
   try {
     const windows = calibrationWindows(model, dataPath, opts);
@@ -38,7 +42,10 @@ export async function collectActivationAbsMax(hfDir: string, dataPath: string, o
 }
 
 /** The statistic for one tap, or the expert fallback (max over the layer's experts that saw tokens). */
-export function activationAbsMaxFor(stats: ReadonlyMap<string, number>, tap: { tensor: string; expert?: number }): { value: number; fallback: boolean } | undefined {
+export function activationAbsMaxFor(
+  stats: ReadonlyMap<string, number>,
+  tap: { tensor: string; expert?: number },
+): { value: number; fallback: boolean } | undefined {
   const own = stats.get(tapKey(tap));
   if (own !== undefined) return { value: own, fallback: false };
   if (tap.expert === undefined) return undefined;

@@ -76,13 +76,17 @@ describe("moeq fp8 on the fixture", () => {
             if (/_proj(\.weight)?$/.test(t.name) && !/vision_model|multi_modal_projector/.test(t.name)) continue;
             expect(firstDifference(await o.readBytes(t.name), await src.readBytes(t.name))).toBe(-1);
           }
-          for (const t of o.tensors.values()) if (t.name.endsWith(".weight_scale")) expect(fp8SchemeOfScaleShape(t.shape, ...(o.tensors.get(t.name.replace(/_scale$/, ""))!.shape as [number, number]))).toBe(scheme);
+          for (const t of o.tensors.values())
+            if (t.name.endsWith(".weight_scale"))
+              expect(fp8SchemeOfScaleShape(t.shape, ...(o.tensors.get(t.name.replace(/_scale$/, ""))!.shape as [number, number]))).toBe(scheme);
         }),
       );
       const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
       expect(config.quantization_config.quant_method).toBe("compressed-tensors");
       expect(config.quantization_config.format).toBe("float-quantized");
-      expect(config.quantization_config.config_groups.group_0.weights.strategy).toBe({ "per-tensor": "tensor", "per-channel": "channel", block: "block" }[scheme]);
+      expect(config.quantization_config.config_groups.group_0.weights.strategy).toBe(
+        { "per-tensor": "tensor", "per-channel": "channel", block: "block" }[scheme],
+      );
       expect(config.quantization_config.ignore).toContain("re:.*feed_forward\\.router");
       expect(config.text_config).toEqual(JSON.parse(readFileSync(join(fixture, "config.json"), "utf8")).text_config);
       for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json", "generation_config.json"]) {

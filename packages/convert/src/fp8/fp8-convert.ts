@@ -60,7 +60,10 @@ function checkOptions(hfDir: string, o: Fp8ConvertOptions): Fp8Activations {
   const activations = o.activations ?? "dynamic";
   if (activations === "static") {
     if (o.scheme !== "per-tensor") {
-      throw new InputError("FP8_SCHEME_MISMATCH", `static activation scales pair with --scheme per-tensor only (vLLM accepts per-channel and block weights with dynamic activations); got --scheme ${o.scheme}`);
+      throw new InputError(
+        "FP8_SCHEME_MISMATCH",
+        `static activation scales pair with --scheme per-tensor only (vLLM accepts per-channel and block weights with dynamic activations); got --scheme ${o.scheme}`,
+      );
     }
     if (!o.data) throw new InputError("USAGE", "--activations static needs calibration text (--data FILE)");
   } else if (o.data) {
@@ -94,7 +97,11 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
   try {
     const cfg = readLlama4Config(hfDir);
     const text = planLlama4Tensors(cfg, tensors, hfDir);
-    const items = planQuantizedLinears(text, tensors.filter((t) => isMultimodalTensor(t.name)), expertsOnly);
+    const items = planQuantizedLinears(
+      text,
+      tensors.filter((t) => isMultimodalTensor(t.name)),
+      expertsOnly,
+    );
     let calib: ActivationAbsMax | undefined;
     if (activations === "static") calib = await collectActivationAbsMax(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
     const inputAbsMax = new Map<LinearMatrix, number>();

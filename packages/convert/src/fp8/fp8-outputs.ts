@@ -19,4 +19,3 @@ export function fp8OutputTensors(item: LinearPlanItem, scheme: Fp8Scheme, static
   if (staticInputs) out.push({ name: `${item.base}.input_scale`, dtype: "F32", shape: [1] });
   return out;
 }
-

@@ -12,7 +12,9 @@ export function calibrationSamples(path: string, encode: (text: string) => numbe
   const ids = encode(text);
   const need = nsamples * seqlen;
   if (ids.length < need) {
-    throw new InputError("CALIBRATION_SHORT", `calibration text has ${ids.length} tokens, fewer than nsamples × seqlen = ${nsamples} × ${seqlen} = ${need}`, { file: path });
+    throw new InputError("CALIBRATION_SHORT", `calibration text has ${ids.length} tokens, fewer than nsamples × seqlen = ${nsamples} × ${seqlen} = ${need}`, {
+      file: path,
+    });
   }
   return Array.from({ length: nsamples }, (_, i) => ids.slice(i * seqlen, (i + 1) * seqlen));
 }

@@ -46,7 +46,13 @@ export function gptqTensors(module: string, p: GptqV1Tensors, rows: number, cols
 
 /** `data`: the calibration text file (unused, and may be null, with `rtn`). */
 /** Writes the index, the configs and the copied side files into `folder`; returns the tensor bytes. */
-export async function finishGptqFolder(folder: string, nShards: number, sourceDir: string, configJson: Record<string, unknown>, quantizationConfig: Record<string, unknown>): Promise<number> {
+export async function finishGptqFolder(
+  folder: string,
+  nShards: number,
+  sourceDir: string,
+  configJson: Record<string, unknown>,
+  quantizationConfig: Record<string, unknown>,
+): Promise<number> {
   const weightMap: Record<string, string> = {};
   let totalBytes = 0;
   for (let i = 0; i < nShards; i++) {
@@ -57,7 +63,10 @@ export async function finishGptqFolder(folder: string, nShards: number, sourceDi
     }
     await shard.close();
   }
-  writeFileAtomicSync(join(folder, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n");
+  writeFileAtomicSync(
+    join(folder, "model.safetensors.index.json"),
+    JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n",
+  );
   writeFileAtomicSync(join(folder, "quantize_config.json"), JSON.stringify(quantizationConfig, null, 2) + "\n");
   writeFileAtomicSync(join(folder, "config.json"), JSON.stringify({ ...configJson, quantization_config: quantizationConfig }, null, 2) + "\n");
   for (const f of readdirSync(sourceDir)) {

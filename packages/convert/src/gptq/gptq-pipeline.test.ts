@@ -51,9 +51,15 @@ describe("gptqConvert on tiny-llama4", () => {
   it("resumes a killed run at the next layer and writes the same bytes", async () => {
     const out = join(work, "resumed");
     const kill = new Error("killed");
-    await expect(gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128, onProgress: (_d, _t, label) => {
-      if (label === "layer 2 calibrated") throw kill;
-    } })).rejects.toBe(kill);
+    await expect(
+      gptqConvert(fx, out, calib, {
+        nsamples: 4,
+        seqlen: 128,
+        onProgress: (_d, _t, label) => {
+          if (label === "layer 2 calibrated") throw kill;
+        },
+      }),
+    ).rejects.toBe(kill);
     expect(existsSync(`${out}.partial/model-00002-of-00005.safetensors`)).toBe(true);
     expect(existsSync(out)).toBe(false);
     const again = await gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128 });
@@ -66,15 +72,33 @@ describe("gptqConvert on tiny-llama4", () => {
 
   it("reads a checkpoint with unfused per-expert weights, keeps excluded experts BF16, and the runtime loads both", async () => {
     const src = join(work, "unfused-src");
-    writeSyntheticLlama4(src, { layout: "scout", hidden: 64, ffExpert: 64, ffDense: 128, layers: 2, experts: 4, heads: 4, kvHeads: 2, perExpert: true, multimodal: false, seed: 3 });
+    writeSyntheticLlama4(src, {
+      layout: "scout",
+      hidden: 64,
+      ffExpert: 64,
+      ffDense: 128,
+      layers: 2,
+      experts: 4,
+      heads: 4,
+      kvHeads: 2,
+      perExpert: true,
+      multimodal: false,
+      seed: 3,
+    });
     const out = join(work, "unfused-out");
     const s = await gptqConvert(src, out, calib, { nsamples: 2, seqlen: 64, groupSize: 32, exclude: ["experts\\.2\\."] });
-    const names = Object.keys((JSON.parse(readFileSync(join(out, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> }).weight_map);
+    const names = Object.keys(
+      (JSON.parse(readFileSync(join(out, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> }).weight_map,
+    );
     expect(names).toContain("model.layers.1.feed_forward.experts.3.up_proj.qweight");
     expect(names).toContain("model.layers.1.feed_forward.experts.2.up_proj.weight");
     expect(names).not.toContain("model.layers.1.feed_forward.experts.3.up_proj.weight");
     expect(s.report.notConverted.some((n) => n.includes("experts."))).toBe(false);
-    expect(s.report.layers[1].linears.filter((r) => r.method === "bf16").map((r) => r.module)).toEqual(["model.layers.1.feed_forward.experts.2.gate_proj", "model.layers.1.feed_forward.experts.2.up_proj", "model.layers.1.feed_forward.experts.2.down_proj"]);
+    expect(s.report.layers[1].linears.filter((r) => r.method === "bf16").map((r) => r.module)).toEqual([
+      "model.layers.1.feed_forward.experts.2.gate_proj",
+      "model.layers.1.feed_forward.experts.2.up_proj",
+      "model.layers.1.feed_forward.experts.2.down_proj",
+    ]);
     const ids = [1, 2, 3, 4, 5];
     const a = await loadModel(src);
     const b = await loadModel(out);
@@ -82,7 +106,8 @@ describe("gptqConvert on tiny-llama4", () => {
     await a.close();
     await b.close();
     expect(lb.length).toBe(la.length);
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < la.length; i++) {
       num += (la[i] - lb[i]) ** 2;
       den += la[i] ** 2;

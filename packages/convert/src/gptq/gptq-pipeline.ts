@@ -94,7 +94,8 @@ function f32Of(src: TensorSource, expert: number | undefined, label: string, fil
   const dtype = DTYPE_OF[src.type];
   if (!dtype) throw new InputError("GPTQ_SOURCE_DTYPE", `${label} is not F32/F16/BF16`, { file });
   const W = decodeToFloat32(src.readSlice(expert), dtype);
-  for (let i = 0; i < W.length; i++) if (!Number.isFinite(W[i])) throw new InputError("NON_FINITE_WEIGHT", `${label} has a non-finite value (${W[i]}) at element ${i}`, { file });
+  for (let i = 0; i < W.length; i++)
+    if (!Number.isFinite(W[i])) throw new InputError("NON_FINITE_WEIGHT", `${label} has a non-finite value (${W[i]}) at element ${i}`, { file });
   return W;
 }
 
@@ -113,11 +114,13 @@ export async function gptqConvert(input: string, output: string, data: string | 
   } catch (cause) {
     throw new InputError("BAD_JSON", "cannot read JSON", { file: configPath, cause });
   }
-  if (!isLlama4(configJson)) throw new InputError("NOT_LLAMA4", `model_type is ${JSON.stringify(configJson.model_type)}, expected "llama4"`, { file: configPath });
+  if (!isLlama4(configJson))
+    throw new InputError("NOT_LLAMA4", `model_type is ${JSON.stringify(configJson.model_type)}, expected "llama4"`, { file: configPath });
   const cfg: Llama4TextConfig = llama4ConfigFromHf(configJson, configPath);
   const nsamples = opts.nsamples ?? 128;
   const seqlen = opts.seqlen ?? 512;
-  if (!(Number.isInteger(nsamples) && nsamples > 0 && Number.isInteger(seqlen) && seqlen > 0)) throw new InputError("BAD_ARG", `--nsamples and --seqlen must be positive integers (${nsamples}, ${seqlen})`);
+  if (!(Number.isInteger(nsamples) && nsamples > 0 && Number.isInteger(seqlen) && seqlen > 0))
+    throw new InputError("BAD_ARG", `--nsamples and --seqlen must be positive integers (${nsamples}, ${seqlen})`);
   const exclude = opts.exclude ?? [];
   let excludeRe: RegExp[];
   try {
@@ -139,7 +142,8 @@ export async function gptqConvert(input: string, output: string, data: string | 
   if (!(settings.damp > 0 && settings.damp < 1)) throw new InputError("BAD_ARG", `--damp must be in (0, 1), got ${settings.damp}`);
 
   const out = resolve(output);
-  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new InputError("OUTPUT_EXISTS", "output exists and is not an empty folder", { file: out });
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0))
+    throw new InputError("OUTPUT_EXISTS", "output exists and is not an empty folder", { file: out });
 
   const tokenizer = Llama4Tokenizer.fromHfDir(dir);
   const rtnOnly = opts.rtn ?? false;
@@ -242,9 +246,22 @@ export async function gptqConvert(input: string, output: string, data: string | 
           if (lin.expert !== undefined) {
             // in the dtype the checkpoint stores (a fused BF16 slice, or the unfused tensor's own dtype)
             const dtype = raw.tensors.get(`${lin.module}.weight`)?.dtype ?? DTYPE_OF[t.type]!;
-            pending.push({ name: `${lin.module}.weight`, dtype, shape: [rows, cols], bytes: async () => encodeFromFloat32(f32Of(t, lin.expert, label, dir), dtype) });
+            pending.push({
+              name: `${lin.module}.weight`,
+              dtype,
+              shape: [rows, cols],
+              bytes: async () => encodeFromFloat32(f32Of(t, lin.expert, label, dir), dtype),
+            });
           }
-          report.push({ module: lin.module, method: "bf16", tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0, gptqError: null, rtnError: null, gptqLoss: null, reason: "--exclude" });
+          report.push({
+            module: lin.module,
+            method: "bf16",
+            tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0,
+            gptqError: null,
+            rtnError: null,
+            gptqLoss: null,
+            reason: "--exclude",
+          });
           tick(lin.module);
           continue;
         }
@@ -258,16 +275,37 @@ export async function gptqConvert(input: string, output: string, data: string | 
         if (!group || (lin.expert !== undefined && tokens < settings.minExpertTokens)) {
           packed = packGptqV1(rtn);
           const reason = rtnOnly ? "round-to-nearest run (--rtn)" : `${tokens} routed tokens < ${settings.minExpertTokens}`;
-          entry = { module: lin.module, method: "rtn", tokens, gptqError: null, rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null, gptqLoss: null, wrappedZeros: packed.wrappedZeros, reason };
+          entry = {
+            module: lin.module,
+            method: "rtn",
+            tokens,
+            gptqError: null,
+            rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null,
+            gptqLoss: null,
+            wrappedZeros: packed.wrappedZeros,
+            reason,
+          };
         } else {
           const H = hessianOf(group.acc);
-          const q = gptqQuantize(W, H, rows, cols, { ...format, actOrder: settings.descAct, staticGroups: settings.staticGroups, percDamp: settings.damp, dampAutoIncrement: settings.dampAutoIncrement });
+          const q = gptqQuantize(W, H, rows, cols, {
+            ...format,
+            actOrder: settings.descAct,
+            staticGroups: settings.staticGroups,
+            percDamp: settings.damp,
+            dampAutoIncrement: settings.dampAutoIncrement,
+          });
           packed = packGptqV1(q);
           entry = {
-            module: lin.module, method: "gptq", tokens,
+            module: lin.module,
+            method: "gptq",
+            tokens,
             gptqError: hessianError(W, dequantizeLinear(q), H, rows, cols),
             rtnError: hessianError(W, dequantizeLinear(rtn), H, rows, cols),
-            gptqLoss: q.loss, percDamp: q.percDamp, dampIncreases: q.dampIncreases, deadColumns: q.deadColumns, wrappedZeros: packed.wrappedZeros,
+            gptqLoss: q.loss,
+            percDamp: q.percDamp,
+            dampIncreases: q.dampIncreases,
+            deadColumns: q.deadColumns,
+            wrappedZeros: packed.wrappedZeros,
           };
         }
         report.push(entry);
@@ -304,8 +342,15 @@ export async function gptqConvert(input: string, output: string, data: string | 
     const report: GptqReport = {
       settings: { ...settings, nsamples, seqlen },
       layers,
-      fallbacks: rtnOnly ? [] : layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
-      notConverted: names.filter((n) => !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) && !/experts\.(gate_up|down)_proj$/.test(n) && !UNFUSED_EXPERT_RE.test(n)),
+      fallbacks: rtnOnly
+        ? []
+        : layers.flatMap((l) => l.linears.filter((r) => r.method === "rtn").map((r) => ({ module: r.module, tokens: r.tokens, method: "rtn" as const }))),
+      notConverted: names.filter(
+        (n) =>
+          !layers.some((l) => l.linears.some((r) => r.method !== "bf16" && `${r.module}.weight` === n)) &&
+          !/experts\.(gate_up|down)_proj$/.test(n) &&
+          !UNFUSED_EXPERT_RE.test(n),
+      ),
     };
     writeFileAtomicSync(join(partial, "gptq-report.json"), JSON.stringify(report, null, 2) + "\n");
     rmSync(progressPath);

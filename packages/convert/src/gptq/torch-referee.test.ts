@@ -68,7 +68,10 @@ beforeAll(async () => {
   }
 }, 300_000);
 
-afterAll(() => { if (!process.env.KEEP) rmSync(work, { recursive: true, force: true }); else console.log("WORK", work); });
+afterAll(() => {
+  if (!process.env.KEEP) rmSync(work, { recursive: true, force: true });
+  else console.log("WORK", work);
+});
 
 const settings: GptqOptions[] = [
   { bits: 4, groupSize: 128, sym: false },
@@ -87,10 +90,20 @@ describe("GPTQ vs the torch referee on fixture Hessians", () => {
         const dir = join(work, `job-${si}-${ti}`);
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, "job.json"), JSON.stringify({
-          rows: t.rows, cols: t.cols, bits: o.bits, group_size: o.groupSize, sym: o.sym, act_order: !!o.actOrder,
-          static_groups: !!o.staticGroups, damp: 0.01, block_size: 128,
-        }));
+        writeFileSync(
+          join(dir, "job.json"),
+          JSON.stringify({
+            rows: t.rows,
+            cols: t.cols,
+            bits: o.bits,
+            group_size: o.groupSize,
+            sym: o.sym,
+            act_order: !!o.actOrder,
+            static_groups: !!o.staticGroups,
+            damp: 0.01,
+            block_size: 128,
+          }),
+        );
         writeFileSync(join(dir, "W.f32"), new Uint8Array(t.W.buffer));
         writeFileSync(join(dir, "H.f64"), new Uint8Array(t.H.buffer));
         const ours = gptqQuantize(t.W, t.H, t.rows, t.cols, o);
@@ -101,7 +114,8 @@ describe("GPTQ vs the torch referee on fixture Hessians", () => {
     const py = spawnSync("/usr/bin/python3", [referee, ...jobs.map((j) => j.dir)], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
     expect(py.status, py.stderr).toBe(0);
     const lines: string[] = [];
-    let equal = 0, total = 0;
+    let equal = 0,
+      total = 0;
     for (const { dir, t, o, ours } of jobs) {
       const read = <T>(f: string, C: { new (b: ArrayBuffer): T }) => {
         const b = readFileSync(join(dir, f));
@@ -111,7 +125,8 @@ describe("GPTQ vs the torch referee on fixture Hessians", () => {
       const scales = read("scales.f64", Float64Array);
       const zeros = read("zeros.i32", Int32Array);
       const gIdx = read("g_idx.i32", Int32Array);
-      let same = 0, worst = 0;
+      let same = 0,
+        worst = 0;
       for (let i = 0; i < codes.length; i++) {
         const d = Math.abs(codes[i] - ours.codes[i]);
         if (d === 0) same++;
@@ -122,7 +137,8 @@ describe("GPTQ vs the torch referee on fixture Hessians", () => {
       expect(worst, `${t.label} ${JSON.stringify(o)}`).toBeLessThanOrEqual(1);
       expect(same / codes.length).toBeGreaterThan(0.999);
       expect(scales.length).toBe(groupCount(t.cols, o.groupSize) * t.rows);
-      let scaleOff = 0, zeroOff = 0;
+      let scaleOff = 0,
+        zeroOff = 0;
       for (let i = 0; i < scales.length; i++) {
         if (Math.abs(scales[i] - ours.scales[i]) > 1e-6 * Math.abs(scales[i])) scaleOff++;
         if (zeros[i] !== ours.zeros[i]) zeroOff++;
@@ -132,7 +148,9 @@ describe("GPTQ vs the torch referee on fixture Hessians", () => {
       expect(Array.from(ours.gIdx)).toEqual(Array.from(gIdx));
       const ref = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { loss: number; damp: number };
       expect(ours.loss).toBeCloseTo(ref.loss, 6);
-      lines.push(`${t.label}, ${o.bits}-bit g${o.groupSize}${o.actOrder ? " act-order" : ""}${o.staticGroups ? " static" : ""}${o.sym ? " sym" : ""}: ${same}/${codes.length} codes equal, loss ${ours.loss.toPrecision(6)} vs ${ref.loss.toPrecision(6)}`);
+      lines.push(
+        `${t.label}, ${o.bits}-bit g${o.groupSize}${o.actOrder ? " act-order" : ""}${o.staticGroups ? " static" : ""}${o.sym ? " sym" : ""}: ${same}/${codes.length} codes equal, loss ${ours.loss.toPrecision(6)} vs ${ref.loss.toPrecision(6)}`,
+      );
     }
     console.log(`${lines.join("\n")}\nall: ${equal}/${total} = ${(equal / total).toFixed(6)} of codes equal`);
   }, 300_000);

@@ -57,10 +57,14 @@ export function checkImatrixNeeds(groups: readonly TensorGroup[], types: readonl
     for (const g of groups) {
       const name = g.tensors.find((n) => tensorRequiresImatrix(n, t, RECIPE_FTYPE));
       if (name) {
-        throw new InputError("IMATRIX_REQUIRED", `this quantization requires an imatrix! (offending tensor: ${name}, target type: ${GGML_TYPE_INFO[t].name}); pass --imatrix or drop it from --types`, {
-          file,
-          details: { tensor: name, type: GGML_TYPE_INFO[t].name },
-        });
+        throw new InputError(
+          "IMATRIX_REQUIRED",
+          `this quantization requires an imatrix! (offending tensor: ${name}, target type: ${GGML_TYPE_INFO[t].name}); pass --imatrix or drop it from --types`,
+          {
+            file,
+            details: { tensor: name, type: GGML_TYPE_INFO[t].name },
+          },
+        );
       }
     }
   }
@@ -70,7 +74,9 @@ export function checkImatrixNeeds(groups: readonly TensorGroup[], types: readonl
 export async function quantizableTensors(input: string): Promise<{ name: string; type: GGMLType; ne: number[] }[]> {
   const f = await openGguf(input);
   try {
-    return f.tensors.filter((t) => tensorAllowsQuantization({ name: t.name, ne: t.shape, type: t.type })).map((t) => ({ name: t.name, type: t.type, ne: [...t.shape] }));
+    return f.tensors
+      .filter((t) => tensorAllowsQuantization({ name: t.name, ne: t.shape, type: t.type }))
+      .map((t) => ({ name: t.name, type: t.type, ne: [...t.shape] }));
   } finally {
     await f.close();
   }
@@ -104,7 +110,11 @@ export async function measureGroupCosts(opts: MeasureOptions): Promise<Measureme
   checkImatrixNeeds(groups, opts.types, opts.imatrixPath !== undefined, opts.input);
   let done = 0;
 
-  const run = async (label: string, lowered: TensorGroup | undefined, type: GGMLType | undefined): Promise<{ s: QuantizeSummary; fileBytes: number; kld: number }> => {
+  const run = async (
+    label: string,
+    lowered: TensorGroup | undefined,
+    type: GGMLType | undefined,
+  ): Promise<{ s: QuantizeSummary; fileBytes: number; kld: number }> => {
     const rules = tensors.map((t) => ({
       pattern: new RegExp(escapeName(t.name)),
       type: lowered && type !== undefined && lowered.tensors.includes(t.name) ? type : inputType.get(t.name)!,
@@ -119,7 +129,8 @@ export async function measureGroupCosts(opts: MeasureOptions): Promise<Measureme
       rmSync(out, { force: true });
     }
   };
-  const groupBytes = (s: QuantizeSummary, g: TensorGroup): number => s.tensors.filter((t) => g.tensors.includes(t.name)).reduce((a, t) => a + padded(t.bytes), 0);
+  const groupBytes = (s: QuantizeSummary, g: TensorGroup): number =>
+    s.tensors.filter((t) => g.tensors.includes(t.name)).reduce((a, t) => a + padded(t.bytes), 0);
 
   // ggml's IQ1_S/IQ1_M/IQ2_XXS/IQ2_XS codecs need an imatrix row for every tensor (token_embd never has one)
   const imatrixNames = opts.imatrixPath ? new Set((await readImatrix(opts.imatrixPath)).entries.keys()) : new Set<string>();
@@ -130,7 +141,10 @@ export async function measureGroupCosts(opts: MeasureOptions): Promise<Measureme
   for (const g of groups) {
     const options: GroupMeasurement["options"][number][] = [];
     const types = candidates(g);
-    if (types.length === 0) throw new InputError("RECIPE_NO_TYPE", `no candidate type can quantize ${g.key} without an imatrix entry for it`, { file: opts.imatrixPath ?? opts.input });
+    if (types.length === 0)
+      throw new InputError("RECIPE_NO_TYPE", `no candidate type can quantize ${g.key} without an imatrix entry for it`, {
+        file: opts.imatrixPath ?? opts.input,
+      });
     for (const t of types) {
       const r = await run(`${g.key} ${GGML_TYPE_INFO[t].name}`, g, t);
       options.push({ type: t, bytes: groupBytes(r.s, g), kld: r.kld, cost: Math.max(0, r.kld - base.kld) });

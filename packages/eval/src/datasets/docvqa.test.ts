@@ -11,7 +11,9 @@ const dir = mkdtempSync(join(tmpdir(), "moeq-docvqa-"));
 describe("DocVQA (lmms-eval docvqa_val)", () => {
   it("prompts with the lmms-eval post_prompt inside the Llama 4 chat turn, image first", () => {
     expect(docvqaUserText("What is the total?")).toBe("What is the total?\nAnswer the question using a single word or phrase.");
-    expect(llama4ChatPrompt("Q", true)).toBe("<|begin_of_text|><|header_start|>user<|header_end|>\n\n<|image|>Q<|eot|><|header_start|>assistant<|header_end|>\n\n");
+    expect(llama4ChatPrompt("Q", true)).toBe(
+      "<|begin_of_text|><|header_start|>user<|header_end|>\n\n<|image|>Q<|eot|><|header_start|>assistant<|header_end|>\n\n",
+    );
   });
   it("scores generations by ANLS and averages over questions", async () => {
     const model = fakeModel({ replies: { "name?": "ADA", "total?": " 4 2 ", "day?": "Monday" } });

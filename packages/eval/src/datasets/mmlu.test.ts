@@ -5,16 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { InputError } from "@moeq/formats";
 import type { EvalModel } from "../model.js";
-import {
-  argmaxFirst,
-  evaluateMmlu,
-  loadMmluItems,
-  loglikelihoods,
-  mmluContext,
-  mmluDevFileFor,
-  selectMmluSubset,
-  type MmluItem,
-} from "./mmlu.js";
+import { argmaxFirst, evaluateMmlu, loadMmluItems, loglikelihoods, mmluContext, mmluDevFileFor, selectMmluSubset, type MmluItem } from "./mmlu.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moeq-mmlu-"));
 
@@ -77,7 +68,11 @@ describe("MMLU scoring", () => {
   });
   it("breaks ties toward the first choice (numpy argmax)", async () => {
     expect(argmaxFirst([0.5, 0.5, 0.1])).toBe(0);
-    const r = await evaluateMmlu(letterModel(() => 0, true), [item("q", "s", 2)], { k: 0 });
+    const r = await evaluateMmlu(
+      letterModel(() => 0, true),
+      [item("q", "s", 2)],
+      { k: 0 },
+    );
     expect(r.items[0].pred).toBe(0);
     expect(r.acc).toBe(0);
   });

@@ -53,6 +53,7 @@ export async function readRows(path: string, opts: ReadRowsOptions = {}): Promis
 /** A required string field, or InputError naming file, row and field. */
 export function stringField(row: Row, key: string, file: string, index: number): string {
   const v = row[key];
-  if (typeof v !== "string") throw new InputError("DATA_BAD_FIELD", `row ${index}: field "${key}" must be a string, got ${v === null ? "null" : typeof v}`, { file });
+  if (typeof v !== "string")
+    throw new InputError("DATA_BAD_FIELD", `row ${index}: field "${key}" must be a string, got ${v === null ? "null" : typeof v}`, { file });
   return v;
 }

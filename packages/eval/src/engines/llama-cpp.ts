@@ -67,7 +67,13 @@ class LlamaCppEvalModel implements EvalModel {
     if (!this.ctx || this.ctxSize < n) {
       await this.ctx?.dispose();
       const size = Math.max(n, 64);
-      this.ctx = await this.model.createContext({ contextSize: size, batchSize: size, sequences: 1, threads: this.threads ?? 0, flashAttention: this.flashAttention });
+      this.ctx = await this.model.createContext({
+        contextSize: size,
+        batchSize: size,
+        sequences: 1,
+        threads: this.threads ?? 0,
+        flashAttention: this.flashAttention,
+      });
       this.ctxSize = this.ctx.contextSize;
       this.seq = this.ctx.getSequence();
     }
@@ -92,7 +98,10 @@ class LlamaCppEvalModel implements EvalModel {
 
   async generate(prompt: string, opts: { image?: Uint8Array; maxTokens: number }): Promise<string> {
     if (opts.image) {
-      throw new InputError("ENGINE_NO_VISION", "the llama.cpp engine has no image input (node-llama-cpp exposes no multimodal API); use --engine moeq for DocVQA");
+      throw new InputError(
+        "ENGINE_NO_VISION",
+        "the llama.cpp engine has no image input (node-llama-cpp exposes no multimodal API); use --engine moeq for DocVQA",
+      );
     }
     const bosText = this.model.tokens.bosString;
     const ids = this.tokenize(prompt, { addBos: !(bosText && prompt.startsWith(bosText)), parseSpecial: true });

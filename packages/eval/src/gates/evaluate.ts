@@ -15,7 +15,17 @@ export interface GateOutcome {
   stderr?: number;
 }
 
-const RELATIVE: ReadonlySet<string> = new Set(["ppl_ratio", "ln_ppl_ratio", "kld_mean", "kld_median", "kld_p99", "kld_max", "same_top_p", "rms_delta_p", "mean_delta_p"]);
+const RELATIVE: ReadonlySet<string> = new Set([
+  "ppl_ratio",
+  "ln_ppl_ratio",
+  "kld_mean",
+  "kld_median",
+  "kld_p99",
+  "kld_max",
+  "same_top_p",
+  "rms_delta_p",
+  "mean_delta_p",
+]);
 
 function compare(actual: number, op: Gate["op"], threshold: number): boolean {
   switch (op) {
@@ -44,7 +54,10 @@ export function evaluateGates(
     let basis: string;
     if (g.reference !== undefined) {
       const ref = refs?.metrics[g.reference];
-      if (!ref) throw new InputError("GATE_REF_MISSING", `gate on ${g.metric}: reference "${g.reference}" not found in ${refs?.model ?? "(no references loaded)"}`, { file });
+      if (!ref)
+        throw new InputError("GATE_REF_MISSING", `gate on ${g.metric}: reference "${g.reference}" not found in ${refs?.model ?? "(no references loaded)"}`, {
+          file,
+        });
       const delta = g.delta ?? 0;
       const lower = g.op === ">=" || g.op === ">";
       threshold = lower ? ref.value - delta : ref.value + delta;

@@ -15,7 +15,9 @@ describe("shipped examples", () => {
   });
   it("examples/ci-gate.yml is a workflow that quantizes, gates and reports", () => {
     const wf = parseYaml(readFileSync(join(examples, "ci-gate.yml"), "utf8")) as { jobs: Record<string, { steps: { run?: string }[] }> };
-    const runs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? "")).join("\n");
+    const runs = Object.values(wf.jobs)
+      .flatMap((j) => j.steps.map((s) => s.run ?? ""))
+      .join("\n");
     for (const cmd of ["moeq convert", "moeq quantize", "moeq gate", "GITHUB_STEP_SUMMARY"]) expect(runs).toContain(cmd);
   });
 });

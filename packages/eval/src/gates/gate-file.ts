@@ -40,7 +40,19 @@ export const METRIC_SOURCES = {
 } as const;
 export type GateMetric = keyof typeof METRIC_SOURCES;
 /** Metrics reported with a standard error (usable with `sigma`). */
-export const HAS_STDERR: ReadonlySet<GateMetric> = new Set<GateMetric>(["ppl", "ppl_ratio", "ln_ppl_ratio", "ppl_q", "ppl_base", "kld_mean", "same_top_p", "rms_delta_p", "mean_delta_p", "mmlu_acc", "docvqa_anls"]);
+export const HAS_STDERR: ReadonlySet<GateMetric> = new Set<GateMetric>([
+  "ppl",
+  "ppl_ratio",
+  "ln_ppl_ratio",
+  "ppl_q",
+  "ppl_base",
+  "kld_mean",
+  "same_top_p",
+  "rms_delta_p",
+  "mean_delta_p",
+  "mmlu_acc",
+  "docvqa_anls",
+]);
 export type TaskName = "ppl" | "kld" | "mmlu" | "docvqa";
 
 export interface Gate {
@@ -95,7 +107,8 @@ function bad(file: string, msg: string): never {
 
 function optNumber(v: unknown, where: string, file: string, integer = false): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) bad(file, `${where} must be ${integer ? "an integer" : "a number"}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    bad(file, `${where} must be ${integer ? "an integer" : "a number"}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -120,7 +133,12 @@ export function parseGateFile(text: string, file: string): GateFile {
   if (typeof t !== "object") bad(file, "`tasks` must be a mapping");
   for (const k of Object.keys(t)) if (!["ppl", "kld", "mmlu", "docvqa"].includes(k)) bad(file, `unknown task "${k}" (ppl, kld, mmlu, docvqa)`);
   const tasks: GateFile["tasks"] = {};
-  if (t.ppl) tasks.ppl = { data: dataPath(t.ppl.data, "tasks.ppl.data", file, true)!, ctx: optNumber(t.ppl.ctx, "tasks.ppl.ctx", file, true), chunks: optNumber(t.ppl.chunks, "tasks.ppl.chunks", file, true) };
+  if (t.ppl)
+    tasks.ppl = {
+      data: dataPath(t.ppl.data, "tasks.ppl.data", file, true)!,
+      ctx: optNumber(t.ppl.ctx, "tasks.ppl.ctx", file, true),
+      chunks: optNumber(t.ppl.chunks, "tasks.ppl.chunks", file, true),
+    };
   if (t.kld) {
     tasks.kld = {
       data: dataPath(t.kld.data ?? (t.ppl ? t.ppl.data : undefined), "tasks.kld.data", file, false),
@@ -131,7 +149,8 @@ export function parseGateFile(text: string, file: string): GateFile {
   }
   if (t.mmlu) {
     const subjects = t.mmlu.subjects;
-    if (subjects !== undefined && (!Array.isArray(subjects) || !subjects.every((s) => typeof s === "string"))) bad(file, "tasks.mmlu.subjects must be a list of names");
+    if (subjects !== undefined && (!Array.isArray(subjects) || !subjects.every((s) => typeof s === "string")))
+      bad(file, "tasks.mmlu.subjects must be a list of names");
     tasks.mmlu = {
       data: dataPath(t.mmlu.data, "tasks.mmlu.data", file, true)!,
       fewshotData: dataPath(t.mmlu.fewshotData, "tasks.mmlu.fewshotData", file, false),

@@ -35,7 +35,11 @@ export async function runGate(model: EvalModel, gate: GateFile, opts: RunGateOpt
     if (data && !existsSync(data)) throw new InputError("DATA_NOT_FOUND", `tasks.${task}.data ${data} does not exist`, { file: gate.path });
   }
   if (needed.has("kld") && !opts.openBase && !(gate.tasks.kld?.baseLogits && existsSync(gate.tasks.kld.baseLogits))) {
-    throw new InputError("GATE_NEEDS_BASE", "gates on base-relative metrics (ppl_ratio, kld_*, same_top_p, …) need --base or an existing tasks.kld.baseLogits", { file: gate.path });
+    throw new InputError(
+      "GATE_NEEDS_BASE",
+      "gates on base-relative metrics (ppl_ratio, kld_*, same_top_p, …) need --base or an existing tasks.kld.baseLogits",
+      { file: gate.path },
+    );
   }
   const results: EvalResults = {};
   if (needed.has("kld")) {

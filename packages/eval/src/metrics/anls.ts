@@ -49,7 +49,8 @@ export function anlsScore(prediction: string, golds: readonly string[], opts: An
   for (const gold of golds) {
     const g = normalizeAnswer(gold);
     const d = levenshtein(g, p);
-    const len = variant === "lmms-eval" ? Math.max(codePoints(gold.toUpperCase()), codePoints(prediction.toUpperCase())) : Math.max(codePoints(g), codePoints(p));
+    const len =
+      variant === "lmms-eval" ? Math.max(codePoints(gold.toUpperCase()), codePoints(prediction.toUpperCase())) : Math.max(codePoints(g), codePoints(p));
     const nl = len === 0 ? 0 : d / len;
     if (variant === "paper") best = Math.min(best, nl < tau ? nl : 1);
     else best = Math.min(best, nl);

@@ -120,13 +120,18 @@ export class KldFileReader {
       }
       const magic = head.toString("latin1", 0, 8);
       if (magic !== KLD_FILE_MAGIC) {
-        throw new InputError("KLD_BAD_MAGIC", `does not look like a llama.cpp logits file (magic ${JSON.stringify(magic)}, expected "_logits_")`, { file: path });
+        throw new InputError("KLD_BAD_MAGIC", `does not look like a llama.cpp logits file (magic ${JSON.stringify(magic)}, expected "_logits_")`, {
+          file: path,
+        });
       }
       const nCtx = head.readInt32LE(8);
       const nVocab = head.readInt32LE(12);
       const nChunk = head.readInt32LE(16);
       if (nCtx < 4 || nVocab < 1 || nChunk < 1) {
-        throw new InputError("KLD_BAD_HEADER", `implausible header n_ctx=${nCtx} n_vocab=${nVocab} n_chunk=${nChunk}`, { file: path, details: { nCtx, nVocab, nChunk } });
+        throw new InputError("KLD_BAD_HEADER", `implausible header n_ctx=${nCtx} n_vocab=${nVocab} n_chunk=${nChunk}`, {
+          file: path,
+          details: { nCtx, nVocab, nChunk },
+        });
       }
       const expected = kldFileBytes(nCtx, nVocab, nChunk);
       if (size !== expected) {

@@ -38,7 +38,9 @@ afterAll(async () => {
 
 describe("against llama-perplexity's own output", () => {
   it("the test model is the one the golden file was made from", () => {
-    const sha = createHash("sha256").update(readFileSync(join(dir, "tiny.gguf"))).digest("hex");
+    const sha = createHash("sha256")
+      .update(readFileSync(join(dir, "tiny.gguf")))
+      .digest("hex");
     expect(sha).toBe("3ec10bfeac051cadb20489b28e6764fb63a511ce99e2e18f85be70a871e8c4d8");
   });
 
@@ -100,9 +102,25 @@ describe("against llama-perplexity's own output", () => {
     near(k.kldMean.value, "0.175260");
     near(k.kldMean.stderr, "0.005280");
     const kld = ["0.370913", "0.369384", "0.348848", "0.287164", "0.248852", "0.166351", "0.108155", "0.098614", "0.078336", "0.073006", "0.072561"];
-    [k.kld.max, k.kld.p99_9, k.kld.p99, k.kld.p95, k.kld.p90, k.kld.median, k.kld.p10, k.kld.p5, k.kld.p1, k.kld.p0_1, k.kld.min].forEach((v, i) => near(v, kld[i]));
+    [k.kld.max, k.kld.p99_9, k.kld.p99, k.kld.p95, k.kld.p90, k.kld.median, k.kld.p10, k.kld.p5, k.kld.p1, k.kld.p0_1, k.kld.min].forEach((v, i) =>
+      near(v, kld[i]),
+    );
     const dp = ["0.802", "0.775", "0.582", "0.320", "0.237", "0.101", "0.018", "-0.040", "-0.083", "-0.133", "-0.207", "-0.266", "-0.272"];
-    [k.deltaP.max, k.deltaP.p99_9, k.deltaP.p99, k.deltaP.p95, k.deltaP.p90, k.deltaP.p75, k.deltaP.median, k.deltaP.p25, k.deltaP.p10, k.deltaP.p5, k.deltaP.p1, k.deltaP.p0_1, k.deltaP.min].forEach((v, i) => near(100 * v, dp[i]));
+    [
+      k.deltaP.max,
+      k.deltaP.p99_9,
+      k.deltaP.p99,
+      k.deltaP.p95,
+      k.deltaP.p90,
+      k.deltaP.p75,
+      k.deltaP.median,
+      k.deltaP.p25,
+      k.deltaP.p10,
+      k.deltaP.p5,
+      k.deltaP.p1,
+      k.deltaP.p0_1,
+      k.deltaP.min,
+    ].forEach((v, i) => near(100 * v, dp[i]));
     near(100 * k.deltaPMean.value, "0.052");
     near(100 * k.deltaPMean.stderr, "0.014");
     near(100 * k.rmsDeltaP.value, "0.160");

@@ -57,7 +57,11 @@ describe("perplexity", () => {
   it("is exactly the vocabulary size for a model with uniform logits (hand-computed)", async () => {
     const V = 10;
     const model = { ...fakeModel(), vocabSize: V, logits: async (t: number[]) => new Float32Array(t.length * V) };
-    const r = await perplexityOfTokens(model, Array.from({ length: 40 }, (_, i) => i % V), { ctx: 8 });
+    const r = await perplexityOfTokens(
+      model,
+      Array.from({ length: 40 }, (_, i) => i % V),
+      { ctx: 8 },
+    );
     expect(r.nChunk).toBe(5);
     expect(r.tokensScored).toBe(5 * 3); // 8 − 1 − 4 = 3 per chunk
     expect(r.ppl).toBeCloseTo(V, 5);
@@ -78,7 +82,11 @@ describe("perplexity", () => {
         return out;
       },
     };
-    const r = await perplexityOfTokens(model, Array.from({ length: 24 }, (_, i) => i % V), { ctx: 6 });
+    const r = await perplexityOfTokens(
+      model,
+      Array.from({ length: 24 }, (_, i) => i % V),
+      { ctx: 6 },
+    );
     const nll = Math.log(Math.exp(5) + (V - 1)) - 5;
     expect(r.meanNll).toBeCloseTo(nll, 6);
     expect(r.tokensScored).toBe(4 * 2);

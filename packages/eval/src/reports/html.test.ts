@@ -14,7 +14,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Synthetic but plausible report: 4 quant types, a KLD sample, 6 layers × 8 experts × 2 tensors. */
 function syntheticReport(): EvalReport {
-  const kldValues = Array.from({ length: 500 }, (_, i) => 0.002 + 0.05 * ((i * 37) % 101) ** 2 / 10201);
+  const kldValues = Array.from({ length: 500 }, (_, i) => 0.002 + (0.05 * ((i * 37) % 101) ** 2) / 10201);
   const v = (value: number) => ({ value, stderr: value / 100 });
   const kld = {
     nCtx: 128,
@@ -28,9 +28,37 @@ function syntheticReport(): EvalReport {
     pplRatio: v(10.4 / 10.1),
     pplDiff: v(0.3),
     kldMean: v(0.0213),
-    kld: { max: 0.052, p99_9: 0.051, p99: 0.05, p95: 0.045, p90: 0.04, p75: 0.03, median: 0.015, p25: 0.006, p10: 0.003, p5: 0.0025, p1: 0.002, p0_1: 0.002, min: 0.002 },
+    kld: {
+      max: 0.052,
+      p99_9: 0.051,
+      p99: 0.05,
+      p95: 0.045,
+      p90: 0.04,
+      p75: 0.03,
+      median: 0.015,
+      p25: 0.006,
+      p10: 0.003,
+      p5: 0.0025,
+      p1: 0.002,
+      p0_1: 0.002,
+      min: 0.002,
+    },
     deltaPMean: v(-0.004),
-    deltaP: { max: 0.1, p99_9: 0.09, p99: 0.08, p95: 0.05, p90: 0.03, p75: 0.01, median: 0, p25: -0.01, p10: -0.03, p5: -0.05, p1: -0.08, p0_1: -0.09, min: -0.1 },
+    deltaP: {
+      max: 0.1,
+      p99_9: 0.09,
+      p99: 0.08,
+      p95: 0.05,
+      p90: 0.03,
+      p75: 0.01,
+      median: 0,
+      p25: -0.01,
+      p10: -0.03,
+      p5: -0.05,
+      p1: -0.08,
+      p0_1: -0.09,
+      min: -0.1,
+    },
     rmsDeltaP: v(0.031),
     sameTopP: v(0.93),
     kldHistogram: histogram(kldValues, 40, 0, 0.052),
@@ -124,7 +152,13 @@ describe("imatrix tokens-per-expert heatmap", () => {
   it("one cell per (MoE layer, expert) with its token count; absent without expertTokens", async () => {
     const { renderHtml } = await import("./html.js");
     const base = syntheticReport();
-    const html = renderHtml({ ...base, expertTokens: [{ layer: 1, tokens: [90, 128, 91, 203] }, { layer: 3, tokens: [111, 82, 58, 261] }] });
+    const html = renderHtml({
+      ...base,
+      expertTokens: [
+        { layer: 1, tokens: [90, 128, 91, 203] },
+        { layer: 3, tokens: [111, 82, 58, 261] },
+      ],
+    });
     expect(html).toMatch(/<svg[^>]*id="plot-imatrix-expert-tokens"[^>]*data-rows="4"[^>]*data-cols="4"/);
     expect(html).toMatch(/class="cell"[^>]*data-layer="3"[^>]*data-expert="3"[^>]*data-tokens="261"/);
     expect([...html.matchAll(/data-tokens="/g)]).toHaveLength(8);

@@ -12,7 +12,9 @@ function expertHeatmaps(all: readonly ExpertError[]): string {
   return tensors
     .map((t) => {
       const cells = errors.filter((e) => e.tensor === t).map((e) => ({ row: e.layer, col: e.expert, value: e.rmse }));
-      return heatmapSvg(`plot-expert-error-${t.replace(/[^A-Za-z0-9_-]/g, "_")}`, `per-expert quantization RMSE: ${t}`, cells, "layer", "expert", { tensor: t });
+      return heatmapSvg(`plot-expert-error-${t.replace(/[^A-Za-z0-9_-]/g, "_")}`, `per-expert quantization RMSE: ${t}`, cells, "layer", "expert", {
+        tensor: t,
+      });
     })
     .join("\n");
 }
@@ -37,7 +39,13 @@ function mdToHtml(md: string): string {
     else if (l.startsWith("|")) {
       const rows: string[][] = [];
       while (i < lines.length && lines[i].startsWith("|")) {
-        if (!/^\|[-:| ]+\|$/.test(lines[i])) rows.push(lines[i].slice(1, -1).split("|").map((c) => c.trim()));
+        if (!/^\|[-:| ]+\|$/.test(lines[i]))
+          rows.push(
+            lines[i]
+              .slice(1, -1)
+              .split("|")
+              .map((c) => c.trim()),
+          );
         i++;
       }
       i--;

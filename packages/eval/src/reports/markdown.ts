@@ -10,7 +10,8 @@ const cell = (s: string) => s.replace(/[|\\]/g, "\\$&").replace(/\r?\n/g, " ");
 /** The gate rows as a Markdown table (report.md and the model card `moeq publish` uploads). */
 export function renderGateTable(gates: readonly GateOutcome[]): string {
   const rows = gates.map(
-    (g) => `| ${g.metric} | ${fmt(g.actual, 6)}${g.stderr !== undefined ? ` ± ${fmt(g.stderr, 6)}` : ""} | ${g.op} | ${fmt(g.threshold, 6)} | ${cell(g.basis)} | ${g.pass ? "pass" : "**FAIL**"} |`,
+    (g) =>
+      `| ${g.metric} | ${fmt(g.actual, 6)}${g.stderr !== undefined ? ` ± ${fmt(g.stderr, 6)}` : ""} | ${g.op} | ${fmt(g.threshold, 6)} | ${cell(g.basis)} | ${g.pass ? "pass" : "**FAIL**"} |`,
   );
   return ["| gate | actual | op | threshold | basis | result |", "|---|---:|:-:|---:|---|:-:|", ...rows].join("\n");
 }
@@ -23,7 +24,8 @@ export function renderMarkdown(r: EvalReport): string {
   out.push(`engine \`${r.engine}\`${r.base ? ` · base \`${r.base}\`` : ""} · ${r.createdAt}`, "");
   if (r.gates?.length) out.push(renderGateTable(r.gates), "");
   const { ppl, kld, mmlu, docvqa, basePpl } = r.results;
-  if (ppl) out.push(`**Perplexity** (n_ctx ${ppl.nCtx}, ${ppl.nChunk} chunks, ${ppl.tokensScored} tokens): PPL = ${fmt(ppl.ppl)} ± ${fmt(ppl.pplStderr, 5)}`, "");
+  if (ppl)
+    out.push(`**Perplexity** (n_ctx ${ppl.nCtx}, ${ppl.nChunk} chunks, ${ppl.tokensScored} tokens): PPL = ${fmt(ppl.ppl)} ± ${fmt(ppl.pplStderr, 5)}`, "");
   if (basePpl) out.push(`**Base perplexity**: PPL = ${fmt(basePpl.ppl)} ± ${fmt(basePpl.pplStderr, 5)}`, "");
   if (kld) {
     out.push(`**KL divergence vs base** (n_ctx ${kld.nCtx}, ${kld.nChunk} chunks, ${kld.tokensScored} tokens)`, "");
@@ -48,7 +50,8 @@ export function renderMarkdown(r: EvalReport): string {
   if (docvqa) out.push(`**DocVQA** (${docvqa.n} questions): ANLS = ${pct(docvqa.anls)} ± ${pct(docvqa.anlsStderr)}`, "");
   if (r.quantSweep?.length) {
     out.push("| quant | size (MiB) | PPL | mean KLD | same top p |", "|---|---:|---:|---:|---:|");
-    for (const q of r.quantSweep) out.push(`| ${q.label} | ${(q.sizeBytes / 2 ** 20).toFixed(1)} | ${fmt(q.ppl)} | ${fmt(q.kldMean, 6)} | ${pct(q.sameTopP)} |`);
+    for (const q of r.quantSweep)
+      out.push(`| ${q.label} | ${(q.sizeBytes / 2 ** 20).toFixed(1)} | ${fmt(q.ppl)} | ${fmt(q.kldMean, 6)} | ${pct(q.sameTopP)} |`);
     out.push("");
   }
   return out.join("\n");

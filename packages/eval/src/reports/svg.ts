@@ -61,7 +61,8 @@ export function scatterSvg(id: string, title: string, points: readonly ScatterPo
   s += `<text x="${f.w / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`;
   s += axes(f, ticks(xl, xh), ticks(yl, yh), sx, sy, xLabel, yLabel);
   const sorted = [...points].sort((a, b) => a.x - b.x);
-  if (sorted.length > 1) s += `<polyline class="trend" fill="none" stroke="#9ab" stroke-dasharray="4 3" points="${sorted.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`;
+  if (sorted.length > 1)
+    s += `<polyline class="trend" fill="none" stroke="#9ab" stroke-dasharray="4 3" points="${sorted.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`;
   for (const p of points) {
     const cx = sx(p.x).toFixed(1);
     const cy = sy(p.y).toFixed(1);
@@ -115,7 +116,13 @@ export interface HeatCell {
 
 /** rows (layers) × cols (experts) heatmap with a colour legend; each cell carries `data-<valueKey>`. */
 export function heatmapSvg(
-  id: string, title: string, cells: readonly HeatCell[], rowLabel: string, colLabel: string, extra: Record<string, string> = {}, valueKey = "rmse",
+  id: string,
+  title: string,
+  cells: readonly HeatCell[],
+  rowLabel: string,
+  colLabel: string,
+  extra: Record<string, string> = {},
+  valueKey = "rmse",
 ): string {
   const nRows = Math.max(...cells.map((c) => c.row)) + 1;
   const nCols = Math.max(...cells.map((c) => c.col)) + 1;
@@ -138,8 +145,10 @@ export function heatmapSvg(
     s += `<rect class="cell" x="${left + c.col * cell}" y="${top + c.row * cell}" width="${cell - 1}" height="${cell - 1}" fill="${ramp(t)}" data-layer="${c.row}" data-expert="${c.col}" data-${valueKey}="${num(c.value)}"/>`;
   }
   const every = Math.max(1, Math.ceil(12 / cell));
-  for (let r = 0; r < nRows; r += every) s += `<text class="row-label" x="${left - 4}" y="${top + r * cell + cell / 2 + 3}" text-anchor="end" font-size="9">${r}</text>`;
-  for (let c = 0; c < nCols; c += every) s += `<text class="col-label" x="${left + c * cell + cell / 2}" y="${top + nRows * cell + 11}" text-anchor="middle" font-size="9">${c}</text>`;
+  for (let r = 0; r < nRows; r += every)
+    s += `<text class="row-label" x="${left - 4}" y="${top + r * cell + cell / 2 + 3}" text-anchor="end" font-size="9">${r}</text>`;
+  for (let c = 0; c < nCols; c += every)
+    s += `<text class="col-label" x="${left + c * cell + cell / 2}" y="${top + nRows * cell + 11}" text-anchor="middle" font-size="9">${c}</text>`;
   s += `<text x="${left + (nCols * cell) / 2}" y="${h - 8}" text-anchor="middle" font-size="12">${esc(colLabel)}</text>`;
   s += `<text transform="translate(14 ${top + (nRows * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(rowLabel)}</text>`;
   const lx = left + nCols * cell + 20;

@@ -218,7 +218,8 @@ export class AwqScaleSearchStream {
 
   private check(l: AwqLinear): void {
     checkAwqShape(l.rows, this.cols, this.o);
-    if (l.w.length !== l.rows * this.cols || l.x.length !== l.nTokens * this.cols) throw new QuantShapeError("AWQ_SHAPE", `linear of ${l.rows}×${this.cols} has ${l.w.length} weights and ${l.x.length / this.cols} input rows`);
+    if (l.w.length !== l.rows * this.cols || l.x.length !== l.nTokens * this.cols)
+      throw new QuantShapeError("AWQ_SHAPE", `linear of ${l.rows}×${this.cols} has ${l.w.length} weights and ${l.x.length / this.cols} input rows`);
   }
 
   /** Pass 1: the linear's share of the mean normalised |w| per column (awqWeightMean). */

@@ -1,7 +1,17 @@
 import { describe, it, expect } from "vitest";
 import { f8E4M3ToF32, seededRandom } from "@moeq/formats";
 import { QuantShapeError } from "../errors.js";
-import { dequantizeFp8, encodeFp8, firstNonFinite, fp8ScaleFromAbsMax, fp8Scales, fp8ScaleShape, fp8SchemeOfScaleShape, quantizeFp8, FP8_MIN_SCALE } from "./fp8.js";
+import {
+  dequantizeFp8,
+  encodeFp8,
+  firstNonFinite,
+  fp8ScaleFromAbsMax,
+  fp8Scales,
+  fp8ScaleShape,
+  fp8SchemeOfScaleShape,
+  quantizeFp8,
+  FP8_MIN_SCALE,
+} from "./fp8.js";
 
 function seeded(n: number, seed = 7): Float32Array {
   const r = seededRandom(seed);
@@ -35,7 +45,8 @@ describe("FP8 E4M3 weight quantization", () => {
       expect(back[3 * cols + 129]).toBe(-1.5);
       for (let i = 0; i < w.length; i++) {
         // E4M3 has 3 mantissa bits: relative error ≤ 2^-4 for normal values, absolute ≤ 2^-10·scale below 2^-6
-        const s = scales[scheme === "per-tensor" ? 0 : scheme === "per-channel" ? Math.floor(i / cols) : Math.floor(i / cols / 128) * 2 + Math.floor((i % cols) / 128)];
+        const s =
+          scales[scheme === "per-tensor" ? 0 : scheme === "per-channel" ? Math.floor(i / cols) : Math.floor(i / cols / 128) * 2 + Math.floor((i % cols) / 128)];
         expect(Math.abs(back[i] - w[i])).toBeLessThanOrEqual(Math.max(Math.abs(w[i]) / 16, 2 ** -10 * s) * 1.0001);
       }
     }

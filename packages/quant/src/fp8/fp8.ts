@@ -142,7 +142,14 @@ export function quantizeFp8(w: Float32Array, rows: number, cols: number, scheme:
 }
 
 /** w' = e4m3⁻¹(code) · scale, in f32. */
-export function dequantizeFp8(codes: Uint8Array, rows: number, cols: number, scheme: Fp8Scheme, scales: Float32Array, out = new Float32Array(rows * cols)): Float32Array {
+export function dequantizeFp8(
+  codes: Uint8Array,
+  rows: number,
+  cols: number,
+  scheme: Fp8Scheme,
+  scales: Float32Array,
+  out = new Float32Array(rows * cols),
+): Float32Array {
   if (codes.length !== rows * cols) throw new QuantShapeError("FP8_SHAPE", `${codes.length} codes is not ${rows}×${cols}`);
   checkScales(scales, scheme, rows, cols);
   const at = scaleIndexer(scheme, cols);

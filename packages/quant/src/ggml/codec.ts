@@ -10,15 +10,7 @@ export interface GgmlCodec {
    * == ggml_quantize_chunk for this type: `nrows` rows of `nPerRow` floats from src[srcOffset…] into
    * dst[dstOffset…]. `imatrix` (nPerRow weights, or null) selects the quantize_*_impl path exactly where ggml does.
    */
-  quantizeRows(
-    src: Float32Array,
-    srcOffset: number,
-    nrows: number,
-    nPerRow: number,
-    imatrix: Float32Array | null,
-    dst: Uint8Array,
-    dstOffset: number,
-  ): void;
+  quantizeRows(src: Float32Array, srcOffset: number, nrows: number, nPerRow: number, imatrix: Float32Array | null, dst: Uint8Array, dstOffset: number): void;
   /** == ggml's to_float: `nBlocks` blocks from src[srcOffset…] into dst[dstOffset…]. */
   dequantizeBlocks(src: Uint8Array, srcOffset: number, nBlocks: number, dst: Float32Array, dstOffset: number): void;
 }

@@ -15,15 +15,7 @@ export function sumOfSquares(x: Float32Array, off: number, n: number): number {
  * out[i] = qw[qwOff+i]·sqrtf(sigma2 + x[xOff+i]²) for i < n; returns Σout[i] summed sequentially in float32 (the
  * sub-block weight sum the K-quants pass to make_qp_quants / make_qx_quants).
  */
-export function imatrixWeights(
-  x: Float32Array,
-  xOff: number,
-  qw: Float32Array,
-  qwOff: number,
-  sigma2: number,
-  n: number,
-  out: Float32Array,
-): number {
+export function imatrixWeights(x: Float32Array, xOff: number, qw: Float32Array, qwOff: number, sigma2: number, n: number, out: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const v = x[xOff + i];

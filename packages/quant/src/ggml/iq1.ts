@@ -52,16 +52,7 @@ function sortedOrder(x: Float32Array, xb: number, n: number): void {
  * iq1_find_best_neighbour2: among the neighbours of off-grid vector u, the point of least Σ w·(scale·xg[level] − x)²
  * (first on ties); writes its levels to L[lo…] and returns its index.
  */
-function findBestNeighbour2(
-  sg: SearchGrid,
-  u: number,
-  x: Float32Array,
-  xo: number,
-  wo: number,
-  scale: number,
-  xg: readonly number[],
-  lo: number,
-): number {
+function findBestNeighbour2(sg: SearchGrid, u: number, x: Float32Array, xo: number, wo: number, scale: number, xg: readonly number[], lo: number): number {
   const list = sg.neighbours(u);
   let best = FLT_MAX;
   let gridIndex = -1;
@@ -175,8 +166,7 @@ function iq1sBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
         ] as const) {
           const sumqx = fr(fr(span(sumx[i1], sumx[0], xx[0]) + span(sumx[i2], sumx[i1], xx[1])) + span(sumx[bs], sumx[i2], xx[2]));
           const sumq2 = fr(
-            fr(fr(span(sumw[i1], sumw[0], xx[0]) * xx[0]) + fr(span(sumw[i2], sumw[i1], xx[1]) * xx[1])) +
-              fr(span(sumw[bs], sumw[i2], xx[2]) * xx[2]),
+            fr(fr(span(sumw[i1], sumw[0], xx[0]) * xx[0]) + fr(span(sumw[i2], sumw[i1], xx[1]) * xx[1])) + fr(span(sumw[bs], sumw[i2], xx[2]) * xx[2]),
           );
           if (sumq2 > 0 && fr(sumqx * sumqx) > fr(bestScore * sumq2)) {
             scale = fr(sumqx / sumq2);
@@ -349,7 +339,6 @@ function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
     writeU16(y, sc, readU16(y, sc) | (((h >> (4 * i)) & 0xf) << 12));
   }
 }
-
 
 const GRID = new Int8Array(IQ1S_GRID.buffer, IQ1S_GRID.byteOffset, IQ1S_GRID.length);
 

@@ -155,9 +155,20 @@ function iq2XsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: n
   writeU16(y, yo, 0);
   q2.fill(0);
   y.fill(0, yo + 66, yo + XS_BYTES);
-  const maxScale = iq2SixteenBlocks(x, xo, qw, qwo, search, true, GROUP_MAX_EPS, () => unused, 1, (ib, k, g, signs) => {
-    q2View.setUint16(2 * (2 * ib + k), g | (signs << 9), true);
-  });
+  const maxScale = iq2SixteenBlocks(
+    x,
+    xo,
+    qw,
+    qwo,
+    search,
+    true,
+    GROUP_MAX_EPS,
+    () => unused,
+    1,
+    (ib, k, g, signs) => {
+      q2View.setUint16(2 * (2 * ib + k), g | (signs << 9), true);
+    },
+  );
   if (!maxScale) {
     y.fill(0, yo + 2, yo + 66);
     return;
@@ -211,7 +222,6 @@ function writeGroup8(y: Float32Array, yo: number, db: number, grid: Uint8Array, 
 function subScale(d: number, s: number): number {
   return fr(fr(d * fr(0.5 + s)) * 0.25);
 }
-
 
 export const IQ2_XXS_CODEC: GgmlCodec = {
   type: GGMLType.IQ2_XXS,

@@ -71,15 +71,7 @@ export function kquantSubblocksRef(x: Float32Array, xo: number, p: KQuantSubbloc
  * imatrix path of quantize_row_q4_K_impl / q5_K_impl for one super-block: weights qw·sqrt(sigma2 + x²) with
  * sigma2 = 2·Σx²/256, make_qkx3_quants per sub-block, make_qp_quants over scales and mins.
  */
-export function kquantSubblocksImatrix(
-  x: Float32Array,
-  xo: number,
-  qw: Float32Array,
-  qwo: number,
-  p: KQuantSubblockParams,
-  y: Uint8Array,
-  yo: number,
-): void {
+export function kquantSubblocksImatrix(x: Float32Array, xo: number, qw: Float32Array, qwo: number, p: KQuantSubblockParams, y: Uint8Array, yo: number): void {
   const sigma2 = fr(fr(2 * sumOfSquares(x, xo, QK_K)) / QK_K);
   for (let j = 0; j < 8; j++) {
     const base = xo + 32 * j;
@@ -113,7 +105,6 @@ export function kquantRequantize(x: Float32Array, xo: number, nmax: number, y: U
     }
   }
 }
-
 
 export const Q4_K_CODEC: GgmlCodec = {
   type: GGMLType.Q4_K,

@@ -96,11 +96,9 @@ export function quantizedSize(type: GGMLType, nrows: number, nPerRow: number): n
   checkCount("nPerRow", nPerRow);
   const info = GGML_TYPE_INFO[codec.type];
   if (nPerRow % info.blockSize !== 0) {
-    throw new QuantShapeError(
-      "QUANT_BAD_SHAPE",
-      `row length ${nPerRow} is not a multiple of ${ggmlTypeName(type)}'s block size ${info.blockSize}`,
-      { details: { type: ggmlTypeName(type), nPerRow, blockSize: info.blockSize } },
-    );
+    throw new QuantShapeError("QUANT_BAD_SHAPE", `row length ${nPerRow} is not a multiple of ${ggmlTypeName(type)}'s block size ${info.blockSize}`, {
+      details: { type: ggmlTypeName(type), nPerRow, blockSize: info.blockSize },
+    });
   }
   return nrows * (nPerRow / info.blockSize) * info.typeSize;
 }

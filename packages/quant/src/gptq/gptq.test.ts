@@ -45,10 +45,17 @@ describe("gptq", () => {
   });
 
   for (const [bits, groupSize, actOrder, staticGroups, sym] of [
-    [4, 32, false, false, false], [4, 32, true, false, false], [4, 32, true, true, true], [3, -1, false, false, false], [2, 32, true, false, true], [8, 64, false, false, false],
+    [4, 32, false, false, false],
+    [4, 32, true, false, false],
+    [4, 32, true, true, true],
+    [3, -1, false, false, false],
+    [2, 32, true, false, true],
+    [8, 64, false, false, false],
   ] as const) {
     it(`beats round-to-nearest on its own objective (${bits}-bit g${groupSize}${actOrder ? " act-order" : ""}${staticGroups ? " static" : ""}${sym ? " sym" : ""})`, () => {
-      const rows = 32, cols = 128, n = 400;
+      const rows = 32,
+        cols = 128,
+        n = 400;
       const { W, X, H } = problem(rows, cols, n, 7 + bits, [5, 77]);
       const opts = { bits, groupSize, sym, actOrder, staticGroups, blockSize: 48 };
       const q = gptqQuantize(W, H, rows, cols, opts);
@@ -63,14 +70,26 @@ describe("gptq", () => {
       const packed = packGptqV1(q);
       const back = unpackGptqV1(packed, rows, cols, bits);
       if (packed.wrappedZeros === 0) expect(Array.from(back)).toEqual(Array.from(Wq));
-      if (staticGroups || !actOrder) expect(Array.from(q.gIdx)).toEqual(Array.from({ length: cols }, (_, c) => (groupSize === -1 ? 0 : Math.floor(c / groupSize))));
+      if (staticGroups || !actOrder)
+        expect(Array.from(q.gIdx)).toEqual(Array.from({ length: cols }, (_, c) => (groupSize === -1 ? 0 : Math.floor(c / groupSize))));
     });
   }
 
   it("packs 4-bit symmetric zeros as 0x77777777 and codes LSB-first along the input", () => {
-    const rows = 32, cols = 32;
+    const rows = 32,
+      cols = 32;
     const codes = Uint8Array.from({ length: rows * cols }, (_, i) => (i % cols) % 16);
-    const q = { rows, cols, bits: 4, groupSize: -1, sym: true, codes, scales: new Float64Array(rows).fill(0.5), zeros: new Int32Array(rows).fill(8), gIdx: new Int32Array(cols) };
+    const q = {
+      rows,
+      cols,
+      bits: 4,
+      groupSize: -1,
+      sym: true,
+      codes,
+      scales: new Float64Array(rows).fill(0.5),
+      zeros: new Int32Array(rows).fill(8),
+      gIdx: new Int32Array(cols),
+    };
     const p = packGptqV1(q);
     expect(Array.from(p.qzeros)).toEqual(Array(4).fill(0x77777777));
     expect(p.qweight.length).toBe(4 * rows);
@@ -83,6 +102,8 @@ describe("gptq", () => {
     const q = gptqQuantize(Float32Array.from([0.1, -0.2]), H, 1, 2, { bits: 4, groupSize: -1, sym: false });
     expect(q.percDamp).toBeGreaterThan(0.5);
     expect(q.dampIncreases).toBeGreaterThan(40);
-    expect(() => gptqQuantize(Float32Array.from([0.1, -0.2]), Float64Array.from([1, 3, 3, 1]), 1, 2, { bits: 4, groupSize: -1, sym: false })).toThrow(GptqHessianError);
+    expect(() => gptqQuantize(Float32Array.from([0.1, -0.2]), Float64Array.from([1, 3, 3, 1]), 1, 2, { bits: 4, groupSize: -1, sym: false })).toThrow(
+      GptqHessianError,
+    );
   });
 });

@@ -41,7 +41,12 @@ export interface GptqResult extends QuantizedLinear {
 }
 
 /** Upper Cholesky factor of (H + λ·mean(diag H)·I)⁻¹, raising λ while a factorization fails. */
-export function inverseHessianFactor(H: Float64Array, n: number, percDamp: number, increment: number): { Hinv: Float64Array; percDamp: number; increases: number } {
+export function inverseHessianFactor(
+  H: Float64Array,
+  n: number,
+  percDamp: number,
+  increment: number,
+): { Hinv: Float64Array; percDamp: number; increases: number } {
   let mean = 0;
   for (let i = 0; i < n; i++) mean += H[i * n + i];
   mean /= n;
@@ -108,7 +113,8 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
     // (fasterquant calls find_params on W, not on the in-block copy W1; GPTQModel does the same).
     blockGroups.clear();
     if (groupSize !== -1 && !opts.staticGroups) {
-      for (let s = Math.ceil(i1 / groupSize) * groupSize; s < i2; s += groupSize) blockGroups.set(s, findParams(WT, rows, s, Math.min(s + groupSize, cols), opts));
+      for (let s = Math.ceil(i1 / groupSize) * groupSize; s < i2; s += groupSize)
+        blockGroups.set(s, findParams(WT, rows, s, Math.min(s + groupSize, cols), opts));
     }
     for (let i = i1; i < i2; i++) {
       // Group parameters: fresh at each group start, or the static ones.
@@ -162,9 +168,20 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
   let loss = 0;
   for (const l of losses) loss += l;
   return {
-    rows, cols, bits: opts.bits, groupSize, sym: opts.sym,
-    codes, scales, zeros, gIdx, losses, loss,
-    percDamp: inv.percDamp, dampIncreases: inv.increases, deadColumns,
+    rows,
+    cols,
+    bits: opts.bits,
+    groupSize,
+    sym: opts.sym,
+    codes,
+    scales,
+    zeros,
+    gIdx,
+    losses,
+    loss,
+    percDamp: inv.percDamp,
+    dampIncreases: inv.increases,
+    deadColumns,
   };
 }
 

@@ -78,11 +78,17 @@ export function packGptqV1(q: QuantizedLinear): GptqV1Tensors {
   let wrappedZeros = 0;
   for (let g = 0; g < nGroups; g++) {
     for (let run = 0; run < rows / 32; run++) {
-      packRun((i) => {
-        const z = q.zeros[g * rows + run * 32 + i];
-        if (z === 0) wrappedZeros++;
-        return (z - 1) & mq;
-      }, bits, qzeros, g * zw + run * bits, 1);
+      packRun(
+        (i) => {
+          const z = q.zeros[g * rows + run * 32 + i];
+          if (z === 0) wrappedZeros++;
+          return (z - 1) & mq;
+        },
+        bits,
+        qzeros,
+        g * zw + run * bits,
+        1,
+      );
     }
   }
   const scales = new Uint16Array(nGroups * rows);

@@ -25,8 +25,14 @@ export function subtractBlockErrors(WT: Float64Array, rows: number, Err: Float64
     const col = k * rows;
     let j = i1;
     for (; j + 4 <= i2; j += 4) {
-      const u0 = U[j * n + k], u1 = U[(j + 1) * n + k], u2 = U[(j + 2) * n + k], u3 = U[(j + 3) * n + k];
-      const e0 = (j - i1) * rows, e1 = e0 + rows, e2 = e1 + rows, e3 = e2 + rows;
+      const u0 = U[j * n + k],
+        u1 = U[(j + 1) * n + k],
+        u2 = U[(j + 2) * n + k],
+        u3 = U[(j + 3) * n + k];
+      const e0 = (j - i1) * rows,
+        e1 = e0 + rows,
+        e2 = e1 + rows,
+        e3 = e2 + rows;
       for (let r = 0; r < rows; r++) WT[col + r] -= u0 * Err[e0 + r] + u1 * Err[e1 + r] + (u2 * Err[e2 + r] + u3 * Err[e3 + r]);
     }
     for (; j < i2; j++) {

@@ -7,11 +7,12 @@ function spd(n: number, seed: number): Float64Array {
   const r = rng(seed);
   const B = Float64Array.from({ length: n * n }, () => r() - 0.5);
   const A = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += B[i * n + k] * B[j * n + k];
-    A[i * n + j] = s / n + (i === j ? 0.1 : 0);
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += B[i * n + k] * B[j * n + k];
+      A[i * n + j] = s / n + (i === j ? 0.1 : 0);
+    }
   return A;
 }
 
@@ -30,7 +31,11 @@ describe("upper Cholesky factor of the inverse", () => {
       for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(fast[i] - ref[i]) / (Math.abs(ref[i]) + 1e-300 + 1e-12));
       expect(worst).toBeLessThan(1e-9);
       // and Uᵀ·U·H = I
-      for (const [i, j] of [[0, 0], [n - 1, 0], [Math.floor(n / 2), n - 1]]) {
+      for (const [i, j] of [
+        [0, 0],
+        [n - 1, 0],
+        [Math.floor(n / 2), n - 1],
+      ]) {
         let s = 0;
         for (let k = 0; k < n; k++) {
           let inv = 0;

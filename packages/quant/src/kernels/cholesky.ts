@@ -6,7 +6,10 @@
 
 /** Σ_{k<len} a[ia + k]·b[ib + k] with four partial sums (breaks the add latency chain; order differs from a plain loop). */
 function dot(a: Float64Array, ia: number, b: Float64Array, ib: number, len: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let k = 0;
   for (; k + 4 <= len; k += 4) {
     s0 += a[ia + k] * b[ib + k];

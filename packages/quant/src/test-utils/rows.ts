@@ -61,7 +61,7 @@ export const DISTRIBUTIONS: Readonly<Record<string, Distribution>> = {
   "bf16-rounded": (r) => toBf16(0.05 * gaussian(r)),
   outliers: (r) => (r() < 0.01 ? 100 : 1) * gaussian(r),
   "quarter-steps": (r) => Math.round(4 * gaussian(r)) / 4,
-  "block-scales": (r, i) => gaussian(r) * 10 ** ((i >> 5) % 7 - 3),
+  "block-scales": (r, i) => gaussian(r) * 10 ** (((i >> 5) % 7) - 3),
 };
 
 /** nrows × nPerRow float32 values drawn from `dist` with a fixed seed. */

@@ -3,9 +3,23 @@ import { InputError } from "@moeq/formats";
 import { llama4ConfigFromGguf, llama4ConfigFromHf, ropeInvFreq } from "./config.js";
 
 const text = {
-  hidden_size: 256, intermediate_size: 256, intermediate_size_mlp: 512, num_hidden_layers: 8, num_attention_heads: 4, num_key_value_heads: 2,
-  head_dim: 64, num_local_experts: 4, num_experts_per_tok: 1, interleave_moe_layer_step: 2, vocab_size: 3200, rope_theta: 500000,
-  attention_chunk_size: 8192, floor_scale: 8192, attn_scale: 0.1, use_qk_norm: true, attn_temperature_tuning: true,
+  hidden_size: 256,
+  intermediate_size: 256,
+  intermediate_size_mlp: 512,
+  num_hidden_layers: 8,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 64,
+  num_local_experts: 4,
+  num_experts_per_tok: 1,
+  interleave_moe_layer_step: 2,
+  vocab_size: 3200,
+  rope_theta: 500000,
+  attention_chunk_size: 8192,
+  floor_scale: 8192,
+  attn_scale: 0.1,
+  use_qk_norm: true,
+  attn_temperature_tuning: true,
 };
 
 describe("llama4ConfigFromHf", () => {
@@ -32,10 +46,21 @@ describe("llama4ConfigFromHf", () => {
 describe("llama4ConfigFromGguf", () => {
   const kv = (extra: Record<string, unknown> = {}) => {
     const m: Record<string, unknown> = {
-      "general.architecture": "llama4", "llama4.block_count": 8, "llama4.embedding_length": 256, "llama4.attention.head_count": 4,
-      "llama4.attention.head_count_kv": 2, "llama4.attention.key_length": 64, "llama4.expert_count": 16, "llama4.expert_used_count": 1,
-      "llama4.interleave_moe_layer_step": 2, "llama4.expert_feed_forward_length": 256, "llama4.feed_forward_length": 512,
-      "llama4.rope.freq_base": 500000, "llama4.attention.layer_norm_rms_epsilon": 1e-5, "llama4.context_length": 4096, ...extra,
+      "general.architecture": "llama4",
+      "llama4.block_count": 8,
+      "llama4.embedding_length": 256,
+      "llama4.attention.head_count": 4,
+      "llama4.attention.head_count_kv": 2,
+      "llama4.attention.key_length": 64,
+      "llama4.expert_count": 16,
+      "llama4.expert_used_count": 1,
+      "llama4.interleave_moe_layer_step": 2,
+      "llama4.expert_feed_forward_length": 256,
+      "llama4.feed_forward_length": 512,
+      "llama4.rope.freq_base": 500000,
+      "llama4.attention.layer_norm_rms_epsilon": 1e-5,
+      "llama4.context_length": 4096,
+      ...extra,
     };
     return (k: string) => m[k];
   };

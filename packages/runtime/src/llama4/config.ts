@@ -165,7 +165,7 @@ export function llama4ConfigFromGguf(get: GgufMetaGetter, file: string, vocabSiz
   const ropeLayers = Array.from({ length: numLayers }, (_, i) => (i + 1) % noRopeStep !== 0);
   // llama.cpp masks by its own SWA pattern (il % period < period-1); with the defaults that equals the RoPE layers.
   for (let i = 0; i < numLayers && !noSwa; i++) {
-    if ((i % swaPeriod < swaPeriod - 1) !== ropeLayers[i]) {
+    if (i % swaPeriod < swaPeriod - 1 !== ropeLayers[i]) {
       throw new InputError("GGUF_UNSUPPORTED", `sliding_window_pattern ${swaPeriod} does not match the NoPE layers`, { file });
     }
   }

@@ -48,7 +48,13 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
   switch (mode) {
     case "f32":
       return {
-        mode, rmsNorm, swiglu, rope: ropeHf, sigmoid: sigmoidF32, f16Attention: false, ggmlAttentionOrder: false,
+        mode,
+        rmsNorm,
+        swiglu,
+        rope: ropeHf,
+        sigmoid: sigmoidF32,
+        f16Attention: false,
+        ggmlAttentionOrder: false,
         matmul: (w, x, n, out) => matmul(w, x, n, out, threads),
       };
     case "ggml":

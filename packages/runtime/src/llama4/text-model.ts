@@ -104,7 +104,8 @@ export class Llama4TextModel {
     const start = this.cache.length;
     const host = wasmHost();
     if (host) {
-      if (this.threads > host.workerCount + 1) throw new Error(`${this.threads} threads requested but ${host.workerCount + 1} started: await startKernelThreads(${this.threads}) first`);
+      if (this.threads > host.workerCount + 1)
+        throw new Error(`${this.threads} threads requested but ${host.workerCount + 1} started: await startKernelThreads(${this.threads}) first`);
       host.collect(); // weights the store evicted during the previous pass are no longer in use
     }
     this.cache.ensure(start + n);
@@ -195,7 +196,11 @@ export class Llama4TextModel {
 
     const attnOut = this.scratch.get("attn", n * qDim);
     attendBatched(q, kc, vc, attnOut, {
-      n, start, nh, nkv, hd,
+      n,
+      start,
+      nh,
+      nkv,
+      hd,
       chunk: useRope ? cfg.attentionChunkSize : null,
       roundProbs: this.ops.f16Attention,
       ggmlOrder: this.ops.ggmlAttentionOrder,

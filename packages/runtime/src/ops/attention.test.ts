@@ -3,7 +3,17 @@ import { attendBatched } from "./attention.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 /** Token-by-token reference: softmax over the visible keys in f64. */
-function naive(q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, start: number, nh: number, nkv: number, hd: number, chunk: number | null): Float32Array {
+function naive(
+  q: Float32Array,
+  kc: Float32Array,
+  vc: Float32Array,
+  n: number,
+  start: number,
+  nh: number,
+  nkv: number,
+  hd: number,
+  chunk: number | null,
+): Float32Array {
   const out = new Float32Array(n * nh * hd);
   const group = nh / nkv;
   for (let t = 0; t < n; t++) {
@@ -31,7 +41,9 @@ function naive(q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, s
 }
 
 describe("attendBatched", () => {
-  const nh = 4, nkv = 2, hd = 16;
+  const nh = 4,
+    nkv = 2,
+    hd = 16;
   for (const [label, n, start, chunk] of [
     ["a long prompt across query blocks, full causal", 300, 0, null],
     ["a long prompt with small chunks", 300, 0, 50],

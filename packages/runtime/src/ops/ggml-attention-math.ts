@@ -32,7 +32,7 @@ export function dotF16Tiny(a: Float32Array, aOff: number, aStride: number, b: Fl
 const R = 12582912; // 0x1.8p23
 const LOG2E = f(1.4426950216293335); // 0x1.715476p+0
 const LN2_HI = f(0.693145751953125); // 0x1.62e4p-1
-const LN2_LO = f(1.428606765330187e-06); // 0x1.7f7d1cp-20
+const LN2_LO = f(1.428606765330187e-6); // 0x1.7f7d1cp-20
 const C5 = f(0.008247390389442444); // 0x1.0e4020p-7
 const C4 = f(0.04189976677298546); // 0x1.573e2ep-5
 const C3 = f(0.16668395698070526); // 0x1.555e66p-3

@@ -27,7 +27,7 @@ export function quantizeRowsQ8_K(x: Float32Array, n: number, cols: number): Q8_K
   const nb = cols / QK_K;
   const q = new Int8Array(n * cols);
   const d = new Float32Array(n * nb);
-  const bsums = new Int32Array(n * cols / 16);
+  const bsums = new Int32Array((n * cols) / 16);
   for (let t = 0; t < n; t++) {
     for (let b = 0; b < nb; b++) {
       const off = t * cols + b * QK_K;
@@ -189,15 +189,32 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
     else decodeQ3_K(w.data, r * w.rowBytes, nb, row);
     const sq = row.sq;
     for (let t = 0; t < n; t++) {
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-      let m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        a4 = 0,
+        a5 = 0,
+        a6 = 0,
+        a7 = 0;
+      let m0 = 0,
+        m1 = 0,
+        m2 = 0,
+        m3 = 0;
       for (let i = 0; i < nb; i++) {
         const yd = act.d[t * nb + i];
         const d = f(yd * row.d[i]);
         const xo = t * cols + i * QK_K;
         const wo = i * QK_K;
         // eight int32 lanes; lane k takes elements 32g + 4k .. 32g + 4k + 3 of every 32-group g (exact in f64)
-        let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
+        let l0 = 0,
+          l1 = 0,
+          l2 = 0,
+          l3 = 0,
+          l4 = 0,
+          l5 = 0,
+          l6 = 0,
+          l7 = 0;
         for (let g = 0; g < 8; g++) {
           const x = xo + g * 32;
           const w = wo + g * 32;
@@ -210,7 +227,14 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
           l6 += sq[w + 24] * q8[x + 24] + sq[w + 25] * q8[x + 25] + sq[w + 26] * q8[x + 26] + sq[w + 27] * q8[x + 27];
           l7 += sq[w + 28] * q8[x + 28] + sq[w + 29] * q8[x + 29] + sq[w + 30] * q8[x + 30] + sq[w + 31] * q8[x + 31];
         }
-        lane[0] = l0; lane[1] = l1; lane[2] = l2; lane[3] = l3; lane[4] = l4; lane[5] = l5; lane[6] = l6; lane[7] = l7;
+        lane[0] = l0;
+        lane[1] = l1;
+        lane[2] = l2;
+        lane[3] = l3;
+        lane[4] = l4;
+        lane[5] = l5;
+        lane[6] = l6;
+        lane[7] = l7;
         const bs = (t * cols + i * QK_K) / 16;
         if (isQ4) {
           const dmin = f(-yd * row.dmin[i]);
@@ -247,7 +271,10 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
         a6 = f(d * f(lane[6]) + a6);
         a7 = f(d * f(lane[7]) + a7);
       }
-      const v0 = f(a0 + a4), v1 = f(a1 + a5), v2 = f(a2 + a6), v3 = f(a3 + a7);
+      const v0 = f(a0 + a4),
+        v1 = f(a1 + a5),
+        v2 = f(a2 + a6),
+        v3 = f(a3 + a7);
       let s = f(f(v0 + v2) + f(v1 + v3));
       if (isQ4) s = f(s + f(f(m0 + m2) + f(m1 + m3)));
       out[t * rows + r] = s;

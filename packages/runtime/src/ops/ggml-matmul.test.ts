@@ -20,7 +20,8 @@ function countDiffs(a: Float32Array, b: Float32Array): number {
 describe("ggmlMatmul", () => {
   for (const nTok of [1, 7]) {
     it(`is bit-identical to ggml_mul_mat for Q8_0 weights (${nTok} token rows)`, () => {
-      const rows = 40, cols = 1024;
+      const rows = 40,
+        cols = 1024;
       const w = quantize(GGMLType.Q8_0, seeded(rows * cols, 5, 0.05), rows, cols);
       const xs = seeded(nTok * cols, 6, 2);
       const ref = ggmlMulMat(GGMLType.Q8_0, w, cols, rows, xs, nTok);
@@ -39,7 +40,9 @@ describe("ggmlMatmul", () => {
 describe("ggmlMatmul for k-quants, F16 and F32", () => {
   for (const type of [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16, GGMLType.F32]) {
     it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights`, () => {
-      const rows = 24, cols = 768, nTok = 5;
+      const rows = 24,
+        cols = 768,
+        nTok = 5;
       const w = quantize(type, seeded(rows * cols, 11 + type, 0.05), rows, cols);
       if (w.byteLength === 0) throw new Error("quantize produced nothing");
       const xs = seeded(nTok * cols, 12, 2);
@@ -54,7 +57,9 @@ describe("ggmlMatmul for k-quants, F16 and F32", () => {
 
 describe("rmsNormGgml", () => {
   it("is bit-identical to ggml_rms_norm (f32 squares summed in double, sqrtf then 1.0f/)", () => {
-    const n = 64, d = 256, eps = 1e-5;
+    const n = 64,
+      d = 256,
+      eps = 1e-5;
     const x = seeded(n * d, 9, 3);
     const ref = ggmlRmsNorm(x, n, d, eps);
     const ours = new Float32Array(n * d);

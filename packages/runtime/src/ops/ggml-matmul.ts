@@ -25,17 +25,46 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
     for (let t = 0; t < n; t++) {
       const xo = t * cols;
       // lane i takes inputs i, i+16, …; unrolled so the 16 accumulators stay in registers
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-      let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        a4 = 0,
+        a5 = 0,
+        a6 = 0,
+        a7 = 0;
+      let a8 = 0,
+        a9 = 0,
+        a10 = 0,
+        a11 = 0,
+        a12 = 0,
+        a13 = 0,
+        a14 = 0,
+        a15 = 0;
       for (let i = 0; i < cols; i += 16) {
         const x = xo + i;
-        a0 = f(row[i] * inp[x] + a0); a1 = f(row[i + 1] * inp[x + 1] + a1); a2 = f(row[i + 2] * inp[x + 2] + a2); a3 = f(row[i + 3] * inp[x + 3] + a3);
-        a4 = f(row[i + 4] * inp[x + 4] + a4); a5 = f(row[i + 5] * inp[x + 5] + a5); a6 = f(row[i + 6] * inp[x + 6] + a6); a7 = f(row[i + 7] * inp[x + 7] + a7);
-        a8 = f(row[i + 8] * inp[x + 8] + a8); a9 = f(row[i + 9] * inp[x + 9] + a9); a10 = f(row[i + 10] * inp[x + 10] + a10); a11 = f(row[i + 11] * inp[x + 11] + a11);
-        a12 = f(row[i + 12] * inp[x + 12] + a12); a13 = f(row[i + 13] * inp[x + 13] + a13); a14 = f(row[i + 14] * inp[x + 14] + a14); a15 = f(row[i + 15] * inp[x + 15] + a15);
+        a0 = f(row[i] * inp[x] + a0);
+        a1 = f(row[i + 1] * inp[x + 1] + a1);
+        a2 = f(row[i + 2] * inp[x + 2] + a2);
+        a3 = f(row[i + 3] * inp[x + 3] + a3);
+        a4 = f(row[i + 4] * inp[x + 4] + a4);
+        a5 = f(row[i + 5] * inp[x + 5] + a5);
+        a6 = f(row[i + 6] * inp[x + 6] + a6);
+        a7 = f(row[i + 7] * inp[x + 7] + a7);
+        a8 = f(row[i + 8] * inp[x + 8] + a8);
+        a9 = f(row[i + 9] * inp[x + 9] + a9);
+        a10 = f(row[i + 10] * inp[x + 10] + a10);
+        a11 = f(row[i + 11] * inp[x + 11] + a11);
+        a12 = f(row[i + 12] * inp[x + 12] + a12);
+        a13 = f(row[i + 13] * inp[x + 13] + a13);
+        a14 = f(row[i + 14] * inp[x + 14] + a14);
+        a15 = f(row[i + 15] * inp[x + 15] + a15);
       }
       // _mm512_reduce_add_ps (GCC): 256-bit halves, 128-bit halves, then (l0+l2)+(l1+l3)
-      const b0 = f(f(a0 + a8) + f(a4 + a12)), b1 = f(f(a1 + a9) + f(a5 + a13)), b2 = f(f(a2 + a10) + f(a6 + a14)), b3 = f(f(a3 + a11) + f(a7 + a15));
+      const b0 = f(f(a0 + a8) + f(a4 + a12)),
+        b1 = f(f(a1 + a9) + f(a5 + a13)),
+        b2 = f(f(a2 + a10) + f(a6 + a14)),
+        b3 = f(f(a3 + a11) + f(a7 + a15));
       out[t * rows + r] = f(f(b0 + b2) + f(b1 + b3));
     }
   }

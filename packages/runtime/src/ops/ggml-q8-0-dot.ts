@@ -38,7 +38,6 @@ export function quantizeRowsQ8_0(x: Float32Array, n: number, cols: number): Q8_0
   return { q, d };
 }
 
-
 /** y[t·rows + r] = ggml's Q8_0·Q8_0 dot of weight row r with activation row t (see the module comment). */
 export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
   if (w.type !== GGMLType.Q8_0) throw new Error(`matmulQ8_0Exact needs a Q8_0 weight, got type ${w.type}`);
@@ -57,7 +56,14 @@ export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out
       dw[b] = F16_TO_F32[bytes[o] | (bytes[o + 1] << 8)];
     }
     for (let t = 0; t < n; t++) {
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        a4 = 0,
+        a5 = 0,
+        a6 = 0,
+        a7 = 0;
       const xo = t * cols;
       for (let b = 0; b < nb; b++) {
         const s = f(dw[b] * dx[t * nb + b]);
@@ -74,7 +80,10 @@ export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out
         a7 = f(s * (wq[wo + 28] * qx[bo + 28] + wq[wo + 29] * qx[bo + 29] + wq[wo + 30] * qx[bo + 30] + wq[wo + 31] * qx[bo + 31]) + a7);
       }
       // hsum_float_8: 128-bit halves added, then movehl, then movehdup
-      const v0 = f(a0 + a4), v1 = f(a1 + a5), v2 = f(a2 + a6), v3 = f(a3 + a7);
+      const v0 = f(a0 + a4),
+        v1 = f(a1 + a5),
+        v2 = f(a2 + a6),
+        v3 = f(a3 + a7);
       out[t * rows + r] = f(f(v0 + v2) + f(v1 + v3));
     }
   }

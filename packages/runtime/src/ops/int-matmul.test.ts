@@ -11,7 +11,18 @@ import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { matmulKQuantExact } from "./ggml-kquant-dot.js";
 import { ggmlMatmul } from "./ggml-matmul.js";
 
-const TYPES = [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
+const TYPES = [
+  GGMLType.Q4_0,
+  GGMLType.Q4_1,
+  GGMLType.Q5_0,
+  GGMLType.Q5_1,
+  GGMLType.Q8_0,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
+  GGMLType.Q4_K,
+  GGMLType.Q5_K,
+  GGMLType.Q6_K,
+];
 
 /** dequant(W) · dequant(quant(x)) in f64: what the integer block dots compute, up to float scaling order. */
 function reference(type: GGMLType, m: ReturnType<typeof makeWeightMatrix>, x: Float32Array, nTok: number): Float64Array {
@@ -62,7 +73,9 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
   it("gives the same bits on 1 and 3 threads, and the workers really compute rows", async () => {
     const host = wasmHost()!;
     await host.ensureThreads(3);
-    const r = 300, c = 1024, t = 9;
+    const r = 300,
+      c = 1024,
+      t = 9;
     const m = makeWeightMatrix(GGMLType.Q4_K, c, r, quantize(GGMLType.Q4_K, seeded(r * c, 5, 0.05), r, c));
     const xs = seeded(t * c, 8);
     const one = new Float32Array(t * r);
@@ -84,7 +97,9 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
 describe("f32 gemm over the shared memory", () => {
   it("an F32 weight from the store runs in place on 3 threads with the bits of 1 thread (≈ the JS reference)", async () => {
     await wasmHost()!.ensureThreads(3);
-    const r = 200, c = 1024, t = 5;
+    const r = 200,
+      c = 1024,
+      t = 5;
     const values = seeded(r * c, 4, 0.05);
     const src: TensorSource = {
       type: GGMLType.F32,

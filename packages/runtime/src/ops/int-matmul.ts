@@ -138,7 +138,26 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
   if (x16) host.widenI8(xq, x16, nTok * cols);
   const parallel = parallelThreads(nTok, rows, cols, threads);
-  host.run({ kind: "qmatmul", type: w.type, w: wOff, rowBytes: w.rowBytes, cols, rows, x: xq, xd, xb, nTok, out: o, ldo: rows, scratchBytes, x16, exact: exact ? 1 : 0 }, parallel);
+  host.run(
+    {
+      kind: "qmatmul",
+      type: w.type,
+      w: wOff,
+      rowBytes: w.rowBytes,
+      cols,
+      rows,
+      x: xq,
+      xd,
+      xb,
+      nTok,
+      out: o,
+      ldo: rows,
+      scratchBytes,
+      x16,
+      exact: exact ? 1 : 0,
+    },
+    parallel,
+  );
   out.set(new Float32Array(host.memory.buffer, o, nTok * rows));
   return true;
 }

@@ -36,8 +36,13 @@ const HPI_INV = hexf("0x1.45F306DC9C883p+23"); // 2/π · 2^24
 const HPI = hexf("0x1.921FB54442D18p0");
 const PI63 = hexf("0x1.921FB54442D18p-62"); // 2π · 2^-64
 const BASE = {
-  c1: hexf("-0x1.ffffffd0c621cp-2"), c2: hexf("0x1.55553e1068f19p-5"), c3: hexf("-0x1.6c087e89a359dp-10"), c4: hexf("0x1.99343027bf8c3p-16"),
-  s1: hexf("-0x1.555545995a603p-3"), s2: hexf("0x1.1107605230bc4p-7"), s3: hexf("-0x1.994eb3774cf24p-13"),
+  c1: hexf("-0x1.ffffffd0c621cp-2"),
+  c2: hexf("0x1.55553e1068f19p-5"),
+  c3: hexf("-0x1.6c087e89a359dp-10"),
+  c4: hexf("0x1.99343027bf8c3p-16"),
+  s1: hexf("-0x1.555545995a603p-3"),
+  s2: hexf("0x1.1107605230bc4p-7"),
+  s3: hexf("-0x1.994eb3774cf24p-13"),
 };
 /** Entry 1 computes −cos, so the sign of quadrants 2 and 3 comes for free. */
 const POLY: readonly SinCosPoly[] = [
@@ -47,8 +52,8 @@ const POLY: readonly SinCosPoly[] = [
 const QUADRANT_SIGN = [1, -1, -1, 1];
 /** 4/π as overlapping 32-bit windows, 8 new bits per entry. */
 const INV_PIO4 = [
-  0xa2, 0xa2f9, 0xa2f983, 0xa2f9836e, 0xf9836e4e, 0x836e4e44, 0x6e4e4415, 0x4e441529, 0x441529fc, 0x1529fc27, 0x29fc2757, 0xfc2757d1,
-  0x2757d1f5, 0x57d1f534, 0xd1f534dd, 0xf534ddc0, 0x34ddc0db, 0xddc0db62, 0xc0db6295, 0xdb629599, 0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041,
+  0xa2, 0xa2f9, 0xa2f983, 0xa2f9836e, 0xf9836e4e, 0x836e4e44, 0x6e4e4415, 0x4e441529, 0x441529fc, 0x1529fc27, 0x29fc2757, 0xfc2757d1, 0x2757d1f5, 0x57d1f534,
+  0xd1f534dd, 0xf534ddc0, 0x34ddc0db, 0xddc0db62, 0xc0db6295, 0xdb629599, 0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041,
 ].map(BigInt);
 const PIO4_TOP = abstop12(0.7853981633974483);
 const TINY_TOP = abstop12(Math.pow(2, -12));

@@ -35,7 +35,9 @@ describe("matmul", () => {
   it("the WASM SIMD kernel agrees with the plain-JS reference kernel (odd rows, many tokens)", () => {
     // Node ≥ 20 has WebAssembly SIMD: a module that fails to load must fail here, not quietly compare JS with JS.
     expect(matmulKernel()).toEqual({ kernel: "wasm-simd" });
-    const r = 37, c = 1024, t = 19;
+    const r = 37,
+      c = 1024,
+      t = 19;
     const m = makeWeightMatrix(GGMLType.Q4_K, c, r, quantize(GGMLType.Q4_K, seeded(r * c, 5, 0.05), r, c));
     const xs = seeded(t * c, 8);
     const a = new Float32Array(t * r);
@@ -78,7 +80,9 @@ describe("ggmlActivationsFor", () => {
 
   for (const type of [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q6_K]) {
     it(`with them, our ${GGMLType[type]} matmul equals ggml_mul_mat of libggml-cpu (to f32 rounding)`, () => {
-      const rows = 24, cols = 512, nTok = 6;
+      const rows = 24,
+        cols = 512,
+        nTok = 6;
       const w = quantize(type, seeded(rows * cols, 40 + type, 0.05), rows, cols);
       const xs = seeded(nTok * cols, 41, 2);
       const ref = ggmlMulMat(type, w, cols, rows, xs, nTok);
@@ -87,7 +91,9 @@ describe("ggmlActivationsFor", () => {
       const m = makeWeightMatrix(type, cols, rows, w);
       matmul(m, ggmlActivationsFor(type, xs, nTok, cols), nTok, ours);
       matmul(m, xs, nTok, exact);
-      let dEmu = 0, dExact = 0, scale = 0;
+      let dEmu = 0,
+        dExact = 0,
+        scale = 0;
       for (let i = 0; i < ref.length; i++) {
         dEmu = Math.max(dEmu, Math.abs(ours[i] - ref[i]));
         dExact = Math.max(dExact, Math.abs(exact[i] - ref[i]));

@@ -22,7 +22,26 @@ function gemmWasm(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number
   const oOff = host.block("out", nTok * rows * 4);
   if (w.f32 && host.holds(w.data)) {
     host.f32().set(x.subarray(0, nTok * cols), xOff / 4);
-    host.run({ kind: "gemm", type: w.type, w: w.data.byteOffset, rowBytes: cols * 4, cols, rows, x: xOff, xd: 0, xb: 0, nTok, out: oOff, ldo: rows, scratchBytes: 0, x16: 0, exact: 0 }, parallelThreads(nTok, rows, cols, threads));
+    host.run(
+      {
+        kind: "gemm",
+        type: w.type,
+        w: w.data.byteOffset,
+        rowBytes: cols * 4,
+        cols,
+        rows,
+        x: xOff,
+        xd: 0,
+        xb: 0,
+        nTok,
+        out: oOff,
+        ldo: rows,
+        scratchBytes: 0,
+        x16: 0,
+        exact: 0,
+      },
+      parallelThreads(nTok, rows, cols, threads),
+    );
   } else {
     const block = Math.max(4, Math.floor(16384 / cols) * 4);
     const wOff = host.block("w32", block * cols * 4);
@@ -92,7 +111,10 @@ export function matmulJs(w: WeightMatrix, x: Float32Array, nTok: number, out: Fl
   const src = f32 ?? buf!;
   for (let r = 0; r < rows; r += 4) {
     const nr = Math.min(4, rows - r);
-    let b0 = 0, b1 = cols, b2 = 2 * cols, b3 = 3 * cols;
+    let b0 = 0,
+      b1 = cols,
+      b2 = 2 * cols,
+      b3 = 3 * cols;
     if (f32) {
       b0 = r * cols;
       b1 = b0 + cols;
@@ -104,7 +126,10 @@ export function matmulJs(w: WeightMatrix, x: Float32Array, nTok: number, out: Fl
     if (nr === 4) {
       for (let t = 0; t < nTok; t++) {
         const xo = t * cols;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let c = 0; c < cols; c++) {
           const xv = x[xo + c];
           s0 += src[b0 + c] * xv;

@@ -23,8 +23,21 @@ interface WasmApi {
 
 export type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
 export type QmatmulFn = (
-  type: number, w: number, rowBytes: number, cols: number, r0: number, r1: number,
-  xq: number, xd: number, xb: number, nTok: number, out: number, ldo: number, scratch: number, x16: number, exact: number,
+  type: number,
+  w: number,
+  rowBytes: number,
+  cols: number,
+  r0: number,
+  r1: number,
+  xq: number,
+  xd: number,
+  xb: number,
+  nTok: number,
+  out: number,
+  ldo: number,
+  scratch: number,
+  x16: number,
+  exact: number,
 ) => void;
 
 const PAGE = 65536;
@@ -139,14 +152,18 @@ export class WasmHost {
     this.qmatmul = exports.qmatmul as QmatmulFn;
     this.qmatmulScratchBytes = exports.qmatmulScratchBytes as (cols: number) => number;
     this.widenI8 = exports.widenI8 as (src: number, dst: number, n: number) => void;
-    this.arena = new Arena(1024, () => this.memory.buffer.byteLength, (bytes) => {
-      const need = Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE);
-      if (this.memory.buffer.byteLength / PAGE + need > MAX_PAGES) return false;
-      // grow by at least 1/8 of the current size so weights loaded one by one do not grow page by page
-      const pages = Math.min(MAX_PAGES - this.memory.buffer.byteLength / PAGE, Math.max(need, Math.ceil(this.memory.buffer.byteLength / PAGE / 8)));
-      this.memory.grow(pages);
-      return true;
-    });
+    this.arena = new Arena(
+      1024,
+      () => this.memory.buffer.byteLength,
+      (bytes) => {
+        const need = Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE);
+        if (this.memory.buffer.byteLength / PAGE + need > MAX_PAGES) return false;
+        // grow by at least 1/8 of the current size so weights loaded one by one do not grow page by page
+        const pages = Math.min(MAX_PAGES - this.memory.buffer.byteLength / PAGE, Math.max(need, Math.ceil(this.memory.buffer.byteLength / PAGE / 8)));
+        this.memory.grow(pages);
+        return true;
+      },
+    );
     this.ctrl = this.arena.alloc(CTRL_WORDS * 4)!;
     this.control().fill(0);
   }

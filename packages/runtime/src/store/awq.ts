@@ -39,10 +39,7 @@ export function awqLinears(entries: readonly SafetensorsTensor[], read: ReadEntr
       file: qw.file,
       rows,
       cols,
-      decode: () =>
-        new Uint8Array(
-          unpackAwqGemm(int32sOf(read(qw)), int32sOf(read(qz)), uint16sOf(read(sc)), rows, cols, g).buffer,
-        ),
+      decode: () => new Uint8Array(unpackAwqGemm(int32sOf(read(qw)), int32sOf(read(qz)), uint16sOf(read(sc)), rows, cols, g).buffer),
     });
   }
   return { linears, consumed };

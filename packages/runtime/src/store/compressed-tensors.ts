@@ -29,7 +29,8 @@ export function compressedTensorsLinears(entries: readonly SafetensorsTensor[], 
     if (w.shape.length !== 2) bad(`has shape [${w.shape.join(", ")}], expected [out, in]`);
     const [rows, cols] = w.shape as [number, number];
     const scheme = fp8SchemeOfScaleShape(scale.shape, rows, cols);
-    if (scale.dtype !== "F32" || scheme === undefined) bad(`weight_scale is ${scale.dtype} [${scale.shape.join(", ")}]; expected F32 [1], [${rows}, 1] or 128×128 blocks`);
+    if (scale.dtype !== "F32" || scheme === undefined)
+      bad(`weight_scale is ${scale.dtype} [${scale.shape.join(", ")}]; expected F32 [1], [${rows}, 1] or 128×128 blocks`);
     for (const n of [w.name, scale.name, `${module}.input_scale`]) if (byName.has(n)) consumed.add(n);
     linears.push({
       module,

@@ -28,7 +28,13 @@ export interface GgufFile {
 
 export async function openGgufFile(path: string): Promise<GgufFile> {
   const g = await openGguf(path);
-  const tensors: GgufTensorEntry[] = g.tensors.map((t) => ({ name: t.name, ne: t.shape, type: t.type, offset: g.dataOffset + t.offset, byteLength: t.byteLength }));
+  const tensors: GgufTensorEntry[] = g.tensors.map((t) => ({
+    name: t.name,
+    ne: t.shape,
+    type: t.type,
+    offset: g.dataOffset + t.offset,
+    byteLength: t.byteLength,
+  }));
   const metadata = new Map<string, GGUFValue>();
   for (const k of g.metadata.keys()) metadata.set(k, g.get(k)!);
   await g.close();

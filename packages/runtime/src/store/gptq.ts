@@ -28,10 +28,21 @@ export function gptqLinears(entries: readonly SafetensorsTensor[], read: ReadEnt
     const rows = qw.shape[1]!;
     const bits = (qw.shape[0]! * 32) / cols;
     const groups = sc.shape[0];
-    const ok = qw.dtype === "I32" && qz.dtype === "I32" && sc.dtype === "F16" && gi.dtype === "I32" && [2, 3, 4, 8].includes(bits)
-      && sc.shape[1] === rows && qz.shape[0] === groups && qz.shape[1] === (rows / 32) * bits;
+    const ok =
+      qw.dtype === "I32" &&
+      qz.dtype === "I32" &&
+      sc.dtype === "F16" &&
+      gi.dtype === "I32" &&
+      [2, 3, 4, 8].includes(bits) &&
+      sc.shape[1] === rows &&
+      qz.shape[0] === groups &&
+      qz.shape[1] === (rows / 32) * bits;
     if (!ok) {
-      throw new InputError("GPTQ_LAYOUT", `GPTQ module ${module} has inconsistent tensors (qweight ${qw.dtype}[${qw.shape}], qzeros ${qz.dtype}[${qz.shape}], scales ${sc.dtype}[${sc.shape}], g_idx ${gi.dtype}[${gi.shape}])`, { file });
+      throw new InputError(
+        "GPTQ_LAYOUT",
+        `GPTQ module ${module} has inconsistent tensors (qweight ${qw.dtype}[${qw.shape}], qzeros ${qz.dtype}[${qz.shape}], scales ${sc.dtype}[${sc.shape}], g_idx ${gi.dtype}[${gi.shape}])`,
+        { file },
+      );
     }
     for (const t of [qw, qz, sc, gi]) consumed.add(t.name);
     linears.push({
@@ -40,7 +51,12 @@ export function gptqLinears(entries: readonly SafetensorsTensor[], read: ReadEnt
       rows,
       cols,
       decode: () => {
-        const w = unpackGptqV1({ qweight: int32sOf(read(qw)), qzeros: int32sOf(read(qz)), scales: uint16sOf(read(sc)), gIdx: int32sOf(read(gi)) }, rows, cols, bits);
+        const w = unpackGptqV1(
+          { qweight: int32sOf(read(qw)), qzeros: int32sOf(read(qz)), scales: uint16sOf(read(sc)), gIdx: int32sOf(read(gi)) },
+          rows,
+          cols,
+          bits,
+        );
         return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
       },
     });

@@ -43,7 +43,9 @@ describe("quantized safetensors Linears in the runtime store", () => {
     } finally {
       st.close();
     }
-    await expect(openSafetensorsTensors(await write("fp8-gap", [...fp8(0), ...fp8(2)]))).rejects.toThrow(/blk\.1\.ffn_up_exps\.weight: experts 0\.\.1 expected, expert 1 missing/);
+    await expect(openSafetensorsTensors(await write("fp8-gap", [...fp8(0), ...fp8(2)]))).rejects.toThrow(
+      /blk\.1\.ffn_up_exps\.weight: experts 0\.\.1 expected, expert 1 missing/,
+    );
     await expect(openSafetensorsTensors(await write("fp8-noscale", [fp8(0)[0]!]))).rejects.toThrow(InputError);
   });
 

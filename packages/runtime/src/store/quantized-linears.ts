@@ -38,7 +38,12 @@ export interface FormatLinears {
  * Every format the runtime reads, in claiming order: GPTQ before AWQ (both have `qweight`, GPTQ also `g_idx`), the
  * float experts last (every unfused expert `.weight` the quantized formats left).
  */
-const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry) => FormatLinears)[] = [compressedTensorsLinears, gptqLinears, awqLinears, unfusedFloatExperts];
+const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry) => FormatLinears)[] = [
+  compressedTensorsLinears,
+  gptqLinears,
+  awqLinears,
+  unfusedFloatExperts,
+];
 
 export interface QuantizedSources {
   readonly tensors: Map<string, TensorSource>;
@@ -77,7 +82,8 @@ export function quantizedSources(entries: readonly SafetensorsTensor[], read: Re
   }
   for (const [key, g] of experts) {
     const n = g.slices.size;
-    for (let e = 0; e < n; e++) if (!g.slices.has(e)) throw new InputError("QUANTIZED_LINEAR", `${key}: experts 0..${n - 1} expected, expert ${e} missing`, { file: g.file });
+    for (let e = 0; e < n; e++)
+      if (!g.slices.has(e)) throw new InputError("QUANTIZED_LINEAR", `${key}: experts 0..${n - 1} expected, expert ${e} missing`, { file: g.file });
     tensors.set(key, {
       type: GGMLType.F32,
       ne: [g.ne[0], g.ne[1], n],

@@ -29,7 +29,14 @@ function readAt(fd: number, position: number, length: number, file: string): Uin
 }
 
 /** Transposes a [a, b] matrix of 2- or 4-byte elements into [b, a], taking columns [c0, c0+nb) of the source. */
-function transposeElements(Elements: Uint16ArrayConstructor | Uint32ArrayConstructor, src: Uint8Array, a: number, bTotal: number, c0: number, nb: number): Uint8Array {
+function transposeElements(
+  Elements: Uint16ArrayConstructor | Uint32ArrayConstructor,
+  src: Uint8Array,
+  a: number,
+  bTotal: number,
+  c0: number,
+  nb: number,
+): Uint8Array {
   const s = new Elements(src.buffer as ArrayBuffer, src.byteOffset, a * bTotal);
   const d = new Elements(nb * a);
   for (let i = 0; i < a; i++) {

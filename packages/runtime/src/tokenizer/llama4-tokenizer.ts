@@ -75,7 +75,7 @@ export class Llama4Tokenizer {
     let template = typeof cfg.chat_template === "string" ? cfg.chat_template : null;
     const jinjaPath = join(dir, "chat_template.jinja");
     if (!template && existsSync(jinjaPath)) template = readFileSync(jinjaPath, "utf8");
-    const idOf = (s: unknown) => (typeof s === "string" ? (json.added_tokens ?? []).find((t) => t.content === s)?.id ?? json.model.vocab[s] : undefined);
+    const idOf = (s: unknown) => (typeof s === "string" ? ((json.added_tokens ?? []).find((t) => t.content === s)?.id ?? json.model.vocab[s]) : undefined);
     const bosName = typeof cfg.bos_token === "string" ? cfg.bos_token : (cfg.bos_token as { content?: string } | undefined)?.content;
     const bosId = idOf(bosName) ?? null;
     const eos = new Set<number>();
@@ -174,7 +174,7 @@ export class Llama4Tokenizer {
 
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) throw new InputError("NO_CHAT_TEMPLATE", "the tokenizer has no chat template");
-    const name = (v: unknown) => (typeof v === "string" ? v : (v as { content?: string } | undefined)?.content ?? "");
+    const name = (v: unknown) => (typeof v === "string" ? v : ((v as { content?: string } | undefined)?.content ?? ""));
     return this.template.render({
       messages,
       bos_token: this.bosId !== null ? (this.idToSpecial.get(this.bosId) ?? name(this.cfg.bos_token)) : "",

@@ -31,7 +31,8 @@ describe("resize", () => {
 
 describe("decodeImage", () => {
   it("decodes JPEG to RGB of the right size", () => {
-    const w = 20, h = 12;
+    const w = 20,
+      h = 12;
     const data = Buffer.alloc(w * h * 4, 200);
     const bytes = new Uint8Array(jpeg.encode({ data, width: w, height: h }, 95).data);
     const img = decodeImage(bytes);
@@ -47,9 +48,7 @@ describe("decodeImage", () => {
 describe("prompt expansion", () => {
   it("lays out tiles like Llama4Processor._prompt_split_image", () => {
     expect(imagePromptTokens([1, 1], 2)).toBe("<|image_start|><|image|><|patch|><|patch|><|image_end|>");
-    expect(imagePromptTokens([1, 2], 1)).toBe(
-      "<|image_start|><|patch|><|tile_x_separator|><|patch|><|tile_y_separator|><|image|><|patch|><|image_end|>",
-    );
+    expect(imagePromptTokens([1, 2], 1)).toBe("<|image_start|><|patch|><|tile_x_separator|><|patch|><|tile_y_separator|><|image|><|patch|><|image_end|>");
     expect(() => expandImageTokens("no placeholder", [[1, 1]], 4)).toThrow(/0 <\|image\|> placeholders but 1 images/);
   });
 

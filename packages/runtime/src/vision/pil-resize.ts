@@ -79,7 +79,9 @@ export function pilResizeBilinear(src: Uint8Array, w: number, h: number, outW: n
         const xmin = horiz.bounds[xx * 2];
         const n = horiz.bounds[xx * 2 + 1];
         const k = xx * horiz.ksize;
-        let s0 = half, s1 = half, s2 = half;
+        let s0 = half,
+          s1 = half,
+          s2 = half;
         for (let x = 0; x < n; x++) {
           const p = rowIn + (x + xmin) * 3;
           const c = horiz.kk[k + x];
@@ -104,7 +106,9 @@ export function pilResizeBilinear(src: Uint8Array, w: number, h: number, outW: n
     const n = vb[yy * 2 + 1];
     const k = yy * vert.ksize;
     for (let x = 0; x < iw; x++) {
-      let s0 = half, s1 = half, s2 = half;
+      let s0 = half,
+        s1 = half,
+        s2 = half;
       for (let y = 0; y < n; y++) {
         const p = ((y + ymin) * iw + x) * 3;
         const c = vert.kk[k + y];

@@ -67,7 +67,13 @@ function erf(x: number): number {
   const r =
     t *
     Math.exp(
-      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }
@@ -304,7 +310,9 @@ export function loadVisionEncoder(
   const maxPatches = typeof preprocessor?.max_patches === "number" ? preprocessor.max_patches : 16;
   const size = preprocessor?.size as { height?: number; width?: number } | undefined;
   if (size?.height !== undefined && (size.height !== vc.image_size || size.width !== vc.image_size)) {
-    throw new InputError("CONFIG_MISMATCH", `preprocessor size ${size.height}×${size.width} differs from vision image_size ${vc.image_size}`, { file: configPath });
+    throw new InputError("CONFIG_MISMATCH", `preprocessor size ${size.height}×${size.width} differs from vision image_size ${vc.image_size}`, {
+      file: configPath,
+    });
   }
   const cfg: VisionConfig = Object.freeze({
     hiddenSize: vc.hidden_size,
@@ -341,7 +349,11 @@ export function loadVisionEncoderFromMmproj(get: (key: string) => unknown, tenso
     throw new InputError("GGUF_MISSING_KEY", `mmproj has no "${key}"`, { file });
   };
   if (get("general.architecture") !== "clip" || get("clip.projector_type") !== "llama4") {
-    throw new InputError("MMPROJ_UNSUPPORTED", `not a Llama 4 mmproj (architecture ${String(get("general.architecture"))}, projector ${String(get("clip.projector_type"))})`, { file });
+    throw new InputError(
+      "MMPROJ_UNSUPPORTED",
+      `not a Llama 4 mmproj (architecture ${String(get("general.architecture"))}, projector ${String(get("clip.projector_type"))})`,
+      { file },
+    );
   }
   const cfg: VisionConfig = Object.freeze({
     hiddenSize: num("clip.vision.embedding_length"),
