@@ -94,66 +94,41 @@ export function parseFType(s: string): LlamaFType {
 }
 
 export function ftypeDefaultType(f: LlamaFType): GGMLType {
+  // prettier-ignore
   switch (f) {
-    case LlamaFType.ALL_F32:
-      return GGMLType.F32;
-    case LlamaFType.MOSTLY_F16:
-      return GGMLType.F16;
-    case LlamaFType.MOSTLY_BF16:
-      return GGMLType.BF16;
-    case LlamaFType.MOSTLY_Q8_0:
-      return GGMLType.Q8_0;
-    case LlamaFType.MOSTLY_Q4_0:
-      return GGMLType.Q4_0;
-    case LlamaFType.MOSTLY_Q4_1:
-      return GGMLType.Q4_1;
-    case LlamaFType.MOSTLY_Q5_0:
-      return GGMLType.Q5_0;
-    case LlamaFType.MOSTLY_Q5_1:
-      return GGMLType.Q5_1;
-    case LlamaFType.MOSTLY_MXFP4_MOE:
-      return GGMLType.MXFP4;
+    case LlamaFType.ALL_F32: return GGMLType.F32;
+    case LlamaFType.MOSTLY_F16: return GGMLType.F16;
+    case LlamaFType.MOSTLY_BF16: return GGMLType.BF16;
+    case LlamaFType.MOSTLY_Q8_0: return GGMLType.Q8_0;
+    case LlamaFType.MOSTLY_Q4_0: return GGMLType.Q4_0;
+    case LlamaFType.MOSTLY_Q4_1: return GGMLType.Q4_1;
+    case LlamaFType.MOSTLY_Q5_0: return GGMLType.Q5_0;
+    case LlamaFType.MOSTLY_Q5_1: return GGMLType.Q5_1;
+    case LlamaFType.MOSTLY_MXFP4_MOE: return GGMLType.MXFP4;
     case LlamaFType.MOSTLY_Q2_K_S:
-    case LlamaFType.MOSTLY_Q2_K:
-      return GGMLType.Q2_K;
-    case LlamaFType.MOSTLY_IQ3_XS:
-      return GGMLType.IQ3_S;
+    case LlamaFType.MOSTLY_Q2_K: return GGMLType.Q2_K;
+    case LlamaFType.MOSTLY_IQ3_XS: return GGMLType.IQ3_S;
     case LlamaFType.MOSTLY_Q3_K_S:
     case LlamaFType.MOSTLY_Q3_K_M:
-    case LlamaFType.MOSTLY_Q3_K_L:
-      return GGMLType.Q3_K;
+    case LlamaFType.MOSTLY_Q3_K_L: return GGMLType.Q3_K;
     case LlamaFType.MOSTLY_Q4_K_S:
-    case LlamaFType.MOSTLY_Q4_K_M:
-      return GGMLType.Q4_K;
+    case LlamaFType.MOSTLY_Q4_K_M: return GGMLType.Q4_K;
     case LlamaFType.MOSTLY_Q5_K_S:
-    case LlamaFType.MOSTLY_Q5_K_M:
-      return GGMLType.Q5_K;
-    case LlamaFType.MOSTLY_Q6_K:
-      return GGMLType.Q6_K;
-    case LlamaFType.MOSTLY_TQ1_0:
-      return GGMLType.TQ1_0;
-    case LlamaFType.MOSTLY_TQ2_0:
-      return GGMLType.TQ2_0;
-    case LlamaFType.MOSTLY_IQ2_XXS:
-      return GGMLType.IQ2_XXS;
+    case LlamaFType.MOSTLY_Q5_K_M: return GGMLType.Q5_K;
+    case LlamaFType.MOSTLY_Q6_K: return GGMLType.Q6_K;
+    case LlamaFType.MOSTLY_TQ1_0: return GGMLType.TQ1_0;
+    case LlamaFType.MOSTLY_TQ2_0: return GGMLType.TQ2_0;
+    case LlamaFType.MOSTLY_IQ2_XXS: return GGMLType.IQ2_XXS;
     case LlamaFType.MOSTLY_IQ2_XS:
-    case LlamaFType.MOSTLY_IQ2_S:
-      return GGMLType.IQ2_XS;
-    case LlamaFType.MOSTLY_IQ2_M:
-      return GGMLType.IQ2_S;
-    case LlamaFType.MOSTLY_IQ3_XXS:
-      return GGMLType.IQ3_XXS;
-    case LlamaFType.MOSTLY_IQ1_S:
-      return GGMLType.IQ1_S;
-    case LlamaFType.MOSTLY_IQ1_M:
-      return GGMLType.IQ1_M;
-    case LlamaFType.MOSTLY_IQ4_NL:
-      return GGMLType.IQ4_NL;
-    case LlamaFType.MOSTLY_IQ4_XS:
-      return GGMLType.IQ4_XS;
+    case LlamaFType.MOSTLY_IQ2_S: return GGMLType.IQ2_XS;
+    case LlamaFType.MOSTLY_IQ2_M: return GGMLType.IQ2_S;
+    case LlamaFType.MOSTLY_IQ3_XXS: return GGMLType.IQ3_XXS;
+    case LlamaFType.MOSTLY_IQ1_S: return GGMLType.IQ1_S;
+    case LlamaFType.MOSTLY_IQ1_M: return GGMLType.IQ1_M;
+    case LlamaFType.MOSTLY_IQ4_NL: return GGMLType.IQ4_NL;
+    case LlamaFType.MOSTLY_IQ4_XS: return GGMLType.IQ4_XS;
     case LlamaFType.MOSTLY_IQ3_S:
-    case LlamaFType.MOSTLY_IQ3_M:
-      return GGMLType.IQ3_S;
+    case LlamaFType.MOSTLY_IQ3_M: return GGMLType.IQ3_S;
   }
 }
 

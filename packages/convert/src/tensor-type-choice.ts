@@ -300,38 +300,16 @@ export function chooseTensorTypes(tensors: readonly TensorDesc[], model: ModelFa
     const qk = GGML_TYPE_INFO[target].blockSize;
     if (ncols % qk === 0) return target;
     let r: GGMLType;
+    // prettier-ignore
     switch (target) {
-      case GGMLType.Q2_K:
-      case GGMLType.Q3_K:
-      case GGMLType.TQ1_0:
-      case GGMLType.TQ2_0:
-      case GGMLType.Q2_0:
-        r = GGMLType.Q4_0;
-        break;
-      case GGMLType.Q4_K:
-        r = GGMLType.Q5_0;
-        break;
-      case GGMLType.Q5_K:
-        r = GGMLType.Q5_1;
-        break;
-      case GGMLType.Q6_K:
-        r = GGMLType.Q8_0;
-        break;
-      case GGMLType.IQ1_S:
-      case GGMLType.IQ1_M:
-      case GGMLType.IQ2_XXS:
-      case GGMLType.IQ2_XS:
-      case GGMLType.IQ2_S:
-      case GGMLType.IQ3_XXS:
-      case GGMLType.IQ3_S:
-      case GGMLType.IQ4_XS:
-        r = GGMLType.IQ4_NL;
-        break;
+      case GGMLType.Q2_K: case GGMLType.Q3_K: case GGMLType.TQ1_0: case GGMLType.TQ2_0: case GGMLType.Q2_0: r = GGMLType.Q4_0; break;
+      case GGMLType.Q4_K: r = GGMLType.Q5_0; break;
+      case GGMLType.Q5_K: r = GGMLType.Q5_1; break;
+      case GGMLType.Q6_K: r = GGMLType.Q8_0; break;
+      case GGMLType.IQ1_S: case GGMLType.IQ1_M: case GGMLType.IQ2_XXS: case GGMLType.IQ2_XS: case GGMLType.IQ2_S:
+      case GGMLType.IQ3_XXS: case GGMLType.IQ3_S: case GGMLType.IQ4_XS: r = GGMLType.IQ4_NL; break;
       default:
-        if (qk <= 32) {
-          r = target;
-          break;
-        }
+        if (qk <= 32) { r = target; break; }
         throw new Error(`no tensor type fallback is defined for type ${GGML_TYPE_INFO[target].name}`);
     }
     if (ncols % GGML_TYPE_INFO[r].blockSize !== 0) r = GGMLType.F16;
@@ -384,6 +362,7 @@ export function llamaQuantizeOrder<T extends { readonly name: string }>(tensors:
  */
 export function tensorRequiresImatrix(name: string, target: GGMLType, ftype: LlamaFType): boolean {
   if (name === "token_embd.weight" || name === "per_layer_token_embd.weight" || name === "output.weight") return false;
+  // prettier-ignore
   switch (target) {
     case GGMLType.IQ3_XXS:
     case GGMLType.IQ2_XXS:

@@ -27,46 +27,26 @@ export class ByteSink {
     const at = this.reserve(b.length);
     this.buf.set(b, at);
   }
-  u8(v: number): void {
-    const at = this.reserve(1);
-    this.view.setUint8(at, v);
-  }
-  i8(v: number): void {
-    const at = this.reserve(1);
-    this.view.setInt8(at, v);
-  }
-  u16(v: number): void {
-    const at = this.reserve(2);
-    this.view.setUint16(at, v, true);
-  }
-  i16(v: number): void {
-    const at = this.reserve(2);
-    this.view.setInt16(at, v, true);
-  }
-  u32(v: number): void {
-    const at = this.reserve(4);
-    this.view.setUint32(at, v, true);
-  }
-  i32(v: number): void {
-    const at = this.reserve(4);
-    this.view.setInt32(at, v, true);
-  }
-  f32(v: number): void {
-    const at = this.reserve(4);
-    this.view.setFloat32(at, v, true);
-  }
-  f64(v: number): void {
-    const at = this.reserve(8);
-    this.view.setFloat64(at, v, true);
-  }
-  u64(v: bigint): void {
-    const at = this.reserve(8);
-    this.view.setBigUint64(at, v, true);
-  }
-  i64(v: bigint): void {
-    const at = this.reserve(8);
-    this.view.setBigInt64(at, v, true);
-  }
+  // prettier-ignore
+  u8(v: number): void { const at = this.reserve(1); this.view.setUint8(at, v); }
+  // prettier-ignore
+  i8(v: number): void { const at = this.reserve(1); this.view.setInt8(at, v); }
+  // prettier-ignore
+  u16(v: number): void { const at = this.reserve(2); this.view.setUint16(at, v, true); }
+  // prettier-ignore
+  i16(v: number): void { const at = this.reserve(2); this.view.setInt16(at, v, true); }
+  // prettier-ignore
+  u32(v: number): void { const at = this.reserve(4); this.view.setUint32(at, v, true); }
+  // prettier-ignore
+  i32(v: number): void { const at = this.reserve(4); this.view.setInt32(at, v, true); }
+  // prettier-ignore
+  f32(v: number): void { const at = this.reserve(4); this.view.setFloat32(at, v, true); }
+  // prettier-ignore
+  f64(v: number): void { const at = this.reserve(8); this.view.setFloat64(at, v, true); }
+  // prettier-ignore
+  u64(v: bigint): void { const at = this.reserve(8); this.view.setBigUint64(at, v, true); }
+  // prettier-ignore
+  i64(v: bigint): void { const at = this.reserve(8); this.view.setBigInt64(at, v, true); }
   /** u64 byte length + UTF-8 bytes, encoded straight into the buffer (no per-string BigInt or copy). */
   string(s: string): void {
     const maxBytes = s.length * 3; // UTF-16 unit → at most 3 UTF-8 bytes
@@ -100,13 +80,10 @@ function badValue(what: string, type: GGUFValueType, v: unknown): never {
 
 /** Writes one scalar of `type`; validates the JS value's type and range first. */
 function writeScalar(out: ByteSink, type: GGUFValueType, v: GGUFValue, what: string): void {
+  // prettier-ignore
   switch (type) {
-    case GGUFValueType.UINT8:
-    case GGUFValueType.INT8:
-    case GGUFValueType.UINT16:
-    case GGUFValueType.INT16:
-    case GGUFValueType.UINT32:
-    case GGUFValueType.INT32: {
+    case GGUFValueType.UINT8: case GGUFValueType.INT8: case GGUFValueType.UINT16:
+    case GGUFValueType.INT16: case GGUFValueType.UINT32: case GGUFValueType.INT32: {
       const [lo, hi] = INT_RANGE[type]!;
       if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) badValue(what, type, v);
       if (type === GGUFValueType.UINT8) out.u8(v);

@@ -86,42 +86,30 @@ export class GGUFWriter {
     return this.kvs;
   }
 
-  setString(key: string, v: string): void {
-    this.setKV(key, { type: GGUFValueType.STRING, value: v });
-  }
-  setBool(key: string, v: boolean): void {
-    this.setKV(key, { type: GGUFValueType.BOOL, value: v });
-  }
-  setUint8(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.UINT8, value: v });
-  }
-  setInt8(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.INT8, value: v });
-  }
-  setUint16(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.UINT16, value: v });
-  }
-  setInt16(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.INT16, value: v });
-  }
-  setUint32(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.UINT32, value: v });
-  }
-  setInt32(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.INT32, value: v });
-  }
-  setFloat32(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.FLOAT32, value: v });
-  }
-  setFloat64(key: string, v: number): void {
-    this.setKV(key, { type: GGUFValueType.FLOAT64, value: v });
-  }
-  setUint64(key: string, v: bigint | number): void {
-    this.setKV(key, { type: GGUFValueType.UINT64, value: v });
-  }
-  setInt64(key: string, v: bigint | number): void {
-    this.setKV(key, { type: GGUFValueType.INT64, value: v });
-  }
+  // prettier-ignore
+  setString(key: string, v: string): void { this.setKV(key, { type: GGUFValueType.STRING, value: v }); }
+  // prettier-ignore
+  setBool(key: string, v: boolean): void { this.setKV(key, { type: GGUFValueType.BOOL, value: v }); }
+  // prettier-ignore
+  setUint8(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT8, value: v }); }
+  // prettier-ignore
+  setInt8(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT8, value: v }); }
+  // prettier-ignore
+  setUint16(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT16, value: v }); }
+  // prettier-ignore
+  setInt16(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT16, value: v }); }
+  // prettier-ignore
+  setUint32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.UINT32, value: v }); }
+  // prettier-ignore
+  setInt32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.INT32, value: v }); }
+  // prettier-ignore
+  setFloat32(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.FLOAT32, value: v }); }
+  // prettier-ignore
+  setFloat64(key: string, v: number): void { this.setKV(key, { type: GGUFValueType.FLOAT64, value: v }); }
+  // prettier-ignore
+  setUint64(key: string, v: bigint | number): void { this.setKV(key, { type: GGUFValueType.UINT64, value: v }); }
+  // prettier-ignore
+  setInt64(key: string, v: bigint | number): void { this.setKV(key, { type: GGUFValueType.INT64, value: v }); }
   /** A flat array of `elemType` (use setKV with `items` for nested arrays). */
   setArray(key: string, elemType: GGUFValueType, values: GGUFValue[]): void {
     this.setKV(key, { type: GGUFValueType.ARRAY, arrayType: elemType, value: values });

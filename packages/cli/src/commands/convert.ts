@@ -18,19 +18,12 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         default: "f16",
         describe: `f32|f16|bf16|q8_0 write the converter's output; any other file type (${FTYPE_NAMES.filter((n) => !["F32", "F16", "BF16", "Q8_0"].includes(n)).join(", ")}) writes what \`convert --outtype f16\` + \`quantize\` would`,
       })
-      .option("threads", {
-        type: "number",
-        default: availableParallelism(),
-        describe: "worker threads (default: the machine's cores; output bytes do not depend on it)",
-      })
+      .option("threads", { type: "number", default: availableParallelism(), describe: "worker threads (default: the cores; bytes do not depend on it)" })
       .option("pure", { type: "boolean", default: false, describe: "quantized file types: every quantizable tensor at the default type" })
       .option("output-tensor-type", { type: "string", describe: "quantized file types: type for output.weight" })
       .option("token-embedding-type", { type: "string", describe: "quantized file types: type for token_embd.weight" })
       .option("tensor-type", { type: "string", array: true, describe: "quantized file types: PATTERN=TYPE override, repeatable" })
-      .option("expert-errors", {
-        type: "string",
-        describe: "write per-expert quantization RMSE [{layer, expert, tensor, rmse}] to this JSON file (for `moeq gate --expert-errors`)",
-      })
+      .option("expert-errors", { type: "string", describe: "write per-expert RMSE [{layer, expert, tensor, rmse}] as JSON (for `moeq gate --expert-errors`)" })
       .option("imatrix", {
         type: "string",
         describe: "quantized file types: llama.cpp importance matrix (GGUF imatrix, e.g. from `moeq imatrix`, or legacy .dat)",

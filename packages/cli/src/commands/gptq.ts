@@ -25,25 +25,13 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     jsonSummaryOption(
       hfCheckpointToOutput(y, "output folder (built in <output>.partial, renamed when complete)")
         .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
-        .option("rtn", {
-          type: "boolean",
-          default: false,
-          describe: "round-to-nearest on the same format, no calibration (the baseline GPTQ is measured against)",
-        })
+        .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (GPTQ's baseline)" })
         .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
         .option("group-size", { type: "number", default: 128, describe: "input columns per scale/zero group; -1 = one group per row" })
         .option("desc-act", { type: "boolean", default: false, describe: "activation order: quantize columns by decreasing Hessian diagonal" })
-        .option("static-groups", {
-          type: "boolean",
-          default: false,
-          describe: "group scales from the un-updated weights (keeps g_idx monotonic with --desc-act)",
-        })
+        .option("static-groups", { type: "boolean", default: false, describe: "group scales from the un-updated weights (g_idx monotonic with --desc-act)" })
         .option("sym", { type: "boolean", default: false, describe: "symmetric grid (zero fixed at 2^(bits-1); what vLLM's Marlin kernels need)" })
-        .option("damp", {
-          type: "number",
-          default: 0.01,
-          describe: "damping as a fraction of the Hessian's mean diagonal (raised automatically if a Cholesky fails)",
-        })
+        .option("damp", { type: "number", default: 0.01, describe: "damping, a fraction of the Hessian's mean diagonal (raised if a Cholesky fails)" })
         .option("nsamples", { type: "number", default: 128, describe: "calibration windows" })
         .option("seqlen", { type: "number", default: 512, describe: "tokens per calibration window" })
         .option("exclude", { type: "string", array: true, describe: "regular expression on HF module names to keep BF16, repeatable (e.g. 'self_attn')" })

@@ -76,10 +76,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
       .option("message", { type: "string", describe: "commit title" })
       .option("token", { type: "string", describe: "write token (default: HF_TOKEN)" })
       .option("force", { type: "boolean", default: false, describe: "publish even if the folder's quality gate failed" })
-      .option("gate-report", {
-        type: "string",
-        describe: "report.json of moeq gate --report to honour (default: <dir>/report.json when present); missing or broken → exit 2",
-      })
+      .option("gate-report", { type: "string", describe: "moeq gate's report.json to honour (default: <dir>/report.json if present); missing/broken → exit 2" })
       .option("dry-run", { type: "boolean", default: false, describe: "print the model card and file list; upload nothing" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON result" }) as unknown as Argv<PublishArgs>,
   handler: async (argv) => {

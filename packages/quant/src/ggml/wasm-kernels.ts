@@ -24,6 +24,7 @@ interface KernelExports {
 }
 
 /** Types the WebAssembly kernels cover, in both directions (F32 stays a plain copy). */
+// prettier-ignore
 const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.F16,
   GGMLType.BF16,

@@ -189,18 +189,10 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
     else decodeQ3_K(w.data, r * w.rowBytes, nb, row);
     const sq = row.sq;
     for (let t = 0; t < n; t++) {
-      let a0 = 0,
-        a1 = 0,
-        a2 = 0,
-        a3 = 0,
-        a4 = 0,
-        a5 = 0,
-        a6 = 0,
-        a7 = 0;
-      let m0 = 0,
-        m1 = 0,
-        m2 = 0,
-        m3 = 0;
+      // prettier-ignore
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      // prettier-ignore
+      let m0 = 0, m1 = 0, m2 = 0, m3 = 0;
       for (let i = 0; i < nb; i++) {
         const yd = act.d[t * nb + i];
         const d = f(yd * row.d[i]);

@@ -25,22 +25,10 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
     for (let t = 0; t < n; t++) {
       const xo = t * cols;
       // lane i takes inputs i, i+16, …; unrolled so the 16 accumulators stay in registers
-      let a0 = 0,
-        a1 = 0,
-        a2 = 0,
-        a3 = 0,
-        a4 = 0,
-        a5 = 0,
-        a6 = 0,
-        a7 = 0;
-      let a8 = 0,
-        a9 = 0,
-        a10 = 0,
-        a11 = 0,
-        a12 = 0,
-        a13 = 0,
-        a14 = 0,
-        a15 = 0;
+      // prettier-ignore
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      // prettier-ignore
+      let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0;
       for (let i = 0; i < cols; i += 16) {
         const x = xo + i;
         a0 = f(row[i] * inp[x] + a0);

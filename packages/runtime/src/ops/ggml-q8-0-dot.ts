@@ -56,14 +56,8 @@ export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out
       dw[b] = F16_TO_F32[bytes[o] | (bytes[o + 1] << 8)];
     }
     for (let t = 0; t < n; t++) {
-      let a0 = 0,
-        a1 = 0,
-        a2 = 0,
-        a3 = 0,
-        a4 = 0,
-        a5 = 0,
-        a6 = 0,
-        a7 = 0;
+      // prettier-ignore
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
       const xo = t * cols;
       for (let b = 0; b < nb; b++) {
         const s = f(dw[b] * dx[t * nb + b]);

@@ -11,18 +11,8 @@ import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { matmulKQuantExact } from "./ggml-kquant-dot.js";
 import { ggmlMatmul } from "./ggml-matmul.js";
 
-const TYPES = [
-  GGMLType.Q4_0,
-  GGMLType.Q4_1,
-  GGMLType.Q5_0,
-  GGMLType.Q5_1,
-  GGMLType.Q8_0,
-  GGMLType.Q2_K,
-  GGMLType.Q3_K,
-  GGMLType.Q4_K,
-  GGMLType.Q5_K,
-  GGMLType.Q6_K,
-];
+// prettier-ignore
+const TYPES = [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
 
 /** dequant(W) · dequant(quant(x)) in f64: what the integer block dots compute, up to float scaling order. */
 function reference(type: GGMLType, m: ReturnType<typeof makeWeightMatrix>, x: Float32Array, nTok: number): Float64Array {
