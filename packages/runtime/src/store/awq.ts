@@ -15,8 +15,6 @@ export function awqLinears(entries: readonly SafetensorsTensor[], read: ReadEntr
   for (const qw of entries) {
     if (!qw.name.endsWith(".qweight")) continue;
     const module = qw.name.slice(0, -".qweight".length);
-    // GPTQ v1 modules have the same three tensors plus g_idx; store/gptq.ts reads those
-    if (byName.has(`${module}.g_idx`)) continue;
     const qz = byName.get(`${module}.qzeros`);
     const sc = byName.get(`${module}.scales`);
     const bad = (msg: string): never => {
