@@ -36,3 +36,4 @@ export { gptqConvert, type GptqConvertOptions, type GptqLinearReport, type GptqR
 
 // Measured mixtures to a size budget (moeq recipe)
 export * from "./recipe/index.js";
+export { parseShardSpec, shardLabel, assignUnitsToShards, unitsOfShard, WHOLE_JOB, SHARD_ENV, type ShardSpec } from "./shard/shard-spec.js";
