@@ -6,9 +6,9 @@ import { quantize } from "@moeq/quant";
 import { makeWeightMatrix } from "./weight-matrix.js";
 import { matmul } from "./matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { ggmlMatmul } from "./ggml-matmul.js";
+import { ggmlMatmul, ggmlMatmulId } from "./ggml-matmul.js";
 import { rmsNorm, rmsNormGgml } from "./elementwise.js";
-import { ggmlMulMat, ggmlRmsNorm } from "@moeq/test-support/llama-run";
+import { ggmlMulMat, ggmlMulMatId, ggmlRmsNorm } from "@moeq/test-support/llama-run";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 function countDiffs(a: Float32Array, b: Float32Array): number {
@@ -53,6 +53,59 @@ describe("ggmlMatmul for k-quants, F16 and F32", () => {
       expect(countDiffs(ours, ref)).toBe(0);
     });
   }
+});
+
+describe("ggmlMatmul for one activation row (llamafile_sgemm declines n < 2)", () => {
+  it("is bit-identical to ggml_mul_mat for F16 weights (ggml_vec_dot_f16's order, not tinyBLAS's)", () => {
+    const rows = 24,
+      cols = 768;
+    const w = quantize(GGMLType.F16, seeded(rows * cols, 25, 0.05), rows, cols);
+    const m = makeWeightMatrix(GGMLType.F16, cols, rows, w);
+    const xs = seeded(cols, 26, 2);
+    const ref = ggmlMulMat(GGMLType.F16, w, cols, rows, xs, 1);
+    const ours = new Float32Array(rows);
+    ggmlMatmul(m, xs, 1, ours);
+    expect(countDiffs(ours, ref)).toBe(0);
+    // the same row twice goes through tinyBLAS, which sums in another order
+    const twice = new Float32Array(2 * cols);
+    twice.set(xs);
+    twice.set(xs, cols);
+    const tiny = new Float32Array(2 * rows);
+    ggmlMatmul(m, twice, 2, tiny);
+    expect(countDiffs(tiny.subarray(0, rows), ref)).toBeGreaterThan(0);
+  });
+});
+
+describe("ggmlMatmulId (the routed experts' MUL_MAT_ID)", () => {
+  // 1000 columns: 15 steps of 64 and 40 leftovers; 768: no leftovers
+  for (const cols of [1000, 768]) {
+    it(`is bit-identical to ggml_mul_mat_id for F16 experts (${cols} columns), which MUL_MAT's tinyBLAS order is not`, () => {
+      const rows = 24,
+        nTok = 5;
+      const w = quantize(GGMLType.F16, seeded(rows * cols, 21, 0.05), rows, cols);
+      const xs = seeded(nTok * cols, 22, 2);
+      const ref = ggmlMulMatId(GGMLType.F16, w, cols, rows, xs, nTok);
+      const m = makeWeightMatrix(GGMLType.F16, cols, rows, w);
+      const ours = new Float32Array(nTok * rows);
+      ggmlMatmulId(m, xs, nTok, ours);
+      expect(countDiffs(ours, ref)).toBe(0);
+      if (cols % 16 === 0) {
+        const dense = new Float32Array(nTok * rows);
+        ggmlMatmul(m, xs, nTok, dense);
+        expect(countDiffs(dense, ref)).toBeGreaterThan(0);
+      }
+    });
+  }
+  it("is ggml_mul_mat_id for Q8_0 experts too (the integer kernel is vec_dot's order)", () => {
+    const rows = 16,
+      cols = 512,
+      nTok = 3;
+    const w = quantize(GGMLType.Q8_0, seeded(rows * cols, 23, 0.05), rows, cols);
+    const xs = seeded(nTok * cols, 24, 2);
+    const ours = new Float32Array(nTok * rows);
+    ggmlMatmulId(makeWeightMatrix(GGMLType.Q8_0, cols, rows, w), xs, nTok, ours);
+    expect(countDiffs(ours, ggmlMulMatId(GGMLType.Q8_0, w, cols, rows, xs, nTok))).toBe(0);
+  });
 });
 
 describe("rmsNormGgml", () => {

@@ -12,62 +12,101 @@ import { hasExactKQuantDot, matmulKQuantExact } from "./ggml-kquant-dot.js";
 import { intMatmul, intMatmulIsExact } from "./int-matmul.js";
 import { wasmHost } from "./wasm-host.js";
 
+const f = Math.fround;
+
+/**
+ * GCC's `_mm512_reduce_add_ps` of the 16 lanes v[o..o+15]: 256-bit halves, then 128-bit halves, then (l0+l2)+(l1+l3),
+ * each step an f32 add.
+ */
+function reduceAdd16(v: Float32Array, o: number): number {
+  const b0 = f(f(v[o] + v[o + 8]) + f(v[o + 4] + v[o + 12])),
+    b1 = f(f(v[o + 1] + v[o + 9]) + f(v[o + 5] + v[o + 13])),
+    b2 = f(f(v[o + 2] + v[o + 10]) + f(v[o + 6] + v[o + 14])),
+    b3 = f(f(v[o + 3] + v[o + 11]) + f(v[o + 7] + v[o + 15]));
+  return f(f(b0 + b2) + f(b1 + b3));
+}
+
 /**
  * F32 × F32 and F16 × F16 (activations rounded to f16 first) as llamafile's tinyBLAS (AVX-512): 16 f32 lanes over
  * the inputs (index mod 16), fused multiply-add chains, then `_mm512_reduce_add_ps`.
  */
 function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32Array): void {
-  const f = Math.fround;
   const { rows, cols } = w;
   const row = new Float32Array(cols);
+  const lanes = new Float32Array(16);
   for (let r = 0; r < rows; r++) {
     decodeRow(w, r, row);
     for (let t = 0; t < n; t++) {
       const xo = t * cols;
-      // lane i takes inputs i, i+16, …; unrolled so the 16 accumulators stay in registers
-      // prettier-ignore
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-      // prettier-ignore
-      let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0;
-      for (let i = 0; i < cols; i += 16) {
-        const x = xo + i;
-        a0 = f(row[i] * inp[x] + a0);
-        a1 = f(row[i + 1] * inp[x + 1] + a1);
-        a2 = f(row[i + 2] * inp[x + 2] + a2);
-        a3 = f(row[i + 3] * inp[x + 3] + a3);
-        a4 = f(row[i + 4] * inp[x + 4] + a4);
-        a5 = f(row[i + 5] * inp[x + 5] + a5);
-        a6 = f(row[i + 6] * inp[x + 6] + a6);
-        a7 = f(row[i + 7] * inp[x + 7] + a7);
-        a8 = f(row[i + 8] * inp[x + 8] + a8);
-        a9 = f(row[i + 9] * inp[x + 9] + a9);
-        a10 = f(row[i + 10] * inp[x + 10] + a10);
-        a11 = f(row[i + 11] * inp[x + 11] + a11);
-        a12 = f(row[i + 12] * inp[x + 12] + a12);
-        a13 = f(row[i + 13] * inp[x + 13] + a13);
-        a14 = f(row[i + 14] * inp[x + 14] + a14);
-        a15 = f(row[i + 15] * inp[x + 15] + a15);
+      // lane p takes inputs p, p+16, …
+      for (let p = 0; p < 16; p++) {
+        let a = 0;
+        for (let i = p; i < cols; i += 16) a = f(row[i] * inp[xo + i] + a);
+        lanes[p] = a;
       }
-      // _mm512_reduce_add_ps (GCC): 256-bit halves, 128-bit halves, then (l0+l2)+(l1+l3)
-      const b0 = f(f(a0 + a8) + f(a4 + a12)),
-        b1 = f(f(a1 + a9) + f(a5 + a13)),
-        b2 = f(f(a2 + a10) + f(a6 + a14)),
-        b3 = f(f(a3 + a11) + f(a7 + a15));
-      out[t * rows + r] = f(f(b0 + b2) + f(b1 + b3));
+      out[t * rows + r] = reduceAdd16(lanes, 0);
+    }
+  }
+}
+
+/**
+ * F16 × F16 (activations rounded to f16 first) as `ggml_vec_dot_f16` (ggml-cpu/vec.cpp) compiled for AVX-512F without
+ * AVX512-FP16 (simd-mappings.h: GGML_F16_STEP 64, GGML_F16_EPR 16, `GGML_F32Cx16`): the kernel of MUL_MAT_ID (the
+ * routed experts) and of MUL_MAT wherever tinyBLAS declines. Four 16-lane f32 accumulators, the element at i < np
+ * (np = n rounded down to 64) going to accumulator (i mod 64) / 16, lane i mod 16, by `_mm512_fmadd_ps`; reduced as
+ * `GGML_F32Cx16_REDUCE`: (s0 + s2) + (s1 + s3) lane-wise, then `_mm512_reduce_add_ps`; that sum is widened to double
+ * and the leftovers i ≥ np are added in double, each product f32(x)·f32(y); the double is stored as f32.
+ *
+ * Each FMA is f(w·x + acc) in doubles, which is exactly `fmaf`: w·x of two f16 values has at most 22 significant bits,
+ * so it is itself an f32 number, and the double sum of two f32 numbers rounded to f32 is the correctly rounded f32 sum
+ * (double rounding is innocuous for + when 53 ≥ 2·24 + 1).
+ */
+function matmulVecDotF16(w: WeightMatrix, inp: Float32Array, n: number, out: Float32Array): void {
+  const { rows, cols } = w;
+  const np = cols & ~63;
+  const row = new Float32Array(cols);
+  const acc = new Float32Array(64); // accumulator j lane l at 16·j + l
+  for (let r = 0; r < rows; r++) {
+    decodeRow(w, r, row);
+    for (let t = 0; t < n; t++) {
+      const xo = t * cols;
+      for (let p = 0; p < 64; p++) {
+        let a = 0;
+        for (let i = p; i < np; i += 64) a = f(row[i] * inp[xo + i] + a);
+        acc[p] = a;
+      }
+      for (let l = 0; l < 16; l++) acc[l] = f(f(acc[l] + acc[32 + l]) + f(acc[16 + l] + acc[48 + l]));
+      let sum = reduceAdd16(acc, 0);
+      for (let i = np; i < cols; i++) sum += row[i] * inp[xo + i];
+      out[t * rows + r] = sum;
     }
   }
 }
 
 /**
  * llama.cpp's CPU matmul bit for bit. Q8_0/Q2_K/Q3_K/Q4_K/Q6_K run the WASM integer kernel (same lane order, split
- * over `threads`; the scalar emulations below are its reference and the fallback without WebAssembly).
+ * over `threads`; the scalar emulations below are its reference and the fallback without WebAssembly). F16 goes to
+ * tinyBLAS as in `ggml_compute_forward_mul_mat`, except where `llamafile_sgemm` declines — one activation row
+ * (`n < 2`, "only enable sgemm for prompt processing") or a row length that is not a multiple of 16 — and
+ * `ggml_vec_dot_f16` computes each output.
  */
 export function ggmlMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
   const host = wasmHost();
   if (host && intMatmulIsExact(w.type) && intMatmul(host, w, x, n, out, threads, true)) return;
   if (w.type === GGMLType.F32 && w.cols % 16 === 0) matmulTiny(w, x, n, out);
-  else if (w.type === GGMLType.F16 && w.cols % 16 === 0) matmulTiny(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
+  else if (w.type === GGMLType.F16 && w.cols % 16 === 0 && n >= 2) matmulTiny(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
+  else if (w.type === GGMLType.F16) matmulVecDotF16(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
   else if (w.type === GGMLType.Q8_0 && w.cols % 32 === 0) matmulQ8_0Exact(w, x, n, out);
   else if (hasExactKQuantDot(w.type) && w.cols % 256 === 0) matmulKQuantExact(w, x, n, out);
   else matmul(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
+}
+
+/**
+ * llama.cpp's CPU MUL_MAT_ID (ggml-cpu.c `ggml_compute_forward_mul_mat_id`) for one expert's rows, bit for bit: every
+ * output is one `vec_dot` of the weight type (no tinyBLAS), so F16 experts take `ggml_vec_dot_f16`'s order; the integer
+ * kernels of Q8_0 and the k-quants are the vec_dot order already.
+ */
+export function ggmlMatmulId(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
+  if (w.type === GGMLType.F16) matmulVecDotF16(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
+  else ggmlMatmul(w, x, n, out, threads);
 }
