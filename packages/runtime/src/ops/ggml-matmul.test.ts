@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { quantize } from "@moeq/quant";
-import { makeWeightMatrix } from "./weight-matrix.js";
+import { makeWeightMatrix, type WeightMatrix } from "./weight-matrix.js";
 import { matmul } from "./matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 import { ggmlMatmul, ggmlMatmulId } from "./ggml-matmul.js";
@@ -55,17 +55,26 @@ describe("ggmlMatmul for k-quants, F16 and F32", () => {
   }
 });
 
+type Kernel = (w: WeightMatrix, x: Float32Array, n: number, out: Float32Array) => void;
+type Oracle = typeof ggmlMulMat;
+
+/** A seeded `type` weight [rows × cols] and nTok activation rows, multiplied by libggml (`oracle`) and by `kernel`. */
+function vsGgml(type: GGMLType, rows: number, cols: number, nTok: number, seed: number, oracle: Oracle, kernel: Kernel) {
+  const w = quantize(type, seeded(rows * cols, seed, 0.05), rows, cols);
+  const m = makeWeightMatrix(type, cols, rows, w);
+  const xs = seeded(nTok * cols, seed + 1, 2);
+  const ref = oracle(type, w, cols, rows, xs, nTok);
+  const ours = new Float32Array(nTok * rows);
+  kernel(m, xs, nTok, ours);
+  return { m, xs, ref, diffs: countDiffs(ours, ref) };
+}
+
 describe("ggmlMatmul for one activation row (llamafile_sgemm declines n < 2)", () => {
   it("is bit-identical to ggml_mul_mat for F16 weights (ggml_vec_dot_f16's order, not tinyBLAS's)", () => {
     const rows = 24,
       cols = 768;
-    const w = quantize(GGMLType.F16, seeded(rows * cols, 25, 0.05), rows, cols);
-    const m = makeWeightMatrix(GGMLType.F16, cols, rows, w);
-    const xs = seeded(cols, 26, 2);
-    const ref = ggmlMulMat(GGMLType.F16, w, cols, rows, xs, 1);
-    const ours = new Float32Array(rows);
-    ggmlMatmul(m, xs, 1, ours);
-    expect(countDiffs(ours, ref)).toBe(0);
+    const { m, xs, ref, diffs } = vsGgml(GGMLType.F16, rows, cols, 1, 25, ggmlMulMat, ggmlMatmul);
+    expect(diffs).toBe(0);
     // the same row twice goes through tinyBLAS, which sums in another order
     const twice = new Float32Array(2 * cols);
     twice.set(xs);
@@ -80,31 +89,13 @@ describe("ggmlMatmulId (the routed experts' MUL_MAT_ID)", () => {
   // 1000 columns: 15 steps of 64 and 40 leftovers; 768: no leftovers
   for (const cols of [1000, 768]) {
     it(`is bit-identical to ggml_mul_mat_id for F16 experts (${cols} columns), which MUL_MAT's tinyBLAS order is not`, () => {
-      const rows = 24,
-        nTok = 5;
-      const w = quantize(GGMLType.F16, seeded(rows * cols, 21, 0.05), rows, cols);
-      const xs = seeded(nTok * cols, 22, 2);
-      const ref = ggmlMulMatId(GGMLType.F16, w, cols, rows, xs, nTok);
-      const m = makeWeightMatrix(GGMLType.F16, cols, rows, w);
-      const ours = new Float32Array(nTok * rows);
-      ggmlMatmulId(m, xs, nTok, ours);
-      expect(countDiffs(ours, ref)).toBe(0);
-      if (cols % 16 === 0) {
-        const dense = new Float32Array(nTok * rows);
-        ggmlMatmul(m, xs, nTok, dense);
-        expect(countDiffs(dense, ref)).toBeGreaterThan(0);
-      }
+      const { diffs, ref } = vsGgml(GGMLType.F16, 24, cols, 5, 21, ggmlMulMatId, ggmlMatmulId);
+      expect(diffs).toBe(0);
+      if (cols % 16 === 0) expect(vsGgml(GGMLType.F16, 24, cols, 5, 21, () => ref, ggmlMatmul).diffs).toBeGreaterThan(0);
     });
   }
   it("is ggml_mul_mat_id for Q8_0 experts too (the integer kernel is vec_dot's order)", () => {
-    const rows = 16,
-      cols = 512,
-      nTok = 3;
-    const w = quantize(GGMLType.Q8_0, seeded(rows * cols, 23, 0.05), rows, cols);
-    const xs = seeded(nTok * cols, 24, 2);
-    const ours = new Float32Array(nTok * rows);
-    ggmlMatmulId(makeWeightMatrix(GGMLType.Q8_0, cols, rows, w), xs, nTok, ours);
-    expect(countDiffs(ours, ggmlMulMatId(GGMLType.Q8_0, w, cols, rows, xs, nTok))).toBe(0);
+    expect(vsGgml(GGMLType.Q8_0, 16, 512, 3, 23, ggmlMulMatId, ggmlMatmulId).diffs).toBe(0);
   });
 });
 
