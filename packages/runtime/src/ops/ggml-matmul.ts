@@ -27,6 +27,52 @@ function reduceAdd16(v: Float32Array, o: number): number {
 }
 
 /**
+ * 16 fused multiply-add chains (AVX-512 lanes): lane l accumulates row[i + l]·inp[xo + i + l] for i = start,
+ * start + step, … < end, in f32 from 0; the lanes go to lanes[o..o+15]. Unrolled so the accumulators stay in registers.
+ */
+function fmaLanes16(row: Float32Array, inp: Float32Array, xo: number, start: number, end: number, step: number, lanes: Float32Array, o: number): void {
+  // prettier-ignore
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+  // prettier-ignore
+  let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0;
+  for (let i = start; i < end; i += step) {
+    const x = xo + i;
+    a0 = f(row[i] * inp[x] + a0);
+    a1 = f(row[i + 1] * inp[x + 1] + a1);
+    a2 = f(row[i + 2] * inp[x + 2] + a2);
+    a3 = f(row[i + 3] * inp[x + 3] + a3);
+    a4 = f(row[i + 4] * inp[x + 4] + a4);
+    a5 = f(row[i + 5] * inp[x + 5] + a5);
+    a6 = f(row[i + 6] * inp[x + 6] + a6);
+    a7 = f(row[i + 7] * inp[x + 7] + a7);
+    a8 = f(row[i + 8] * inp[x + 8] + a8);
+    a9 = f(row[i + 9] * inp[x + 9] + a9);
+    a10 = f(row[i + 10] * inp[x + 10] + a10);
+    a11 = f(row[i + 11] * inp[x + 11] + a11);
+    a12 = f(row[i + 12] * inp[x + 12] + a12);
+    a13 = f(row[i + 13] * inp[x + 13] + a13);
+    a14 = f(row[i + 14] * inp[x + 14] + a14);
+    a15 = f(row[i + 15] * inp[x + 15] + a15);
+  }
+  lanes[o] = a0;
+  lanes[o + 1] = a1;
+  lanes[o + 2] = a2;
+  lanes[o + 3] = a3;
+  lanes[o + 4] = a4;
+  lanes[o + 5] = a5;
+  lanes[o + 6] = a6;
+  lanes[o + 7] = a7;
+  lanes[o + 8] = a8;
+  lanes[o + 9] = a9;
+  lanes[o + 10] = a10;
+  lanes[o + 11] = a11;
+  lanes[o + 12] = a12;
+  lanes[o + 13] = a13;
+  lanes[o + 14] = a14;
+  lanes[o + 15] = a15;
+}
+
+/**
  * F32 × F32 and F16 × F16 (activations rounded to f16 first) as llamafile's tinyBLAS (AVX-512): 16 f32 lanes over
  * the inputs (index mod 16), fused multiply-add chains, then `_mm512_reduce_add_ps`.
  */
@@ -37,13 +83,7 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
   for (let r = 0; r < rows; r++) {
     decodeRow(w, r, row);
     for (let t = 0; t < n; t++) {
-      const xo = t * cols;
-      // lane p takes inputs p, p+16, …
-      for (let p = 0; p < 16; p++) {
-        let a = 0;
-        for (let i = p; i < cols; i += 16) a = f(row[i] * inp[xo + i] + a);
-        lanes[p] = a;
-      }
+      fmaLanes16(row, inp, t * cols, 0, cols, 16, lanes, 0);
       out[t * rows + r] = reduceAdd16(lanes, 0);
     }
   }
@@ -70,11 +110,7 @@ function matmulVecDotF16(w: WeightMatrix, inp: Float32Array, n: number, out: Flo
     decodeRow(w, r, row);
     for (let t = 0; t < n; t++) {
       const xo = t * cols;
-      for (let p = 0; p < 64; p++) {
-        let a = 0;
-        for (let i = p; i < np; i += 64) a = f(row[i] * inp[xo + i] + a);
-        acc[p] = a;
-      }
+      for (let j = 0; j < 4; j++) fmaLanes16(row, inp, xo, 16 * j, np, 64, acc, 16 * j);
       for (let l = 0; l < 16; l++) acc[l] = f(f(acc[l] + acc[32 + l]) + f(acc[16 + l] + acc[48 + l]));
       let sum = reduceAdd16(acc, 0);
       for (let i = np; i < cols; i++) sum += row[i] * inp[xo + i];
