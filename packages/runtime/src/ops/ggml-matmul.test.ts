@@ -70,19 +70,24 @@ function vsGgml(type: GGMLType, rows: number, cols: number, nTok: number, seed: 
 }
 
 describe("ggmlMatmul for one activation row (llamafile_sgemm declines n < 2)", () => {
-  it("is bit-identical to ggml_mul_mat for F16 weights (ggml_vec_dot_f16's order, not tinyBLAS's)", () => {
-    const rows = 24,
-      cols = 768;
-    const { m, xs, ref, diffs } = vsGgml(GGMLType.F16, rows, cols, 1, 25, ggmlMulMat, ggmlMatmul);
-    expect(diffs).toBe(0);
-    // the same row twice goes through tinyBLAS, which sums in another order
-    const twice = new Float32Array(2 * cols);
-    twice.set(xs);
-    twice.set(xs, cols);
-    const tiny = new Float32Array(2 * rows);
-    ggmlMatmul(m, twice, 2, tiny);
-    expect(countDiffs(tiny.subarray(0, rows), ref)).toBeGreaterThan(0);
-  });
+  for (const type of [GGMLType.F16, GGMLType.F32]) {
+    it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights (ggml_vec_dot's order, not tinyBLAS's)`, () => {
+      const rows = 24,
+        cols = 768;
+      const { m, xs, ref, diffs } = vsGgml(type, rows, cols, 1, 25, ggmlMulMat, ggmlMatmul);
+      expect(diffs).toBe(0);
+      // the same row twice goes through tinyBLAS, which sums in another order
+      const twice = new Float32Array(2 * cols);
+      twice.set(xs);
+      twice.set(xs, cols);
+      const tiny = new Float32Array(2 * rows);
+      ggmlMatmul(m, twice, 2, tiny);
+      expect(countDiffs(tiny.subarray(0, rows), ref)).toBeGreaterThan(0);
+    });
+    it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights whose rows leave leftovers (1000 = 15·64 + 40)`, () => {
+      expect(vsGgml(type, 24, 1000, 1, 27, ggmlMulMat, ggmlMatmul).diffs).toBe(0);
+    });
+  }
 });
 
 describe("ggmlMatmulId (the routed experts' MUL_MAT_ID)", () => {
@@ -94,6 +99,9 @@ describe("ggmlMatmulId (the routed experts' MUL_MAT_ID)", () => {
       if (cols % 16 === 0) expect(vsGgml(GGMLType.F16, 24, cols, 5, 21, () => ref, ggmlMatmul).diffs).toBeGreaterThan(0);
     });
   }
+  it("is bit-identical to ggml_mul_mat_id for F32 experts (ggml_vec_dot_f32, 1000 columns)", () => {
+    expect(vsGgml(GGMLType.F32, 24, 1000, 5, 29, ggmlMulMatId, ggmlMatmulId).diffs).toBe(0);
+  });
   it("is ggml_mul_mat_id for Q8_0 experts too (the integer kernel is vec_dot's order)", () => {
     expect(vsGgml(GGMLType.Q8_0, 16, 512, 3, 23, ggmlMulMatId, ggmlMatmulId).diffs).toBe(0);
   });

@@ -11,6 +11,7 @@ import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { hasExactKQuantDot, matmulKQuantExact } from "./ggml-kquant-dot.js";
 import { intMatmul, intMatmulIsExact } from "./int-matmul.js";
 import { wasmHost } from "./wasm-host.js";
+import { fmaf } from "./fmaf.js";
 
 const f = Math.fround;
 
@@ -72,6 +73,15 @@ function fmaLanes16(row: Float32Array, inp: Float32Array, xo: number, start: num
   lanes[o + 15] = a15;
 }
 
+/** `fmaLanes16` for f32 × f32 products, which a double does not round the way one `fmaf` does: through `fmaf`. */
+function fmaLanes16F32(row: Float32Array, inp: Float32Array, xo: number, start: number, end: number, step: number, lanes: Float32Array, o: number): void {
+  for (let l = 0; l < 16; l++) {
+    let a = 0;
+    for (let i = start + l; i < end; i += step) a = fmaf(row[i], inp[xo + i], a);
+    lanes[o + l] = a;
+  }
+}
+
 /**
  * F32 × F32 and F16 × F16 (activations rounded to f16 first) as llamafile's tinyBLAS (AVX-512): 16 f32 lanes over
  * the inputs (index mod 16), fused multiply-add chains, then `_mm512_reduce_add_ps`.
@@ -80,29 +90,34 @@ function matmulTiny(w: WeightMatrix, inp: Float32Array, n: number, out: Float32A
   const { rows, cols } = w;
   const row = new Float32Array(cols);
   const lanes = new Float32Array(16);
+  const fmaLanes = w.type === GGMLType.F32 ? fmaLanes16F32 : fmaLanes16;
   for (let r = 0; r < rows; r++) {
     decodeRow(w, r, row);
     for (let t = 0; t < n; t++) {
-      fmaLanes16(row, inp, t * cols, 0, cols, 16, lanes, 0);
+      fmaLanes(row, inp, t * cols, 0, cols, 16, lanes, 0);
       out[t * rows + r] = reduceAdd16(lanes, 0);
     }
   }
 }
 
 /**
- * F16 × F16 (activations rounded to f16 first) as `ggml_vec_dot_f16` (ggml-cpu/vec.cpp) compiled for AVX-512F without
- * AVX512-FP16 (simd-mappings.h: GGML_F16_STEP 64, GGML_F16_EPR 16, `GGML_F32Cx16`): the kernel of MUL_MAT_ID (the
- * routed experts) and of MUL_MAT wherever tinyBLAS declines. Four 16-lane f32 accumulators, the element at i < np
- * (np = n rounded down to 64) going to accumulator (i mod 64) / 16, lane i mod 16, by `_mm512_fmadd_ps`; reduced as
- * `GGML_F32Cx16_REDUCE`: (s0 + s2) + (s1 + s3) lane-wise, then `_mm512_reduce_add_ps`; that sum is widened to double
- * and the leftovers i ≥ np are added in double, each product f32(x)·f32(y); the double is stored as f32.
+ * F16 × F16 (activations rounded to f16 first) as `ggml_vec_dot_f16`, and F32 × F32 as `ggml_vec_dot_f32`
+ * (ggml-cpu/vec.cpp), compiled for AVX-512F without AVX512-FP16 (simd-mappings.h: STEP 64, EPR 16, `GGML_F32Cx16` /
+ * `GGML_F32x16`): the kernels of MUL_MAT_ID (the routed experts) and of MUL_MAT wherever tinyBLAS declines. Four
+ * 16-lane f32 accumulators, the element at i < np (np = n rounded down to 64) going to accumulator (i mod 64) / 16,
+ * lane i mod 16, by `_mm512_fmadd_ps`; reduced as `GGML_F32x16_REDUCE`: (s0 + s2) + (s1 + s3) lane-wise, then
+ * `_mm512_reduce_add_ps`. F16: that sum is widened to double, the leftovers i ≥ np are added in double (each product
+ * f32(x)·f32(y), exact) and the double is stored as f32. F32: the sum stays f32 and each leftover product is rounded
+ * to f32 and added in f32.
  *
- * Each FMA is f(w·x + acc) in doubles, which is exactly `fmaf`: w·x of two f16 values has at most 22 significant bits,
- * so it is itself an f32 number, and the double sum of two f32 numbers rounded to f32 is the correctly rounded f32 sum
- * (double rounding is innocuous for + when 53 ≥ 2·24 + 1).
+ * For F16 each FMA is f(w·x + acc) in doubles, which is exactly `fmaf`: w·x of two f16 values has at most 22
+ * significant bits, so it is itself an f32 number, and the double sum of two f32 numbers rounded to f32 is the
+ * correctly rounded f32 sum (double rounding is innocuous for + when 53 ≥ 2·24 + 1). F32 products go through `fmaf`.
  */
-function matmulVecDotF16(w: WeightMatrix, inp: Float32Array, n: number, out: Float32Array): void {
+function matmulVecDot(w: WeightMatrix, inp: Float32Array, n: number, out: Float32Array): void {
   const { rows, cols } = w;
+  const isF32 = w.type === GGMLType.F32;
+  const fmaLanes = isF32 ? fmaLanes16F32 : fmaLanes16;
   const np = cols & ~63;
   const row = new Float32Array(cols);
   const acc = new Float32Array(64); // accumulator j lane l at 16·j + l
@@ -110,10 +125,11 @@ function matmulVecDotF16(w: WeightMatrix, inp: Float32Array, n: number, out: Flo
     decodeRow(w, r, row);
     for (let t = 0; t < n; t++) {
       const xo = t * cols;
-      for (let j = 0; j < 4; j++) fmaLanes16(row, inp, xo, 16 * j, np, 64, acc, 16 * j);
+      for (let j = 0; j < 4; j++) fmaLanes(row, inp, xo, 16 * j, np, 64, acc, 16 * j);
       for (let l = 0; l < 16; l++) acc[l] = f(f(acc[l] + acc[32 + l]) + f(acc[16 + l] + acc[48 + l]));
       let sum = reduceAdd16(acc, 0);
-      for (let i = np; i < cols; i++) sum += row[i] * inp[xo + i];
+      if (isF32) for (let i = np; i < cols; i++) sum = f(sum + f(row[i] * inp[xo + i]));
+      else for (let i = np; i < cols; i++) sum += row[i] * inp[xo + i];
       out[t * rows + r] = sum;
     }
   }
@@ -121,28 +137,29 @@ function matmulVecDotF16(w: WeightMatrix, inp: Float32Array, n: number, out: Flo
 
 /**
  * llama.cpp's CPU matmul bit for bit. Q8_0/Q2_K/Q3_K/Q4_K/Q6_K run the WASM integer kernel (same lane order, split
- * over `threads`; the scalar emulations below are its reference and the fallback without WebAssembly). F16 goes to
- * tinyBLAS as in `ggml_compute_forward_mul_mat`, except where `llamafile_sgemm` declines — one activation row
+ * over `threads`; the scalar emulations below are its reference and the fallback without WebAssembly). F16 and F32
+ * go to tinyBLAS as in `ggml_compute_forward_mul_mat`, except where `llamafile_sgemm` declines — one activation row
  * (`n < 2`, "only enable sgemm for prompt processing") or a row length that is not a multiple of 16 — and
- * `ggml_vec_dot_f16` computes each output.
+ * `ggml_vec_dot_f16` / `ggml_vec_dot_f32` compute each output.
  */
 export function ggmlMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
   const host = wasmHost();
   if (host && intMatmulIsExact(w.type) && intMatmul(host, w, x, n, out, threads, true)) return;
-  if (w.type === GGMLType.F32 && w.cols % 16 === 0) matmulTiny(w, x, n, out);
-  else if (w.type === GGMLType.F16 && w.cols % 16 === 0 && n >= 2) matmulTiny(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
-  else if (w.type === GGMLType.F16) matmulVecDotF16(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
-  else if (w.type === GGMLType.Q8_0 && w.cols % 32 === 0) matmulQ8_0Exact(w, x, n, out);
+  if (w.type === GGMLType.F32 || w.type === GGMLType.F16) {
+    const inp = ggmlActivationsFor(w.type, x, n, w.cols);
+    if (w.cols % 16 === 0 && n >= 2) matmulTiny(w, inp, n, out);
+    else matmulVecDot(w, inp, n, out);
+  } else if (w.type === GGMLType.Q8_0 && w.cols % 32 === 0) matmulQ8_0Exact(w, x, n, out);
   else if (hasExactKQuantDot(w.type) && w.cols % 256 === 0) matmulKQuantExact(w, x, n, out);
   else matmul(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
 }
 
 /**
  * llama.cpp's CPU MUL_MAT_ID (ggml-cpu.c `ggml_compute_forward_mul_mat_id`) for one expert's rows, bit for bit: every
- * output is one `vec_dot` of the weight type (no tinyBLAS), so F16 experts take `ggml_vec_dot_f16`'s order; the integer
+ * output is one `vec_dot` of the weight type (no tinyBLAS), so F16/F32 experts take `ggml_vec_dot_f16/f32`'s order; the integer
  * kernels of Q8_0 and the k-quants are the vec_dot order already.
  */
 export function ggmlMatmulId(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array, threads = 1): void {
-  if (w.type === GGMLType.F16) matmulVecDotF16(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
+  if (w.type === GGMLType.F16 || w.type === GGMLType.F32) matmulVecDot(w, ggmlActivationsFor(w.type, x, n, w.cols), n, out);
   else ggmlMatmul(w, x, n, out, threads);
 }
