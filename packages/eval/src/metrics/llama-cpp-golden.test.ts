@@ -1,6 +1,7 @@
 // Golden check against llama.cpp's own llama-perplexity (built from the llama.cpp source node-llama-cpp 3.21.1 ships, by
-// test-support/build-llama-tools.sh). Both golden files are rebuilt by `bash scripts/rebuild-goldens.sh` (`--check`: confirm
-// the committed ones), which runs, with tiny.gguf = writeTinyLlamaGguf({seed: 3}) and corpus.txt = fakeCorpus(3000),
+// test-support/build-llama-tools.sh). Both golden files are rebuilt by `bash scripts/rebuild-goldens.sh` (and the first
+// test below rebuilds them and compares; test-support/llama-goldens.ts), which runs, with
+// tiny.gguf = writeTinyLlamaGguf({seed: 3}) and corpus.txt = fakeCorpus(3000),
 //   llama-perplexity -m tiny.gguf -f corpus.txt -c 64 --chunks 4 -t 2 --kl-divergence-base testdata/tiny-llama-seed3-c64.kld
 //   llama-perplexity -m tiny-noisy.gguf (seed 3, noise 0.3) --kl-divergence-base … --kl-divergence -c 64 -t 2
 // and keeps the first run's "Final estimate" line and the second's printed report in testdata/tiny-llama-seed3-c64.txt:
@@ -14,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EvalModel } from "../model.js";
 import { writeTinyLlamaGguf } from "@moeq/test-support/tiny-gguf";
 import { fakeCorpus } from "@moeq/test-support/fake-model";
+import { buildPerplexityGoldens, GOLDEN_DIR } from "@moeq/test-support/llama-goldens";
+import { llamaToolsBin } from "@moeq/test-support/llama-tools";
 import { openEvalModel } from "../engines/index.js";
 import { perplexity } from "./perplexity.js";
 import { formatKld, klDivergence } from "./kld.js";
@@ -46,17 +49,24 @@ let base: EvalModel;
 let noisy: EvalModel;
 
 beforeAll(async () => {
+  llamaToolsBin(); // builds llama.cpp's tools once (cached by commit)
   writeTinyLlamaGguf(join(dir, "tiny.gguf"), { seed: 3 });
   writeTinyLlamaGguf(join(dir, "tiny-noisy.gguf"), { seed: 3, noise: 0.3 });
   base = await openEvalModel(join(dir, "tiny.gguf"), { engine: "llama.cpp", threads: 2 });
   noisy = await openEvalModel(join(dir, "tiny-noisy.gguf"), { engine: "llama.cpp", threads: 2 });
-});
+}, 3_600_000); // a clean clone without .ci/run's prebuild compiles the tools here (minutes)
 afterAll(async () => {
   await base?.close();
   await noisy?.close();
 });
 
 describe("against llama-perplexity's own output", () => {
+  it("the committed golden files are what llama-perplexity writes today, byte for byte", () => {
+    for (const [name, bytes] of buildPerplexityGoldens()) {
+      expect(Buffer.compare(bytes, readFileSync(join(GOLDEN_DIR, name))), `${name} (rebuild: bash scripts/rebuild-goldens.sh)`).toBe(0);
+    }
+  });
+
   it("the test model is the one the golden file was made from", () => {
     const sha = createHash("sha256")
       .update(readFileSync(join(dir, "tiny.gguf")))
