@@ -57,6 +57,8 @@ interface GgmlMulMatFns {
   init: KoffiFunction;
   newTensor2d: KoffiFunction;
   mulMat: KoffiFunction;
+  newTensor3d: KoffiFunction;
+  mulMatId: KoffiFunction;
   newGraph: KoffiFunction;
   expand: KoffiFunction;
   data: KoffiFunction;
@@ -84,6 +86,8 @@ function ggmlMulMatFns(): GgmlMulMatFns {
       init: base.func("void *ggml_init(moeq_ggml_init_params p)"),
       newTensor2d: base.func("void *ggml_new_tensor_2d(void *ctx, int type, int64_t ne0, int64_t ne1)"),
       mulMat: base.func("void *ggml_mul_mat(void *ctx, void *a, void *b)"),
+      newTensor3d: base.func("void *ggml_new_tensor_3d(void *ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2)"),
+      mulMatId: base.func("void *ggml_mul_mat_id(void *ctx, void *as, void *b, void *ids)"),
       newGraph: base.func("void *ggml_new_graph(void *ctx)"),
       expand: base.func("void ggml_build_forward_expand(void *g, void *t)"),
       data: base.func("void *ggml_get_data(void *t)"),
@@ -116,6 +120,26 @@ export function ggmlMulMat(type: number, weight: Uint8Array, cols: number, rows:
     koffi.encode(f.data(a), "uint8_t", Array.from(weight), weight.length);
     koffi.encode(f.data(b), "float", Array.from(x.subarray(0, cols * nTok)), cols * nTok);
     return computeF32(f, ctx, f.mulMat(ctx, a, b), rows * nTok);
+  } finally {
+    f.free(ctx);
+  }
+}
+
+/**
+ * ggml_mul_mat_id (llama.cpp's routed-expert matmul) on one CPU thread with one expert and every token routed to it:
+ * same arguments and result as `ggmlMulMat`, computed by MUL_MAT_ID's per-output `vec_dot` instead of MUL_MAT's paths.
+ */
+export function ggmlMulMatId(type: number, weight: Uint8Array, cols: number, rows: number, x: Float32Array, nTok: number): Float32Array {
+  const f = ggmlMulMatFns();
+  const ctx = f.init({ mem_size: weight.length + 8 * (cols + rows) * nTok + (16 << 20), mem_buffer: null, no_alloc: false });
+  try {
+    const as = f.newTensor3d(ctx, type, cols, rows, 1);
+    const b = f.newTensor3d(ctx, 0 /* F32 */, cols, 1, nTok);
+    const ids = f.newTensor2d(ctx, 26 /* I32 */, 1, nTok);
+    koffi.encode(f.data(as), "uint8_t", Array.from(weight), weight.length);
+    koffi.encode(f.data(b), "float", Array.from(x.subarray(0, cols * nTok)), cols * nTok);
+    koffi.encode(f.data(ids), "int32_t", new Array<number>(nTok).fill(0), nTok);
+    return computeF32(f, ctx, f.mulMatId(ctx, as, b, ids), rows * nTok);
   } finally {
     f.free(ctx);
   }

@@ -102,8 +102,8 @@ class AgreementSum {
   }
 }
 
-/** File types whose every kernel the "exact" numerics emulates bit for bit (F16 expert matmuls are not: see README). */
-const BIT_EXACT = new Set(["Q8_0", "Q4_K_M", "Q2_K"]);
+/** File types whose every kernel the "exact" numerics emulates bit for bit (all of them, F16's expert matmuls included). */
+const BIT_EXACT = new Set(["F16", "Q8_0", "Q4_K_M", "Q2_K"]);
 
 describe("next-token distributions vs llama.cpp on the same GGUF (standard CPU kernels, --no-repack)", () => {
   for (const [name] of FILE_TYPES) {

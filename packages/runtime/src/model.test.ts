@@ -117,8 +117,8 @@ describe("Llama4 text forward", () => {
   it("runs each routed expert's matmuls once per prompt over all its tokens, as MUL_MAT_ID groups them", async () => {
     const m = await textModel(ckpt);
     const calls: { w: WeightMatrix; n: number }[] = [];
-    const inner = m.ops.matmul;
-    m.ops.matmul = (w, x, n, out) => {
+    const inner = m.ops.expertMatmul;
+    m.ops.expertMatmul = (w, x, n, out) => {
       calls.push({ w, n });
       inner(w, x, n, out);
     };

@@ -11,7 +11,7 @@
  */
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { matmul, matmulGgml } from "../ops/matmul.js";
-import { ggmlMatmul } from "../ops/ggml-matmul.js";
+import { ggmlMatmul, ggmlMatmulId } from "../ops/ggml-matmul.js";
 import { rmsNorm, rmsNormGgml, swiglu, swigluGgml } from "../ops/elementwise.js";
 import { ropeGgmlInPlace, ropeInPlace, type GgmlRope } from "../ops/rope.js";
 
@@ -31,6 +31,8 @@ export interface ForwardNumerics {
   rmsNorm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void;
   /** out = x · Wᵀ for n activation rows. */
   matmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void;
+  /** out = x · Wᵀ for one routed expert's n rows (llama.cpp's MUL_MAT_ID, whose F16 kernel is not MUL_MAT's). */
+  expertMatmul(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void;
   /** Rotates `nHeads` heads at x[off..] for position `pos`. */
   rope(x: Float32Array, off: number, nHeads: number, headDim: number, pos: number): void;
   /** gate ← silu(gate) ⊙ up. */
@@ -46,7 +48,8 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
   const ropeHf = (x: Float32Array, off: number, nHeads: number, headDim: number, pos: number) => ropeInPlace(x, off, nHeads, headDim, pos, rope.invFreq);
   const sigmoidF32 = (x: number) => f(1 / (1 + Math.exp(-x)));
   switch (mode) {
-    case "f32":
+    case "f32": {
+      const mm = (w: WeightMatrix, x: Float32Array, n: number, out: Float32Array) => matmul(w, x, n, out, threads);
       return {
         mode,
         rmsNorm,
@@ -55,13 +58,23 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
         sigmoid: sigmoidF32,
         f16Attention: false,
         ggmlAttentionOrder: false,
-        matmul: (w, x, n, out) => matmul(w, x, n, out, threads),
+        matmul: mm,
+        expertMatmul: mm,
       };
-    case "ggml":
+    }
+    case "ggml": {
       // the fast integer matmul (Q8_0 with one float step per 32-block) and attention, ggml's elementwise ops
-      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: (w, x, n, out) => matmulGgml(w, x, n, out, threads) };
+      const mm = (w: WeightMatrix, x: Float32Array, n: number, out: Float32Array) => matmulGgml(w, x, n, out, threads);
+      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: mm, expertMatmul: mm };
+    }
     case "exact":
-      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: true, matmul: (w, x, n, out) => ggmlMatmul(w, x, n, out, threads) };
+      return {
+        ...ggmlElementwise(rope),
+        mode,
+        ggmlAttentionOrder: true,
+        matmul: (w, x, n, out) => ggmlMatmul(w, x, n, out, threads),
+        expertMatmul: (w, x, n, out) => ggmlMatmulId(w, x, n, out, threads),
+      };
   }
 }
 

@@ -282,10 +282,10 @@ export class Llama4TextModel {
     }
     const uw: WeightMatrix = this.store.matrix(upName, e);
     const dw: WeightMatrix = this.store.matrix(downName, e);
-    this.ops.matmul(gw, xin, m, g);
-    this.ops.matmul(uw, xin, m, u);
+    this.ops.expertMatmul(gw, xin, m, g);
+    this.ops.expertMatmul(uw, xin, m, u);
     this.ops.swiglu(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
-    this.ops.matmul(dw, g, m, out);
+    this.ops.expertMatmul(dw, g, m, out);
   }
 }

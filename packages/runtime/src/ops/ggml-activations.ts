@@ -4,51 +4,12 @@
  * the other i-quants and ternary types, F16 for F16,
  * BF16 for BF16. The integer dot products are then exact, so `dequant(W) · dequant(quant(x))` in floating point
  * reproduces llama.cpp's matmul up to summation order. This module applies that activation rounding
- * ("fake-quantizes" the rows) so GGUF inference matches llama.cpp, not an idealised f32 model.
+ * ("fake-quantizes" the rows, from the codes of `q8-activations.ts`) so GGUF inference matches llama.cpp, not an
+ * idealised f32 model.
  */
 import { GGMLType } from "@moeq/formats";
 import { roundToF16 } from "./half.js";
-
-const f = Math.fround;
-const MAGIC = 12582912; // 1.5·2^23: adding it in f32 rounds to the nearest integer, ties to even (ggml nearest_int)
-
-function rne(x: number): number {
-  return f(x + MAGIC) - MAGIC;
-}
-
-/** quantize_row_q8_0 / q8_1 (x86 AVX2 path): d = amax/127 stored as f16, q = round_even(x · 127/amax). */
-function fakeQ8_0(x: Float32Array, off: number, n: number, out: Float32Array): void {
-  for (let b = 0; b < n; b += 32) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[off + b + j]));
-    const d = roundToF16(f(amax / 127));
-    const id = amax !== 0 ? f(127 / amax) : 0;
-    for (let j = 0; j < 32; j++) out[off + b + j] = rne(f(x[off + b + j] * id)) * d;
-  }
-}
-
-/** quantize_row_q8_K_ref: iscale = −127/max (signed max of largest magnitude), q = min(127, nearest_int), d = 1/iscale (f32). */
-function fakeQ8_K(x: Float32Array, off: number, n: number, out: Float32Array): void {
-  for (let b = 0; b < n; b += 256) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 256; j++) {
-      const v = x[off + b + j];
-      const a = Math.abs(v);
-      if (a > amax) {
-        amax = a;
-        max = v;
-      }
-    }
-    if (amax === 0) {
-      for (let j = 0; j < 256; j++) out[off + b + j] = 0;
-      continue;
-    }
-    const iscale = f(-127 / max);
-    const d = f(1 / iscale);
-    for (let j = 0; j < 256; j++) out[off + b + j] = Math.min(127, rne(f(iscale * x[off + b + j]))) * d;
-  }
-}
+import { fakeQuantRowsQ8 } from "./q8-activations.js";
 
 const bfBuf = new Float32Array(1);
 const bfBits = new Uint32Array(bfBuf.buffer);
@@ -85,11 +46,8 @@ export function ggmlActivationsFor(weightType: GGMLType, x: Float32Array, n: num
     case GGMLType.Q8_0:
     case GGMLType.IQ4_NL:
     case GGMLType.MXFP4:
-    case GGMLType.NVFP4: {
-      const out = new Float32Array(n * cols);
-      for (let t = 0; t < n; t++) fakeQ8_0(x, t * cols, cols, out);
-      return out;
-    }
+    case GGMLType.NVFP4:
+      return fakeQuantRowsQ8("q8_0", x, n, cols);
     case GGMLType.Q2_K:
     case GGMLType.Q3_K:
     case GGMLType.Q4_K:
@@ -104,11 +62,8 @@ export function ggmlActivationsFor(weightType: GGMLType, x: Float32Array, n: num
     case GGMLType.IQ3_S:
     case GGMLType.IQ4_XS:
     case GGMLType.TQ1_0:
-    case GGMLType.TQ2_0: {
-      const out = new Float32Array(n * cols);
-      for (let t = 0; t < n; t++) fakeQ8_K(x, t * cols, cols, out);
-      return out;
-    }
+    case GGMLType.TQ2_0:
+      return fakeQuantRowsQ8("q8_K", x, n, cols);
     default:
       return x;
   }

@@ -10,49 +10,10 @@
  */
 import { F16_TO_F32, GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
+import { quantizeRowsQ8 } from "./q8-activations.js";
 
 const f = Math.fround;
-const MAGIC = 12582912; // nearest_int: 1.5·2^23 added in f32
 const QK_K = 256;
-
-/** Activations quantized like quantize_row_q8_K_ref. */
-export interface Q8_KRows {
-  readonly q: Int8Array;
-  readonly d: Float32Array;
-  /** Σ of q over each 16 elements. */
-  readonly bsums: Int32Array;
-}
-
-export function quantizeRowsQ8_K(x: Float32Array, n: number, cols: number): Q8_KRows {
-  const nb = cols / QK_K;
-  const q = new Int8Array(n * cols);
-  const d = new Float32Array(n * nb);
-  const bsums = new Int32Array((n * cols) / 16);
-  for (let t = 0; t < n; t++) {
-    for (let b = 0; b < nb; b++) {
-      const off = t * cols + b * QK_K;
-      let amax = 0;
-      let max = 0;
-      for (let j = 0; j < QK_K; j++) {
-        const a = Math.abs(x[off + j]);
-        if (a > amax) {
-          amax = a;
-          max = x[off + j];
-        }
-      }
-      if (amax === 0) continue; // d = 0, q = 0, bsums = 0
-      const iscale = f(-127 / max);
-      for (let j = 0; j < QK_K; j++) q[off + j] = Math.min(127, f(f(iscale * x[off + j]) + MAGIC) - MAGIC);
-      for (let g = 0; g < 16; g++) {
-        let s = 0;
-        for (let j = 0; j < 16; j++) s += q[off + g * 16 + j];
-        bsums[off / 16 + g] = s;
-      }
-      d[t * nb + b] = f(1 / iscale);
-    }
-  }
-  return { q, d, bsums };
-}
 
 /** One weight row decoded to integers: sc·q per element, and per superblock d, dmin and the 8/16 correction factors. */
 interface IntRow {
@@ -175,7 +136,7 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
   const { rows, cols, type } = w;
   if (!hasExactKQuantDot(type) || cols % QK_K !== 0) throw new Error(`matmulKQuantExact: unsupported ${GGMLType[type]} ${cols}`);
   const nb = cols / QK_K;
-  const act = quantizeRowsQ8_K(x, n, cols);
+  const act = quantizeRowsQ8("q8_K", x, n, cols);
   const q8 = act.q;
   const row: IntRow = { sq: new Int32Array(cols), d: new Float32Array(nb), dmin: new Float32Array(nb), corr: new Int32Array(nb * 16) };
   const isQ4 = type === GGMLType.Q4_K;
@@ -231,7 +192,7 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
         if (isQ4) {
           const dmin = f(-yd * row.dmin[i]);
           const mn = row.corr;
-          const S = (s: number) => act.bsums[bs + 2 * s] + act.bsums[bs + 2 * s + 1];
+          const S = (s: number) => act.sums[bs + 2 * s] + act.sums[bs + 2 * s + 1];
           m0 = f(dmin * (mn[i * 8] * S(0) + mn[i * 8 + 1] * S(1)) + m0);
           m1 = f(dmin * (mn[i * 8 + 2] * S(2) + mn[i * 8 + 3] * S(3)) + m1);
           m2 = f(dmin * (mn[i * 8 + 4] * S(4) + mn[i * 8 + 5] * S(5)) + m2);
@@ -240,7 +201,7 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
           // the mins go into the same eight accumulators first: lane k = min[2k]·bsum[2k] + min[2k+1]·bsum[2k+1]
           const dmin = f(-yd * row.dmin[i]);
           const mn = row.corr;
-          const b = act.bsums;
+          const b = act.sums;
           a0 = f(dmin * (mn[i * 16] * b[bs] + mn[i * 16 + 1] * b[bs + 1]) + a0);
           a1 = f(dmin * (mn[i * 16 + 2] * b[bs + 2] + mn[i * 16 + 3] * b[bs + 3]) + a1);
           a2 = f(dmin * (mn[i * 16 + 4] * b[bs + 4] + mn[i * 16 + 5] * b[bs + 5]) + a2);
@@ -251,7 +212,7 @@ export function matmulKQuantExact(w: WeightMatrix, x: Float32Array, n: number, o
           a7 = f(dmin * (mn[i * 16 + 14] * b[bs + 14] + mn[i * 16 + 15] * b[bs + 15]) + a7);
         } else if (isQ6) {
           const sc = row.corr;
-          for (let k = 0; k < 8; k++) lane[k] -= 32 * (sc[i * 16 + 2 * k] * act.bsums[bs + 2 * k] + sc[i * 16 + 2 * k + 1] * act.bsums[bs + 2 * k + 1]);
+          for (let k = 0; k < 8; k++) lane[k] -= 32 * (sc[i * 16 + 2 * k] * act.sums[bs + 2 * k] + sc[i * 16 + 2 * k + 1] * act.sums[bs + 2 * k + 1]);
         }
         // _mm256_cvtepi32_ps rounds each lane to f32, then one fused multiply-add per lane
         a0 = f(d * f(lane[0]) + a0);

@@ -3,12 +3,12 @@
 import { describe, expect, it } from "vitest";
 import { GGMLType } from "@moeq/formats";
 import { quantize } from "@moeq/quant";
-import { makeWeightMatrix } from "./weight-matrix.js";
+import { makeWeightMatrix, type WeightMatrix } from "./weight-matrix.js";
 import { matmul } from "./matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { ggmlMatmul } from "./ggml-matmul.js";
+import { ggmlMatmul, ggmlMatmulId } from "./ggml-matmul.js";
 import { rmsNorm, rmsNormGgml } from "./elementwise.js";
-import { ggmlMulMat, ggmlRmsNorm } from "@moeq/test-support/llama-run";
+import { ggmlMulMat, ggmlMulMatId, ggmlRmsNorm } from "@moeq/test-support/llama-run";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 function countDiffs(a: Float32Array, b: Float32Array): number {
@@ -53,6 +53,58 @@ describe("ggmlMatmul for k-quants, F16 and F32", () => {
       expect(countDiffs(ours, ref)).toBe(0);
     });
   }
+});
+
+type Kernel = (w: WeightMatrix, x: Float32Array, n: number, out: Float32Array) => void;
+type Oracle = typeof ggmlMulMat;
+
+/** A seeded `type` weight [rows × cols] and nTok activation rows, multiplied by libggml (`oracle`) and by `kernel`. */
+function vsGgml(type: GGMLType, rows: number, cols: number, nTok: number, seed: number, oracle: Oracle, kernel: Kernel) {
+  const w = quantize(type, seeded(rows * cols, seed, 0.05), rows, cols);
+  const m = makeWeightMatrix(type, cols, rows, w);
+  const xs = seeded(nTok * cols, seed + 1, 2);
+  const ref = oracle(type, w, cols, rows, xs, nTok);
+  const ours = new Float32Array(nTok * rows);
+  kernel(m, xs, nTok, ours);
+  return { m, xs, ref, diffs: countDiffs(ours, ref) };
+}
+
+describe("ggmlMatmul for one activation row (llamafile_sgemm declines n < 2)", () => {
+  for (const type of [GGMLType.F16, GGMLType.F32]) {
+    it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights (ggml_vec_dot's order, not tinyBLAS's)`, () => {
+      const rows = 24,
+        cols = 768;
+      const { m, xs, ref, diffs } = vsGgml(type, rows, cols, 1, 25, ggmlMulMat, ggmlMatmul);
+      expect(diffs).toBe(0);
+      // the same row twice goes through tinyBLAS, which sums in another order
+      const twice = new Float32Array(2 * cols);
+      twice.set(xs);
+      twice.set(xs, cols);
+      const tiny = new Float32Array(2 * rows);
+      ggmlMatmul(m, twice, 2, tiny);
+      expect(countDiffs(tiny.subarray(0, rows), ref)).toBeGreaterThan(0);
+    });
+    it(`is bit-identical to ggml_mul_mat for ${GGMLType[type]} weights whose rows leave leftovers (1000 = 15·64 + 40)`, () => {
+      expect(vsGgml(type, 24, 1000, 1, 27, ggmlMulMat, ggmlMatmul).diffs).toBe(0);
+    });
+  }
+});
+
+describe("ggmlMatmulId (the routed experts' MUL_MAT_ID)", () => {
+  // 1000 columns: 15 steps of 64 and 40 leftovers; 768: no leftovers
+  for (const cols of [1000, 768]) {
+    it(`is bit-identical to ggml_mul_mat_id for F16 experts (${cols} columns), which MUL_MAT's tinyBLAS order is not`, () => {
+      const { diffs, ref } = vsGgml(GGMLType.F16, 24, cols, 5, 21, ggmlMulMatId, ggmlMatmulId);
+      expect(diffs).toBe(0);
+      if (cols % 16 === 0) expect(vsGgml(GGMLType.F16, 24, cols, 5, 21, () => ref, ggmlMatmul).diffs).toBeGreaterThan(0);
+    });
+  }
+  it("is bit-identical to ggml_mul_mat_id for F32 experts (ggml_vec_dot_f32, 1000 columns)", () => {
+    expect(vsGgml(GGMLType.F32, 24, 1000, 5, 29, ggmlMulMatId, ggmlMatmulId).diffs).toBe(0);
+  });
+  it("is ggml_mul_mat_id for Q8_0 experts too (the integer kernel is vec_dot's order)", () => {
+    expect(vsGgml(GGMLType.Q8_0, 16, 512, 3, 23, ggmlMulMatId, ggmlMatmulId).diffs).toBe(0);
+  });
 });
 
 describe("rmsNormGgml", () => {

@@ -6,44 +6,20 @@
  * ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Summing dequantized products in another order differs by an f32 ulp,
  * which the f16 rounding of Q/K and the next Q8 rounding amplify into visible logit differences.
  */
-import { F16_TO_F32, GGMLType, roundToF16 } from "@moeq/formats";
+import { F16_TO_F32, GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
+import { quantizeRowsQ8 } from "./q8-activations.js";
 
 const f = Math.fround;
-const MAGIC = 12582912; // 1.5·2^23: adding it in f32 rounds to the nearest integer, ties to even (_mm256_round_ps)
 const QK = 32;
 const BLOCK_BYTES = 34; // fp16 d + 32 × int8
-
-/** Activations quantized like x86 quantize_row_q8_0: int8 values and fp16-rounded block scales (as f32). */
-export interface Q8_0Rows {
-  readonly q: Int8Array;
-  readonly d: Float32Array;
-}
-
-/** quantize_row_q8_0 (x86): d = fp16(amax/127), q = round_even(x · (127/amax)). */
-export function quantizeRowsQ8_0(x: Float32Array, n: number, cols: number): Q8_0Rows {
-  const nb = cols / QK;
-  const q = new Int8Array(n * cols);
-  const d = new Float32Array(n * nb);
-  for (let t = 0; t < n; t++) {
-    for (let b = 0; b < nb; b++) {
-      const off = t * cols + b * QK;
-      let amax = 0;
-      for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[off + j]));
-      d[t * nb + b] = roundToF16(f(amax / 127));
-      const id = amax !== 0 ? f(127 / amax) : 0;
-      for (let j = 0; j < QK; j++) q[off + j] = f(f(x[off + j] * id) + MAGIC) - MAGIC;
-    }
-  }
-  return { q, d };
-}
 
 /** y[t·rows + r] = ggml's Q8_0·Q8_0 dot of weight row r with activation row t (see the module comment). */
 export function matmulQ8_0Exact(w: WeightMatrix, x: Float32Array, n: number, out: Float32Array): void {
   if (w.type !== GGMLType.Q8_0) throw new Error(`matmulQ8_0Exact needs a Q8_0 weight, got type ${w.type}`);
   const { rows, cols } = w;
   const nb = cols / QK;
-  const act = quantizeRowsQ8_0(x, n, cols);
+  const act = quantizeRowsQ8("q8_0", x, n, cols);
   const qx = act.q;
   const dx = act.d;
   const bytes = w.data;

@@ -10,13 +10,10 @@
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
 import type { WasmHost } from "./wasm-host.js";
-import { roundToF16 } from "./half.js";
-
-const f = Math.fround;
-const MAGIC = 12582912; // 1.5·2^23: adding it in f32 rounds to the nearest integer, ties to even (ggml nearest_int)
+import { quantizeQ8_0, quantizeQ8_K, type Q8Kind } from "./q8-activations.js";
 
 /** Which 8-bit activation blocks a weight type's integer dot product takes (null: no integer kernel). */
-export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
+export function intDotActivation(type: GGMLType): Q8Kind | null {
   switch (type) {
     case GGMLType.Q4_0:
     case GGMLType.Q4_1:
@@ -42,66 +39,6 @@ export function intDotActivation(type: GGMLType): "q8_0" | "q8_K" | null {
  */
 export function intMatmulIsExact(type: GGMLType): boolean {
   return type === GGMLType.Q8_0 || type === GGMLType.Q2_K || type === GGMLType.Q3_K || type === GGMLType.Q4_K || type === GGMLType.Q6_K;
-}
-
-/**
- * quantize_row_q8_0 (x86): per 32 values d = fp16(amax/127), q = round_even(x·127/amax). Writes int8 `q`, the
- * scale per 32 values `xd` and the integer sums per 16 values `xb` (the Q8_1 sums the offset types Q4_1/Q5_1 need).
- */
-function quantizeQ8_0(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
-  for (let b = 0; b < (n * cols) / 32; b++) {
-    const off = b * 32;
-    let amax = 0;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(x[off + j]);
-      if (a > amax) amax = a;
-    }
-    xd[b] = roundToF16(f(amax / 127));
-    const id = amax !== 0 ? f(127 / amax) : 0;
-    for (let g = 0; g < 2; g++) {
-      let s = 0;
-      for (let j = off + 16 * g; j < off + 16 * g + 16; j++) {
-        const v = f(f(x[j] * id) + MAGIC) - MAGIC;
-        q[j] = v;
-        s += v;
-      }
-      xb[2 * b + g] = s;
-    }
-  }
-}
-
-/** quantize_row_q8_K_ref: per 256 values iscale = −127/max (signed largest magnitude), q = min(127, nearest_int), d = 1/iscale; bsums per 16. */
-function quantizeQ8_K(x: Float32Array, n: number, cols: number, q: Int8Array, xd: Float32Array, xb: Int32Array): void {
-  for (let b = 0; b < (n * cols) / 256; b++) {
-    const off = b * 256;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 256; j++) {
-      const v = x[off + j];
-      const a = Math.abs(v);
-      if (a > amax) {
-        amax = a;
-        max = v;
-      }
-    }
-    if (amax === 0) {
-      q.fill(0, off, off + 256);
-      xd[b] = 0;
-      xb.fill(0, b * 16, b * 16 + 16);
-      continue;
-    }
-    const iscale = f(-127 / max);
-    xd[b] = f(1 / iscale);
-    for (let g = 0; g < 16; g++) {
-      let s = 0;
-      for (let j = off + g * 16; j < off + g * 16 + 16; j++) {
-        const v = Math.min(127, f(f(iscale * x[j]) + MAGIC) - MAGIC);
-        q[j] = v;
-        s += v;
-      }
-      xb[b * 16 + g] = s;
-    }
-  }
 }
 
 /** Below this many multiply-adds a matmul stays on the calling thread (waking the workers costs more). */
@@ -135,7 +72,7 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const q = new Int8Array(buf, xq, nTok * cols);
   const d = new Float32Array(buf, xd, nTok * nSB);
   const sums = new Int32Array(buf, xb, nTok * G);
-  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok, cols, q, d, sums);
+  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok * cols, q, d, sums);
   if (x16) host.widenI8(xq, x16, nTok * cols);
   const parallel = parallelThreads(nTok, rows, cols, threads);
   host.run(
