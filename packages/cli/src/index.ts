@@ -22,7 +22,7 @@ export function reportError(err: unknown): number {
     return EXIT_BAD_INPUT;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e && typeof e.code === "string" && ["ENOENT", "EACCES", "EISDIR", "ENOTDIR"].includes(e.code)) {
+  if (e && typeof e.code === "string" && ["ENOENT", "EACCES", "EISDIR", "ENOTDIR", "ENOSPC", "EDQUOT", "EFBIG"].includes(e.code)) {
     process.stderr.write(`moeq: ${e.message}\n`);
     return EXIT_BAD_INPUT;
   }
