@@ -138,6 +138,8 @@ describe("broken checkpoints", () => {
     for (const cmd of [
       ["convert", dir, "-o", join(out, "m.gguf"), "--threads", "1"],
       ["fp8", dir, "-o", join(out, "fp8"), "--scheme", "per-tensor"],
+      ["awq", dir, "-o", join(out, "awq"), "--rtn"],
+      ["gptq", dir, "-o", join(out, "gptq"), "--rtn"],
     ]) {
       const r = await moeq(...cmd);
       expectRefused(r, text, out);
@@ -146,22 +148,29 @@ describe("broken checkpoints", () => {
 });
 
 describe("a full disk", () => {
-  it("convert and quantize exit 2 naming the output, with no partial file and no temp file left", async () => {
-    const src = await f16();
-    await withSmallDisk(1 << 20, async (dir, how) => {
-      const code = how === "tmpfs" ? "ENOSPC" : "EFBIG";
-      const cases = [
-        ["convert", fixture, "-o", join(dir, "c.gguf"), "--outtype", "f16", "--threads", "1"],
-        ["quantize", src, join(dir, "q.gguf"), "Q8_0", "--threads", "1"],
-        ["fp8", fixture, "-o", join(dir, "fp8"), "--scheme", "per-tensor"],
-      ];
-      for (const cmd of cases) {
-        const r = await moeq(...cmd);
-        expectBadInputLine(r, new RegExp(`${dir}/(c\\.gguf|q\\.gguf|fp8).*: cannot write: .*\\(${code}\\)`));
-        expect(readdirSync(dir)).toEqual([]);
-      }
-    });
-  });
+  it.each([["any" as const], ["rlimit" as const]])(
+    "convert, quantize and fp8 exit 2 naming the output, with no partial file and no temp file left (%s)",
+    async (kind) => {
+      const src = await f16();
+      await withSmallDisk(
+        1 << 20,
+        async (dir, how) => {
+          const code = how === "tmpfs" ? "ENOSPC" : "EFBIG";
+          const cases = [
+            ["convert", fixture, "-o", join(dir, "c.gguf"), "--outtype", "f16", "--threads", "1"],
+            ["quantize", src, join(dir, "q.gguf"), "Q8_0", "--threads", "1"],
+            ["fp8", fixture, "-o", join(dir, "fp8"), "--scheme", "per-tensor"],
+          ];
+          for (const cmd of cases) {
+            const r = await moeq(...cmd);
+            expectBadInputLine(r, new RegExp(`${dir}/(c\\.gguf|q\\.gguf|fp8/model\\.safetensors): cannot write: .*\\(${code}\\)`));
+            expect(readdirSync(dir)).toEqual([]);
+          }
+        },
+        kind === "any" ? undefined : kind,
+      );
+    },
+  );
 });
 
 describe("fuzzed headers through the CLI", () => {
