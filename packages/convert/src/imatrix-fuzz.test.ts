@@ -17,6 +17,7 @@ describe("imatrix fuzzing", () => {
       const report = await runFuzz(target, { cases: fuzzCases(400), seed, dir: dir.path });
       console.log(formatFuzzReport(report));
       expect(report.failures).toEqual([]);
+      expect(report.peakRss).toBeLessThan(2 ** 31); // the whole worker's peak, hostile lengths included
       expect(report.parsed).toBeGreaterThan(0);
       expect(report.refusedByCode.size).toBeGreaterThan(2);
     },

@@ -17,6 +17,7 @@ describe("header fuzzing", () => {
       const report = await runFuzz(target, { cases: fuzzCases(cases), seed, dir: dir.path });
       console.log(formatFuzzReport(report));
       expect(report.failures).toEqual([]);
+      expect(report.peakRss).toBeLessThan(2 ** 31); // the whole worker's peak, hostile lengths included
       // the corpus exercises both outcomes, and many distinct refusals
       expect(report.parsed).toBeGreaterThan(0);
       expect(report.refusedByCode.size).toBeGreaterThan(5);
