@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { openGguf, seededRandom } from "@moeq/formats";
-import { GGUF_TARGET, mutateBytes } from "@moeq/test-support/header-fuzz";
+import { Bytes, GGUF_TARGET, mutateBytes } from "@moeq/test-support/header-fuzz";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 import { IMATRIX_DAT_TARGET, IMATRIX_GGUF_TARGET } from "../../convert/src/test-utils/imatrix-fuzz-targets.js";
 import { expectBadInputLine, moeq, type MoeqRun } from "./test-utils/run-moeq.js";
@@ -171,6 +171,38 @@ describe("a full disk", () => {
       );
     },
   );
+});
+
+describe("hostile names on the terminal", () => {
+  it("moeq inspect escapes control characters in keys, values and tensor names", async () => {
+    const b = new Bytes();
+    b.bytes(new TextEncoder().encode("GGUF"));
+    b.u32(3);
+    b.u64(1n); // tensors
+    b.u64(2n); // keys
+    b.string("general.name\x1b[2J"); // clears the screen if printed raw
+    b.i32(8);
+    b.string("tiny\x9b31m\u2028");
+    b.string("evil." + "k".repeat(5000));
+    b.i32(4);
+    b.u32(1);
+    b.string("t\r\x07");
+    b.u32(1);
+    b.u64(8n);
+    b.i32(0); // F32
+    b.u64(0n);
+    b.zeros((32 - (b.length % 32)) % 32);
+    b.zeros(32);
+    const path = join(work.path, "names.gguf");
+    writeFileSync(path, b.result());
+    const r = await moeq("inspect", path, "--tensors");
+    expect(r.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(r.out.replace(/\n/g, "")).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028]/);
+    expect(r.out).toContain("general.name\\x1b[2J");
+    expect(r.out).toContain("t\\x0d\\x07");
+    expect(Math.max(...r.out.split("\n").map((l) => l.length))).toBeLessThan(1000);
+  });
 });
 
 describe("fuzzed headers through the CLI", () => {
