@@ -4,6 +4,7 @@
  * `MoeqError` whose message is one short line with no raw control characters, within a per-case time bound and
  * without the heap growing past a bound. Used by the fuzz tests (a small count) and `npm run fuzz` (≥ 10,000).
  */
+import { expect } from "vitest";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_MESSAGE_CHARS, MoeqError, openGguf, openSafetensors, seededRandom } from "@moeq/formats";
@@ -108,6 +109,22 @@ export async function runFuzz(target: FuzzTarget, o: { cases: number; seed: numb
     maxHeapGrowth,
     peakRss: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+/** A fuzz test's timeout: `npm run fuzz`'s 10,000 safetensors cases take minutes. */
+export const FUZZ_TIMEOUT_MS = 1_800_000;
+
+/**
+ * Runs a fuzz target in a test: prints the report and expects no failures, a bounded peak RSS (the whole worker's,
+ * hostile lengths included), and a corpus that exercises both outcomes with at least `minCodes` distinct refusals.
+ */
+export async function expectFuzzClean(target: FuzzTarget, o: { cases: number; seed: number; dir: string; minCodes: number }): Promise<void> {
+  const report = await runFuzz(target, { cases: fuzzCases(o.cases), seed: o.seed, dir: o.dir });
+  console.log(formatFuzzReport(report));
+  expect(report.failures).toEqual([]);
+  expect(report.peakRss).toBeLessThan(2 ** 31);
+  expect(report.parsed).toBeGreaterThan(0);
+  expect(report.refusedByCode.size).toBeGreaterThanOrEqual(o.minCodes);
 }
 
 /** One line per report: cases, parsed, refused, failures, time per case, heap. */
