@@ -14,6 +14,10 @@ describe("exit codes", () => {
     expect(reportError(new TypeError("Cannot read properties of undefined"))).toBe(EXIT_INTERNAL);
     expect([EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL]).toEqual([1, 2, 70]);
     expect(err.at(-1)).toMatch(/^moeq: internal error: TypeError: Cannot read properties of undefined\n\s+at /);
+    // a system error about a file whose name holds a newline and an escape sequence still prints one safe line
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'a\n\x1b[2Jb'"), { code: "ENOENT" });
+    expect(reportError(enoent)).toBe(EXIT_BAD_INPUT);
+    expect(err.at(-1)).toBe("moeq: ENOENT: no such file or directory, open 'a\\x0a\\x1b[2Jb'\n");
   });
 
   it("documents every code in --help, and --help itself exits 0", async () => {

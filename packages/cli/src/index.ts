@@ -1,5 +1,5 @@
 import yargs from "yargs";
-import { MoeqError, InputError, CheckFailedError } from "@moeq/formats";
+import { MoeqError, InputError, CheckFailedError, oneLine } from "@moeq/formats";
 import { commands } from "./commands/index.js";
 
 /** Exit codes every command shares: 0 ok, 1 a gate or check failed, 2 bad input, 70 an internal error (a bug in moeq). */
@@ -22,8 +22,8 @@ export function reportError(err: unknown): number {
     return EXIT_BAD_INPUT;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e && typeof e.code === "string" && ["ENOENT", "EACCES", "EISDIR", "ENOTDIR"].includes(e.code)) {
-    process.stderr.write(`moeq: ${e.message}\n`);
+  if (e && typeof e.code === "string" && ["ENOENT", "EACCES", "EISDIR", "ENOTDIR", "ENOSPC", "EDQUOT", "EFBIG"].includes(e.code)) {
+    process.stderr.write(`moeq: ${oneLine(e.message)}\n`); // the path in it may hold control characters
     return EXIT_BAD_INPUT;
   }
   process.stderr.write(`moeq: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

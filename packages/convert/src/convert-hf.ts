@@ -15,7 +15,7 @@ import { openCheckpoint, type CheckpointTensor } from "./checkpoint-index.js";
 import { kvU32 } from "./gguf-kv.js";
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
-import { readPlannedUnit } from "./tensor-units.js";
+import { readFinitePlannedUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
 import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
 
@@ -150,7 +150,7 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
         // llama-quantize hands the imatrix only to tensors it converts to another type
         const im = f.imatrix && viaF16 && types[i] !== f16Type ? imatrixForTensor(f.imatrix, t.name, t.ne, f.imatrixPath) : undefined;
         const imatrix = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
-        return { job: { type: types[i], data: await readPlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
+        return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
       },
     });
     await writer.finish();

@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, rmdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
-import { InputError } from "@moeq/formats";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { InputError, MoeqError, noRoomError } from "@moeq/formats";
 
 /** Files next to the weights that a serving stack reads besides config.json (tokenizer, processor, chat template). */
 export const HF_SIDE_FILES = [
@@ -55,6 +55,8 @@ export async function writeOutputDir<T>(out: string, write: (tmpDir: string) => 
     return result;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    throw err;
+    // a full disk is reported against the final name, not the temp folder the user never sees
+    if (err instanceof MoeqError && err.code === "DISK_FULL" && err.file?.startsWith(tmp)) throw noRoomError(err.cause, join(final, relative(tmp, err.file)));
+    throw noRoomError(err, final); // a side file copied or a folder made on a full disk
   }
 }

@@ -7,7 +7,8 @@
 import { GGMLType, GGML_TYPE_INFO, GGUFWriter, InputError, ggmlNDimsShape, openGguf, type GGUFFile } from "@moeq/formats";
 import { ggufNumber, ggufString, kvU32 } from "./gguf-kv.js";
 import { chooseTensorTypes, llamaQuantizeOrder, tensorAllowsQuantization, tensorRequiresImatrix, type QuantizeTypeOptions } from "./tensor-type-choice.js";
-import { readGGUFUnit, readGGUFUnitRaw } from "./tensor-units.js";
+import { readGGUFUnitRaw } from "./tensor-units.js";
+import { checkFiniteGGUFUnit, readFiniteGGUFUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
 import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type ImatrixData } from "./imatrix.js";
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
@@ -110,10 +111,13 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
       onTensor: opts.onTensor,
       unitWork: async (t, i, u) => {
         // a tensor that keeps its type is copied unchanged
-        if (types[i] === t.type) return { raw: await readGGUFUnitRaw(f, t, u) };
+        if (types[i] === t.type) {
+          await checkFiniteGGUFUnit(f, t, u);
+          return { raw: await readGGUFUnitRaw(f, t, u) };
+        }
         const im = imFor(i);
         const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
-        return { job: { type: types[i], data: await readGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
+        return { job: { type: types[i], data: await readFiniteGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
       },
     });
     await w.finish();

@@ -2,6 +2,21 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "n
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { EnvironmentError } from "./errors.js";
+
+/** errno codes of a write the machine cannot hold: disk full, quota, file-size limit (RLIMIT_FSIZE). */
+const NO_ROOM: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "file too large for the file system or limit",
+};
+
+/** A write that failed for lack of room, as a typed one-line error naming the output `path`; other errors unchanged. */
+export function noRoomError(err: unknown, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string" || !(code in NO_ROOM)) return err;
+  return new EnvironmentError("DISK_FULL", `cannot write: ${NO_ROOM[code]} (${code}); nothing was written under this name`, { file: path, cause: err });
+}
 
 export interface AtomicWriteOptions {
   /**
@@ -34,7 +49,9 @@ export class AtomicFileWriter {
 
   static async open(path: string, options: AtomicWriteOptions = {}): Promise<AtomicFileWriter> {
     const tempPath = atomicTempPath(path, options.tempDir);
-    const fh = await open(tempPath, "wx");
+    const fh = await open(tempPath, "wx").catch((err: unknown) => {
+      throw noRoomError(err, path);
+    });
     return new AtomicFileWriter(path, tempPath, fh);
   }
 
@@ -53,9 +70,13 @@ export class AtomicFileWriter {
   async writeAt(offset: number, bytes: Uint8Array): Promise<void> {
     if (this.done) throw new Error(`write to ${this.path} after commit/abort`);
     let written = 0;
-    while (written < bytes.byteLength) {
-      const { bytesWritten } = await this.fh.write(bytes, written, bytes.byteLength - written, offset + written);
-      written += bytesWritten;
+    try {
+      while (written < bytes.byteLength) {
+        const { bytesWritten } = await this.fh.write(bytes, written, bytes.byteLength - written, offset + written);
+        written += bytesWritten;
+      }
+    } catch (err) {
+      throw noRoomError(err, this.path);
     }
   }
 
@@ -64,9 +85,15 @@ export class AtomicFileWriter {
     if (this.done) throw new Error(`commit of ${this.path} after commit/abort`);
     this.done = true;
     try {
-      await this.fh.sync();
-    } finally {
-      await this.fh.close();
+      try {
+        await this.fh.sync();
+      } finally {
+        await this.fh.close();
+      }
+    } catch (err) {
+      // delayed allocation (NFS, some file systems) reports a full disk only at fsync / close
+      await unlink(this.tempPath).catch(() => undefined);
+      throw noRoomError(err, this.path);
     }
     await rename(this.tempPath, this.path);
     await fsyncDir(dirname(this.path));
@@ -111,7 +138,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
 export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
   const tmp = atomicTempPath(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const fd = openSync(tmp, "wx");
+  let fd: number;
+  try {
+    fd = openSync(tmp, "wx");
+  } catch (err) {
+    throw noRoomError(err, path);
+  }
   try {
     let done = 0;
     while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
@@ -119,7 +151,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string): vo
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw noRoomError(err, path);
   }
   closeSync(fd);
   renameSync(tmp, path);

@@ -3,7 +3,7 @@
 // GGUFWriter, also for hand-built test files).
 
 // Errors
-export { MoeqError, InputError, CheckFailedError } from "./errors.js";
+export { MoeqError, InputError, CheckFailedError, EnvironmentError, MAX_MESSAGE_CHARS, oneLine } from "./errors.js";
 export { GGUFError, SafetensorsError, type GGUFErrorCode, type SafetensorsErrorCode } from "./format-errors.js";
 
 // ggml types and dtypes
@@ -34,7 +34,7 @@ export {
 } from "./dtypes.js";
 
 // Crash-safe files
-export { AtomicFileWriter, atomicTempPath, fsyncDir, writeFileAtomic, writeFileAtomicSync, type AtomicWriteOptions } from "./atomic-file.js";
+export { AtomicFileWriter, atomicTempPath, fsyncDir, noRoomError, writeFileAtomic, writeFileAtomicSync, type AtomicWriteOptions } from "./atomic-file.js";
 
 // GGUF
 export {

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
-import { formatBytes, inspectPath, type InspectReport, type InspectValue } from "@moeq/formats";
+import { formatBytes, inspectPath, oneLine, type InspectReport, type InspectValue } from "@moeq/formats";
 
 interface InspectArgs {
   path: string;
@@ -24,7 +24,12 @@ function shown(v: InspectValue): string {
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
 }
 
-function table(rows: string[][], rightAligned: Set<number> = new Set()): string {
+/** Longest cell of the human tables; keys and names from a hostile file can be megabytes. */
+const MAX_CELL_CHARS = 200;
+
+function table(cells: string[][], rightAligned: Set<number> = new Set()): string {
+  // keys, names and values come from the file: escape control characters so it cannot drive the terminal
+  const rows = cells.map((r) => r.map((cell) => oneLine(cell, MAX_CELL_CHARS)));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
     .map((r) =>

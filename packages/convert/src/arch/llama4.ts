@@ -249,43 +249,74 @@ export function planLlama4Tensors(cfg: Llama4Config, tensors: readonly Checkpoin
   return out;
 }
 
-/** The tensor set llama.cpp's llama4 loader requires (names and shapes), so a bad checkpoint fails here, not at load time. */
+/**
+ * The tensor set llama.cpp's llama4 loader requires (names and shapes), checked against config.json before anything
+ * is written, so a checkpoint that disagrees with its config fails here, naming config.json and the keys involved.
+ */
 function checkLlama4Tensors(cfg: Llama4Config, tensors: readonly PlannedTensor[], dir: string): void {
+  const configFile = join(dir, "config.json");
   const have = new Map(tensors.map((t) => [t.name, t]));
-  const expect = (name: string, ne: number[], optional = false): void => {
+  const { nEmbd, vocabSize, nHead, nHeadKv, headDim, nExpert, nFfExp, nFf } = cfg;
+  const keyValue: Record<string, number> = {
+    hidden_size: nEmbd,
+    vocab_size: vocabSize,
+    num_attention_heads: nHead,
+    num_key_value_heads: nHeadKv,
+    head_dim: headDim,
+    num_local_experts: nExpert,
+    intermediate_size: nFfExp,
+    intermediate_size_mlp: nFf,
+  };
+  const expect = (name: string, ne: number[], keys: string[], optional = false): void => {
     const t = have.get(name);
     if (!t) {
       if (optional) return;
       throw new InputError("MISSING_TENSOR", `checkpoint has no tensor for ${name}`, { file: dir });
     }
     if (t.ne.length !== ne.length || t.ne.some((v, i) => v !== ne[i])) {
-      throw new InputError("BAD_SHAPE", `${name} has ne [${t.ne}], expected [${ne}]`, { file: dir });
+      const said = keys.map((k) => `${k} ${keyValue[k]}`).join(", ");
+      throw new InputError("CONFIG_MISMATCH", `disagrees with the checkpoint: ${name} has ne [${t.ne}], but ${said} make it [${ne}]`, { file: configFile });
     }
   };
-  const { nEmbd, vocabSize, nHead, nHeadKv, headDim, nExpert, nFfExp, nFf } = cfg;
-  expect("token_embd.weight", [nEmbd, vocabSize]);
-  expect("output_norm.weight", [nEmbd]);
-  expect("output.weight", [nEmbd, vocabSize], true);
+  const E = ["hidden_size"];
+  const V = ["hidden_size", "vocab_size"];
+  expect("token_embd.weight", [nEmbd, vocabSize], V);
+  expect("output_norm.weight", [nEmbd], E);
+  expect("output.weight", [nEmbd, vocabSize], V, true);
+  const Q = ["hidden_size", "num_attention_heads", "head_dim"];
+  const KV = ["hidden_size", "num_key_value_heads", "head_dim"];
+  const X = ["hidden_size", "intermediate_size", "num_local_experts"];
+  const SH = ["hidden_size", "intermediate_size"];
+  const D = ["hidden_size", "intermediate_size_mlp"];
   for (let il = 0; il < cfg.nLayer; il++) {
     const b = `blk.${il}.`;
-    expect(`${b}attn_norm.weight`, [nEmbd]);
-    expect(`${b}attn_q.weight`, [nEmbd, nHead * headDim]);
-    expect(`${b}attn_k.weight`, [nEmbd, nHeadKv * headDim]);
-    expect(`${b}attn_v.weight`, [nEmbd, nHeadKv * headDim]);
-    expect(`${b}attn_output.weight`, [nHead * headDim, nEmbd]);
-    expect(`${b}ffn_norm.weight`, [nEmbd]);
+    expect(`${b}attn_norm.weight`, [nEmbd], E);
+    expect(`${b}attn_q.weight`, [nEmbd, nHead * headDim], Q);
+    expect(`${b}attn_k.weight`, [nEmbd, nHeadKv * headDim], KV);
+    expect(`${b}attn_v.weight`, [nEmbd, nHeadKv * headDim], KV);
+    expect(`${b}attn_output.weight`, [nHead * headDim, nEmbd], Q);
+    expect(`${b}ffn_norm.weight`, [nEmbd], E);
     if ((il + 1) % cfg.interleaveMoeLayerStep === 0) {
-      expect(`${b}ffn_gate_inp.weight`, [nEmbd, nExpert]);
-      expect(`${b}ffn_gate_exps.weight`, [nEmbd, nFfExp, nExpert]);
-      expect(`${b}ffn_up_exps.weight`, [nEmbd, nFfExp, nExpert]);
-      expect(`${b}ffn_down_exps.weight`, [nFfExp, nEmbd, nExpert]);
-      expect(`${b}ffn_gate_shexp.weight`, [nEmbd, nFfExp]);
-      expect(`${b}ffn_up_shexp.weight`, [nEmbd, nFfExp]);
-      expect(`${b}ffn_down_shexp.weight`, [nFfExp, nEmbd]);
+      expect(`${b}ffn_gate_inp.weight`, [nEmbd, nExpert], ["hidden_size", "num_local_experts"]);
+      expect(`${b}ffn_gate_exps.weight`, [nEmbd, nFfExp, nExpert], X);
+      expect(`${b}ffn_up_exps.weight`, [nEmbd, nFfExp, nExpert], X);
+      expect(`${b}ffn_down_exps.weight`, [nFfExp, nEmbd, nExpert], X);
+      expect(`${b}ffn_gate_shexp.weight`, [nEmbd, nFfExp], SH);
+      expect(`${b}ffn_up_shexp.weight`, [nEmbd, nFfExp], SH);
+      expect(`${b}ffn_down_shexp.weight`, [nFfExp, nEmbd], SH);
     } else {
-      expect(`${b}ffn_gate.weight`, [nEmbd, nFf]);
-      expect(`${b}ffn_up.weight`, [nEmbd, nFf]);
-      expect(`${b}ffn_down.weight`, [nFf, nEmbd]);
+      expect(`${b}ffn_gate.weight`, [nEmbd, nFf], D);
+      expect(`${b}ffn_up.weight`, [nEmbd, nFf], D);
+      expect(`${b}ffn_down.weight`, [nFf, nEmbd], D);
+    }
+  }
+  // a layer past num_hidden_layers would be written into the GGUF and never loaded
+  for (const t of tensors) {
+    const layer = /^blk\.(\d+)\./.exec(t.name);
+    if (layer && Number(layer[1]) >= cfg.nLayer) {
+      throw new InputError("CONFIG_MISMATCH", `disagrees with the checkpoint: num_hidden_layers ${cfg.nLayer}, but the checkpoint has ${t.name}`, {
+        file: configFile,
+      });
     }
   }
 }

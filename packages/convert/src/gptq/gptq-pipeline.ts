@@ -23,6 +23,7 @@ import { checkGptqShape, dequantizeLinear, gptqQuantize, hessianError, hessianOf
 import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runtime";
 import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
 import { calibrationSamples } from "./calibration.js";
+import { checkCheckpointMatchesConfig } from "../checkpoint-check.js";
 import { LayerHessians } from "./layer-hessians.js";
 import { isExcluded, layerLinears } from "./linears.js";
 import type { GptqSettings } from "./quantize-config.js";
@@ -116,6 +117,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
   }
   if (!isLlama4(configJson))
     throw new InputError("NOT_LLAMA4", `model_type is ${JSON.stringify(configJson.model_type)}, expected "llama4"`, { file: configPath });
+  await checkCheckpointMatchesConfig(dir); // shapes vs config.json, before anything is written
   const cfg: Llama4TextConfig = llama4ConfigFromHf(configJson, configPath);
   const nsamples = opts.nsamples ?? 128;
   const seqlen = opts.seqlen ?? 512;
