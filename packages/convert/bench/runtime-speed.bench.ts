@@ -11,7 +11,7 @@ import { it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { convertHfToGguf } from "../src/convert-hf.js";
 import { LlamaFType } from "../src/ftype.js";
@@ -43,16 +43,43 @@ interface Speed {
   pp: number;
   /** Generated tokens/s: one forward + greedy sample per token after the prompt. */
   tg: number;
+  /** The same per CPU-second of this process (all its threads): the machine is shared, so wall time varies with load. */
+  ppCpu: number;
+  tgCpu: number;
+}
+
+/** Process CPU time in ms (user + system, all threads). */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Wall and CPU clocks of one token. */
+interface Stamp {
+  wall: number;
+  cpu: number;
+}
+
+function stamp(): Stamp {
+  return { wall: performance.now(), cpu: cpuMs() };
 }
 
 /** Times one generation run: start → first token (the prompt pass) and first → last token (the decode steps). */
-function timing(start: number, stamps: number[], promptTokens: number): Speed {
+function timing(start: Stamp, stamps: Stamp[], promptTokens: number): Speed {
   const steps = stamps.length - 1;
-  return { pp: promptTokens / ((stamps[0] - start) / 1000), tg: steps > 0 ? steps / ((stamps[steps] - stamps[0]) / 1000) : NaN };
+  const last = stamps[steps];
+  const first = stamps[0];
+  return {
+    pp: promptTokens / ((first.wall - start.wall) / 1000),
+    tg: steps > 0 ? steps / ((last.wall - first.wall) / 1000) : NaN,
+    ppCpu: promptTokens / ((first.cpu - start.cpu) / 1000),
+    tgCpu: steps > 0 ? steps / ((last.cpu - first.cpu) / 1000) : NaN,
+  };
 }
 
 function bestOf(runs: Speed[]): Speed {
-  return { pp: Math.max(...runs.map((r) => r.pp)), tg: Math.max(...runs.map((r) => r.tg)) };
+  const best = (k: keyof Speed) => Math.max(...runs.map((r) => r[k]));
+  return { pp: best("pp"), tg: best("tg"), ppCpu: best("ppCpu"), tgCpu: best("tgCpu") };
 }
 
 /** Ours: greedy generation of TG_TOKENS after the prompt (it may stop early at an end-of-turn token). */
@@ -62,9 +89,9 @@ async function oursSpeed(path: string, prompt: number[], threads: number): Promi
     await m.generate(prompt.slice(0, 8), { maxTokens: 2, temperature: 0 }); // warm-up: weights into memory
     const runs: Speed[] = [];
     for (let r = 0; r < 2; r++) {
-      const stamps: number[] = [];
-      const start = performance.now();
-      await m.generate(prompt, { maxTokens: TG_TOKENS + 1, temperature: 0, onToken: () => stamps.push(performance.now()) });
+      const stamps: Stamp[] = [];
+      const start = stamp();
+      await m.generate(prompt, { maxTokens: TG_TOKENS + 1, temperature: 0, onToken: () => stamps.push(stamp()) });
       runs.push(timing(start, stamps, prompt.length));
     }
     return bestOf(runs);
@@ -80,11 +107,11 @@ async function llamaSpeed(path: string, prompt: number[], threads: number): Prom
     const runs: Speed[] = [];
     for (let r = 0; r < 3; r++) {
       const ctx = await model.createContext({ contextSize: prompt.length + TG_TOKENS + 16, batchSize: prompt.length, threads });
-      const stamps: number[] = [];
-      const start = performance.now();
+      const stamps: Stamp[] = [];
+      const start = stamp();
       for await (const token of ctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
         void token;
-        stamps.push(performance.now());
+        stamps.push(stamp());
         if (stamps.length > TG_TOKENS) break;
       }
       await ctx.dispose();
@@ -150,12 +177,16 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
         "tg ours tok/s": +ours.tg.toFixed(1),
         "tg llama.cpp": +llama.tg.toFixed(1),
         "tg ratio": +(ours.tg / llama.tg).toFixed(3),
+        "pp CPU ratio": +(ours.ppCpu / llama.ppCpu).toFixed(3),
+        "tg CPU ratio": +(ours.tgCpu / llama.tgCpu).toFixed(3),
+        "load avg": +loadavg()[0].toFixed(2),
       });
     }
   }
   console.log(
     `moeq runtime vs llama.cpp (node-llama-cpp, default CPU backend), prompt ${PP_TOKENS} tokens then ${TG_TOKENS} greedy tokens ` +
-      `(pp = prompt pass to the first token, tg = the steps after it), ${CORES} cores`,
+      `(pp = prompt pass to the first token, tg = the steps after it; CPU ratio = tokens per CPU-second of the process, ` +
+      `ours ÷ llama.cpp's; load avg = os.loadavg()[0] after the row), ${CORES} cores`,
   );
   console.table(speed);
 

@@ -11,7 +11,7 @@ import { ropeInvFreq } from "./config.js";
 import type { WeightStore } from "../store/weight-store.js";
 import { KvCache } from "./kv-cache.js";
 import type { ActivationTap } from "./taps.js";
-import { roundToF16 } from "../ops/half.js";
+import { roundRowToF16 } from "../ops/half.js";
 import { attendBatched } from "../ops/attention.js";
 import { ScratchPool } from "../ops/scratch.js";
 import { wasmHost } from "../ops/wasm-host.js";
@@ -184,11 +184,9 @@ export class Llama4TextModel {
     const kc = this.cache.k[l];
     const vc = this.cache.v[l];
     if (this.ops.f16Attention) {
-      for (let i = 0; i < n * qDim; i++) q[i] = roundToF16(q[i]);
-      for (let i = 0; i < n * kvDim; i++) {
-        kc[start * kvDim + i] = roundToF16(k[i]);
-        vc[start * kvDim + i] = roundToF16(v[i]);
-      }
+      roundRowToF16(q.subarray(0, n * qDim));
+      roundRowToF16(k.subarray(0, n * kvDim), kc, start * kvDim);
+      roundRowToF16(v.subarray(0, n * kvDim), vc, start * kvDim);
     } else {
       kc.set(k, start * kvDim);
       vc.set(v, start * kvDim);
@@ -235,7 +233,9 @@ export class Llama4TextModel {
       for (let j = 0; j < k; j++) {
         let best = -1;
         for (let e = 0; e < E; e++) {
-          if (chosen.subarray(0, j).includes(e)) continue;
+          let taken = false;
+          for (let i = 0; i < j; i++) taken ||= chosen[i] === e;
+          if (taken) continue;
           if (best < 0 || row[e] > row[best]) best = e;
         }
         chosen[j] = best;

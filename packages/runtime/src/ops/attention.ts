@@ -7,7 +7,8 @@
  */
 import { matmul } from "./matmul.js";
 import { f32Matrix } from "./weight-matrix.js";
-import { roundToF16 } from "./half.js";
+import { roundRowToF16, roundToF16 } from "./half.js";
+import { ScratchPool } from "./scratch.js";
 import { ggmlExpf, reduceAdd16 } from "./ggml-attention-math.js";
 
 export interface AttentionShape {
@@ -103,6 +104,9 @@ function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Fl
   }
 }
 
+/** Reused buffers of attendBlock (the forward pass is synchronous). */
+const blockScratch = new ScratchPool();
+
 function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape, t0: number, t1: number): void {
   const { start, nh, nkv, hd, chunk } = s;
   const qDim = nh * hd;
@@ -112,21 +116,25 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
   // Keys visible to some query of the block: from the first query's chunk start to the last query.
   const k0 = chunk ? Math.floor((start + t0) / chunk) * chunk : 0;
   const len = start + t1 - k0;
+  // Keys padded with zero rows to a multiple of 4, so that V·P (whose rows are `lenP` long) runs the WASM gemm
+  // too; the padding's probabilities are 0 and add exact zeros.
+  const lenP = (len + 3) & ~3;
   const scale = 1 / Math.sqrt(hd);
   const fScale = Math.fround(scale);
   const lanes = new Float64Array(16);
   const rows = group * nb;
-  const qg = new Float32Array(rows * hd);
-  const kg = new Float32Array(len * hd);
-  const vgT = new Float32Array(hd * len);
-  const scores = new Float32Array(rows * len);
-  const og = new Float32Array(rows * hd);
+  const qg = blockScratch.get("qg", rows * hd);
+  const kg = blockScratch.get("kg", lenP * hd).fill(0, len * hd);
+  const vgT = blockScratch.get("vgT", hd * lenP);
+  const scores = blockScratch.get("scores", rows * lenP);
+  const og = blockScratch.get("og", rows * hd);
   for (let g = 0; g < nkv; g++) {
     for (let j = 0; j < len; j++) {
       const src = (k0 + j) * kvDim + g * hd;
       kg.set(kc.subarray(src, src + hd), j * hd);
-      for (let i = 0; i < hd; i++) vgT[i * len + j] = vc[src + i];
+      for (let i = 0; i < hd; i++) vgT[i * lenP + j] = vc[src + i];
     }
+    for (let i = 0; i < hd; i++) for (let j = len; j < lenP; j++) vgT[i * lenP + j] = 0;
     // row (h·nb + i) = query head g·group + h at token t0 + i
     for (let h = 0; h < group; h++) {
       for (let i = 0; i < nb; i++) {
@@ -134,12 +142,12 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
         qg.set(q.subarray(src, src + hd), (h * nb + i) * hd);
       }
     }
-    matmul(f32Matrix(kg, len, hd), qg, rows, scores);
+    matmul(f32Matrix(kg, lenP, hd), qg, rows, scores);
     for (let r = 0; r < rows; r++) {
       const pos = start + t0 + (r % nb);
       const lo = (chunk ? Math.floor(pos / chunk) * chunk : 0) - k0;
       const hi = pos - k0; // inclusive
-      const o = r * len;
+      const o = r * lenP;
       let max = -Infinity;
       for (let j = lo; j <= hi; j++) {
         const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
@@ -157,10 +165,11 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
       }
       const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
       for (let j = 0; j < lo; j++) scores[o + j] = 0;
-      for (let j = lo; j <= hi; j++) scores[o + j] = s.roundProbs ? roundToF16(Math.fround(scores[o + j] * inv)) : scores[o + j] * inv;
-      for (let j = hi + 1; j < len; j++) scores[o + j] = 0;
+      for (let j = lo; j <= hi; j++) scores[o + j] *= inv; // f32 product when roundProbs (inv is an f32)
+      if (s.roundProbs) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
+      for (let j = hi + 1; j < lenP; j++) scores[o + j] = 0;
     }
-    matmul(f32Matrix(vgT, hd, len), scores, rows, og);
+    matmul(f32Matrix(vgT, hd, lenP), scores, rows, og);
     for (let h = 0; h < group; h++) {
       for (let i = 0; i < nb; i++) {
         out.set(og.subarray((h * nb + i) * hd, (h * nb + i + 1) * hd), (t0 + i) * qDim + (g * group + h) * hd);

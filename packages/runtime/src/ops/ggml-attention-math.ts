@@ -11,10 +11,12 @@ const f = Math.fround;
 
 /** Sums 16 lanes like GCC's `_mm512_reduce_add_ps`. */
 export function reduceAdd16(l: Float32Array | Float64Array): number {
-  const t3 = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < 8; i++) t3[i] = f(l[i] + l[i + 8]);
-  const t6 = [f(t3[0] + t3[4]), f(t3[1] + t3[5]), f(t3[2] + t3[6]), f(t3[3] + t3[7])];
-  return f(f(t6[0] + t6[2]) + f(t6[1] + t6[3]));
+  // locals, not arrays: this runs once per 16 softmax cells, and per-call arrays kept the GC busy
+  // prettier-ignore
+  const a0 = f(l[0] + l[8]), a1 = f(l[1] + l[9]), a2 = f(l[2] + l[10]), a3 = f(l[3] + l[11]),
+    a4 = f(l[4] + l[12]), a5 = f(l[5] + l[13]), a6 = f(l[6] + l[14]), a7 = f(l[7] + l[15]);
+  const b0 = f(a0 + a4), b1 = f(a1 + a5), b2 = f(a2 + a6), b3 = f(a3 + a7); // prettier-ignore
+  return f(f(b0 + b2) + f(b1 + b3));
 }
 
 const lanes = new Float64Array(16);
@@ -39,6 +41,9 @@ const C3 = f(0.16668395698070526); // 0x1.555e66p-3
 const C2 = f(0.4999912679195404); // 0x1.fffdb6p-2
 const C1 = f(0.9999994039535522); // 0x1.ffffecp-1
 
+/** 2ⁿ for the integer n ∈ [−192, 192] ggml_v_expf scales by (exact doubles; Math.pow per call was a profile hot spot). */
+const POW2 = Float64Array.from({ length: 385 }, (_, i) => Math.pow(2, i - 192));
+
 /** ggml_v_expf for one f32 lane. */
 export function ggmlExpf(x: number): number {
   const z = f(x * LOG2E + R);
@@ -47,5 +52,5 @@ export function ggmlExpf(x: number): number {
   if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
   const u = f(b * b);
   const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
-  return f(j * Math.pow(2, n));
+  return f(j * POW2[n + 192]);
 }

@@ -39,15 +39,40 @@ export interface GgmlRope {
   readonly fused: boolean;
 }
 
-/** Rotates `nHeads` heads of `x` starting at `off`, for position `pos` (one constant `rope` per model). */
-export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, pos: number, rope: GgmlRope): void {
-  const { headDim, thetaScale, factors, fused } = rope;
+/** Cached cos/sin rows per rope and position: every RoPE layer rotates Q and K at the same positions. */
+const angleCache = new WeakMap<GgmlRope, Map<number, Float32Array>>();
+/** Positions kept per rope before the cache starts over (bounds its memory: 2¹⁶ × head_dim floats at most). */
+const MAX_CACHED_POSITIONS = 1 << 16;
+
+/** cos θᵢ then sin θᵢ of `pos` for each pair i, as ggml computes θ (f32 recurrence, factor division, glibc cosf/sinf). */
+function ggmlAngles(pos: number, rope: GgmlRope): Float32Array {
+  let byPos = angleCache.get(rope);
+  if (!byPos) angleCache.set(rope, (byPos = new Map()));
+  let cs = byPos.get(pos);
+  if (cs) return cs;
+  const { headDim, thetaScale, factors } = rope;
   const half = headDim / 2;
+  cs = new Float32Array(headDim);
   let theta = f(pos);
   for (let i = 0; i < half; i++) {
     const t = factors ? f(theta / factors[i]) : theta;
-    const c = libmCosf(t);
-    const s = libmSinf(t);
+    cs[i] = libmCosf(t);
+    cs[half + i] = libmSinf(t);
+    theta = f(theta * thetaScale);
+  }
+  if (byPos.size >= MAX_CACHED_POSITIONS) byPos.clear();
+  byPos.set(pos, cs);
+  return cs;
+}
+
+/** Rotates `nHeads` heads of `x` starting at `off`, for position `pos` (one constant `rope` per model). */
+export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, pos: number, rope: GgmlRope): void {
+  const { headDim, fused } = rope;
+  const half = headDim / 2;
+  const cs = ggmlAngles(pos, rope);
+  for (let i = 0; i < half; i++) {
+    const c = cs[i];
+    const s = cs[half + i];
     for (let h = 0; h < nHeads; h++) {
       const p = off + h * headDim + 2 * i;
       const a = x[p];
@@ -60,6 +85,5 @@ export function ropeGgmlInPlace(x: Float32Array, off: number, nHeads: number, po
         x[p + 1] = f(a * s) + f(b * c);
       }
     }
-    theta = f(theta * thetaScale);
   }
 }
