@@ -114,4 +114,31 @@ describe("gptqConvert on tiny-llama4", () => {
     }
     expect(Math.sqrt(num / den)).toBeLessThan(0.2);
   }, 300_000);
+
+  it("--rtn (no calibration text) rounds every Linear of every layer to nearest", async () => {
+    const src = join(work, "rtn-src");
+    writeSyntheticLlama4(src, {
+      layout: "scout",
+      hidden: 64,
+      ffExpert: 64,
+      ffDense: 128,
+      layers: 3,
+      experts: 2,
+      heads: 4,
+      kvHeads: 2,
+      multimodal: false,
+      seed: 5,
+    });
+    const out = join(work, "rtn-out");
+    const s = await gptqConvert(src, out, null, { rtn: true, groupSize: 32 });
+    expect(s.report.layers).toHaveLength(3);
+    const methods = new Set(s.report.layers.flatMap((l) => l.linears.map((r) => r.method)));
+    expect(methods).toEqual(new Set(["rtn"]));
+    const cfg = JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as { quantization_config: { meta: { method: string } } };
+    expect(cfg.quantization_config.meta.method).toBe("rtn");
+    const m = await loadModel(out);
+    const logits = await m.logits([1, 2, 3]);
+    await m.close();
+    expect(logits.every(Number.isFinite)).toBe(true);
+  }, 300_000);
 });
