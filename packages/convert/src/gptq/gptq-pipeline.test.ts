@@ -16,6 +16,10 @@ const calib = join(root, "fixtures/data/brown-validation.txt");
 let work: string;
 let run: GptqSummary;
 
+/** A small text-only Scout-layout checkpoint (hidden 64) for the synthetic-checkpoint tests. */
+const writeSmallScout = (dir: string, o: { layers: number; experts: number; seed: number; perExpert?: boolean }) =>
+  writeSyntheticLlama4(dir, { layout: "scout", hidden: 64, ffExpert: 64, ffDense: 128, heads: 4, kvHeads: 2, multimodal: false, ...o });
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "moeq-gptq-"));
   run = await gptqConvert(fx, join(work, "out"), calib, { nsamples: 4, seqlen: 128 });
@@ -72,19 +76,7 @@ describe("gptqConvert on tiny-llama4", () => {
 
   it("reads a checkpoint with unfused per-expert weights, keeps excluded experts BF16, and the runtime loads both", async () => {
     const src = join(work, "unfused-src");
-    writeSyntheticLlama4(src, {
-      layout: "scout",
-      hidden: 64,
-      ffExpert: 64,
-      ffDense: 128,
-      layers: 2,
-      experts: 4,
-      heads: 4,
-      kvHeads: 2,
-      perExpert: true,
-      multimodal: false,
-      seed: 3,
-    });
+    writeSmallScout(src, { layers: 2, experts: 4, perExpert: true, seed: 3 });
     const out = join(work, "unfused-out");
     const s = await gptqConvert(src, out, calib, { nsamples: 2, seqlen: 64, groupSize: 32, exclude: ["experts\\.2\\."] });
     const names = Object.keys(
@@ -117,18 +109,7 @@ describe("gptqConvert on tiny-llama4", () => {
 
   it("--rtn (no calibration text) rounds every Linear of every layer to nearest", async () => {
     const src = join(work, "rtn-src");
-    writeSyntheticLlama4(src, {
-      layout: "scout",
-      hidden: 64,
-      ffExpert: 64,
-      ffDense: 128,
-      layers: 3,
-      experts: 2,
-      heads: 4,
-      kvHeads: 2,
-      multimodal: false,
-      seed: 5,
-    });
+    writeSmallScout(src, { layers: 3, experts: 2, seed: 5 });
     const out = join(work, "rtn-out");
     const s = await gptqConvert(src, out, null, { rtn: true, groupSize: 32 });
     expect(s.report.layers).toHaveLength(3);
