@@ -258,7 +258,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   if (!existsSync(configPath)) throw new InputError("NO_CONFIG", "config.json not found next to the weights", { file: configPath });
   const configJson = readJson(configPath) as Record<string, unknown>;
   const config = llama4ConfigFromHf(configJson, configPath);
-  const st = await openSafetensorsTensors(path);
+  const st = await openSafetensorsTensors(path, { quantizationConfig: configJson.quantization_config });
   try {
     const store = new WeightStore(path, st.tensors, opts, () => st.close());
     const tokenizer = Llama4Tokenizer.fromHfDir(dir);

@@ -16,6 +16,10 @@ const calib = join(root, "fixtures/data/brown-validation.txt");
 let work: string;
 let run: GptqSummary;
 
+/** A small text-only Scout-layout checkpoint (hidden 64) for the synthetic-checkpoint tests. */
+const writeSmallScout = (dir: string, o: { layers: number; experts: number; seed: number; perExpert?: boolean }) =>
+  writeSyntheticLlama4(dir, { layout: "scout", hidden: 64, ffExpert: 64, ffDense: 128, heads: 4, kvHeads: 2, multimodal: false, ...o });
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "moeq-gptq-"));
   run = await gptqConvert(fx, join(work, "out"), calib, { nsamples: 4, seqlen: 128 });
@@ -72,19 +76,7 @@ describe("gptqConvert on tiny-llama4", () => {
 
   it("reads a checkpoint with unfused per-expert weights, keeps excluded experts BF16, and the runtime loads both", async () => {
     const src = join(work, "unfused-src");
-    writeSyntheticLlama4(src, {
-      layout: "scout",
-      hidden: 64,
-      ffExpert: 64,
-      ffDense: 128,
-      layers: 2,
-      experts: 4,
-      heads: 4,
-      kvHeads: 2,
-      perExpert: true,
-      multimodal: false,
-      seed: 3,
-    });
+    writeSmallScout(src, { layers: 2, experts: 4, perExpert: true, seed: 3 });
     const out = join(work, "unfused-out");
     const s = await gptqConvert(src, out, calib, { nsamples: 2, seqlen: 64, groupSize: 32, exclude: ["experts\\.2\\."] });
     const names = Object.keys(
@@ -113,5 +105,21 @@ describe("gptqConvert on tiny-llama4", () => {
       den += la[i] ** 2;
     }
     expect(Math.sqrt(num / den)).toBeLessThan(0.2);
+  }, 300_000);
+
+  it("--rtn (no calibration text) rounds every Linear of every layer to nearest", async () => {
+    const src = join(work, "rtn-src");
+    writeSmallScout(src, { layers: 3, experts: 2, seed: 5 });
+    const out = join(work, "rtn-out");
+    const s = await gptqConvert(src, out, null, { rtn: true, groupSize: 32 });
+    expect(s.report.layers).toHaveLength(3);
+    const methods = new Set(s.report.layers.flatMap((l) => l.linears.map((r) => r.method)));
+    expect(methods).toEqual(new Set(["rtn"]));
+    const cfg = JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as { quantization_config: { meta: { method: string } } };
+    expect(cfg.quantization_config.meta.method).toBe("rtn");
+    const m = await loadModel(out);
+    const logits = await m.logits([1, 2, 3]);
+    await m.close();
+    expect(logits.every(Number.isFinite)).toBe(true);
   }, 300_000);
 });

@@ -232,10 +232,12 @@ export async function gptqConvert(input: string, output: string, data: string | 
       }
       // Calibrate: layer L as stored, on the outputs of the quantized layers 0..L−1.
       const hessians = new LayerHessians(L);
-      withModel((model) => {
-        model.setTap((ev: ActivationEvent) => hessians.tap(ev));
-        inputs.observe(model, L);
-      });
+      // --rtn has no samples: nothing to observe (and the inputs never advance past layer 0).
+      if (samples.length > 0)
+        withModel((model) => {
+          model.setTap((ev: ActivationEvent) => hessians.tap(ev));
+          inputs.observe(model, L);
+        });
       tick(`layer ${L} calibrated`);
 
       const pending: PendingTensor[] = [];

@@ -17,6 +17,7 @@ import { ScratchPool } from "../ops/scratch.js";
 import { wasmHost } from "../ops/wasm-host.js";
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { forwardNumerics, type ForwardNumerics } from "./numerics.js";
+import { fakeQuantizeFp8Activations } from "@moeq/quant";
 
 const f = Math.fround;
 
@@ -87,10 +88,19 @@ export class Llama4TextModel {
     this.ops.rmsNorm(x, weight, n, d, eps, out);
   }
 
+  /**
+   * The input `w`'s matmul sees: `x` itself, or for FP8 W8A8 weights `x` quantized to E4M3 and back as the serving
+   * stack does in front of its FP8 GEMM (static, per-token or per-token-group scales; a scratch copy).
+   */
+  private matmulInput(w: WeightMatrix, x: Float32Array, n: number): Float32Array {
+    if (!w.activations) return x;
+    return fakeQuantizeFp8Activations(x, n, w.cols, w.activations, this.scratch.get("fp8_input", n * w.cols));
+  }
+
   private linear(name: string, x: Float32Array, n: number, out: Float32Array, expert?: number): void {
     const w = this.store.matrix(name, expert);
     if (this.tap && expert === undefined) this.emit(name, x, n, w.cols);
-    this.ops.matmul(w, x, n, out);
+    this.ops.matmul(w, this.matmulInput(w, x, n), n, out);
   }
 
   /**
@@ -282,10 +292,10 @@ export class Llama4TextModel {
     }
     const uw: WeightMatrix = this.store.matrix(upName, e);
     const dw: WeightMatrix = this.store.matrix(downName, e);
-    this.ops.expertMatmul(gw, xin, m, g);
-    this.ops.expertMatmul(uw, xin, m, u);
+    this.ops.expertMatmul(gw, this.matmulInput(gw, xin, m), m, g);
+    this.ops.expertMatmul(uw, this.matmulInput(uw, xin, m), m, u);
     this.ops.swiglu(g, u, m * ff);
     if (tap) tap({ tensor: downName, expert: e, rows: g, nRows: m, nCols: ff, tokenIndex, routerWeight });
-    this.ops.expertMatmul(dw, g, m, out);
+    this.ops.expertMatmul(dw, this.matmulInput(dw, g, m), m, out);
   }
 }

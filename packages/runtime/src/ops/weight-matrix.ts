@@ -4,6 +4,7 @@
  * row at a time into a scratch buffer.
  */
 import { GGMLType, GGML_TYPE_INFO, ggmlRowBytes, InputError } from "@moeq/formats";
+import type { Fp8ActivationScheme } from "@moeq/quant";
 import { dequantizeRow } from "./dequant-adapter.js";
 
 export interface WeightMatrix {
@@ -17,6 +18,8 @@ export interface WeightMatrix {
   readonly rowBytes: number;
   /** Float view of `data` for F32 weights (aligned copy when needed). */
   readonly f32: Float32Array | null;
+  /** FP8 checkpoints: the activation quantization applied to the input before this weight's matmul. */
+  readonly activations?: Fp8ActivationScheme;
 }
 
 export function makeWeightMatrix(type: GGMLType, cols: number, rows: number, data: Uint8Array): WeightMatrix {

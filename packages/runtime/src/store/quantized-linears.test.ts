@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InputError, SafetensorsWriter, type SafetensorsDType } from "@moeq/formats";
+import { InputError, SafetensorsWriter, f32ToF8E4M3, f8E4M3ToF32, type SafetensorsDType } from "@moeq/formats";
 import { awqQuantizeGroups, packAwqGemm, quantizeFp8, roundToF16, unpackAwqGemm } from "@moeq/quant";
 import { openSafetensorsTensors } from "./safetensors-source.js";
 
@@ -47,6 +47,54 @@ describe("quantized safetensors Linears in the runtime store", () => {
       /blk\.1\.ffn_up_exps\.weight: experts 0\.\.1 expected, expert 1 missing/,
     );
     await expect(openSafetensorsTensors(await write("fp8-noscale", [fp8(0)[0]!]))).rejects.toThrow(InputError);
+  });
+
+  it("FP8 activations: q/k/v share the largest static input scale and per-tensor weight scale; dynamic schemes from the config", async () => {
+    const parts = ["q", "k", "v"].map((p, i) => {
+      const w = weight.map((v) => v * (i + 1));
+      return { p, w, q: quantizeFp8(w, rows, cols, "per-tensor"), input: Float32Array.of(0.01 * (i + 1)) };
+    });
+    const entries: Entry[] = parts.flatMap(({ p, q, input }): Entry[] => [
+      [`${L}.self_attn.${p}_proj.weight`, "F8_E4M3", [rows, cols], q.codes],
+      [`${L}.self_attn.${p}_proj.weight_scale`, "F32", [1], q.scales],
+      [`${L}.self_attn.${p}_proj.input_scale`, "F32", [1], input],
+    ]);
+    const path = await write("fp8-static", entries);
+    const st = await openSafetensorsTensors(path);
+    try {
+      for (const n of ["attn_q", "attn_k", "attn_v"])
+        expect(st.tensors.get(`blk.1.${n}.weight`)!.activations!(undefined)).toEqual({ kind: "static", scale: Math.fround(0.03) });
+      // q was requantized to v's (largest) weight scale: its values lie on v's grid
+      const q = new Float32Array(st.tensors.get("blk.1.attn_q.weight")!.readSlice(undefined).slice().buffer);
+      const sv = parts[2]!.q.scales[0]!;
+      for (const v of q) expect(Math.fround(f8E4M3ToF32(f32ToF8E4M3(v / sv)) * sv)).toBe(v);
+    } finally {
+      st.close();
+    }
+    const dynamic = await openSafetensorsTensors(path, {
+      quantizationConfig: { config_groups: { group_0: { input_activations: { dynamic: true, strategy: "token" } } } },
+    });
+    try {
+      expect(dynamic.tensors.get("blk.1.attn_k.weight")!.activations!(undefined)).toEqual({ kind: "token" });
+    } finally {
+      dynamic.close();
+    }
+    const big = Float32Array.from({ length: 256 * 256 }, (_, i) => Math.cos(i * 0.11) * 0.1);
+    const qb = quantizeFp8(big, 256, 256, "block");
+    const block = await openSafetensorsTensors(
+      await write("fp8-block", [
+        [`${L}.self_attn.o_proj.weight`, "F8_E4M3", [256, 256], qb.codes],
+        [`${L}.self_attn.o_proj.weight_scale`, "F32", qb.scaleShape, qb.scales],
+      ]),
+    );
+    try {
+      expect(block.tensors.get("blk.1.attn_output.weight")!.activations!(undefined)).toEqual({ kind: "group", groupSize: 128 });
+    } finally {
+      block.close();
+    }
+    await expect(
+      openSafetensorsTensors(path, { quantizationConfig: { config_groups: { g: { input_activations: { dynamic: true, strategy: "channel" } } } } }),
+    ).rejects.toThrow(/strategy channel .* not supported/);
   });
 
   it("AWQ GEMM Linears decode to (q − z) · s; inconsistent shapes are bad input", async () => {

@@ -7,6 +7,7 @@
  * `readSlice(e)`. `safetensors-source.ts` calls `quantizedSources` before its own per-tensor loop.
  */
 import { GGMLType, InputError, type SafetensorsTensor } from "@moeq/formats";
+import type { Fp8ActivationScheme } from "@moeq/quant";
 import { mapLlama4HfName } from "../llama4/names.js";
 import { expertGgufName, parseUnfusedExpertName } from "../llama4/expert-names.js";
 import type { TensorSource } from "./weight-store.js";
@@ -24,6 +25,8 @@ export interface QuantizedLinear {
   readonly file: string;
   readonly rows: number;
   readonly cols: number;
+  /** The activation quantization a serving stack applies in front of this Linear (FP8 W8A8), if any. */
+  readonly activations?: Fp8ActivationScheme;
   /** f32 bytes of the dequantized weight [rows, cols]. */
   decode(): Uint8Array;
 }
@@ -38,7 +41,7 @@ export interface FormatLinears {
  * Every format the runtime reads, in claiming order: GPTQ before AWQ (both have `qweight`, GPTQ also `g_idx`), the
  * float experts last (every unfused expert `.weight` the quantized formats left).
  */
-const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry) => FormatLinears)[] = [
+const FORMATS: readonly ((entries: readonly SafetensorsTensor[], read: ReadEntry, quantizationConfig?: unknown) => FormatLinears)[] = [
   compressedTensorsLinears,
   gptqLinears,
   awqLinears,
@@ -50,12 +53,13 @@ export interface QuantizedSources {
   readonly consumed: Set<string>;
 }
 
-export function quantizedSources(entries: readonly SafetensorsTensor[], read: ReadEntry): QuantizedSources {
+/** `quantizationConfig`: config.json's `quantization_config` when known (the formats read their settings from it). */
+export function quantizedSources(entries: readonly SafetensorsTensor[], read: ReadEntry, quantizationConfig?: unknown): QuantizedSources {
   const tensors = new Map<string, TensorSource>();
   const consumed = new Set<string>();
-  const experts = new Map<string, { ne: [number, number]; slices: Map<number, () => Uint8Array>; file: string }>();
+  const experts = new Map<string, { ne: [number, number]; slices: Map<number, QuantizedLinear>; file: string }>();
   for (const format of FORMATS) {
-    const found = format(consumed.size === 0 ? entries : entries.filter((e) => !consumed.has(e.name)), read);
+    const found = format(consumed.size === 0 ? entries : entries.filter((e) => !consumed.has(e.name)), read, quantizationConfig);
     for (const n of found.consumed) consumed.add(n);
     for (const l of found.linears) {
       const bad = (msg: string): never => {
@@ -67,7 +71,7 @@ export function quantizedSources(entries: readonly SafetensorsTensor[], read: Re
         let g = experts.get(key);
         if (!g) experts.set(key, (g = { ne: [l.cols, l.rows], slices: new Map(), file: l.file }));
         if (g.ne[0] !== l.cols || g.ne[1] !== l.rows) bad(`is ${l.rows}×${l.cols} but other experts of ${key} are ${g.ne[1]}×${g.ne[0]}`);
-        g.slices.set(unfused.expert, () => l.decode());
+        g.slices.set(unfused.expert, l);
         continue;
       }
       const match = mapLlama4HfName(`${l.module}.weight`);
@@ -77,6 +81,7 @@ export function quantizedSources(entries: readonly SafetensorsTensor[], read: Re
         ne: [l.cols, l.rows],
         readSlice: () => l.decode(),
         readRow: (r) => l.decode().subarray(r * l.cols * 4, (r + 1) * l.cols * 4),
+        activations: l.activations && (() => l.activations),
       });
     }
   }
@@ -89,8 +94,9 @@ export function quantizedSources(entries: readonly SafetensorsTensor[], read: Re
       ne: [g.ne[0], g.ne[1], n],
       readSlice: (e) => {
         if (e === undefined) throw new InputError("BAD_EXPERT", `${key} must be read per expert`, { file: g.file });
-        return g.slices.get(e)!();
+        return g.slices.get(e)!.decode();
       },
+      activations: (e) => (e === undefined ? undefined : g.slices.get(e)?.activations),
       readRow: () => {
         throw new InputError("BAD_TENSOR_RANK", `expert tensor ${key} has no rows`, { file: g.file });
       },

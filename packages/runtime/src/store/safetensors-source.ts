@@ -55,7 +55,12 @@ export interface SafetensorsTensors {
   close(): void;
 }
 
-export async function openSafetensorsTensors(path: string): Promise<SafetensorsTensors> {
+export interface OpenSafetensorsOptions {
+  /** config.json's `quantization_config` (FP8 activation schemes); without it the formats infer from the tensors. */
+  readonly quantizationConfig?: unknown;
+}
+
+export async function openSafetensorsTensors(path: string, opts: OpenSafetensorsOptions = {}): Promise<SafetensorsTensors> {
   const ck = await openSafetensors(path);
   const entries = [...ck.tensors.values()];
   await ck.close();
@@ -71,7 +76,7 @@ export async function openSafetensorsTensors(path: string): Promise<SafetensorsT
   const tensors = new Map<string, TensorSource>();
   const other = new Map<string, { dtype: string; shape: readonly number[]; read(): Uint8Array }>();
   // Quantized formats (FP8 compressed-tensors, GPTQ, AWQ) and unfused float experts claim their tensors first.
-  const quantized = quantizedSources(entries, (e) => readAt(fdOf(e.file), e.offset, e.byteLength, e.file));
+  const quantized = quantizedSources(entries, (e) => readAt(fdOf(e.file), e.offset, e.byteLength, e.file), opts.quantizationConfig);
   for (const [name, source] of quantized.tensors) tensors.set(name, source);
   for (const e of entries) {
     if (quantized.consumed.has(e.name)) continue;

@@ -5,6 +5,7 @@
  */
 import { InputError, ggmlRowBytes } from "@moeq/formats";
 import type { GGMLType } from "@moeq/formats";
+import type { Fp8ActivationScheme } from "@moeq/quant";
 import { ByteLru } from "./lru.js";
 import type { WeightMatrix } from "../ops/weight-matrix.js";
 import { makeWeightMatrix } from "../ops/weight-matrix.js";
@@ -19,6 +20,8 @@ export interface TensorSource {
   readSlice(expert: number | undefined): Uint8Array;
   /** Encoded row `row` of a 2-D tensor (embedding lookups). */
   readRow(row: number): Uint8Array;
+  /** Optional: the activation quantization (FP8 W8A8) applied in front of the slice's matmul. */
+  activations?(expert: number | undefined): Fp8ActivationScheme | undefined;
   /** Optional: reads the slice `readSlice` would return straight into `dst` (its exact length). */
   readSliceInto?(expert: number | undefined, dst: Uint8Array): void;
 }
@@ -77,7 +80,8 @@ export class WeightStore {
         throw new InputError("BAD_TENSOR_RANK", `tensor ${name} has ne ${t.ne.join("×")}, expected 2-D`, { file: this.source });
       }
       const m = makeWeightMatrix(t.type, t.ne[0], t.ne[1] ?? 1, readIntoKernelMemory(t, expert));
-      return { value: m, bytes: m.data.byteLength };
+      const activations = t.activations?.(expert);
+      return { value: activations ? { ...m, activations } : m, bytes: m.data.byteLength };
     });
   }
 
