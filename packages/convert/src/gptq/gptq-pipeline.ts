@@ -238,6 +238,11 @@ export async function gptqConvert(input: string, output: string, data: string | 
       });
       tick(`layer ${L} calibrated`);
 
+      // Once the last Linear of a group is done, its rows and H are not needed again.
+      const releaseIfLast = (gguf: string, expert: number | undefined) => {
+        const g = hessians.groupOf(gguf, expert);
+        if (g && g.tensors[g.tensors.length - 1] === gguf) hessians.release(g);
+      };
       const pending: PendingTensor[] = [];
       const report: GptqLinearReport[] = [];
       for (const lin of linears[L]) {
@@ -258,18 +263,19 @@ export async function gptqConvert(input: string, output: string, data: string | 
           report.push({
             module: lin.module,
             method: "bf16",
-            tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0,
+            tokens: hessians.groupOf(lin.gguf, lin.expert)?.n ?? 0,
             gptqError: null,
             rtnError: null,
             gptqLoss: null,
             reason: "--exclude",
           });
+          releaseIfLast(lin.gguf, lin.expert);
           tick(lin.module);
           continue;
         }
         const W = f32Of(t, lin.expert, label, dir);
         const group = hessians.groupOf(lin.gguf, lin.expert);
-        const tokens = group?.acc.n ?? 0;
+        const tokens = group?.n ?? 0;
         const format = { bits: settings.bits, groupSize: settings.groupSize, sym: settings.sym };
         const rtn = rtnQuantize(W, rows, cols, format);
         let entry: GptqLinearReport;
@@ -282,13 +288,13 @@ export async function gptqConvert(input: string, output: string, data: string | 
             method: "rtn",
             tokens,
             gptqError: null,
-            rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null,
+            rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(hessians.accumulator(group)), rows, cols) : null,
             gptqLoss: null,
             wrappedZeros: packed.wrappedZeros,
             reason,
           };
         } else {
-          const H = hessianOf(group.acc);
+          const H = hessianOf(hessians.accumulator(group));
           const q = gptqQuantize(W, H, rows, cols, {
             ...format,
             actOrder: settings.descAct,
@@ -312,6 +318,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
         }
         report.push(entry);
         pending.push(...gptqTensors(lin.module, packed, rows, cols, settings.bits));
+        releaseIfLast(lin.gguf, lin.expert);
         tick(lin.module);
       }
       // Norms, the router and excluded plain Linears: copied as they are.
