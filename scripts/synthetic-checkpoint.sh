@@ -16,6 +16,7 @@ synthetic_checkpoint() {
     echo "building the synthetic checkpoint in $work/ckpt" >&2
     npx tsc --outDir "$work/gen" --module nodenext --moduleResolution nodenext --target es2023 --skipLibCheck --types node test-support/synthetic-llama4.ts
     echo '{"type":"module"}' > "$work/gen/package.json"
+    ln -sfn "$PWD/node_modules" "$work/gen/node_modules" # the generator imports @moeq/formats from outside the repo
     node -e "
       const [gen, dir, tok] = process.argv.slice(1);
       import(gen).then((m) => m.writeSyntheticLlama4(dir, { ...$opts, tokenizerFrom: tok }));

@@ -16,6 +16,7 @@ interface GptqArgs extends CheckpointToOutputArgs, JsonSummaryArgs {
   seqlen: number;
   exclude?: string[];
   "min-expert-tokens"?: number;
+  threads: number;
 }
 
 export const gptqCommand: CommandModule<object, GptqArgs> = {
@@ -35,6 +36,7 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
         .option("nsamples", { type: "number", default: 128, describe: "calibration windows" })
         .option("seqlen", { type: "number", default: 512, describe: "tokens per calibration window" })
         .option("exclude", { type: "string", array: true, describe: "regular expression on HF module names to keep BF16, repeatable (e.g. 'self_attn')" })
+        .option("threads", { type: "number", default: 1, describe: "worker threads solving experts / Linears in parallel (bytes do not depend on it)" })
         .option("min-expert-tokens", {
           type: "number",
           describe: "routed experts with fewer calibration tokens use round-to-nearest (default 0.5 % of nsamples × seqlen)",
@@ -68,6 +70,7 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
         seqlen: a.seqlen,
         exclude: a.exclude,
         minExpertTokens: a["min-expert-tokens"],
+        threads: a.threads,
         onProgress: (done, total, label) => onTensor(done - 1, total, label),
       }),
     );
@@ -77,6 +80,7 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
       output: s.output,
       bytes: s.totalBytes,
       resumedLayers: s.resumedLayers,
+      threads: s.threadsUsed,
       gptq: linears.filter((r) => r.method === "gptq").length,
       rtnFallbacks: s.report.fallbacks.map((f) => f.module),
       notConverted: s.report.notConverted.length,

@@ -52,7 +52,7 @@ describe("gptqConvert on tiny-llama4", () => {
     for (const r of run.report.layers.flatMap((l) => l.linears)) expect(r.gptqError!, r.module).toBeLessThan(r.rtnError!);
   });
 
-  it("resumes a killed run at the next layer and writes the same bytes", async () => {
+  it("resumes a killed run at the next layer and writes the same bytes, on 2 worker threads as on 1", async () => {
     const out = join(work, "resumed");
     const kill = new Error("killed");
     await expect(
@@ -66,8 +66,9 @@ describe("gptqConvert on tiny-llama4", () => {
     ).rejects.toBe(kill);
     expect(existsSync(`${out}.partial/model-00002-of-00005.safetensors`)).toBe(true);
     expect(existsSync(out)).toBe(false);
-    const again = await gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128 });
+    const again = await gptqConvert(fx, out, calib, { nsamples: 4, seqlen: 128, threads: 2 });
     expect(again.resumedLayers).toBe(2);
+    expect([run.threadsUsed, again.threadsUsed]).toEqual([1, 2]); // both workers solved Linears
     for (const f of run.files.filter((n) => n.endsWith(".safetensors"))) {
       expect(readFileSync(join(out, f)).equals(readFileSync(join(work, "out", f))), f).toBe(true);
     }

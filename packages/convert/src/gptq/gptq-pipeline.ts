@@ -16,10 +16,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join, resolve } from "node:path";
 import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, writeFileAtomicSync } from "@moeq/formats";
 import type { SafetensorsDType } from "@moeq/formats";
-import type { GptqV1Tensors } from "@moeq/quant";
 import type { PendingTensor } from "./gptq-folder.js";
 import { finishGptqFolder, gptqTensors, shardName, writeShard } from "./gptq-folder.js";
-import { checkGptqShape, dequantizeLinear, gptqQuantize, hessianError, hessianOf, packGptqV1, rtnQuantize } from "@moeq/quant";
+import { checkGptqShape } from "@moeq/quant";
 import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runtime";
 import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
 import { calibrationSamples } from "./calibration.js";
@@ -29,6 +28,10 @@ import { isExcluded, layerLinears } from "./linears.js";
 import type { GptqSettings } from "./quantize-config.js";
 import { gptqQuantizationConfig } from "./quantize-config.js";
 import { LayerInputs } from "./layer-inputs.js";
+import type { GptqLinearReport, SolveResult } from "./solve-linear.js";
+import { SolvePool } from "./solve-pool.js";
+
+export type { GptqLinearReport } from "./solve-linear.js";
 
 export interface GptqConvertOptions {
   readonly bits?: number;
@@ -47,27 +50,10 @@ export interface GptqConvertOptions {
   readonly rtn?: boolean;
   /** Weight bytes the calibration model keeps resident (default 1 GiB). */
   readonly memoryBudgetBytes?: number;
+  /** Worker threads solving independent Linears (default 1: inline); the output bytes do not depend on it. */
+  readonly threads?: number;
   /** Called after each layer's calibration and each quantized Linear. */
   readonly onProgress?: (done: number, total: number, label: string) => void;
-}
-
-/** One Linear in gptq-report.json. */
-export interface GptqLinearReport {
-  readonly module: string;
-  readonly method: "gptq" | "rtn" | "bf16";
-  /** Calibration rows that reached it (routed tokens for an expert). */
-  readonly tokens: number;
-  /** ½ Σ (w−ŵ)ᵀH(w−ŵ) for GPTQ and for RTN on the same grid and H (null without a Hessian). */
-  readonly gptqError: number | null;
-  readonly rtnError: number | null;
-  /** GPTQ's own accumulated loss Σ (w−q)²/d²/2. */
-  readonly gptqLoss: number | null;
-  readonly percDamp?: number;
-  readonly dampIncreases?: number;
-  readonly deadColumns?: number;
-  readonly wrappedZeros?: number;
-  /** Why it is not GPTQ. */
-  readonly reason?: string;
 }
 
 export interface GptqReport {
@@ -85,6 +71,8 @@ export interface GptqSummary {
   readonly totalBytes: number;
   readonly resumedLayers: number;
   readonly report: GptqReport;
+  /** Distinct threads that solved Linears (1 when inline). */
+  readonly threadsUsed: number;
 }
 
 const UNFUSED_EXPERT_RE = /^(?:language_model\.)?model\.layers\.(\d+)\.feed_forward\.experts\.\d+\.(?:gate|up|down)_proj\.weight$/;
@@ -151,6 +139,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
   const rtnOnly = opts.rtn ?? false;
   if (!rtnOnly && data === null) throw new InputError("BAD_ARG", "GPTQ needs calibration text (--data)");
   const samples = rtnOnly || data === null ? [] : calibrationSamples(data, (t) => tokenizer.encode(t), nsamples, seqlen);
+  const pool = await SolvePool.start(opts.threads ?? 1);
   const src = await openSafetensorsTensors(dir);
   const raw = await openSafetensors(dir);
   const opened: { close(): void }[] = [src];
@@ -240,13 +229,28 @@ export async function gptqConvert(input: string, output: string, data: string | 
         });
       tick(`layer ${L} calibrated`);
 
+      // Once the last Linear of a group is done, its rows and H are not needed again.
+      const releaseIfLast = (gguf: string, expert: number | undefined) => {
+        const g = hessians.groupOf(gguf, expert);
+        if (g && g.tensors[g.tensors.length - 1] === gguf) hessians.release(g);
+      };
       const pending: PendingTensor[] = [];
       const report: GptqLinearReport[] = [];
+      // Solved in submission order whatever the thread count: the same report and shard bytes.
+      const inFlight: { solved: Promise<SolveResult>; rows: number; cols: number; module: string }[] = [];
+      const consume = async () => {
+        const head = inFlight.shift()!;
+        const { entry, packed } = await head.solved;
+        report.push(entry);
+        pending.push(...gptqTensors(head.module, packed, head.rows, head.cols, settings.bits));
+        tick(head.module);
+      };
       for (const lin of linears[L]) {
         const t = src.tensors.get(lin.gguf)!;
         const [cols, rows] = t.ne;
         const label = lin.expert === undefined ? lin.module : `${lin.module} (expert ${lin.expert} of ${lin.gguf})`;
         if (isExcluded(lin.module, excludeRe)) {
+          while (inFlight.length > 0) await consume(); // the report keeps the layer's order
           if (lin.expert !== undefined) {
             // in the dtype the checkpoint stores (a fused BF16 slice, or the unfused tensor's own dtype)
             const dtype = raw.tensors.get(`${lin.module}.weight`)?.dtype ?? DTYPE_OF[t.type]!;
@@ -260,62 +264,33 @@ export async function gptqConvert(input: string, output: string, data: string | 
           report.push({
             module: lin.module,
             method: "bf16",
-            tokens: hessians.groupOf(lin.gguf, lin.expert)?.acc.n ?? 0,
+            tokens: hessians.groupOf(lin.gguf, lin.expert)?.n ?? 0,
             gptqError: null,
             rtnError: null,
             gptqLoss: null,
             reason: "--exclude",
           });
+          releaseIfLast(lin.gguf, lin.expert);
           tick(lin.module);
           continue;
         }
         const W = f32Of(t, lin.expert, label, dir);
         const group = hessians.groupOf(lin.gguf, lin.expert);
-        const tokens = group?.acc.n ?? 0;
-        const format = { bits: settings.bits, groupSize: settings.groupSize, sym: settings.sym };
-        const rtn = rtnQuantize(W, rows, cols, format);
-        let entry: GptqLinearReport;
-        let packed: GptqV1Tensors;
-        if (!group || (lin.expert !== undefined && tokens < settings.minExpertTokens)) {
-          packed = packGptqV1(rtn);
-          const reason = rtnOnly ? "round-to-nearest run (--rtn)" : `${tokens} routed tokens < ${settings.minExpertTokens}`;
-          entry = {
-            module: lin.module,
-            method: "rtn",
-            tokens,
-            gptqError: null,
-            rtnError: group ? hessianError(W, dequantizeLinear(rtn), hessianOf(group.acc), rows, cols) : null,
-            gptqLoss: null,
-            wrappedZeros: packed.wrappedZeros,
-            reason,
-          };
-        } else {
-          const H = hessianOf(group.acc);
-          const q = gptqQuantize(W, H, rows, cols, {
-            ...format,
-            actOrder: settings.descAct,
-            staticGroups: settings.staticGroups,
-            percDamp: settings.damp,
-            dampAutoIncrement: settings.dampAutoIncrement,
-          });
-          packed = packGptqV1(q);
-          entry = {
-            module: lin.module,
-            method: "gptq",
-            tokens,
-            gptqError: hessianError(W, dequantizeLinear(q), H, rows, cols),
-            rtnError: hessianError(W, dequantizeLinear(rtn), H, rows, cols),
-            gptqLoss: q.loss,
-            percDamp: q.percDamp,
-            dampIncreases: q.dampIncreases,
-            deadColumns: q.deadColumns,
-            wrappedZeros: packed.wrappedZeros,
-          };
-        }
-        report.push(entry);
-        pending.push(...gptqTensors(lin.module, packed, rows, cols, settings.bits));
-        tick(lin.module);
+        const tokens = group?.n ?? 0;
+        const rtnReason =
+          group && !(lin.expert !== undefined && tokens < settings.minExpertTokens)
+            ? null
+            : rtnOnly
+              ? "round-to-nearest run (--rtn)"
+              : `${tokens} routed tokens < ${settings.minExpertTokens}`;
+        const job = { module: lin.module, W, rows, cols, sum: group ? hessians.accumulator(group).sum : null, n: tokens, rtnReason, settings };
+        const solved = pool.submit(job);
+        solved.catch(() => undefined); // surfaced when awaited in order below
+        inFlight.push({ solved, rows, cols, module: lin.module });
+        releaseIfLast(lin.gguf, lin.expert);
+        while (inFlight.length >= pool.threads) await consume();
       }
+      while (inFlight.length > 0) await consume();
       // Norms, the router and excluded plain Linears: copied as they are.
       const quantized = new Set(report.filter((r) => r.method !== "bf16").map((r) => `${r.module}.weight`));
       for (const name of layerTensors(L)) {
@@ -361,7 +336,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
     for (const o of opened.splice(0)) o.close();
     if (existsSync(out)) rmSync(out, { recursive: true });
     renameSync(partial, out);
-    return { output: out, files: readdirSync(out).sort(), totalBytes, resumedLayers, report };
+    return { output: out, files: readdirSync(out).sort(), totalBytes, resumedLayers, report, threadsUsed: pool.threadsUsed.size };
   } catch (err) {
     // Bad input leaves nothing behind; anything else keeps <out>.partial so the next run resumes.
     if (err instanceof InputError || !wroteSomething) rmSync(partial, { recursive: true, force: true });
@@ -369,5 +344,6 @@ export async function gptqConvert(input: string, output: string, data: string | 
   } finally {
     for (const o of opened) o.close();
     await raw.close();
+    await pool.close();
   }
 }

@@ -56,15 +56,15 @@ beforeAll(async () => {
   const ids = model.tokenize(text);
   for (let i = 0; i + 128 <= Math.min(ids.length, 1024); i += 128) await model.logits(ids.slice(i, i + 128));
   await model.close();
-  const busiest = [...layer1.groups.values()].filter((g) => g.expert !== undefined && g.tensors[0].includes("gate")).sort((a, b) => b.acc.n - a.acc.n)[0];
+  const busiest = [...layer1.groups.values()].filter((g) => g.expert !== undefined && g.tensors[0].includes("gate")).sort((a, b) => b.n - a.n)[0];
   const picks: [string, string, number | undefined, LayerHessians][] = [
     ["dense ffn_gate (layer 0)", "blk.0.ffn_gate.weight", undefined, layer0],
     ["attention q (layer 1)", "blk.1.attn_q.weight", undefined, layer1],
-    [`expert ${busiest.expert} gate (layer 1, ${busiest.acc.n} routed tokens)`, "blk.1.ffn_gate_exps.weight", busiest.expert, layer1],
+    [`expert ${busiest.expert} gate (layer 1, ${busiest.n} routed tokens)`, "blk.1.ffn_gate_exps.weight", busiest.expert, layer1],
   ];
   for (const [label, tensor, expert, hs] of picks) {
     const { W, rows, cols } = await weight(tensor, expert);
-    targets.push({ label, tensor, expert, W, rows, cols, H: hessianOf(hs.groupOf(tensor, expert)!.acc) });
+    targets.push({ label, tensor, expert, W, rows, cols, H: hessianOf(hs.accumulator(hs.groupOf(tensor, expert)!)) });
   }
 }, 300_000);
 
