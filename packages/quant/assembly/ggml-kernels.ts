@@ -1504,6 +1504,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
     fromHalf(type == 30, src, nb, dst);
     return 0;
   }
+  if (type == 20 || type == 23 || type == 34 || type == 35 || type == 39 || type == 40) return dequantizeLowBit(type, src, nb, dst);
   const zero = f32x4.splat(0);
   const nib = i8x16.splat(0x0f);
   if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {
@@ -1637,6 +1638,135 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
         }
       }
       dst += 1024;
+    }
+    return 0;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- low-bit dequantizers (IQ4_NL, IQ4_XS, TQ1_0, TQ2_0)
+
+/** kvalues_iq4nl as a swizzle table: nibble → signed level. */
+@inline function iq4Levels(nibbles: v128): v128 {
+  return i8x16.swizzle(i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113), nibbles);
+}
+
+/** Trit n of 16 packed bytes as signed bytes: ((uint8)(q·3^n) · 3) >> 8, minus 1 (dequantize_row_tq1_0). */
+@inline function trits16(q: v128, pow3: i32): v128 {
+  const p = i16x8.splat(<i16>pow3);
+  const ff = i16x8.splat(0xff);
+  const three = i16x8.splat(3);
+  const one = i16x8.splat(1);
+  const lo = i16x8.sub(i16x8.shr_u(i16x8.mul(v128.and(i16x8.mul(i16x8.extend_low_i8x16_u(q), p), ff), three), 8), one);
+  const hi = i16x8.sub(i16x8.shr_u(i16x8.mul(v128.and(i16x8.mul(i16x8.extend_high_i8x16_u(q), p), ff), three), 8), one);
+  return i8x16.narrow_i16x8_s(lo, hi);
+}
+
+/** ggml_ue4m3_to_fp32: unsigned E4M3 (bias 7) halved, exact; 0 and 0x7F read as 0 (bit 7 is ignored). */
+@inline function ue4m3(x: i32): f32 {
+  if (x == 0 || x == 0x7f) return 0;
+  const exp = (x >> 3) & 0xf;
+  const man = x & 7;
+  return exp == 0 ? <f32>man * reinterpret<f32>(<u32>0x3a800000) : reinterpret<f32>(<u32>((exp + 119) << 23) | (<u32>man << 20));
+}
+
+/** to_float of the low-bit types with byte-level layouts; −1 for others. */
+function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  const zero = f32x4.splat(0);
+  const nib = i8x16.splat(0x0f);
+  if (type == 20) {
+    // IQ4_NL: d·kvalues[lo] for elements 0…15, d·kvalues[hi] for 16…31
+    for (let i = 0; i < nb; i++, src += 18, dst += 128) {
+      const d = f32x4.splat(ld16f(src));
+      const qs = v128.load(src + 2);
+      emit16(iq4Levels(v128.and(qs, nib)), true, 0, d, zero, 0, dst);
+      emit16(iq4Levels(i8x16.shr_u(qs, 4)), true, 0, d, zero, 0, dst + 64);
+    }
+    return 0;
+  }
+  if (type == 23) {
+    // IQ4_XS: per 32-block dl = d·(ls − 32), then dl·kvalues[q]
+    for (let i = 0; i < nb; i++, src += 136) {
+      const d = ld16f(src);
+      const scalesH = <i32>load<u16>(src + 2);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const ls = ((ldb(src + 4, ib >> 1) >> (4 * (ib & 1))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);
+        const dl = f32x4.splat(d * <f32>(ls - 32));
+        const qs = v128.load(src + 8 + (<usize>ib << 4));
+        emit16(iq4Levels(v128.and(qs, nib)), true, 0, dl, zero, 0, dst);
+        emit16(iq4Levels(i8x16.shr_u(qs, 4)), true, 0, dl, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 35) {
+    // TQ2_0: ((qs[j+m] >> 2l) & 3) − 1, times d, for j ∈ {0, 32}, l < 4, m < 32
+    const three = i8x16.splat(3);
+    for (let i = 0; i < nb; i++, src += 66) {
+      const d = f32x4.splat(ld16f(src + 64));
+      for (let j = 0; j < 64; j += 32) {
+        const a = v128.load(src + <usize>j);
+        const b = v128.load(src + <usize>j + 16);
+        for (let l = 0; l < 8; l += 2, dst += 128) {
+          emit16(v128.and(i8x16.shr_u(a, l), three), false, 1, d, zero, 0, dst);
+          emit16(v128.and(i8x16.shr_u(b, l), three), false, 1, d, zero, 0, dst + 64);
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 39 || type == 40) {
+    // MXFP4 (17 B: E8M0 e | qs[16]) and NVFP4 (36 B: four UE4M3 scales | qs[32], one scale per 16): kvalues_fp4[q]·d
+    const fp4 = i8x16(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    if (type == 39) {
+      for (let i = 0; i < nb; i++, src += 17, dst += 128) {
+        const e = ldb(src, 0);
+        const d = f32x4.splat(reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23));
+        const qs = v128.load(src + 1);
+        emit16(i8x16.swizzle(fp4, v128.and(qs, nib)), true, 0, d, zero, 0, dst);
+        emit16(i8x16.swizzle(fp4, i8x16.shr_u(qs, 4)), true, 0, d, zero, 0, dst + 64);
+      }
+      return 0;
+    }
+    for (let i = 0; i < nb; i++, src += 36) {
+      for (let s = 0; s < 4; s += 2, dst += 128) {
+        // two 16-blocks: bytes 8s…8s+15 hold block s (lo, hi nibbles of its first 8 bytes) and block s + 1
+        const qs = v128.load(src + 4 + (<usize>s << 3));
+        const lo = v128.and(qs, nib);
+        const hi = i8x16.shr_u(qs, 4);
+        const d0 = f32x4.splat(ue4m3(ldb(src, s)));
+        const d1 = f32x4.splat(ue4m3(ldb(src, s + 1)));
+        // block s: lo of bytes 0…7 then hi of bytes 0…7; block s + 1 likewise from bytes 8…15
+        const a = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        const b = i8x16.shuffle(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        emit16(i8x16.swizzle(fp4, a), true, 0, d0, zero, 0, dst);
+        emit16(i8x16.swizzle(fp4, b), true, 0, d1, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 34) {
+    // TQ1_0: qs[0…32) 5 trits each, qs[32…48) 5 trits each, qh[4] 4 trits each; d at byte 52
+    for (let i = 0; i < nb; i++, src += 54) {
+      const dS = ld16f(src + 52);
+      const d = f32x4.splat(dS);
+      const a = v128.load(src);
+      const b = v128.load(src + 16);
+      const c = v128.load(src + 32);
+      let pow3 = 1;
+      for (let n = 0; n < 5; n++, pow3 *= 3, dst += 128) {
+        emit16(trits16(a, pow3), true, 0, d, zero, 0, dst);
+        emit16(trits16(b, pow3), true, 0, d, zero, 0, dst + 64);
+      }
+      pow3 = 1;
+      for (let n = 0; n < 5; n++, pow3 *= 3, dst += 64) emit16(trits16(c, pow3), true, 0, d, zero, 0, dst);
+      pow3 = 1;
+      for (let n = 0; n < 4; n++, pow3 *= 3) {
+        for (let j = 0; j < 4; j++, dst += 4) {
+          const t = ((((ldb(src + 48, j) * pow3) & 0xff) * 3) >> 8) - 1;
+          store<f32>(dst, <f32>t * dS);
+        }
+      }
     }
     return 0;
   }
