@@ -1354,6 +1354,7 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
     else legacyRef(type, src, nb32, dst);
     return 0;
   }
+  if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
   else if (type == 11) blockBytes = 110;
@@ -1771,4 +1772,65 @@ function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
     return 0;
   }
   return -1;
+}
+
+// ---------------------------------------------------------------- ternary quantizers (quantize_row_tq1_0_ref / _tq2_0_ref)
+
+/** (int)lroundf(v) on x86-64 glibc: half away from zero; NaN, ±inf and |v| ≥ 2^63 give LONG_MIN (low 32 bits 0). */
+@inline function lroundfInt(v: f32): i32 {
+  if (!(Mathf.abs(v) < <f32>9223372036854775808.0)) return 0;
+  const d = <f64>v;
+  return <i32>(<i64>(d >= 0 ? Math.floor(d + 0.5) : -Math.floor(0.5 - d)));
+}
+
+/** max |x| over 256 values as MAX(amax, fabsf(v)) finds it; writes it as fp16 at y and returns 1/amax (0 for 0). */
+function ternaryScale(x: usize, y: usize): f32 {
+  let amax: f32 = 0;
+  for (let j = 0; j < QK_K; j++) {
+    const a = Mathf.abs(ldf(x, j));
+    amax = amax > a ? amax : a;
+  }
+  st16(y, fp32ToFp16(amax));
+  return amax != 0 ? <f32>1.0 / amax : 0;
+}
+
+/** `count` trits x[n·stride] (n < count), most significant first, base 3, then ceiling-scaled by 256/243. */
+@inline function packTrits(x: usize, stride: i32, count: i32, id: f32): i32 {
+  let q = 0;
+  for (let n = 0; n < count; n++) q = (q * 3 + lroundfInt(ldf(x, n * stride) * id) + 1) & 0xff;
+  if (count == 4) q = (q * 3) & 0xff;
+  return ((q * 256 + 242) / 243) & 0xff;
+}
+
+function tq1Block(x: usize, y: usize): void {
+  const id = ternaryScale(x, y + 52);
+  for (let m = 0; m < 32; m++) stb(y, m, packTrits(x + (<usize>m << 2), 32, 5, id));
+  for (let m = 0; m < 16; m++) stb(y, 32 + m, packTrits(x + (<usize>(160 + m) << 2), 16, 5, id));
+  for (let j = 0; j < 4; j++) stb(y, 48 + j, packTrits(x + (<usize>(240 + j) << 2), 4, 4, id));
+}
+
+function tq2Block(x: usize, y: usize): void {
+  const id = ternaryScale(x, y + 64);
+  for (let j = 0; j < 64; j += 32) {
+    for (let m = 0; m < 32; m++) {
+      let q = 0;
+      for (let n = 0; n < 4; n++) q += ((lroundfInt(ldf(x, 4 * j + m + n * 32) * id) + 1) & 3) << (2 * n);
+      stb(y, j + m, q);
+    }
+  }
+}
+
+/** TQ1_0 / TQ2_0 over nb super-blocks; −1 for other types. */
+function quantizeTernary(type: i32, x: usize, nb: i32, y: usize): i32 {
+  if (type != 34 && type != 35) return -1;
+  for (let i = 0; i < nb; i++, x += 1024) {
+    if (type == 34) {
+      tq1Block(x, y);
+      y += 54;
+    } else {
+      tq2Block(x, y);
+      y += 66;
+    }
+  }
+  return 0;
 }
