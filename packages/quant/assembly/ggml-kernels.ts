@@ -1354,6 +1354,7 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
     else legacyRef(type, src, nb32, dst);
     return 0;
   }
+  if (type == 39 || type == 40) return quantizeFp4(type, src, nrows * nPerRow, dst);
   if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
@@ -1833,4 +1834,92 @@ function quantizeTernary(type: i32, x: usize, nb: i32, y: usize): i32 {
     }
   }
   return 0;
+}
+
+// ---------------------------------------------------------------- fp4 quantizers (quantize_row_mxfp4_ref / _nvfp4_ref)
+
+const FP4LV: usize = memory.data(16 * 4, 16); // kvalues_fp4[i]·d of the current block
+// prettier-ignore
+const FP4KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]); // kvalues_fp4
+
+/** max |x| over n values as `if (amax < fabsf(v)) amax = fabsf(v)` finds it (a NaN never wins). */
+function fp4AbsMax(x: usize, n: i32): f32 {
+  let amax: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const a = Mathf.abs(ldf(x, j));
+    if (amax < a) amax = a;
+  }
+  return amax;
+}
+
+/** best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (per-lane strict <). */
+@inline function bestFp4x4(xv: v128): v128 {
+  let bestErr = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, 0)), xv));
+  let best = i32x4.splat(0);
+  for (let i = 1; i < 16; i++) {
+    const err = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, i)), xv));
+    const lt = f32x4.lt(err, bestErr);
+    best = v128.bitselect(i32x4.splat(i), best, lt);
+    bestErr = v128.bitselect(err, bestErr, lt);
+  }
+  return best;
+}
+
+/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d. */
+function packFp4(x: usize, half: i32, d: f32, y: usize): void {
+  for (let i = 0; i < 16; i++) stf(FP4LV, i, ldf(FP4KV, i) * d);
+  for (let j = 0; j < half; j += 4) {
+    const lo = bestFp4x4(v128.load(x + (<usize>j << 2)));
+    const hi = bestFp4x4(v128.load(x + (<usize>(j + half) << 2)));
+    const b = v128.or(lo, i32x4.shl(hi, 4));
+    stb(y, j, i32x4.extract_lane(b, 0));
+    stb(y, j + 1, i32x4.extract_lane(b, 1));
+    stb(y, j + 2, i32x4.extract_lane(b, 2));
+    stb(y, j + 3, i32x4.extract_lane(b, 3));
+  }
+}
+
+/** ggml_fp32_to_ue4m3 of a float32 value: positive values only (else 0), clamped to 448, mantissa rounded by its next bit. */
+function fp32ToUe4m3(v: f32): i32 {
+  if (!(v > 0)) return 0;
+  const x: f32 = v > 448 ? 448 : v;
+  const bits = reinterpret<u32>(x);
+  let exp = <i32>((bits >> 23) & 0xff) - 127 + 7;
+  if (exp <= 0) {
+    const man = <i32>(x * <f32>512 + <f32>0.5);
+    return man > 7 ? 7 : man < 1 ? 0 : man;
+  }
+  if (exp >= 15) return 0x7e;
+  let man = <i32>(((bits >> 20) & 7) + ((bits >> 19) & 1));
+  if (man > 7) {
+    man = 0;
+    exp++;
+    if (exp >= 15) return 0x7e;
+  }
+  return (exp << 3) | man;
+}
+
+/** MXFP4 (type 39, 32 per block) / NVFP4 (type 40, 64 per block) over n values; −1 for other types. */
+function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
+  if (type == 39) {
+    for (let i = 0; i < n; i += 32, x += 128, y += 17) {
+      const amax = fp4AbsMax(x, 32);
+      // (uint8_t)(floorf(log2f(amax)) - 2 + 127)
+      const e = amax > 0 ? <i32>(Mathf.floor(<f32>Math.log2(<f64>amax)) - <f32>2 + <f32>127) & 0xff : 0;
+      stb(y, 0, e);
+      packFp4(x, 16, reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23), y + 1);
+    }
+    return 0;
+  }
+  if (type == 40) {
+    for (let i = 0; i < n; i += 64, y += 36) {
+      for (let s = 0; s < 4; s++, x += 64) {
+        const ue = fp32ToUe4m3(fp4AbsMax(x, 16) / <f32>6);
+        stb(y, s, ue);
+        packFp4(x, 8, ue4m3(ue), y + 4 + (<usize>s << 3));
+      }
+    }
+    return 0;
+  }
+  return -1;
 }

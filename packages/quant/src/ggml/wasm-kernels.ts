@@ -40,8 +40,8 @@ const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Types the WebAssembly kernels quantize: the above and the ternary types. */
-export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([...WASM_TYPES, GGMLType.TQ1_0, GGMLType.TQ2_0]);
+/** Types the WebAssembly kernels quantize: the above, the ternary and the fp4 types. */
+export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([...WASM_TYPES, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.MXFP4, GGMLType.NVFP4]);
 
 /** Types the WebAssembly kernels dequantize: the above and the low-bit types with byte-level layouts. */
 export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
