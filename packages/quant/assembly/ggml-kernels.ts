@@ -1784,12 +1784,32 @@ function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
   return <i32>(<i64>(d >= 0 ? Math.floor(d + 0.5) : -Math.floor(0.5 - d)));
 }
 
+/**
+ * lroundfInt on four lanes. Half away from zero: nearest-even, moved away from zero where v is exactly halfway.
+ * Lanes with |v| ≥ 2^31 (or NaN) give 0; the ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the
+ * i64 wrap of lroundf for 2^31 ≤ |v| < 2^63 never arises (the scalar lroundfInt handles it for reference).
+ */
+@inline function lroundf4(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const half = f32x4.eq(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const away = f32x4.add(t, v128.bitselect(f32x4.splat(-1), f32x4.splat(1), f32x4.lt(v, f32x4.splat(0))));
+  const r = v128.bitselect(away, f32x4.nearest(v), half);
+  const ok = f32x4.lt(f32x4.abs(v), f32x4.splat(2147483648.0));
+  return v128.and(i32x4.trunc_sat_f32x4_s(r), ok);
+}
+
 /** max |x| over 256 values as MAX(amax, fabsf(v)) finds it; writes it as fp16 at y and returns 1/amax (0 for 0). */
 function ternaryScale(x: usize, y: usize): f32 {
-  let amax: f32 = 0;
-  for (let j = 0; j < QK_K; j++) {
-    const a = Mathf.abs(ldf(x, j));
-    amax = amax > a ? amax : a;
+  // without NaNs, MAX(amax, fabsf(v)) is the plain maximum (f32x4.max); a NaN makes it order-dependent: redo in C's order
+  let m4 = f32x4.splat(0);
+  for (let j = 0; j < QK_K; j += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(x + (<usize>j << 2))));
+  let amax = Mathf.max(Mathf.max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), Mathf.max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  if (amax != amax) {
+    amax = 0;
+    for (let j = 0; j < QK_K; j++) {
+      const a = Mathf.abs(ldf(x, j));
+      amax = amax > a ? amax : a;
+    }
   }
   st16(y, fp32ToFp16(amax));
   return amax != 0 ? <f32>1.0 / amax : 0;
@@ -1812,11 +1832,18 @@ function tq1Block(x: usize, y: usize): void {
 
 function tq2Block(x: usize, y: usize): void {
   const id = ternaryScale(x, y + 64);
+  const idv = f32x4.splat(id);
   for (let j = 0; j < 64; j += 32) {
-    for (let m = 0; m < 32; m++) {
-      let q = 0;
-      for (let n = 0; n < 4; n++) q += ((lroundfInt(ldf(x, 4 * j + m + n * 32) * id) + 1) & 3) << (2 * n);
-      stb(y, j + m, q);
+    for (let m = 0; m < 32; m += 4) {
+      let q = i32x4.splat(0);
+      for (let n = 0; n < 4; n++) {
+        const lv = lroundf4(f32x4.mul(v128.load(x + (<usize>(4 * j + m + n * 32) << 2)), idv));
+        q = v128.or(q, i32x4.shl(v128.and(i32x4.add(lv, i32x4.splat(1)), i32x4.splat(3)), 2 * n));
+      }
+      stb(y, j + m, i32x4.extract_lane(q, 0));
+      stb(y, j + m + 1, i32x4.extract_lane(q, 1));
+      stb(y, j + m + 2, i32x4.extract_lane(q, 2));
+      stb(y, j + m + 3, i32x4.extract_lane(q, 3));
     }
   }
 }
