@@ -1354,6 +1354,8 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
     else legacyRef(type, src, nb32, dst);
     return 0;
   }
+  if (type == 39 || type == 40) return quantizeFp4(type, src, nrows * nPerRow, dst);
+  if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
   else if (type == 11) blockBytes = 110;
@@ -1504,6 +1506,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
     fromHalf(type == 30, src, nb, dst);
     return 0;
   }
+  if (type == 20 || type == 23 || type == 34 || type == 35 || type == 39 || type == 40) return dequantizeLowBit(type, src, nb, dst);
   const zero = f32x4.splat(0);
   const nib = i8x16.splat(0x0f);
   if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {
@@ -1637,6 +1640,311 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
         }
       }
       dst += 1024;
+    }
+    return 0;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- low-bit dequantizers (IQ4_NL, IQ4_XS, TQ1_0, TQ2_0)
+
+/** kvalues_iq4nl as a swizzle table: nibble → signed level. */
+@inline function iq4Levels(nibbles: v128): v128 {
+  return i8x16.swizzle(i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113), nibbles);
+}
+
+/** Trit n of 16 packed bytes as signed bytes: ((uint8)(q·3^n) · 3) >> 8, minus 1 (dequantize_row_tq1_0). */
+@inline function trits16(q: v128, pow3: i32): v128 {
+  const p = i16x8.splat(<i16>pow3);
+  const ff = i16x8.splat(0xff);
+  const three = i16x8.splat(3);
+  const one = i16x8.splat(1);
+  const lo = i16x8.sub(i16x8.shr_u(i16x8.mul(v128.and(i16x8.mul(i16x8.extend_low_i8x16_u(q), p), ff), three), 8), one);
+  const hi = i16x8.sub(i16x8.shr_u(i16x8.mul(v128.and(i16x8.mul(i16x8.extend_high_i8x16_u(q), p), ff), three), 8), one);
+  return i8x16.narrow_i16x8_s(lo, hi);
+}
+
+/** ggml_ue4m3_to_fp32: unsigned E4M3 (bias 7) halved, exact; 0 and 0x7F read as 0 (bit 7 is ignored). */
+@inline function ue4m3(x: i32): f32 {
+  if (x == 0 || x == 0x7f) return 0;
+  const exp = (x >> 3) & 0xf;
+  const man = x & 7;
+  return exp == 0 ? <f32>man * reinterpret<f32>(<u32>0x3a800000) : reinterpret<f32>(<u32>((exp + 119) << 23) | (<u32>man << 20));
+}
+
+/** to_float of the low-bit types with byte-level layouts; −1 for others. */
+function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  const zero = f32x4.splat(0);
+  const nib = i8x16.splat(0x0f);
+  if (type == 20) {
+    // IQ4_NL: d·kvalues[lo] for elements 0…15, d·kvalues[hi] for 16…31
+    for (let i = 0; i < nb; i++, src += 18, dst += 128) {
+      const d = f32x4.splat(ld16f(src));
+      const qs = v128.load(src + 2);
+      emit16(iq4Levels(v128.and(qs, nib)), true, 0, d, zero, 0, dst);
+      emit16(iq4Levels(i8x16.shr_u(qs, 4)), true, 0, d, zero, 0, dst + 64);
+    }
+    return 0;
+  }
+  if (type == 23) {
+    // IQ4_XS: per 32-block dl = d·(ls − 32), then dl·kvalues[q]
+    for (let i = 0; i < nb; i++, src += 136) {
+      const d = ld16f(src);
+      const scalesH = <i32>load<u16>(src + 2);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const ls = ((ldb(src + 4, ib >> 1) >> (4 * (ib & 1))) & 0xf) | (((scalesH >> (2 * ib)) & 3) << 4);
+        const dl = f32x4.splat(d * <f32>(ls - 32));
+        const qs = v128.load(src + 8 + (<usize>ib << 4));
+        emit16(iq4Levels(v128.and(qs, nib)), true, 0, dl, zero, 0, dst);
+        emit16(iq4Levels(i8x16.shr_u(qs, 4)), true, 0, dl, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 35) {
+    // TQ2_0: ((qs[j+m] >> 2l) & 3) − 1, times d, for j ∈ {0, 32}, l < 4, m < 32
+    const three = i8x16.splat(3);
+    for (let i = 0; i < nb; i++, src += 66) {
+      const d = f32x4.splat(ld16f(src + 64));
+      for (let j = 0; j < 64; j += 32) {
+        const a = v128.load(src + <usize>j);
+        const b = v128.load(src + <usize>j + 16);
+        for (let l = 0; l < 8; l += 2, dst += 128) {
+          emit16(v128.and(i8x16.shr_u(a, l), three), false, 1, d, zero, 0, dst);
+          emit16(v128.and(i8x16.shr_u(b, l), three), false, 1, d, zero, 0, dst + 64);
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 39 || type == 40) {
+    // MXFP4 (17 B: E8M0 e | qs[16]) and NVFP4 (36 B: four UE4M3 scales | qs[32], one scale per 16): kvalues_fp4[q]·d
+    const fp4 = i8x16(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    if (type == 39) {
+      for (let i = 0; i < nb; i++, src += 17, dst += 128) {
+        const e = ldb(src, 0);
+        const d = f32x4.splat(reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23));
+        const qs = v128.load(src + 1);
+        emit16(i8x16.swizzle(fp4, v128.and(qs, nib)), true, 0, d, zero, 0, dst);
+        emit16(i8x16.swizzle(fp4, i8x16.shr_u(qs, 4)), true, 0, d, zero, 0, dst + 64);
+      }
+      return 0;
+    }
+    for (let i = 0; i < nb; i++, src += 36) {
+      for (let s = 0; s < 4; s += 2, dst += 128) {
+        // two 16-blocks: bytes 8s…8s+15 hold block s (lo, hi nibbles of its first 8 bytes) and block s + 1
+        const qs = v128.load(src + 4 + (<usize>s << 3));
+        const lo = v128.and(qs, nib);
+        const hi = i8x16.shr_u(qs, 4);
+        const d0 = f32x4.splat(ue4m3(ldb(src, s)));
+        const d1 = f32x4.splat(ue4m3(ldb(src, s + 1)));
+        // block s: lo of bytes 0…7 then hi of bytes 0…7; block s + 1 likewise from bytes 8…15
+        const a = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        const b = i8x16.shuffle(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        emit16(i8x16.swizzle(fp4, a), true, 0, d0, zero, 0, dst);
+        emit16(i8x16.swizzle(fp4, b), true, 0, d1, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 34) {
+    // TQ1_0: qs[0…32) 5 trits each, qs[32…48) 5 trits each, qh[4] 4 trits each; d at byte 52
+    for (let i = 0; i < nb; i++, src += 54) {
+      const dS = ld16f(src + 52);
+      const d = f32x4.splat(dS);
+      const a = v128.load(src);
+      const b = v128.load(src + 16);
+      const c = v128.load(src + 32);
+      let pow3 = 1;
+      for (let n = 0; n < 5; n++, pow3 *= 3, dst += 128) {
+        emit16(trits16(a, pow3), true, 0, d, zero, 0, dst);
+        emit16(trits16(b, pow3), true, 0, d, zero, 0, dst + 64);
+      }
+      pow3 = 1;
+      for (let n = 0; n < 5; n++, pow3 *= 3, dst += 64) emit16(trits16(c, pow3), true, 0, d, zero, 0, dst);
+      pow3 = 1;
+      for (let n = 0; n < 4; n++, pow3 *= 3) {
+        for (let j = 0; j < 4; j++, dst += 4) {
+          const t = ((((ldb(src + 48, j) * pow3) & 0xff) * 3) >> 8) - 1;
+          store<f32>(dst, <f32>t * dS);
+        }
+      }
+    }
+    return 0;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- ternary quantizers (quantize_row_tq1_0_ref / _tq2_0_ref)
+
+/** (int)lroundf(v) on x86-64 glibc: half away from zero; NaN, ±inf and |v| ≥ 2^63 give LONG_MIN (low 32 bits 0). */
+@inline function lroundfInt(v: f32): i32 {
+  if (!(Mathf.abs(v) < <f32>9223372036854775808.0)) return 0;
+  const d = <f64>v;
+  return <i32>(<i64>(d >= 0 ? Math.floor(d + 0.5) : -Math.floor(0.5 - d)));
+}
+
+/**
+ * lroundfInt on four lanes. Half away from zero: nearest-even, moved away from zero where v is exactly halfway.
+ * Lanes with |v| ≥ 2^31 (or NaN) give 0; the ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the
+ * i64 wrap of lroundf for 2^31 ≤ |v| < 2^63 never arises (the scalar lroundfInt handles it for reference).
+ */
+@inline function lroundf4(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const half = f32x4.eq(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const away = f32x4.add(t, v128.bitselect(f32x4.splat(-1), f32x4.splat(1), f32x4.lt(v, f32x4.splat(0))));
+  const r = v128.bitselect(away, f32x4.nearest(v), half);
+  const ok = f32x4.lt(f32x4.abs(v), f32x4.splat(2147483648.0));
+  return v128.and(i32x4.trunc_sat_f32x4_s(r), ok);
+}
+
+/** max |x| over 256 values as MAX(amax, fabsf(v)) finds it; writes it as fp16 at y and returns 1/amax (0 for 0). */
+function ternaryScale(x: usize, y: usize): f32 {
+  // without NaNs, MAX(amax, fabsf(v)) is the plain maximum (f32x4.max); a NaN makes it order-dependent: redo in C's order
+  let m4 = f32x4.splat(0);
+  for (let j = 0; j < QK_K; j += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(x + (<usize>j << 2))));
+  let amax = Mathf.max(Mathf.max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), Mathf.max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  if (amax != amax) {
+    amax = 0;
+    for (let j = 0; j < QK_K; j++) {
+      const a = Mathf.abs(ldf(x, j));
+      amax = amax > a ? amax : a;
+    }
+  }
+  st16(y, fp32ToFp16(amax));
+  return amax != 0 ? <f32>1.0 / amax : 0;
+}
+
+/** `count` trits x[n·stride] (n < count), most significant first, base 3, then ceiling-scaled by 256/243. */
+@inline function packTrits(x: usize, stride: i32, count: i32, id: f32): i32 {
+  let q = 0;
+  for (let n = 0; n < count; n++) q = (q * 3 + lroundfInt(ldf(x, n * stride) * id) + 1) & 0xff;
+  if (count == 4) q = (q * 3) & 0xff;
+  return ((q * 256 + 242) / 243) & 0xff;
+}
+
+function tq1Block(x: usize, y: usize): void {
+  const id = ternaryScale(x, y + 52);
+  for (let m = 0; m < 32; m++) stb(y, m, packTrits(x + (<usize>m << 2), 32, 5, id));
+  for (let m = 0; m < 16; m++) stb(y, 32 + m, packTrits(x + (<usize>(160 + m) << 2), 16, 5, id));
+  for (let j = 0; j < 4; j++) stb(y, 48 + j, packTrits(x + (<usize>(240 + j) << 2), 4, 4, id));
+}
+
+function tq2Block(x: usize, y: usize): void {
+  const id = ternaryScale(x, y + 64);
+  const idv = f32x4.splat(id);
+  for (let j = 0; j < 64; j += 32) {
+    for (let m = 0; m < 32; m += 4) {
+      let q = i32x4.splat(0);
+      for (let n = 0; n < 4; n++) {
+        const lv = lroundf4(f32x4.mul(v128.load(x + (<usize>(4 * j + m + n * 32) << 2)), idv));
+        q = v128.or(q, i32x4.shl(v128.and(i32x4.add(lv, i32x4.splat(1)), i32x4.splat(3)), 2 * n));
+      }
+      stb(y, j + m, i32x4.extract_lane(q, 0));
+      stb(y, j + m + 1, i32x4.extract_lane(q, 1));
+      stb(y, j + m + 2, i32x4.extract_lane(q, 2));
+      stb(y, j + m + 3, i32x4.extract_lane(q, 3));
+    }
+  }
+}
+
+/** TQ1_0 / TQ2_0 over nb super-blocks; −1 for other types. */
+function quantizeTernary(type: i32, x: usize, nb: i32, y: usize): i32 {
+  if (type != 34 && type != 35) return -1;
+  for (let i = 0; i < nb; i++, x += 1024) {
+    if (type == 34) {
+      tq1Block(x, y);
+      y += 54;
+    } else {
+      tq2Block(x, y);
+      y += 66;
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- fp4 quantizers (quantize_row_mxfp4_ref / _nvfp4_ref)
+
+const FP4LV: usize = memory.data(16 * 4, 16); // kvalues_fp4[i]·d of the current block
+// prettier-ignore
+const FP4KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]); // kvalues_fp4
+
+/** max |x| over n values as `if (amax < fabsf(v)) amax = fabsf(v)` finds it (a NaN never wins). */
+function fp4AbsMax(x: usize, n: i32): f32 {
+  let amax: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const a = Mathf.abs(ldf(x, j));
+    if (amax < a) amax = a;
+  }
+  return amax;
+}
+
+/** best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (per-lane strict <). */
+@inline function bestFp4x4(xv: v128): v128 {
+  let bestErr = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, 0)), xv));
+  let best = i32x4.splat(0);
+  for (let i = 1; i < 16; i++) {
+    const err = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, i)), xv));
+    const lt = f32x4.lt(err, bestErr);
+    best = v128.bitselect(i32x4.splat(i), best, lt);
+    bestErr = v128.bitselect(err, bestErr, lt);
+  }
+  return best;
+}
+
+/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d. */
+function packFp4(x: usize, half: i32, d: f32, y: usize): void {
+  for (let i = 0; i < 16; i++) stf(FP4LV, i, ldf(FP4KV, i) * d);
+  for (let j = 0; j < half; j += 4) {
+    const lo = bestFp4x4(v128.load(x + (<usize>j << 2)));
+    const hi = bestFp4x4(v128.load(x + (<usize>(j + half) << 2)));
+    const b = v128.or(lo, i32x4.shl(hi, 4));
+    stb(y, j, i32x4.extract_lane(b, 0));
+    stb(y, j + 1, i32x4.extract_lane(b, 1));
+    stb(y, j + 2, i32x4.extract_lane(b, 2));
+    stb(y, j + 3, i32x4.extract_lane(b, 3));
+  }
+}
+
+/** ggml_fp32_to_ue4m3 of a float32 value: positive values only (else 0), clamped to 448, mantissa rounded by its next bit. */
+function fp32ToUe4m3(v: f32): i32 {
+  if (!(v > 0)) return 0;
+  const x: f32 = v > 448 ? 448 : v;
+  const bits = reinterpret<u32>(x);
+  let exp = <i32>((bits >> 23) & 0xff) - 127 + 7;
+  if (exp <= 0) {
+    const man = <i32>(x * <f32>512 + <f32>0.5);
+    return man > 7 ? 7 : man < 1 ? 0 : man;
+  }
+  if (exp >= 15) return 0x7e;
+  let man = <i32>(((bits >> 20) & 7) + ((bits >> 19) & 1));
+  if (man > 7) {
+    man = 0;
+    exp++;
+    if (exp >= 15) return 0x7e;
+  }
+  return (exp << 3) | man;
+}
+
+/** MXFP4 (type 39, 32 per block) / NVFP4 (type 40, 64 per block) over n values; −1 for other types. */
+function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
+  if (type == 39) {
+    for (let i = 0; i < n; i += 32, x += 128, y += 17) {
+      const amax = fp4AbsMax(x, 32);
+      // (uint8_t)(floorf(log2f(amax)) - 2 + 127)
+      const e = amax > 0 ? <i32>(Mathf.floor(<f32>Math.log2(<f64>amax)) - <f32>2 + <f32>127) & 0xff : 0;
+      stb(y, 0, e);
+      packFp4(x, 16, reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23), y + 1);
+    }
+    return 0;
+  }
+  if (type == 40) {
+    for (let i = 0; i < n; i += 64, y += 36) {
+      for (let s = 0; s < 4; s++, x += 64) {
+        const ue = fp32ToUe4m3(fp4AbsMax(x, 16) / <f32>6);
+        stb(y, s, ue);
+        packFp4(x, 8, ue4m3(ue), y + 4 + (<usize>s << 3));
+      }
     }
     return 0;
   }

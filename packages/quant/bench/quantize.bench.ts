@@ -1,7 +1,8 @@
 // Throughput of our ggml block codecs vs llama.cpp's own ggml_quantize_chunk (single-threaded, same rows, same
 // process), per type, with and without an importance matrix. Prints a table with the ratio ours ÷ ggml.
 // Run: npx vitest run --config vitest.bench.config.ts packages/quant/bench
-// (MOEQ_BENCH_TYPES=iq4_nl,iq2_xxs,… limits the types; MOEQ_BENCH_ROWS / MOEQ_BENCH_MS size the run.)
+// (MOEQ_BENCH_TYPES=iq4_nl,iq2_xxs,… limits the types; MOEQ_BENCH_ROWS / MOEQ_BENCH_MS size the run;
+// MOEQ_BENCH_ROUNDS=5 reports the median of 5 runs.)
 import { expect, it } from "vitest";
 import { Bench } from "tinybench";
 import { GGMLType, ggmlTypeName } from "@moeq/formats";
@@ -22,18 +23,36 @@ interface Row {
   ratio: number;
 }
 
-/** Mean latency in ms of `ours` and of `ggml`, timed in one tinybench run (MOEQ_BENCH_MS per task, default 300). */
-async function meanLatencies(ours: () => void, ggml: () => void): Promise<{ oursMs: number; ggmlMs: number }> {
-  const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
-  bench.add("ours", ours);
-  bench.add("ggml", ggml);
-  await bench.run();
-  const ms = (name: string): number => {
-    const r = bench.getTask(name)?.result;
-    if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
-    return r.latency.mean;
-  };
-  return { oursMs: ms("ours"), ggmlMs: ms("ggml") };
+const ROUNDS = Math.max(1, Number(process.env.MOEQ_BENCH_ROUNDS ?? 1));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Latency in ms of `ours` and of `ggml`: the median over MOEQ_BENCH_ROUNDS (default 1) tinybench runs of each
+ * run's mean (MOEQ_BENCH_MS per task and run, default 300). Both tasks alternate within a run, so machine load
+ * hits both alike; the median drops the rounds a neighbour's burst spoiled.
+ */
+async function medianLatencies(ours: () => void, ggml: () => void): Promise<{ oursMs: number; ggmlMs: number }> {
+  const oursMs: number[] = [];
+  const ggmlMs: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: Number(process.env.MOEQ_BENCH_MS ?? 300), iterations: 5, warmupTime: 50, warmupIterations: 2 });
+    bench.add("ours", ours);
+    bench.add("ggml", ggml);
+    await bench.run();
+    const ms = (name: string): number => {
+      const r = bench.getTask(name)?.result;
+      if (!r || !("latency" in r)) throw new Error(`bench task ${name} did not finish`);
+      return r.latency.mean;
+    };
+    oursMs.push(ms("ours"));
+    ggmlMs.push(ms("ggml"));
+  }
+  return { oursMs: median(oursMs), ggmlMs: median(ggmlMs) };
 }
 
 it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`, async () => {
@@ -48,7 +67,7 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
       expect(Buffer.from(quantize(type, src, NROWS, N_PER_ROW, imatrix)).equals(ggmlQuantizeChunk(type, src, NROWS, N_PER_ROW, imatrix))).toBe(true);
       const ours = new Uint8Array(quantizedSize(type, NROWS, N_PER_ROW));
       const ref = new Uint8Array(ours.length);
-      const { oursMs, ggmlMs } = await meanLatencies(
+      const { oursMs, ggmlMs } = await medianLatencies(
         () => quantizeInto(type, src, 0, NROWS, N_PER_ROW, imatrix, ours, 0),
         () => ggmlQuantizeChunkInto(type, src, ref, NROWS, N_PER_ROW, imatrix),
       );
@@ -61,7 +80,9 @@ it(`quantize throughput vs ggml_quantize_chunk (${NROWS} rows × ${N_PER_ROW})`,
       });
     }
   }
-  console.log(`moeq quantize vs ggml_quantize_chunk, ${NROWS}×${N_PER_ROW} gaussian rows, single thread (Melem/s; ratio = ours/ggml throughput)`);
+  console.log(
+    `moeq quantize vs ggml_quantize_chunk (median of ${ROUNDS} rounds), ${NROWS}×${N_PER_ROW} gaussian rows, single thread (Melem/s; ratio = ours/ggml throughput)`,
+  );
   console.table(rows);
 }, 1_800_000);
 
@@ -75,7 +96,7 @@ it(`dequantize throughput vs ggml to_float (${NROWS} rows × ${N_PER_ROW})`, asy
     expect(Buffer.from(dequantize(type, q, n).buffer).equals(Buffer.from(ggmlDequantize(type, q, n).buffer))).toBe(true);
     const ours = new Float32Array(n);
     const ref = new Float32Array(n);
-    const { oursMs, ggmlMs } = await meanLatencies(
+    const { oursMs, ggmlMs } = await medianLatencies(
       () => dequantize(type, q, n, 0, ours, 0),
       () => ggmlDequantizeInto(type, q, ref, n),
     );
@@ -86,6 +107,6 @@ it(`dequantize throughput vs ggml to_float (${NROWS} rows × ${N_PER_ROW})`, asy
       ratio: +(ggmlMs / oursMs).toFixed(2),
     });
   }
-  console.log(`moeq dequantize vs ggml to_float, ${n} elements, single thread (Melem/s; ratio = ours/ggml throughput)`);
+  console.log(`moeq dequantize vs ggml to_float (median of ${ROUNDS} rounds), ${n} elements, single thread (Melem/s; ratio = ours/ggml throughput)`);
   console.table(rows);
 }, 1_800_000);

@@ -40,11 +40,19 @@ const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Types the WebAssembly kernels quantize. */
-export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = WASM_TYPES;
+/** Types the WebAssembly kernels quantize: the above, the ternary and the fp4 types. */
+export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([...WASM_TYPES, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.MXFP4, GGMLType.NVFP4]);
 
-/** Types the WebAssembly kernels dequantize. */
-export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = WASM_TYPES;
+/** Types the WebAssembly kernels dequantize: the above and the low-bit types with byte-level layouts. */
+export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
+  ...WASM_TYPES,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
+  GGMLType.TQ1_0,
+  GGMLType.TQ2_0,
+  GGMLType.MXFP4,
+  GGMLType.NVFP4,
+]);
 
 /** Floats per call into the module (256 KiB): small enough that the copied rows are still in cache. */
 const CHUNK_ELEMS = 1 << 16;
