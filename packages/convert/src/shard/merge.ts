@@ -5,7 +5,7 @@
  */
 import { open } from "node:fs/promises";
 import { AtomicFileWriter, InputError } from "@moeq/formats";
-import { checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
+import { COPY_CHUNK_BYTES, checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
 
 /** What a merge wrote. */
 export interface MergeSummary {
@@ -26,13 +26,14 @@ async function mergeOffsetFile(files: readonly ShardFile[], output: string): Pro
   const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
   try {
     let pos = 0;
+    const chunk = Buffer.alloc(COPY_CHUNK_BYTES);
     const zeros = (n: number): Promise<void> => (n > 0 ? out.write(new Uint8Array(n)) : Promise.resolve());
     for (const { f, u } of all) {
       if (u.at < pos) throw new InputError("SHARD_BAD_MANIFEST", `unit ${JSON.stringify(u.id.slice(0, 80))} overlaps the one before it`, { file: f.path });
       await zeros(u.at - pos);
       let fh = handles.get(f.path);
       if (!fh) handles.set(f.path, (fh = await open(f.path, "r")));
-      await copyUnit(fh, f.path, u, (b) => out.write(b));
+      await copyUnit(fh, f.path, u, (b) => out.write(b), chunk);
       pos = u.at + u.length;
     }
     await zeros(total - pos);

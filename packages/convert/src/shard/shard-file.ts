@@ -19,6 +19,8 @@ export const SHARD_FILE_VERSION = 1;
 const HEAD_BYTES = 16;
 const TAIL_BYTES = 16;
 const MAX_MANIFEST_BYTES = 256 << 20;
+/** Read size when copying unit payloads. */
+export const COPY_CHUNK_BYTES = 8 << 20;
 
 /** One finished unit: where its bytes go in the merged output, and where they lie in the shard file. */
 export interface ShardUnit {
@@ -200,9 +202,14 @@ export function checkShardSet(files: readonly ShardFile[]): void {
   }
 }
 
-/** Copies one unit's payload from `fh` to `out`, checking its CRC32. */
-export async function copyUnit(fh: FileHandle, path: string, u: ShardUnit, write: (b: Uint8Array) => Promise<void>): Promise<void> {
-  const chunk = Buffer.alloc(Math.min(8 << 20, Math.max(1, u.length)));
+/** Copies one unit's payload from `fh` to `write`, checking its CRC32; `chunk` is the reusable read buffer. */
+export async function copyUnit(
+  fh: FileHandle,
+  path: string,
+  u: ShardUnit,
+  write: (b: Uint8Array) => Promise<void>,
+  chunk: Buffer = Buffer.alloc(COPY_CHUNK_BYTES),
+): Promise<void> {
   let crc = 0;
   for (let done = 0; done < u.length;) {
     const n = Math.min(chunk.length, u.length - done);
