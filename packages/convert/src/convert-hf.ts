@@ -17,7 +17,9 @@ import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from "./tensor-type-choice.js";
 import { readFinitePlannedUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
-import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
+import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
+import { checkShardable, writeGgufUnits, type GgufShardRun } from "./shard/gguf-shard.js";
+import type { ShardSpec } from "./shard/shard-spec.js";
 
 export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype" | "hasImatrix">> {
   readonly outtype: LlamaFType;
@@ -27,6 +29,8 @@ export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype
   readonly maxUnitElements?: number;
   /** Write per-(tensor, expert) RMSE rows of the main output here (JSON); measured only when set. */
   readonly expertErrorsPath?: string;
+  /** Do only this shard's tensors and write `<output>.shard-i-of-N` (and the mmproj's, when there is one). */
+  readonly shard?: ShardSpec;
   /** llama.cpp importance matrix (GGUF or legacy .dat) for quantized file types, as `quantize --imatrix`. */
   readonly imatrixPath?: string;
 }
@@ -125,6 +129,7 @@ interface PlannedFile {
   /** Importance matrix for the quantized types (`imatrixPath` names it in errors). */
   readonly imatrix?: ImatrixData;
   readonly imatrixPath?: string;
+  readonly shard?: GgufShardRun;
 }
 
 async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number }> {
@@ -135,25 +140,26 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
   tensors.forEach((t, i) => writer.addTensor(t.name, viaF16 ? ggmlNDimsShape(t.ne) : [...t.ne], types[i]));
   let committed = false;
   try {
-    await writer.writeHeader();
-    const outBytes = await writeUnitsInOrder({
+    const { outBytes } = await writeGgufUnits(
       writer,
-      tensors,
-      pool,
-      errors,
-      maxUnitElements: f.maxUnitElements,
-      onTensor: f.onTensor,
-      unitWork: async (t, i, u) => {
-        // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
-        const f16Type = converterTensorType(t, LlamaFType.MOSTLY_F16);
-        const roundF16 = viaF16 && f16Type === GGMLType.F16;
-        // llama-quantize hands the imatrix only to tensors it converts to another type
-        const im = f.imatrix && viaF16 && types[i] !== f16Type ? imatrixForTensor(f.imatrix, t.name, t.ne, f.imatrixPath) : undefined;
-        const imatrix = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
-        return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
+      {
+        tensors,
+        pool,
+        errors,
+        maxUnitElements: f.maxUnitElements,
+        onTensor: f.onTensor,
+        unitWork: async (t, i, u) => {
+          // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
+          const f16Type = converterTensorType(t, LlamaFType.MOSTLY_F16);
+          const roundF16 = viaF16 && f16Type === GGMLType.F16;
+          // llama-quantize hands the imatrix only to tensors it converts to another type
+          const im = f.imatrix && viaF16 && types[i] !== f16Type ? imatrixForTensor(f.imatrix, t.name, t.ne, f.imatrixPath) : undefined;
+          const imatrix = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
+          return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
+        },
       },
-    });
-    await writer.finish();
+      f.shard,
+    );
     committed = true;
     return { writer, outBytes };
   } finally {
@@ -167,6 +173,8 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
  */
 export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
   const t0 = performance.now();
+  const shard = opts.shard ? { spec: opts.shard, inputs: JSON.stringify({ command: "convert", imatrix: opts.imatrixPath ?? null }) } : undefined;
+  checkShardable(shard, opts.expertErrorsPath);
   const { checkpoint, tensors } = await openCheckpoint(dir);
   const pool = new EncodePool(opts.threads ?? 1);
   try {
@@ -179,7 +187,7 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
     }
     const plan = planConversion(dir, tensors, opts, imatrix);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements };
+    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements, shard };
     const { writer, outBytes } = await writePlanned({
       ...common,
       output,

@@ -37,3 +37,16 @@ export { gptqConvert, type GptqConvertOptions, type GptqLinearReport, type GptqR
 // Measured mixtures to a size budget (moeq recipe)
 export * from "./recipe/index.js";
 export { parseShardSpec, shardLabel, assignUnitsToShards, unitsOfShard, WHOLE_JOB, SHARD_ENV, type ShardSpec } from "./shard/shard-spec.js";
+export {
+  ShardFileWriter,
+  readShardManifest,
+  checkShardSet,
+  copyUnit,
+  shardFilePath,
+  SHARD_FILE_VERSION,
+  type ShardFile,
+  type ShardManifest,
+  type ShardUnit,
+} from "./shard/shard-file.js";
+export { mergeShards, type MergeSummary } from "./shard/merge.js";
+export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufUnitsResult } from "./shard/gguf-shard.js";

@@ -12,7 +12,9 @@ import { checkFiniteGGUFUnit, readFiniteGGUFUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
 import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type ImatrixData } from "./imatrix.js";
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
-import { finishExpertErrors, writeSummary, writeUnitsInOrder, type WriteSummary } from "./write-units.js";
+import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
+import { checkShardable, writeGgufUnits } from "./shard/gguf-shard.js";
+import type { ShardSpec } from "./shard/shard-spec.js";
 
 export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatrix"> {
   readonly threads?: number;
@@ -22,12 +24,16 @@ export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatr
   readonly onTensor?: (i: number, n: number, name: string) => void;
   /** Write per-(tensor, expert) RMSE rows here (JSON); measured only when set. */
   readonly expertErrorsPath?: string;
+  /** Do only this shard's tensors and write `<output>.shard-i-of-N` (see writeGgufUnits). */
+  readonly shard?: ShardSpec;
 }
 
 export interface QuantizeSummary extends WriteSummary {
   readonly inputBytes: number;
   /** Rows written to `expertErrorsPath`, when it was set. */
   readonly expertErrors?: readonly ExpertErrorRow[];
+  /** The shard file written, with `shard`. */
+  readonly shardFile?: string;
 }
 
 function modelFacts(f: GGUFFile) {
@@ -73,6 +79,8 @@ function checkImatrixCoverage(
 
 export async function quantizeGguf(input: string, output: string, opts: QuantizeGgufOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
+  const shard = opts.shard ? { spec: opts.shard, inputs: JSON.stringify({ command: "quantize", imatrix: opts.imatrixPath ?? null }) } : undefined;
+  checkShardable(shard, opts.expertErrorsPath);
   const f = await openGguf(input);
   let writer: GGUFWriter | undefined;
   const pool = new EncodePool(opts.threads ?? 1);
@@ -98,33 +106,34 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
     if (imatrix && opts.imatrixPath) for (const [k, v] of imatrixKVs(imatrix, opts.imatrixPath)) w.setKV(k, v);
     // llama-quantize's C writer stores ggml_n_dims dims
     ordered.forEach((t, i) => w.addTensor(t.name, ggmlNDimsShape(t.shape), types[i]));
-    await w.writeHeader();
 
     const imFor = (i: number): Float32Array | undefined => (imatrix ? imatrixForTensor(imatrix, ordered[i].name, ordered[i].ne, opts.imatrixPath) : undefined);
 
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const outBytes = await writeUnitsInOrder({
-      writer: w,
-      tensors: ordered,
-      pool,
-      errors,
-      onTensor: opts.onTensor,
-      unitWork: async (t, i, u) => {
-        // a tensor that keeps its type is copied unchanged
-        if (types[i] === t.type) {
-          await checkFiniteGGUFUnit(f, t, u);
-          return { raw: await readGGUFUnitRaw(f, t, u) };
-        }
-        const im = imFor(i);
-        const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
-        return { job: { type: types[i], data: await readFiniteGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
+    const { outBytes, shardFile } = await writeGgufUnits(
+      w,
+      {
+        tensors: ordered,
+        pool,
+        errors,
+        onTensor: opts.onTensor,
+        unitWork: async (t, i, u) => {
+          // a tensor that keeps its type is copied unchanged
+          if (types[i] === t.type) {
+            await checkFiniteGGUFUnit(f, t, u);
+            return { raw: await readGGUFUnitRaw(f, t, u) };
+          }
+          const im = imFor(i);
+          const imatrixSlice = im ? im.slice(u.expert * t.ne[0], (u.expert + 1) * t.ne[0]) : undefined;
+          return { job: { type: types[i], data: await readFiniteGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
+        },
       },
-    });
-    await w.finish();
+      shard,
+    );
     writer = undefined;
     const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);
     const inputBytes = ordered.reduce((a, t) => a + t.byteLength, 0);
-    return { ...writeSummary(w, ordered, outBytes, t0), inputBytes, expertErrors };
+    return { ...writeSummary(w, ordered, outBytes, t0), inputBytes, expertErrors, shardFile };
   } finally {
     await writer?.abort();
     await pool.close();

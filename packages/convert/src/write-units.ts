@@ -19,8 +19,8 @@ export interface UnitTensor {
 export type UnitWork = { readonly job: EncodeJob; readonly raw?: undefined } | { readonly raw: Uint8Array };
 
 export interface WriteUnitsParams<T extends UnitTensor> {
-  /** Its tensors already declared and its header written. */
-  readonly writer: GGUFWriter;
+  /** Its tensors already declared and its header written (or a shard's sink for the same calls). */
+  readonly writer: Pick<GGUFWriter, "writeTensorData">;
   /** In write order. */
   readonly tensors: readonly T[];
   readonly pool: EncodePool;

@@ -1,10 +1,19 @@
 import { availableParallelism } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { FTYPE_NAMES, parseFType, convertHfToGguf } from "@moeq/convert";
-import { type QuantizerArgs, quantizerFlags } from "./quantize.js";
-import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
+import { FTYPE_NAMES, parseFType, convertHfToGguf, shardFilePath } from "@moeq/convert";
+import { GGUF_SHARD_UNIT, type QuantizerArgs, quantizerFlags } from "./quantize.js";
+import {
+  type CheckpointToOutputArgs,
+  type JsonSummaryArgs,
+  type ShardArgs,
+  hfCheckpointToOutput,
+  progressShown,
+  shardFromArgs,
+  shardOption,
+  withProgress,
+} from "./shared-options.js";
 
-interface ConvertArgs extends CheckpointToOutputArgs, QuantizerArgs, JsonSummaryArgs {
+interface ConvertArgs extends CheckpointToOutputArgs, QuantizerArgs, JsonSummaryArgs, ShardArgs {
   outtype: string;
 }
 
@@ -12,7 +21,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: "convert <dir>",
   describe: "Hugging Face Llama 4 checkpoint → GGUF (as llama.cpp's convert_hf_to_gguf.py writes it)",
   builder: (y: Argv) =>
-    hfCheckpointToOutput(y, "output GGUF file")
+    shardOption(hfCheckpointToOutput(y, "output GGUF file"), GGUF_SHARD_UNIT)
       .option("outtype", {
         type: "string",
         default: "f16",
@@ -36,10 +45,12 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   handler: async (a) => {
     const outtype = parseFType(a.outtype);
     const flags = quantizerFlags(a);
-    const s = await withProgress(progressShown(a.json), "convert", (onTensor) => convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags }));
+    const shard = shardFromArgs(a);
+    const s = await withProgress(progressShown(a.json), "convert", (onTensor) => convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags, shard }));
+    const written = shard ? shardFilePath(a.output, shard) : a.output;
     const summary = {
       input: a.dir,
-      output: a.output,
+      output: written,
       outtype: a.outtype.toUpperCase(),
       outputBytes: s.outputBytes,
       bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
@@ -51,7 +62,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else {
       process.stderr.write(
-        `moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`,
+        `moeq: wrote ${written}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`,
       );
       if (s.mmproj) process.stderr.write(`moeq: wrote ${s.mmproj.output}: ${(s.mmproj.outputBytes / 2 ** 20).toFixed(2)} MiB (vision projector)\n`);
     }

@@ -12,6 +12,7 @@ import { fp8Command } from "./fp8.js";
 import { awqCommand } from "./awq.js";
 import { gptqCommand } from "./gptq.js";
 import { recipeCommand } from "./recipe.js";
+import { mergeCommand } from "./merge.js";
 
 // Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -21,6 +22,7 @@ export const commands: CommandModule<any, any>[] = [
   inspectCommand,
   convertCommand,
   quantizeCommand,
+  mergeCommand,
   fp8Command,
   awqCommand,
   imatrixCommand,

@@ -2,7 +2,19 @@ import { availableParallelism } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import { InputError, parseGGMLType, GGMLType } from "@moeq/formats";
 import { FTYPE_NAMES, parseFType, quantizeGguf, readRecipeItems, type QuantizeGgufOptions } from "@moeq/convert";
-import { type JsonSummaryArgs, type ThreadsArgs, checkThreads, progressShown, withProgress } from "./shared-options.js";
+import {
+  type JsonSummaryArgs,
+  type ShardArgs,
+  type ThreadsArgs,
+  checkThreads,
+  progressShown,
+  shardFromArgs,
+  shardOption,
+  withProgress,
+} from "./shared-options.js";
+
+/** What --shard deals out in the GGUF writers (convert, quantize). */
+export const GGUF_SHARD_UNIT = "one tensor, dealt to shards longest-first by output bytes (a proxy for compute)";
 
 /** The quantizer flags that quantize and convert share. */
 export interface QuantizerArgs extends ThreadsArgs {
@@ -14,7 +26,7 @@ export interface QuantizerArgs extends ThreadsArgs {
   "expert-errors"?: string;
 }
 
-interface QuantizeArgs extends QuantizerArgs, JsonSummaryArgs {
+interface QuantizeArgs extends QuantizerArgs, JsonSummaryArgs, ShardArgs {
   input: string;
   output: string;
   type: string;
@@ -63,7 +75,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: "quantize <input> <output> <type>",
   describe: "GGUF → GGUF with llama-quantize's per-tensor mixtures (byte-identical to llama_model_quantize)",
   builder: (y: Argv) =>
-    y
+    shardOption(y, GGUF_SHARD_UNIT)
       .positional("input", { type: "string", demandOption: true, describe: "F32/F16/BF16 GGUF (e.g. from `moeq convert --outtype f16`)" })
       .positional("output", { type: "string", demandOption: true, describe: "output GGUF (written to a temp name, fsynced, renamed)" })
       .positional("type", { type: "string", demandOption: true, describe: `file type: ${FTYPE_NAMES.join(", ")}` })
@@ -90,14 +102,15 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   handler: async (a) => {
     const ftype = parseFType(a.type);
     const flags = quantizerFlags(a);
+    const shard = shardFromArgs(a);
     // --recipe rules apply after any --tensor-type rules
     const tensorTypes = a.recipe ? parseTensorTypeOverrides([...(a["tensor-type"] ?? []), ...readRecipeItems(a.recipe)]) : flags.tensorTypes;
     const s = await withProgress(progressShown(a.json), "quantize", (onTensor) =>
-      quantizeGguf(a.input, a.output, { ftype, ...flags, tensorTypes, quantizeOutputTensor: !a["leave-output-tensor"], onTensor }),
+      quantizeGguf(a.input, a.output, { ftype, ...flags, tensorTypes, quantizeOutputTensor: !a["leave-output-tensor"], onTensor, shard }),
     );
     const summary = {
       input: a.input,
-      output: a.output,
+      output: s.shardFile ?? a.output,
       ftype: a.type.toUpperCase(),
       inputBytes: s.inputBytes,
       outputBytes: s.outputBytes,
@@ -109,7 +122,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else
       process.stderr.write(
-        `moeq: wrote ${a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`,
+        `moeq: wrote ${s.shardFile ?? a.output}: ${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw, ${s.seconds.toFixed(1)} s\n`,
       );
   },
 };

@@ -1,6 +1,7 @@
 import type { Argv } from "yargs";
 import cliProgress from "cli-progress";
 import { InputError } from "@moeq/formats";
+import { parseShardSpec, type ShardSpec } from "@moeq/convert";
 
 // Option declarations and the handler prologue that several commands share word for word: one definition each,
 // so a flag reads and behaves the same in every command that takes it.
@@ -97,4 +98,27 @@ export async function withProgress<T>(enabled: boolean, label: string, work: (on
   } finally {
     progress.stop();
   }
+}
+
+/** `--shard` (parsed by shardFromArgs). */
+export interface ShardArgs {
+  shard?: string;
+}
+
+/**
+ * `--shard i/N|auto`: do one fixed, balanced part of the work and write `<output>.shard-i-of-N` for `moeq merge`.
+ * `unit` says what is dealt out and how it is balanced, for the help text.
+ */
+export function shardOption(y: Argv, unit: string): Argv {
+  return y.option("shard", {
+    type: "string",
+    describe:
+      `do shard i of N (1-based) and write <output>.shard-i-of-N; \`moeq merge\` assembles the output byte-identical to an unsharded run. ` +
+      `Unit: ${unit}. auto reads JOB_COMPLETION_INDEX (Kubernetes), SLURM_ARRAY_TASK_ID (Slurm) or MOEQ_SHARD_INDEX, with N from auto/N, MOEQ_SHARD_COUNT or SLURM_ARRAY_TASK_COUNT`,
+  });
+}
+
+/** The parsed `--shard`, or undefined without one (InputError, exit 2, on a bad value). */
+export function shardFromArgs(a: ShardArgs, env: NodeJS.ProcessEnv = process.env): ShardSpec | undefined {
+  return a.shard === undefined ? undefined : parseShardSpec(a.shard, env);
 }
