@@ -1,0 +1,73 @@
+// kill -9 a long CLI command at seeded random points, rerunning it with the same arguments after each kill, then
+// once more to completion: the resume tests of imatrix, gptq and awq. Test-only (excluded from the build).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
+
+/** mulberry32: a small seeded generator, so a failing kill point can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface KillResumeOptions {
+  /** `moeq` arguments (the same for every run). */
+  readonly args: readonly string[];
+  readonly seed: number;
+  /** Kills (each into a fresh rerun); default 3. */
+  readonly kills?: number;
+  /**
+   * A token of the run's on-disk progress (e.g. the checkpoint's mtime and size); a run is killed only after it
+   * changed, so every run makes progress and the kill lands after at least one resume point of its own.
+   */
+  readonly progress: () => string;
+  /** The kill comes a seeded random 0…maxDelayMs after that change (mid-checkpoint writes included). */
+  readonly maxDelayMs: number;
+}
+
+export interface KillResumeResult {
+  /** Runs that died by SIGKILL (the rest finished before the kill came). */
+  readonly killed: number;
+  /** The last run's exit status, stdout and stderr. */
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function killAndResume(o: KillResumeOptions): Promise<KillResumeResult> {
+  const rand = seeded(o.seed);
+  let killed = 0;
+  for (let k = 0; k < (o.kills ?? 3); k++) {
+    const before = o.progress();
+    const child = spawn(process.execPath, [BIN, ...o.args], { stdio: "ignore" });
+    let exited = false;
+    const done = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, sig) => ((exited = true), resolve(sig))));
+    while (!exited && o.progress() === before) await sleep(5);
+    if (!exited) await sleep(rand() * o.maxDelayMs);
+    if (!exited) child.kill("SIGKILL");
+    if ((await done) === "SIGKILL") killed++;
+  }
+  const last = spawnSync(process.execPath, [BIN, ...o.args], { encoding: "utf8" });
+  return { killed, status: last.status, stdout: last.stdout, stderr: last.stderr };
+}
+
+/** The mtime and size of `path` ("" when absent): a progress token for a checkpoint file. */
+export function statToken(path: string): string {
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s ? `${s.mtimeMs}:${s.size}` : "";
+}
+
+/** The sorted entry names of folder `dir` ("" when absent): a progress token for a checkpoint folder. */
+export function folderToken(dir: string): string {
+  return existsSync(dir) ? readdirSync(dir).sort().join("/") : "";
+}
