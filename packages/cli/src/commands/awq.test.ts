@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
-import { folderToken, killAndResume } from "../test-utils/kill-resume.js";
+import { expectSameFolder, folderToken, killAndResume } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -70,8 +70,6 @@ describe("moeq awq: kill -9 at seeded random points, rerun", () => {
     expect(r.killed).toBe(3);
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(`${killed}.partial`)).toBe(false);
-    const files = readdirSync(whole).sort();
-    expect(readdirSync(killed).sort()).toEqual(files);
-    for (const f of files) expect(readFileSync(join(killed, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+    expectSameFolder(killed, whole);
   }, 600_000);
 });

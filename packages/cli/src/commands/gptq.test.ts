@@ -1,13 +1,13 @@
 // `moeq gptq` on bad input: exit 2, one line on stderr, and no output folder (neither <out> nor <out>.partial);
 // kill -9 at 3 seeded random points + reruns end with the bytes of an uninterrupted run.
-import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSafetensors } from "@moeq/formats";
 import { runMoeq } from "../test-utils/run-moeq.js";
-import { killAndResume, statToken } from "../test-utils/kill-resume.js";
+import { expectSameFolder, killAndResume, statToken } from "../test-utils/kill-resume.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
@@ -85,8 +85,6 @@ describe("moeq gptq: kill -9 at seeded random points, rerun", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).resumedLayers).toBeGreaterThanOrEqual(3);
     expect(existsSync(`${killed}.partial`)).toBe(false);
-    const files = readdirSync(whole).sort();
-    expect(readdirSync(killed).sort()).toEqual(files);
-    for (const f of files) expect(readFileSync(join(killed, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+    expectSameFolder(killed, whole);
   }, 120_000);
 });

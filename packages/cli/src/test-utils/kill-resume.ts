@@ -1,22 +1,13 @@
 // kill -9 a long CLI command at seeded random points, rerunning it with the same arguments after each kill, then
 // once more to completion: the resume tests of imatrix, gptq and awq. Test-only (excluded from the build).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "vitest";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "@moeq/formats";
 
 const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
-
-/** mulberry32: a small seeded generator, so a failing kill point can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface KillResumeOptions {
   /** `moeq` arguments (the same for every run). */
@@ -45,7 +36,7 @@ export interface KillResumeResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function killAndResume(o: KillResumeOptions): Promise<KillResumeResult> {
-  const rand = seeded(o.seed);
+  const rand = seededRandom(o.seed); // the project's one PRNG, so a failing kill point can be replayed
   let killed = 0;
   for (let k = 0; k < (o.kills ?? 3); k++) {
     const before = o.progress();
@@ -70,4 +61,11 @@ export function statToken(path: string): string {
 /** The sorted entry names of folder `dir` ("" when absent): a progress token for a checkpoint folder. */
 export function folderToken(dir: string): string {
   return existsSync(dir) ? readdirSync(dir).sort().join("/") : "";
+}
+
+/** Folder `b` holds the same file names as `a`, each with the same bytes. */
+export function expectSameFolder(b: string, a: string): void {
+  const files = readdirSync(a).sort();
+  expect(readdirSync(b).sort()).toEqual(files);
+  for (const f of files) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
 }
