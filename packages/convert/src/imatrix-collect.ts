@@ -84,7 +84,7 @@ export function denseRowRanges(nCtx: number): [number, number][] {
 
 export interface CollectImatrixOptions {
   readonly processOutput?: boolean;
-  /** Periodic output every N chunks of m_last_chunk (llama-imatrix `--output-frequency`, default 10). */
+  /** Periodic output every N chunks of m_last_chunk (llama-imatrix `--output-frequency`; default 1 here, 10 there). */
   readonly outputFrequency?: number;
   /** Chunks of this plan already in `stats` (a resumed run). */
   readonly startChunk?: number;
@@ -98,7 +98,7 @@ export interface CollectImatrixOptions {
 export async function collectImatrix(model: Llama4Model, plan: ImatrixChunkPlan, stats: ImatrixStats, o: CollectImatrixOptions = {}): Promise<void> {
   const nExperts = model.config.numExperts;
   const processOutput = o.processOutput ?? false;
-  const freq = o.outputFrequency ?? 10;
+  const freq = o.outputFrequency ?? 1;
   const ranges = denseRowRanges(plan.nCtx);
   const wanted = (name: string): boolean => name.startsWith("blk.") || (processOutput && name === "output.weight");
   const onEvent = (ev: ActivationEvent): void => {

@@ -2,14 +2,15 @@
  * `moeq imatrix` end to end: open the model, tokenize and chunk the text, combine `--in-file` imatrices, collect
  * (resuming from a periodic output of the same run when there is one), write the GGUF imatrix.
  *
- * Resuming: a periodic output carries three extra keys (`moeq.imatrix.resume.*`: a fingerprint of model, text
- * and options, the chunks done, the combined files' datasets); llama.cpp's loader ignores unknown keys, so it
- * is an ordinary imatrix file meanwhile. A rerun with the same fingerprint loads it and continues after those
- * chunks; the f32 sums continue from the same values, so the final file equals an uninterrupted run's. The
- * final file has no resume keys.
+ * Resuming: a periodic output goes to `<output>.partial` (atomically: temp name, fsync, rename) and carries three
+ * extra keys (`moeq.imatrix.resume.*`: a fingerprint of model, text and options, the chunks done, the combined
+ * files' datasets); llama.cpp's loader ignores unknown keys, so it is an ordinary imatrix file meanwhile. A rerun
+ * with the same fingerprint loads it and continues after those chunks; the f32 sums continue from the same
+ * values, so the final file equals an uninterrupted run's, whenever the first run was killed (SIGKILL included).
+ * The final file has no resume keys and appears under `output` only when complete; `.partial` is then removed.
  */
 import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { GGUFValueType, InputError, openGguf } from "@moeq/formats";
 import { loadModel, type Llama4TextConfig } from "@moeq/runtime";
@@ -80,9 +81,10 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
 
     const stats = new ImatrixStats(nCtx);
     let startChunk = 0;
-    const resume = await readResumeState(o.output, fingerprint);
+    const partial = imatrixPartialPath(o.output);
+    const resume = await readResumeState(partial, fingerprint);
     if (resume) {
-      stats.load(resume.file, o.output);
+      stats.load(resume.file, partial);
       stats.loadedDatasets.length = 0;
       stats.loadedDatasets.push(...resume.datasets);
       startChunk = resume.chunks;
@@ -97,7 +99,7 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
       startChunk,
       onChunk: o.onChunk,
       onCheckpoint: (done) =>
-        stats.writeGguf(o.output, o.dataFile, (w) => {
+        stats.writeGguf(partial, o.dataFile, (w) => {
           w.setString(RESUME_FINGERPRINT, fingerprint);
           w.setUint32(RESUME_CHUNKS, done);
           w.setArray(RESUME_DATASETS, GGUFValueType.STRING, [...stats.loadedDatasets]);
@@ -106,6 +108,7 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
     const seconds = (performance.now() - t0) / 1000;
     updateLastChunk(stats);
     await stats.writeGguf(o.output, o.dataFile);
+    rmSync(partial, { force: true });
     const evaluated = (plan.nChunks - startChunk) * nCtx;
     return {
       output: o.output,
@@ -122,6 +125,11 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
   } finally {
     await model.close();
   }
+}
+
+/** Where `moeq imatrix -o output` keeps its periodic output until the run completes. */
+export function imatrixPartialPath(output: string): string {
+  return `${output}.partial`;
 }
 
 /** llama-imatrix without a prompt: the `--in-file` imatrices added up and written (chunk size = n_ctx). */

@@ -15,7 +15,7 @@ export { LlamaFType, FTYPE_BY_NAME, FTYPE_NAMES, ftypeName, parseFType, isQuanti
 export { readImatrix, readImatrixRaw, type ImatrixData, type RawImatrix } from "./imatrix.js";
 
 // Calibration: importance matrices (llama-imatrix's statistics and file format)
-export { runImatrix, type ImatrixRunOptions, type ImatrixRunSummary } from "./imatrix-run.js";
+export { imatrixPartialPath, runImatrix, type ImatrixRunOptions, type ImatrixRunSummary } from "./imatrix-run.js";
 export { ImatrixStats, type TensorStats } from "./imatrix-stats.js";
 export {
   imatrixExpertReport,

@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
+import { expectSameFolder, folderToken, killAndResume } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -44,4 +45,31 @@ describe("moeq awq", () => {
       /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/,
     );
   });
+});
+
+describe("moeq awq: kill -9 at seeded random points, rerun", () => {
+  it("resumes by layer from <out>.partial and ends with the bytes of an uninterrupted run", async () => {
+    const args = (out: string) => ["awq", fixture, "--data", calib, "--ctx", "64", "--windows", "1", "-o", out];
+    const whole = join(work.path, "awq-whole");
+    const full = await moeq(...args(whole));
+    expect(full.code, full.err).toBe(0);
+
+    const killed = join(work.path, "awq-killed");
+    const r = await killAndResume({
+      args: [...args(killed), "--json"],
+      seed: 16,
+      progress: () => {
+        expect(existsSync(killed)).toBe(false); // never visible under its final name before it is complete
+        return folderToken(`${killed}.partial`)
+          .split("/")
+          .filter((f) => f.endsWith(".json"))
+          .join("/");
+      },
+      maxDelayMs: 300,
+    });
+    expect(r.killed).toBe(3);
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(`${killed}.partial`)).toBe(false);
+    expectSameFolder(killed, whole);
+  }, 600_000);
 });

@@ -1,4 +1,5 @@
-// `moeq gptq` on bad input: exit 2, one line on stderr, and no output folder (neither <out> nor <out>.partial).
+// `moeq gptq` on bad input: exit 2, one line on stderr, and no output folder (neither <out> nor <out>.partial);
+// kill -9 at 3 seeded random points + reruns end with the bytes of an uninterrupted run.
 import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSafetensors } from "@moeq/formats";
 import { runMoeq } from "../test-utils/run-moeq.js";
+import { expectSameFolder, killAndResume, statToken } from "../test-utils/kill-resume.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
@@ -59,5 +61,30 @@ describe("moeq gptq: bad input", () => {
       [dir, "--data", calib, "--nsamples", "2", "--seqlen", "16"],
       /language_model\.model\.layers\.2\.self_attn\.o_proj has a non-finite value \(NaN\) at element 300/,
     );
+  }, 120_000);
+});
+
+describe("moeq gptq: kill -9 at seeded random points, rerun", () => {
+  it("resumes by layer from <out>.partial and ends with the bytes of an uninterrupted run", async () => {
+    const args = (out: string) => ["gptq", fixture, "--data", calib, "--nsamples", "2", "--seqlen", "32", "-o", out];
+    const whole = join(work, "gptq-whole");
+    const full = await runMoeq(args(whole));
+    expect(full.code, full.err).toBe(0);
+
+    const killed = join(work, "gptq-killed");
+    const r = await killAndResume({
+      args: [...args(killed), "--json"],
+      seed: 16,
+      progress: () => {
+        expect(existsSync(killed)).toBe(false); // never visible under its final name before it is complete
+        return statToken(join(`${killed}.partial`, "gptq-progress.json"));
+      },
+      maxDelayMs: 150,
+    });
+    expect(r.killed).toBe(3);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).resumedLayers).toBeGreaterThanOrEqual(3);
+    expect(existsSync(`${killed}.partial`)).toBe(false);
+    expectSameFolder(killed, whole);
   }, 120_000);
 });

@@ -1,19 +1,18 @@
-// `moeq imatrix`: bad input exits 2 with one line naming the file; `--output-frequency` + kill -9 + rerun gives
+// `moeq imatrix`: bad input exits 2 with one line naming the file; kill -9 at 3 seeded random points + reruns give
 // the same file as an uninterrupted run (the kill runs the built CLI, packages/cli/bin/moeq.js, which npm ci's
 // `prepare` builds); the MoE report goes to stderr and --json.
 import { beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ImatrixStats, LlamaFType, convertHfToGguf } from "@moeq/convert";
 import { openGguf } from "@moeq/formats";
 import { moeq } from "../test-utils/run-moeq.js";
+import { killAndResume, statToken } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const FIXTURE_DIR = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const CALIBRATION = fileURLToPath(new URL("../../../../fixtures/data/brown-calibration.txt", import.meta.url));
-const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
 
 const work = suiteTempDir("moeq-imatrix-cli-");
 let model: string;
@@ -88,29 +87,28 @@ describe("moeq imatrix: summary and MoE report", () => {
   });
 });
 
-describe("moeq imatrix: --output-frequency, kill -9, rerun", () => {
-  it("resumes from the last periodic output and writes the same file as an uninterrupted run", async () => {
-    const args = (out: string) => [BIN, "imatrix", model, "--data", text, "--ctx", "64", "--chunks", "8", "--output-frequency", "2", "-o", out];
+describe("moeq imatrix: checkpoints in <out>.partial, kill -9 at seeded random points, rerun", () => {
+  it("the reruns resume and end with the bytes of an uninterrupted run; nothing under the final name before", async () => {
+    const args = (out: string) => ["imatrix", model, "--data", text, "--ctx", "64", "--chunks", "12", "-o", out];
     const whole = join(work.path, "whole.gguf");
-    const full = spawnSync(process.execPath, args(whole), { encoding: "utf8" });
-    expect(full.status, full.stderr).toBe(0);
+    const full = await moeq(...args(whole));
+    expect(full.code, full.err).toBe(0);
+    expect(existsSync(`${whole}.partial`)).toBe(false);
 
     const killed = join(work.path, "killed.gguf");
-    const child = spawn(process.execPath, args(killed), { stdio: "ignore" });
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    // kill -9 as soon as the first periodic output is there
-    while (!existsSync(killed)) await new Promise((r) => setTimeout(r, 20));
-    child.kill("SIGKILL");
-    await exited;
-    const partial = await openGguf(killed);
-    const chunksDone = partial.get("moeq.imatrix.resume.chunks");
-    await partial.close();
-    expect(chunksDone).toBeGreaterThanOrEqual(2);
-    expect(chunksDone).toBeLessThan(8);
-
-    const rerun = spawnSync(process.execPath, [...args(killed), "--json"], { encoding: "utf8" });
-    expect(rerun.status, rerun.stderr).toBe(0);
-    expect(JSON.parse(rerun.stdout).resumedChunks).toBeGreaterThanOrEqual(2);
+    const r = await killAndResume({
+      args: [...args(killed), "--json"],
+      seed: 16,
+      progress: () => {
+        expect(existsSync(killed)).toBe(false); // never visible under its final name before it is complete
+        return statToken(`${killed}.partial`);
+      },
+      maxDelayMs: 40,
+    });
+    expect(r.killed).toBe(3);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).resumedChunks).toBeGreaterThanOrEqual(3);
+    expect(existsSync(`${killed}.partial`)).toBe(false);
     expect(Buffer.compare(readFileSync(killed), readFileSync(whole))).toBe(0);
   });
 });

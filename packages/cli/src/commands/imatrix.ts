@@ -44,7 +44,11 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
         .option("chunk-offset", { type: "number", default: 0, describe: "skip this many chunks first (llama-imatrix --chunk)" })
         .option("process-output", { type: "boolean", default: false, describe: "collect output.weight too" })
         .option("parse-special", { type: "boolean", default: false, describe: "parse special tokens in the text" })
-        .option("output-frequency", { type: "number", default: 10, describe: "write the imatrix every N chunks; a rerun resumes from it" })
+        .option("output-frequency", {
+          type: "number",
+          default: 1,
+          describe: "checkpoint every N chunks to <output>.partial (atomic); a rerun with the same arguments resumes from it (llama-imatrix: 10)",
+        })
         .option("in-file", { type: "string", array: true, describe: "combine an earlier imatrix (GGUF or legacy .dat), repeatable" })
         .option("threads", { type: "number", default: 1, describe: "worker threads" })
         .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" }),

@@ -11,10 +11,13 @@
  * Memory: a layer's attention, norms, router and shared expert are held in f32; routed experts are streamed one
  * Linear at a time (awq-experts.ts) and dropped once written, so peak memory is those shared parts, one expert,
  * and the calibration activations.
+ * Resume: each layer is written to `<output>.partial/` as it is done (awq-partial.ts); a rerun with the same
+ * arguments after a kill (SIGKILL included) redoes only the layers not there, then assembles the same bytes.
+ * The folder appears under `output` only when complete.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic } from "@moeq/formats";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InputError, SafetensorsWriter, encodeFromFloat32, openSafetensors, writeFileAtomic, type SafetensorsCheckpoint } from "@moeq/formats";
 import {
   awqInputMean,
   awqQuantizeGroups,
@@ -27,13 +30,14 @@ import {
   type AwqQuantOptions,
 } from "@moeq/quant";
 import { mapLlama4HfName, type ExpertProj } from "@moeq/runtime";
-import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
+import { isMultimodalTensor, planLlama4Tensors, readLlama4Config, type Llama4Config, type PlannedTensor } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
 import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
 import { planQuantizedLinears, tapKey, type LinearMatrix } from "../linear-plan.js";
 import { collectAwqActivations, type AwqActivations, type TapRows } from "./awq-activations.js";
 import { RoutedExperts } from "./awq-experts.js";
+import { AwqPartial } from "./awq-partial.js";
 import { clipLinear, divideRows, scaleColumns, scaleRows, type Matrix } from "./awq-edits.js";
 
 export interface AwqConvertOptions {
@@ -189,6 +193,77 @@ function layerOf(it: Item): number {
   return mapLlama4HfName(it.src.name)?.layer ?? -1;
 }
 
+interface LayerContext {
+  readonly checkpoint: SafetensorsCheckpoint;
+  readonly cfg: Llama4Config;
+  readonly plannedByName: Map<string, PlannedTensor>;
+  readonly act: AwqActivations | undefined;
+  readonly q: AwqQuantOptions;
+  readonly choices: AwqGroupChoice[];
+  readonly noTokens: string[];
+}
+
+/** AWQ on one layer (-1: outside the decoder, Infinity: vision), its tensors written to `writer` in order. */
+async function awqWriteLayer(
+  layer: number,
+  layerItems: Item[],
+  writer: SafetensorsWriter,
+  c: LayerContext,
+): Promise<{ textBytes: number; textElements: number; quantized: number }> {
+  const { checkpoint, plannedByName, act, q } = c;
+  const g = q.groupSize;
+  let textBytes = 0;
+  let textElements = 0;
+  let quantized = 0;
+  // f32 weights of a decoder layer (quantized linears, norms, router), edited by AWQ before writing
+  const lw = new LayerWeights(new Map(), layer);
+  let experts: RoutedExperts | undefined;
+  if (layer >= 0 && layer !== Infinity) {
+    if (plannedByName.has(`blk.${layer}.ffn_gate_exps.weight`)) {
+      const load = async (proj: ExpertProj, e: number): Promise<Matrix> => {
+        const t = plannedByName.get(`blk.${layer}.ffn_${proj}_exps.weight`)!;
+        const [cols, rows] = t.ne as [number, number];
+        return { data: await readFiniteMatrix(checkpoint, t, e, rows, cols), rows, cols };
+      };
+      experts = new RoutedExperts(layer, c.cfg.nExpert, load, act, q);
+    }
+    for (const it of layerItems) {
+      if (it.kind === "quantize" && it.tap.expert !== undefined) continue; // streamed by `experts`
+      if (it.kind === "quantize")
+        lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
+      else {
+        const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
+        const t = plannedByName.get(gguf)!;
+        const rows = t.ne[1] ?? 1;
+        lw.w.set(gguf, { data: await readFiniteMatrix(checkpoint, t, 0, rows, t.ne[0]!), rows, cols: t.ne[0]! });
+      }
+    }
+    if (act) await awqLayer(lw, act, q, experts, c.choices, c.noTokens);
+  }
+  for (const it of layerItems) {
+    if (it.kind === "copy") {
+      const edited = lw.w.get(mapLlama4HfName(it.src.name)?.gguf[0] ?? "");
+      const bytes = edited ? encodeFromFloat32(edited.data, it.src.dtype) : await checkpoint.readBytes(it.src.name);
+      await writer.writeTensorData(it.src.name, bytes);
+      if (layer !== Infinity) {
+        textBytes += bytes.byteLength;
+        textElements += it.src.shape.reduce((a, b) => a * b, 1);
+      }
+      continue;
+    }
+    const m = it.tap.expert === undefined ? lw.w.get(tapKey(it.tap))! : await experts!.finalWeights(expertProjOf(it.tap.tensor), it.tap.expert);
+    const groups = awqQuantizeGroups(m.data, it.rows, it.cols, q, roundToF16);
+    const packed = packAwqGemm(groups.codes, groups.zeros, groups.scales, it.rows, it.cols, g);
+    await writer.writeTensorData(`${it.base}.qweight`, new Uint8Array(packed.qweight.buffer));
+    await writer.writeTensorData(`${it.base}.qzeros`, new Uint8Array(packed.qzeros.buffer));
+    await writer.writeTensorData(`${it.base}.scales`, new Uint8Array(packed.scales.buffer));
+    textBytes += packed.qweight.byteLength + packed.qzeros.byteLength + packed.scales.byteLength;
+    textElements += it.rows * it.cols;
+    quantized++;
+  }
+  return { textBytes, textElements, quantized };
+}
+
 export async function convertToAwq(hfDir: string, output: string, opts: AwqConvertOptions): Promise<AwqSummary> {
   const t0 = performance.now();
   const q: AwqQuantOptions = { bits: opts.bits ?? 4, groupSize: opts.groupSize ?? 128, zeroPoint: opts.zeroPoint ?? true };
@@ -216,75 +291,79 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
         throw new InputError("AWQ_GROUP_MISMATCH", `${it.base}: ${it.rows} outputs is not a multiple of 8 (AWQ GEMM packing)`, { file: hfDir });
     }
     const order = items.map((it, i) => ({ it, i, layer: layerOf(it) })).sort((a, b) => a.layer - b.layer || a.i - b.i);
-    const act = opts.rtn ? undefined : await collectAwqActivations(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
     const choices: AwqGroupChoice[] = [];
     const noTokens: string[] = [];
     const g = q.groupSize;
+    const declare = (w: SafetensorsWriter, it: Item) => {
+      if (it.kind === "copy") w.addTensor(it.src.name, it.src.dtype, [...it.src.shape]);
+      else {
+        w.addTensor(`${it.base}.qweight`, "I32", [it.cols, it.rows / 8]);
+        w.addTensor(`${it.base}.qzeros`, "I32", [it.cols / g, it.rows / 8]);
+        w.addTensor(`${it.base}.scales`, "F16", [it.cols / g, it.rows]);
+      }
+    };
+    const tensorNames = (it: Item) => (it.kind === "copy" ? [it.src.name] : ["qweight", "qzeros", "scales"].map((p) => `${it.base}.${p}`));
+    const layers = [...new Set(order.map((o) => o.layer))];
+    const nLayers = layers.filter((l) => l >= 0 && l !== Infinity).length;
+    const partial = new AwqPartial(output, {
+      hfDir: resolve(hfDir),
+      data: opts.data && resolve(opts.data),
+      dataBytes: opts.data && existsSync(opts.data) ? statSync(opts.data).size : null,
+      q,
+      ctx: opts.ctx ?? null,
+      maxWindows: opts.maxWindows ?? null,
+      rtn: opts.rtn ?? false,
+    });
+    let act: AwqActivations | undefined;
+    let calibration: AwqSummary["calibration"];
+    const totals = { textBytes: 0, textElements: 0, quantized: 0 };
+    try {
+      for (const layer of layers) {
+        const layerItems = order.filter((o) => o.layer === layer).map((o) => o.it);
+        const decoder = layer >= 0 && layer !== Infinity;
+        let done = partial.done(layer);
+        if (!done) {
+          // one BF16 forward pass over the calibration windows, only when a decoder layer is left to do
+          if (decoder && !opts.rtn && !act) act = await collectAwqActivations(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
+          const writer = new SafetensorsWriter(partial.tensorsPath(layer));
+          for (const it of layerItems) declare(writer, it);
+          const c0 = choices.length;
+          const n0 = noTokens.length;
+          try {
+            const t = await awqWriteLayer(layer, layerItems, writer, { checkpoint, cfg, plannedByName, act, q, choices, noTokens });
+            await writer.finish();
+            const calibration = act && decoder ? { windows: act.windows, tokens: act.tokens } : undefined;
+            done = { ...t, choices: choices.splice(c0), noTokens: noTokens.splice(n0), calibration };
+          } catch (err) {
+            await writer.abort();
+            throw err;
+          }
+          partial.markDone(layer, done);
+        }
+        choices.push(...done.choices);
+        noTokens.push(...done.noTokens);
+        totals.textBytes += done.textBytes;
+        totals.textElements += done.textElements;
+        totals.quantized += done.quantized;
+        calibration ??= done.calibration;
+        if (decoder) opts.onLayer?.(layer, nLayers);
+      }
+    } catch (err) {
+      if (err instanceof InputError) partial.remove(); // bad input leaves nothing behind; anything else is resumed
+      throw err;
+    }
     const result = await writeOutputDir(output, async (tmp) => {
       const writer = new SafetensorsWriter(join(tmp, "model.safetensors"), { maxShardBytes: opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES });
-      for (const { it } of order) {
-        if (it.kind === "copy") writer.addTensor(it.src.name, it.src.dtype, [...it.src.shape]);
-        else {
-          writer.addTensor(`${it.base}.qweight`, "I32", [it.cols, it.rows / 8]);
-          writer.addTensor(`${it.base}.qzeros`, "I32", [it.cols / g, it.rows / 8]);
-          writer.addTensor(`${it.base}.scales`, "F16", [it.cols / g, it.rows]);
-        }
-      }
-      let textBytes = 0;
-      let textElements = 0;
-      let quantized = 0;
-      const layers = [...new Set(order.map((o) => o.layer))];
-      const nLayers = layers.filter((l) => l >= 0 && l !== Infinity).length;
+      for (const { it } of order) declare(writer, it);
       try {
         for (const layer of layers) {
-          const layerItems = order.filter((o) => o.layer === layer).map((o) => o.it);
-          // f32 weights of a decoder layer (quantized linears, norms, router), edited by AWQ before writing
-          const lw = new LayerWeights(new Map(), layer);
-          let experts: RoutedExperts | undefined;
-          if (layer >= 0 && layer !== Infinity) {
-            if (plannedByName.has(`blk.${layer}.ffn_gate_exps.weight`)) {
-              const load = async (proj: ExpertProj, e: number): Promise<Matrix> => {
-                const t = plannedByName.get(`blk.${layer}.ffn_${proj}_exps.weight`)!;
-                const [cols, rows] = t.ne as [number, number];
-                return { data: await readFiniteMatrix(checkpoint, t, e, rows, cols), rows, cols };
-              };
-              experts = new RoutedExperts(layer, cfg.nExpert, load, act, q);
-            }
-            for (const it of layerItems) {
-              if (it.kind === "quantize" && it.tap.expert !== undefined) continue; // streamed by `experts`
-              if (it.kind === "quantize")
-                lw.w.set(tapKey(it.tap), { data: await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols), rows: it.rows, cols: it.cols });
-              else {
-                const gguf = mapLlama4HfName(it.src.name)!.gguf[0]!;
-                const t = plannedByName.get(gguf)!;
-                const rows = t.ne[1] ?? 1;
-                lw.w.set(gguf, { data: await readFiniteMatrix(checkpoint, t, 0, rows, t.ne[0]!), rows, cols: t.ne[0]! });
-              }
-            }
-            if (act) await awqLayer(lw, act, q, experts, choices, noTokens);
+          const st = await openSafetensors(partial.tensorsPath(layer));
+          try {
+            for (const { it } of order.filter((o) => o.layer === layer))
+              for (const name of tensorNames(it)) await writer.writeTensorData(name, await st.readBytes(name));
+          } finally {
+            await st.close();
           }
-          for (const it of layerItems) {
-            if (it.kind === "copy") {
-              const edited = lw.w.get(mapLlama4HfName(it.src.name)?.gguf[0] ?? "");
-              const bytes = edited ? encodeFromFloat32(edited.data, it.src.dtype) : await checkpoint.readBytes(it.src.name);
-              await writer.writeTensorData(it.src.name, bytes);
-              if (layer !== Infinity) {
-                textBytes += bytes.byteLength;
-                textElements += it.src.shape.reduce((a, b) => a * b, 1);
-              }
-              continue;
-            }
-            const m = it.tap.expert === undefined ? lw.w.get(tapKey(it.tap))! : await experts!.finalWeights(expertProjOf(it.tap.tensor), it.tap.expert);
-            const groups = awqQuantizeGroups(m.data, it.rows, it.cols, q, roundToF16);
-            const packed = packAwqGemm(groups.codes, groups.zeros, groups.scales, it.rows, it.cols, g);
-            await writer.writeTensorData(`${it.base}.qweight`, new Uint8Array(packed.qweight.buffer));
-            await writer.writeTensorData(`${it.base}.qzeros`, new Uint8Array(packed.qzeros.buffer));
-            await writer.writeTensorData(`${it.base}.scales`, new Uint8Array(packed.scales.buffer));
-            textBytes += packed.qweight.byteLength + packed.qzeros.byteLength + packed.scales.byteLength;
-            textElements += it.rows * it.cols;
-            quantized++;
-          }
-          if (layer >= 0 && layer !== Infinity) opts.onLayer?.(layer, nLayers);
         }
       } catch (err) {
         await writer.abort();
@@ -306,8 +385,9 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
         JSON.stringify({ zero_point: q.zeroPoint, q_group_size: g, w_bit: q.bits, version: "GEMM" }, null, 2) + "\n",
       );
       await copyHfSideFiles(hfDir, tmp);
-      return { written, textBytes, textElements, quantized };
+      return { written, ...totals };
     });
+    partial.remove();
     return {
       output,
       files: result.written.files.map((f) => join(output, f.slice(f.lastIndexOf("/") + 1))),
@@ -323,7 +403,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
       seconds: (performance.now() - t0) / 1000,
       groups: choices,
       expertsWithoutTokens: noTokens,
-      calibration: act ? { windows: act.windows, tokens: act.tokens } : undefined,
+      calibration,
     };
   } finally {
     await checkpoint.close();
