@@ -5,6 +5,7 @@
  */
 import { open } from "node:fs/promises";
 import { AtomicFileWriter, InputError } from "@moeq/formats";
+import { IMATRIX_SHARD_KIND, mergeImatrixShards } from "./imatrix-shard.js";
 import { COPY_CHUNK_BYTES, checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
 
 /** What a merge wrote. */
@@ -50,6 +51,7 @@ async function mergeOffsetFile(files: readonly ShardFile[], output: string): Pro
 /** Mergers by shard kind. */
 const MERGERS: Readonly<Record<string, Merger>> = {
   gguf: mergeOffsetFile,
+  [IMATRIX_SHARD_KIND]: mergeImatrixShards,
 };
 
 /** Reads, checks and merges `paths` into `output`. */
