@@ -1,0 +1,66 @@
+// `moeq awq --shard i/N` + `moeq merge` (kind "safetensors"): the merged folder — weight files split at a small
+// --max-shard-size, their index, config.json, quant_config.json and the tokenizer/processor files — is
+// byte-identical to the unsharded run for N = 1, 2, 3, 7, on a small synthetic Maverick-layout checkpoint (3 decoder
+// layers, the rest and the vision tower: 5 units, so N = 7 leaves shards with no layer).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { convertToAwq, type AwqConvertOptions } from "../awq/awq-convert.js";
+import { mergeShards } from "./merge.js";
+import { shardFilePath } from "./shard-file.js";
+
+const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
+const OPTS: AwqConvertOptions = { data: calib, groupSize: 32, ctx: 32, maxWindows: 1, maxShardBytes: 100_000 };
+
+let tmp: string;
+let whole: string;
+let fixture: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "moeq-shard-awq-"));
+  fixture = join(tmp, "ckpt");
+  writeSyntheticLlama4(fixture, {
+    layout: "maverick",
+    hidden: 64,
+    ffExpert: 64,
+    ffDense: 128,
+    layers: 3,
+    experts: 2,
+    heads: 2,
+    kvHeads: 1,
+    headDim: 32,
+    seed: 5,
+  });
+  whole = join(tmp, "whole");
+  await convertToAwq(fixture, whole, OPTS);
+}, 120_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Same file names, same bytes. */
+function expectSameFolder(a: string, b: string): void {
+  const names = readdirSync(a).sort();
+  expect(readdirSync(b).sort()).toEqual(names);
+  for (const f of names) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
+}
+
+describe("moeq awq --shard i/N + merge", () => {
+  it.each([1, 2, 3, 7])(
+    "%i shards merge byte-identical to the unsharded folder",
+    async (n) => {
+      const out = join(tmp, `sharded-${n}`);
+      for (let i = 1; i <= n; i++) {
+        const s = await convertToAwq(fixture, out, { ...OPTS, shard: { index: i, count: n } });
+        expect(s.shardFile).toBe(shardFilePath(out, { index: i, count: n }));
+        expect(existsSync(`${s.shardFile}.partial`)).toBe(false);
+      }
+      expect(existsSync(out)).toBe(false);
+      const shards = Array.from({ length: n }, (_, i) => shardFilePath(out, { index: i + 1, count: n }));
+      await mergeShards(shards, out);
+      expect(readdirSync(whole).filter((f) => f.endsWith(".safetensors")).length).toBeGreaterThan(1);
+      expectSameFolder(whole, out);
+    },
+    60_000,
+  );
+});
