@@ -1,0 +1,73 @@
+// `moeq gptq --shard i/N` + `moeq merge` (kind "safetensors"): N shards running at once, meeting after each layer
+// in <out>.parts/, merge into a folder byte-identical to the unsharded run (per-layer weight files, index, configs,
+// tokenizer files, gptq-report.json) for N = 1, 2, 3, 7, with one Linear excluded (kept BF16) on the way; a shard
+// alone times out at the first barrier with one line naming the missing shard.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { gptqConvert, type GptqConvertOptions } from "../gptq/gptq-pipeline.js";
+import { mergeShards } from "./merge.js";
+import { shardFilePath } from "./shard-file.js";
+
+const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
+const OPTS: GptqConvertOptions = { nsamples: 2, seqlen: 32, groupSize: 32, exclude: ["layers\\.1\\.self_attn\\.o_proj"] };
+
+let tmp: string;
+let src: string;
+let whole: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "moeq-shard-gptq-"));
+  src = join(tmp, "ckpt");
+  writeSyntheticLlama4(src, {
+    layout: "scout",
+    hidden: 64,
+    ffExpert: 64,
+    ffDense: 128,
+    heads: 4,
+    kvHeads: 2,
+    multimodal: false,
+    layers: 2,
+    experts: 2,
+    seed: 9,
+  });
+  whole = join(tmp, "whole");
+  await gptqConvert(src, whole, calib, OPTS);
+}, 60_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("moeq gptq --shard i/N + merge", () => {
+  it.each([1, 2, 3, 7])(
+    "%i concurrent shards merge byte-identical to the unsharded folder",
+    async (n) => {
+      const out = join(tmp, `sharded-${n}`);
+      const runs = await Promise.all(Array.from({ length: n }, (_, i) => gptqConvert(src, out, calib, { ...OPTS, shard: { index: i + 1, count: n } })));
+      for (const r of runs) expect(r.report).toEqual(runs[0].report);
+      expect(existsSync(out)).toBe(false);
+      await mergeShards(
+        runs.map((r) => r.shardFile!),
+        out,
+      );
+      const names = readdirSync(whole).sort();
+      expect(names).toContain("gptq-report.json");
+      expect(readdirSync(out).sort()).toEqual(names);
+      for (const f of names) expect(readFileSync(join(out, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+    },
+    60_000,
+  );
+
+  it("a shard whose partners never come times out at the first barrier (EnvironmentError, one line)", async () => {
+    const out = join(tmp, "alone");
+    const err = await gptqConvert(src, out, calib, { ...OPTS, shard: { index: 2, count: 3 }, shardTimeoutMs: 300 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toMatchObject({ code: "SHARD_TIMEOUT", name: "EnvironmentError" });
+    expect(err!.message).toMatch(/alone\.parts: shard 2\/3 waited 0 s for shards 1, 3 to finish layer 0/);
+    expect(err!.message).not.toContain("\n");
+    expect(existsSync(shardFilePath(out, { index: 2, count: 3 }))).toBe(false);
+    expect(existsSync(join(`${out}.parts`, "layer-0.part-2-of-3.json"))).toBe(true); // its own part, reused by a rerun
+  });
+});
