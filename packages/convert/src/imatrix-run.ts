@@ -156,7 +156,7 @@ async function runImatrixShard(
     for (const { path, file } of loaded) inFiles.load(file, path);
   }
   const writer = await ImatrixShardWriter.open(o.output, spec, {
-    fingerprint: shardFingerprint(o, o.text!, nTokens),
+    fingerprint: runFingerprint(o, o.text!, nTokens, true),
     nChunks: plan.nChunks,
     chunkSize: nCtx,
     dataset: o.dataFile,
@@ -279,51 +279,31 @@ export function checkImatrixFitsModel(file: RawImatrix, c: Llama4TextConfig, pat
   }
 }
 
-function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): string {
+/**
+ * The inputs and options that decide the file. A resume checkpoint also keys on the model's and in-files' paths and
+ * the model's mtime; `portable` (what every shard of one run must agree on, checked by `moeq merge`) leaves those
+ * out, since they differ between the machines of a cluster.
+ */
+function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number, portable = false): string {
   const model = resolve(o.model);
   const modelStat = existsSync(model) ? statSync(model) : undefined;
   const h = createHash("sha256");
   h.update(
     JSON.stringify({
-      model,
+      command: portable ? "imatrix" : undefined,
+      model: portable ? undefined : model,
       modelSize: modelStat?.isFile() ? modelStat.size : null,
-      modelMtime: modelStat?.mtimeMs ?? null,
+      modelMtime: portable ? undefined : (modelStat?.mtimeMs ?? null),
       nCtx: o.nCtx ?? 512,
       nChunks: o.nChunks ?? -1,
       chunkOffset: o.chunkOffset ?? 0,
       processOutput: o.processOutput ?? false,
       parseSpecial: o.parseSpecial ?? false,
       exact: o.exact ?? false,
-      perChunkSums: o.perChunkSums ?? false,
+      perChunkSums: portable ? undefined : (o.perChunkSums ?? false),
       dataFile: o.dataFile,
       nTokens,
-      inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
-    }),
-  );
-  h.update(text);
-  return h.digest("hex");
-}
-
-/**
- * What every shard of one run must agree on (checked by `moeq merge`): the model's size (not its path or mtime,
- * which differ between machines), the text, the options and the in-files' sizes.
- */
-function shardFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): string {
-  const modelStat = statSync(o.model);
-  const h = createHash("sha256");
-  h.update(
-    JSON.stringify({
-      command: "imatrix",
-      modelSize: modelStat.isFile() ? modelStat.size : null,
-      nCtx: o.nCtx ?? 512,
-      nChunks: o.nChunks ?? -1,
-      chunkOffset: o.chunkOffset ?? 0,
-      processOutput: o.processOutput ?? false,
-      parseSpecial: o.parseSpecial ?? false,
-      exact: o.exact ?? false,
-      dataFile: o.dataFile,
-      nTokens,
-      inFiles: (o.inFiles ?? []).map((p) => statSync(p).size),
+      inFiles: (o.inFiles ?? []).map((p) => (portable ? statSync(p).size : { p: resolve(p), size: statSync(p).size })),
     }),
   );
   h.update(text);

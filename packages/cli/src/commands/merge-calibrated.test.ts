@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LlamaFType, convertHfToGguf } from "@moeq/convert";
-import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { TINY_GPTQ_SCOUT, writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 import { runMoeq } from "../test-utils/run-moeq.js";
 import { ARRAY_ENVS, clusterScript as sh } from "../test-utils/cluster-scripts.js";
@@ -25,18 +25,7 @@ describe("moeq merge after calibrated job arrays", () => {
     const wholeIm = join(tmp.path, "whole-imatrix.gguf");
 
     const ckpt = join(tmp.path, "ckpt");
-    writeSyntheticLlama4(ckpt, {
-      layout: "scout",
-      hidden: 64,
-      ffExpert: 64,
-      ffDense: 128,
-      heads: 4,
-      kvHeads: 2,
-      multimodal: false,
-      layers: 2,
-      experts: 2,
-      seed: 9,
-    });
+    writeSyntheticLlama4(ckpt, TINY_GPTQ_SCOUT);
     const gArgs = (out: string) => ["gptq", ckpt, "--data", CALIBRATION, "--nsamples", "2", "--seqlen", "32", "--group-size", "32", "-o", out];
     const wholeG = join(tmp.path, "whole-gptq");
 

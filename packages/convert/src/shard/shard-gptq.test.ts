@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { TINY_GPTQ_SCOUT, writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { gptqConvert, type GptqConvertOptions } from "../gptq/gptq-pipeline.js";
 import { mergeShards } from "./merge.js";
 import { shardFilePath } from "./shard-file.js";
@@ -21,18 +21,7 @@ let whole: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "moeq-shard-gptq-"));
   src = join(tmp, "ckpt");
-  writeSyntheticLlama4(src, {
-    layout: "scout",
-    hidden: 64,
-    ffExpert: 64,
-    ffDense: 128,
-    heads: 4,
-    kvHeads: 2,
-    multimodal: false,
-    layers: 2,
-    experts: 2,
-    seed: 9,
-  });
+  writeSyntheticLlama4(src, TINY_GPTQ_SCOUT);
   whole = join(tmp, "whole");
   await gptqConvert(src, whole, calib, OPTS);
 }, 60_000);
