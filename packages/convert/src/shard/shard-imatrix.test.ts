@@ -3,7 +3,7 @@
 // llama-imatrix --in-file gives for the per-chunk files in chunk order (moeq's combine, byte-identical to
 // llama-imatrix's in imatrix-vs-llama.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +95,36 @@ describe("moeq imatrix --shard i/N + merge", () => {
       expect(a.entries.get(name)!.counts, name).toEqual(e.counts);
       expect(Buffer.from(a.entries.get(name)!.sums.buffer).equals(Buffer.from(e.sums.buffer)), name).toBe(true);
     }
+  });
+
+  it("--per-chunk-sums differs from llama-imatrix's running sum only in the last bits; a shard holds one imatrix per chunk", async () => {
+    const whole = join(tmp, "whole.gguf");
+    if (!existsSync(whole)) await runImatrix({ ...base, output: whole, perChunkSums: true });
+    const running = join(tmp, "running.gguf");
+    await runImatrix({ ...base, output: running });
+    const a = await readImatrixRaw(whole);
+    const b = await readImatrixRaw(running);
+    let maxRel = 0;
+    let differing = 0;
+    let total = 0;
+    for (const [name, e] of b.entries) {
+      const o = a.entries.get(name)!;
+      expect(o.counts, name).toEqual(e.counts);
+      e.sums.forEach((v, i) => {
+        total++;
+        if (o.sums[i] !== v) differing++;
+        maxRel = Math.max(maxRel, v === 0 ? 0 : Math.abs(o.sums[i] - v) / v);
+      });
+    }
+    const shard = shardsOf(join(tmp, "sharded-1.gguf"), 1)[0];
+    if (!existsSync(shard)) await runImatrix({ ...base, output: join(tmp, "sharded-1.gguf"), shard: { index: 1, count: 1 } });
+    const ratio = statSync(shard).size / statSync(whole).size;
+    console.log(
+      `per-chunk vs running sums: ${differing} of ${total} values differ, max relative difference ${maxRel.toExponential(2)}; ` +
+        `shard 1/1 of 7 chunks is ${ratio.toFixed(2)}× the merged imatrix`,
+    );
+    expect(maxRel).toBeLessThan(1e-5);
+    expect(ratio).toBeGreaterThan(6);
   });
 
   it("shards of a different run (other --chunks) refuse to merge", async () => {
