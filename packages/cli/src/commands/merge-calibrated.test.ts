@@ -2,7 +2,7 @@
 // Kubernetes, Slurm and generic variables set (the gptq processes meeting at their per-layer barrier in
 // <out>.parts/), then examples/cluster/merge.sh, compared with the unsharded runs (imatrix with --per-chunk-sums).
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LlamaFType, convertHfToGguf } from "@moeq/convert";
@@ -10,6 +10,7 @@ import { TINY_GPTQ_SCOUT, writeSyntheticLlama4 } from "@moeq/test-support/synthe
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 import { runMoeq } from "../test-utils/run-moeq.js";
 import { ARRAY_ENVS, clusterScript as sh } from "../test-utils/cluster-scripts.js";
+import { expectSameFolder } from "../test-utils/kill-resume.js";
 
 const FIXTURE_DIR = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
 const CALIBRATION = fileURLToPath(new URL("../../../../fixtures/data/brown-calibration.txt", import.meta.url));
@@ -41,8 +42,6 @@ describe("moeq merge after calibrated job arrays", () => {
     for (const r of runs) expect(r).toMatchObject({ code: 0 });
     for (const out of [im, g]) expect(await sh("merge.sh", [out], { MOEQ_SHARD_COUNT: "3" })).toMatchObject({ code: 0 });
     expect(readFileSync(im).equals(readFileSync(wholeIm))).toBe(true);
-    const names = readdirSync(wholeG).sort();
-    expect(readdirSync(g).sort()).toEqual(names);
-    for (const f of names) expect(readFileSync(join(g, f)).equals(readFileSync(join(wholeG, f))), f).toBe(true);
+    expectSameFolder(g, wholeG);
   }, 120_000);
 });

@@ -3,11 +3,12 @@
 // byte-identical to the unsharded run for N = 1, 2, 3, 7, on a small synthetic Maverick-layout checkpoint (3 decoder
 // layers, the rest and the vision tower: 5 units, so N = 7 leaves shards with no layer).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
+import { expectSameFolder } from "@moeq/test-support/same-folder";
 import { convertToAwq, type AwqConvertOptions } from "../awq/awq-convert.js";
 import { mergeShards } from "./merge.js";
 import { shardFilePath } from "./shard-file.js";
@@ -38,13 +39,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Same file names, same bytes. */
-function expectSameFolder(a: string, b: string): void {
-  const names = readdirSync(a).sort();
-  expect(readdirSync(b).sort()).toEqual(names);
-  for (const f of names) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
-}
-
 describe("moeq awq --shard i/N + merge", () => {
   it.each([1, 2, 3, 7])(
     "%i shards merge byte-identical to the unsharded folder",
@@ -59,7 +53,7 @@ describe("moeq awq --shard i/N + merge", () => {
       const shards = Array.from({ length: n }, (_, i) => shardFilePath(out, { index: i + 1, count: n }));
       await mergeShards(shards, out);
       expect(readdirSync(whole).filter((f) => f.endsWith(".safetensors")).length).toBeGreaterThan(1);
-      expectSameFolder(whole, out);
+      expectSameFolder(out, whole);
     },
     60_000,
   );
