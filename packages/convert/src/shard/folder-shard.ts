@@ -11,7 +11,7 @@ import { open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, SafetensorsWriter, isSafetensorsDType, type SafetensorsDType } from "@moeq/formats";
 import { writeOutputDir } from "../output-dir.js";
-import { ShardFileWriter, readUnit, shardFilePath, type ShardFile, type ShardUnit } from "./shard-file.js";
+import { COPY_CHUNK_BYTES, ShardFileWriter, copyUnit, readUnit, shardFilePath, type ShardFile, type ShardUnit } from "./shard-file.js";
 import type { ShardSpec } from "./shard-spec.js";
 
 export const FOLDER_SHARD_KIND = "safetensors";
@@ -118,13 +118,18 @@ export async function mergeFolderShards(files: readonly ShardFile[], output: str
   const units = new Map<string, { f: ShardFile; u: ShardUnit }>();
   for (const f of files) for (const u of f.manifest.units) units.set(u.id, { f, u });
   const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
-  const payload = async (id: string): Promise<Buffer> => {
+  const unit = async (id: string) => {
     const found = units.get(id);
     if (!found) throw new InputError("SHARD_MISSING", `no shard holds ${JSON.stringify(id.slice(0, 80))}, which the layout names`, { file: files[0].path });
     let fh = handles.get(found.f.path);
     if (!fh) handles.set(found.f.path, (fh = await open(found.f.path, "r")));
-    return readUnit(fh, found.f.path, found.u);
+    return { fh, ...found };
   };
+  const payload = async (id: string): Promise<Buffer> => {
+    const { fh, f, u } = await unit(id);
+    return readUnit(fh, f.path, u);
+  };
+  const chunk = Buffer.alloc(COPY_CHUNK_BYTES);
   try {
     const layoutFile = units.get(LAYOUT_UNIT)?.f.path ?? files[0].path;
     let parsed: unknown;
@@ -140,7 +145,11 @@ export async function mergeFolderShards(files: readonly ShardFile[], output: str
         const writer = new SafetensorsWriter(join(tmp, w.path), w.maxShardBytes === undefined ? {} : { maxShardBytes: w.maxShardBytes });
         for (const t of w.tensors) writer.addTensor(t.name, t.dtype, [...t.shape]);
         try {
-          for (const t of w.tensors) await writer.writeTensorData(t.name, await payload(tensorUnit(t.name)));
+          for (const t of w.tensors) {
+            // streamed in chunks (an embedding table can be gigabytes); CRC32 checked at the end of each
+            const { fh, f, u } = await unit(tensorUnit(t.name));
+            await copyUnit(fh, f.path, u, (b) => writer.writeTensorData(t.name, b), chunk);
+          }
         } catch (err) {
           await writer.abort();
           throw err;

@@ -12,6 +12,7 @@ import { expectSameFolder } from "@moeq/test-support/same-folder";
 import { convertToAwq, type AwqConvertOptions } from "../awq/awq-convert.js";
 import { mergeShards } from "./merge.js";
 import { shardFilePath } from "./shard-file.js";
+import { FolderShardWriter, type FolderLayout } from "./folder-shard.js";
 
 const calib = fileURLToPath(new URL("../../../../fixtures/data/brown-validation.txt", import.meta.url));
 const OPTS: AwqConvertOptions = { data: calib, groupSize: 32, ctx: 32, maxWindows: 1, maxShardBytes: 100_000 };
@@ -57,4 +58,24 @@ describe("moeq awq --shard i/N + merge", () => {
     },
     60_000,
   );
+
+  it("a hostile layout (a path out of the folder, a tensor no shard holds) is refused with one line, nothing written", async () => {
+    const refused = async (layout: FolderLayout, message: RegExp): Promise<void> => {
+      const out = join(tmp, "hostile");
+      const w = await FolderShardWriter.open(out, { index: 1, count: 1 }, "x", layout);
+      await w.finish();
+      const err = await mergeShards([w.path], out).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.message).toMatch(message);
+      expect(err?.message).not.toContain("\n");
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(join(tmp, "evil.safetensors"))).toBe(false);
+    };
+    await refused({ writers: [{ path: "../evil.safetensors", tensors: [] }], files: [] }, /layout names a safetensors file "\.\.\/evil\.safetensors"/);
+    // the unit count says one tensor, but nobody stored it
+    const w = { path: "model.safetensors", tensors: [{ name: "a", dtype: "F32" as const, shape: [1] }] };
+    await refused({ writers: [w], files: [] }, /the shards hold 1 of 2 units/);
+  });
 });
