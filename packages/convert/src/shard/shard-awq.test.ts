@@ -3,7 +3,7 @@
 // byte-identical to the unsharded run for N = 1, 2, 3, 7, on a small synthetic Maverick-layout checkpoint (3 decoder
 // layers, the rest and the vision tower: 5 units, so N = 7 leaves shards with no layer).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,29 @@ describe("moeq awq --shard i/N + merge", () => {
     },
     60_000,
   );
+
+  it("a shard killed after a layer resumes from <out>.shard-i-of-N.partial/ and writes the same shard file", async () => {
+    const out = join(tmp, "resumed");
+    const shard = { index: 1, count: 2 };
+    const killed = new Error("killed");
+    let layers = 0;
+    await expect(
+      convertToAwq(fixture, out, {
+        ...OPTS,
+        shard,
+        onLayer: () => {
+          if (++layers === 1) throw killed;
+        },
+      }),
+    ).rejects.toBe(killed);
+    const path = shardFilePath(out, shard);
+    expect(existsSync(`${path}.partial`)).toBe(true);
+    expect(existsSync(path)).toBe(false);
+    await convertToAwq(fixture, out, { ...OPTS, shard });
+    const again = join(tmp, "uninterrupted");
+    await convertToAwq(fixture, again, { ...OPTS, shard });
+    expect(readFileSync(path).equals(readFileSync(shardFilePath(again, shard)))).toBe(true);
+  });
 
   it("a hostile layout (a path out of the folder, a tensor no shard holds) is refused with one line, nothing written", async () => {
     const refused = async (layout: FolderLayout, message: RegExp): Promise<void> => {

@@ -1,7 +1,7 @@
 // `moeq gptq --shard i/N` + `moeq merge` (kind "safetensors"): N shards running at once, meeting after each layer
 // in <out>.parts/, merge into a folder byte-identical to the unsharded run (per-layer weight files, index, configs,
 // tokenizer files, gptq-report.json) for N = 1, 2, 3, 7, with one Linear excluded (kept BF16) on the way; a shard
-// alone times out at the first barrier with one line naming the missing shard.
+// alone times out at the first barrier with one line naming the missing shards, and reuses its part when rerun.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,7 +46,7 @@ describe("moeq gptq --shard i/N + merge", () => {
     60_000,
   );
 
-  it("a shard whose partners never come times out at the first barrier (EnvironmentError, one line)", async () => {
+  it("a shard whose partners never come times out at the first barrier (EnvironmentError, one line); rerun, it reuses its part", async () => {
     const out = join(tmp, "alone");
     const err = await gptqConvert(src, out, calib, { ...OPTS, shard: { index: 2, count: 3 }, shardTimeoutMs: 300 }).then(
       () => undefined,
@@ -57,5 +57,14 @@ describe("moeq gptq --shard i/N + merge", () => {
     expect(err!.message).not.toContain("\n");
     expect(existsSync(shardFilePath(out, { index: 2, count: 3 }))).toBe(false);
     expect(existsSync(join(`${out}.parts`, "layer-0.part-2-of-3.json"))).toBe(true); // its own part, reused by a rerun
+
+    // rerun with its partners: shard 2 reuses its layer-0 part, and the merge is still the unsharded folder
+    const runs = await Promise.all([1, 2, 3].map((i) => gptqConvert(src, out, calib, { ...OPTS, shard: { index: i, count: 3 } })));
+    expect(runs.map((r) => r.resumedLayers)).toEqual([0, 1, 0]);
+    await mergeShards(
+      runs.map((r) => r.shardFile!),
+      out,
+    );
+    expectSameFolder(out, whole);
   });
 });
