@@ -226,3 +226,20 @@ export function syntheticStoredValue(seed: number, k: number, i: number, isNorm:
   const v = isNorm ? 1 + syntheticValue(seed, k, i) : syntheticValue(seed, k, i);
   return bf16ToF32(f32ToBf16(v));
 }
+
+/**
+ * The smallest text-only Scout-layout checkpoint the sharded gptq tests run (hidden 64, 2 layers, 2 experts): a whole
+ * `moeq gptq` over it takes about a second.
+ */
+export const TINY_GPTQ_SCOUT: SyntheticLlama4Options = {
+  layout: "scout",
+  hidden: 64,
+  ffExpert: 64,
+  ffDense: 128,
+  heads: 4,
+  kvHeads: 2,
+  multimodal: false,
+  layers: 2,
+  experts: 2,
+  seed: 9,
+};

@@ -1,8 +1,8 @@
 #!/bin/sh
-# The merge step after every shard-job.sh task finished: assembles <output> from its N shard files,
-# byte-identical to an unsharded `moeq quantize`. Refuses (exit 2, nothing written) a missing, duplicate,
-# truncated or foreign shard.
-# usage: merge.sh <output GGUF>   (N from MOEQ_SHARD_COUNT)
+# The merge step after every shard-job.sh / shard-cmd.sh task finished: assembles <output> (a GGUF, an imatrix or
+# a gptq/awq folder) from its N shard files, byte-identical to the unsharded run. Refuses (exit 2, nothing written)
+# a missing, duplicate, truncated or foreign shard.
+# usage: merge.sh <output>   (N from MOEQ_SHARD_COUNT)
 set -eu
 out=$1
 i=1

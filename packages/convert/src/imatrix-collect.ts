@@ -92,6 +92,13 @@ export interface CollectImatrixOptions {
   readonly onChunk?: (done: number, total: number) => void;
   /** A periodic output is due: write `stats` (chunks of the plan done so far). */
   readonly onCheckpoint?: (chunksDone: number) => Promise<void>;
+  /**
+   * Per-chunk sums: each chunk's Σx² and counts go into a fresh accumulator (same row order, summed from zero),
+   * handed here after the chunk; `stats` is then not touched by the taps (the callback combines or stores it).
+   */
+  readonly onChunkStats?: (chunk: number, chunkStats: ImatrixStats) => Promise<void>;
+  /** Evaluate only the chunks this says yes to (a shard's chunks); default all. */
+  readonly includeChunk?: (chunk: number) => boolean;
 }
 
 /** Runs the chunks of `plan` through `model`, adding what each weight saw to `stats`. */
@@ -101,24 +108,31 @@ export async function collectImatrix(model: Llama4Model, plan: ImatrixChunkPlan,
   const freq = o.outputFrequency ?? 1;
   const ranges = denseRowRanges(plan.nCtx);
   const wanted = (name: string): boolean => name.startsWith("blk.") || (processOutput && name === "output.weight");
+  let into = stats;
   const onEvent = (ev: ActivationEvent): void => {
     if (ev.expert !== undefined) {
-      stats.addExpert(ev.tensor, nExperts, ev.expert, ev.rows, ev.nRows, ev.nCols);
+      into.addExpert(ev.tensor, nExperts, ev.expert, ev.rows, ev.nRows, ev.nCols);
       return;
     }
     if (!wanted(ev.tensor)) return;
     for (const [a, b] of ranges) {
       if (b > ev.nRows) break;
-      stats.addDense(ev.tensor, ev.rows.subarray(a * ev.nCols, b * ev.nCols), b - a, ev.nCols);
+      into.addDense(ev.tensor, ev.rows.subarray(a * ev.nCols, b * ev.nCols), b - a, ev.nCols);
     }
   };
   model.setTap(onEvent);
   try {
     for (let c = o.startChunk ?? 0; c < plan.nChunks; c++) {
+      if (o.includeChunk && !o.includeChunk(c)) continue;
       const chunk = plan.tokens.slice(c * plan.nCtx, (c + 1) * plan.nCtx);
       if (plan.bosId !== null) chunk[0] = plan.bosId;
-      await model.logits(chunk, { logitsFor: processOutput ? "all" : "last" });
       const before = stats.lastChunk;
+      if (o.onChunkStats) into = new ImatrixStats(stats.chunkSize);
+      await model.logits(chunk, { logitsFor: processOutput ? "all" : "last" });
+      if (o.onChunkStats) {
+        updateLastChunk(into);
+        await o.onChunkStats(c, into);
+      }
       updateLastChunk(stats);
       const step = stats.lastChunk - before;
       o.onChunk?.(c + 1, plan.nChunks);

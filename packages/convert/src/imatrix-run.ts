@@ -13,11 +13,13 @@ import { createHash } from "node:crypto";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { GGUFValueType, InputError, openGguf } from "@moeq/formats";
-import { loadModel, type Llama4TextConfig } from "@moeq/runtime";
+import { loadModel, type Llama4Model, type Llama4TextConfig } from "@moeq/runtime";
 import { readImatrixRaw, type RawImatrix } from "./imatrix.js";
 import { ImatrixStats } from "./imatrix-stats.js";
-import { collectImatrix, planImatrixChunks, updateLastChunk } from "./imatrix-collect.js";
+import { collectImatrix, planImatrixChunks, updateLastChunk, type ImatrixChunkPlan } from "./imatrix-collect.js";
 import { imatrixExpertReport, type ImatrixExpertReport } from "./imatrix-report.js";
+import { ImatrixShardWriter, imatrixChunkInShard } from "./shard/imatrix-shard.js";
+import type { ShardSpec } from "./shard/shard-spec.js";
 
 export interface ImatrixRunOptions {
   /** GGUF file or HF checkpoint directory. */
@@ -38,6 +40,13 @@ export interface ImatrixRunOptions {
   /** Bit-identical activations to llama.cpp's CPU backend (`--no-repack`, `-fa off`); ≈ 9× slower. */
   readonly exact?: boolean;
   readonly onChunk?: (done: number, total: number) => void;
+  /**
+   * Sum each chunk's Σx² from zero and add the chunk sums in chunk order (the order `shard` runs use, so the
+   * result equals their merge byte for byte). Default: llama-imatrix's one running sum, bit-identical to it.
+   */
+  readonly perChunkSums?: boolean;
+  /** Evaluate only chunks c with c mod N = i − 1 and write `<output>.shard-i-of-N` for `moeq merge` (imatrix-shard.ts). */
+  readonly shard?: ShardSpec;
 }
 
 export interface ImatrixRunSummary {
@@ -53,6 +62,8 @@ export interface ImatrixRunSummary {
   readonly tokensPerSecond: number;
   readonly tensors: number;
   readonly experts: ImatrixExpertReport;
+  /** The shard file written, with `shard` (chunks, tokens and experts then count this shard's chunks). */
+  readonly shardFile?: string;
 }
 
 const RESUME_FINGERPRINT = "moeq.imatrix.resume.fingerprint";
@@ -77,6 +88,7 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
     const nCtx = o.nCtx ?? 512;
     const bos = model.tokenizer.addBosDefault ? model.bosId : null;
     const plan = planImatrixChunks(tokens, bos, { nCtx, nChunks: o.nChunks, chunkOffset: o.chunkOffset, file: o.dataFile ?? "" });
+    if (o.shard) return await runImatrixShard(model, o, o.shard, plan, tokens.length, loaded);
     const fingerprint = runFingerprint(o, o.text, tokens.length);
 
     const stats = new ImatrixStats(nCtx);
@@ -98,6 +110,7 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
       outputFrequency: o.outputFrequency,
       startChunk,
       onChunk: o.onChunk,
+      onChunkStats: o.perChunkSums ? async (c, chunkStats) => stats.load(chunkStats.asRaw(), `chunk ${c}`) : undefined,
       onCheckpoint: (done) =>
         stats.writeGguf(partial, o.dataFile, (w) => {
           w.setString(RESUME_FINGERPRINT, fingerprint);
@@ -125,6 +138,64 @@ export async function runImatrix(o: ImatrixRunOptions): Promise<ImatrixRunSummar
   } finally {
     await model.close();
   }
+}
+
+/** One shard of the run: its chunks, each kept on its own in the shard file (imatrix-shard.ts). */
+async function runImatrixShard(
+  model: Llama4Model,
+  o: ImatrixRunOptions,
+  spec: ShardSpec,
+  plan: ImatrixChunkPlan,
+  nTokens: number,
+  loaded: { path: string; file: RawImatrix }[],
+): Promise<ImatrixRunSummary> {
+  const nCtx = plan.nCtx;
+  let inFiles: ImatrixStats | undefined;
+  if (loaded.length > 0) {
+    inFiles = new ImatrixStats(nCtx);
+    for (const { path, file } of loaded) inFiles.load(file, path);
+  }
+  const writer = await ImatrixShardWriter.open(o.output, spec, {
+    fingerprint: runFingerprint(o, o.text!, nTokens, true),
+    nChunks: plan.nChunks,
+    chunkSize: nCtx,
+    dataset: o.dataFile,
+    inFiles,
+  });
+  // this shard's chunks added up, for its summary and expert report only
+  const mine = new ImatrixStats(nCtx);
+  const t0 = performance.now();
+  try {
+    await collectImatrix(model, plan, mine, {
+      processOutput: o.processOutput,
+      includeChunk: (c) => imatrixChunkInShard(c, spec),
+      onChunk: o.onChunk,
+      onChunkStats: async (c, chunkStats) => {
+        await writer.addChunk(c, chunkStats);
+        mine.load(chunkStats.asRaw(), `chunk ${c}`);
+      },
+    });
+    await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  let chunks = 0;
+  for (let c = 0; c < plan.nChunks; c++) if (imatrixChunkInShard(c, spec)) chunks++;
+  return {
+    output: o.output,
+    chunks,
+    chunkSize: nCtx,
+    chunkCount: mine.lastChunk,
+    resumedChunks: 0,
+    tokens: chunks * nCtx,
+    seconds,
+    tokensPerSecond: seconds > 0 ? (chunks * nCtx) / seconds : 0,
+    tensors: mine.stats.size,
+    experts: imatrixExpertReport(mine.stats),
+    shardFile: writer.path,
+  };
 }
 
 /** Where `moeq imatrix -o output` keeps its periodic output until the run completes. */
@@ -208,24 +279,31 @@ export function checkImatrixFitsModel(file: RawImatrix, c: Llama4TextConfig, pat
   }
 }
 
-function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number): string {
+/**
+ * The inputs and options that decide the file. A resume checkpoint also keys on the model's and in-files' paths and
+ * the model's mtime; `portable` (what every shard of one run must agree on, checked by `moeq merge`) leaves those
+ * out, since they differ between the machines of a cluster.
+ */
+function runFingerprint(o: ImatrixRunOptions, text: string, nTokens: number, portable = false): string {
   const model = resolve(o.model);
   const modelStat = existsSync(model) ? statSync(model) : undefined;
   const h = createHash("sha256");
   h.update(
     JSON.stringify({
-      model,
+      command: portable ? "imatrix" : undefined,
+      model: portable ? undefined : model,
       modelSize: modelStat?.isFile() ? modelStat.size : null,
-      modelMtime: modelStat?.mtimeMs ?? null,
+      modelMtime: portable ? undefined : (modelStat?.mtimeMs ?? null),
       nCtx: o.nCtx ?? 512,
       nChunks: o.nChunks ?? -1,
       chunkOffset: o.chunkOffset ?? 0,
       processOutput: o.processOutput ?? false,
       parseSpecial: o.parseSpecial ?? false,
       exact: o.exact ?? false,
+      perChunkSums: portable ? undefined : (o.perChunkSums ?? false),
       dataFile: o.dataFile,
       nTokens,
-      inFiles: (o.inFiles ?? []).map((p) => ({ p: resolve(p), size: statSync(p).size })),
+      inFiles: (o.inFiles ?? []).map((p) => (portable ? statSync(p).size : { p: resolve(p), size: statSync(p).size })),
     }),
   );
   h.update(text);

@@ -120,6 +120,16 @@ export class ImatrixStats {
     this.lastChunk = Math.floor(maxCount / this.chunkSize);
   }
 
+  /** These statistics as the raw file save_imatrix would write (the in-memory twin of writeGguf + readImatrixRaw). */
+  asRaw(): RawImatrix {
+    const entries = new Map<string, { sums: Float32Array; counts: number[] }>();
+    for (const name of this.sortedNames()) {
+      const s = this.stats.get(name)!;
+      if (s.counts.length > 0 && s.values.length > 0) entries.set(name, { sums: s.values, counts: [...s.counts] });
+    }
+    return { entries, datasets: [...this.loadedDatasets], chunkCount: this.lastChunk, chunkSize: this.chunkSize, legacy: false };
+  }
+
   /** Tensor names in the order save_imatrix writes them (std::sort of the names: byte order). */
   sortedNames(): string[] {
     return [...this.stats.keys()].sort(byteOrder);

@@ -49,4 +49,6 @@ export {
   type ShardUnit,
 } from "./shard/shard-file.js";
 export { mergeShards, type MergeSummary } from "./shard/merge.js";
+export { FOLDER_SHARD_KIND, FolderShardWriter, folderUnitCount, mergeFolderShards, type DeclaredTensor, type FolderLayout } from "./shard/folder-shard.js";
+export { IMATRIX_SHARD_KIND, ImatrixShardWriter, imatrixChunkInShard, mergeImatrixShards } from "./shard/imatrix-shard.js";
 export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufUnitsResult } from "./shard/gguf-shard.js";

@@ -1,9 +1,26 @@
 import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { gptqConvert } from "@moeq/convert";
-import { type CheckpointToOutputArgs, type JsonSummaryArgs, hfCheckpointToOutput, jsonSummaryOption, progressShown, withProgress } from "./shared-options.js";
+import {
+  type CheckpointToOutputArgs,
+  type JsonSummaryArgs,
+  type ShardArgs,
+  hfCheckpointToOutput,
+  jsonSummaryOption,
+  progressShown,
+  shardFromArgs,
+  shardOption,
+  withProgress,
+} from "./shared-options.js";
 
-interface GptqArgs extends CheckpointToOutputArgs, JsonSummaryArgs {
+/** What --shard deals out in `moeq gptq`. */
+export const GPTQ_SHARD_UNIT =
+  "one Linear (an expert's gate/up/down, q/k/v/o, a shared or dense projection) within each decoder layer, dealt longest-first by solve cost " +
+  "(cols²·(cols + rows)); layer L+1 needs all of quantized layer L, so the N shards meet after each layer in <output>.parts/ " +
+  "(a shared folder; every shard also runs the calibration forward passes) and wait up to --shard-timeout for each other";
+
+interface GptqArgs extends CheckpointToOutputArgs, JsonSummaryArgs, ShardArgs {
+  "shard-timeout": number;
   data?: string;
   rtn: boolean;
   bits: number;
@@ -24,7 +41,8 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
   describe: "Hugging Face Llama 4 checkpoint → GPTQ v1 safetensors (per-expert Hessians from routed tokens) for vLLM / Transformers",
   builder: (y: Argv) =>
     jsonSummaryOption(
-      hfCheckpointToOutput(y, "output folder (built in <output>.partial, renamed when complete)")
+      shardOption(hfCheckpointToOutput(y, "output folder (built in <output>.partial, renamed when complete)"), GPTQ_SHARD_UNIT)
+        .option("shard-timeout", { type: "number", default: 86400, describe: "with --shard: seconds to wait at a layer barrier for the other shards" })
         .option("data", { type: "string", describe: "calibration text file (required unless --rtn)" })
         .option("rtn", { type: "boolean", default: false, describe: "round-to-nearest on the same format, no calibration (GPTQ's baseline)" })
         .option("bits", { type: "number", default: 4, describe: "2, 3, 4 or 8" })
@@ -57,6 +75,8 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
       if (!Number.isInteger(v)) throw new InputError("BAD_ARG", `${flag} must be an integer, got ${v}`);
     }
     if (!a.rtn && !a.data) throw new InputError("USAGE", "--data <calibration text> is required (or --rtn for round-to-nearest)");
+    if (!(a["shard-timeout"] > 0)) throw new InputError("BAD_ARG", `--shard-timeout must be a positive number of seconds, got ${a["shard-timeout"]}`);
+    const shard = shardFromArgs(a);
     const s = await withProgress(progressShown(a.json), "gptq", (onTensor) =>
       gptqConvert(a.dir, a.output, a.data ?? null, {
         rtn: a.rtn,
@@ -71,13 +91,15 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
         exclude: a.exclude,
         minExpertTokens: a["min-expert-tokens"],
         threads: a.threads,
+        shard,
+        shardTimeoutMs: a["shard-timeout"] * 1000,
         onProgress: (done, total, label) => onTensor(done - 1, total, label),
       }),
     );
     const linears = s.report.layers.flatMap((l) => l.linears);
     const summary = {
       input: a.dir,
-      output: s.output,
+      output: s.shardFile ?? s.output,
       bytes: s.totalBytes,
       resumedLayers: s.resumedLayers,
       threads: s.threadsUsed,
@@ -88,7 +110,7 @@ export const gptqCommand: CommandModule<object, GptqArgs> = {
     if (a.json) process.stdout.write(JSON.stringify(summary) + "\n");
     else {
       process.stderr.write(
-        `moeq: wrote ${s.output}: ${(s.totalBytes / 2 ** 20).toFixed(2)} MiB, ${summary.gptq} Linears by GPTQ, ${summary.rtnFallbacks.length} experts by RTN (too few tokens), ${summary.notConverted} tensors kept as they were\n`,
+        `moeq: wrote ${s.shardFile ?? s.output}: ${(s.totalBytes / 2 ** 20).toFixed(2)} MiB, ${summary.gptq} Linears by GPTQ, ${summary.rtnFallbacks.length} experts by RTN (too few tokens), ${summary.notConverted} tensors kept as they were\n`,
       );
       for (const f of s.report.fallbacks) process.stderr.write(`moeq: RTN fallback: ${f.module} (${f.tokens} routed tokens)\n`);
     }

@@ -2,9 +2,14 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { formatImatrixExpertReport, runImatrix } from "@moeq/convert";
 import { readCalibrationText } from "@moeq/eval";
-import { type JsonSummaryArgs, jsonSummaryOption, withProgress } from "./shared-options.js";
+import { type JsonSummaryArgs, type ShardArgs, jsonSummaryOption, shardFromArgs, shardOption, withProgress } from "./shared-options.js";
 
-interface ImatrixArgs extends JsonSummaryArgs {
+/** What --shard deals out in `moeq imatrix`. */
+export const IMATRIX_SHARD_UNIT =
+  "one calibration chunk, chunk c (0-based, after --chunk-offset) to shard (c mod N) + 1 (chunks cost the same); each chunk's sums are kept " +
+  "on their own and merged in chunk order like llama-imatrix --in-file, byte-identical to an unsharded run with --per-chunk-sums; no --output-frequency checkpoints";
+
+interface ImatrixArgs extends JsonSummaryArgs, ShardArgs {
   model: string;
   data?: string;
   output: string;
@@ -19,6 +24,7 @@ interface ImatrixArgs extends JsonSummaryArgs {
   "in-file"?: string[];
   threads: number;
   exact: boolean;
+  "per-chunk-sums": boolean;
 }
 
 function positiveInt(flag: string, v: number | undefined, min: number): void {
@@ -30,7 +36,7 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
   describe: "importance matrix (per expert for MoE layers) over calibration text, in llama-imatrix's GGUF format",
   builder: (y: Argv) =>
     jsonSummaryOption(
-      y
+      shardOption(y, IMATRIX_SHARD_UNIT)
         .positional("model", { type: "string", demandOption: true, describe: "GGUF model or HF checkpoint directory" })
         .option("data", {
           type: "string",
@@ -51,7 +57,14 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
         })
         .option("in-file", { type: "string", array: true, describe: "combine an earlier imatrix (GGUF or legacy .dat), repeatable" })
         .option("threads", { type: "number", default: 1, describe: "worker threads" })
-        .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" }),
+        .option("exact", { type: "boolean", default: false, describe: "llama.cpp's CPU numerics bit for bit (--no-repack, -fa off); ≈ 9× slower" })
+        .option("per-chunk-sums", {
+          type: "boolean",
+          default: false,
+          describe:
+            "sum each chunk's x² from zero and add the chunk sums in chunk order, as --shard runs do: the file then equals their merge byte for byte " +
+            "(default: llama-imatrix's one running sum, which differs in the last bits)",
+        }),
     ) as unknown as Argv<ImatrixArgs>,
   handler: async (a) => {
     positiveInt("--ctx", a.ctx, 1);
@@ -59,6 +72,8 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     positiveInt("--chunk-offset", a["chunk-offset"], 0);
     positiveInt("--output-frequency", a["output-frequency"], 1);
     positiveInt("--threads", a.threads, 1);
+    const shard = shardFromArgs(a);
+    if (shard && a.data === undefined) throw new InputError("USAGE", "--shard needs calibration data (--data); combining --in-file alone is not sharded");
     const text = a.data === undefined ? undefined : await readCalibrationText(a.data, { field: a.field, column: a.column });
     // one bar over the chunks; quiet when stderr is not a terminal (cli-progress cannot redraw on a pipe)
     const s = await withProgress(process.stderr.isTTY === true, "imatrix", (onTensor) =>
@@ -76,6 +91,8 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
         inFiles: a["in-file"],
         threads: a.threads,
         exact: a.exact,
+        perChunkSums: a["per-chunk-sums"],
+        shard,
         onChunk: (done, total) => onTensor(done - 1, total, "chunks"),
       }),
     );
@@ -85,7 +102,7 @@ export const imatrixCommand: CommandModule<object, ImatrixArgs> = {
     } else {
       const resumed = s.resumedChunks > 0 ? ` (resumed after ${s.resumedChunks})` : "";
       process.stderr.write(
-        `moeq: wrote ${a.output}: ${s.tensors} tensors, ${s.chunks} chunks of ${s.chunkSize}${resumed}, ${s.tokensPerSecond.toFixed(1)} tokens/s\n`,
+        `moeq: wrote ${s.shardFile ?? a.output}: ${s.tensors} tensors, ${s.chunks} chunks of ${s.chunkSize}${resumed}, ${s.tokensPerSecond.toFixed(1)} tokens/s\n`,
       );
     }
   },

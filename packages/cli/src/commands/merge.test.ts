@@ -1,28 +1,18 @@
 // A local "job array": N processes of examples/cluster/shard-job.sh with the variables Kubernetes, Slurm and a
 // GitHub Actions matrix set, then examples/cluster/merge.sh — the same commands the cluster examples run — and the
-// merged GGUF compared with an unsharded `moeq quantize`. Plus merge's exit 2 on a bad shard set.
+// merged GGUF compared with an unsharded `moeq quantize` (merge-calibrated.test.ts: the same for imatrix and gptq).
+// Plus merge's exit 2 on a bad shard set.
 import { describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LlamaFType, convertHfToGguf, quantizeGguf } from "@moeq/convert";
 import { runMoeq } from "../test-utils/run-moeq.js";
+import { ARRAY_ENVS, clusterScript as sh } from "../test-utils/cluster-scripts.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const FIXTURE_DIR = fileURLToPath(new URL("../../../../fixtures/tiny-llama4", import.meta.url));
-const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
-const EXAMPLES = fileURLToPath(new URL("../../../../examples/cluster", import.meta.url));
 const tmp = suiteTempDir("moeq-merge-");
-
-function sh(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn("sh", [join(EXAMPLES, script), ...args], { env: { ...process.env, MOEQ: `${process.execPath} ${BIN}`, ...env } });
-    let err = "";
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("close", (code) => resolve({ code, err }));
-  });
-}
 
 describe("moeq merge", () => {
   it("a local job array (Kubernetes, Slurm and matrix variables) + merge.sh equals the unsharded quantize", async () => {
@@ -32,11 +22,7 @@ describe("moeq merge", () => {
     await quantizeGguf(f16, whole, { ftype: LlamaFType.MOSTLY_Q4_K_M });
     const out = join(tmp.path, "array.gguf");
     const count = { MOEQ_SHARD_COUNT: "3" };
-    const runs = await Promise.all([
-      sh("shard-job.sh", [f16, out, "q4_k_m"], { ...count, JOB_COMPLETION_INDEX: "0" }),
-      sh("shard-job.sh", [f16, out, "q4_k_m"], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_COUNT: "3" }),
-      sh("shard-job.sh", [f16, out, "q4_k_m"], { ...count, MOEQ_SHARD_INDEX: "3" }),
-    ]);
+    const runs = await Promise.all(ARRAY_ENVS.map((env) => sh("shard-job.sh", [f16, out, "q4_k_m"], env)));
     for (const r of runs) expect(r).toMatchObject({ code: 0 });
     expect(existsSync(out)).toBe(false);
     expect(await sh("merge.sh", [out], count)).toMatchObject({ code: 0 });

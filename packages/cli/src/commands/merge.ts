@@ -9,12 +9,12 @@ interface MergeArgs extends JsonSummaryArgs {
 
 export const mergeCommand: CommandModule<object, MergeArgs> = {
   command: "merge <shards..>",
-  describe: "assemble the shard files of a `--shard i/N` run (convert, quantize) into the output, byte-identical to the unsharded run",
+  describe: "assemble the shard files of a `--shard i/N` run (convert, quantize, imatrix, gptq, awq) into the output, byte-identical to the unsharded run",
   builder: (y: Argv) =>
     jsonSummaryOption(
       y
         .positional("shards", { type: "string", array: true, demandOption: true, describe: "every <out>.shard-i-of-N file of one run, in any order" })
-        .option("output", { alias: "o", type: "string", demandOption: true, describe: "output file (written to a temp name, fsynced, renamed)" }),
+        .option("output", { alias: "o", type: "string", demandOption: true, describe: "output file or folder (written to a temp name, fsynced, renamed)" }),
     ).epilogue(
       "Refused with exit 2, nothing written: a missing or duplicate shard, shards of different runs (inputs or options differ), a truncated or corrupted shard file.",
     ) as unknown as Argv<MergeArgs>,

@@ -1,9 +1,7 @@
 // kill -9 a long CLI command at seeded random points, rerunning it with the same arguments after each kill, then
 // once more to completion: the resume tests of imatrix, gptq and awq. Test-only (excluded from the build).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { expect } from "vitest";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "@moeq/formats";
 
@@ -63,9 +61,4 @@ export function folderToken(dir: string): string {
   return existsSync(dir) ? readdirSync(dir).sort().join("/") : "";
 }
 
-/** Folder `b` holds the same file names as `a`, each with the same bytes. */
-export function expectSameFolder(b: string, a: string): void {
-  const files = readdirSync(a).sort();
-  expect(readdirSync(b).sort()).toEqual(files);
-  for (const f of files) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
-}
+export { expectSameFolder } from "@moeq/test-support/same-folder";

@@ -15,6 +15,7 @@
  * arguments after a kill (SIGKILL included) redoes only the layers not there, then assembles the same bytes.
  * The folder appears under `output` only when complete.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError, SafetensorsWriter, encodeFromFloat32, openSafetensors, writeFileAtomic, type SafetensorsCheckpoint } from "@moeq/formats";
@@ -33,7 +34,10 @@ import { mapLlama4HfName, type ExpertProj } from "@moeq/runtime";
 import { isMultimodalTensor, planLlama4Tensors, readLlama4Config, type Llama4Config, type PlannedTensor } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
-import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
+import { HF_SIDE_FILES, copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
+import { FolderShardWriter, type DeclaredTensor } from "../shard/folder-shard.js";
+import { shardFilePath } from "../shard/shard-file.js";
+import { unitsOfShard, type ShardSpec } from "../shard/shard-spec.js";
 import { planQuantizedLinears, tapKey, type LinearMatrix } from "../linear-plan.js";
 import { collectAwqActivations, type AwqActivations, type TapRows } from "./awq-activations.js";
 import { RoutedExperts } from "./awq-experts.js";
@@ -52,6 +56,12 @@ export interface AwqConvertOptions {
   readonly rtn?: boolean;
   readonly maxShardBytes?: number;
   readonly onLayer?: (i: number, n: number) => void;
+  /**
+   * Do only this shard's layers (unit: a decoder layer, the tensors outside the decoder, the vision tower; dealt
+   * longest-first by elements to quantize plus copied bytes) and write `<output>.shard-i-of-N` for `moeq merge`.
+   * Layers are independent here (every layer's inputs come from one BF16 pass), so shards need not talk.
+   */
+  readonly shard?: ShardSpec;
 }
 
 export interface AwqGroupChoice {
@@ -77,6 +87,8 @@ export interface AwqSummary {
   /** Routed experts no calibration token reached: no up→down scale and no clip search for them. */
   readonly expertsWithoutTokens: string[];
   readonly calibration?: { readonly windows: number; readonly tokens: number };
+  /** The shard file written, with `shard` (the counts then cover this shard's layers). */
+  readonly shardFile?: string;
 }
 
 type Item = LinearMatrix | { kind: "copy"; src: CheckpointTensor };
@@ -264,12 +276,30 @@ async function awqWriteLayer(
   return { textBytes, textElements, quantized };
 }
 
+/** config.json (with `quantization_config`) and quant_config.json, as the output folder holds them. */
+function awqConfigFiles(hfDir: string, q: AwqQuantOptions): { name: string; text: string }[] {
+  const raw = JSON.parse(readFileSync(join(hfDir, "config.json"), "utf8")) as Record<string, unknown>;
+  const quantization = {
+    quant_method: "awq",
+    bits: q.bits,
+    group_size: q.groupSize,
+    zero_point: q.zeroPoint,
+    version: "gemm",
+    modules_to_not_convert: ["feed_forward.router", "lm_head", "vision_model", "multi_modal_projector"],
+  };
+  return [
+    { name: "config.json", text: JSON.stringify({ ...raw, quantization_config: quantization }, null, 2) + "\n" },
+    { name: "quant_config.json", text: JSON.stringify({ zero_point: q.zeroPoint, q_group_size: q.groupSize, w_bit: q.bits, version: "GEMM" }, null, 2) + "\n" },
+  ];
+}
+
 export async function convertToAwq(hfDir: string, output: string, opts: AwqConvertOptions): Promise<AwqSummary> {
   const t0 = performance.now();
   const q: AwqQuantOptions = { bits: opts.bits ?? 4, groupSize: opts.groupSize ?? 128, zeroPoint: opts.zeroPoint ?? true };
   if (q.bits !== 4) throw new InputError("AWQ_BITS", `the AutoAWQ GEMM layout packs 4-bit codes; --bits ${q.bits} is not supported`);
   if (!opts.rtn && !opts.data) throw new InputError("USAGE", "moeq awq needs calibration text (--data FILE)");
   checkOutputDir(output);
+  const shard = opts.shard;
   const { checkpoint, tensors } = await openCheckpoint(hfDir);
   try {
     const cfg = readLlama4Config(hfDir);
@@ -294,7 +324,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
     const choices: AwqGroupChoice[] = [];
     const noTokens: string[] = [];
     const g = q.groupSize;
-    const declare = (w: SafetensorsWriter, it: Item) => {
+    const declare = (w: Pick<SafetensorsWriter, "addTensor">, it: Item) => {
       if (it.kind === "copy") w.addTensor(it.src.name, it.src.dtype, [...it.src.shape]);
       else {
         w.addTensor(`${it.base}.qweight`, "I32", [it.cols, it.rows / 8]);
@@ -305,7 +335,11 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
     const tensorNames = (it: Item) => (it.kind === "copy" ? [it.src.name] : ["qweight", "qzeros", "scales"].map((p) => `${it.base}.${p}`));
     const layers = [...new Set(order.map((o) => o.layer))];
     const nLayers = layers.filter((l) => l >= 0 && l !== Infinity).length;
-    const partial = new AwqPartial(output, {
+    // elements to quantize (the searches scale with them) plus copied bytes, per layer
+    const cost = (layer: number) =>
+      order.filter((o) => o.layer === layer).reduce((n, { it }) => n + (it.kind === "quantize" ? it.rows * it.cols : it.src.byteLength / 16), 0);
+    const mine = new Set(shard ? unitsOfShard(layers.map(cost), shard).map((k) => layers[k]) : layers);
+    const partial = new AwqPartial(shard ? shardFilePath(output, shard) : output, {
       hfDir: resolve(hfDir),
       data: opts.data && resolve(opts.data),
       dataBytes: opts.data && existsSync(opts.data) ? statSync(opts.data).size : null,
@@ -319,6 +353,7 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
     const totals = { textBytes: 0, textElements: 0, quantized: 0 };
     try {
       for (const layer of layers) {
+        if (!mine.has(layer)) continue;
         const layerItems = order.filter((o) => o.layer === layer).map((o) => o.it);
         const decoder = layer >= 0 && layer !== Infinity;
         let done = partial.done(layer);
@@ -352,6 +387,66 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
       if (err instanceof InputError) partial.remove(); // bad input leaves nothing behind; anything else is resumed
       throw err;
     }
+    const runSummary = (files: string[], outputBytes: number, t: typeof totals, shardFile?: string): AwqSummary => ({
+      output,
+      files,
+      method: opts.rtn ? "rtn" : "awq",
+      bits: q.bits,
+      groupSize: g,
+      zeroPoint: q.zeroPoint,
+      quantizedMatrices: t.quantized,
+      outputBytes,
+      textBytes: t.textBytes,
+      textElements: t.textElements,
+      bitsPerWeight: t.textElements > 0 ? (t.textBytes * 8) / t.textElements : 0,
+      seconds: (performance.now() - t0) / 1000,
+      groups: choices,
+      expertsWithoutTokens: noTokens,
+      calibration,
+      shardFile,
+    });
+    if (shard) {
+      const declared: DeclaredTensor[] = [];
+      for (const { it } of order) declare({ addTensor: (name, dtype, shape) => void declared.push({ name, dtype, shape }) }, it);
+      const sideFiles = HF_SIDE_FILES.filter((f) => existsSync(join(hfDir, f)));
+      const configs = awqConfigFiles(hfDir, q);
+      const layout = {
+        writers: [{ path: "model.safetensors", maxShardBytes: opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, tensors: declared }],
+        files: [...configs.map((c) => c.name), ...sideFiles],
+      };
+      const fingerprint = createHash("sha256")
+        .update(JSON.stringify({ command: "awq", config: readFileSync(join(hfDir, "config.json"), "utf8"), q, layout: layout.writers, rtn: opts.rtn ?? false }))
+        .update(
+          JSON.stringify({
+            dataBytes: opts.data && existsSync(opts.data) ? statSync(opts.data).size : null,
+            ctx: opts.ctx ?? null,
+            maxWindows: opts.maxWindows ?? null,
+          }),
+        )
+        .digest("hex");
+      const w = await FolderShardWriter.open(output, shard, fingerprint, layout);
+      try {
+        for (const layer of layers) {
+          if (!mine.has(layer)) continue;
+          const st = await openSafetensors(partial.tensorsPath(layer));
+          try {
+            for (const { it } of order.filter((o) => o.layer === layer)) for (const name of tensorNames(it)) await w.addTensor(name, await st.readBytes(name));
+          } finally {
+            await st.close();
+          }
+        }
+        if (shard.index === 1) {
+          for (const c of configs) await w.addFile(c.name, Buffer.from(c.text, "utf8"));
+          for (const f of sideFiles) await w.addFile(f, readFileSync(join(hfDir, f)));
+        }
+        await w.finish();
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
+      partial.remove();
+      return runSummary([w.path], statSync(w.path).size, totals, w.path);
+    }
     const result = await writeOutputDir(output, async (tmp) => {
       const writer = new SafetensorsWriter(join(tmp, "model.safetensors"), { maxShardBytes: opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES });
       for (const { it } of order) declare(writer, it);
@@ -370,41 +465,16 @@ export async function convertToAwq(hfDir: string, output: string, opts: AwqConve
         throw err;
       }
       const written = await writer.finish();
-      const raw = JSON.parse(readFileSync(join(hfDir, "config.json"), "utf8")) as Record<string, unknown>;
-      const quantization = {
-        quant_method: "awq",
-        bits: q.bits,
-        group_size: g,
-        zero_point: q.zeroPoint,
-        version: "gemm",
-        modules_to_not_convert: ["feed_forward.router", "lm_head", "vision_model", "multi_modal_projector"],
-      };
-      await writeFileAtomic(join(tmp, "config.json"), JSON.stringify({ ...raw, quantization_config: quantization }, null, 2) + "\n");
-      await writeFileAtomic(
-        join(tmp, "quant_config.json"),
-        JSON.stringify({ zero_point: q.zeroPoint, q_group_size: g, w_bit: q.bits, version: "GEMM" }, null, 2) + "\n",
-      );
+      for (const c of awqConfigFiles(hfDir, q)) await writeFileAtomic(join(tmp, c.name), c.text);
       await copyHfSideFiles(hfDir, tmp);
       return { written, ...totals };
     });
     partial.remove();
-    return {
-      output,
-      files: result.written.files.map((f) => join(output, f.slice(f.lastIndexOf("/") + 1))),
-      method: opts.rtn ? "rtn" : "awq",
-      bits: q.bits,
-      groupSize: g,
-      zeroPoint: q.zeroPoint,
-      quantizedMatrices: result.quantized,
-      outputBytes: result.written.totalBytes,
-      textBytes: result.textBytes,
-      textElements: result.textElements,
-      bitsPerWeight: (result.textBytes * 8) / result.textElements,
-      seconds: (performance.now() - t0) / 1000,
-      groups: choices,
-      expertsWithoutTokens: noTokens,
-      calibration,
-    };
+    return runSummary(
+      result.written.files.map((f) => join(output, f.slice(f.lastIndexOf("/") + 1))),
+      result.written.totalBytes,
+      result,
+    );
   } finally {
     await checkpoint.close();
   }

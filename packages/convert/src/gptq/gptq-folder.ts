@@ -3,7 +3,7 @@
  * @moeq/formats' SafetensorsWriter), the four tensors of a quantized Linear, and the finishing touches: the index,
  * quantize_config.json, config.json with `quantization_config`, and the tokenizer / processor / template files.
  */
-import { copyFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SafetensorsWriter, openSafetensors, writeFileAtomicSync } from "@moeq/formats";
 import type { SafetensorsDType } from "@moeq/formats";
@@ -44,7 +44,41 @@ export function gptqTensors(module: string, p: GptqV1Tensors, rows: number, cols
   ];
 }
 
-/** `data`: the calibration text file (unused, and may be null, with `rtn`). */
+/** The tensors of one weight file of the folder, in header order. */
+export interface GptqWeightFile {
+  readonly file: string;
+  readonly tensors: readonly { readonly name: string; readonly byteLength: number }[];
+}
+
+/** The folder's other files (index, configs, copied tokenizer / processor / template files) and the tensor bytes. */
+export function gptqFolderFiles(
+  weightFiles: readonly GptqWeightFile[],
+  sourceDir: string,
+  configJson: Record<string, unknown>,
+  quantizationConfig: Record<string, unknown>,
+): { files: { name: string; bytes: Buffer }[]; totalBytes: number } {
+  const weightMap: Record<string, string> = {};
+  let totalBytes = 0;
+  for (const w of weightFiles) {
+    for (const t of w.tensors) {
+      weightMap[t.name] = w.file;
+      totalBytes += t.byteLength;
+    }
+  }
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 2) + "\n", "utf8");
+  const files = [
+    { name: "model.safetensors.index.json", bytes: json({ metadata: { total_size: totalBytes }, weight_map: weightMap }) },
+    { name: "quantize_config.json", bytes: json(quantizationConfig) },
+    { name: "config.json", bytes: json({ ...configJson, quantization_config: quantizationConfig }) },
+  ];
+  for (const f of readdirSync(sourceDir)) {
+    const p = join(sourceDir, f);
+    if (f === "config.json" || f.endsWith(".safetensors") || f === "model.safetensors.index.json" || !statSync(p).isFile()) continue;
+    files.push({ name: f, bytes: readFileSync(p) });
+  }
+  return { files, totalBytes };
+}
+
 /** Writes the index, the configs and the copied side files into `folder`; returns the tensor bytes. */
 export async function finishGptqFolder(
   folder: string,
@@ -53,26 +87,13 @@ export async function finishGptqFolder(
   configJson: Record<string, unknown>,
   quantizationConfig: Record<string, unknown>,
 ): Promise<number> {
-  const weightMap: Record<string, string> = {};
-  let totalBytes = 0;
+  const weightFiles: GptqWeightFile[] = [];
   for (let i = 0; i < nShards; i++) {
     const shard = await openSafetensors(join(folder, shardName(i, nShards)));
-    for (const [name, t] of shard.tensors) {
-      weightMap[name] = shardName(i, nShards);
-      totalBytes += t.byteLength;
-    }
+    weightFiles.push({ file: shardName(i, nShards), tensors: [...shard.tensors].map(([name, t]) => ({ name, byteLength: t.byteLength })) });
     await shard.close();
   }
-  writeFileAtomicSync(
-    join(folder, "model.safetensors.index.json"),
-    JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n",
-  );
-  writeFileAtomicSync(join(folder, "quantize_config.json"), JSON.stringify(quantizationConfig, null, 2) + "\n");
-  writeFileAtomicSync(join(folder, "config.json"), JSON.stringify({ ...configJson, quantization_config: quantizationConfig }, null, 2) + "\n");
-  for (const f of readdirSync(sourceDir)) {
-    const p = join(sourceDir, f);
-    if (f === "config.json" || f.endsWith(".safetensors") || f === "model.safetensors.index.json" || !statSync(p).isFile()) continue;
-    copyFileSync(p, join(folder, f));
-  }
+  const { files, totalBytes } = gptqFolderFiles(weightFiles, sourceDir, configJson, quantizationConfig);
+  for (const f of files) writeFileAtomicSync(join(folder, f.name), f.bytes);
   return totalBytes;
 }

@@ -12,12 +12,13 @@
  * (each shard atomically, progress recorded after each layer, so a killed run resumes at the next layer) and
  * renamed to `<out>` when complete.
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { GGMLType, InputError, decodeToFloat32, encodeFromFloat32, openSafetensors, writeFileAtomicSync } from "@moeq/formats";
 import type { SafetensorsDType } from "@moeq/formats";
 import type { PendingTensor } from "./gptq-folder.js";
-import { finishGptqFolder, gptqTensors, shardName, writeShard } from "./gptq-folder.js";
+import { finishGptqFolder, gptqFolderFiles, gptqTensors, shardName, writeShard, type GptqWeightFile } from "./gptq-folder.js";
 import { checkGptqShape } from "@moeq/quant";
 import type { ActivationEvent, Llama4TextConfig, TensorSource } from "@moeq/runtime";
 import { Llama4TextModel, Llama4Tokenizer, WeightStore, llama4ConfigFromHf, mapLlama4HfName, openSafetensorsTensors } from "@moeq/runtime";
@@ -30,6 +31,9 @@ import { gptqQuantizationConfig } from "./quantize-config.js";
 import { LayerInputs } from "./layer-inputs.js";
 import type { GptqLinearReport, SolveResult } from "./solve-linear.js";
 import { SolvePool } from "./solve-pool.js";
+import { GptqShardParts, type PartReport } from "./gptq-shard-parts.js";
+import { FolderShardWriter, type DeclaredTensor, type FolderLayout } from "../shard/folder-shard.js";
+import { assignUnitsToShards, type ShardSpec } from "../shard/shard-spec.js";
 
 export type { GptqLinearReport } from "./solve-linear.js";
 
@@ -52,6 +56,13 @@ export interface GptqConvertOptions {
   readonly memoryBudgetBytes?: number;
   /** Worker threads solving independent Linears (default 1: inline); the output bytes do not depend on it. */
   readonly threads?: number;
+  /**
+   * Solve only this shard's Linears of every layer (LPT by solve cost within each layer), meeting the other shards
+   * after each layer in `<output>.parts/` (gptq-shard-parts.ts), and write `<output>.shard-i-of-N` for `moeq merge`.
+   */
+  readonly shard?: ShardSpec;
+  /** How long a shard waits for the others at a layer barrier (default 24 h). */
+  readonly shardTimeoutMs?: number;
   /** Called after each layer's calibration and each quantized Linear. */
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -73,6 +84,8 @@ export interface GptqSummary {
   readonly report: GptqReport;
   /** Distinct threads that solved Linears (1 when inline). */
   readonly threadsUsed: number;
+  /** The shard file written, with `shard`. */
+  readonly shardFile?: string;
 }
 
 const UNFUSED_EXPERT_RE = /^(?:language_model\.)?model\.layers\.(\d+)\.feed_forward\.experts\.\d+\.(?:gate|up|down)_proj\.weight$/;
@@ -166,7 +179,17 @@ export async function gptqConvert(input: string, output: string, data: string | 
     const key = JSON.stringify({ input: dir, data: data && resolve(data), dataBytes: data && statSync(data).size, settings, nsamples, seqlen, rtnOnly });
     const progressPath = join(partial, "gptq-progress.json");
     let done: { layer: number; report: GptqLinearReport[] }[] = [];
-    if (existsSync(progressPath)) {
+    const shard = opts.shard;
+    const parts =
+      shard &&
+      new GptqShardParts(
+        out,
+        shard,
+        JSON.stringify({ command: "gptq", config: configJson, dataBytes: data && statSync(data).size, settings, nsamples, seqlen, rtnOnly }),
+        opts.shardTimeoutMs ?? 86_400_000,
+      );
+    if (parts) mkdirSync(parts.dir, { recursive: true });
+    else if (existsSync(progressPath)) {
       try {
         const saved = JSON.parse(readFileSync(progressPath, "utf8")) as { key: string; done: typeof done };
         if (saved.key === key) done = saved.done.filter((d) => existsSync(join(partial, shardName(d.layer, nShards))));
@@ -174,15 +197,20 @@ export async function gptqConvert(input: string, output: string, data: string | 
         done = []; // unreadable progress: start over
       }
     }
-    if (done.length === 0) rmSync(partial, { recursive: true, force: true });
-    mkdirSync(partial, { recursive: true });
+    if (!parts && done.length === 0) rmSync(partial, { recursive: true, force: true });
+    if (!parts) mkdirSync(partial, { recursive: true });
     const resumedLayers = done.length;
 
     const overlay = new Map(src.tensors);
-    const useShard = async (L: number) => {
-      const st = await openSafetensorsTensors(join(partial, shardName(L, nShards)));
+    const useFile = async (path: string) => {
+      const st = await openSafetensorsTensors(path);
       opened.push(st);
       for (const [name, t] of st.tensors) overlay.set(name, t);
+    };
+    // unsharded: the layer's file; sharded: every shard's part of the layer (the copied tensors are the source's)
+    const useShard = async (L: number) => {
+      if (!parts) return useFile(join(partial, shardName(L, nShards)));
+      return useFile(await parts.layerIndex(L));
     };
     const total = linears.flat().length + cfg.numLayers;
     let step = 0;
@@ -212,7 +240,38 @@ export async function gptqConvert(input: string, output: string, data: string | 
       if (samples.length > 0 && L + 1 < cfg.numLayers) withModel((model) => inputs.advance(model, L));
     };
 
+    // Norms, the router and excluded plain Linears of layer L: copied as they are.
+    const layerCopies = (L: number, report: GptqLinearReport[]): PendingTensor[] => {
+      const quantized = new Set(report.filter((r) => r.method !== "bf16").map((r) => `${r.module}.weight`));
+      const copies: PendingTensor[] = [];
+      for (const name of layerTensors(L)) {
+        const e = raw.tensors.get(name)!;
+        // Routed experts (fused or unfused) are always written per expert, quantized or as BF16.
+        const expertWeight = mapLlama4HfName(name)?.rule.layout !== "plain";
+        if (expertWeight || quantized.has(name)) continue;
+        copies.push({ name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) });
+      }
+      return copies;
+    };
+    // GPTQ's solve cost of a Linear: the Cholesky of its Hessian and the column sweep over its rows
+    const solveCost = (L: number) =>
+      linears[L].map((lin) => {
+        const [cols, rows] = src.tensors.get(lin.gguf)!.ne;
+        return isExcluded(lin.module, excludeRe) ? cols : cols * cols * (cols + rows);
+      });
+    let resumedParts = 0;
     for (let L = 0; L < cfg.numLayers; L++) {
+      const owner = parts ? assignUnitsToShards(solveCost(L), parts.spec.count) : undefined;
+      const owned = (k: number) => owner === undefined || owner[k] === parts!.spec.index;
+      if (parts && parts.read(L) !== undefined) {
+        resumedParts++;
+        // this shard's part of the layer is there from an earlier run of it: meet the others and go on
+        done.push({ layer: L, report: await parts.waitForLayer(L) });
+        await advance(L);
+        step += linears[L].length + 1;
+        opts.onProgress?.(step, total, `layer ${L} (resumed)`);
+        continue;
+      }
       if (done.some((d) => d.layer === L)) {
         await advance(L);
         step += linears[L].length + 1;
@@ -222,7 +281,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
       // Calibrate: layer L as stored, on the outputs of the quantized layers 0..L−1.
       const hessians = new LayerHessians(L);
       // --rtn has no samples: nothing to observe (and the inputs never advance past layer 0).
-      if (samples.length > 0)
+      if (samples.length > 0 && linears[L].some((_, k) => owned(k)))
         withModel((model) => {
           model.setTap((ev: ActivationEvent) => hessians.tap(ev));
           inputs.observe(model, L);
@@ -235,17 +294,22 @@ export async function gptqConvert(input: string, output: string, data: string | 
         if (g && g.tensors[g.tensors.length - 1] === gguf) hessians.release(g);
       };
       const pending: PendingTensor[] = [];
+      const mine: PartReport = [];
       const report: GptqLinearReport[] = [];
       // Solved in submission order whatever the thread count: the same report and shard bytes.
-      const inFlight: { solved: Promise<SolveResult>; rows: number; cols: number; module: string }[] = [];
+      const inFlight: { solved: Promise<SolveResult>; rows: number; cols: number; module: string; k: number }[] = [];
       const consume = async () => {
         const head = inFlight.shift()!;
         const { entry, packed } = await head.solved;
-        report.push(entry);
+        mine.push({ k: head.k, entry });
         pending.push(...gptqTensors(head.module, packed, head.rows, head.cols, settings.bits));
         tick(head.module);
       };
-      for (const lin of linears[L]) {
+      for (const [k, lin] of linears[L].entries()) {
+        if (!owned(k)) {
+          releaseIfLast(lin.gguf, lin.expert);
+          continue;
+        }
         const t = src.tensors.get(lin.gguf)!;
         const [cols, rows] = t.ne;
         const label = lin.expert === undefined ? lin.module : `${lin.module} (expert ${lin.expert} of ${lin.gguf})`;
@@ -261,14 +325,17 @@ export async function gptqConvert(input: string, output: string, data: string | 
               bytes: async () => encodeFromFloat32(f32Of(t, lin.expert, label, dir), dtype),
             });
           }
-          report.push({
-            module: lin.module,
-            method: "bf16",
-            tokens: hessians.groupOf(lin.gguf, lin.expert)?.n ?? 0,
-            gptqError: null,
-            rtnError: null,
-            gptqLoss: null,
-            reason: "--exclude",
+          mine.push({
+            k,
+            entry: {
+              module: lin.module,
+              method: "bf16",
+              tokens: hessians.groupOf(lin.gguf, lin.expert)?.n ?? 0,
+              gptqError: null,
+              rtnError: null,
+              gptqLoss: null,
+              reason: "--exclude",
+            },
           });
           releaseIfLast(lin.gguf, lin.expert);
           tick(lin.module);
@@ -286,20 +353,20 @@ export async function gptqConvert(input: string, output: string, data: string | 
         const job = { module: lin.module, W, rows, cols, sum: group ? hessians.accumulator(group).sum : null, n: tokens, rtnReason, settings };
         const solved = pool.submit(job);
         solved.catch(() => undefined); // surfaced when awaited in order below
-        inFlight.push({ solved, rows, cols, module: lin.module });
+        inFlight.push({ solved, rows, cols, module: lin.module, k });
         releaseIfLast(lin.gguf, lin.expert);
         while (inFlight.length >= pool.threads) await consume();
       }
       while (inFlight.length > 0) await consume();
-      // Norms, the router and excluded plain Linears: copied as they are.
-      const quantized = new Set(report.filter((r) => r.method !== "bf16").map((r) => `${r.module}.weight`));
-      for (const name of layerTensors(L)) {
-        const e = raw.tensors.get(name)!;
-        // Routed experts (fused or unfused) are always written per expert above, quantized or as BF16.
-        const expertWeight = mapLlama4HfName(name)?.rule.layout !== "plain";
-        if (expertWeight || quantized.has(name)) continue;
-        pending.push({ name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) });
+      if (parts) {
+        await writeShard(parts.tensorsPath(L), pending);
+        parts.write(L, mine);
+        done.push({ layer: L, report: await parts.waitForLayer(L) });
+        await advance(L);
+        continue;
       }
+      report.push(...mine.map((m) => m.entry));
+      pending.push(...layerCopies(L, report));
       await writeShard(join(partial, shardName(L, nShards)), pending);
       wroteSomething = true;
       done.push({ layer: L, report });
@@ -313,10 +380,7 @@ export async function gptqConvert(input: string, output: string, data: string | 
       const e = raw.tensors.get(name)!;
       return { name, dtype: e.dtype, shape: e.shape, bytes: () => raw.readBytes(name) };
     });
-    await writeShard(join(partial, shardName(cfg.numLayers, nShards)), restTensors);
-
-    // Index, configs, tokenizer/processor files.
-    const totalBytes = await finishGptqFolder(partial, nShards, dir, configJson, gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq"));
+    const quantizationConfig = gptqQuantizationConfig(settings, rtnOnly ? "rtn" : "gptq");
     const layers = done.sort((a, b) => a.layer - b.layer).map((d) => ({ layer: d.layer, linears: d.report }));
     const report: GptqReport = {
       settings: { ...settings, nsamples, seqlen },
@@ -331,7 +395,65 @@ export async function gptqConvert(input: string, output: string, data: string | 
           !UNFUSED_EXPERT_RE.test(n),
       ),
     };
-    writeFileAtomicSync(join(partial, "gptq-report.json"), JSON.stringify(report, null, 2) + "\n");
+    const reportBytes = Buffer.from(JSON.stringify(report, null, 2) + "\n", "utf8");
+    if (parts) {
+      // The folder's layout from every part and the source, as writeShard and finishGptqFolder would write it.
+      const writers: FolderLayout["writers"][number][] = [];
+      const weightFiles: GptqWeightFile[] = [];
+      const copies: PendingTensor[] = [];
+      const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : 1); // writeShard's order
+      for (let L = 0; L <= cfg.numLayers; L++) {
+        const decl: (DeclaredTensor & { byteLength: number })[] = [];
+        const layerCopied = L < cfg.numLayers ? layerCopies(L, done[L].report) : restTensors;
+        for (let i = 1; L < cfg.numLayers && i <= parts.spec.count; i++) {
+          const st = await openSafetensors(parts.tensorsPath(L, i));
+          for (const t of st.tensors.values()) decl.push({ name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength });
+          await st.close();
+        }
+        for (const c of layerCopied) decl.push({ name: c.name, dtype: c.dtype, shape: c.shape, byteLength: raw.tensors.get(c.name)!.byteLength });
+        copies.push(...layerCopied);
+        decl.sort(byName);
+        writers.push({ path: shardName(L, nShards), tensors: decl.map(({ name, dtype, shape }) => ({ name, dtype, shape })) });
+        weightFiles.push({ file: shardName(L, nShards), tensors: decl });
+      }
+      const folder = gptqFolderFiles(weightFiles, dir, configJson, quantizationConfig);
+      const files = [...folder.files, { name: "gptq-report.json", bytes: reportBytes }];
+      const copyOwner = assignUnitsToShards(
+        copies.map((c) => raw.tensors.get(c.name)!.byteLength),
+        parts.spec.count,
+      );
+      const fingerprint = createHash("sha256").update(parts.key).digest("hex");
+      const w = await FolderShardWriter.open(out, parts.spec, fingerprint, { writers, files: files.map((f) => f.name) });
+      try {
+        for (let L = 0; L < cfg.numLayers; L++) {
+          const st = await openSafetensors(parts.tensorsPath(L));
+          try {
+            for (const name of st.tensors.keys()) await w.addTensor(name, await st.readBytes(name));
+          } finally {
+            await st.close();
+          }
+        }
+        for (const [k, c] of copies.entries()) if (copyOwner[k] === parts.spec.index) await w.addTensor(c.name, await c.bytes());
+        if (parts.spec.index === 1) for (const f of files) await w.addFile(f.name, f.bytes);
+        await w.finish();
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
+      return {
+        output: out,
+        files: [w.path],
+        totalBytes: folder.totalBytes,
+        resumedLayers: resumedParts,
+        report,
+        threadsUsed: pool.threadsUsed.size,
+        shardFile: w.path,
+      };
+    }
+    await writeShard(join(partial, shardName(cfg.numLayers, nShards)), restTensors);
+    // Index, configs, tokenizer/processor files.
+    const totalBytes = await finishGptqFolder(partial, nShards, dir, configJson, quantizationConfig);
+    writeFileAtomicSync(join(partial, "gptq-report.json"), reportBytes);
     rmSync(progressPath);
     for (const o of opened.splice(0)) o.close();
     if (existsSync(out)) rmSync(out, { recursive: true });

@@ -5,6 +5,8 @@
  */
 import { open } from "node:fs/promises";
 import { AtomicFileWriter, InputError } from "@moeq/formats";
+import { FOLDER_SHARD_KIND, mergeFolderShards } from "./folder-shard.js";
+import { IMATRIX_SHARD_KIND, mergeImatrixShards } from "./imatrix-shard.js";
 import { COPY_CHUNK_BYTES, checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
 
 /** What a merge wrote. */
@@ -50,6 +52,8 @@ async function mergeOffsetFile(files: readonly ShardFile[], output: string): Pro
 /** Mergers by shard kind. */
 const MERGERS: Readonly<Record<string, Merger>> = {
   gguf: mergeOffsetFile,
+  [IMATRIX_SHARD_KIND]: mergeImatrixShards,
+  [FOLDER_SHARD_KIND]: mergeFolderShards,
 };
 
 /** Reads, checks and merges `paths` into `output`. */

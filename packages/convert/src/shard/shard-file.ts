@@ -22,11 +22,17 @@ const MAX_MANIFEST_BYTES = 256 << 20;
 /** Read size when copying unit payloads. */
 export const COPY_CHUNK_BYTES = 8 << 20;
 
+/**
+ * Kinds whose units sit at byte offsets `at` of one output of `totalBytes` ("gguf"); in the others ("imatrix",
+ * "safetensors") `at` is the unit's place in the merge order and the merger builds the output from the payloads.
+ */
+const PLACED_KINDS: ReadonlySet<string> = new Set(["gguf"]);
+
 /** One finished unit: where its bytes go in the merged output, and where they lie in the shard file. */
 export interface ShardUnit {
   /** Unit id (a tensor name, or "header"). */
   readonly id: string;
-  /** Byte offset in the merged output. */
+  /** Byte offset in the merged output (placed kinds), or the unit's place in the merge order. */
   readonly at: number;
   readonly length: number;
   readonly crc32: number;
@@ -152,7 +158,7 @@ function checkManifest(m: unknown, path: string, payloadEnd: number): ShardManif
   if (r.count < 1 || r.index < 1 || r.index > r.count) throw bad("SHARD_BAD_MANIFEST", path, `manifest says shard ${r.index}/${r.count}`);
   if (!Array.isArray(r.units) || !r.units.every(isUnit)) throw bad("SHARD_BAD_MANIFEST", path, "manifest units are malformed");
   for (const u of r.units) {
-    if (u.payload < HEAD_BYTES || u.payload + u.length > payloadEnd || u.at + u.length > r.totalBytes) {
+    if (u.payload < HEAD_BYTES || u.payload + u.length > payloadEnd || (PLACED_KINDS.has(r.kind) && u.at + u.length > r.totalBytes)) {
       throw bad("SHARD_BAD_MANIFEST", path, `unit ${JSON.stringify(u.id.slice(0, 80))} points outside the file or the output`);
     }
   }
@@ -221,4 +227,15 @@ export async function copyUnit(
     done += n;
   }
   if (crc !== u.crc32) throw bad("SHARD_CORRUPT", path, `unit ${JSON.stringify(u.id.slice(0, 80))} fails its CRC32 check`);
+}
+
+/** One unit's whole payload in memory, its CRC32 checked (units a merger decodes rather than copies). */
+export async function readUnit(fh: FileHandle, path: string, u: ShardUnit): Promise<Buffer> {
+  const out = Buffer.alloc(u.length);
+  let pos = 0;
+  await copyUnit(fh, path, u, async (b) => {
+    out.set(b, pos);
+    pos += b.length;
+  });
+  return out;
 }
