@@ -66,7 +66,13 @@ export {
   type SafetensorsTensor,
   type SafetensorsCheckpoint,
 } from "./safetensors-read.js";
-export { SafetensorsWriter, type SafetensorsWriterOptions, type SafetensorsWriteResult } from "./safetensors-write.js";
+export {
+  SafetensorsWriter,
+  planSafetensorsLayout,
+  type SafetensorsLayout,
+  type SafetensorsWriterOptions,
+  type SafetensorsWriteResult,
+} from "./safetensors-write.js";
 
 // inspect
 export {
