@@ -2,7 +2,14 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { FP8_SCHEMES, type Fp8Scheme } from "@moeq/quant";
 import { convertToFp8 } from "@moeq/convert";
-import { type CalibratedSafetensorsArgs, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
+import {
+  type CalibratedSafetensorsArgs,
+  calibratedSafetensorsOptions,
+  hfCheckpointToOutput,
+  progressShown,
+  reportResume,
+  withProgress,
+} from "./shared-options.js";
 
 interface Fp8Args extends CalibratedSafetensorsArgs {
   scheme: Fp8Scheme;
@@ -51,6 +58,7 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
         maxWindows: a.windows,
         maxShardBytes: parseByteSize("--max-shard-size", a["max-shard-size"]),
         onTensor,
+        onResume: reportResume,
       }),
     );
     if (a.json) process.stdout.write(JSON.stringify(s) + "\n");

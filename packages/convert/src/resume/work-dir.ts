@@ -90,6 +90,7 @@ async function takeLock(dir: string, output: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw noRoomError(err, output);
     }
     const pid = Number(readFileSync(path, "utf8").trim());
+    // our own pid in it is a killed run's (pids repeat across container restarts)
     if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
       throw new EnvironmentError("OUTPUT_BUSY", `another moeq run (pid ${pid}) is writing this output; wait for it, or remove ${path} if it is gone`, {
         file: output,
@@ -174,7 +175,9 @@ export class ResumeWorkDir {
     } catch {
       return;
     }
-    for (const raw of text.split("\n")) {
+    const end = text.lastIndexOf("\n") + 1;
+    if (end < text.length) await truncate(join(this.dir, JOURNAL), Buffer.byteLength(text.slice(0, end))); // drop a torn line
+    for (const raw of text.slice(0, end).split("\n")) {
       let line: JournalLine;
       try {
         line = JSON.parse(raw) as JournalLine; // a torn last line (killed mid-append) does not parse
