@@ -193,7 +193,7 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
       scheme: opts.scheme,
       activations,
       expertsOnly,
-      quantizedMatrices: items.filter((i) => i.kind === "quantize").length,
+      quantizedMatrices: mine.filter((i) => items[i]!.kind === "quantize").length,
       quantizedWeights: result.quantizedWeights,
       outputBytes: layout.tensorBytes,
       resumedUnits: result.resumedUnits,
