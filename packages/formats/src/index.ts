@@ -88,3 +88,4 @@ export {
 // Shared utilities
 export { formatBytes } from "./byte-size.js";
 export { seededRandom, seededUint32 } from "./seeded-random.js";
+export { isProcessAlive } from "./process-alive.js";

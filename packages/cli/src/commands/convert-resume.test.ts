@@ -2,10 +2,10 @@
 // and ends with the bytes of an uninterrupted run (the model and its mmproj).
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { moeq } from "../test-utils/run-moeq.js";
-import { expectSameFolder, expectSkippedFinishedUnits, journalToken, killAndResume } from "../test-utils/kill-resume.js";
+import { expectResumedRun, expectSameFolder } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -22,20 +22,8 @@ describe("moeq convert: kill -9 at seeded random points, rerun", () => {
     expect(full.code, full.err).toBe(0);
     expect(full.err).not.toMatch(/resuming/);
 
-    const r = await killAndResume({
-      args: args(killed),
-      seed: 16,
-      progress: () => {
-        // never visible under its final name before it is complete
-        expect(existsSync(join(killed, "m.gguf")) || existsSync(join(killed, "mmproj-m.gguf"))).toBe(false);
-        return journalToken(join(killed, "m.gguf")) + "|" + journalToken(join(killed, "mmproj-m.gguf"));
-      },
-      maxDelayMs: 100,
-    });
-    expect(r.killed).toBe(3);
-    expect(r.status, r.stderr).toBe(0);
-    expectSkippedFinishedUnits(r.stderr);
+    const r = await expectResumedRun({ args: args(killed), seed: 16, maxDelayMs: 100, outputs: [join(killed, "m.gguf"), join(killed, "mmproj-m.gguf")] });
     expect(JSON.parse(r.stdout).resumedUnits).toBeGreaterThan(0);
-    expectSameFolder(killed, whole); // same names (no .partial left) and the same bytes
+    expectSameFolder(killed, whole); // the same names and bytes
   }, 60_000);
 });

@@ -2,10 +2,9 @@
 // ends with the bytes of an uninterrupted run (several safetensors files, the index, config and tokenizer files).
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { moeq } from "../test-utils/run-moeq.js";
-import { expectSameFolder, expectSkippedFinishedUnits, journalToken, killAndResume } from "../test-utils/kill-resume.js";
+import { expectResumedRun, expectSameFolder } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -20,20 +19,8 @@ describe("moeq fp8: kill -9 at seeded random points, rerun", () => {
     expect(JSON.parse(full.out).files.length).toBeGreaterThan(3);
 
     const killed = join(work.path, "killed");
-    const r = await killAndResume({
-      args: args(killed),
-      seed: 18,
-      progress: () => {
-        expect(existsSync(killed)).toBe(false); // never visible under its final name before it is complete
-        return journalToken(killed);
-      },
-      maxDelayMs: 100,
-    });
-    expect(r.killed).toBe(3);
-    expect(r.status, r.stderr).toBe(0);
-    expectSkippedFinishedUnits(r.stderr);
+    const r = await expectResumedRun({ args: args(killed), seed: 18, maxDelayMs: 100, outputs: [killed] });
     expect(JSON.parse(r.stdout).resumedUnits).toBeGreaterThan(0);
-    expect(existsSync(`${killed}.partial`)).toBe(false);
     expectSameFolder(killed, whole);
   }, 60_000);
 });

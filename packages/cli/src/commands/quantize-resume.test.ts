@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
-import { expectSkippedFinishedUnits, journalToken, killAndResume } from "../test-utils/kill-resume.js";
+import { expectResumedRun } from "../test-utils/kill-resume.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -25,19 +25,7 @@ beforeAll(async () => {
 describe("moeq quantize: kill -9 at seeded random points, rerun", () => {
   it("resumes by tensor from <out>.partial and ends with the bytes of an uninterrupted run", async () => {
     const killed = join(work.path, "killed.gguf");
-    const r = await killAndResume({
-      args: args(killed),
-      seed: 17,
-      progress: () => {
-        expect(existsSync(killed)).toBe(false); // never visible under its final name before it is complete
-        return journalToken(killed);
-      },
-      maxDelayMs: 60,
-    });
-    expect(r.killed).toBe(3);
-    expect(r.status, r.stderr).toBe(0);
-    expectSkippedFinishedUnits(r.stderr);
-    expect(existsSync(`${killed}.partial`)).toBe(false);
+    await expectResumedRun({ args: args(killed), seed: 17, maxDelayMs: 60, outputs: [killed] });
     expect(readFileSync(killed).equals(readFileSync(whole))).toBe(true);
   }, 60_000);
 

@@ -88,3 +88,23 @@ export function expectSkippedFinishedUnits(stderr: string): void {
     stderr,
   ).toBe(true);
 }
+
+/**
+ * The resume test of a command that writes through `<output>.partial/` (convert, quantize, fp8): killAndResume with
+ * each journal as the progress token, checking that no output appears under its final name before it is complete;
+ * then three kills, a run that finished, said it skipped finished units, and left no work folder.
+ */
+export async function expectResumedRun(o: Omit<KillResumeOptions, "progress"> & { readonly outputs: readonly string[] }): Promise<KillResumeResult> {
+  const r = await killAndResume({
+    ...o,
+    progress: () => {
+      for (const out of o.outputs) expect(existsSync(out), out).toBe(false);
+      return o.outputs.map(journalToken).join("|");
+    },
+  });
+  expect(r.killed).toBe(3);
+  expect(r.status, r.stderr).toBe(0);
+  expectSkippedFinishedUnits(r.stderr);
+  for (const out of o.outputs) expect(existsSync(`${out}.partial`), out).toBe(false);
+  return r;
+}

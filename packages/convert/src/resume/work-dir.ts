@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { open, rename, rmdir, truncate, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
-import { EnvironmentError, fsyncDir, noRoomError, writeFileAtomicSync } from "@moeq/formats";
+import { EnvironmentError, fsyncDir, isProcessAlive, noRoomError, writeFileAtomicSync } from "@moeq/formats";
 
 /** Where one piece of a unit goes: `file` (relative to the image folder) at byte `pos`, `length` bytes. */
 export interface PlannedRange {
@@ -68,15 +68,6 @@ export function workDirPath(output: string): string {
   return `${resolve(output)}.partial`;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Takes `<dir>/lock`, or refuses when a live process holds it. */
 async function takeLock(dir: string, output: string): Promise<void> {
   const path = join(dir, LOCK);
@@ -91,7 +82,7 @@ async function takeLock(dir: string, output: string): Promise<void> {
     }
     const pid = Number(readFileSync(path, "utf8").trim());
     // our own pid in it is a killed run's (pids repeat across container restarts)
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new EnvironmentError("OUTPUT_BUSY", `another moeq run (pid ${pid}) is writing this output; wait for it, or remove ${path} if it is gone`, {
         file: output,
       });
