@@ -5,6 +5,8 @@
 // /proc/<pid>/task/*/schedstat: time runnable with no free core, i.e. cores taken by other load), each process's
 // in-process seconds (its --json summary: start-up excluded), the start-up of `moeq --help` alone, and `moeq merge`
 // throughput vs fs.copyFile of the same bytes. Prints os.loadavg() before and after, since the machine is shared.
+// cpuBoundSpeedup = the unsharded process's CPU seconds / the busiest shard process's: the speed-up N processes would
+// give with a free core each (start-up and shard imbalance included), whatever else the machine is running.
 // Run: npx vitest run --config vitest.bench.config.ts packages/convert/bench/shard.bench.ts
 // Env: MOEQ_BENCH_SHARDS (N, default 2), MOEQ_BENCH_ITERATIONS (default 2), MOEQ_BENCH_SMALL=1 (the 26.7 MiB
 // checkpoint of the first measurement: hidden 512, 8 experts of ff 256).
@@ -31,6 +33,8 @@ interface Used {
   readonly wall: number;
   readonly cpu: number;
   readonly runqueue: number;
+  /** CPU seconds of the busiest process: the wall time the set would take with a free core per process. */
+  readonly maxProcessCpu: number;
 }
 
 /** Sums /proc/<pid>/task/<tid>/schedstat (ns on a CPU, ns waiting on a run queue) into `last`, per thread. */
@@ -59,11 +63,14 @@ async function runMeasured(argsList: readonly string[][], outs: readonly string[
   if (codes.some((c) => c !== 0)) throw new Error(`moeq ${argsList[0]!.join(" ")} failed: exit ${codes.join(", ")}`);
   let run = 0;
   let wait = 0;
-  for (const [r, w] of last.values()) {
+  const perProcess = new Map<string, number>();
+  for (const [key, [r, w]] of last) {
     run += r;
     wait += w;
+    const pid = key.split("/")[0]!;
+    perProcess.set(pid, (perProcess.get(pid) ?? 0) + r);
   }
-  return { wall: (performance.now() - t0) / 1000, cpu: run / 1e9, runqueue: wait / 1e9 };
+  return { wall: (performance.now() - t0) / 1000, cpu: run / 1e9, runqueue: wait / 1e9, maxProcessCpu: Math.max(...perProcess.values()) / 1e9 };
 }
 
 const load = (): number => +loadavg()[0].toFixed(1);
@@ -124,6 +131,7 @@ it(`sharded quantize (N=${N} processes) vs unsharded, and merge vs copyFile`, as
         unshardedCpuS: +avg(used.unsharded.map((u) => u.cpu)).toFixed(2),
         shardedCpuS: +avg(used.sharded.map((u) => u.cpu)).toFixed(2),
         startupCpuS: +avg(used.startup.map((u) => u.cpu)).toFixed(2),
+        cpuBoundSpeedup: +(avg(used.unsharded.map((u) => u.maxProcessCpu)) / avg(used.sharded.map((u) => u.maxProcessCpu))).toFixed(2),
         unshardedRunqueueS: +avg(used.unsharded.map((u) => u.runqueue)).toFixed(2),
         shardedRunqueueS: +avg(used.sharded.map((u) => u.runqueue)).toFixed(2),
         unshardedInProcS: +avg(inProcess.unsharded).toFixed(2),
