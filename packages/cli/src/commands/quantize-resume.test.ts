@@ -12,7 +12,8 @@ const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", impor
 const work = suiteTempDir("moeq-quantize-resume-");
 let f16: string;
 let whole: string;
-const args = (out: string) => ["quantize", f16, out, "Q4_K_M", "--threads", "1", "--json"];
+// --expert-errors too: a resumed run sums the journaled per-tensor errors with its own, in tensor order
+const args = (out: string) => ["quantize", f16, out, "Q4_K_M", "--threads", "1", "--json", "--expert-errors", `${out}.errors.json`];
 
 beforeAll(async () => {
   f16 = join(work.path, "f16.gguf");
@@ -27,6 +28,8 @@ describe("moeq quantize: kill -9 at seeded random points, rerun", () => {
     const killed = join(work.path, "killed.gguf");
     await expectResumedRun({ args: args(killed), seed: 17, maxDelayMs: 60, outputs: [killed] });
     expect(readFileSync(killed).equals(readFileSync(whole))).toBe(true);
+    expect(JSON.parse(readFileSync(`${whole}.errors.json`, "utf8")).length).toBeGreaterThan(10);
+    expect(readFileSync(`${killed}.errors.json`, "utf8")).toBe(readFileSync(`${whole}.errors.json`, "utf8"));
   }, 60_000);
 
   it("a work folder of another run (other arguments or inputs) is thrown away, and says so", async () => {
