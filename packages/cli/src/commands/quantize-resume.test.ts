@@ -32,6 +32,15 @@ describe("moeq quantize: kill -9 at seeded random points, rerun", () => {
     expect(readFileSync(`${killed}.errors.json`, "utf8")).toBe(readFileSync(`${whole}.errors.json`, "utf8"));
   }, 60_000);
 
+  it("a killed --shard run resumes its shard file, which merges byte-identical", async () => {
+    const out = join(work.path, "sharded.gguf");
+    const shardArgs = (i: number) => ["quantize", f16, out, "Q4_K_M", "--threads", "1", "--json", "--shard", `${i}/2`];
+    await expectResumedRun({ args: shardArgs(1), seed: 19, maxDelayMs: 60, outputs: [`${out}.shard-1-of-2`] });
+    expect((await moeq(...shardArgs(2))).code).toBe(0);
+    expect((await moeq("merge", `${out}.shard-1-of-2`, `${out}.shard-2-of-2`, "-o", out)).code).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(whole))).toBe(true);
+  }, 60_000);
+
   it("a work folder of another run (other arguments or inputs) is thrown away, and says so", async () => {
     const out = join(work.path, "other.gguf");
     mkdirSync(`${out}.partial`);
