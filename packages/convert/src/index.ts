@@ -49,6 +49,7 @@ export {
   type ShardUnit,
 } from "./shard/shard-file.js";
 export { mergeShards, type MergeSummary } from "./shard/merge.js";
-export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufRun, type GgufUnitsResult } from "./shard/gguf-shard.js";
+export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufUnitsResult } from "./shard/gguf-shard.js";
+export type { GgufRun } from "./shard/gguf-shard.js";
 export { ResumeWorkDir, workDirPath, type ResumeNote, type PlannedRange, type WorkDirPlan } from "./resume/work-dir.js";
 export { ResumableOutput, inputStamp, type ResumableOutputPlan, type OutputPiece, type FixedBytes } from "./resume/resumable-output.js";

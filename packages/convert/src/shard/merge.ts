@@ -3,9 +3,9 @@
  * The shard set is checked first (checkShardSet), then the merger for the shards' kind writes the output through
  * a temp name, so nothing appears under its final name unless every unit arrived intact.
  */
+import { open } from "node:fs/promises";
 import { AtomicFileWriter, InputError } from "@moeq/formats";
-import { checkShardSet, readShardManifest, type ShardFile } from "./shard-file.js";
-import { copyUnitsInRange } from "./offset-copy.js";
+import { COPY_CHUNK_BYTES, checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
 import { mergeFolder } from "./folder-merge.js";
 
 /** What a merge wrote. */
@@ -21,22 +21,37 @@ type Merger = (files: readonly ShardFile[], output: string) => Promise<number>;
 
 /** One file of units at fixed offsets, zeros in the gaps (GGUF: header, then aligned tensor data). */
 async function mergeOffsetFile(files: readonly ShardFile[], output: string): Promise<number> {
+  const all = files.flatMap((f) => f.manifest.units.map((u) => ({ f, u }))).sort((a, b) => a.u.at - b.u.at);
   const total = files[0].manifest.totalBytes;
   const out = await AtomicFileWriter.open(output);
+  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
   try {
-    await copyUnitsInRange(files, 0, total, (b) => out.write(b));
+    let pos = 0;
+    const chunk = Buffer.alloc(COPY_CHUNK_BYTES);
+    const zeros = (n: number): Promise<void> => (n > 0 ? out.write(new Uint8Array(n)) : Promise.resolve());
+    for (const { f, u } of all) {
+      if (u.at < pos) throw new InputError("SHARD_BAD_MANIFEST", `unit ${JSON.stringify(u.id.slice(0, 80))} overlaps the one before it`, { file: f.path });
+      await zeros(u.at - pos);
+      let fh = handles.get(f.path);
+      if (!fh) handles.set(f.path, (fh = await open(f.path, "r")));
+      await copyUnit(fh, f.path, u, (b) => out.write(b), chunk);
+      pos = u.at + u.length;
+    }
+    await zeros(total - pos);
     await out.commit();
     return total;
   } catch (err) {
     await out.abort();
     throw err;
+  } finally {
+    for (const fh of handles.values()) await fh.close();
   }
 }
 
 /** Mergers by shard kind. */
 const MERGERS: Readonly<Record<string, Merger>> = {
+  fp8: (files, output) => mergeFolder(files, output, mergeOffsetFile),
   gguf: mergeOffsetFile,
-  fp8: mergeFolder,
 };
 
 /** Reads, checks and merges `paths` into `output`. */
