@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { moeq } from "../test-utils/run-moeq.js";
-import { expectResumedRun, expectSameFolder } from "../test-utils/kill-resume.js";
+import { expectSameFolder } from "../test-utils/kill-resume.js";
+import { expectResumedRun } from "../test-utils/resume-run.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
-import { expectResumedRun } from "../test-utils/kill-resume.js";
+import { expectResumedRun } from "../test-utils/resume-run.js";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
