@@ -213,18 +213,25 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
     });
     // both files are renamed into place only when both are complete (a killed run resumes either)
     let mmproj: ConvertSummary["mmproj"];
+    let projector: Awaited<ReturnType<typeof writePlanned>> | undefined;
     try {
       if (plan.mmproj) {
         const path = mmprojPath(output);
-        const r = await writePlanned({ ...common, output: path, kvs: plan.mmproj.kvs, tensors: plan.mmproj.tensors, types: plan.mmproj.types, viaF16: false });
-        await main.pending.finish();
-        await r.pending.finish();
-        mmproj = { output: path, outputBytes: r.outBytes, tensors: r.writer.tensors.length };
-      } else {
-        await main.pending.finish();
+        projector = await writePlanned({
+          ...common,
+          output: path,
+          kvs: plan.mmproj.kvs,
+          tensors: plan.mmproj.tensors,
+          types: plan.mmproj.types,
+          viaF16: false,
+        });
+        mmproj = { output: path, outputBytes: projector.outBytes, tensors: projector.writer.tensors.length };
       }
+      await main.pending.finish();
+      await projector?.pending.finish();
     } catch (err) {
       await main.pending.discard();
+      await projector?.pending.discard();
       throw err;
     }
     const { writer, outBytes, resumedUnits } = main;

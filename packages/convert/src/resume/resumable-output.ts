@@ -104,6 +104,8 @@ export class ResumableOutput {
       fingerprint: key,
       files,
       units,
+      // errors name the file of a folder output as the user will see it
+      nameOf: plan.shard || plan.files[0]?.name === "" ? undefined : (file) => join(plan.output, file),
       onResume: plan.onResume,
     });
     const out = new ResumableOutput(plan, work, ranges, payloadEnd);

@@ -53,6 +53,8 @@ export interface WorkDirPlan {
   readonly files: readonly { readonly name: string; readonly size: number }[];
   /** Every unit and its ranges. */
   readonly units: ReadonlyMap<string, readonly PlannedRange[]>;
+  /** The path the user knows an image file by, for errors (default: the output). */
+  readonly nameOf?: (file: string) => string;
   /** Told what was found (always, so a caller can report "resuming: K/N units done"). */
   readonly onResume?: (note: ResumeNote) => void;
 }
@@ -151,7 +153,7 @@ export class ResumeWorkDir {
       const path = join(this.image, f.name);
       mkdirSync(dirname(path), { recursive: true });
       if (!existsSync(path)) writeFileSync(path, "");
-      if (statSync(path).size !== f.size) await truncate(path, f.size).catch((err: unknown) => Promise.reject(noRoomError(err, this.output)));
+      if (statSync(path).size !== f.size) await truncate(path, f.size).catch((err: unknown) => Promise.reject(noRoomError(err, this.nameOf(f.name))));
     }
     if (!restarted && old !== undefined) await this.readJournal();
     this.journal = await open(join(this.dir, JOURNAL), "a");
@@ -226,7 +228,7 @@ export class ResumeWorkDir {
     try {
       for (let off = 0; off < bytes.length;) off += (await fh.write(bytes, off, bytes.length - off, pos + off)).bytesWritten;
     } catch (err) {
-      throw noRoomError(err, this.output);
+      throw noRoomError(err, this.nameOf(file));
     }
   }
 
@@ -250,8 +252,8 @@ export class ResumeWorkDir {
       return { ...r, crc32: this.crcs.get(r.id) ?? 0 };
     });
     const entry: JournalLine = meta === undefined ? { unit, ranges } : { unit, ranges, meta };
+    for (const file of new Set(planned.map((r) => r.file))) await this.sync(file);
     try {
-      for (const file of new Set(planned.map((r) => r.file))) await (await this.handle(file)).sync();
       await this.journal!.write(JSON.stringify(entry) + "\n");
       await this.journal!.sync();
     } catch (err) {
@@ -264,21 +266,26 @@ export class ResumeWorkDir {
   async seal(): Promise<void> {
     const missing = [...this.plan.units.keys()].filter((u) => !this.done.has(u));
     if (missing.length > 0) throw new Error(`${this.output}: ${missing.length} unit(s) not written, e.g. ${missing[0]}`);
+    for (const f of this.plan.files) await this.sync(f.name);
+  }
+
+  /** fsyncs image file `file` (a full disk is reported here on file systems that allocate late). */
+  private async sync(file: string): Promise<void> {
     try {
-      for (const f of this.plan.files) await (await this.handle(f.name)).sync();
+      await (await this.handle(file)).sync();
     } catch (err) {
-      throw noRoomError(err, this.output);
+      throw noRoomError(err, this.nameOf(file));
     }
+  }
+
+  private nameOf(file: string): string {
+    return this.plan.nameOf ? this.plan.nameOf(file) : this.output;
   }
 
   /** After seal: writes bytes past a file's planned size (a trailer) and fsyncs them. */
   async appendSealed(file: string, pos: number, bytes: Uint8Array): Promise<void> {
     await this.writeAt(file, pos, bytes);
-    try {
-      await (await this.handle(file)).sync();
-    } catch (err) {
-      throw noRoomError(err, this.output);
-    }
+    await this.sync(file);
   }
 
   private async closeFiles(): Promise<void> {
