@@ -18,7 +18,9 @@ import { chooseTensorTypes, llamaQuantizeOrder, type QuantizeTypeOptions } from 
 import { readFinitePlannedUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
 import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
-import { checkShardable, writeGgufUnits, type GgufShardRun } from "./shard/gguf-shard.js";
+import { checkShardable, writeGgufUnits, type GgufRun } from "./shard/gguf-shard.js";
+import { inputStamp, type ResumableOutput } from "./resume/resumable-output.js";
+import type { ResumeNote } from "./resume/work-dir.js";
 import type { ShardSpec } from "./shard/shard-spec.js";
 
 export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype" | "hasImatrix">> {
@@ -33,10 +35,14 @@ export interface ConvertOptions extends Partial<Omit<QuantizeTypeOptions, "ftype
   readonly shard?: ShardSpec;
   /** llama.cpp importance matrix (GGUF or legacy .dat) for quantized file types, as `quantize --imatrix`. */
   readonly imatrixPath?: string;
+  /** Told what `<output>.partial/` held at the start (see ResumeWorkDir): units already done, in all. */
+  readonly onResume?: (note: ResumeNote) => void;
 }
 
 export interface ConvertSummary extends WriteSummary {
   readonly output: string;
+  /** Tensors of the main output that a killed earlier run had finished (not redone). */
+  readonly resumedUnits: number;
   /** The projector file written next to the output when the checkpoint has a vision tower. */
   readonly mmproj?: { readonly output: string; readonly outputBytes: number; readonly tensors: number };
   /** Rows written to `expertErrorsPath`, when it was set. */
@@ -129,10 +135,10 @@ interface PlannedFile {
   /** Importance matrix for the quantized types (`imatrixPath` names it in errors). */
   readonly imatrix?: ImatrixData;
   readonly imatrixPath?: string;
-  readonly shard?: GgufShardRun;
+  readonly run: GgufRun;
 }
 
-async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number }> {
+async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBytes: number; resumedUnits: number; pending: ResumableOutput }> {
   const { output, kvs, tensors, types, viaF16, reader, pool, errors } = f;
   const writer = new GGUFWriter(output);
   for (const [k, v] of kvs) writer.setKV(k, v);
@@ -140,7 +146,7 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
   tensors.forEach((t, i) => writer.addTensor(t.name, viaF16 ? ggmlNDimsShape(t.ne) : [...t.ne], types[i]));
   let committed = false;
   try {
-    const { outBytes } = await writeGgufUnits(
+    const { outBytes, resumedUnits, pending } = await writeGgufUnits(
       writer,
       {
         tensors,
@@ -158,10 +164,10 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
           return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
         },
       },
-      f.shard,
+      f.run,
     );
     committed = true;
-    return { writer, outBytes };
+    return { writer, outBytes, resumedUnits, pending };
   } finally {
     if (!committed) await writer.abort();
   }
@@ -173,8 +179,13 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
  */
 export async function convertHfToGguf(dir: string, output: string, opts: ConvertOptions): Promise<ConvertSummary> {
   const t0 = performance.now();
-  const shard = opts.shard ? { spec: opts.shard, inputs: JSON.stringify({ command: "convert", imatrix: opts.imatrixPath ?? null }) } : undefined;
-  checkShardable(shard, opts.expertErrorsPath);
+  checkShardable(opts.shard, opts.expertErrorsPath);
+  const run: GgufRun = {
+    inputs: JSON.stringify({ command: "convert", imatrix: opts.imatrixPath ?? null }),
+    localInputs: inputStamp([dir, opts.imatrixPath]),
+    shard: opts.shard,
+    onResume: opts.onResume,
+  };
   const { checkpoint, tensors } = await openCheckpoint(dir);
   const pool = new EncodePool(opts.threads ?? 1);
   try {
@@ -187,8 +198,8 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
     }
     const plan = planConversion(dir, tensors, opts, imatrix);
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements, shard };
-    const { writer, outBytes } = await writePlanned({
+    const common = { reader: checkpoint, pool, maxUnitElements: opts.maxUnitElements, run };
+    const main = await writePlanned({
       ...common,
       output,
       kvs: plan.kvs,
@@ -200,14 +211,32 @@ export async function convertHfToGguf(dir: string, output: string, opts: Convert
       imatrix,
       imatrixPath: opts.imatrixPath,
     });
+    // both files are renamed into place only when both are complete (a killed run resumes either)
     let mmproj: ConvertSummary["mmproj"];
-    if (plan.mmproj) {
-      const path = mmprojPath(output);
-      const r = await writePlanned({ ...common, output: path, kvs: plan.mmproj.kvs, tensors: plan.mmproj.tensors, types: plan.mmproj.types, viaF16: false });
-      mmproj = { output: path, outputBytes: r.outBytes, tensors: r.writer.tensors.length };
+    let projector: Awaited<ReturnType<typeof writePlanned>> | undefined;
+    try {
+      if (plan.mmproj) {
+        const path = mmprojPath(output);
+        projector = await writePlanned({
+          ...common,
+          output: path,
+          kvs: plan.mmproj.kvs,
+          tensors: plan.mmproj.tensors,
+          types: plan.mmproj.types,
+          viaF16: false,
+        });
+        mmproj = { output: path, outputBytes: projector.outBytes, tensors: projector.writer.tensors.length };
+      }
+      await main.pending.finish();
+      await projector?.pending.finish();
+    } catch (err) {
+      await main.pending.discard();
+      await projector?.pending.discard();
+      throw err;
     }
+    const { writer, outBytes, resumedUnits } = main;
     const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);
-    return { output, ...writeSummary(writer, plan.tensors, outBytes, t0), mmproj, expertErrors };
+    return { output, ...writeSummary(writer, plan.tensors, outBytes, t0), resumedUnits, mmproj, expertErrors };
   } finally {
     await checkpoint.close();
     await pool.close();

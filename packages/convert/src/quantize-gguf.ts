@@ -14,6 +14,8 @@ import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type Im
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
 import { checkShardable, writeGgufUnits } from "./shard/gguf-shard.js";
+import { inputStamp } from "./resume/resumable-output.js";
+import type { ResumeNote } from "./resume/work-dir.js";
 import type { ShardSpec } from "./shard/shard-spec.js";
 
 export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatrix"> {
@@ -26,9 +28,13 @@ export interface QuantizeGgufOptions extends Omit<QuantizeTypeOptions, "hasImatr
   readonly expertErrorsPath?: string;
   /** Do only this shard's tensors and write `<output>.shard-i-of-N` (see writeGgufUnits). */
   readonly shard?: ShardSpec;
+  /** Told what `<output>.partial/` held at the start (see ResumeWorkDir): units already done, in all. */
+  readonly onResume?: (note: ResumeNote) => void;
 }
 
 export interface QuantizeSummary extends WriteSummary {
+  /** Tensors that a killed earlier run had finished (not redone). */
+  readonly resumedUnits: number;
   readonly inputBytes: number;
   /** Rows written to `expertErrorsPath`, when it was set. */
   readonly expertErrors?: readonly ExpertErrorRow[];
@@ -79,8 +85,7 @@ function checkImatrixCoverage(
 
 export async function quantizeGguf(input: string, output: string, opts: QuantizeGgufOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
-  const shard = opts.shard ? { spec: opts.shard, inputs: JSON.stringify({ command: "quantize", imatrix: opts.imatrixPath ?? null }) } : undefined;
-  checkShardable(shard, opts.expertErrorsPath);
+  checkShardable(opts.shard, opts.expertErrorsPath);
   const f = await openGguf(input);
   let writer: GGUFWriter | undefined;
   const pool = new EncodePool(opts.threads ?? 1);
@@ -110,7 +115,7 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
     const imFor = (i: number): Float32Array | undefined => (imatrix ? imatrixForTensor(imatrix, ordered[i].name, ordered[i].ne, opts.imatrixPath) : undefined);
 
     const errors = opts.expertErrorsPath ? new ExpertErrorCollector() : undefined;
-    const { outBytes, shardFile } = await writeGgufUnits(
+    const { outBytes, resumedUnits, pending } = await writeGgufUnits(
       w,
       {
         tensors: ordered,
@@ -128,12 +133,19 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
           return { job: { type: types[i], data: await readFiniteGGUFUnit(f, t, u), nrows: u.nrows, nPerRow: t.ne[0], imatrix: imatrixSlice } };
         },
       },
-      shard,
+      {
+        inputs: JSON.stringify({ command: "quantize", imatrix: opts.imatrixPath ?? null }),
+        localInputs: inputStamp([input, opts.imatrixPath]),
+        shard: opts.shard,
+        onResume: opts.onResume,
+      },
     );
     writer = undefined;
+    const written = await pending.finish();
+    const shardFile = opts.shard ? written : undefined;
     const expertErrors = await finishExpertErrors(errors, opts.expertErrorsPath);
     const inputBytes = ordered.reduce((a, t) => a + t.byteLength, 0);
-    return { ...writeSummary(w, ordered, outBytes, t0), inputBytes, expertErrors, shardFile };
+    return { ...writeSummary(w, ordered, outBytes, t0), resumedUnits, inputBytes, expertErrors, shardFile };
   } finally {
     await writer?.abort();
     await pool.close();

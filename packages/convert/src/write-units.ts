@@ -28,7 +28,9 @@ export interface WriteUnitsParams<T extends UnitTensor> {
   readonly unitWork: (t: T, i: number, u: Unit) => Promise<UnitWork>;
   readonly maxUnitElements?: number;
   /** Sums per-(tensor, expert) squared errors when set (each job then measures its error). */
-  readonly errors?: ExpertErrorCollector;
+  readonly errors?: Pick<ExpertErrorCollector, "add">;
+  /** Awaited when tensor `i`'s last bytes are written (before onTensor): e.g. to record it as finished. */
+  readonly afterTensor?: (i: number, name: string) => Promise<void>;
   readonly onTensor?: (i: number, n: number, name: string) => void;
 }
 
@@ -67,6 +69,7 @@ export async function writeUnitsInOrder<T extends UnitTensor>(p: WriteUnitsParam
     outBytes += bytes.length;
     errors?.add(t.name, t.ne, tag.expert, tag.raw ? 0 : (r.sumSquaredError ?? 0), tag.n);
     if (tag.last) {
+      await p.afterTensor?.(tensorIdx, t.name);
       p.onTensor?.(tensorIdx, tensors.length, t.name);
       tensorIdx++;
     }

@@ -66,7 +66,13 @@ export {
   type SafetensorsTensor,
   type SafetensorsCheckpoint,
 } from "./safetensors-read.js";
-export { SafetensorsWriter, type SafetensorsWriterOptions, type SafetensorsWriteResult } from "./safetensors-write.js";
+export {
+  SafetensorsWriter,
+  planSafetensorsLayout,
+  type SafetensorsLayout,
+  type SafetensorsWriterOptions,
+  type SafetensorsWriteResult,
+} from "./safetensors-write.js";
 
 // inspect
 export {
@@ -82,3 +88,4 @@ export {
 // Shared utilities
 export { formatBytes } from "./byte-size.js";
 export { seededRandom, seededUint32 } from "./seeded-random.js";
+export { isProcessAlive } from "./process-alive.js";

@@ -102,28 +102,9 @@ export class SafetensorsWriter {
 
   /** Assigns tensors to shards (greedy in declaration order) and names the files. */
   private plan(): void {
-    const shards: Shard[] = [];
-    let cur: Shard | undefined;
-    for (const t of this.planned) {
-      if (!cur || (this.maxShardBytes !== undefined && cur.tensors.length > 0 && cur.dataBytes + t.byteLength > this.maxShardBytes)) {
-        cur = { file: "", tensors: [], dataBytes: 0 };
-        shards.push(cur);
-      }
-      t.shard = shards.length - 1;
-      cur.tensors.push(t);
-      cur.dataBytes += t.byteLength;
-    }
-    if (shards.length === 0) shards.push({ file: "", tensors: [], dataBytes: 0 });
-    if (shards.length === 1) {
-      shards[0]!.file = this.path;
-    } else {
-      const dir = dirname(this.path);
-      const base = basename(this.path).endsWith(FILE_SUFFIX) ? basename(this.path).slice(0, -FILE_SUFFIX.length) : basename(this.path);
-      const n = String(shards.length).padStart(5, "0");
-      this.indexPath = join(dir, `${base}${FILE_SUFFIX}.index.json`);
-      shards.forEach((s, i) => (s.file = join(dir, `${base}-${String(i + 1).padStart(5, "0")}-of-${n}${FILE_SUFFIX}`)));
-    }
+    const { shards, indexPath } = planShards(this.path, this.planned, this.maxShardBytes);
     this.shards = shards;
+    this.indexPath = indexPath;
   }
 
   /** The file names the checkpoint will have (valid after writeHeader). */
@@ -132,20 +113,26 @@ export class SafetensorsWriter {
   }
 
   private headerFor(shard: Shard): Uint8Array {
-    const header: Record<string, unknown> = {};
-    if (Object.keys(this.metadata).length > 0) header.__metadata__ = this.metadata;
-    let offset = 0;
-    for (const t of shard.tensors) {
-      header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.byteLength] };
-      offset += t.byteLength;
-    }
-    const json = new TextEncoder().encode(JSON.stringify(header));
-    // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
-    const padded = Math.ceil(json.length / 8) * 8;
-    const out = new Uint8Array(8 + padded).fill(0x20, 8);
-    new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-    out.set(json, 8);
-    return out;
+    return shardHeader(shard, this.metadata);
+  }
+
+  /** The byte layout the declared tensors will have (call before writeHeader; see planSafetensorsLayout). */
+  layout(): SafetensorsLayout {
+    if (this.state !== "planning") this.fail("layout() after the header is written");
+    this.plan();
+    const files = this.shards.map((sh) => {
+      const header = this.headerFor(sh);
+      return { path: sh.file, header, size: header.length + sh.dataBytes };
+    });
+    const at = this.shards.map((_, i) => files[i]!.header.length);
+    const tensors = this.planned.map((t) => {
+      const offset = at[t.shard]!;
+      at[t.shard] = offset + t.byteLength;
+      return { name: t.name, file: t.shard, offset, byteLength: t.byteLength };
+    });
+    const totalBytes = this.planned.reduce((a, p) => a + p.byteLength, 0);
+    const index = this.shards.length > 1 ? { path: this.indexPath, text: indexJson(this.planned, this.shards, totalBytes) } : undefined;
+    return { files, tensors, index };
   }
 
   /** Fixes the shard plan. Called by the first writeTensorData if not called before. */
@@ -218,9 +205,7 @@ export class SafetensorsWriter {
     await this.advance(); // commits the last open shard
     const totalBytes = this.planned.reduce((a, p) => a + p.byteLength, 0);
     if (this.shards.length > 1) {
-      const weightMap: Record<string, string> = {};
-      for (const p of this.planned) weightMap[p.name] = basename(this.shards[p.shard]!.file);
-      await writeFileAtomic(this.indexPath, JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n");
+      await writeFileAtomic(this.indexPath, indexJson(this.planned, this.shards, totalBytes));
       this.written.push(this.indexPath);
     }
     return { files: [...this.written], totalBytes };
@@ -234,4 +219,80 @@ export class SafetensorsWriter {
     await Promise.all(this.written.map((f) => unlink(f).catch(() => undefined)));
     this.written.length = 0;
   }
+}
+
+/** Deals tensors to shard files (greedy in declaration order, a new file past `maxShardBytes`) and names them. */
+function planShards(path: string, planned: PlannedTensor[], maxShardBytes: number | undefined): { shards: Shard[]; indexPath: string } {
+  const shards: Shard[] = [];
+  let indexPath = "";
+  let cur: Shard | undefined;
+  for (const t of planned) {
+    if (!cur || (maxShardBytes !== undefined && cur.tensors.length > 0 && cur.dataBytes + t.byteLength > maxShardBytes)) {
+      cur = { file: "", tensors: [], dataBytes: 0 };
+      shards.push(cur);
+    }
+    t.shard = shards.length - 1;
+    cur.tensors.push(t);
+    cur.dataBytes += t.byteLength;
+  }
+  if (shards.length === 0) shards.push({ file: "", tensors: [], dataBytes: 0 });
+  if (shards.length === 1) {
+    shards[0]!.file = path;
+  } else {
+    const dir = dirname(path);
+    const base = basename(path).endsWith(FILE_SUFFIX) ? basename(path).slice(0, -FILE_SUFFIX.length) : basename(path);
+    const n = String(shards.length).padStart(5, "0");
+    indexPath = join(dir, `${base}${FILE_SUFFIX}.index.json`);
+    shards.forEach((s, i) => (s.file = join(dir, `${base}-${String(i + 1).padStart(5, "0")}-of-${n}${FILE_SUFFIX}`)));
+  }
+  return { shards, indexPath };
+}
+
+/** A shard file's header: length, JSON (tensors at consecutive offsets), space padding to 8 bytes. */
+function shardHeader(shard: Shard, metadata: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of shard.tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.byteLength] };
+    offset += t.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
+
+/** The `.index.json` of a sharded checkpoint. */
+function indexJson(planned: readonly PlannedTensor[], shards: readonly Shard[], totalBytes: number): string {
+  const weightMap: Record<string, string> = {};
+  for (const p of planned) weightMap[p.name] = basename(shards[p.shard]!.file);
+  return JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + "\n";
+}
+
+/** Where every byte of a safetensors checkpoint goes, as SafetensorsWriter would write it. */
+export interface SafetensorsLayout {
+  /** Each file: its path, header bytes and full size (header + data). */
+  readonly files: readonly { readonly path: string; readonly header: Uint8Array; readonly size: number }[];
+  /** Each tensor, in declaration order: its file (index into `files`) and absolute byte offset there. */
+  readonly tensors: readonly { readonly name: string; readonly file: number; readonly offset: number; readonly byteLength: number }[];
+  /** The index file and its text when the checkpoint has more than one file. */
+  readonly index?: { readonly path: string; readonly text: string };
+}
+
+/**
+ * Plans a checkpoint byte for byte without writing it (same sharding, names, headers and index as
+ * SafetensorsWriter), so a resumable writer can put each tensor at its final place in any order.
+ */
+export function planSafetensorsLayout(
+  path: string,
+  tensors: readonly { name: string; dtype: SafetensorsDType; shape: number[] }[],
+  opts: SafetensorsWriterOptions = {},
+): SafetensorsLayout {
+  const w = new SafetensorsWriter(path, opts); // validates names, dtypes, shapes and options as the writer does
+  for (const t of tensors) w.addTensor(t.name, t.dtype, t.shape);
+  return w.layout();
 }

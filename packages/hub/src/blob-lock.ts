@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isProcessAlive } from "@moeq/formats";
 import { repoFolderName, type RepoCachePaths } from "./cache-layout.js";
 
 /**
@@ -11,21 +12,12 @@ export function blobLockPath(cacheDir: string, paths: RepoCachePaths, etag: stri
   return join(cacheDir, ".locks", repoFolderName(paths.repo), `${etag}.moeq-lock`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** A lock whose owner died (e.g. a SIGKILLed pull) or that stayed empty for 10 s is stale. */
 async function isStale(lockPath: string): Promise<boolean> {
   const text = await readFile(lockPath, "utf8").catch(() => undefined);
   if (text === undefined) return false; // gone already: just retry
   const pid = Number(text.trim());
-  if (Number.isInteger(pid) && pid > 0) return !isAlive(pid);
+  if (Number.isInteger(pid) && pid > 0) return !isProcessAlive(pid);
   const st = await stat(lockPath).catch(() => undefined);
   return st !== undefined && Date.now() - st.mtimeMs > 10_000;
 }

@@ -8,6 +8,7 @@ import {
   type ShardArgs,
   hfCheckpointToOutput,
   progressShown,
+  reportResume,
   shardFromArgs,
   shardOption,
   withProgress,
@@ -46,7 +47,9 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const outtype = parseFType(a.outtype);
     const flags = quantizerFlags(a);
     const shard = shardFromArgs(a);
-    const s = await withProgress(progressShown(a.json), "convert", (onTensor) => convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags, shard }));
+    const s = await withProgress(progressShown(a.json), "convert", (onTensor) =>
+      convertHfToGguf(a.dir, a.output, { outtype, onTensor, ...flags, shard, onResume: reportResume }),
+    );
     const written = shard ? shardFilePath(a.output, shard) : a.output;
     const summary = {
       input: a.dir,
@@ -55,6 +58,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       outputBytes: s.outputBytes,
       bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
       seconds: Number(s.seconds.toFixed(3)),
+      resumedUnits: s.resumedUnits,
       mmproj: s.mmproj,
       tensors: s.tensors,
       expertErrors: a["expert-errors"] ? { file: a["expert-errors"], rows: s.expertErrors?.length ?? 0 } : undefined,

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
@@ -66,6 +66,23 @@ describe("moeq fp8", () => {
       out,
     );
     expect(readdirSync(tmp).filter((n) => n.startsWith(".nan-out"))).toEqual([]);
+  });
+
+  it("--shard i/N writes shard files that `moeq merge` assembles into the unsharded folder", async () => {
+    const args = ["fp8", fixture, "--scheme", "per-channel", "--json"];
+    const whole = join(tmp, "ok"); // written by the first test
+    const out = join(tmp, "sharded");
+    const shards: string[] = [];
+    for (const s of ["1/2", "2/2"]) {
+      const r = await moeq(...args, "-o", out, "--shard", s);
+      expect(r.code, r.err).toBe(0);
+      shards.push(JSON.parse(r.out).output);
+    }
+    expect(shards).toEqual([`${out}.shard-1-of-2`, `${out}.shard-2-of-2`]);
+    const m = await moeq("merge", ...shards, "-o", out);
+    expect(m.code, m.err).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(readdirSync(whole).sort());
+    for (const f of readdirSync(whole)) expect(readFileSync(join(out, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
   });
 
   it("parses shard sizes like save_pretrained's max_shard_size", () => {

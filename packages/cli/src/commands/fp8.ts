@@ -2,9 +2,22 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "@moeq/formats";
 import { FP8_SCHEMES, type Fp8Scheme } from "@moeq/quant";
 import { convertToFp8 } from "@moeq/convert";
-import { type CalibratedSafetensorsArgs, calibratedSafetensorsOptions, hfCheckpointToOutput, progressShown, withProgress } from "./shared-options.js";
+import {
+  type CalibratedSafetensorsArgs,
+  calibratedSafetensorsOptions,
+  hfCheckpointToOutput,
+  progressShown,
+  type ShardArgs,
+  reportResume,
+  shardFromArgs,
+  shardOption,
+  withProgress,
+} from "./shared-options.js";
 
-interface Fp8Args extends CalibratedSafetensorsArgs {
+/** What --shard deals out in `moeq fp8`. */
+export const FP8_SHARD_UNIT = "one Linear or expert matrix (or one tensor copied unchanged), dealt to shards longest-first by output bytes";
+
+interface Fp8Args extends CalibratedSafetensorsArgs, ShardArgs {
   scheme: Fp8Scheme;
   "experts-only": boolean;
   activations: "dynamic" | "static";
@@ -26,7 +39,7 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
   describe: "Hugging Face Llama 4 checkpoint → FP8 E4M3 compressed-tensors checkpoint (vLLM / Transformers)",
   builder: (y: Argv) =>
     calibratedSafetensorsOptions(
-      hfCheckpointToOutput(y)
+      shardOption(hfCheckpointToOutput(y), FP8_SHARD_UNIT)
         .option("scheme", { choices: FP8_SCHEMES, demandOption: true, describe: "weight scales: one per tensor, per output channel, or per 128×128 block" })
         .option("experts-only", {
           type: "boolean",
@@ -41,6 +54,7 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
         .option("data", { type: "string", describe: "calibration text for --activations static" }),
     ) as unknown as Argv<Fp8Args>,
   handler: async (a) => {
+    const shard = shardFromArgs(a);
     const s = await withProgress(progressShown(a.json), "fp8", (onTensor) =>
       convertToFp8(a.dir, a.output, {
         scheme: a.scheme,
@@ -51,12 +65,14 @@ export const fp8Command: CommandModule<object, Fp8Args> = {
         maxWindows: a.windows,
         maxShardBytes: parseByteSize("--max-shard-size", a["max-shard-size"]),
         onTensor,
+        onResume: reportResume,
+        shard,
       }),
     );
     if (a.json) process.stdout.write(JSON.stringify(s) + "\n");
     else {
       process.stderr.write(
-        `moeq: wrote ${a.output}: ${s.quantizedMatrices} FP8 matrices (${s.scheme}, ${s.activations} activations), ` +
+        `moeq: wrote ${s.output}: ${s.quantizedMatrices} FP8 matrices (${s.scheme}, ${s.activations} activations), ` +
           `${(s.outputBytes / 2 ** 20).toFixed(2)} MiB, ${s.bitsPerWeight.toFixed(2)} bpw (text model), ${s.seconds.toFixed(1)} s\n`,
       );
       if (s.calibration?.expertFallbacks.length) {

@@ -8,6 +8,7 @@ import {
   type ThreadsArgs,
   checkThreads,
   progressShown,
+  reportResume,
   shardFromArgs,
   shardOption,
   withProgress,
@@ -106,7 +107,15 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     // --recipe rules apply after any --tensor-type rules
     const tensorTypes = a.recipe ? parseTensorTypeOverrides([...(a["tensor-type"] ?? []), ...readRecipeItems(a.recipe)]) : flags.tensorTypes;
     const s = await withProgress(progressShown(a.json), "quantize", (onTensor) =>
-      quantizeGguf(a.input, a.output, { ftype, ...flags, tensorTypes, quantizeOutputTensor: !a["leave-output-tensor"], onTensor, shard }),
+      quantizeGguf(a.input, a.output, {
+        ftype,
+        ...flags,
+        tensorTypes,
+        quantizeOutputTensor: !a["leave-output-tensor"],
+        onTensor,
+        shard,
+        onResume: reportResume,
+      }),
     );
     const summary = {
       input: a.input,
@@ -116,6 +125,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       outputBytes: s.outputBytes,
       bitsPerWeight: Number(s.bitsPerWeight.toFixed(4)),
       seconds: Number(s.seconds.toFixed(3)),
+      resumedUnits: s.resumedUnits,
       tensors: s.tensors,
       expertErrors: a["expert-errors"] ? { file: a["expert-errors"], rows: s.expertErrors?.length ?? 0 } : undefined,
     };

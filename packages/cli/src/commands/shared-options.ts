@@ -1,7 +1,7 @@
 import type { Argv } from "yargs";
 import cliProgress from "cli-progress";
 import { InputError } from "@moeq/formats";
-import { parseShardSpec, type ShardSpec } from "@moeq/convert";
+import { parseShardSpec, type ResumeNote, type ShardSpec } from "@moeq/convert";
 
 // Option declarations and the handler prologue that several commands share word for word: one definition each,
 // so a flag reads and behaves the same in every command that takes it.
@@ -121,4 +121,13 @@ export function shardOption(y: Argv, unit: string): Argv {
 /** The parsed `--shard`, or undefined without one (InputError, exit 2, on a bad value). */
 export function shardFromArgs(a: ShardArgs, env: NodeJS.ProcessEnv = process.env): ShardSpec | undefined {
   return a.shard === undefined ? undefined : parseShardSpec(a.shard, env);
+}
+
+/**
+ * The stderr line of a resumable command (convert, quantize, fp8) when its `<output>.partial/` held work:
+ * "resuming: K/N units done", or that another run's work (other arguments or inputs) was thrown away.
+ */
+export function reportResume(note: ResumeNote): void {
+  if (note.restarted) process.stderr.write(`moeq: ${note.dir} held a run with other arguments or inputs; starting over\n`);
+  else if (note.done > 0) process.stderr.write(`moeq: resuming from ${note.dir}: ${note.done}/${note.total} units done\n`);
 }

@@ -6,15 +6,18 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InputError, SafetensorsWriter, encodeFromFloat32, writeFileAtomic, type SafetensorsCheckpoint } from "@moeq/formats";
+import { InputError, encodeFromFloat32, type SafetensorsCheckpoint } from "@moeq/formats";
 import { encodeFp8, fp8ScaleFromAbsMax, fp8Scales, type Fp8Scheme } from "@moeq/quant";
 import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
-import { copyHfSideFiles, checkOutputDir, writeOutputDir } from "../output-dir.js";
+import { checkOutputDir } from "../output-dir.js";
+import { ResumableOutput, inputStamp } from "../resume/resumable-output.js";
+import type { ResumeNote } from "../resume/work-dir.js";
+import { unitsOfShard, type ShardSpec } from "../shard/shard-spec.js";
+import { FP8_SHARD_KIND, fp8Fingerprint, planFp8Output } from "./fp8-layout.js";
 import { compressedTensorsFp8Config, type Fp8Activations } from "./compressed-tensors-config.js";
 import { planQuantizedLinears, type LinearMatrix, type LinearPlanItem } from "../linear-plan.js";
-import { fp8OutputTensors } from "./fp8-outputs.js";
 import { activationAbsMaxFor, collectActivationAbsMax, type ActivationAbsMax } from "./activation-absmax.js";
 
 export interface Fp8ConvertOptions {
@@ -31,6 +34,10 @@ export interface Fp8ConvertOptions {
   /** Shard size limit in bytes (default 5 GB, as Transformers' save_pretrained). */
   readonly maxShardBytes?: number;
   readonly onTensor?: (i: number, n: number, name: string) => void;
+  /** Do only this shard's units (one Linear, expert or copied tensor each) and write `<output>.shard-i-of-N`. */
+  readonly shard?: ShardSpec;
+  /** Told what `<output>.partial/` held at the start (see ResumeWorkDir). */
+  readonly onResume?: (note: ResumeNote) => void;
 }
 
 export interface Fp8Summary {
@@ -48,6 +55,8 @@ export interface Fp8Summary {
   readonly textElements: number;
   readonly bitsPerWeight: number;
   readonly seconds: number;
+  /** Units (matrices, copied tensors) that a killed earlier run had finished (not redone). */
+  readonly resumedUnits: number;
   /** Quantized weights per second of the whole run (reading and writing included). */
   readonly weightsPerSecond: number;
   readonly calibration?: { readonly windows: number; readonly tokens: number; readonly expertFallbacks: string[] };
@@ -75,10 +84,10 @@ function checkOptions(hfDir: string, o: Fp8ConvertOptions): Fp8Activations {
   return activations;
 }
 
-async function copyTensor(reader: SafetensorsCheckpoint, writer: SafetensorsWriter, src: CheckpointTensor): Promise<void> {
+async function copyTensor(reader: SafetensorsCheckpoint, out: ResumableOutput, src: CheckpointTensor): Promise<void> {
   for (let start = 0; start < src.byteLength; start += COPY_CHUNK_BYTES) {
     const end = Math.min(src.byteLength, start + COPY_CHUNK_BYTES);
-    await writer.writeTensorData(src.name, await reader.readBytes(src.name, { start, end }));
+    await out.write(src.name, await reader.readBytes(src.name, { start, end }));
   }
 }
 
@@ -115,58 +124,79 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
         inputAbsMax.set(it, a.value);
       }
     }
-    const result = await writeOutputDir(output, async (tmp) => {
-      const writer = new SafetensorsWriter(join(tmp, "model.safetensors"), { maxShardBytes: opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES });
-      for (const it of items) for (const o of fp8OutputTensors(it, opts.scheme, calib !== undefined)) writer.addTensor(o.name, o.dtype, o.shape);
+    const staticInputs = calib !== undefined;
+    const config = configWithQuantization(hfDir, compressedTensorsFp8Config(opts.scheme, activations, expertsOnly));
+    const layout = planFp8Output(hfDir, items, opts.scheme, staticInputs, opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, config);
+    const costs = layout.units.map((u) => u.pieces.reduce((a, p) => a + p.length, 0));
+    const mine = opts.shard ? unitsOfShard(costs, opts.shard) : items.map((_, i) => i);
+    const out = await ResumableOutput.open({
+      output,
+      files: layout.files,
+      fixed: layout.fixed,
+      units: mine.map((i) => layout.units[i]!),
+      fingerprint: fp8Fingerprint(
+        { scheme: opts.scheme, expertsOnly, activations, ctx: opts.ctx ?? null, windows: opts.maxWindows ?? null },
+        opts.data,
+        layout,
+      ),
+      localInputs: inputStamp([hfDir, opts.data]),
+      shard: opts.shard ? { spec: opts.shard, kind: FP8_SHARD_KIND, totalUnits: layout.totalPieces, extra: { files: layout.files } } : undefined,
+      onResume: opts.onResume,
+    });
+    let result: { quantizedWeights: number; textBytes: number; textElements: number; resumedUnits: number; written: string };
+    try {
       let quantizedWeights = 0;
       let textBytes = 0;
       let textElements = 0;
-      try {
-        for (let i = 0; i < items.length; i++) {
-          const it: LinearPlanItem = items[i]!;
-          if (it.kind === "copy") {
-            await copyTensor(checkpoint, writer, it.src);
-            if (!isMultimodalTensor(it.src.name)) {
-              textBytes += it.src.byteLength;
-              textElements += it.src.shape.reduce((a, b) => a * b, 1);
-            }
-            opts.onTensor?.(i, items.length, it.src.name);
-            continue;
+      let resumedUnits = 0;
+      for (let j = 0; j < mine.length; j++) {
+        const i = mine[j]!;
+        const it: LinearPlanItem = items[i]!;
+        const unit = layout.units[i]!;
+        const done = out.isDone(unit.unit);
+        if (done) resumedUnits++;
+        if (it.kind === "copy") {
+          if (!done) {
+            await copyTensor(checkpoint, out, it.src);
+            await out.complete(unit.unit);
           }
-          const w = await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols);
-          const scales = fp8Scales(w, it.rows, it.cols, opts.scheme);
-          const codes = encodeFp8(w, it.rows, it.cols, opts.scheme, scales);
-          await writer.writeTensorData(`${it.base}.weight`, codes);
-          await writer.writeTensorData(`${it.base}.weight_scale`, encodeFromFloat32(scales, "F32"));
-          textBytes += codes.byteLength + scales.byteLength;
-          const a = inputAbsMax.get(it);
-          if (a !== undefined) {
-            await writer.writeTensorData(`${it.base}.input_scale`, encodeFromFloat32(Float32Array.of(fp8ScaleFromAbsMax(a)), "F32"));
-            textBytes += 4;
+          if (!isMultimodalTensor(it.src.name)) {
+            textBytes += it.src.byteLength;
+            textElements += it.src.shape.reduce((a, b) => a * b, 1);
           }
-          quantizedWeights += w.length;
-          textElements += w.length;
-          opts.onTensor?.(i, items.length, it.base);
+        } else {
+          if (!done) {
+            const w = await readFiniteMatrix(checkpoint, it.planned, it.expert, it.rows, it.cols);
+            const scales = fp8Scales(w, it.rows, it.cols, opts.scheme);
+            await out.write(`${it.base}.weight`, encodeFp8(w, it.rows, it.cols, opts.scheme, scales));
+            await out.write(`${it.base}.weight_scale`, encodeFromFloat32(scales, "F32"));
+            const a = inputAbsMax.get(it);
+            if (a !== undefined) await out.write(`${it.base}.input_scale`, encodeFromFloat32(Float32Array.of(fp8ScaleFromAbsMax(a)), "F32"));
+            await out.complete(unit.unit);
+          }
+          textBytes += costs[i]!;
+          quantizedWeights += it.rows * it.cols;
+          textElements += it.rows * it.cols;
         }
-      } catch (err) {
-        await writer.abort();
-        throw err;
+        opts.onTensor?.(j, mine.length, unit.unit);
       }
-      const written = await writer.finish();
-      await writeFileAtomic(join(tmp, "config.json"), configWithQuantization(hfDir, compressedTensorsFp8Config(opts.scheme, activations, expertsOnly)));
-      await copyHfSideFiles(hfDir, tmp);
-      return { written, quantizedWeights, textBytes, textElements };
-    });
+      const written = await out.finish();
+      result = { quantizedWeights, textBytes, textElements, resumedUnits, written };
+    } catch (err) {
+      await out.discard();
+      throw err;
+    }
     const seconds = (performance.now() - t0) / 1000;
     return {
-      output,
-      files: result.written.files.map((f) => join(output, f.slice(f.lastIndexOf("/") + 1))),
+      output: result.written,
+      files: opts.shard ? [result.written] : layout.weightFiles.map((f) => join(output, f)),
       scheme: opts.scheme,
       activations,
       expertsOnly,
-      quantizedMatrices: items.filter((i) => i.kind === "quantize").length,
+      quantizedMatrices: mine.filter((i) => items[i]!.kind === "quantize").length,
       quantizedWeights: result.quantizedWeights,
-      outputBytes: result.written.totalBytes,
+      outputBytes: layout.tensorBytes,
+      resumedUnits: result.resumedUnits,
       textBytes: result.textBytes,
       textElements: result.textElements,
       bitsPerWeight: (result.textBytes * 8) / result.textElements,

@@ -8,6 +8,7 @@ import { AtomicFileWriter, InputError } from "@moeq/formats";
 import { FOLDER_SHARD_KIND, mergeFolderShards } from "./folder-shard.js";
 import { IMATRIX_SHARD_KIND, mergeImatrixShards } from "./imatrix-shard.js";
 import { COPY_CHUNK_BYTES, checkShardSet, copyUnit, readShardManifest, type ShardFile } from "./shard-file.js";
+import { mergeFolder } from "./folder-merge.js";
 
 /** What a merge wrote. */
 export interface MergeSummary {
@@ -51,6 +52,7 @@ async function mergeOffsetFile(files: readonly ShardFile[], output: string): Pro
 
 /** Mergers by shard kind. */
 const MERGERS: Readonly<Record<string, Merger>> = {
+  fp8: (files, output) => mergeFolder(files, output, mergeOffsetFile),
   gguf: mergeOffsetFile,
   [IMATRIX_SHARD_KIND]: mergeImatrixShards,
   [FOLDER_SHARD_KIND]: mergeFolderShards,

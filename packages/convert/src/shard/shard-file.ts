@@ -60,6 +60,26 @@ export function shardFilePath(output: string, s: ShardSpec): string {
   return `${output}.shard-${s.index}-of-${s.count}`;
 }
 
+/** Bytes before a shard file's first payload. */
+export const SHARD_HEAD_BYTES = HEAD_BYTES;
+
+/** A shard file's first SHARD_HEAD_BYTES: magic and version. */
+export function shardFileHead(): Buffer {
+  const magic = Buffer.alloc(HEAD_BYTES);
+  HEAD_MAGIC.copy(magic, 0);
+  magic.writeUInt32LE(SHARD_FILE_VERSION, 8);
+  return magic;
+}
+
+/** What follows a shard file's payloads: the manifest JSON, its length and the end marker. */
+export function shardFileTail(manifest: ShardManifest): Buffer {
+  const json = Buffer.from(JSON.stringify(manifest), "utf8");
+  const tail = Buffer.alloc(TAIL_BYTES);
+  tail.writeBigUInt64LE(BigInt(json.length), 0);
+  TAIL_MAGIC.copy(tail, 8);
+  return Buffer.concat([json, tail]);
+}
+
 /** Streams units into a shard file (temp name, renamed into place by `finish`). */
 export class ShardFileWriter {
   private readonly units: ShardUnit[] = [];
@@ -72,10 +92,7 @@ export class ShardFileWriter {
 
   static async open(path: string, head: Omit<ShardManifest, "units">): Promise<ShardFileWriter> {
     const file = await AtomicFileWriter.open(path);
-    const magic = Buffer.alloc(HEAD_BYTES);
-    HEAD_MAGIC.copy(magic, 0);
-    magic.writeUInt32LE(SHARD_FILE_VERSION, 8);
-    await file.write(magic);
+    await file.write(shardFileHead());
     return new ShardFileWriter(file, head);
   }
 
@@ -92,13 +109,7 @@ export class ShardFileWriter {
   }
 
   async finish(): Promise<void> {
-    const manifest: ShardManifest = { ...this.head, units: this.units };
-    const json = Buffer.from(JSON.stringify(manifest), "utf8");
-    const tail = Buffer.alloc(TAIL_BYTES);
-    tail.writeBigUInt64LE(BigInt(json.length), 0);
-    TAIL_MAGIC.copy(tail, 8);
-    await this.file.write(json);
-    await this.file.write(tail);
+    await this.file.write(shardFileTail({ ...this.head, units: this.units }));
     await this.file.commit();
   }
 
