@@ -1,13 +1,18 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { fileURLToPath } from "node:url";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
+import { expectSameFolder } from "../test-utils/kill-resume.js";
+import { seededRandom } from "@moeq/formats";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { parseByteSize } from "./fp8.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
+const BIN = fileURLToPath(new URL("../../bin/moeq.js", import.meta.url));
 
 let tmp: string;
 beforeAll(() => {
@@ -67,6 +72,56 @@ describe("moeq fp8", () => {
     );
     expect(readdirSync(tmp).filter((n) => n.startsWith(".nan-out"))).toEqual([]);
   });
+
+  it("--scheme block on a model whose input widths 128 does not divide exits 2 naming the tensor", async () => {
+    const ckpt = join(tmp, "hidden-192");
+    writeSyntheticLlama4(ckpt, {
+      layout: "maverick",
+      hidden: 192,
+      ffExpert: 128,
+      ffDense: 256,
+      layers: 2,
+      experts: 2,
+      heads: 3,
+      kvHeads: 1,
+      headDim: 64,
+      seed: 3,
+    });
+    const out = join(tmp, "block-192");
+    await expectBadInput(
+      ["fp8", ckpt, "-o", out, "--scheme", "block"],
+      /hidden-192: language_model\.model\.layers\.0\.[a-z_.]+: --scheme block quantizes activations in groups of 128, which do not divide the 192 inputs of a \d+×192 weight/,
+      out,
+    );
+    expect((await moeq("fp8", ckpt, "-o", join(tmp, "per-channel-192"), "--scheme", "per-channel")).code).toBe(0);
+  });
+
+  it("kill -9 mid-write leaves no output folder; the rerun removes the dead run's temp folder and writes the same bytes", async () => {
+    // 1 MB shards: each is committed (renamed from its temp name) when full, so the first one marks a run mid-way
+    const args = (out: string) => ["fp8", fixture, "-o", out, "--scheme", "block", "--max-shard-size", "1MB"];
+    const whole = join(tmp, "kill", "whole");
+    expect((await moeq(...args(whole))).code).toBe(0);
+    expect(readdirSync(whole).filter((f) => f.endsWith(".safetensors")).length).toBeGreaterThan(5);
+    const out = join(tmp, "kill", "out");
+    const rand = seededRandom(12);
+    const temps = () => readdirSync(join(tmp, "kill")).filter((n) => n.startsWith(".out.tmp-"));
+    for (let k = 0; k < 2; k++) {
+      const child = spawn(process.execPath, [BIN, ...args(out)], { stdio: "ignore" });
+      const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
+      // once its own temp folder (named after its pid) holds the first shard, kill it a seeded 0…20 ms later
+      const own = () =>
+        temps().some((t) => t.startsWith(`.out.tmp-${child.pid}-`) && readdirSync(join(tmp, "kill", t)).some((f) => f.startsWith("model-00001-of-")));
+      while (!own()) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, rand() * 20));
+      child.kill("SIGKILL");
+      expect(await exit).toBe("SIGKILL");
+      expect(existsSync(out)).toBe(false);
+      expect(temps()).toEqual([expect.stringMatching(`^\\.out\\.tmp-${child.pid}-`)]); // the previous run's was removed by this one
+    }
+    expect((await moeq(...args(out))).code).toBe(0);
+    expect(temps()).toEqual([]);
+    expectSameFolder(out, whole);
+  }, 120_000);
 
   it("parses shard sizes like save_pretrained's max_shard_size", () => {
     expect(parseByteSize("--x", "5GB")).toBe(5e9);
