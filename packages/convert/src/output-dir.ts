@@ -1,7 +1,8 @@
 /**
  * Crash-safe output folders for the safetensors writers (fp8, awq, …): everything is written into a hidden
  * sibling temp folder, which is renamed over the final name only when complete. A killed run leaves the
- * final name untouched (absent) plus a `.NAME.tmp-*` folder; a failed run removes its temp folder.
+ * final name untouched (absent) plus a `.NAME.tmp-<pid>-*` folder, which the next run for that name removes once
+ * that process is gone; a failed run removes its temp folder.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, rmdir } from "node:fs/promises";
@@ -41,11 +42,30 @@ export function checkOutputDir(out: string): void {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+/** Removes the `.NAME.tmp-<pid>-<hex>` siblings of `final` that killed runs left (their process is gone). */
+async function removeStaleTemps(final: string): Promise<void> {
+  const prefix = `.${basename(final)}.tmp-`;
+  for (const name of readdirSync(dirname(final))) {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length)) : null;
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) await rm(join(dirname(final), name), { recursive: true, force: true });
+  }
+}
+
 /** Runs `write(tmpDir)`, then renames tmpDir to `out`. On any error the temp folder is removed and `out` is untouched. */
 export async function writeOutputDir<T>(out: string, write: (tmpDir: string) => Promise<T>): Promise<T> {
   const final = resolve(out);
   checkOutputDir(final);
   await mkdir(dirname(final), { recursive: true });
+  await removeStaleTemps(final);
   const tmp = join(dirname(final), `.${basename(final)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   await mkdir(tmp);
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
@@ -40,10 +40,13 @@ describe("moeq awq", () => {
   it("a non-finite weight exits 2 naming the tensor", async () => {
     const bad = join(work.path, "inf-ckpt");
     await copyWithBf16Value(fixture, bad, "language_model.model.layers.0.feed_forward.up_proj.weight", 0, 5, 0xff80); // -Inf
+    const out = join(work.path, "inf-out");
     expectBadInputLine(
-      await moeq("awq", bad, "--rtn", "-o", join(work.path, "inf-out")),
+      await moeq("awq", bad, "--rtn", "-o", out),
       /tensor language_model\.model\.layers\.0\.feed_forward\.up_proj\.weight has a non-finite weight \(-Infinity\) at row 0, column 5/,
     );
+    expect([existsSync(out), existsSync(`${out}.partial`)]).toEqual([false, false]); // no output, no resume state
+    expect(readdirSync(work.path).filter((n) => n.startsWith(".inf-out"))).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expectBadInputLine, moeq } from "../test-utils/run-moeq.js";
 import { copyWithBf16Value } from "../test-utils/patched-checkpoint.js";
+import { writeSyntheticLlama4 } from "@moeq/test-support/synthetic-llama4";
 import { parseByteSize } from "./fp8.js";
 
 const fixture = fileURLToPath(new URL("../../../../fixtures/tiny-llama4/", import.meta.url));
@@ -83,6 +84,29 @@ describe("moeq fp8", () => {
     expect(m.code, m.err).toBe(0);
     expect(readdirSync(out).sort()).toEqual(readdirSync(whole).sort());
     for (const f of readdirSync(whole)) expect(readFileSync(join(out, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+  });
+
+  it("--scheme block on a model whose input widths 128 does not divide exits 2 naming the tensor", async () => {
+    const ckpt = join(tmp, "hidden-192");
+    writeSyntheticLlama4(ckpt, {
+      layout: "maverick",
+      hidden: 192,
+      ffExpert: 128,
+      ffDense: 256,
+      layers: 2,
+      experts: 2,
+      heads: 3,
+      kvHeads: 1,
+      headDim: 64,
+      seed: 3,
+    });
+    const out = join(tmp, "block-192");
+    await expectBadInput(
+      ["fp8", ckpt, "-o", out, "--scheme", "block"],
+      /hidden-192: language_model\.model\.layers\.0\.[a-z_.]+: --scheme block quantizes activations in groups of 128, which do not divide the 192 inputs of a \d+×192 weight/,
+      out,
+    );
+    expect((await moeq("fp8", ckpt, "-o", join(tmp, "per-channel-192"), "--scheme", "per-channel")).code).toBe(0);
   });
 
   it("parses shard sizes like save_pretrained's max_shard_size", () => {

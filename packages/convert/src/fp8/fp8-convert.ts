@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, encodeFromFloat32, type SafetensorsCheckpoint } from "@moeq/formats";
-import { encodeFp8, fp8ScaleFromAbsMax, fp8Scales, type Fp8Scheme } from "@moeq/quant";
+import { FP8_BLOCK_SIZE, encodeFp8, fp8ScaleFromAbsMax, fp8Scales, type Fp8Scheme } from "@moeq/quant";
 import { isMultimodalTensor, planLlama4Tensors, readLlama4Config } from "../arch/llama4.js";
 import { openCheckpoint, type CheckpointTensor } from "../checkpoint-index.js";
 import { readFiniteMatrix } from "../read-matrix.js";
@@ -84,6 +84,22 @@ function checkOptions(hfDir: string, o: Fp8ConvertOptions): Fp8Activations {
   return activations;
 }
 
+/**
+ * Block weights come with per-token-group activations of FP8_BLOCK_SIZE inputs (vLLM's per_token_group_quant_fp8,
+ * our runtime's loader): a Linear whose input width the group does not divide could be written but not served.
+ */
+function checkBlockShapes(hfDir: string, items: readonly LinearPlanItem[]): void {
+  for (const it of items) {
+    if (it.kind === "quantize" && it.cols % FP8_BLOCK_SIZE !== 0) {
+      throw new InputError(
+        "FP8_SCHEME_MISMATCH",
+        `${it.base}: --scheme block quantizes activations in groups of ${FP8_BLOCK_SIZE}, which do not divide the ${it.cols} inputs of a ${it.rows}×${it.cols} weight; use --scheme per-channel`,
+        { file: hfDir },
+      );
+    }
+  }
+}
+
 async function copyTensor(reader: SafetensorsCheckpoint, out: ResumableOutput, src: CheckpointTensor): Promise<void> {
   for (let start = 0; start < src.byteLength; start += COPY_CHUNK_BYTES) {
     const end = Math.min(src.byteLength, start + COPY_CHUNK_BYTES);
@@ -111,6 +127,7 @@ export async function convertToFp8(hfDir: string, output: string, opts: Fp8Conve
       tensors.filter((t) => isMultimodalTensor(t.name)),
       expertsOnly,
     );
+    if (opts.scheme === "block") checkBlockShapes(hfDir, items);
     let calib: ActivationAbsMax | undefined;
     if (activations === "static") calib = await collectActivationAbsMax(hfDir, opts.data!, { ctx: opts.ctx, maxWindows: opts.maxWindows });
     const inputAbsMax = new Map<LinearMatrix, number>();
