@@ -81,8 +81,7 @@ export function findParams(WT: Float64Array, rows: number, c0: number, c1: numbe
 }
 
 /** W [rows × cols] row-major (Float32) → WT [cols × rows] in float64. */
-export function transposeToF64(W: Float32Array, rows: number, cols: number): Float64Array {
-  const WT = new Float64Array(rows * cols);
+export function transposeToF64(W: Float32Array, rows: number, cols: number, WT: Float64Array = new Float64Array(rows * cols)): Float64Array {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) WT[c * rows + r] = W[r * cols + c];
   return WT;
 }
