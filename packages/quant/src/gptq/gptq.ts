@@ -99,7 +99,7 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
   const inv = inverseHessianFactor(H, cols, opts.percDamp ?? 0.01, opts.dampAutoIncrement ?? 0.01, ws);
   const Hinv = inv.Hinv;
 
-  const codes = new Uint8Array(rows * cols);
+  const codesT = new Uint8Array(rows * cols); // [cols × rows], written a column at a time; transposed at the end
   const nGroups = groupCount(cols, groupSize);
   const scales = new Float64Array(nGroups * rows);
   const zeros = new Int32Array(nGroups * rows);
@@ -147,7 +147,7 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
         const s = params.scale[r];
         const z = params.zero[r];
         const code = quantizeCode(w, s, z, mq);
-        codes[r * cols + out] = code;
+        codesT[out * rows + r] = code;
         const q = s * (code - z);
         losses[r] += ((w - q) * (w - q)) / (d * d) / 2;
         err1[r] = (w - q) / d;
@@ -166,6 +166,10 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
     });
   }
   if (opts.staticGroups && groupSize !== -1) for (let c = 0; c < cols; c++) gIdx[c] = Math.floor(c / groupSize);
+
+  const codes = new Uint8Array(rows * cols);
+  for (let r0 = 0; r0 < rows; r0 += 32)
+    for (let c = 0; c < cols; c++) for (let r = r0; r < Math.min(r0 + 32, rows); r++) codes[r * cols + c] = codesT[c * rows + r];
 
   let loss = 0;
   for (const l of losses) loss += l;

@@ -72,8 +72,11 @@ export function createGptqWorkspace(rows: number, cols: number, blockSize: numbe
     factorInverse(H, damp) {
       // A = J·(H + damp·I)·J, lower triangle only.
       for (let i = 0; i < n; i++) {
-        const src = (n - 1 - i) * n + n - 1;
-        for (let j = 0; j <= i; j++) Hinv[i * n + j] = H[src - j];
+        // A[i, 0..i] = H[n−1−i, n−1..n−1−i]: a reversed row slice
+        const src = (n - 1 - i) * n + n - 1 - i;
+        const row = Hinv.subarray(i * n, i * n + i + 1);
+        row.set(H.subarray(src, src + i + 1));
+        row.reverse();
         Hinv[i * n + i] += damp;
       }
       if (k.choleskyLower(hinvPtr, n, scratchPtr) === 0) return false;
