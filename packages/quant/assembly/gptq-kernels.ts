@@ -1,7 +1,7 @@
 // AssemblyScript f64 kernels for GPTQ's inverse-Hessian factor and error feedback (the TypeScript in
 // src/kernels/cholesky.ts and src/kernels/block-update.ts stays the readable reference), compiled to WebAssembly by
 // scripts/build-wasm.mjs. Everything is one matrix product, `gemmSub` (C −= A·B on f64x2 lanes, 4×4 register tiles,
-// 64-row cache blocks), around which the blocked Cholesky, the blocked triangular inverse and GPTQ's lazy update
+// 64-row cache blocks, B packed in 4-column panels so that its reads are contiguous whatever its row stride), around which the blocked Cholesky, the blocked triangular inverse and GPTQ's lazy update
 // are built. Same operations as the reference, in a different summation order (dot products run in two lanes and
 // the factorizations accumulate panel by panel), so results agree to rounding, not bit for bit.
 //
@@ -40,10 +40,24 @@ function dot(a: usize, b: usize, len: i32): f64 {
   return r;
 }
 
-/** C[0..4, 0..4] −= A[0..4, :kk]·B[:kk, 0..4]: 8 f64x2 accumulators, one splat of A per row and two loads of B per p. */
-@inline function tile4x4(C: usize, ldc: i32, A: usize, lda: i32, B: usize, ldb: i32, kk: i32): void {
+/**
+ * B [kk × nc] (leading dimension ldb) → panels of 4 columns, panel t at Bp + t·stride: Bp[t·stride + 4p + q] = B[p, 4t + q],
+ * the last panel padded with zeros.
+ */
+function packB(Bp: usize, stride: i32, B: usize, ldb: i32, kk: i32, nc: i32): void {
+  for (let t = 0; t * 4 < nc; t++) {
+    for (let p = 0; p < kk; p++) {
+      for (let q = 0; q < 4; q++) {
+        const c = t * 4 + q;
+        st(Bp, t * stride + p * 4 + q, c < nc ? ld(B, p * ldb + c) : 0);
+      }
+    }
+  }
+}
+
+/** C[0..4, 0..4] −= A[0..4, :kk]·Bp (one packed panel): 8 f64x2 accumulators, one splat of A per row and two loads of B per p. */
+@inline function tile4x4(C: usize, ldc: i32, A: usize, lda: i32, B: usize, kk: i32): void {
   const sa = <usize>lda << 3;
-  const sb = <usize>ldb << 3;
   let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
   let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
   let pa = A;
@@ -64,7 +78,7 @@ function dot(a: usize, b: usize, len: i32): f64 {
     c30 = f64x2.add(c30, f64x2.mul(x3, b0));
     c31 = f64x2.add(c31, f64x2.mul(x3, b1));
     pa += 8;
-    pb += sb;
+    pb += 32;
   }
   const sc = <usize>ldc << 3;
   let pc = C;
@@ -81,35 +95,36 @@ function dot(a: usize, b: usize, len: i32): f64 {
   v128.store(pc, f64x2.sub(v128.load(pc, 16), c31), 16);
 }
 
-/** One row of C, four columns: C[0, 0..4] −= A[0, :kk]·B[:kk, 0..4]. */
-@inline function tile1x4(C: usize, A: usize, B: usize, ldb: i32, kk: i32): void {
-  const sb = <usize>ldb << 3;
+/** One row of C, four columns: C[0, 0..4] −= A[0, :kk]·Bp (one packed panel). */
+@inline function tile1x4(C: usize, A: usize, B: usize, kk: i32): void {
   let c0 = f64x2.splat(0), c1 = f64x2.splat(0);
   let pb = B;
   for (let p = 0; p < kk; p++) {
     const x = v128.load64_splat(at(A, p));
     c0 = f64x2.add(c0, f64x2.mul(x, v128.load(pb)));
     c1 = f64x2.add(c1, f64x2.mul(x, v128.load(pb, 16)));
-    pb += sb;
+    pb += 32;
   }
   v128.store(C, f64x2.sub(v128.load(C), c0));
   v128.store(C, f64x2.sub(v128.load(C, 16), c1), 16);
 }
 
-/** C[i, c] −= Σ_{p<kk} A[i, p]·B[p, c] for i < m, c < nc. */
-export function gemmSub(C: usize, ldc: i32, A: usize, lda: i32, B: usize, ldb: i32, m: i32, nc: i32, kk: i32): void {
+/** C[i, c] −= Σ_{p<kk} A[i, p]·B[p, c] for i < m, c < nc, with B packed by packB (panel stride `bs`). */
+function gemmSub(C: usize, ldc: i32, A: usize, lda: i32, Bp: usize, bs: i32, m: i32, nc: i32, kk: i32): void {
   for (let i0 = 0; i0 < m; i0 += MB) {
     const i1 = min(i0 + MB, m);
     let c = 0;
     for (; c + 4 <= nc; c += 4) {
+      const panel = at(Bp, (c >> 2) * bs);
       let i = i0;
-      for (; i + 4 <= i1; i += 4) tile4x4(at(C, i * ldc + c), ldc, at(A, i * lda), lda, at(B, c), ldb, kk);
-      for (; i < i1; i++) tile1x4(at(C, i * ldc + c), at(A, i * lda), at(B, c), ldb, kk);
+      for (; i + 4 <= i1; i += 4) tile4x4(at(C, i * ldc + c), ldc, at(A, i * lda), lda, panel, kk);
+      for (; i < i1; i++) tile1x4(at(C, i * ldc + c), at(A, i * lda), panel, kk);
     }
     for (; c < nc; c++) {
+      const panel = at(Bp, (c >> 2) * bs + (c & 3));
       for (let i = i0; i < i1; i++) {
         let s: f64 = 0;
-        for (let p = 0; p < kk; p++) s += ld(A, i * lda + p) * ld(B, p * ldb + c);
+        for (let p = 0; p < kk; p++) s += ld(A, i * lda + p) * ld(panel, p * 4);
         st(C, i * ldc + c, ld(C, i * ldc + c) - s);
       }
     }
@@ -136,12 +151,13 @@ export function choleskyLower(A: usize, n: i32, T: usize): i32 {
     }
     if (j1 === n) break;
     // A[j1:, j1:] −= L21·L21ᵀ on the lower triangle (whole 4-wide tiles, so a little of the upper one too), with
-    // T = L21ᵀ [jb × m].
+    // T = L21ᵀ [jb × m] packed.
     const m = n - j1;
-    for (let c = 0; c < m; c++) for (let p = 0; p < jb; p++) st(T, p * m + c, ld(A, (j1 + c) * n + j0 + p));
+    for (let c = 0; c < m; c++) for (let p = 0; p < jb; p++) st(T, (c >> 2) * jb * 4 + p * 4 + (c & 3), ld(A, (j1 + c) * n + j0 + p));
+    for (let c = m; c < ((m + 3) & ~3); c++) for (let p = 0; p < jb; p++) st(T, (c >> 2) * jb * 4 + p * 4 + (c & 3), 0);
     for (let ib = j1; ib < n; ib += MB) {
       const ie = min(ib + MB, n);
-      gemmSub(at(A, ib * n + j1), n, at(A, ib * n + j0), n, T, m, ie - ib, ie - j1, jb);
+      gemmSub(at(A, ib * n + j1), n, at(A, ib * n + j0), n, T, jb * 4, ie - ib, ie - j1, jb);
     }
   }
   for (let i = 0; i < n; i++) for (let k = i + 1; k < n; k++) st(A, i * n + k, 0);
@@ -160,36 +176,39 @@ function invertDiagonalBlock(L: usize, n: i32, b: i32, col: usize): void {
 
 /**
  * Inverse of a lower-triangular L [n × n] (upper triangle zero) in place, by panels of NB columns from the last:
- * X11 = L11⁻¹, then X21 = −X22·L21·X11 with X22 the already inverted trailing block. `T` is scratch for NB·n + NB
- * values.
+ * X11 = L11⁻¹, then X21 = −X22·L21·X11 with X22 the already inverted trailing block. `T` is scratch for
+ * 2·NB·n + NB values.
  */
 export function invertLower(L: usize, n: i32, T: usize): void {
-  const col = at(T, NB * n);
+  const P = at(T, NB * n);
+  const col = at(T, 2 * NB * n);
   for (let j = ((n - 1) / NB) * NB; j >= 0; j -= NB) {
     const jb = min(NB, n - j);
     const j1 = j + jb;
     invertDiagonalBlock(at(L, j * n + j), n, jb, col);
     if (j1 === n) continue;
     const m = n - j1;
-    // T = −L21; L21 = 0; L21 −= X22·T (X22 is lower-triangular: rows up to ie need columns up to ie only).
+    // P = −L21 packed; L21 = 0; L21 −= X22·P (X22 is lower-triangular: rows up to ie need columns up to ie only).
     for (let i = 0; i < m; i++) {
       for (let p = 0; p < jb; p++) {
-        st(T, i * jb + p, -ld(L, (j1 + i) * n + j + p));
-        st(L, (j1 + i) * n + j + p, 0);
+        st(L, (j1 + i) * n + j + p, -ld(L, (j1 + i) * n + j + p));
       }
     }
+    packB(P, m * 4, at(L, j1 * n + j), n, m, jb);
+    for (let i = 0; i < m; i++) for (let p = 0; p < jb; p++) st(L, (j1 + i) * n + j + p, 0);
     for (let ib = 0; ib < m; ib += MB) {
       const ie = min(ib + MB, m);
-      gemmSub(at(L, (j1 + ib) * n + j), n, at(L, (j1 + ib) * n + j1), n, T, jb, ie - ib, jb, ie);
+      gemmSub(at(L, (j1 + ib) * n + j), n, at(L, (j1 + ib) * n + j1), n, P, m * 4, ie - ib, jb, ie);
     }
-    // L21 = −(X22·L21)·X11: T = L21; L21 = 0; L21 −= T·X11.
+    // L21 = −(X22·L21)·X11: T = L21; L21 = 0; L21 −= T·X11 (X11 packed into P).
     for (let i = 0; i < m; i++) {
       for (let p = 0; p < jb; p++) {
         st(T, i * jb + p, ld(L, (j1 + i) * n + j + p));
         st(L, (j1 + i) * n + j + p, 0);
       }
     }
-    gemmSub(at(L, j1 * n + j), n, T, jb, at(L, j * n + j), n, m, jb, jb);
+    packB(P, jb * 4, at(L, j * n + j), n, jb, jb);
+    gemmSub(at(L, j1 * n + j), n, T, jb, P, jb * 4, m, jb, jb);
   }
 }
 
@@ -208,12 +227,14 @@ export function subtractRankOne(WT: usize, rows: i32, err: usize, U: usize, n: i
 
 /**
  * GPTQ's lazy update WT[k, :] −= Σ_{j ∈ [i1, i2)} U[j, k]·Err[j − i1, :] for k in [i2, n), as WT[i2:] −= Uᵀ·Err with
- * Uᵀ = U[i1:i2, i2:]ᵀ copied into `T` ((n − i2)·(i2 − i1) values).
+ * Uᵀ = U[i1:i2, i2:]ᵀ copied into `T` and Err packed after it ((n − i2)·b + b·(rows + 3) values, b = i2 − i1).
  */
 export function subtractBlockErrors(WT: usize, rows: i32, Err: usize, U: usize, n: i32, i1: i32, i2: i32, T: usize): void {
   const m = n - i2;
   const b = i2 - i1;
   if (m <= 0) return;
   for (let j = 0; j < b; j++) for (let k = 0; k < m; k++) st(T, k * b + j, ld(U, (i1 + j) * n + i2 + k));
-  gemmSub(at(WT, i2 * rows), rows, T, b, Err, rows, m, rows, b);
+  const Ep = at(T, m * b);
+  packB(Ep, b * 4, Err, rows, b, rows);
+  gemmSub(at(WT, i2 * rows), rows, T, b, Ep, b * 4, m, rows, b);
 }

@@ -59,7 +59,7 @@ export function createGptqWorkspace(rows: number, cols: number, blockSize: numbe
   const errBlockPtr = wtPtr + n * rows * f64;
   const errPtr = errBlockPtr + blockSize * rows * f64;
   const scratchPtr = errPtr + rows * f64;
-  const end = scratchPtr + Math.max(NB * n + NB, n * blockSize) * f64;
+  const end = scratchPtr + Math.max(2 * NB * n + 5 * NB, n * blockSize + blockSize * (rows + 4)) * f64;
   const have = k.memory.buffer.byteLength;
   if (end > have) k.memory.grow(Math.ceil((end - have) / PAGE));
   const mem = k.memory.buffer;
