@@ -4,14 +4,8 @@
  * blocked Cholesky, the triangular inverse and the lazy update run in f64x2 SIMD without copying the matrices per
  * call. One instance per workspace, sized once: its views stay valid for its life, and its memory goes with it.
  */
+import { WASM } from "../ggml/wasm-kernels.js";
 import { GPTQ_KERNELS_WASM_BASE64 } from "./gptq-kernels.wasm.js";
-
-/** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-}
-const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface KernelExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
