@@ -8,11 +8,11 @@ import { GGMLType } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
 
 /** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
-interface WasmApi {
+export interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
 }
-const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface KernelExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };

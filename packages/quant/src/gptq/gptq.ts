@@ -2,14 +2,16 @@
  * GPTQ (Frantar et al., arXiv 2210.17323, Algorithm 1) for one Linear, following IST-DASLab gptq.py
  * `GPTQ.fasterquant(blocksize, percdamp, groupsize, actorder, static_groups)` step by step, with the paper's names:
  * W the weight, H the Hessian 2XXᵀ/n, Hinv the upper Cholesky factor of H⁻¹, Err1 a block's scaled errors.
- * The weight is held transposed (WT [cols × rows]) so the column-at-a-time loop reads contiguous memory; the two
- * error-propagation products live in ../kernels/block-update.ts and the factorizations in ../kernels/cholesky.ts.
+ * The weight is held transposed (WT [cols × rows]) so the column-at-a-time loop reads contiguous memory. WT, Hinv and
+ * the block errors live in a WebAssembly workspace (../kernels/gptq-wasm.ts) whose SIMD kernels do the two
+ * error-propagation products and the factorizations; ../kernels/block-update.ts and ../kernels/cholesky.ts are their
+ * TypeScript references.
  * Additions to fasterquant: the damping rises by `dampAutoIncrement` when a Cholesky fails (GPTQModel's
  * `damp_auto_increment`) and the caller is told; codes, scales, zeros and g_idx are returned for packing.
  */
 import { GptqHessianError } from "../errors.js";
-import { upperCholeskyOfInverse } from "../kernels/cholesky.js";
-import { subtractBlockErrors, subtractRankOne } from "../kernels/block-update.js";
+import type { GptqWorkspace } from "../kernels/gptq-wasm.js";
+import { createGptqWorkspace } from "../kernels/gptq-wasm.js";
 import type { GptqFormat, GroupParams } from "./quantizer.js";
 import { findParams, maxq, quantizeCode, transposeToF64 } from "./quantizer.js";
 import type { QuantizedLinear } from "./result.js";
@@ -40,24 +42,23 @@ export interface GptqResult extends QuantizedLinear {
   readonly deadColumns: number;
 }
 
-/** Upper Cholesky factor of (H + λ·mean(diag H)·I)⁻¹, raising λ while a factorization fails. */
+/**
+ * Upper Cholesky factor of (H + λ·mean(diag H)·I)⁻¹, raising λ while a factorization fails. The factor is
+ * `ws.Hinv` (by default a workspace of its own).
+ */
 export function inverseHessianFactor(
   H: Float64Array,
   n: number,
   percDamp: number,
   increment: number,
+  ws: GptqWorkspace = createGptqWorkspace(0, n, 0),
 ): { Hinv: Float64Array; percDamp: number; increases: number } {
   let mean = 0;
   for (let i = 0; i < n; i++) mean += H[i * n + i];
   mean /= n;
-  const A = new Float64Array(n * n);
   for (let lambda = percDamp, increases = 0; lambda < 1 || increases === 0; lambda += increment, increases++) {
-    A.set(H);
-    const damp = lambda * mean;
-    for (let i = 0; i < n; i++) A[i * n + i] += damp;
     // torch.linalg.cholesky(H) → torch.cholesky_inverse → torch.linalg.cholesky(upper=True), in two steps
-    const Hinv = upperCholeskyOfInverse(A, n);
-    if (Hinv) return { Hinv, percDamp: lambda, increases };
+    if (ws.factorInverse(H, lambda * mean)) return { Hinv: ws.Hinv, percDamp: lambda, increases };
   }
   throw new GptqHessianError("GPTQ_NOT_PD", `Hessian [${n}×${n}] is not positive definite even with damping ≥ 1; more calibration data is needed`);
 }
@@ -67,7 +68,8 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
   const blockSize = opts.blockSize ?? 128;
   const groupSize = opts.groupSize;
   const mq = maxq(opts.bits);
-  const WT = transposeToF64(W, rows, cols);
+  const ws = createGptqWorkspace(rows, cols, blockSize);
+  const WT = transposeToF64(W, rows, cols, ws.WT);
   const H = Float64Array.from(Hin);
 
   let whole: GroupParams | null = groupSize === -1 ? findParams(WT, rows, 0, cols, opts) : null;
@@ -94,17 +96,17 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
     permuteInPlace(WT, H, perm, rows, cols);
   }
 
-  const inv = inverseHessianFactor(H, cols, opts.percDamp ?? 0.01, opts.dampAutoIncrement ?? 0.01);
+  const inv = inverseHessianFactor(H, cols, opts.percDamp ?? 0.01, opts.dampAutoIncrement ?? 0.01, ws);
   const Hinv = inv.Hinv;
 
-  const codes = new Uint8Array(rows * cols);
+  const codesT = new Uint8Array(rows * cols); // [cols × rows], written a column at a time; transposed at the end
   const nGroups = groupCount(cols, groupSize);
   const scales = new Float64Array(nGroups * rows);
   const zeros = new Int32Array(nGroups * rows);
   const gIdx = new Int32Array(cols);
   const losses = new Float64Array(rows);
-  const err1 = new Float64Array(rows);
-  const Err1 = new Float64Array(blockSize * rows);
+  const err1 = ws.err;
+  const Err1 = ws.Err;
 
   const blockGroups = new Map<number, GroupParams>();
   for (let i1 = 0; i1 < cols; i1 += blockSize) {
@@ -145,15 +147,15 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
         const s = params.scale[r];
         const z = params.zero[r];
         const code = quantizeCode(w, s, z, mq);
-        codes[r * cols + out] = code;
+        codesT[out * rows + r] = code;
         const q = s * (code - z);
         losses[r] += ((w - q) * (w - q)) / (d * d) / 2;
         err1[r] = (w - q) / d;
       }
-      subtractRankOne(WT, rows, err1, Hinv, cols, i, i + 1, i2); // W1[:, i:] −= err1 ⊗ Hinv1[i, i:]
+      ws.subtractRankOne(i, i + 1, i2); // W1[:, i:] −= err1 ⊗ Hinv1[i, i:]
       Err1.set(err1, (i - i1) * rows);
     }
-    subtractBlockErrors(WT, rows, Err1, Hinv, cols, i1, i2); // W[:, i2:] −= Err1 · Hinv[i1:i2, i2:]
+    ws.subtractBlockErrors(i1, i2); // W[:, i2:] −= Err1 · Hinv[i1:i2, i2:]
   }
 
   if (groupSize === -1 || opts.staticGroups) {
@@ -164,6 +166,10 @@ export function gptqQuantize(W: Float32Array, Hin: Float64Array, rows: number, c
     });
   }
   if (opts.staticGroups && groupSize !== -1) for (let c = 0; c < cols; c++) gIdx[c] = Math.floor(c / groupSize);
+
+  const codes = new Uint8Array(rows * cols);
+  for (let r0 = 0; r0 < rows; r0 += 32)
+    for (let c = 0; c < cols; c++) for (let r = r0; r < Math.min(r0 + 32, rows); r++) codes[r * cols + c] = codesT[c * rows + r];
 
   let loss = 0;
   for (const l of losses) loss += l;

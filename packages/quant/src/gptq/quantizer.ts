@@ -80,10 +80,16 @@ export function findParams(WT: Float64Array, rows: number, c0: number, c1: numbe
   return { scale, zero };
 }
 
-/** W [rows × cols] row-major (Float32) → WT [cols × rows] in float64. */
-export function transposeToF64(W: Float32Array, rows: number, cols: number): Float64Array {
-  const WT = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) WT[c * rows + r] = W[r * cols + c];
+/** W [rows × cols] row-major (Float32) → WT [cols × rows] in float64, in 32×32 tiles (both sides stay in cache). */
+export function transposeToF64(W: Float32Array, rows: number, cols: number, WT: Float64Array = new Float64Array(rows * cols)): Float64Array {
+  const T = 32;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = Math.min(r0 + T, rows);
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const c1 = Math.min(c0 + T, cols);
+      for (let c = c0; c < c1; c++) for (let r = r0; r < r1; r++) WT[c * rows + r] = W[r * cols + c];
+    }
+  }
   return WT;
 }
 
