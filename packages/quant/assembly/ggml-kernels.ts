@@ -1507,6 +1507,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
     return 0;
   }
   if (type == 20 || type == 23 || type == 34 || type == 35 || type == 39 || type == 40) return dequantizeLowBit(type, src, nb, dst);
+  if (type == 16 || type == 17 || type == 18 || type == 19 || type == 21 || type == 22 || type == 29) return dequantizeGrid(type, src, nb, dst);
   const zero = f32x4.splat(0);
   const nib = i8x16.splat(0x0f);
   if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {
@@ -1944,6 +1945,224 @@ function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
         const ue = fp32ToUe4m3(fp4AbsMax(x, 16) / <f32>6);
         stb(y, s, ue);
         packFp4(x, 8, ue4m3(ue), y + 4 + (<usize>s << 3));
+      }
+    }
+    return 0;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- grid i-quant dequantizers (IQ1_*, IQ2_*, IQ3_*)
+
+// The grids of ggml-common.h (bytes, as iquant-tables.generated.ts holds them) and ksigns_iq2xs. They live in one
+// zeroed region the host fills once after instantiating (gridTable(k) gives table k's address), so the module and
+// the TypeScript reference read the same generated tables.
+const GRID_IQ2XXS: usize = 0; // 256 × 8
+const GRID_IQ2XS: usize = 2048; // 512 × 8
+const GRID_IQ2S: usize = 6144; // 1024 × 8
+const GRID_IQ3XXS: usize = 14336; // 256 × 4
+const GRID_IQ3S: usize = 15360; // 512 × 4
+const GRID_IQ1S: usize = 17408; // 2048 × 8 (int8 −1, 0, 1)
+const GRID_KSIGNS: usize = 33792; // 128
+const GRIDS: usize = memory.data(33920, 16);
+
+/** Address of table k: 0 iq2xxs, 1 iq2xs, 2 iq2s, 3 iq3xxs, 4 iq3s, 5 iq1s grid, 6 ksigns_iq2xs; 0 for others. */
+export function gridTable(k: i32): usize {
+  if (k == 0) return GRIDS + GRID_IQ2XXS;
+  if (k == 1) return GRIDS + GRID_IQ2XS;
+  if (k == 2) return GRIDS + GRID_IQ2S;
+  if (k == 3) return GRIDS + GRID_IQ3XXS;
+  if (k == 4) return GRIDS + GRID_IQ3S;
+  if (k == 5) return GRIDS + GRID_IQ1S;
+  if (k == 6) return GRIDS + GRID_KSIGNS;
+  return 0;
+}
+
+/** Two 8-byte grid points (indices g0, g1 of the table at `grid`) as 16 bytes. */
+@inline function grid8x2(grid: usize, g0: i32, g1: i32): v128 {
+  return v128.load64_lane(grid + (<usize>g1 << 3), v128.load64_zero(grid + (<usize>g0 << 3)), 1);
+}
+
+/** Four 4-byte grid points as 16 bytes. */
+@inline function grid4x4(grid: usize, g0: i32, g1: i32, g2: i32, g3: i32): v128 {
+  let v = v128.load32_zero(grid + (<usize>g0 << 2));
+  v = v128.load32_lane(grid + (<usize>g1 << 2), v, 1);
+  v = v128.load32_lane(grid + (<usize>g2 << 2), v, 2);
+  return v128.load32_lane(grid + (<usize>g3 << 2), v, 3);
+}
+
+/** 16 grid magnitudes with sign bits s0 (bytes 0…7) and s1 (bytes 8…15) applied: bit j set → byte j negated. */
+@inline function signed16(g: v128, s0: i32, s1: i32): v128 {
+  const rep = i8x16.swizzle(i32x4.splat(s0 | (s1 << 8)), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const neg = i8x16.eq(v128.and(rep, bits), bits);
+  return i8x16.sub(v128.xor(g, neg), neg);
+}
+
+@inline function ksign(s: i32): i32 {
+  return <i32>load<u8>(GRIDS + GRID_KSIGNS + <usize>s);
+}
+
+/** d·(0.5 + s)·scale in float32 (the IQ2 sub-block scales use 0.25, IQ3_XXS 0.5). */
+@inline function halfStepScale(d: f32, s: i32, scale: f32): v128 {
+  return f32x4.splat(d * (<f32>0.5 + <f32>s) * scale);
+}
+
+/** y[j] = dl·(grid[j] + delta) for 16 int8 grid values; delta0 for bytes 0…7, delta1 for 8…15 (dequantize_row_iq1_*). */
+@inline function emitIq1(q: v128, dl: v128, delta0: f32, delta1: f32, y: usize): void {
+  const w0 = i16x8.extend_low_i8x16_s(q);
+  const w1 = i16x8.extend_high_i8x16_s(q);
+  const a = f32x4.splat(delta0);
+  const b = f32x4.splat(delta1);
+  v128.store(y, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w0)), a)));
+  v128.store(y + 16, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w0)), a)));
+  v128.store(y + 32, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w1)), b)));
+  v128.store(y + 48, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w1)), b)));
+}
+
+const IQ1_DELTA: f32 = 0.125;
+
+/** to_float of the grid i-quants: y = (sub-block scale)·(±grid point); IQ1_*: dl·(grid + ±delta). −1 for other types. */
+function dequantizeGrid(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  const zero = f32x4.splat(0);
+  if (type == 16) {
+    // IQ2_XXS (66 B): d | per 32: four 8-bit indices, u32 (4 × 7 sign bits, scale << 28)
+    const grid = GRIDS + GRID_IQ2XXS;
+    for (let i = 0; i < nb; i++, src += 66) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const q = src + 2 + (<usize>ib << 3);
+        const aux = load<u32>(q + 4);
+        const db = halfStepScale(d, <i32>(aux >> 28), 0.25);
+        const g01 = grid8x2(grid, ldb(q, 0), ldb(q, 1));
+        const g23 = grid8x2(grid, ldb(q, 2), ldb(q, 3));
+        emit16(signed16(g01, ksign(aux & 127), ksign((aux >> 7) & 127)), true, 0, db, zero, 0, dst);
+        emit16(signed16(g23, ksign((aux >> 14) & 127), ksign((aux >> 21) & 127)), true, 0, db, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 17) {
+    // IQ2_XS (74 B): d | qs[32] u16 (9-bit index | 7 sign bits << 9) | scales[8] (4 bits per 16)
+    const grid = GRIDS + GRID_IQ2XS;
+    for (let i = 0; i < nb; i++, src += 74) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 66, ib);
+        const q = src + 2 + (<usize>ib << 3);
+        for (let h = 0; h < 2; h++) {
+          const qa = <i32>load<u16>(q + (<usize>h << 2));
+          const qb = <i32>load<u16>(q + (<usize>h << 2) + 2);
+          const db = halfStepScale(d, h == 0 ? sc & 0xf : sc >> 4, 0.25);
+          const g = grid8x2(grid, qa & 511, qb & 511);
+          emit16(signed16(g, ksign(qa >> 9), ksign(qb >> 9)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 22) {
+    // IQ2_S (82 B): d | qs[32] index low bits | signs[32] | qh[8] (2 high bits per index) | scales[8]
+    const grid = GRIDS + GRID_IQ2S;
+    for (let i = 0; i < nb; i++, src += 82) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 74, ib);
+        const qh = ldb(src + 66, ib);
+        const qs = src + 2 + (<usize>ib << 2);
+        const sg = src + 34 + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const l = h << 1;
+          const ga = ldb(qs, l) | ((qh << (8 - 2 * l)) & 0x300);
+          const gb = ldb(qs, l + 1) | ((qh << (6 - 2 * l)) & 0x300);
+          const db = halfStepScale(d, h == 0 ? sc & 0xf : sc >> 4, 0.25);
+          emit16(signed16(grid8x2(grid, ga, gb), ldb(sg, l), ldb(sg, l + 1)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 18) {
+    // IQ3_XXS (98 B): d | qs[64] 8-bit indices of 4-byte points | per 32: u32 (4 × 7 sign bits, scale << 28)
+    const grid = GRIDS + GRID_IQ3XXS;
+    for (let i = 0; i < nb; i++, src += 98) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const q = src + 2 + (<usize>ib << 3);
+        const aux = load<u32>(src + 66 + (<usize>ib << 2));
+        const db = halfStepScale(d, <i32>(aux >> 28), 0.5);
+        const g0 = grid4x4(grid, ldb(q, 0), ldb(q, 1), ldb(q, 2), ldb(q, 3));
+        const g1 = grid4x4(grid, ldb(q, 4), ldb(q, 5), ldb(q, 6), ldb(q, 7));
+        emit16(signed16(g0, ksign(aux & 127), ksign((aux >> 7) & 127)), true, 0, db, zero, 0, dst);
+        emit16(signed16(g1, ksign((aux >> 14) & 127), ksign((aux >> 21) & 127)), true, 0, db, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 21) {
+    // IQ3_S (110 B): d | qs[64] index low bits | qh[8] (bit 8 of each index) | signs[32] | scales[4] (4 bits per 32)
+    const grid = GRIDS + GRID_IQ3S;
+    for (let i = 0; i < nb; i++, src += 110) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 106, ib >> 1);
+        const db = f32x4.splat(d * <f32>(((ib & 1) != 0 ? sc >> 4 : sc & 0xf) * 2 + 1));
+        const qh = ldb(src + 66, ib);
+        const qs = src + 2 + (<usize>ib << 3);
+        const sg = src + 74 + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const l = h << 1;
+          const g = grid4x4(
+            grid,
+            ldb(qs, 2 * l) | ((qh << (8 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 1) | ((qh << (7 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 2) | ((qh << (6 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 3) | ((qh << (5 - 2 * l)) & 256),
+          );
+          emit16(signed16(g, ldb(sg, l), ldb(sg, l + 1)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 19) {
+    // IQ1_S (50 B): d | qs[32] index low bits | qh[8] u16 (3 high bits per index, scale bits 12…14, delta sign bit 15)
+    const grid = GRIDS + GRID_IQ1S;
+    for (let i = 0; i < nb; i++, src += 50) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const qh = <i32>load<u16>(src + 34 + (<usize>ib << 1));
+        const dl = f32x4.splat(d * <f32>(((qh >> 12) & 7) * 2 + 1));
+        const delta = (qh & 0x8000) != 0 ? -IQ1_DELTA : IQ1_DELTA;
+        const qs = src + 2 + (<usize>ib << 2);
+        const g01 = grid8x2(grid, ldb(qs, 0) | ((qh << 8) & 0x700), ldb(qs, 1) | ((qh << 5) & 0x700));
+        const g23 = grid8x2(grid, ldb(qs, 2) | ((qh << 2) & 0x700), ldb(qs, 3) | ((qh >> 1) & 0x700));
+        emitIq1(g01, dl, delta, delta, dst);
+        emitIq1(g23, dl, delta, delta, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 29) {
+    // IQ1_M (56 B): qs[32] index low bits | qh[16] (3 high bits and a delta sign per index) | scales u16[4] (3-bit
+    // scales, with d's 16 bits in their top nibbles)
+    const grid = GRIDS + GRID_IQ1S;
+    for (let i = 0; i < nb; i++, src += 56) {
+      const s0 = <u32>load<u16>(src + 48);
+      const s1 = <u32>load<u16>(src + 50);
+      const s2 = <u32>load<u16>(src + 52);
+      const s3 = <u32>load<u16>(src + 54);
+      const d = fp16ToFp32((s0 >> 12) | ((s1 >> 8) & 0x00f0) | ((s2 >> 4) & 0x0f00) | (s3 & 0xf000));
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const s = <i32>load<u16>(src + 48 + (<usize>(ib >> 1) << 1));
+        const sh = 6 * (ib & 1);
+        const qs = src + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const dl = f32x4.splat(d * <f32>(((s >> (sh + 3 * h)) & 7) * 2 + 1));
+          const qh = ldb(src + 32, 2 * ib + h);
+          const g = grid8x2(grid, ldb(qs, 2 * h) | ((qh << 8) & 0x700), ldb(qs, 2 * h + 1) | ((qh << 4) & 0x700));
+          emitIq1(g, dl, (qh & 0x08) != 0 ? -IQ1_DELTA : IQ1_DELTA, (qh & 0x80) != 0 ? -IQ1_DELTA : IQ1_DELTA, dst + (<usize>h << 6));
+        }
       }
     }
     return 0;

@@ -6,6 +6,7 @@
  */
 import { GGMLType } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 
 /** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
 interface WasmApi {
@@ -21,7 +22,11 @@ interface KernelExports {
   toF16(src: number, n: number, dst: number): void;
   dequantize(type: number, src: number, nb: number, dst: number): number;
   toBF16(src: number, n: number, dst: number): void;
+  gridTable(k: number): number;
 }
+
+/** The tables the module reads, in the order of its gridTable(k): filled once per instance. */
+const GRID_TABLES: readonly Uint8Array[] = [IQ2XXS_GRID, IQ2XS_GRID, IQ2S_GRID, IQ3XXS_GRID, IQ3S_GRID, IQ1S_GRID, KSIGNS_IQ2XS];
 
 /** Types the WebAssembly kernels cover, in both directions (F32 stays a plain copy). */
 // prettier-ignore
@@ -43,7 +48,7 @@ const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
 /** Types the WebAssembly kernels quantize: the above, the ternary and the fp4 types. */
 export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([...WASM_TYPES, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.MXFP4, GGMLType.NVFP4]);
 
-/** Types the WebAssembly kernels dequantize: the above and the low-bit types with byte-level layouts. */
+/** Types the WebAssembly kernels dequantize: the above, the low-bit types with byte-level layouts and the grid i-quants. */
 export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   ...WASM_TYPES,
   GGMLType.IQ4_NL,
@@ -52,6 +57,13 @@ export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.TQ2_0,
   GGMLType.MXFP4,
   GGMLType.NVFP4,
+  GGMLType.IQ1_S,
+  GGMLType.IQ1_M,
+  GGMLType.IQ2_XXS,
+  GGMLType.IQ2_XS,
+  GGMLType.IQ2_S,
+  GGMLType.IQ3_XXS,
+  GGMLType.IQ3_S,
 ]);
 
 /** Floats per call into the module (256 KiB): small enough that the copied rows are still in cache. */
@@ -63,7 +75,9 @@ let kernels: KernelExports | undefined;
 function load(): KernelExports {
   if (!kernels) {
     const module = new WASM.Module(Buffer.from(GGML_KERNELS_WASM_BASE64, "base64"));
-    kernels = new WASM.Instance(module, {}).exports as KernelExports;
+    const k = new WASM.Instance(module, {}).exports as KernelExports;
+    GRID_TABLES.forEach((table, i) => new Uint8Array(k.memory.buffer, k.gridTable(i), table.length).set(table));
+    kernels = k;
   }
   return kernels;
 }
