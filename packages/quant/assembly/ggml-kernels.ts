@@ -1356,6 +1356,7 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
   }
   if (type == 39 || type == 40) return quantizeFp4(type, src, nrows * nPerRow, dst);
   if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
+  if (type == 20 || type == 23) return quantizeIq4(type, src, nrows, nPerRow, imatrix, dst);
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
   else if (type == 11) blockBytes = 110;
@@ -2168,4 +2169,183 @@ function dequantizeGrid(type: i32, src: usize, nb: i32, dst: usize): i32 {
     return 0;
   }
   return -1;
+}
+
+// ---------------------------------------------------------------- IQ4_NL / IQ4_XS quantizer (quantize_row_iq4_nl_impl, ntry 7)
+
+const IQ4_NTRY = 7;
+const IQ4ID: usize = memory.data(16 * 4, 16); // inverse scale of try t: t = 0 the first guess, t = 1 + (itry + 7)
+const IQ4SQX: usize = memory.data(16 * 4, 16); // Σ w·q·x of try t
+const IQ4SQ2: usize = memory.data(16 * 4, 16); // Σ w·q·q of try t
+const IQ4SCALES: usize = memory.data(8 * 4, 16); // the sub-block scales of the current super-block
+
+/** kvalues_iq4nl[idx] as floats, idx in the low byte of each i32 lane (indices 0…15). */
+@inline function iq4Value4(idx: v128): v128 {
+  const kv = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const b = i8x16.swizzle(kv, v128.or(idx, i32x4.splat(0xffffff00)));
+  return f32x4.convert_i32x4_s(i32x4.shr_s(i32x4.shl(b, 24), 24));
+}
+
+/**
+ * best_index_int8(16, kvalues_iq4nl, x) on four lanes. Inside (v0, v15) the bisection ends at the mu with
+ * v[mu−1] ≤ x < v[mu], which is 15 − #{i ∈ 1…14 : x < v[i]} (also 15 for NaN, as the bisection gives); then the
+ * lower one wins only when x − v[mu−1] < v[mu] − x.
+ */
+@inline function iq4Index4(x: v128): v128 {
+  let mu = i32x4.splat(15);
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-104)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-83)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-65)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-49)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-35)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-22)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-10)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(1)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(13)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(25)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(38)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(53)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(69)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(89)));
+  const ml = i32x4.sub(mu, i32x4.splat(1));
+  let idx = v128.bitselect(ml, mu, f32x4.lt(f32x4.sub(x, iq4Value4(ml)), f32x4.sub(iq4Value4(mu), x)));
+  idx = v128.andnot(idx, f32x4.le(x, f32x4.splat(-127)));
+  return v128.bitselect(i32x4.splat(15), idx, f32x4.ge(x, f32x4.splat(113)));
+}
+
+/** Σ w·q·x and Σ w·q·q over the 32 values at x for the four tries whose inverse scales are at ids (into sqx, sq2). */
+function iq4Sums4(x: usize, ids: usize, sqx: usize, sq2: usize): void {
+  const id = v128.load(ids);
+  let sumqx = f32x4.splat(0);
+  let sumq2 = f32x4.splat(0);
+  for (let j = 0; j < 32; j++) {
+    const xv = f32x4.splat(ldf(x, j));
+    const q = iq4Value4(iq4Index4(f32x4.mul(id, xv)));
+    const wq = f32x4.mul(f32x4.splat(ldf(WGT, j)), q);
+    sumqx = f32x4.add(sumqx, f32x4.mul(wq, xv));
+    sumq2 = f32x4.add(sumq2, f32x4.mul(wq, q));
+  }
+  v128.store(sqx, sumqx);
+  v128.store(sq2, sumq2);
+}
+
+/** best_index_int8 of id·x for n values at x (n a multiple of 4), as bytes at L. */
+function iq4Levels32(x: usize, id: f32, n: i32, L: usize): void {
+  const idv = f32x4.splat(id);
+  for (let j = 0; j < n; j += 4) {
+    const idx = iq4Index4(f32x4.mul(idv, v128.load(x + (<usize>j << 2))));
+    stb(L, j, i32x4.extract_lane(idx, 0));
+    stb(L, j + 1, i32x4.extract_lane(idx, 1));
+    stb(L, j + 2, i32x4.extract_lane(idx, 2));
+    stb(L, j + 3, i32x4.extract_lane(idx, 3));
+  }
+}
+
+/**
+ * The scale search of one 32-element sub-block (weights in WGT): the first guess −max/v0 and the 15 tries
+ * (itry + v0)/max run as four groups of four lanes (each lane the scalar sums of its try, in element order), then
+ * C's sequential choice among them. Returns the scale (0 for a block below GROUP_MAX_EPS).
+ */
+function iq4Scale(x: usize): f32 {
+  const max = signedAbsMax32(x);
+  if (Mathf.abs(max) < GROUP_MAX_EPS) return 0;
+  const v0: f32 = -127;
+  stf(IQ4ID, 0, <f32>1 / (-max / v0));
+  for (let itry = -IQ4_NTRY; itry <= IQ4_NTRY; itry++) stf(IQ4ID, itry + IQ4_NTRY + 1, <f32>(itry - 127) / max);
+  for (let t = 0; t < 16; t += 4) iq4Sums4(x, IQ4ID + (<usize>t << 2), IQ4SQX + (<usize>t << 2), IQ4SQ2 + (<usize>t << 2));
+  let sumqx = ldf(IQ4SQX, 0);
+  let sumq2 = ldf(IQ4SQ2, 0);
+  let d: f32 = sumq2 > 0 ? sumqx / sumq2 : 0;
+  let best = d * sumqx;
+  for (let t = 1; t < 16; t++) {
+    sumqx = ldf(IQ4SQX, t);
+    sumq2 = ldf(IQ4SQ2, t);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+/** One super-block of sbs = 32 (IQ4_NL: d | qs[16]) or 256 (IQ4_XS: d | scales_h | scales_l[4] | qs[128]). */
+function iq4Block(x: usize, sbs: i32, qw: usize, y: usize): void {
+  const nb = sbs >> 5;
+  const qs = y + (nb > 1 ? 8 : 2);
+  let sigma2: f32 = 0;
+  if (qw != 0) {
+    for (let j = 0; j < sbs; j++) {
+      const v = ldf(x, j);
+      sigma2 += v * v;
+    }
+    sigma2 *= <f32>2 / <f32>sbs;
+  }
+  let maxScale: f32 = 0;
+  let amaxScale: f32 = 0;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    if (qw != 0) {
+      const s2 = f32x4.splat(sigma2);
+      const qb = qw + (<usize>ib << 7);
+      for (let j = 0; j < 32; j += 4) {
+        const v = v128.load(xb + (<usize>j << 2));
+        v128.store(WGT + (<usize>j << 2), f32x4.mul(v128.load(qb + (<usize>j << 2)), f32x4.sqrt(f32x4.add(s2, f32x4.mul(v, v)))));
+      }
+    } else {
+      for (let j = 0; j < 32; j += 4) {
+        const v = v128.load(xb + (<usize>j << 2));
+        v128.store(WGT + (<usize>j << 2), f32x4.mul(v, v));
+      }
+    }
+    const d = iq4Scale(xb);
+    stf(IQ4SCALES, ib, d);
+    const absD = Mathf.abs(d);
+    if (absD > amaxScale) {
+      amaxScale = absD;
+      maxScale = d;
+    }
+  }
+  if (nb > 1) {
+    let scalesH = 0;
+    const d = -maxScale / <f32>32;
+    st16(y, fp32ToFp16(d));
+    store<u32>(y + 4, 0);
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    for (let ib = 0; ib < nb; ib++) {
+      let l = nearestInt(id * ldf(IQ4SCALES, ib));
+      l = l < -32 ? -32 : l > 31 ? 31 : l;
+      const dl = d * <f32>l;
+      const idl: f32 = dl != 0 ? <f32>1 / dl : 0;
+      iq4Levels32(x + (<usize>ib << 7), idl, 32, LEV + (<usize>ib << 5));
+      l += 32;
+      orb(y + 4, ib >> 1, (l & 0xf) << (4 * (ib & 1)));
+      scalesH |= (l >> 4) << (2 * ib);
+    }
+    st16(y + 2, scalesH);
+  } else {
+    const s = ldf(IQ4SCALES, 0);
+    st16(y, fp32ToFp16(s));
+    iq4Levels32(x, s != 0 ? <f32>1 / s : 0, 32, LEV);
+  }
+  for (let i = 0; i < nb; i++) {
+    const lo = v128.load(LEV + (<usize>i << 5));
+    const hi = v128.load(LEV + (<usize>i << 5) + 16);
+    v128.store(qs + (<usize>i << 4), v128.or(lo, i8x16.shl(hi, 4)));
+  }
+}
+
+/** quantize_iq4_nl (type 20) / quantize_iq4_xs (type 23): every row's super-blocks, the imatrix slice at the same column. */
+function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: usize, dst: usize): i32 {
+  if (type != 20 && type != 23) return -1;
+  const sbs = type == 20 ? 32 : QK_K;
+  const bytes: usize = type == 20 ? 18 : 136;
+  const nbRow = nPerRow / sbs;
+  let y = dst;
+  for (let r = 0; r < nrows; r++) {
+    for (let i = 0; i < nbRow; i++, y += bytes) {
+      const x = src + ((<usize>r * <usize>nPerRow + <usize>i * <usize>sbs) << 2);
+      iq4Block(x, sbs, imatrix != 0 ? imatrix + (<usize>(i * sbs) << 2) : 0, y);
+    }
+  }
+  return 0;
 }

@@ -45,8 +45,16 @@ const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.Q6_K,
 ]);
 
-/** Types the WebAssembly kernels quantize: the above, the ternary and the fp4 types. */
-export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([...WASM_TYPES, GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.MXFP4, GGMLType.NVFP4]);
+/** Types the WebAssembly kernels quantize: the above, IQ4_NL / IQ4_XS, the ternary and the fp4 types. */
+export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
+  ...WASM_TYPES,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
+  GGMLType.TQ1_0,
+  GGMLType.TQ2_0,
+  GGMLType.MXFP4,
+  GGMLType.NVFP4,
+]);
 
 /** Types the WebAssembly kernels dequantize: the above, the low-bit types with byte-level layouts and the grid i-quants. */
 export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
