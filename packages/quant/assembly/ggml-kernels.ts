@@ -1779,17 +1779,10 @@ function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
 
 // ---------------------------------------------------------------- ternary quantizers (quantize_row_tq1_0_ref / _tq2_0_ref)
 
-/** (int)lroundf(v) on x86-64 glibc: half away from zero; NaN, ±inf and |v| ≥ 2^63 give LONG_MIN (low 32 bits 0). */
-@inline function lroundfInt(v: f32): i32 {
-  if (!(Mathf.abs(v) < <f32>9223372036854775808.0)) return 0;
-  const d = <f64>v;
-  return <i32>(<i64>(d >= 0 ? Math.floor(d + 0.5) : -Math.floor(0.5 - d)));
-}
-
 /**
- * lroundfInt on four lanes. Half away from zero: nearest-even, moved away from zero where v is exactly halfway.
- * Lanes with |v| ≥ 2^31 (or NaN) give 0; the ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the
- * i64 wrap of lroundf for 2^31 ≤ |v| < 2^63 never arises (the scalar lroundfInt handles it for reference).
+ * (int)lroundf(v) on x86-64 glibc, four lanes: half away from zero (nearest-even, moved away from zero where v is
+ * exactly halfway); NaN and ±inf give LONG_MIN, whose low 32 bits are 0. Lanes with |v| ≥ 2^31 give 0 too: the
+ * ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the i64 wrap for 2^31 ≤ |v| < 2^63 never arises.
  */
 @inline function lroundf4(v: v128): v128 {
   const t = f32x4.trunc(v);
@@ -1817,19 +1810,33 @@ function ternaryScale(x: usize, y: usize): f32 {
   return amax != 0 ? <f32>1.0 / amax : 0;
 }
 
-/** `count` trits x[n·stride] (n < count), most significant first, base 3, then ceiling-scaled by 256/243. */
-@inline function packTrits(x: usize, stride: i32, count: i32, id: f32): i32 {
-  let q = 0;
-  for (let n = 0; n < count; n++) q = (q * 3 + lroundfInt(ldf(x, n * stride) * id) + 1) & 0xff;
-  if (count == 4) q = (q * 3) & 0xff;
-  return ((q * 256 + 242) / 243) & 0xff;
+/**
+ * Four bytes of trits, base 3, most significant first: lane k packs x[k + n·stride] (n < count); with count 4 a
+ * fifth zero trit follows. Then the ceiling scaling by 256/243. The uint8 wrap of q is
+ * kept per step, and (q·256 + 242) / 243 ≤ 65522 / 243 is exact as a float32 quotient truncated (every non-integer
+ * quotient is at least 1/243 below the next integer).
+ */
+@inline function packTrits4(x: usize, stride: i32, count: i32, idv: v128): v128 {
+  const ff = i32x4.splat(0xff);
+  let q = i32x4.splat(0);
+  for (let n = 0; n < count; n++) {
+    const xi = i32x4.add(lroundf4(f32x4.mul(v128.load(x + (<usize>(n * stride) << 2)), idv)), i32x4.splat(1));
+    q = v128.and(i32x4.add(i32x4.mul(q, i32x4.splat(3)), xi), ff);
+  }
+  if (count == 4) q = v128.and(i32x4.mul(q, i32x4.splat(3)), ff);
+  const num = f32x4.convert_i32x4_s(i32x4.add(i32x4.shl(q, 8), i32x4.splat(242)));
+  return v128.and(i32x4.trunc_sat_f32x4_s(f32x4.div(num, f32x4.splat(243))), ff);
+}
+
+@inline function store4Bytes(y: usize, v: v128): void {
+  store<u32>(y, i32x4.extract_lane(i8x16.shuffle(v, v, 0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
 }
 
 function tq1Block(x: usize, y: usize): void {
-  const id = ternaryScale(x, y + 52);
-  for (let m = 0; m < 32; m++) stb(y, m, packTrits(x + (<usize>m << 2), 32, 5, id));
-  for (let m = 0; m < 16; m++) stb(y, 32 + m, packTrits(x + (<usize>(160 + m) << 2), 16, 5, id));
-  for (let j = 0; j < 4; j++) stb(y, 48 + j, packTrits(x + (<usize>(240 + j) << 2), 4, 4, id));
+  const idv = f32x4.splat(ternaryScale(x, y + 52));
+  for (let m = 0; m < 32; m += 4) store4Bytes(y + <usize>m, packTrits4(x + (<usize>m << 2), 32, 5, idv));
+  for (let m = 0; m < 16; m += 4) store4Bytes(y + 32 + <usize>m, packTrits4(x + (<usize>(160 + m) << 2), 16, 5, idv));
+  store4Bytes(y + 48, packTrits4(x + (<usize>240 << 2), 4, 4, idv));
 }
 
 function tq2Block(x: usize, y: usize): void {
@@ -1867,44 +1874,76 @@ function quantizeTernary(type: i32, x: usize, nb: i32, y: usize): i32 {
 
 // ---------------------------------------------------------------- fp4 quantizers (quantize_row_mxfp4_ref / _nvfp4_ref)
 
-const FP4LV: usize = memory.data(16 * 4, 16); // kvalues_fp4[i]·d of the current block
-// prettier-ignore
-const FP4KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]); // kvalues_fp4
+const FP4MAG: usize = memory.data(8 * 16, 16); // m·d splatted, for the magnitudes m = 0, 1, 2, 3, 4, 6, 8, 12 of kvalues_fp4
 
-/** max |x| over n values as `if (amax < fabsf(v)) amax = fabsf(v)` finds it (a NaN never wins). */
+/**
+ * max |x| over n values (a multiple of 4) as `if (amax < fabsf(v)) amax = fabsf(v)` finds it: a NaN never wins, and
+ * without NaNs the maximum does not depend on the order, so four lanes keep running maxima.
+ */
 function fp4AbsMax(x: usize, n: i32): f32 {
-  let amax: f32 = 0;
-  for (let j = 0; j < n; j++) {
-    const a = Mathf.abs(ldf(x, j));
-    if (amax < a) amax = a;
+  let m = f32x4.splat(0);
+  for (let j = 0; j < n; j += 4) {
+    const a = f32x4.abs(v128.load(x + (<usize>j << 2)));
+    m = v128.bitselect(a, m, f32x4.lt(m, a));
   }
+  let amax = f32x4.extract_lane(m, 0);
+  const a1 = f32x4.extract_lane(m, 1);
+  const a2 = f32x4.extract_lane(m, 2);
+  const a3 = f32x4.extract_lane(m, 3);
+  if (amax < a1) amax = a1;
+  if (amax < a2) amax = a2;
+  if (amax < a3) amax = a3;
   return amax;
 }
 
-/** best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (per-lane strict <). */
-@inline function bestFp4x4(xv: v128): v128 {
-  let bestErr = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, 0)), xv));
-  let best = i32x4.splat(0);
-  for (let i = 1; i < 16; i++) {
-    const err = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, i)), xv));
-    const lt = f32x4.lt(err, bestErr);
-    best = v128.bitselect(i32x4.splat(i), best, lt);
-    bestErr = v128.bitselect(err, bestErr, lt);
-  }
-  return best;
+/**
+ * floorf(log2f(amax)) for amax > 0. For a finite normal amax whose mantissa is not within 2^-15 of the next power
+ * of two, log2 lies at least 2.2e-5 below the next integer, more than one float32 ulp at |log2| ≤ 128, so the
+ * answer is the unbiased exponent; otherwise (and for subnormals and inf) log2 is evaluated and rounded to float32
+ * as log2f does.
+ */
+@inline function floorLog2f(amax: f32): f32 {
+  const bits = reinterpret<u32>(amax);
+  const exp = <i32>(bits >> 23);
+  if (exp != 0 && exp != 255 && (bits & 0x7fffff) < 0x7fff00) return <f32>(exp - 127);
+  return Mathf.floor(<f32>Math.log2(<f64>amax));
 }
 
-/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d. */
+/**
+ * best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (C's scan with strict <), for
+ * d ≥ 0. kvalues_fp4 is 0, +m (indices 1…7), 0, −m (9…15) for the magnitudes m; negation is exact, so the error of
+ * −m·d at x equals that of +m·d at −x. For x > 0 every −m·d errs by fl(m·d + x) ≥ x, the error of index 0, which
+ * comes first; likewise +m·d for x < 0. So the scan over the 8 magnitudes at |x| finds k, and the index is k, or
+ * k + 8 for x < 0 and k > 0; NaN and ±inf keep index 0 as in C.
+ */
+@inline function bestFp4x4(xv: v128): v128 {
+  const ax = f32x4.abs(xv);
+  let bestErr = ax;
+  let best = i32x4.splat(0);
+  for (let k = 1; k < 8; k++) {
+    const err = f32x4.abs(f32x4.sub(v128.load(FP4MAG + (<usize>k << 4)), ax));
+    const lt = f32x4.lt(err, bestErr);
+    best = v128.bitselect(i32x4.splat(k), best, lt);
+    bestErr = v128.bitselect(err, bestErr, lt);
+  }
+  const neg = v128.and(f32x4.lt(xv, f32x4.splat(0)), v128.not(i32x4.eq(best, i32x4.splat(0))));
+  return i32x4.add(best, v128.and(neg, i32x4.splat(8)));
+}
+
+/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d ≥ 0. */
 function packFp4(x: usize, half: i32, d: f32, y: usize): void {
-  for (let i = 0; i < 16; i++) stf(FP4LV, i, ldf(FP4KV, i) * d);
+  v128.store(FP4MAG, f32x4.splat(<f32>0 * d));
+  v128.store(FP4MAG + 16, f32x4.splat(<f32>1 * d));
+  v128.store(FP4MAG + 32, f32x4.splat(<f32>2 * d));
+  v128.store(FP4MAG + 48, f32x4.splat(<f32>3 * d));
+  v128.store(FP4MAG + 64, f32x4.splat(<f32>4 * d));
+  v128.store(FP4MAG + 80, f32x4.splat(<f32>6 * d));
+  v128.store(FP4MAG + 96, f32x4.splat(<f32>8 * d));
+  v128.store(FP4MAG + 112, f32x4.splat(<f32>12 * d));
   for (let j = 0; j < half; j += 4) {
     const lo = bestFp4x4(v128.load(x + (<usize>j << 2)));
     const hi = bestFp4x4(v128.load(x + (<usize>(j + half) << 2)));
-    const b = v128.or(lo, i32x4.shl(hi, 4));
-    stb(y, j, i32x4.extract_lane(b, 0));
-    stb(y, j + 1, i32x4.extract_lane(b, 1));
-    stb(y, j + 2, i32x4.extract_lane(b, 2));
-    stb(y, j + 3, i32x4.extract_lane(b, 3));
+    store4Bytes(y + <usize>j, v128.or(lo, i32x4.shl(hi, 4)));
   }
 }
 
@@ -1933,8 +1972,9 @@ function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
   if (type == 39) {
     for (let i = 0; i < n; i += 32, x += 128, y += 17) {
       const amax = fp4AbsMax(x, 32);
-      // (uint8_t)(floorf(log2f(amax)) - 2 + 127)
-      const e = amax > 0 ? <i32>(Mathf.floor(<f32>Math.log2(<f64>amax)) - <f32>2 + <f32>127) & 0xff : 0;
+      // (uint8_t)(floorf(log2f(amax)) - 2 + 127), through x86's cvttss2si: amax = inf gives 0x80000000, low byte 0
+      const ef = floorLog2f(amax) - <f32>2 + <f32>127;
+      const e = amax > 0 && ef < <f32>2147483648.0 ? <i32>ef & 0xff : 0;
       stb(y, 0, e);
       packFp4(x, 16, reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23), y + 1);
     }
