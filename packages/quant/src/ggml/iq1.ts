@@ -43,9 +43,17 @@ const index = new Uint16Array(4);
 
 /** Indices 0…n−1 of xb[…] sorted by value, ties in index order (glibc's stable qsort with iq1_sort_helper). */
 function sortedOrder(x: Float32Array, xb: number, n: number): void {
+  // insertion sort: stable, so for finite values the same order as any stable sort by value
   order.length = n;
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => (x[xb + a] < x[xb + b] ? -1 : x[xb + a] > x[xb + b] ? 1 : 0));
+  for (let j = 0; j < n; j++) {
+    const v = x[xb + j];
+    let k = j;
+    while (k > 0 && x[xb + order[k - 1]] > v) {
+      order[k] = order[k - 1];
+      k--;
+    }
+    order[k] = j;
+  }
 }
 
 /**
