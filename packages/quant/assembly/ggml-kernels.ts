@@ -2389,3 +2389,139 @@ function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: u
   }
   return 0;
 }
+
+// ---------------------------------------------------------------- grid i-quant scale search (iquant-scale-search.ts)
+
+// The search grids (coordinates 2·level + 1, kmap, neighbour lists) live in GRID_ARENA, laid out by the host
+// (wasm-kernels.ts) from the same SearchGrid the TypeScript reference uses; one block's inputs and levels live in
+// the GS_* scratch arrays.
+const GRID_ARENA_BYTES: i32 = 2621440;
+const GRID_ARENA: usize = memory.data(GRID_ARENA_BYTES, 16);
+const GS_XVAL: usize = memory.data(32 * 4, 16); // |x| (sign-adjusted)
+const GS_W: usize = memory.data(32 * 4, 16); // weights of the sums
+const GS_WAUX: usize = memory.data(32 * 4, 16); // sqrtf(weight): the neighbour search's weights
+const GS_L: usize = memory.data(32, 16); // best levels (out; in: the caller's initial levels)
+const GS_LAUX: usize = memory.data(32, 16);
+const GS_ON: usize = memory.data(8, 16); // is_on_grid of the best trial
+const GS_ONAUX: usize = memory.data(8, 16);
+const GS_ERR: usize = memory.data(4, 16); // set to 1 when a neighbour search finds no point at a finite distance
+const FLT_MAX: f32 = 3.4028234663852886e38;
+
+/** Addresses for the host: 0 the grid arena, 1 xval, 2 weight, 3 waux, 4 L, 5 error flag; 6 the arena's size. */
+export function gridSearchMemory(k: i32): usize {
+  if (k == 0) return GRID_ARENA;
+  if (k == 1) return GS_XVAL;
+  if (k == 2) return GS_W;
+  if (k == 3) return GS_WAUX;
+  if (k == 4) return GS_L;
+  if (k == 5) return GS_ERR;
+  if (k == 6) return <usize>GRID_ARENA_BYTES;
+  return 0;
+}
+
+/** nearest_int(0.5f·(id·x − 1)) clamped to 0…kMaxQ−1. */
+@inline function gridLevel(id: f32, x: f32, kMaxQ: i32): i32 {
+  const l = nearestInt(<f32>0.5 * (id * x - <f32>1));
+  return l < 0 ? 0 : l > kMaxQ - 1 ? kMaxQ - 1 : l;
+}
+
+/**
+ * iq2/iq3_find_best_neighbour for the group at element o: the listed point of least Σ waux·(scale·q − x)² (first on
+ * ties), its levels written to Lp[o…]; GS_ERR set when none is below FLT_MAX.
+ */
+function gridNeighbour(coords: usize, list: usize, len: i32, dims: i32, o: i32, scale: f32, Lp: usize): void {
+  let bestD2 = FLT_MAX;
+  let best = -1;
+  for (let j = 0; j < len; j++) {
+    const g = <i32>load<u16>(list + (<usize>j << 1));
+    const c = coords + <usize>(g * dims);
+    let d2: f32 = 0;
+    for (let i = 0; i < dims; i++) {
+      const diff = scale * <f32>load<i8>(c + <usize>i) - ldf(GS_XVAL, o + i);
+      d2 += ldf(GS_WAUX, o + i) * diff * diff;
+    }
+    if (d2 < bestD2) {
+      bestD2 = d2;
+      best = g;
+    }
+  }
+  if (best < 0) {
+    store<i32>(GS_ERR, 1);
+    return;
+  }
+  const c = coords + <usize>(best * dims);
+  for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+}
+
+/** Levels of every group at inverse scale id, snapped to the grid (neighbour search at `scale` when off it). */
+function gridSnap(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, groups: i32, kMaxQ: i32, id: f32, scale: f32, Lp: usize, on: usize, skipOn: bool): void {
+  const bits = dims == 8 ? 2 : 3;
+  for (let k = 0; k < groups; k++) {
+    if (skipOn && ldb(GS_ON, k) != 0) continue;
+    const o = k * dims;
+    let u = 0;
+    for (let i = 0; i < dims; i++) {
+      const l = gridLevel(id, ldf(GS_XVAL, o + i), kMaxQ);
+      stb(Lp, o + i, l);
+      u |= l << (bits * i);
+    }
+    const g = load<i32>(map + (<usize>u << 2));
+    if (on != 0) stb(on, k, g >= 0 ? 1 : 0);
+    if (g < 0) {
+      const e = load<u32>(nb + (<usize>u << 2));
+      gridNeighbour(coords, pool + (<usize>(e >> 9) << 1), <i32>(e & 511), dims, o, scale, Lp);
+    }
+  }
+}
+
+/** Σ w·x·q and Σ w·q·q with q = 2L + 1 over n elements, in element order; Σ w·q·q is left in GS_SUMQ2. */
+const GS_SUMQ2: usize = memory.data(4, 16);
+function gridSums(Lp: usize, n: i32): f32 {
+  let sumqx: f32 = 0;
+  let sumq2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const w = ldf(GS_W, i);
+    const q = <f32>(ldb(Lp, i) * 2 + 1);
+    sumqx += w * ldf(GS_XVAL, i) * q;
+    sumq2 += w * q * q;
+  }
+  stf(GS_SUMQ2, 0, sumq2);
+  return sumqx;
+}
+
+/**
+ * searchScale of iquant-scale-search.ts on GS_XVAL / GS_W / GS_WAUX with GS_L holding the caller's initial levels:
+ * trial inverse scales (2·kMaxQ − 1 + is·step)/base for is = −nsteps…nsteps, each group snapped to the grid, the
+ * trial of best Σwxq²/Σwq² kept, then the refit (refit 0: off-grid groups, 1: every group if any is off the grid,
+ * 2: every group whenever the scale is positive). The grid: coords (dims int8 per point), map (i32 per packed level
+ * vector, −1 off the grid), nb (per off-grid vector: pool offset << 9 | list length), pool (u16 grid indices).
+ * Returns the scale; GS_ERR is 1 afterwards when a neighbour search failed.
+ */
+export function gridSearch(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit: i32, base: f32, scale: f32): f32 {
+  store<i32>(GS_ERR, 0);
+  const groups = n / dims;
+  let best: f32 = 0;
+  for (let k = 0; k < groups; k++) stb(GS_ON, k, refit == 1 ? 0 : 1);
+  for (let is = -nsteps; is <= nsteps; is++) {
+    const id = (<f32>(kMaxQ * 2 - 1) + <f32>is * step) / base;
+    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, id, <f32>1 / id, GS_LAUX, GS_ONAUX, false);
+    const sumqx = gridSums(GS_LAUX, n);
+    const sumq2 = ldf(GS_SUMQ2, 0);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      scale = sumqx / sumq2;
+      best = scale * sumqx;
+      memory.copy(GS_L, GS_LAUX, <usize>n);
+      memory.copy(GS_ON, GS_ONAUX, <usize>groups);
+    }
+  }
+  let notOnGrid = 0;
+  for (let k = 0; k < groups; k++) if (ldb(GS_ON, k) == 0) notOnGrid++;
+  const doRefit = refit == 2 ? scale > 0 : notOnGrid > 0 && scale > 0;
+  if (doRefit) {
+    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, <f32>1 / scale, scale, GS_L, 0, refit == 0);
+    const sumqx = gridSums(GS_L, n);
+    const sumq2 = ldf(GS_SUMQ2, 0);
+    if (sumq2 > 0) scale = sumqx / sumq2;
+  }
+  return scale;
+}

@@ -6,6 +6,8 @@
  */
 import { GGMLType } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
+import { type ScaleSearch, block } from "./iquant-scale-search.js";
+import type { SearchGrid } from "./iquant-search-grid.js";
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 
 /** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
@@ -23,6 +25,21 @@ interface KernelExports {
   dequantize(type: number, src: number, nb: number, dst: number): number;
   toBF16(src: number, n: number, dst: number): void;
   gridTable(k: number): number;
+  gridSearchMemory(k: number): number;
+  gridSearch(
+    coords: number,
+    map: number,
+    nb: number,
+    pool: number,
+    dims: number,
+    n: number,
+    kMaxQ: number,
+    nsteps: number,
+    step: number,
+    refit: number,
+    base: number,
+    scale: number,
+  ): number;
 }
 
 /** The tables the module reads, in the order of its gridTable(k): filled once per instance. */
@@ -165,4 +182,109 @@ export function dequantizeBlocksWasm(
     if (k.dequantize(type, srcPtr, blocks, dstPtr) !== 0) throw new Error(`ggml wasm kernels do not dequantize type ${type}`);
     dst.set(new Float32Array(mem, dstPtr, blocks * blockSize), dstOffset + b * blockSize);
   }
+}
+
+/** Where a search grid sits in the module's grid arena. */
+interface PlacedGrid {
+  readonly coords: number;
+  readonly map: number;
+  readonly nb: number;
+  readonly pool: number;
+}
+
+const placedGrids = new Map<SearchGrid, PlacedGrid>();
+let arenaUsed = 0;
+
+/**
+ * Copies a search grid into the module's arena: coordinates, kmap, and every neighbour list a level vector with
+ * levels below kMaxQ can ask for (computed up front, as ggml's init does), as pool offset << 9 | length per vector.
+ */
+function placeGrid(k: KernelExports, sg: SearchGrid, kMaxQ: number): PlacedGrid {
+  const have = placedGrids.get(sg);
+  if (have) return have;
+  const bits = sg.dims === 8 ? 2 : 3;
+  const mask = (1 << bits) - 1;
+  const lists: Uint16Array[] = [];
+  const nbWords = new Uint32Array(sg.map.length);
+  let poolLen = 0;
+  for (let u = 0; u < sg.map.length; u++) {
+    if (sg.map[u] >= 0) continue;
+    let valid = true;
+    for (let i = 0; i < sg.dims; i++) if (((u >> (bits * i)) & mask) >= kMaxQ) valid = false;
+    if (!valid) continue;
+    const list = sg.neighbours(u);
+    if (list.length > 511) throw new Error(`i-quant grid: neighbour list of ${list.length} points does not fit the module's encoding`);
+    nbWords[u] = (poolLen << 9) | list.length;
+    lists.push(list);
+    poolLen += list.length;
+  }
+  const base = k.gridSearchMemory(0);
+  const coords = base + arenaUsed;
+  const map = align16(coords + sg.grid.length);
+  const nb = map + 4 * sg.map.length;
+  const pool = nb + 4 * sg.map.length;
+  const end = align16(pool + 2 * poolLen);
+  if (end - base > k.gridSearchMemory(6)) throw new Error("i-quant grids do not fit the WebAssembly grid arena");
+  const mem = k.memory.buffer;
+  new Int8Array(mem, coords, sg.grid.length).set(sg.grid);
+  new Int32Array(mem, map, sg.map.length).set(sg.map);
+  new Uint32Array(mem, nb, sg.map.length).set(nbWords);
+  const poolView = new Uint16Array(mem, pool, poolLen);
+  let at = 0;
+  for (const list of lists) {
+    poolView.set(list, at);
+    at += list.length;
+  }
+  arenaUsed = end - base;
+  const placed = { coords, map, nb, pool };
+  placedGrids.set(sg, placed);
+  return placed;
+}
+
+const REFIT_CODE = { "off-grid": 0, "all-if-off-grid": 1, all: 2 } as const;
+
+/**
+ * searchScale (iquant-scale-search.ts) in WebAssembly: the block's xval / weight / waux and initial levels go in,
+ * the levels come back into block.L. Same float32 operations in the same order, so the same scale and levels.
+ */
+export function searchScaleWasm(s: ScaleSearch, base: number, scale: number): number {
+  const k = load();
+  const g = placeGrid(k, s.grid, s.kMaxQ);
+  const v = searchViews(k);
+  // the whole 32-element arrays: the module writes levels only below n, so L[n…] comes back unchanged
+  v.xval.set(block.xval);
+  v.weight.set(block.weight);
+  v.waux.set(block.waux);
+  v.L.set(block.L);
+  const found = k.gridSearch(g.coords, g.map, g.nb, g.pool, s.grid.dims, s.n, s.kMaxQ, s.nsteps, s.step, REFIT_CODE[s.refit], base, scale);
+  if (v.err[0] !== 0) throw new Error("i-quant neighbour search found no grid point (NaN input?)");
+  block.L.set(v.L);
+  return found;
+}
+
+interface SearchViews {
+  readonly buffer: ArrayBuffer;
+  readonly xval: Float32Array;
+  readonly weight: Float32Array;
+  readonly waux: Float32Array;
+  readonly L: Int8Array;
+  readonly err: Int32Array;
+}
+
+let views: SearchViews | undefined;
+
+/** Views on the search scratch arrays, rebuilt when the module's memory has grown (which detaches the old ones). */
+function searchViews(k: KernelExports): SearchViews {
+  const buffer = k.memory.buffer;
+  if (views?.buffer !== buffer) {
+    views = {
+      buffer,
+      xval: new Float32Array(buffer, k.gridSearchMemory(1), 32),
+      weight: new Float32Array(buffer, k.gridSearchMemory(2), 32),
+      waux: new Float32Array(buffer, k.gridSearchMemory(3), 32),
+      L: new Int8Array(buffer, k.gridSearchMemory(4), 32),
+      err: new Int32Array(buffer, k.gridSearchMemory(5), 1),
+    };
+  }
+  return views;
 }
