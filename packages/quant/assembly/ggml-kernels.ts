@@ -2525,3 +2525,66 @@ export function gridSearch(coords: usize, map: usize, nb: usize, pool: usize, di
   }
   return scale;
 }
+
+// ---------------------------------------------------------------- IQ1_M split search (iq1.ts iq1mSplitSearch)
+
+const IQ1M_X: usize = memory.data(16 * 4, 16); // the 16-block's values
+const IQ1M_W: usize = memory.data(16 * 4, 16); // their weights
+const IQ1M_ORDER: usize = memory.data(16, 16); // indices sorted by value
+const IQ1M_OUT: usize = memory.data(16, 16); // i1, i2, k (i32), scale (f32)
+
+/** Addresses for the host: 0 x, 1 weights, 2 order (bytes), 3 the result (i1, i2, k as i32, then the scale). */
+export function iq1mMemory(k: i32): usize {
+  if (k == 0) return IQ1M_X;
+  if (k == 1) return IQ1M_W;
+  if (k == 2) return IQ1M_ORDER;
+  if (k == 3) return IQ1M_OUT;
+  return 0;
+}
+
+/**
+ * Every split i1 ≤ i2 of the sorted 16-block into levels 0 / 1 / 2, with the four sign patterns of the two
+ * 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless k is odd); each
+ * lane adds (w·q)·x and (w·q)·q in sorted order as the scalar code does, then C's sequential choice over k.
+ */
+export function iq1mSplitSearch(max: f32): void {
+  const bs = 16;
+  let bestScore: f32 = -FLT_MAX;
+  let scale = max;
+  let besti1 = -1;
+  let besti2 = -1;
+  let bestK = -1;
+  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
+  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  for (let i1 = 0; i1 <= bs; i1++) {
+    for (let i2 = i1; i2 <= bs; i2++) {
+      let sqx = f32x4.splat(0);
+      let sq2 = f32x4.splat(0);
+      for (let j = 0; j < bs; j++) {
+        const i = ldb(IQ1M_ORDER, j);
+        const lv = j < i1 ? 0 : j < i2 ? 1 : 2;
+        const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
+        const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
+        const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
+        const wq = f32x4.mul(f32x4.splat(ldf(IQ1M_W, i)), q);
+        sqx = f32x4.add(sqx, f32x4.mul(wq, f32x4.splat(ldf(IQ1M_X, i))));
+        sq2 = f32x4.add(sq2, f32x4.mul(wq, q));
+      }
+      for (let k = 0; k < 4; k++) {
+        const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
+        const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
+        if (q2 > 0 && qx * qx > bestScore * q2) {
+          scale = qx / q2;
+          bestScore = scale * qx;
+          besti1 = i1;
+          besti2 = i2;
+          bestK = k;
+        }
+      }
+    }
+  }
+  store<i32>(IQ1M_OUT, besti1);
+  store<i32>(IQ1M_OUT + 4, besti2);
+  store<i32>(IQ1M_OUT + 8, bestK);
+  store<f32>(IQ1M_OUT + 12, scale);
+}

@@ -20,7 +20,8 @@ import { IQ3_S_CODEC, IQ3_XXS_CODEC } from "./iq3.js";
 import { IQ2_S_CODEC, IQ2_XS_CODEC, IQ2_XXS_CODEC } from "./iq2.js";
 import { IQ1_M_CODEC, IQ1_S_CODEC } from "./iq1.js";
 import { withScaleSearch } from "./iquant-scale-search.js";
-import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, quantizeRowsWasm, searchScaleWasm } from "./wasm-kernels.js";
+import { withIq1mSplitSearch } from "./iq1.js";
+import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, iq1mSplitSearchWasm, quantizeRowsWasm, searchScaleWasm } from "./wasm-kernels.js";
 
 /** The TypeScript reference codecs: readable ports of ggml-quants.c, float32 via Math.fround. */
 const REFERENCE_CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
@@ -48,7 +49,10 @@ function withWasmKernels(ref: GgmlCodec): GgmlCodec {
       : WASM_SEARCH_TYPES.has(type)
         ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
             withScaleSearch(searchScaleWasm, () => refQuantize(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset))
-        : refQuantize,
+        : type === GGMLType.IQ1_M
+          ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
+              withIq1mSplitSearch(iq1mSplitSearchWasm, () => refQuantize(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset))
+          : refQuantize,
     dequantizeBlocks: WASM_DEQUANT_TYPES.has(type)
       ? (src, srcOffset, nBlocks, dst, dstOffset) => dequantizeBlocksWasm(type, src, srcOffset, nBlocks, blockSize, typeSize, dst, dstOffset)
       : ref.dequantizeBlocks,

@@ -8,6 +8,7 @@ import { GGMLType } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
 import { type ScaleSearch, block } from "./iquant-scale-search.js";
 import type { SearchGrid } from "./iquant-search-grid.js";
+import { iq1mBlockState, iq1mSplit } from "./iq1.js";
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 
 /** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
@@ -26,6 +27,8 @@ interface KernelExports {
   toBF16(src: number, n: number, dst: number): void;
   gridTable(k: number): number;
   gridSearchMemory(k: number): number;
+  iq1mMemory(k: number): number;
+  iq1mSplitSearch(max: number): void;
   gridSearch(
     coords: number,
     map: number,
@@ -287,4 +290,44 @@ function searchViews(k: KernelExports): SearchViews {
     };
   }
   return views;
+}
+
+interface Iq1mViews {
+  readonly buffer: ArrayBuffer;
+  readonly x: Float32Array;
+  readonly weight: Float32Array;
+  readonly order: Uint8Array;
+  readonly out: Int32Array;
+  readonly scale: Float32Array;
+}
+
+let iq1mViews: Iq1mViews | undefined;
+
+/** IQ1_M's split search (iq1.ts) in WebAssembly: the four sign patterns in four lanes, same sums and choice. */
+export function iq1mSplitSearchWasm(x: Float32Array, xb: number, max: number): void {
+  const k = load();
+  const buffer = k.memory.buffer;
+  if (iq1mViews?.buffer !== buffer) {
+    const out = k.iq1mMemory(3);
+    iq1mViews = {
+      buffer,
+      x: new Float32Array(buffer, k.iq1mMemory(0), 16),
+      weight: new Float32Array(buffer, k.iq1mMemory(1), 16),
+      order: new Uint8Array(buffer, k.iq1mMemory(2), 16),
+      out: new Int32Array(buffer, out, 3),
+      scale: new Float32Array(buffer, out + 12, 1),
+    };
+  }
+  const v = iq1mViews;
+  const { weight, order } = iq1mBlockState;
+  for (let i = 0; i < 16; i++) {
+    v.x[i] = x[xb + i];
+    v.weight[i] = weight[i];
+    v.order[i] = order[i];
+  }
+  k.iq1mSplitSearch(max);
+  iq1mSplit.i1 = v.out[0];
+  iq1mSplit.i2 = v.out[1];
+  iq1mSplit.k = v.out[2];
+  iq1mSplit.scale = v.scale[0];
 }
