@@ -76,22 +76,10 @@ export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.NVFP4,
 ]);
 
-/** Types the WebAssembly kernels dequantize: the above, the low-bit types with byte-level layouts and the grid i-quants. */
+/** Types the WebAssembly kernels dequantize: the above and the grid i-quants. */
 export const WASM_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set([
-  ...WASM_TYPES,
-  GGMLType.IQ4_NL,
-  GGMLType.IQ4_XS,
-  GGMLType.TQ1_0,
-  GGMLType.TQ2_0,
-  GGMLType.MXFP4,
-  GGMLType.NVFP4,
-  GGMLType.IQ1_S,
-  GGMLType.IQ1_M,
-  GGMLType.IQ2_XXS,
-  GGMLType.IQ2_XS,
-  GGMLType.IQ2_S,
-  GGMLType.IQ3_XXS,
-  GGMLType.IQ3_S,
+  ...WASM_QUANT_TYPES,
+  ...[GGMLType.IQ1_S, GGMLType.IQ1_M, GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ3_XXS, GGMLType.IQ3_S],
 ]);
 
 /** Floats per call into the module (256 KiB): small enough that the copied rows are still in cache. */
