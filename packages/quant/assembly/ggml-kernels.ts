@@ -1356,6 +1356,7 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
   }
   if (type == 39 || type == 40) return quantizeFp4(type, src, nrows * nPerRow, dst);
   if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
+  if (type == 20 || type == 23) return quantizeIq4(type, src, nrows, nPerRow, imatrix, dst);
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
   else if (type == 11) blockBytes = 110;
@@ -1507,6 +1508,7 @@ export function dequantize(type: i32, src: usize, nb: i32, dst: usize): i32 {
     return 0;
   }
   if (type == 20 || type == 23 || type == 34 || type == 35 || type == 39 || type == 40) return dequantizeLowBit(type, src, nb, dst);
+  if (type == 16 || type == 17 || type == 18 || type == 19 || type == 21 || type == 22 || type == 29) return dequantizeGrid(type, src, nb, dst);
   const zero = f32x4.splat(0);
   const nib = i8x16.splat(0x0f);
   if (type == 2 || type == 3 || type == 6 || type == 7 || type == 8) {
@@ -1777,17 +1779,10 @@ function dequantizeLowBit(type: i32, src: usize, nb: i32, dst: usize): i32 {
 
 // ---------------------------------------------------------------- ternary quantizers (quantize_row_tq1_0_ref / _tq2_0_ref)
 
-/** (int)lroundf(v) on x86-64 glibc: half away from zero; NaN, ±inf and |v| ≥ 2^63 give LONG_MIN (low 32 bits 0). */
-@inline function lroundfInt(v: f32): i32 {
-  if (!(Mathf.abs(v) < <f32>9223372036854775808.0)) return 0;
-  const d = <f64>v;
-  return <i32>(<i64>(d >= 0 ? Math.floor(d + 0.5) : -Math.floor(0.5 - d)));
-}
-
 /**
- * lroundfInt on four lanes. Half away from zero: nearest-even, moved away from zero where v is exactly halfway.
- * Lanes with |v| ≥ 2^31 (or NaN) give 0; the ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the
- * i64 wrap of lroundf for 2^31 ≤ |v| < 2^63 never arises (the scalar lroundfInt handles it for reference).
+ * (int)lroundf(v) on x86-64 glibc, four lanes: half away from zero (nearest-even, moved away from zero where v is
+ * exactly halfway); NaN and ±inf give LONG_MIN, whose low 32 bits are 0. Lanes with |v| ≥ 2^31 give 0 too: the
+ * ternary products x·(1/amax) are NaN, ±inf or at most about 1, so the i64 wrap for 2^31 ≤ |v| < 2^63 never arises.
  */
 @inline function lroundf4(v: v128): v128 {
   const t = f32x4.trunc(v);
@@ -1815,19 +1810,33 @@ function ternaryScale(x: usize, y: usize): f32 {
   return amax != 0 ? <f32>1.0 / amax : 0;
 }
 
-/** `count` trits x[n·stride] (n < count), most significant first, base 3, then ceiling-scaled by 256/243. */
-@inline function packTrits(x: usize, stride: i32, count: i32, id: f32): i32 {
-  let q = 0;
-  for (let n = 0; n < count; n++) q = (q * 3 + lroundfInt(ldf(x, n * stride) * id) + 1) & 0xff;
-  if (count == 4) q = (q * 3) & 0xff;
-  return ((q * 256 + 242) / 243) & 0xff;
+/**
+ * Four bytes of trits, base 3, most significant first: lane k packs x[k + n·stride] (n < count); with count 4 a
+ * fifth zero trit follows. Then the ceiling scaling by 256/243. The uint8 wrap of q is
+ * kept per step, and (q·256 + 242) / 243 ≤ 65522 / 243 is exact as a float32 quotient truncated (every non-integer
+ * quotient is at least 1/243 below the next integer).
+ */
+@inline function packTrits4(x: usize, stride: i32, count: i32, idv: v128): v128 {
+  const ff = i32x4.splat(0xff);
+  let q = i32x4.splat(0);
+  for (let n = 0; n < count; n++) {
+    const xi = i32x4.add(lroundf4(f32x4.mul(v128.load(x + (<usize>(n * stride) << 2)), idv)), i32x4.splat(1));
+    q = v128.and(i32x4.add(i32x4.mul(q, i32x4.splat(3)), xi), ff);
+  }
+  if (count == 4) q = v128.and(i32x4.mul(q, i32x4.splat(3)), ff);
+  const num = f32x4.convert_i32x4_s(i32x4.add(i32x4.shl(q, 8), i32x4.splat(242)));
+  return v128.and(i32x4.trunc_sat_f32x4_s(f32x4.div(num, f32x4.splat(243))), ff);
+}
+
+@inline function store4Bytes(y: usize, v: v128): void {
+  store<u32>(y, i32x4.extract_lane(i8x16.shuffle(v, v, 0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0));
 }
 
 function tq1Block(x: usize, y: usize): void {
-  const id = ternaryScale(x, y + 52);
-  for (let m = 0; m < 32; m++) stb(y, m, packTrits(x + (<usize>m << 2), 32, 5, id));
-  for (let m = 0; m < 16; m++) stb(y, 32 + m, packTrits(x + (<usize>(160 + m) << 2), 16, 5, id));
-  for (let j = 0; j < 4; j++) stb(y, 48 + j, packTrits(x + (<usize>(240 + j) << 2), 4, 4, id));
+  const idv = f32x4.splat(ternaryScale(x, y + 52));
+  for (let m = 0; m < 32; m += 4) store4Bytes(y + <usize>m, packTrits4(x + (<usize>m << 2), 32, 5, idv));
+  for (let m = 0; m < 16; m += 4) store4Bytes(y + 32 + <usize>m, packTrits4(x + (<usize>(160 + m) << 2), 16, 5, idv));
+  store4Bytes(y + 48, packTrits4(x + (<usize>240 << 2), 4, 4, idv));
 }
 
 function tq2Block(x: usize, y: usize): void {
@@ -1865,44 +1874,76 @@ function quantizeTernary(type: i32, x: usize, nb: i32, y: usize): i32 {
 
 // ---------------------------------------------------------------- fp4 quantizers (quantize_row_mxfp4_ref / _nvfp4_ref)
 
-const FP4LV: usize = memory.data(16 * 4, 16); // kvalues_fp4[i]·d of the current block
-// prettier-ignore
-const FP4KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]); // kvalues_fp4
+const FP4MAG: usize = memory.data(8 * 16, 16); // m·d splatted, for the magnitudes m = 0, 1, 2, 3, 4, 6, 8, 12 of kvalues_fp4
 
-/** max |x| over n values as `if (amax < fabsf(v)) amax = fabsf(v)` finds it (a NaN never wins). */
+/**
+ * max |x| over n values (a multiple of 4) as `if (amax < fabsf(v)) amax = fabsf(v)` finds it: a NaN never wins, and
+ * without NaNs the maximum does not depend on the order, so four lanes keep running maxima.
+ */
 function fp4AbsMax(x: usize, n: i32): f32 {
-  let amax: f32 = 0;
-  for (let j = 0; j < n; j++) {
-    const a = Mathf.abs(ldf(x, j));
-    if (amax < a) amax = a;
+  let m = f32x4.splat(0);
+  for (let j = 0; j < n; j += 4) {
+    const a = f32x4.abs(v128.load(x + (<usize>j << 2)));
+    m = v128.bitselect(a, m, f32x4.lt(m, a));
   }
+  let amax = f32x4.extract_lane(m, 0);
+  const a1 = f32x4.extract_lane(m, 1);
+  const a2 = f32x4.extract_lane(m, 2);
+  const a3 = f32x4.extract_lane(m, 3);
+  if (amax < a1) amax = a1;
+  if (amax < a2) amax = a2;
+  if (amax < a3) amax = a3;
   return amax;
 }
 
-/** best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (per-lane strict <). */
-@inline function bestFp4x4(xv: v128): v128 {
-  let bestErr = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, 0)), xv));
-  let best = i32x4.splat(0);
-  for (let i = 1; i < 16; i++) {
-    const err = f32x4.abs(f32x4.sub(f32x4.splat(ldf(FP4LV, i)), xv));
-    const lt = f32x4.lt(err, bestErr);
-    best = v128.bitselect(i32x4.splat(i), best, lt);
-    bestErr = v128.bitselect(err, bestErr, lt);
-  }
-  return best;
+/**
+ * floorf(log2f(amax)) for amax > 0. For a finite normal amax whose mantissa is not within 2^-15 of the next power
+ * of two, log2 lies at least 2.2e-5 below the next integer, more than one float32 ulp at |log2| ≤ 128, so the
+ * answer is the unbiased exponent; otherwise (and for subnormals and inf) log2 is evaluated and rounded to float32
+ * as log2f does.
+ */
+@inline function floorLog2f(amax: f32): f32 {
+  const bits = reinterpret<u32>(amax);
+  const exp = <i32>(bits >> 23);
+  if (exp != 0 && exp != 255 && (bits & 0x7fffff) < 0x7fff00) return <f32>(exp - 127);
+  return Mathf.floor(<f32>Math.log2(<f64>amax));
 }
 
-/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d. */
+/**
+ * best_index_mxfp4 on four lanes: the first index of least |kvalues_fp4[i]·d − x| (C's scan with strict <), for
+ * d ≥ 0. kvalues_fp4 is 0, +m (indices 1…7), 0, −m (9…15) for the magnitudes m; negation is exact, so the error of
+ * −m·d at x equals that of +m·d at −x. For x > 0 every −m·d errs by fl(m·d + x) ≥ x, the error of index 0, which
+ * comes first; likewise +m·d for x < 0. So the scan over the 8 magnitudes at |x| finds k, and the index is k, or
+ * k + 8 for x < 0 and k > 0; NaN and ±inf keep index 0 as in C.
+ */
+@inline function bestFp4x4(xv: v128): v128 {
+  const ax = f32x4.abs(xv);
+  let bestErr = ax;
+  let best = i32x4.splat(0);
+  for (let k = 1; k < 8; k++) {
+    const err = f32x4.abs(f32x4.sub(v128.load(FP4MAG + (<usize>k << 4)), ax));
+    const lt = f32x4.lt(err, bestErr);
+    best = v128.bitselect(i32x4.splat(k), best, lt);
+    bestErr = v128.bitselect(err, bestErr, lt);
+  }
+  const neg = v128.and(f32x4.lt(xv, f32x4.splat(0)), v128.not(i32x4.eq(best, i32x4.splat(0))));
+  return i32x4.add(best, v128.and(neg, i32x4.splat(8)));
+}
+
+/** `half` bytes of nibble pairs: lo = element j, hi = element j + half, each the nearest fp4 level at scale d ≥ 0. */
 function packFp4(x: usize, half: i32, d: f32, y: usize): void {
-  for (let i = 0; i < 16; i++) stf(FP4LV, i, ldf(FP4KV, i) * d);
+  v128.store(FP4MAG, f32x4.splat(<f32>0 * d));
+  v128.store(FP4MAG + 16, f32x4.splat(<f32>1 * d));
+  v128.store(FP4MAG + 32, f32x4.splat(<f32>2 * d));
+  v128.store(FP4MAG + 48, f32x4.splat(<f32>3 * d));
+  v128.store(FP4MAG + 64, f32x4.splat(<f32>4 * d));
+  v128.store(FP4MAG + 80, f32x4.splat(<f32>6 * d));
+  v128.store(FP4MAG + 96, f32x4.splat(<f32>8 * d));
+  v128.store(FP4MAG + 112, f32x4.splat(<f32>12 * d));
   for (let j = 0; j < half; j += 4) {
     const lo = bestFp4x4(v128.load(x + (<usize>j << 2)));
     const hi = bestFp4x4(v128.load(x + (<usize>(j + half) << 2)));
-    const b = v128.or(lo, i32x4.shl(hi, 4));
-    stb(y, j, i32x4.extract_lane(b, 0));
-    stb(y, j + 1, i32x4.extract_lane(b, 1));
-    stb(y, j + 2, i32x4.extract_lane(b, 2));
-    stb(y, j + 3, i32x4.extract_lane(b, 3));
+    store4Bytes(y + <usize>j, v128.or(lo, i32x4.shl(hi, 4)));
   }
 }
 
@@ -1931,8 +1972,9 @@ function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
   if (type == 39) {
     for (let i = 0; i < n; i += 32, x += 128, y += 17) {
       const amax = fp4AbsMax(x, 32);
-      // (uint8_t)(floorf(log2f(amax)) - 2 + 127)
-      const e = amax > 0 ? <i32>(Mathf.floor(<f32>Math.log2(<f64>amax)) - <f32>2 + <f32>127) & 0xff : 0;
+      // (uint8_t)(floorf(log2f(amax)) - 2 + 127), through x86's cvttss2si: amax = inf gives 0x80000000, low byte 0
+      const ef = floorLog2f(amax) - <f32>2 + <f32>127;
+      const e = amax > 0 && ef < <f32>2147483648.0 ? <i32>ef & 0xff : 0;
       stb(y, 0, e);
       packFp4(x, 16, reinterpret<f32>(e < 2 ? <u32>0x00200000 << e : <u32>(e - 1) << 23), y + 1);
     }
@@ -1949,4 +1991,600 @@ function quantizeFp4(type: i32, x: usize, n: i32, y: usize): i32 {
     return 0;
   }
   return -1;
+}
+
+// ---------------------------------------------------------------- grid i-quant dequantizers (IQ1_*, IQ2_*, IQ3_*)
+
+// The grids of ggml-common.h (bytes, as iquant-tables.generated.ts holds them) and ksigns_iq2xs. They live in one
+// zeroed region the host fills once after instantiating (gridTable(k) gives table k's address), so the module and
+// the TypeScript reference read the same generated tables.
+const GRID_IQ2XXS: usize = 0; // 256 × 8
+const GRID_IQ2XS: usize = 2048; // 512 × 8
+const GRID_IQ2S: usize = 6144; // 1024 × 8
+const GRID_IQ3XXS: usize = 14336; // 256 × 4
+const GRID_IQ3S: usize = 15360; // 512 × 4
+const GRID_IQ1S: usize = 17408; // 2048 × 8 (int8 −1, 0, 1)
+const GRID_KSIGNS: usize = 33792; // 128
+const GRIDS: usize = memory.data(33920, 16);
+
+/** Address of table k: 0 iq2xxs, 1 iq2xs, 2 iq2s, 3 iq3xxs, 4 iq3s, 5 iq1s grid, 6 ksigns_iq2xs; 0 for others. */
+export function gridTable(k: i32): usize {
+  if (k == 0) return GRIDS + GRID_IQ2XXS;
+  if (k == 1) return GRIDS + GRID_IQ2XS;
+  if (k == 2) return GRIDS + GRID_IQ2S;
+  if (k == 3) return GRIDS + GRID_IQ3XXS;
+  if (k == 4) return GRIDS + GRID_IQ3S;
+  if (k == 5) return GRIDS + GRID_IQ1S;
+  if (k == 6) return GRIDS + GRID_KSIGNS;
+  return 0;
+}
+
+/** Two 8-byte grid points (indices g0, g1 of the table at `grid`) as 16 bytes. */
+@inline function grid8x2(grid: usize, g0: i32, g1: i32): v128 {
+  return v128.load64_lane(grid + (<usize>g1 << 3), v128.load64_zero(grid + (<usize>g0 << 3)), 1);
+}
+
+/** Four 4-byte grid points as 16 bytes. */
+@inline function grid4x4(grid: usize, g0: i32, g1: i32, g2: i32, g3: i32): v128 {
+  let v = v128.load32_zero(grid + (<usize>g0 << 2));
+  v = v128.load32_lane(grid + (<usize>g1 << 2), v, 1);
+  v = v128.load32_lane(grid + (<usize>g2 << 2), v, 2);
+  return v128.load32_lane(grid + (<usize>g3 << 2), v, 3);
+}
+
+/** 16 grid magnitudes with sign bits s0 (bytes 0…7) and s1 (bytes 8…15) applied: bit j set → byte j negated. */
+@inline function signed16(g: v128, s0: i32, s1: i32): v128 {
+  const rep = i8x16.swizzle(i32x4.splat(s0 | (s1 << 8)), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const neg = i8x16.eq(v128.and(rep, bits), bits);
+  return i8x16.sub(v128.xor(g, neg), neg);
+}
+
+@inline function ksign(s: i32): i32 {
+  return <i32>load<u8>(GRIDS + GRID_KSIGNS + <usize>s);
+}
+
+/** d·(0.5 + s)·scale in float32 (the IQ2 sub-block scales use 0.25, IQ3_XXS 0.5). */
+@inline function halfStepScale(d: f32, s: i32, scale: f32): v128 {
+  return f32x4.splat(d * (<f32>0.5 + <f32>s) * scale);
+}
+
+/** y[j] = dl·(grid[j] + delta) for 16 int8 grid values; delta0 for bytes 0…7, delta1 for 8…15 (dequantize_row_iq1_*). */
+@inline function emitIq1(q: v128, dl: v128, delta0: f32, delta1: f32, y: usize): void {
+  const w0 = i16x8.extend_low_i8x16_s(q);
+  const w1 = i16x8.extend_high_i8x16_s(q);
+  const a = f32x4.splat(delta0);
+  const b = f32x4.splat(delta1);
+  v128.store(y, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w0)), a)));
+  v128.store(y + 16, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w0)), a)));
+  v128.store(y + 32, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w1)), b)));
+  v128.store(y + 48, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w1)), b)));
+}
+
+const IQ1_DELTA: f32 = 0.125;
+
+/** to_float of the grid i-quants: y = (sub-block scale)·(±grid point); IQ1_*: dl·(grid + ±delta). −1 for other types. */
+function dequantizeGrid(type: i32, src: usize, nb: i32, dst: usize): i32 {
+  const zero = f32x4.splat(0);
+  if (type == 16) {
+    // IQ2_XXS (66 B): d | per 32: four 8-bit indices, u32 (4 × 7 sign bits, scale << 28)
+    const grid = GRIDS + GRID_IQ2XXS;
+    for (let i = 0; i < nb; i++, src += 66) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const q = src + 2 + (<usize>ib << 3);
+        const aux = load<u32>(q + 4);
+        const db = halfStepScale(d, <i32>(aux >> 28), 0.25);
+        const g01 = grid8x2(grid, ldb(q, 0), ldb(q, 1));
+        const g23 = grid8x2(grid, ldb(q, 2), ldb(q, 3));
+        emit16(signed16(g01, ksign(aux & 127), ksign((aux >> 7) & 127)), true, 0, db, zero, 0, dst);
+        emit16(signed16(g23, ksign((aux >> 14) & 127), ksign((aux >> 21) & 127)), true, 0, db, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 17) {
+    // IQ2_XS (74 B): d | qs[32] u16 (9-bit index | 7 sign bits << 9) | scales[8] (4 bits per 16)
+    const grid = GRIDS + GRID_IQ2XS;
+    for (let i = 0; i < nb; i++, src += 74) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 66, ib);
+        const q = src + 2 + (<usize>ib << 3);
+        for (let h = 0; h < 2; h++) {
+          const qa = <i32>load<u16>(q + (<usize>h << 2));
+          const qb = <i32>load<u16>(q + (<usize>h << 2) + 2);
+          const db = halfStepScale(d, h == 0 ? sc & 0xf : sc >> 4, 0.25);
+          const g = grid8x2(grid, qa & 511, qb & 511);
+          emit16(signed16(g, ksign(qa >> 9), ksign(qb >> 9)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 22) {
+    // IQ2_S (82 B): d | qs[32] index low bits | signs[32] | qh[8] (2 high bits per index) | scales[8]
+    const grid = GRIDS + GRID_IQ2S;
+    for (let i = 0; i < nb; i++, src += 82) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 74, ib);
+        const qh = ldb(src + 66, ib);
+        const qs = src + 2 + (<usize>ib << 2);
+        const sg = src + 34 + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const l = h << 1;
+          const ga = ldb(qs, l) | ((qh << (8 - 2 * l)) & 0x300);
+          const gb = ldb(qs, l + 1) | ((qh << (6 - 2 * l)) & 0x300);
+          const db = halfStepScale(d, h == 0 ? sc & 0xf : sc >> 4, 0.25);
+          emit16(signed16(grid8x2(grid, ga, gb), ldb(sg, l), ldb(sg, l + 1)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 18) {
+    // IQ3_XXS (98 B): d | qs[64] 8-bit indices of 4-byte points | per 32: u32 (4 × 7 sign bits, scale << 28)
+    const grid = GRIDS + GRID_IQ3XXS;
+    for (let i = 0; i < nb; i++, src += 98) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const q = src + 2 + (<usize>ib << 3);
+        const aux = load<u32>(src + 66 + (<usize>ib << 2));
+        const db = halfStepScale(d, <i32>(aux >> 28), 0.5);
+        const g0 = grid4x4(grid, ldb(q, 0), ldb(q, 1), ldb(q, 2), ldb(q, 3));
+        const g1 = grid4x4(grid, ldb(q, 4), ldb(q, 5), ldb(q, 6), ldb(q, 7));
+        emit16(signed16(g0, ksign(aux & 127), ksign((aux >> 7) & 127)), true, 0, db, zero, 0, dst);
+        emit16(signed16(g1, ksign((aux >> 14) & 127), ksign((aux >> 21) & 127)), true, 0, db, zero, 0, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 21) {
+    // IQ3_S (110 B): d | qs[64] index low bits | qh[8] (bit 8 of each index) | signs[32] | scales[4] (4 bits per 32)
+    const grid = GRIDS + GRID_IQ3S;
+    for (let i = 0; i < nb; i++, src += 110) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const sc = ldb(src + 106, ib >> 1);
+        const db = f32x4.splat(d * <f32>(((ib & 1) != 0 ? sc >> 4 : sc & 0xf) * 2 + 1));
+        const qh = ldb(src + 66, ib);
+        const qs = src + 2 + (<usize>ib << 3);
+        const sg = src + 74 + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const l = h << 1;
+          const g = grid4x4(
+            grid,
+            ldb(qs, 2 * l) | ((qh << (8 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 1) | ((qh << (7 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 2) | ((qh << (6 - 2 * l)) & 256),
+            ldb(qs, 2 * l + 3) | ((qh << (5 - 2 * l)) & 256),
+          );
+          emit16(signed16(g, ldb(sg, l), ldb(sg, l + 1)), true, 0, db, zero, 0, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  if (type == 19) {
+    // IQ1_S (50 B): d | qs[32] index low bits | qh[8] u16 (3 high bits per index, scale bits 12…14, delta sign bit 15)
+    const grid = GRIDS + GRID_IQ1S;
+    for (let i = 0; i < nb; i++, src += 50) {
+      const d = ld16f(src);
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const qh = <i32>load<u16>(src + 34 + (<usize>ib << 1));
+        const dl = f32x4.splat(d * <f32>(((qh >> 12) & 7) * 2 + 1));
+        const delta = (qh & 0x8000) != 0 ? -IQ1_DELTA : IQ1_DELTA;
+        const qs = src + 2 + (<usize>ib << 2);
+        const g01 = grid8x2(grid, ldb(qs, 0) | ((qh << 8) & 0x700), ldb(qs, 1) | ((qh << 5) & 0x700));
+        const g23 = grid8x2(grid, ldb(qs, 2) | ((qh << 2) & 0x700), ldb(qs, 3) | ((qh >> 1) & 0x700));
+        emitIq1(g01, dl, delta, delta, dst);
+        emitIq1(g23, dl, delta, delta, dst + 64);
+      }
+    }
+    return 0;
+  }
+  if (type == 29) {
+    // IQ1_M (56 B): qs[32] index low bits | qh[16] (3 high bits and a delta sign per index) | scales u16[4] (3-bit
+    // scales, with d's 16 bits in their top nibbles)
+    const grid = GRIDS + GRID_IQ1S;
+    for (let i = 0; i < nb; i++, src += 56) {
+      const s0 = <u32>load<u16>(src + 48);
+      const s1 = <u32>load<u16>(src + 50);
+      const s2 = <u32>load<u16>(src + 52);
+      const s3 = <u32>load<u16>(src + 54);
+      const d = fp16ToFp32((s0 >> 12) | ((s1 >> 8) & 0x00f0) | ((s2 >> 4) & 0x0f00) | (s3 & 0xf000));
+      for (let ib = 0; ib < 8; ib++, dst += 128) {
+        const s = <i32>load<u16>(src + 48 + (<usize>(ib >> 1) << 1));
+        const sh = 6 * (ib & 1);
+        const qs = src + (<usize>ib << 2);
+        for (let h = 0; h < 2; h++) {
+          const dl = f32x4.splat(d * <f32>(((s >> (sh + 3 * h)) & 7) * 2 + 1));
+          const qh = ldb(src + 32, 2 * ib + h);
+          const g = grid8x2(grid, ldb(qs, 2 * h) | ((qh << 8) & 0x700), ldb(qs, 2 * h + 1) | ((qh << 4) & 0x700));
+          emitIq1(g, dl, (qh & 0x08) != 0 ? -IQ1_DELTA : IQ1_DELTA, (qh & 0x80) != 0 ? -IQ1_DELTA : IQ1_DELTA, dst + (<usize>h << 6));
+        }
+      }
+    }
+    return 0;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- IQ4_NL / IQ4_XS quantizer (quantize_row_iq4_nl_impl, ntry 7)
+
+const IQ4_NTRY = 7;
+const IQ4ID: usize = memory.data(16 * 4, 16); // inverse scale of try t: t = 0 the first guess, t = 1 + (itry + 7)
+const IQ4SQX: usize = memory.data(16 * 4, 16); // Σ w·q·x of try t
+const IQ4SQ2: usize = memory.data(16 * 4, 16); // Σ w·q·q of try t
+const IQ4SCALES: usize = memory.data(8 * 4, 16); // the sub-block scales of the current super-block
+
+/** kvalues_iq4nl[idx] as floats, idx in the low byte of each i32 lane (indices 0…15). */
+@inline function iq4Value4(idx: v128): v128 {
+  const kv = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const b = i8x16.swizzle(kv, v128.or(idx, i32x4.splat(0xffffff00)));
+  return f32x4.convert_i32x4_s(i32x4.shr_s(i32x4.shl(b, 24), 24));
+}
+
+/**
+ * best_index_int8(16, kvalues_iq4nl, x) on four lanes. Inside (v0, v15) the bisection ends at the mu with
+ * v[mu−1] ≤ x < v[mu], which is 15 − #{i ∈ 1…14 : x < v[i]} (also 15 for NaN, as the bisection gives); then the
+ * lower one wins only when x − v[mu−1] < v[mu] − x.
+ */
+@inline function iq4Index4(x: v128): v128 {
+  let mu = i32x4.splat(15);
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-104)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-83)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-65)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-49)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-35)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-22)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(-10)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(1)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(13)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(25)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(38)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(53)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(69)));
+  mu = i32x4.add(mu, f32x4.lt(x, f32x4.splat(89)));
+  const ml = i32x4.sub(mu, i32x4.splat(1));
+  let idx = v128.bitselect(ml, mu, f32x4.lt(f32x4.sub(x, iq4Value4(ml)), f32x4.sub(iq4Value4(mu), x)));
+  idx = v128.andnot(idx, f32x4.le(x, f32x4.splat(-127)));
+  return v128.bitselect(i32x4.splat(15), idx, f32x4.ge(x, f32x4.splat(113)));
+}
+
+/** Σ w·q·x and Σ w·q·q over the 32 values at x for the four tries whose inverse scales are at ids (into sqx, sq2). */
+function iq4Sums4(x: usize, ids: usize, sqx: usize, sq2: usize): void {
+  const id = v128.load(ids);
+  let sumqx = f32x4.splat(0);
+  let sumq2 = f32x4.splat(0);
+  for (let j = 0; j < 32; j++) {
+    const xv = f32x4.splat(ldf(x, j));
+    const q = iq4Value4(iq4Index4(f32x4.mul(id, xv)));
+    const wq = f32x4.mul(f32x4.splat(ldf(WGT, j)), q);
+    sumqx = f32x4.add(sumqx, f32x4.mul(wq, xv));
+    sumq2 = f32x4.add(sumq2, f32x4.mul(wq, q));
+  }
+  v128.store(sqx, sumqx);
+  v128.store(sq2, sumq2);
+}
+
+/** best_index_int8 of id·x for n values at x (n a multiple of 4), as bytes at L. */
+function iq4Levels32(x: usize, id: f32, n: i32, L: usize): void {
+  const idv = f32x4.splat(id);
+  for (let j = 0; j < n; j += 4) {
+    const idx = iq4Index4(f32x4.mul(idv, v128.load(x + (<usize>j << 2))));
+    stb(L, j, i32x4.extract_lane(idx, 0));
+    stb(L, j + 1, i32x4.extract_lane(idx, 1));
+    stb(L, j + 2, i32x4.extract_lane(idx, 2));
+    stb(L, j + 3, i32x4.extract_lane(idx, 3));
+  }
+}
+
+/**
+ * The scale search of one 32-element sub-block (weights in WGT): the first guess −max/v0 and the 15 tries
+ * (itry + v0)/max run as four groups of four lanes (each lane the scalar sums of its try, in element order), then
+ * C's sequential choice among them. Returns the scale (0 for a block below GROUP_MAX_EPS).
+ */
+function iq4Scale(x: usize): f32 {
+  const max = signedAbsMax32(x);
+  if (Mathf.abs(max) < GROUP_MAX_EPS) return 0;
+  const v0: f32 = -127;
+  stf(IQ4ID, 0, <f32>1 / (-max / v0));
+  for (let itry = -IQ4_NTRY; itry <= IQ4_NTRY; itry++) stf(IQ4ID, itry + IQ4_NTRY + 1, <f32>(itry - 127) / max);
+  for (let t = 0; t < 16; t += 4) iq4Sums4(x, IQ4ID + (<usize>t << 2), IQ4SQX + (<usize>t << 2), IQ4SQ2 + (<usize>t << 2));
+  let sumqx = ldf(IQ4SQX, 0);
+  let sumq2 = ldf(IQ4SQ2, 0);
+  let d: f32 = sumq2 > 0 ? sumqx / sumq2 : 0;
+  let best = d * sumqx;
+  for (let t = 1; t < 16; t++) {
+    sumqx = ldf(IQ4SQX, t);
+    sumq2 = ldf(IQ4SQ2, t);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+/** One super-block of sbs = 32 (IQ4_NL: d | qs[16]) or 256 (IQ4_XS: d | scales_h | scales_l[4] | qs[128]). */
+function iq4Block(x: usize, sbs: i32, qw: usize, y: usize): void {
+  const nb = sbs >> 5;
+  const qs = y + (nb > 1 ? 8 : 2);
+  let sigma2: f32 = 0;
+  if (qw != 0) {
+    for (let j = 0; j < sbs; j++) {
+      const v = ldf(x, j);
+      sigma2 += v * v;
+    }
+    sigma2 *= <f32>2 / <f32>sbs;
+  }
+  let maxScale: f32 = 0;
+  let amaxScale: f32 = 0;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    if (qw != 0) {
+      const s2 = f32x4.splat(sigma2);
+      const qb = qw + (<usize>ib << 7);
+      for (let j = 0; j < 32; j += 4) {
+        const v = v128.load(xb + (<usize>j << 2));
+        v128.store(WGT + (<usize>j << 2), f32x4.mul(v128.load(qb + (<usize>j << 2)), f32x4.sqrt(f32x4.add(s2, f32x4.mul(v, v)))));
+      }
+    } else {
+      for (let j = 0; j < 32; j += 4) {
+        const v = v128.load(xb + (<usize>j << 2));
+        v128.store(WGT + (<usize>j << 2), f32x4.mul(v, v));
+      }
+    }
+    const d = iq4Scale(xb);
+    stf(IQ4SCALES, ib, d);
+    const absD = Mathf.abs(d);
+    if (absD > amaxScale) {
+      amaxScale = absD;
+      maxScale = d;
+    }
+  }
+  if (nb > 1) {
+    let scalesH = 0;
+    const d = -maxScale / <f32>32;
+    st16(y, fp32ToFp16(d));
+    store<u32>(y + 4, 0);
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    for (let ib = 0; ib < nb; ib++) {
+      let l = nearestInt(id * ldf(IQ4SCALES, ib));
+      l = l < -32 ? -32 : l > 31 ? 31 : l;
+      const dl = d * <f32>l;
+      const idl: f32 = dl != 0 ? <f32>1 / dl : 0;
+      iq4Levels32(x + (<usize>ib << 7), idl, 32, LEV + (<usize>ib << 5));
+      l += 32;
+      orb(y + 4, ib >> 1, (l & 0xf) << (4 * (ib & 1)));
+      scalesH |= (l >> 4) << (2 * ib);
+    }
+    st16(y + 2, scalesH);
+  } else {
+    const s = ldf(IQ4SCALES, 0);
+    st16(y, fp32ToFp16(s));
+    iq4Levels32(x, s != 0 ? <f32>1 / s : 0, 32, LEV);
+  }
+  for (let i = 0; i < nb; i++) {
+    const lo = v128.load(LEV + (<usize>i << 5));
+    const hi = v128.load(LEV + (<usize>i << 5) + 16);
+    v128.store(qs + (<usize>i << 4), v128.or(lo, i8x16.shl(hi, 4)));
+  }
+}
+
+/** quantize_iq4_nl (type 20) / quantize_iq4_xs (type 23): every row's super-blocks, the imatrix slice at the same column. */
+function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: usize, dst: usize): i32 {
+  if (type != 20 && type != 23) return -1;
+  const sbs = type == 20 ? 32 : QK_K;
+  const bytes: usize = type == 20 ? 18 : 136;
+  const nbRow = nPerRow / sbs;
+  let y = dst;
+  for (let r = 0; r < nrows; r++) {
+    for (let i = 0; i < nbRow; i++, y += bytes) {
+      const x = src + ((<usize>r * <usize>nPerRow + <usize>i * <usize>sbs) << 2);
+      iq4Block(x, sbs, imatrix != 0 ? imatrix + (<usize>(i * sbs) << 2) : 0, y);
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- grid i-quant scale search (iquant-scale-search.ts)
+
+// The search grids (coordinates 2·level + 1, kmap, neighbour lists) live in GRID_ARENA, laid out by the host
+// (wasm-kernels.ts) from the same SearchGrid the TypeScript reference uses; one block's inputs and levels live in
+// the GS_* scratch arrays.
+const GRID_ARENA_BYTES: i32 = 2621440;
+const GRID_ARENA: usize = memory.data(GRID_ARENA_BYTES, 16);
+const GS_XVAL: usize = memory.data(32 * 4, 16); // |x| (sign-adjusted)
+const GS_W: usize = memory.data(32 * 4, 16); // weights of the sums
+const GS_WAUX: usize = memory.data(32 * 4, 16); // sqrtf(weight): the neighbour search's weights
+const GS_L: usize = memory.data(32, 16); // best levels (out; in: the caller's initial levels)
+const GS_LAUX: usize = memory.data(32, 16);
+const GS_ON: usize = memory.data(8, 16); // is_on_grid of the best trial
+const GS_ONAUX: usize = memory.data(8, 16);
+const GS_ERR: usize = memory.data(4, 16); // set to 1 when a neighbour search finds no point at a finite distance
+const FLT_MAX: f32 = 3.4028234663852886e38;
+
+/** Addresses for the host: 0 the grid arena, 1 xval, 2 weight, 3 waux, 4 L, 5 error flag; 6 the arena's size. */
+export function gridSearchMemory(k: i32): usize {
+  if (k == 0) return GRID_ARENA;
+  if (k == 1) return GS_XVAL;
+  if (k == 2) return GS_W;
+  if (k == 3) return GS_WAUX;
+  if (k == 4) return GS_L;
+  if (k == 5) return GS_ERR;
+  if (k == 6) return <usize>GRID_ARENA_BYTES;
+  return 0;
+}
+
+/** nearest_int(0.5f·(id·x − 1)) clamped to 0…kMaxQ−1. */
+@inline function gridLevel(id: f32, x: f32, kMaxQ: i32): i32 {
+  const l = nearestInt(<f32>0.5 * (id * x - <f32>1));
+  return l < 0 ? 0 : l > kMaxQ - 1 ? kMaxQ - 1 : l;
+}
+
+/**
+ * iq2/iq3_find_best_neighbour for the group at element o: the listed point of least Σ waux·(scale·q − x)² (first on
+ * ties), its levels written to Lp[o…]; GS_ERR set when none is below FLT_MAX.
+ */
+function gridNeighbour(coords: usize, list: usize, len: i32, dims: i32, o: i32, scale: f32, Lp: usize): void {
+  let bestD2 = FLT_MAX;
+  let best = -1;
+  for (let j = 0; j < len; j++) {
+    const g = <i32>load<u16>(list + (<usize>j << 1));
+    const c = coords + <usize>(g * dims);
+    let d2: f32 = 0;
+    for (let i = 0; i < dims; i++) {
+      const diff = scale * <f32>load<i8>(c + <usize>i) - ldf(GS_XVAL, o + i);
+      d2 += ldf(GS_WAUX, o + i) * diff * diff;
+    }
+    if (d2 < bestD2) {
+      bestD2 = d2;
+      best = g;
+    }
+  }
+  if (best < 0) {
+    store<i32>(GS_ERR, 1);
+    return;
+  }
+  const c = coords + <usize>(best * dims);
+  for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+}
+
+/** Levels of every group at inverse scale id, snapped to the grid (neighbour search at `scale` when off it). */
+function gridSnap(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, groups: i32, kMaxQ: i32, id: f32, scale: f32, Lp: usize, on: usize, skipOn: bool): void {
+  const bits = dims == 8 ? 2 : 3;
+  for (let k = 0; k < groups; k++) {
+    if (skipOn && ldb(GS_ON, k) != 0) continue;
+    const o = k * dims;
+    let u = 0;
+    for (let i = 0; i < dims; i++) {
+      const l = gridLevel(id, ldf(GS_XVAL, o + i), kMaxQ);
+      stb(Lp, o + i, l);
+      u |= l << (bits * i);
+    }
+    const g = load<i32>(map + (<usize>u << 2));
+    if (on != 0) stb(on, k, g >= 0 ? 1 : 0);
+    if (g < 0) {
+      const e = load<u32>(nb + (<usize>u << 2));
+      gridNeighbour(coords, pool + (<usize>(e >> 9) << 1), <i32>(e & 511), dims, o, scale, Lp);
+    }
+  }
+}
+
+/** Σ w·x·q and Σ w·q·q with q = 2L + 1 over n elements, in element order; Σ w·q·q is left in GS_SUMQ2. */
+const GS_SUMQ2: usize = memory.data(4, 16);
+function gridSums(Lp: usize, n: i32): f32 {
+  let sumqx: f32 = 0;
+  let sumq2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const w = ldf(GS_W, i);
+    const q = <f32>(ldb(Lp, i) * 2 + 1);
+    sumqx += w * ldf(GS_XVAL, i) * q;
+    sumq2 += w * q * q;
+  }
+  stf(GS_SUMQ2, 0, sumq2);
+  return sumqx;
+}
+
+/**
+ * searchScale of iquant-scale-search.ts on GS_XVAL / GS_W / GS_WAUX with GS_L holding the caller's initial levels:
+ * trial inverse scales (2·kMaxQ − 1 + is·step)/base for is = −nsteps…nsteps, each group snapped to the grid, the
+ * trial of best Σwxq²/Σwq² kept, then the refit (refit 0: off-grid groups, 1: every group if any is off the grid,
+ * 2: every group whenever the scale is positive). The grid: coords (dims int8 per point), map (i32 per packed level
+ * vector, −1 off the grid), nb (per off-grid vector: pool offset << 9 | list length), pool (u16 grid indices).
+ * Returns the scale; GS_ERR is 1 afterwards when a neighbour search failed.
+ */
+export function gridSearch(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit: i32, base: f32, scale: f32): f32 {
+  store<i32>(GS_ERR, 0);
+  const groups = n / dims;
+  let best: f32 = 0;
+  for (let k = 0; k < groups; k++) stb(GS_ON, k, refit == 1 ? 0 : 1);
+  for (let is = -nsteps; is <= nsteps; is++) {
+    const id = (<f32>(kMaxQ * 2 - 1) + <f32>is * step) / base;
+    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, id, <f32>1 / id, GS_LAUX, GS_ONAUX, false);
+    const sumqx = gridSums(GS_LAUX, n);
+    const sumq2 = ldf(GS_SUMQ2, 0);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      scale = sumqx / sumq2;
+      best = scale * sumqx;
+      memory.copy(GS_L, GS_LAUX, <usize>n);
+      memory.copy(GS_ON, GS_ONAUX, <usize>groups);
+    }
+  }
+  let notOnGrid = 0;
+  for (let k = 0; k < groups; k++) if (ldb(GS_ON, k) == 0) notOnGrid++;
+  const doRefit = refit == 2 ? scale > 0 : notOnGrid > 0 && scale > 0;
+  if (doRefit) {
+    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, <f32>1 / scale, scale, GS_L, 0, refit == 0);
+    const sumqx = gridSums(GS_L, n);
+    const sumq2 = ldf(GS_SUMQ2, 0);
+    if (sumq2 > 0) scale = sumqx / sumq2;
+  }
+  return scale;
+}
+
+// ---------------------------------------------------------------- IQ1_M split search (iq1.ts iq1mSplitSearch)
+
+const IQ1M_X: usize = memory.data(16 * 4, 16); // the 16-block's values
+const IQ1M_W: usize = memory.data(16 * 4, 16); // their weights
+const IQ1M_ORDER: usize = memory.data(16, 16); // indices sorted by value
+const IQ1M_OUT: usize = memory.data(16, 16); // i1, i2, k (i32), scale (f32)
+
+/** Addresses for the host: 0 x, 1 weights, 2 order (bytes), 3 the result (i1, i2, k as i32, then the scale). */
+export function iq1mMemory(k: i32): usize {
+  if (k == 0) return IQ1M_X;
+  if (k == 1) return IQ1M_W;
+  if (k == 2) return IQ1M_ORDER;
+  if (k == 3) return IQ1M_OUT;
+  return 0;
+}
+
+/**
+ * Every split i1 ≤ i2 of the sorted 16-block into levels 0 / 1 / 2, with the four sign patterns of the two
+ * 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless k is odd); each
+ * lane adds (w·q)·x and (w·q)·q in sorted order as the scalar code does, then C's sequential choice over k.
+ */
+export function iq1mSplitSearch(max: f32): void {
+  const bs = 16;
+  let bestScore: f32 = -FLT_MAX;
+  let scale = max;
+  let besti1 = -1;
+  let besti2 = -1;
+  let bestK = -1;
+  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
+  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  for (let i1 = 0; i1 <= bs; i1++) {
+    for (let i2 = i1; i2 <= bs; i2++) {
+      let sqx = f32x4.splat(0);
+      let sq2 = f32x4.splat(0);
+      for (let j = 0; j < bs; j++) {
+        const i = ldb(IQ1M_ORDER, j);
+        const lv = j < i1 ? 0 : j < i2 ? 1 : 2;
+        const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
+        const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
+        const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
+        const wq = f32x4.mul(f32x4.splat(ldf(IQ1M_W, i)), q);
+        sqx = f32x4.add(sqx, f32x4.mul(wq, f32x4.splat(ldf(IQ1M_X, i))));
+        sq2 = f32x4.add(sq2, f32x4.mul(wq, q));
+      }
+      for (let k = 0; k < 4; k++) {
+        const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
+        const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
+        if (q2 > 0 && qx * qx > bestScore * q2) {
+          scale = qx / q2;
+          bestScore = scale * qx;
+          besti1 = i1;
+          besti2 = i2;
+          bestK = k;
+        }
+      }
+    }
+  }
+  store<i32>(IQ1M_OUT, besti1);
+  store<i32>(IQ1M_OUT + 4, besti2);
+  store<i32>(IQ1M_OUT + 8, bestK);
+  store<f32>(IQ1M_OUT + 12, scale);
 }

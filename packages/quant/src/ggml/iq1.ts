@@ -43,9 +43,17 @@ const index = new Uint16Array(4);
 
 /** Indices 0…n−1 of xb[…] sorted by value, ties in index order (glibc's stable qsort with iq1_sort_helper). */
 function sortedOrder(x: Float32Array, xb: number, n: number): void {
+  // insertion sort: stable, so for finite values the same order as any stable sort by value
   order.length = n;
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => (x[xb + a] < x[xb + b] ? -1 : x[xb + a] > x[xb + b] ? 1 : 0));
+  for (let j = 0; j < n; j++) {
+    const v = x[xb + j];
+    let k = j;
+    while (k > 0 && x[xb + order[k - 1]] > v) {
+      order[k] = order[k - 1];
+      k--;
+    }
+    order[k] = j;
+  }
 }
 
 /**
@@ -160,10 +168,8 @@ function iq1sBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
     let bestShift = 0;
     for (let i1 = 0; i1 <= bs; i1++) {
       for (let i2 = i1; i2 <= bs; i2++) {
-        for (const [xx, shift] of [
-          [X_P, 1],
-          [X_M, -1],
-        ] as const) {
+        for (let shift = 1; shift >= -1; shift -= 2) {
+          const xx = shift === 1 ? X_P : X_M;
           const sumqx = fr(fr(span(sumx[i1], sumx[0], xx[0]) + span(sumx[i2], sumx[i1], xx[1])) + span(sumx[bs], sumx[i2], xx[2]));
           const sumq2 = fr(
             fr(fr(span(sumw[i1], sumw[0], xx[0]) * xx[0]) + fr(span(sumw[i2], sumw[i1], xx[1]) * xx[1])) + fr(span(sumw[bs], sumw[i2], xx[2]) * xx[2]),
@@ -247,6 +253,61 @@ function addToPatterns(w: number, v: number, firstHalf: boolean, lv: number): vo
   sumq2K[3] = fr(sumq2K[3] + wmm);
 }
 
+/** The split iq1mSplitSearch chose: levels 0 / 1 / 2 for sorted positions below i1 / below i2 / the rest, pattern k. */
+export const iq1mSplit = { i1: -1, i2: -1, k: -1, scale: 0 };
+
+/** The IQ1_M split search of one 16-block (x[xb…], its weights, `order` sorted); the result goes to iq1mSplit. */
+export type Iq1mSplitSearch = (x: Float32Array, xb: number, max: number) => void;
+
+/** Every split (i1 ≤ i2) and sign pattern of the 16-block in ggml's order; the first of best Σwqx²/Σwq² wins. */
+function iq1mSplitSearch(x: Float32Array, xb: number, max: number): void {
+  const bs = 16;
+  let bestScore = -FLT_MAX;
+  let scale = max;
+  let besti1 = -1;
+  let besti2 = -1;
+  let bestK = -1;
+  for (let i1 = 0; i1 <= bs; i1++) {
+    for (let i2 = i1; i2 <= bs; i2++) {
+      sumqxK.fill(0);
+      sumq2K.fill(0);
+      for (let j = 0; j < bs; j++) {
+        const i = order[j];
+        addToPatterns(weight[i], x[xb + i], i < bs / 2, j < i1 ? 0 : j < i2 ? 1 : 2);
+      }
+      for (let k = 0; k < 4; k++) {
+        if (sumq2K[k] > 0 && fr(sumqxK[k] * sumqxK[k]) > fr(bestScore * sumq2K[k])) {
+          scale = fr(sumqxK[k] / sumq2K[k]);
+          bestScore = fr(scale * sumqxK[k]);
+          besti1 = i1;
+          besti2 = i2;
+          bestK = k;
+        }
+      }
+    }
+  }
+  iq1mSplit.i1 = besti1;
+  iq1mSplit.i2 = besti2;
+  iq1mSplit.k = bestK;
+  iq1mSplit.scale = scale;
+}
+
+let iq1mSplitImpl: Iq1mSplitSearch = iq1mSplitSearch;
+
+/** The current block's weights and sorted order, for an Iq1mSplitSearch in another module. */
+export const iq1mBlockState: { readonly weight: Float32Array; readonly order: readonly number[] } = { weight, order };
+
+/** Runs f with `impl` as IQ1_M's split search (the fast codec passes the WebAssembly one). */
+export function withIq1mSplitSearch<T>(impl: Iq1mSplitSearch, f: () => T): T {
+  const prev = iq1mSplitImpl;
+  iq1mSplitImpl = impl;
+  try {
+    return f();
+  } finally {
+    iq1mSplitImpl = prev;
+  }
+}
+
 function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
   const sg = searchGrid();
   const bs = 16;
@@ -263,30 +324,9 @@ function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
       continue;
     }
     sortedOrder(x, xb, bs);
-    let bestScore = -FLT_MAX;
-    let scale = max;
-    let besti1 = -1;
-    let besti2 = -1;
-    let bestK = -1;
-    for (let i1 = 0; i1 <= bs; i1++) {
-      for (let i2 = i1; i2 <= bs; i2++) {
-        sumqxK.fill(0);
-        sumq2K.fill(0);
-        for (let j = 0; j < bs; j++) {
-          const i = order[j];
-          addToPatterns(weight[i], x[xb + i], i < bs / 2, j < i1 ? 0 : j < i2 ? 1 : 2);
-        }
-        for (let k = 0; k < 4; k++) {
-          if (sumq2K[k] > 0 && fr(sumqxK[k] * sumqxK[k]) > fr(bestScore * sumq2K[k])) {
-            scale = fr(sumqxK[k] / sumq2K[k]);
-            bestScore = fr(scale * sumqxK[k]);
-            besti1 = i1;
-            besti2 = i2;
-            bestK = k;
-          }
-        }
-      }
-    }
+    iq1mSplitImpl(x, xb, max);
+    const { i1: besti1, i2: besti2 } = iq1mSplit;
+    let { k: bestK, scale } = iq1mSplit;
     if (besti1 < 0 || besti2 < 0 || bestK < 0) {
       scalesM[ib] = 0;
       shiftsM[ib] = 0;

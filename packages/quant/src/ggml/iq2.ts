@@ -46,6 +46,19 @@ const S_BYTES = 82;
 const STEP = fr(0.1);
 
 const grids = new Map<number, SearchGrid>();
+const searches = new Map<number, ScaleSearch>();
+/** The search parameters of IQ2_XXS (grid 256), IQ2_XS (512) and IQ2_S (1024), built once. */
+function searchOf(size: 256 | 512 | 1024): ScaleSearch {
+  let s = searches.get(size);
+  if (!s) {
+    s =
+      size === 256
+        ? { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 6, step: STEP, refit: "all" }
+        : { grid: searchGrid(size), n: 16, kMaxQ: K_MAX_Q, nsteps: 9, step: STEP, refit: "off-grid" };
+    searches.set(size, s);
+  }
+  return s;
+}
 /** iq2xs_init_impl: 8 coordinates of 2 bits, 43692 map entries; 2 neighbour distances (1 for IQ2_S). */
 function searchGrid(size: 256 | 512 | 1024): SearchGrid {
   let g = grids.get(size);
@@ -65,7 +78,7 @@ const unused = (): number => 0;
 
 function iq2XxsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
   if (!qw) throw new Error("IQ2_XXS requires an importance matrix");
-  const search: ScaleSearch = { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 6, step: STEP, refit: "all" };
+  const search = searchOf(256);
   writeU16(y, yo, 0);
   q2.fill(0);
   let maxScale = 0;
@@ -151,7 +164,7 @@ function iq2SixteenBlocks(
 
 function iq2XsBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
   if (!qw) throw new Error("IQ2_XS requires an importance matrix");
-  const search: ScaleSearch = { grid: searchGrid(512), n: 16, kMaxQ: K_MAX_Q, nsteps: 9, step: STEP, refit: "off-grid" };
+  const search = searchOf(512);
   writeU16(y, yo, 0);
   q2.fill(0);
   y.fill(0, yo + 66, yo + XS_BYTES);
@@ -190,7 +203,7 @@ const S_QH = 66;
 const S_SCALES = 74;
 
 function iq2SBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
-  const search: ScaleSearch = { grid: searchGrid(1024), n: 16, kMaxQ: K_MAX_Q, nsteps: 9, step: STEP, refit: "off-grid" };
+  const search = searchOf(1024);
   y.fill(0, yo, yo + S_BYTES);
   const quarter = (sigma2: number): ((v: number) => number) => {
     const q = fr(fr(0.25) * sigma2);

@@ -53,10 +53,13 @@ const blockSigns = new Uint8Array(4);
 const { L } = block;
 const squared = (v: number): number => fr(v * v);
 
+let search256: ScaleSearch | undefined;
+let search512: ScaleSearch | undefined;
+/** The search parameters of IQ3_XXS (256) / IQ3_S (512), built once (the grid on first use). */
 function searchOf(size: 256 | 512): ScaleSearch {
   return size === 256
-    ? { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 15, step: fr(0.2), refit: "off-grid" }
-    : { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" };
+    ? (search256 ??= { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 15, step: fr(0.2), refit: "off-grid" })
+    : (search512 ??= { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" });
 }
 
 type SignMask = (x: Float32Array, xo: number, vo: number) => number;

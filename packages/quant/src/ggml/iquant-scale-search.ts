@@ -62,8 +62,11 @@ export function packLevels(Lv: Int8Array, o: number, dims: number): number {
   return u;
 }
 
-/** Σ w·x·q and Σ w·q·q with q = 2L + 1 over n elements, in float32. */
-function gridSums(Lv: Int8Array, n: number): [number, number] {
+let sumQX = 0;
+let sumQ2 = 0;
+
+/** Σ w·x·q and Σ w·q·q with q = 2L + 1 over n elements, in float32, into sumQX / sumQ2 (no allocation per call). */
+function gridSums(Lv: Int8Array, n: number): void {
   const { weight, xval } = block;
   let sumqx = 0;
   let sumq2 = 0;
@@ -73,7 +76,8 @@ function gridSums(Lv: Int8Array, n: number): [number, number] {
     sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
     sumq2 = fr(sumq2 + fr(fr(w * q) * q));
   }
-  return [sumqx, sumq2];
+  sumQX = sumqx;
+  sumQ2 = sumq2;
 }
 
 /**
@@ -99,12 +103,14 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
         findBestNeighbour_(sg, u, xval, dims * k, waux, dims * k, thisScale, Laux, dims * k);
       }
     }
-    const [sumqx, sumq2] = gridSums(Laux, n);
+    gridSums(Laux, n);
+    const sumqx = sumQX;
+    const sumq2 = sumQ2;
     if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
       scale = fr(sumqx / sumq2);
       best = fr(scale * sumqx);
-      L.set(Laux.subarray(0, n));
-      isOnGrid.set(isOnGridAux.subarray(0, groups));
+      for (let i = 0; i < n; i++) L[i] = Laux[i];
+      for (let k = 0; k < groups; k++) isOnGrid[k] = isOnGridAux[k];
     }
   }
   let notOnGrid = 0;
@@ -118,10 +124,26 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
       const u = packLevels(L, dims * k, dims);
       if (sg.map[u] < 0) findBestNeighbour_(sg, u, xval, dims * k, waux, dims * k, scale, L, dims * k);
     }
-    const [sumqx, sumq2] = gridSums(L, n);
-    if (sumq2 > 0) scale = fr(sumqx / sumq2);
+    gridSums(L, n);
+    if (sumQ2 > 0) scale = fr(sumQX / sumQ2);
   }
   return scale;
+}
+
+/** A searchScale implementation: this module's, or the WebAssembly port (wasm-kernels.ts) with the same results. */
+export type ScaleSearchFn = (s: ScaleSearch, base: number, scale: number) => number;
+
+let searchImpl: ScaleSearchFn = searchScale;
+
+/** Runs f with `impl` as the scale search of searchPositiveScale (the fast codecs pass the WebAssembly one). */
+export function withScaleSearch<T>(impl: ScaleSearchFn, f: () => T): T {
+  const prev = searchImpl;
+  searchImpl = impl;
+  try {
+    return f();
+  } finally {
+    searchImpl = prev;
+  }
 }
 
 /**
@@ -129,7 +151,7 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
  * by inverting the first `groups` sign masks of `signs` (`mask`: 127 for 7 stored bits with even parity, 0xff for 8).
  */
 export function searchPositiveScale(s: ScaleSearch, base: number, scale: number, signs: Uint8Array, groups: number, mask: number): number {
-  const found = searchScale(s, base, scale);
+  const found = searchImpl(s, base, scale);
   if (!(found < 0)) return found;
   for (let k = 0; k < groups; k++) signs[k] = ~signs[k] & mask;
   return -found;

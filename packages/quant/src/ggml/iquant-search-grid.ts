@@ -31,11 +31,11 @@ export function buildSearchGrid(kgrid: Uint16Array, dims: number, bitsPerLevel: 
     for (let i = 0; i < dims; i++) index |= ((grid[k * dims + i] - 1) >> 1) << (bitsPerLevel * i);
     map[index] = k;
   }
-  const cache = new Map<number, Uint16Array>();
+  const cache: (Uint16Array | undefined)[] = new Array<Uint16Array | undefined>(mapSize).fill(undefined);
   const d2 = new Int32Array(gridSize);
   const pos = new Int8Array(dims);
   function neighbours(u: number): Uint16Array {
-    const hit = cache.get(u);
+    const hit = cache[u];
     if (hit) return hit;
     for (let k = 0; k < dims; k++) pos[k] = 2 * ((u >> (bitsPerLevel * k)) & mask) + 1;
     // the nwant smallest distinct distances, then every point at those distances by (distance, index)
@@ -56,7 +56,7 @@ export function buildSearchGrid(kgrid: Uint16Array, dims: number, bitsPerLevel: 
     const list: number[] = [];
     for (const dist of wanted) for (let j = 0; j < gridSize; j++) if (d2[j] === dist) list.push(j);
     const out = Uint16Array.from(list);
-    cache.set(u, out);
+    cache[u] = out;
     return out;
   }
   return { grid, dims, map, neighbours };
