@@ -65,8 +65,9 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
-  const laneOrder = intMatmulIsExact(w.type) && (exact || w.type !== GGMLType.Q8_0);
-  const x16 = laneOrder ? host.block("x16", nTok * cols * 2) : 0;
+  // int16 activations: the lane-order kernels and the Q8_0 kernel take them
+  const widened = intMatmulIsExact(w.type);
+  const x16 = widened ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   const buf = host.memory.buffer;
   const q = new Int8Array(buf, xq, nTok * cols);
