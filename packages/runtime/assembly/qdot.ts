@@ -586,15 +586,6 @@ function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
   }
 }
 
-/** dst[i] = src[i] as int16, for n int8 values (n a multiple of 16). */
-export function widenI8(src: usize, dst: usize, n: i32): void {
-  for (let i = 0; i < n >> 4; i++) {
-    const v = v128.load(src + (<usize>i << 4));
-    v128.store(dst + (<usize>i << 5), i16x8.extend_low_i8x16_s(v));
-    v128.store(dst + (<usize>i << 5) + 16, i16x8.extend_high_i8x16_s(v));
-  }
-}
-
 /** Σ over one row's Q8_0 blocks at `wb` (34 bytes each; codes at +2 read as they are) · widened activations x16. */
 @inline function q8Row(wb: usize, nb: i32, x16: usize, xd: usize): f32 {
   let acc = f32x4.splat(0);
