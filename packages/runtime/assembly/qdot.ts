@@ -22,6 +22,9 @@ const Q4_K: i32 = 12;
 const Q5_K: i32 = 13;
 const Q6_K: i32 = 14;
 
+/** Up to this many tokens, Q4_K/Q6_K rows are multiplied straight from their blocks instead of decoded first. */
+const FUSED_MAX_TOK: i32 = 2;
+
 /** Rows decoded per block (they stay in L1 while every activation row passes over them). */
 const RB: i32 = 4;
 
@@ -259,9 +262,17 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
   return hsum(acc);
 }
 
-/** fma(a, b, c) rounded once to f32 (a·b is exact in f64 for the operands used here). */
-@inline function fmaf(a: f32, b: f32, c: f32): f32 {
-  return <f32>(<f64>a * <f64>b + <f64>c);
+/** Four lanes of fma(d, v, acc) rounded once to f32 (d·v is exact in f64 for the operands used here), as `fmaf`. */
+@inline function fmaf4(d: f32, v: v128, acc: v128): v128 {
+  const dd = f64x2.splat(<f64>d);
+  const lo = f64x2.add(f64x2.mul(dd, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(acc));
+  const hi = f64x2.add(f64x2.mul(dd, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3))), f64x2.promote_low_f32x4(i32x4.shuffle(acc, acc, 2, 3, 2, 3)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** [a0+a1, a2+a3, b0+b1, b2+b3] for int32 lanes a, b. */
+@inline function pairSums(a: v128, b: v128): v128 {
+  return i32x4.add(i32x4.shuffle(a, b, 0, 2, 4, 6), i32x4.shuffle(a, b, 1, 3, 5, 7));
 }
 
 /**
@@ -271,10 +282,13 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
  * fused-multiply-added with d = xd·D into eight f32 accumulators; Q2_K fma's its mins into the same accumulators
  * first, Q4_K into four more, Q6_K subtracts 32·Σ scale·bsum per lane; then `hsum_float_8`.
  * The same algorithm as `ops/ggml-q8-0-dot.ts` / `ops/ggml-kquant-dot.ts`, which are tested against libggml-cpu.
+ * The eight accumulators live in two f32x4 (lanes 0-3, 4-7) and the four Q4_K min accumulators in one; each lane's
+ * fma is the scalar one (`fmaf4`), so vectorizing changes no bit.
  */
 function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
-  let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0, a4: f32 = 0, a5: f32 = 0, a6: f32 = 0, a7: f32 = 0;
-  let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
+  let A = f32x4.splat(0);
+  let B = f32x4.splat(0);
+  let Mn = f32x4.splat(0);
   const blockBytes: usize = type == Q8_0 ? 64 : 512; // i16 elements of one super-block
   const groups = type == Q8_0 ? 1 : 8;
   for (let b = 0; b < nSB; b++) {
@@ -292,63 +306,274 @@ function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: us
       p3 = i32x4.add(p3, i32x4.dot_i16x8_s(v128.load(sq + e + 48), v128.load(x + e + 48)));
     }
     // lane k = the four products 4k..4k+3 of each 32 (ggml's maddubs + madd lanes)
-    let la = i32x4.add(i32x4.shuffle(p0, p1, 0, 2, 4, 6), i32x4.shuffle(p0, p1, 1, 3, 5, 7));
-    let lb = i32x4.add(i32x4.shuffle(p2, p3, 0, 2, 4, 6), i32x4.shuffle(p2, p3, 1, 3, 5, 7));
+    let la = pairSums(p0, p1);
+    let lb = pairSums(p2, p3);
     const yd = load<f32>(xd + (<usize>b << 2));
     const d = yd * load<f32>(D + (<usize>b << 2));
     if (type != Q8_0) {
       const mo = mn + (<usize>b << 6);
       const bo = xb + (<usize>b << 6);
       const so = sc + (<usize>b << 6);
-      if (type == Q2_K) {
+      if (type == Q2_K || type == Q4_K) {
         const dmin = yd * load<f32>(M + (<usize>b << 2));
-        // lane k: mins of groups 2k, 2k+1 times their bsums
-        a0 = fmaf(dmin, <f32>(load<i32>(mo) * load<i32>(bo) + load<i32>(mo + 4) * load<i32>(bo + 4)), a0);
-        a1 = fmaf(dmin, <f32>(load<i32>(mo + 8) * load<i32>(bo + 8) + load<i32>(mo + 12) * load<i32>(bo + 12)), a1);
-        a2 = fmaf(dmin, <f32>(load<i32>(mo + 16) * load<i32>(bo + 16) + load<i32>(mo + 20) * load<i32>(bo + 20)), a2);
-        a3 = fmaf(dmin, <f32>(load<i32>(mo + 24) * load<i32>(bo + 24) + load<i32>(mo + 28) * load<i32>(bo + 28)), a3);
-        a4 = fmaf(dmin, <f32>(load<i32>(mo + 32) * load<i32>(bo + 32) + load<i32>(mo + 36) * load<i32>(bo + 36)), a4);
-        a5 = fmaf(dmin, <f32>(load<i32>(mo + 40) * load<i32>(bo + 40) + load<i32>(mo + 44) * load<i32>(bo + 44)), a5);
-        a6 = fmaf(dmin, <f32>(load<i32>(mo + 48) * load<i32>(bo + 48) + load<i32>(mo + 52) * load<i32>(bo + 52)), a6);
-        a7 = fmaf(dmin, <f32>(load<i32>(mo + 56) * load<i32>(bo + 56) + load<i32>(mo + 60) * load<i32>(bo + 60)), a7);
-      } else if (type == Q4_K) {
-        const dmin = yd * load<f32>(M + (<usize>b << 2));
-        // sub-block j (32 elements) has min mo[2j] (stored per 16) and bsum S(j) = bo[2j] + bo[2j+1]
-        m0 = fmaf(dmin, <f32>(load<i32>(mo) * (load<i32>(bo) + load<i32>(bo + 4)) + load<i32>(mo + 8) * (load<i32>(bo + 8) + load<i32>(bo + 12))), m0);
-        m1 = fmaf(dmin, <f32>(load<i32>(mo + 16) * (load<i32>(bo + 16) + load<i32>(bo + 20)) + load<i32>(mo + 24) * (load<i32>(bo + 24) + load<i32>(bo + 28))), m1);
-        m2 = fmaf(dmin, <f32>(load<i32>(mo + 32) * (load<i32>(bo + 32) + load<i32>(bo + 36)) + load<i32>(mo + 40) * (load<i32>(bo + 40) + load<i32>(bo + 44))), m2);
-        m3 = fmaf(dmin, <f32>(load<i32>(mo + 48) * (load<i32>(bo + 48) + load<i32>(bo + 52)) + load<i32>(mo + 56) * (load<i32>(bo + 56) + load<i32>(bo + 60))), m3);
+        const P0 = i32x4.mul(v128.load(mo), v128.load(bo));
+        const P1 = i32x4.mul(v128.load(mo + 16), v128.load(bo + 16));
+        const P2 = i32x4.mul(v128.load(mo + 32), v128.load(bo + 32));
+        const P3 = i32x4.mul(v128.load(mo + 48), v128.load(bo + 48));
+        if (type == Q2_K) {
+          // lane k: mins of groups 2k, 2k+1 times their bsums
+          A = fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(P0, P1)), A);
+          B = fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(P2, P3)), B);
+        } else {
+          // accumulator k: the 32-sub-blocks 2k, 2k+1 (groups 4k…4k+3), min (stored per 16) times bsum
+          Mn = fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(pairSums(P0, P1), pairSums(P2, P3))), Mn);
+        }
       } else if (type == Q6_K) {
         // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
-        const c0 = i32x4(
-          load<i32>(so) * load<i32>(bo) + load<i32>(so + 4) * load<i32>(bo + 4),
-          load<i32>(so + 8) * load<i32>(bo + 8) + load<i32>(so + 12) * load<i32>(bo + 12),
-          load<i32>(so + 16) * load<i32>(bo + 16) + load<i32>(so + 20) * load<i32>(bo + 20),
-          load<i32>(so + 24) * load<i32>(bo + 24) + load<i32>(so + 28) * load<i32>(bo + 28),
-        );
-        const c1 = i32x4(
-          load<i32>(so + 32) * load<i32>(bo + 32) + load<i32>(so + 36) * load<i32>(bo + 36),
-          load<i32>(so + 40) * load<i32>(bo + 40) + load<i32>(so + 44) * load<i32>(bo + 44),
-          load<i32>(so + 48) * load<i32>(bo + 48) + load<i32>(so + 52) * load<i32>(bo + 52),
-          load<i32>(so + 56) * load<i32>(bo + 56) + load<i32>(so + 60) * load<i32>(bo + 60),
-        );
+        const c0 = pairSums(i32x4.mul(v128.load(so), v128.load(bo)), i32x4.mul(v128.load(so + 16), v128.load(bo + 16)));
+        const c1 = pairSums(i32x4.mul(v128.load(so + 32), v128.load(bo + 32)), i32x4.mul(v128.load(so + 48), v128.load(bo + 48)));
         la = i32x4.sub(la, i32x4.shl(c0, 5));
         lb = i32x4.sub(lb, i32x4.shl(c1, 5));
       }
     }
-    a0 = fmaf(d, <f32>i32x4.extract_lane(la, 0), a0);
-    a1 = fmaf(d, <f32>i32x4.extract_lane(la, 1), a1);
-    a2 = fmaf(d, <f32>i32x4.extract_lane(la, 2), a2);
-    a3 = fmaf(d, <f32>i32x4.extract_lane(la, 3), a3);
-    a4 = fmaf(d, <f32>i32x4.extract_lane(lb, 0), a4);
-    a5 = fmaf(d, <f32>i32x4.extract_lane(lb, 1), a5);
-    a6 = fmaf(d, <f32>i32x4.extract_lane(lb, 2), a6);
-    a7 = fmaf(d, <f32>i32x4.extract_lane(lb, 3), a7);
+    A = fmaf4(d, f32x4.convert_i32x4_s(la), A);
+    B = fmaf4(d, f32x4.convert_i32x4_s(lb), B);
   }
   // hsum_float_8: 128-bit halves added, then movehl, then movehdup
-  let y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
-  if (type == Q4_K) y += (m0 + m2) + (m1 + m3);
+  const S = f32x4.add(A, B);
+  let y = (f32x4.extract_lane(S, 0) + f32x4.extract_lane(S, 2)) + (f32x4.extract_lane(S, 1) + f32x4.extract_lane(S, 3));
+  if (type == Q4_K) y += (f32x4.extract_lane(Mn, 0) + f32x4.extract_lane(Mn, 2)) + (f32x4.extract_lane(Mn, 1) + f32x4.extract_lane(Mn, 3));
   return y;
+}
+
+/**
+ * One Q4_K row (144-byte blocks at `wr`) · one token: the lanes, mins and fma order of `rowDotLanes` (so the same
+ * bits), computed straight from the blocks — nibbles widened and scaled in registers — for few tokens, where decoding
+ * the row into scratch first costs as much as the dot products. Scales and mins unpacked as ggml's utmp/kmask.
+ */
+function q4kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let A = f32x4.splat(0);
+  let B = f32x4.splat(0);
+  let Mn = f32x4.splat(0);
+  const m4 = i8x16.splat(0xf);
+  for (let b = 0; b < nSB; b++) {
+    const o = wr + <usize>b * 144;
+    const u0 = load<u32>(o + 4);
+    const u1 = load<u32>(o + 8);
+    const u2 = load<u32>(o + 12);
+    // get_scale_min_k4 for sub-blocks 0…7, one byte each
+    const S = <u64>(u0 & 0x3f3f3f3f) | (<u64>((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4)) << 32);
+    const mLo = u1 & 0x3f3f3f3f;
+    const mHi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    const xe = x + (<usize>b << 9);
+    let p0 = i32x4.splat(0);
+    let p1 = i32x4.splat(0);
+    let p2 = i32x4.splat(0);
+    let p3 = i32x4.splat(0);
+      {
+        const q = o + 16;
+        const v0 = v128.load(q);
+        const v1 = v128.load(q + 16);
+        const sa = i16x8.splat(<i16>(<u32>(S >> 0) & 0xff));
+        const sb = i16x8.splat(<i16>(<u32>(S >> 8) & 0xff));
+        const L0 = v128.and(v0, m4);
+        const L1 = v128.and(v1, m4);
+        const H0 = i8x16.shr_u(v0, 4);
+        const H1 = i8x16.shr_u(v1, 4);
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 0)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 16)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 32)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 48)));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 64)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 80)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 96)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 112)));
+      }
+      {
+        const q = o + 48;
+        const v0 = v128.load(q);
+        const v1 = v128.load(q + 16);
+        const sa = i16x8.splat(<i16>(<u32>(S >> 16) & 0xff));
+        const sb = i16x8.splat(<i16>(<u32>(S >> 24) & 0xff));
+        const L0 = v128.and(v0, m4);
+        const L1 = v128.and(v1, m4);
+        const H0 = i8x16.shr_u(v0, 4);
+        const H1 = i8x16.shr_u(v1, 4);
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 128)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 144)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 160)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 176)));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 192)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 208)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 224)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 240)));
+      }
+      {
+        const q = o + 80;
+        const v0 = v128.load(q);
+        const v1 = v128.load(q + 16);
+        const sa = i16x8.splat(<i16>(<u32>(S >> 32) & 0xff));
+        const sb = i16x8.splat(<i16>(<u32>(S >> 40) & 0xff));
+        const L0 = v128.and(v0, m4);
+        const L1 = v128.and(v1, m4);
+        const H0 = i8x16.shr_u(v0, 4);
+        const H1 = i8x16.shr_u(v1, 4);
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 256)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 272)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 288)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 304)));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 320)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 336)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 352)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 368)));
+      }
+      {
+        const q = o + 112;
+        const v0 = v128.load(q);
+        const v1 = v128.load(q + 16);
+        const sa = i16x8.splat(<i16>(<u32>(S >> 48) & 0xff));
+        const sb = i16x8.splat(<i16>(<u32>(S >> 56) & 0xff));
+        const L0 = v128.and(v0, m4);
+        const L1 = v128.and(v1, m4);
+        const H0 = i8x16.shr_u(v0, 4);
+        const H1 = i8x16.shr_u(v1, 4);
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 384)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 400)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 416)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 432)));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 448)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 464)));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 480)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 496)));
+      }
+    const yd = load<f32>(xd + (<usize>b << 2));
+    const d = yd * ldh(o);
+    const dmin = yd * -ldh(o + 2);
+    const bo = xb + (<usize>b << 6);
+    const mins03 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(mLo)));
+    const mins47 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(mHi)));
+    // bsum of each 32-sub-block, times its min, two sub-blocks per accumulator
+    const s03 = pairSums(v128.load(bo), v128.load(bo + 16));
+    const s47 = pairSums(v128.load(bo + 32), v128.load(bo + 48));
+    Mn = fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(i32x4.mul(mins03, s03), i32x4.mul(mins47, s47))), Mn);
+    A = fmaf4(d, f32x4.convert_i32x4_s(pairSums(p0, p1)), A);
+    B = fmaf4(d, f32x4.convert_i32x4_s(pairSums(p2, p3)), B);
+  }
+  const T = f32x4.add(A, B);
+  const y = (f32x4.extract_lane(T, 0) + f32x4.extract_lane(T, 2)) + (f32x4.extract_lane(T, 1) + f32x4.extract_lane(T, 3));
+  return y + ((f32x4.extract_lane(Mn, 0) + f32x4.extract_lane(Mn, 2)) + (f32x4.extract_lane(Mn, 1) + f32x4.extract_lane(Mn, 3)));
+}
+
+/** One Q6_K row (210-byte blocks at `wr`) · one token, as `q4kRowLanes`: the bits of `rowDotLanes`, from the blocks. */
+function q6kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let A = f32x4.splat(0);
+  let B = f32x4.splat(0);
+  const m4 = i8x16.splat(0xf);
+  const m3 = i8x16.splat(3);
+  for (let b = 0; b < nSB; b++) {
+    const o = wr + <usize>b * 210;
+    const xe = x + (<usize>b << 9);
+    let p0 = i32x4.splat(0);
+    let p1 = i32x4.splat(0);
+    let p2 = i32x4.splat(0);
+    let p3 = i32x4.splat(0);
+      {
+        const h = v128.load(o + 128);
+        const a = v128.load(o + 0);
+        const a2 = v128.load(o + 32);
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const s0 = i16x8.splat(<i16>load<i8>(o + 192));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 0)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 16)));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const s1 = i16x8.splat(<i16>load<i8>(o + 194));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 64)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 80)));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const s2 = i16x8.splat(<i16>load<i8>(o + 196));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 128)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 144)));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const s3 = i16x8.splat(<i16>load<i8>(o + 198));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 192)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 208)));
+      }
+      {
+        const h = v128.load(o + 144);
+        const a = v128.load(o + 16);
+        const a2 = v128.load(o + 48);
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const s0 = i16x8.splat(<i16>load<i8>(o + 193));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 32)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 48)));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const s1 = i16x8.splat(<i16>load<i8>(o + 195));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 96)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 112)));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const s2 = i16x8.splat(<i16>load<i8>(o + 197));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 160)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 176)));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const s3 = i16x8.splat(<i16>load<i8>(o + 199));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 224)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 240)));
+      }
+      {
+        const h = v128.load(o + 160);
+        const a = v128.load(o + 64);
+        const a2 = v128.load(o + 96);
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const s0 = i16x8.splat(<i16>load<i8>(o + 200));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 256)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 272)));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const s1 = i16x8.splat(<i16>load<i8>(o + 202));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 320)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 336)));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const s2 = i16x8.splat(<i16>load<i8>(o + 204));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 384)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 400)));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const s3 = i16x8.splat(<i16>load<i8>(o + 206));
+        p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 448)));
+        p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 464)));
+      }
+      {
+        const h = v128.load(o + 176);
+        const a = v128.load(o + 80);
+        const a2 = v128.load(o + 112);
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const s0 = i16x8.splat(<i16>load<i8>(o + 201));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 288)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 304)));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const s1 = i16x8.splat(<i16>load<i8>(o + 203));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 352)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 368)));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const s2 = i16x8.splat(<i16>load<i8>(o + 205));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 416)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 432)));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const s3 = i16x8.splat(<i16>load<i8>(o + 207));
+        p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 480)));
+        p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 496)));
+      }
+    // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
+    const bo = xb + (<usize>b << 6);
+    const scv = v128.load(o + 192);
+    const sLo = i16x8.extend_low_i8x16_s(scv);
+    const sHi = i16x8.extend_high_i8x16_s(scv);
+    const c0 = pairSums(i32x4.mul(i32x4.extend_low_i16x8_s(sLo), v128.load(bo)), i32x4.mul(i32x4.extend_high_i16x8_s(sLo), v128.load(bo + 16)));
+    const c1 = pairSums(i32x4.mul(i32x4.extend_low_i16x8_s(sHi), v128.load(bo + 32)), i32x4.mul(i32x4.extend_high_i16x8_s(sHi), v128.load(bo + 48)));
+    const d = load<f32>(xd + (<usize>b << 2)) * ldh(o + 208);
+    A = fmaf4(d, f32x4.convert_i32x4_s(i32x4.sub(pairSums(p0, p1), i32x4.shl(c0, 5))), A);
+    B = fmaf4(d, f32x4.convert_i32x4_s(i32x4.sub(pairSums(p2, p3), i32x4.shl(c1, 5))), B);
+  }
+  const T = f32x4.add(A, B);
+  return (f32x4.extract_lane(T, 0) + f32x4.extract_lane(T, 2)) + (f32x4.extract_lane(T, 1) + f32x4.extract_lane(T, 3));
 }
 
 /** sq[e] = sc[e / 16]·q[e] as int16 (the lane-order kernel's weights; |sc·q| ≤ 127·63 fits). */
@@ -361,12 +586,98 @@ function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
   }
 }
 
-/** dst[i] = src[i] as int16, for n int8 values (n a multiple of 16). */
-export function widenI8(src: usize, dst: usize, n: i32): void {
-  for (let i = 0; i < n >> 4; i++) {
-    const v = v128.load(src + (<usize>i << 4));
-    v128.store(dst + (<usize>i << 5), i16x8.extend_low_i8x16_s(v));
-    v128.store(dst + (<usize>i << 5) + 16, i16x8.extend_high_i8x16_s(v));
+/** Σ over one row's Q8_0 blocks at `wb` (34 bytes each; codes at +2 read as they are) · widened activations x16. */
+@inline function q8Row(wb: usize, nb: i32, x16: usize, xd: usize): f32 {
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const o = wb + <usize>b * 34;
+    const xo = x16 + (<usize>b << 6);
+    const w0 = v128.load(o + 2);
+    const w1 = v128.load(o + 18);
+    let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(xo));
+    s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(xo + 16)));
+    s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(xo + 32)));
+    s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(xo + 48)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(ldh(o) * load<f32>(xd + (<usize>b << 2)))));
+  }
+  return hsum(acc);
+}
+
+/**
+ * Q8_0 weights × Q8_0 activations in the default (not lane-exact) order, straight from the file's blocks: per
+ * 32-block an int32x4 of products (lane k: elements 2k, 2k+1, 8+2k, 9+2k and the same 16 later), scaled by
+ * fp16(D)·xd and added in four f32 lanes, then summed — the same bits as `rowDot` over a decoded row. With more than
+ * one token, four rows at a time are widened once to int16 in `scratch` (with their block scales) and every token
+ * passes over them, each activation load feeding four rows.
+ */
+function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, xd: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
+  const nb = cols >> 5;
+  const wideBytes = <usize>cols << 1;
+  const dBuf = scratch + 4 * wideBytes;
+  let r = r0;
+  if (nTok > 1) {
+    for (; r + 4 <= r1; r += 4) {
+      for (let i = 0; i < 4; i++) {
+        const src = w + <usize>(r + i) * rowBytes;
+        const dst = scratch + <usize>i * wideBytes;
+        const di = dBuf + (<usize>(i * nb) << 2);
+        for (let b = 0; b < nb; b++) {
+          const o = src + <usize>b * 34;
+          const e = dst + (<usize>b << 6);
+          const v0 = v128.load(o + 2);
+          const v1 = v128.load(o + 18);
+          v128.store(e, i16x8.extend_low_i8x16_s(v0));
+          v128.store(e + 16, i16x8.extend_high_i8x16_s(v0));
+          v128.store(e + 32, i16x8.extend_low_i8x16_s(v1));
+          v128.store(e + 48, i16x8.extend_high_i8x16_s(v1));
+          store<f32>(di + (<usize>b << 2), ldh(o));
+        }
+      }
+      const q0 = scratch;
+      const q1 = q0 + wideBytes;
+      const q2 = q1 + wideBytes;
+      const q3 = q2 + wideBytes;
+      const d0 = dBuf;
+      const d1 = d0 + (<usize>nb << 2);
+      const d2 = d1 + (<usize>nb << 2);
+      const d3 = d2 + (<usize>nb << 2);
+      for (let t = 0; t < nTok; t++) {
+        const xt = x16 + <usize>t * wideBytes;
+        const xdt = xd + (<usize>(t * nb) << 2);
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0);
+        let a3 = f32x4.splat(0);
+        for (let b = 0; b < nb; b++) {
+          const e = <usize>b << 6;
+          const xa = v128.load(xt + e);
+          const xb = v128.load(xt + e + 16);
+          const xc = v128.load(xt + e + 32);
+          const xe = v128.load(xt + e + 48);
+          const s0 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(v128.load(q0 + e), xa), i32x4.dot_i16x8_s(v128.load(q0 + e + 16), xb)), i32x4.add(i32x4.dot_i16x8_s(v128.load(q0 + e + 32), xc), i32x4.dot_i16x8_s(v128.load(q0 + e + 48), xe)));
+          const s1 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(v128.load(q1 + e), xa), i32x4.dot_i16x8_s(v128.load(q1 + e + 16), xb)), i32x4.add(i32x4.dot_i16x8_s(v128.load(q1 + e + 32), xc), i32x4.dot_i16x8_s(v128.load(q1 + e + 48), xe)));
+          const s2 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(v128.load(q2 + e), xa), i32x4.dot_i16x8_s(v128.load(q2 + e + 16), xb)), i32x4.add(i32x4.dot_i16x8_s(v128.load(q2 + e + 32), xc), i32x4.dot_i16x8_s(v128.load(q2 + e + 48), xe)));
+          const s3 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(v128.load(q3 + e), xa), i32x4.dot_i16x8_s(v128.load(q3 + e + 16), xb)), i32x4.add(i32x4.dot_i16x8_s(v128.load(q3 + e + 32), xc), i32x4.dot_i16x8_s(v128.load(q3 + e + 48), xe)));
+          const xs = load<f32>(xdt + (<usize>b << 2));
+          const bo = <usize>b << 2;
+          a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(load<f32>(d0 + bo) * xs)));
+          a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.splat(load<f32>(d1 + bo) * xs)));
+          a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(s2), f32x4.splat(load<f32>(d2 + bo) * xs)));
+          a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(s3), f32x4.splat(load<f32>(d3 + bo) * xs)));
+        }
+        const o = out + ((<usize>t * ldo + r) << 2);
+        store<f32>(o, hsum(a0));
+        store<f32>(o + 4, hsum(a1));
+        store<f32>(o + 8, hsum(a2));
+        store<f32>(o + 12, hsum(a3));
+      }
+    }
+  }
+  for (; r < r1; r++) {
+    const wr = w + <usize>r * rowBytes;
+    for (let t = 0; t < nTok; t++) {
+      store<f32>(out + ((<usize>t * ldo + r) << 2), q8Row(wr, nb, x16 + <usize>t * wideBytes, xd + (<usize>(t * nb) << 2)));
+    }
   }
 }
 
@@ -376,6 +687,23 @@ export function widenI8(src: usize, dst: usize, n: i32): void {
  * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
  */
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
+  if (type == Q8_0 && exact == 0) {
+    q8mm(w, rowBytes, cols, r0, r1, x16, xd, nTok, out, ldo, scratch);
+    return;
+  }
+  if ((type == Q4_K || type == Q6_K) && nTok <= FUSED_MAX_TOK) {
+    const nb = cols >> 8;
+    for (let r = r0; r < r1; r++) {
+      const wr = w + <usize>r * rowBytes;
+      for (let t = 0; t < nTok; t++) {
+        const xt = x16 + <usize>t * cols * 2;
+        const xdt = xd + (<usize>(t * nb) << 2);
+        const xbt = xb + (<usize>(t * nb) << 6);
+        store<f32>(out + ((<usize>t * ldo + r) << 2), type == Q4_K ? q4kRowLanes(wr, xt, xdt, xbt, nb) : q6kRowLanes(wr, xt, xdt, xbt, nb));
+      }
+    }
+    return;
+  }
   const G = cols >> 4;
   const gps: i32 = type >= Q2_K ? 16 : 2;
   const nSB = G / gps;
@@ -395,20 +723,20 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
       decodeRow(type, w + <usize>(r + i) * rowBytes, cols, qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, mnBuf + <usize>i * G * 4, DBuf + <usize>i * nSB * 4, MBuf + <usize>i * nSB * 4);
       if (laneOrder) scaleRow(qBuf + <usize>i * cols, scBuf + <usize>i * G * 4, cols, sqBuf + <usize>i * cols * 2);
     }
-    for (let i = 0; i < nr; i++) {
-      const qw = qBuf + <usize>i * cols;
-      const sc = scBuf + <usize>i * G * 4;
-      const mn = mnBuf + <usize>i * G * 4;
-      const D = DBuf + <usize>i * nSB * 4;
-      const M = MBuf + <usize>i * nSB * 4;
-      for (let t = 0; t < nTok; t++) {
-        const xt = xq + <usize>t * cols;
-        const xdt = xd + (<usize>(t * nSB) << 2);
-        const xbt = xb + (<usize>(t * G) << 2);
+    // token outer, rows inner: one activation row stays in L1 while the block's rows pass over it
+    for (let t = 0; t < nTok; t++) {
+      const xt = xq + <usize>t * cols;
+      const xdt = xd + (<usize>(t * nSB) << 2);
+      const xbt = xb + (<usize>(t * G) << 2);
+      for (let i = 0; i < nr; i++) {
+        const sc = scBuf + <usize>i * G * 4;
+        const mn = mnBuf + <usize>i * G * 4;
+        const D = DBuf + <usize>i * nSB * 4;
+        const M = MBuf + <usize>i * nSB * 4;
         let y: f32;
         if (laneOrder) y = rowDotLanes(type, sqBuf + <usize>i * cols * 2, sc, mn, D, M, x16 + <usize>t * cols * 2, xdt, xbt, nSB);
         else {
-          y = rowDot(qw, sc, D, xt, xdt, nSB, gps);
+          y = rowDot(qBuf + <usize>i * cols, sc, D, xt, xdt, nSB, gps);
           if (hasMin) y += minTerm(mn, M, xbt, xdt, nSB, gps);
         }
         store<f32>(out + ((<usize>t * ldo + r + i) << 2), y);

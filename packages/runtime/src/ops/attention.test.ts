@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attendBatched } from "./attention.js";
+import { attendBatched, attendBlock } from "./attention.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 /** Token-by-token reference: softmax over the visible keys in f64. */
@@ -62,5 +62,28 @@ describe("attendBatched", () => {
       for (let i = 0; i < out.length; i++) max = Math.max(max, Math.abs(out[i] - ref[i]));
       expect(max).toBeLessThan(1e-5);
     });
+  }
+
+  // the WASM path (K/V in cache layout, strided K·Q, gemmVP) against the transposed-V path through matmul
+  for (const [n, start, chunk, head] of [
+    [130, 0, null, 64],
+    [5, 61, 32, 12],
+    [1, 258, null, 64],
+    [1, 3, null, 20],
+  ] as const) {
+    for (const roundProbs of [false, true]) {
+      it(`the WASM path gives attendBlock's bits: ${n} tokens after ${start}, chunk ${chunk}, head dim ${head}, roundProbs ${roundProbs}`, () => {
+        const L = start + n;
+        const shape = { n, start, nh, nkv, hd: head, chunk, roundProbs };
+        const q = seeded(n * nh * head, 4);
+        const kc = seeded(L * nkv * head, 5);
+        const vc = seeded(L * nkv * head, 6);
+        const out = new Float32Array(n * nh * head);
+        const ref = new Float32Array(n * nh * head);
+        attendBatched(q, kc, vc, out, shape);
+        for (let t0 = 0; t0 < n; t0 += 128) attendBlock(q, kc, vc, ref, shape, t0, Math.min(n, t0 + 128));
+        expect(out).toEqual(ref);
+      });
+    }
   }
 });

@@ -10,6 +10,7 @@ import { f32Matrix } from "./weight-matrix.js";
 import { roundRowToF16, roundToF16 } from "./half.js";
 import { ScratchPool } from "./scratch.js";
 import { ggmlExpf, reduceAdd16 } from "./ggml-attention-math.js";
+import { wasmHost, type WasmHost } from "./wasm-host.js";
 
 export interface AttentionShape {
   /** New tokens (their K/V are already in the cache at [start, start+n)). */
@@ -37,7 +38,12 @@ export function attendBatched(q: Float32Array, kc: Float32Array, vc: Float32Arra
     attendGgml(q, kc, vc, out, s);
     return;
   }
-  for (let t0 = 0; t0 < s.n; t0 += QUERY_BLOCK) attendBlock(q, kc, vc, out, s, t0, Math.min(s.n, t0 + QUERY_BLOCK));
+  const host = s.hd % 4 === 0 ? wasmHost() : null;
+  for (let t0 = 0; t0 < s.n; t0 += QUERY_BLOCK) {
+    const t1 = Math.min(s.n, t0 + QUERY_BLOCK);
+    if (host) attendBlockWasm(host, q, kc, vc, out, s, t0, t1);
+    else attendBlock(q, kc, vc, out, s, t0, t1);
+  }
 }
 
 /**
@@ -107,7 +113,11 @@ function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Fl
 /** Reused buffers of attendBlock (the forward pass is synchronous). */
 const blockScratch = new ScratchPool();
 
-function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape, t0: number, t1: number): void {
+/**
+ * One block of queries through `matmul` (transposed V copy; the fallback without WASM, and the reference
+ * `attendBlockWasm` is tested against).
+ */
+export function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Float32Array, s: AttentionShape, t0: number, t1: number): void {
   const { start, nh, nkv, hd, chunk } = s;
   const qDim = nh * hd;
   const kvDim = nkv * hd;
@@ -119,8 +129,6 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
   // Keys padded with zero rows to a multiple of 4, so that V·P (whose rows are `lenP` long) runs the WASM gemm
   // too; the padding's probabilities are 0 and add exact zeros.
   const lenP = (len + 3) & ~3;
-  const scale = 1 / Math.sqrt(hd);
-  const fScale = Math.fround(scale);
   const lanes = new Float64Array(16);
   const rows = group * nb;
   const qg = blockScratch.get("qg", rows * hd);
@@ -143,32 +151,7 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
       }
     }
     matmul(f32Matrix(kg, lenP, hd), qg, rows, scores);
-    for (let r = 0; r < rows; r++) {
-      const pos = start + t0 + (r % nb);
-      const lo = (chunk ? Math.floor(pos / chunk) * chunk : 0) - k0;
-      const hi = pos - k0; // inclusive
-      const o = r * lenP;
-      let max = -Infinity;
-      for (let j = lo; j <= hi; j++) {
-        const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
-        scores[o + j] = v;
-        if (v > max) max = v;
-      }
-      let sum = 0;
-      if (s.roundProbs) sum = softmaxExpGgml(scores, o, lo, hi, k0, max, lanes);
-      else {
-        for (let j = lo; j <= hi; j++) {
-          const e = Math.exp(scores[o + j] - max);
-          scores[o + j] = e;
-          sum += e;
-        }
-      }
-      const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
-      for (let j = 0; j < lo; j++) scores[o + j] = 0;
-      for (let j = lo; j <= hi; j++) scores[o + j] *= inv; // f32 product when roundProbs (inv is an f32)
-      if (s.roundProbs) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
-      for (let j = hi + 1; j < lenP; j++) scores[o + j] = 0;
-    }
+    for (let r = 0; r < rows; r++) softmaxRow(scores, r * lenP, lenP, start + t0 + (r % nb), k0, s, lanes);
     matmul(f32Matrix(vgT, hd, lenP), scores, rows, og);
     for (let h = 0; h < group; h++) {
       for (let i = 0; i < nb; i++) {
@@ -176,6 +159,84 @@ function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array, out: F
       }
     }
   }
+}
+
+/**
+ * Scales, masks and softmaxes one score row in place (stored at `o`, `lenP` cells for absolute keys k0…): the query
+ * at `pos` sees keys from its chunk start to itself; every other cell becomes 0. With `roundProbs`, ggml's f32
+ * scale, exponentials and sums, and f16-rounded probabilities unless `roundLater` (the caller rounds the block).
+ */
+function softmaxRow(scores: Float32Array, o: number, lenP: number, pos: number, k0: number, s: AttentionShape, lanes: Float64Array, roundLater = false): void {
+  const scale = 1 / Math.sqrt(s.hd);
+  const fScale = Math.fround(scale);
+  const lo = (s.chunk ? Math.floor(pos / s.chunk) * s.chunk : 0) - k0;
+  const hi = pos - k0; // inclusive
+  let max = -Infinity;
+  for (let j = lo; j <= hi; j++) {
+    const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
+    scores[o + j] = v;
+    if (v > max) max = v;
+  }
+  let sum = 0;
+  if (s.roundProbs) sum = softmaxExpGgml(scores, o, lo, hi, k0, max, lanes);
+  else {
+    for (let j = lo; j <= hi; j++) {
+      const e = Math.exp(scores[o + j] - max);
+      scores[o + j] = e;
+      sum += e;
+    }
+  }
+  const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
+  for (let j = 0; j < lo; j++) scores[o + j] = 0;
+  for (let j = lo; j <= hi; j++) scores[o + j] *= inv; // f32 product when roundProbs (inv is an f32)
+  if (s.roundProbs && !roundLater) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
+  for (let j = hi + 1; j < lenP; j++) scores[o + j] = 0;
+}
+
+/**
+ * `attendBlock` on the WASM kernels with K and V read in their cache layout: the block's K rows, V rows and queries
+ * are copied into the kernel memory once (contiguous), K·Q runs the strided gemm per query head and V·P `gemmVP`
+ * (no transposed V copy); the sums are the same as `attendBlock`'s, bit for bit.
+ */
+function attendBlockWasm(
+  host: WasmHost,
+  q: Float32Array,
+  kc: Float32Array,
+  vc: Float32Array,
+  out: Float32Array,
+  s: AttentionShape,
+  t0: number,
+  t1: number,
+): void {
+  const { start, nh, nkv, hd, chunk } = s;
+  const qDim = nh * hd;
+  const kvDim = nkv * hd;
+  const group = nh / nkv;
+  const nb = t1 - t0;
+  const k0 = chunk ? Math.floor((start + t0) / chunk) * chunk : 0;
+  const len = start + t1 - k0;
+  const lenP = (len + 3) & ~3;
+  const rows = group * nb;
+  const kOff = host.block("attn-k", len * kvDim * 4);
+  const vOff = host.block("attn-v", len * kvDim * 4);
+  const qOff = host.block("attn-q", nb * qDim * 4);
+  const sOff = host.block("attn-scores", rows * lenP * 4);
+  const oOff = host.block("attn-out", nb * qDim * 4);
+  const mem = host.f32();
+  mem.set(kc.subarray(k0 * kvDim, (k0 + len) * kvDim), kOff / 4);
+  mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
+  mem.set(q.subarray(t0 * qDim, t1 * qDim), qOff / 4);
+  const scores = mem.subarray(sOff / 4, sOff / 4 + rows * lenP);
+  const lanes = new Float64Array(16);
+  for (let g = 0; g < nkv; g++) {
+    // row (h·nb + i) = query head g·group + h at token t0 + i
+    for (let h = 0; h < group; h++)
+      host.gemmStrided(kOff + g * hd * 4, kvDim, qOff + (g * group + h) * hd * 4, qDim, sOff + h * nb * lenP * 4, len, hd, nb, lenP);
+    for (let r = 0; r < rows; r++) softmaxRow(scores, r * lenP, lenP, start + t0 + (r % nb), k0, s, lanes, true);
+    if (s.roundProbs) host.roundF16(sOff, rows * lenP); // the masked cells are zeros and stay so
+    for (let h = 0; h < group; h++) host.gemmVP(vOff + g * hd * 4, kvDim, sOff + h * nb * lenP * 4, lenP, oOff + (g * group + h) * hd * 4, qDim, hd, len, nb);
+  }
+  out.set(mem.subarray(oOff / 4, oOff / 4 + nb * qDim), t0 * qDim);
 }
 
 /**

@@ -50,14 +50,18 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
   }
 
   for (const type of [GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q6_K]) {
-    it(`${GGMLType[type]}: ggmlMatmul's WASM path bit-identical to the scalar emulation of ggml's AVX2 vec_dot (lane order)`, () => {
-      const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 50 + type, 0.1), rows, cols));
-      const ours = new Float32Array(nTok * rows);
-      const exact = new Float32Array(nTok * rows);
-      ggmlMatmul(m, x, nTok, ours);
-      (type === GGMLType.Q8_0 ? matmulQ8_0Exact : matmulKQuantExact)(m, x, nTok, exact);
-      expect(ours).toEqual(exact);
-    });
+    // 1 and 2 tokens: Q4_K/Q6_K rows multiplied straight from their blocks; 6: decoded rows
+    for (const n of [nTok, 2, 1]) {
+      it(`${GGMLType[type]}, ${n} tokens: ggmlMatmul's WASM path bit-identical to the scalar emulation of ggml's AVX2 vec_dot (lane order)`, () => {
+        const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 50 + type, 0.1), rows, cols));
+        const xs = x.subarray(0, n * cols);
+        const ours = new Float32Array(n * rows);
+        const exact = new Float32Array(n * rows);
+        ggmlMatmul(m, xs, n, ours);
+        (type === GGMLType.Q8_0 ? matmulQ8_0Exact : matmulKQuantExact)(m, xs, n, exact);
+        expect(ours).toEqual(exact);
+      });
+    }
   }
 
   it("gives the same bits on 1 and 3 threads, and the workers really compute rows", async () => {

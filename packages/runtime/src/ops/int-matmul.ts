@@ -10,7 +10,7 @@
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
 import type { WasmHost } from "./wasm-host.js";
-import { quantizeQ8_0, quantizeQ8_K, type Q8Kind } from "./q8-activations.js";
+import type { Q8Kind } from "./q8-activations.js";
 
 /** Which 8-bit activation blocks a weight type's integer dot product takes (null: no integer kernel). */
 export function intDotActivation(type: GGMLType): Q8Kind | null {
@@ -65,15 +65,14 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
-  const laneOrder = intMatmulIsExact(w.type) && (exact || w.type !== GGMLType.Q8_0);
-  const x16 = laneOrder ? host.block("x16", nTok * cols * 2) : 0;
+  // int16 activations: the lane-order kernels and the Q8_0 kernel take them
+  const widened = intMatmulIsExact(w.type);
+  const x16 = widened ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
-  const buf = host.memory.buffer;
-  const q = new Int8Array(buf, xq, nTok * cols);
-  const d = new Float32Array(buf, xd, nTok * nSB);
-  const sums = new Int32Array(buf, xb, nTok * G);
-  (kind === "q8_0" ? quantizeQ8_0 : quantizeQ8_K)(x, nTok * cols, q, d, sums);
-  if (x16) host.widenI8(xq, x16, nTok * cols);
+  // the activations quantized in the kernel memory (the same codes as quantizeQ8_0 / quantizeQ8_K)
+  const xf = host.block("x32", nTok * cols * 4);
+  host.f32().set(x.subarray(0, nTok * cols), xf / 4);
+  (kind === "q8_0" ? host.quantizeQ8_0 : host.quantizeQ8_K)(xf, nTok * cols, xq, xd, xb, x16);
   const parallel = parallelThreads(nTok, rows, cols, threads);
   host.run(
     {

@@ -22,6 +22,11 @@ interface WasmApi {
 }
 
 export type GemmFn = (w: number, x: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
+/** `gemm` with weight rows `ldw` and activation rows `ldx` floats apart. */
+export type GemmStridedFn = (w: number, ldw: number, x: number, ldx: number, out: number, rows: number, cols: number, nTok: number, ldo: number) => void;
+/** out[t·ldo + i] = Σ_j p[t·ldp + j]·v[j·ldv + i] (attention's V·P, in `gemm`'s order over Vᵀ). */
+export type GemmVPFn = (v: number, ldv: number, p: number, ldp: number, out: number, ldo: number, hd: number, len: number, nTok: number) => void;
+export type Q8QuantizeFn = (x: number, count: number, q: number, d: number, sums: number, x16: number) => void;
 export type QmatmulFn = (
   type: number,
   w: number,
@@ -139,9 +144,15 @@ export class WasmHost {
   /** Blocks released while kernels may still read them; freed at the next `collect`. */
   private readonly deferred: number[] = [];
   readonly gemm: GemmFn;
+  readonly gemmStrided: GemmStridedFn;
+  readonly gemmVP: GemmVPFn;
   readonly qmatmul: QmatmulFn;
   readonly qmatmulScratchBytes: (cols: number) => number;
-  readonly widenI8: (src: number, dst: number, n: number) => void;
+  /** f32 rows at `x` (`count` floats) to Q8_0 / Q8_K blocks: codes, scales, sums per 16, codes as int16 (x16 ≠ 0). */
+  readonly quantizeQ8_0: Q8QuantizeFn;
+  readonly quantizeQ8_K: Q8QuantizeFn;
+  /** Rounds `n` floats at `p` to the nearest f16 value in place (as `roundToF16`). */
+  readonly roundF16: (p: number, n: number) => void;
 
   private constructor(
     readonly memory: WasmMemory,
@@ -149,9 +160,14 @@ export class WasmHost {
     exports: Record<string, unknown>,
   ) {
     this.gemm = exports.gemm as GemmFn;
+    this.kernels = { qmatmul: exports.qmatmul, gemm: exports.gemm };
+    this.gemmStrided = exports.gemmStrided as GemmStridedFn;
+    this.gemmVP = exports.gemmVP as GemmVPFn;
     this.qmatmul = exports.qmatmul as QmatmulFn;
     this.qmatmulScratchBytes = exports.qmatmulScratchBytes as (cols: number) => number;
-    this.widenI8 = exports.widenI8 as (src: number, dst: number, n: number) => void;
+    this.quantizeQ8_0 = exports.quantizeQ8_0 as Q8QuantizeFn;
+    this.quantizeQ8_K = exports.quantizeQ8_K as Q8QuantizeFn;
+    this.roundF16 = exports.roundF16 as (p: number, n: number) => void;
     this.arena = new Arena(
       1024,
       () => this.memory.buffer.byteLength,
@@ -192,12 +208,18 @@ export class WasmHost {
     return new Uint8Array(this.memory.buffer);
   }
   f32(): Float32Array {
-    return new Float32Array(this.memory.buffer);
+    const buf = this.memory.buffer;
+    if (this.f32View?.buffer !== buf) this.f32View = new Float32Array(buf);
+    return this.f32View;
   }
+  private f32View: Float32Array | null = null;
 
   private control(): Int32Array {
-    return new Int32Array(this.memory.buffer, this.ctrl, CTRL_WORDS);
+    const buf = this.memory.buffer;
+    if (this.ctrlView?.buffer !== buf) this.ctrlView = new Int32Array(buf, this.ctrl, CTRL_WORDS);
+    return this.ctrlView;
   }
+  private ctrlView: Int32Array | null = null;
 
   /** Whether `bytes` is a view into this memory (at its byteOffset). */
   holds(bytes: Uint8Array): boolean {
@@ -285,6 +307,9 @@ export class WasmHost {
     return Array.from(this.control().subarray(ROWS_DONE, ROWS_DONE + this.workers.length + 1));
   }
 
+  /** The kernels the claim loop calls (one object, not one per call). */
+  private readonly kernels: Record<string, unknown>;
+
   private threadScratch(tid: number, bytes: number): number {
     const s = this.scratch[tid];
     if (s && s.bytes >= bytes) return s.off;
@@ -305,8 +330,19 @@ export class WasmHost {
     c[CHUNK] = Math.max(4, Math.ceil(job.rows / (active * 4) / 4) * 4);
     c[NEXT] = 0;
     c[ACTIVE] = active;
-    c.set([job.type, job.w, job.rowBytes, job.cols, job.x, job.xd, job.xb, job.nTok, job.out, job.ldo, job.x16, job.exact], ARGS);
-    const kernels = { qmatmul: this.qmatmul, gemm: this.gemm };
+    c[ARGS] = job.type;
+    c[ARGS + 1] = job.w;
+    c[ARGS + 2] = job.rowBytes;
+    c[ARGS + 3] = job.cols;
+    c[ARGS + 4] = job.x;
+    c[ARGS + 5] = job.xd;
+    c[ARGS + 6] = job.xb;
+    c[ARGS + 7] = job.nTok;
+    c[ARGS + 8] = job.out;
+    c[ARGS + 9] = job.ldo;
+    c[ARGS + 10] = job.x16;
+    c[ARGS + 11] = job.exact;
+    const kernels = this.kernels;
     if (active === 1) {
       claimLoop(c, 0, kernels);
       return;
