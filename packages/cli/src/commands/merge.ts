@@ -9,7 +9,7 @@ interface MergeArgs extends JsonSummaryArgs {
 
 export const mergeCommand: CommandModule<object, MergeArgs> = {
   command: "merge <shards..>",
-  describe: "assemble the shard files of a `--shard i/N` run (convert, quantize, imatrix, gptq, awq) into the output, byte-identical to the unsharded run",
+  describe: "assemble the shard files of a `--shard i/N` run (convert, quantize, imatrix, gptq, awq, fp8) into the output, byte-identical to the unsharded run",
   builder: (y: Argv) =>
     jsonSummaryOption(
       y

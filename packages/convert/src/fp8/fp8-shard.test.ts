@@ -1,8 +1,9 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { fileURLToPath } from "node:url";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { suiteTempDir } from "@moeq/test-support/suite-temp-dir";
+import { expectSameFolder } from "@moeq/test-support/same-folder";
 import { convertToFp8, type Fp8ConvertOptions } from "./fp8-convert.js";
 import { mergeShards } from "../shard/merge.js";
 import { shardFilePath } from "../shard/shard-file.js";
@@ -16,12 +17,6 @@ beforeAll(async () => {
   whole = join(work.path, "whole");
   await convertToFp8(fixture, whole, opts);
 }, 60_000);
-
-function expectSameFolder(b: string, a: string): void {
-  const files = readdirSync(a).sort();
-  expect(readdirSync(b).sort()).toEqual(files);
-  for (const f of files) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
-}
 
 describe("moeq fp8 --shard i/N + merge", () => {
   it.each([1, 2, 3, 7])(

@@ -23,10 +23,11 @@ const MAX_MANIFEST_BYTES = 256 << 20;
 export const COPY_CHUNK_BYTES = 8 << 20;
 
 /**
- * Kinds whose units sit at byte offsets `at` of one output of `totalBytes` ("gguf"); in the others ("imatrix",
- * "safetensors") `at` is the unit's place in the merge order and the merger builds the output from the payloads.
+ * Kinds whose units sit at byte offsets `at` of one output of `totalBytes` ("gguf", and "fp8" whose folder is its
+ * files laid end to end); in the others ("imatrix", "safetensors") `at` is the unit's place in the merge order and
+ * the merger builds the output from the payloads.
  */
-const PLACED_KINDS: ReadonlySet<string> = new Set(["gguf"]);
+const PLACED_KINDS: ReadonlySet<string> = new Set(["gguf", "fp8"]);
 
 /** One finished unit: where its bytes go in the merged output, and where they lie in the shard file. */
 export interface ShardUnit {
