@@ -1,6 +1,6 @@
 import yargs from "yargs";
 import { MoeqError, InputError, CheckFailedError, oneLine } from "@moeq/formats";
-import { commands } from "./commands/index.js";
+import { loadCommands } from "./commands/index.js";
 
 /** Exit codes every command shares: 0 ok, 1 a gate or check failed, 2 bad input, 70 an internal error (a bug in moeq). */
 export const EXIT_OK = 0;
@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new InputError("USAGE", msg.replace(/\s*\n\s*/g, " ")); // yargs' "Invalid values:\n  Argument: …" on one line
     });
-  for (const c of commands) cli.command(c);
+  for (const c of await loadCommands(argv)) cli.command(c);
   try {
     // Handlers signal failure by throwing: CheckFailedError → 1, InputError → 2.
     await cli.parseAsync();

@@ -3,7 +3,7 @@
 // scripts/synthetic-checkpoint.sh's synthetic_maverick_4_layers: hidden 512, 128 experts of ff 512, 4 layers, so
 // the per-process start-up is a small part of the work), with the processes' CPU time and run-queue wait (from
 // /proc/<pid>/task/*/schedstat: time runnable with no free core, i.e. cores taken by other load), each process's
-// in-process seconds (its --json summary: start-up excluded), the start-up of `moeq --help` alone, and `moeq merge`
+// in-process seconds (its --json summary: start-up excluded), the start-up of `moeq quantize --help` alone (what each shard process loads), and `moeq merge`
 // throughput vs fs.copyFile of the same bytes. Prints os.loadavg() before and after, since the machine is shared.
 // cpuBoundSpeedup = the unsharded process's CPU seconds / the busiest shard process's: the speed-up N processes would
 // give with a free core each (start-up and shard imbalance included), whatever else the machine is running.
@@ -92,7 +92,7 @@ it(`sharded quantize (N=${N} processes) vs unsharded, and merge vs copyFile`, as
     const inProcess: Record<string, number[]> = { unsharded: [], shardMax: [], shardMin: [] };
     const loadBefore = load();
     const bench = new Bench({ iterations: ITERATIONS, warmupIterations: 0, time: 0 });
-    bench.add("startup", async () => void used.startup.push(await runMeasured([["--help"]], [json(0)])));
+    bench.add("startup", async () => void used.startup.push(await runMeasured([["quantize", "--help"]], [json(0)])));
     bench.add("unsharded", async () => {
       used.unsharded.push(await runMeasured([args(whole, [])], [json(0)]));
       inProcess.unsharded.push(seconds(json(0)));

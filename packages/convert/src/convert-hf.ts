@@ -19,6 +19,7 @@ import { readFinitePlannedUnit } from "./non-finite.js";
 import { EncodePool } from "./work-pool.js";
 import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
 import { checkShardable, writeGgufUnits, type GgufRun } from "./shard/gguf-shard.js";
+import { tensorCost } from "./shard/unit-cost.js";
 import { inputStamp, type ResumableOutput } from "./resume/resumable-output.js";
 import type { ResumeNote } from "./resume/work-dir.js";
 import type { ShardSpec } from "./shard/shard-spec.js";
@@ -164,7 +165,10 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
           return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
         },
       },
-      f.run,
+      {
+        ...f.run,
+        costs: tensors.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: GGMLType[t.srcDtype], to: types[i], copy: false })),
+      },
     );
     committed = true;
     return { writer, outBytes, resumedUnits, pending };

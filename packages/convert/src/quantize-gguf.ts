@@ -14,6 +14,7 @@ import { assertImatrixFinite, imatrixForTensor, imatrixKVs, readImatrix, type Im
 import { ExpertErrorCollector, type ExpertErrorRow } from "./expert-errors.js";
 import { finishExpertErrors, writeSummary, type WriteSummary } from "./write-units.js";
 import { checkShardable, writeGgufUnits } from "./shard/gguf-shard.js";
+import { tensorCost } from "./shard/unit-cost.js";
 import { inputStamp } from "./resume/resumable-output.js";
 import type { ResumeNote } from "./resume/work-dir.js";
 import type { ShardSpec } from "./shard/shard-spec.js";
@@ -137,6 +138,7 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
         inputs: JSON.stringify({ command: "quantize", imatrix: opts.imatrixPath ?? null }),
         localInputs: inputStamp([input, opts.imatrixPath]),
         shard: opts.shard,
+        costs: ordered.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: t.type, to: types[i], copy: types[i] === t.type })),
         onResume: opts.onResume,
       },
     );

@@ -1,34 +1,36 @@
 import type { CommandModule } from "yargs";
-import { pullCommand } from "./pull.js";
-import { publishCommand } from "./publish.js";
-import { inspectCommand } from "./inspect.js";
-import { convertCommand } from "./convert.js";
-import { quantizeCommand } from "./quantize.js";
-import { imatrixCommand } from "./imatrix.js";
-import { evalCommand } from "./eval.js";
-import { gateCommand } from "./gate.js";
-import { runCommand } from "./run.js";
-import { fp8Command } from "./fp8.js";
-import { awqCommand } from "./awq.js";
-import { gptqCommand } from "./gptq.js";
-import { recipeCommand } from "./recipe.js";
-import { mergeCommand } from "./merge.js";
 
-// Every `moeq` subcommand, one module each. Add new commands here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [
-  pullCommand,
-  publishCommand,
-  inspectCommand,
-  convertCommand,
-  quantizeCommand,
-  mergeCommand,
-  fp8Command,
-  awqCommand,
-  imatrixCommand,
-  evalCommand,
-  gateCommand,
-  runCommand,
-  gptqCommand,
-  recipeCommand,
-];
+type AnyCommand = CommandModule<any, any>;
+
+/**
+ * Every `moeq` subcommand, one module each, by the name it is run as (add new commands here). Loaded on demand: a
+ * process started as `moeq quantize …` imports only quantize's module and what it needs, so each of the N processes
+ * of a sharded run starts in about half the CPU time of one that loads every command (see loadCommands).
+ */
+export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<AnyCommand>>> = {
+  pull: async () => (await import("./pull.js")).pullCommand,
+  publish: async () => (await import("./publish.js")).publishCommand,
+  inspect: async () => (await import("./inspect.js")).inspectCommand,
+  convert: async () => (await import("./convert.js")).convertCommand,
+  quantize: async () => (await import("./quantize.js")).quantizeCommand,
+  merge: async () => (await import("./merge.js")).mergeCommand,
+  fp8: async () => (await import("./fp8.js")).fp8Command,
+  awq: async () => (await import("./awq.js")).awqCommand,
+  imatrix: async () => (await import("./imatrix.js")).imatrixCommand,
+  eval: async () => (await import("./eval.js")).evalCommand,
+  gate: async () => (await import("./gate.js")).gateCommand,
+  run: async () => (await import("./run.js")).runCommand,
+  gptq: async () => (await import("./gptq.js")).gptqCommand,
+  recipe: async () => (await import("./recipe.js")).recipeCommand,
+};
+
+/**
+ * The commands `argv` can reach: the one it names, or (no command, `--help`, a misspelt name that yargs will
+ * suggest a command for) all of them, in COMMAND_LOADERS' order.
+ */
+export async function loadCommands(argv: readonly string[]): Promise<AnyCommand[]> {
+  const first = argv[0];
+  if (first !== undefined && Object.hasOwn(COMMAND_LOADERS, first)) return [await COMMAND_LOADERS[first]!()];
+  return Promise.all(Object.values(COMMAND_LOADERS).map((load) => load()));
+}

@@ -15,7 +15,7 @@ import {
 } from "./shared-options.js";
 
 /** What --shard deals out in the GGUF writers (convert, quantize). */
-export const GGUF_SHARD_UNIT = "one tensor, dealt to shards longest-first by output bytes (a proxy for compute)";
+export const GGUF_SHARD_UNIT = "one tensor, dealt to shards longest-first by estimated compute (measured ns per element of its types)";
 
 /** The quantizer flags that quantize and convert share. */
 export interface QuantizerArgs extends ThreadsArgs {

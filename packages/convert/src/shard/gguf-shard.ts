@@ -1,6 +1,6 @@
 /**
  * A GGUF pipeline's tail, whole or as one shard, resumable either way: the unit of work (of sharding and of
- * resuming) is a tensor. Shards get tensors dealt by output bytes (LPT, assignUnitsToShards). Every run plans the
+ * resuming) is a tensor. Shards get tensors dealt by estimated compute (tensorCost, LPT assignUnitsToShards). Every run plans the
  * whole file (header, offsets) and builds its bytes in `<out>.partial/` (ResumableOutput): the file itself, or the
  * shard file `<out>.shard-i-of-N` whose units `moeq merge` puts at their planned offsets, byte-identical to the
  * unsharded file. A killed run rerun with the same arguments redoes only the tensors its journal lacks.
@@ -26,6 +26,11 @@ export interface GgufRun {
   /** Sizes and mtimes of the input files on this machine (inputStamp): a changed input starts a rerun over. */
   readonly localInputs: string;
   readonly shard?: ShardSpec;
+  /**
+   * Estimated ns of one core per tensor (unit-cost.ts tensorCost), in the writer's tensor order: what `shard` deals
+   * tensors by. Without it, output bytes.
+   */
+  readonly costs?: readonly number[];
   /** Told what the work folder held (units done and in all; whether another run's work was thrown away). */
   readonly onResume?: (note: ResumeNote) => void;
 }
@@ -55,12 +60,8 @@ type ErrorAdd = [expert: number, sse: number, n: number];
 export async function writeGgufUnits<T extends UnitTensor>(writer: GGUFWriter, p: Omit<WriteUnitsParams<T>, "writer">, run: GgufRun): Promise<GgufUnitsResult> {
   const header = writer.buildHeader();
   const infos = writer.tensors;
-  const mine = run.shard
-    ? unitsOfShard(
-        infos.map((t) => t.byteLength),
-        run.shard,
-      )
-    : infos.map((_, i) => i);
+  if (run.costs && run.costs.length !== infos.length) throw new RangeError(`${run.costs.length} tensor costs for ${infos.length} tensors`);
+  const mine = run.shard ? unitsOfShard(run.costs ?? infos.map((t) => t.byteLength), run.shard) : infos.map((_, i) => i);
   const last = infos[infos.length - 1];
   const totalBytes = header.length + (last ? last.offset + ggufPad(last.byteLength, writer.alignment) : 0);
   const out = await ResumableOutput.open({
