@@ -130,28 +130,12 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
   return scale;
 }
 
-/** A searchScale implementation: this module's, or the WebAssembly port (wasm-kernels.ts) with the same results. */
-export type ScaleSearchFn = (s: ScaleSearch, base: number, scale: number) => number;
-
-let searchImpl: ScaleSearchFn = searchScale;
-
-/** Runs f with `impl` as the scale search of searchPositiveScale (the fast codecs pass the WebAssembly one). */
-export function withScaleSearch<T>(impl: ScaleSearchFn, f: () => T): T {
-  const prev = searchImpl;
-  searchImpl = impl;
-  try {
-    return f();
-  } finally {
-    searchImpl = prev;
-  }
-}
-
 /**
  * searchScale, then the sign flip of quantize_row_iq2_*_impl / iq3_*_impl: a negative best scale is made positive
  * by inverting the first `groups` sign masks of `signs` (`mask`: 127 for 7 stored bits with even parity, 0xff for 8).
  */
 export function searchPositiveScale(s: ScaleSearch, base: number, scale: number, signs: Uint8Array, groups: number, mask: number): number {
-  const found = searchImpl(s, base, scale);
+  const found = searchScale(s, base, scale);
   if (!(found < 0)) return found;
   for (let k = 0; k < groups; k++) signs[k] = ~signs[k] & mask;
   return -found;
