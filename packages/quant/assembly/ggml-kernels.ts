@@ -2419,8 +2419,9 @@ const GS_Q: usize = memory.data(96, 16); // IQ2_XXS / IQ2_XS / IQ3_XXS: the pack
 const GS_LQP: usize = memory.data(32, 16); // IQ2_XXS: make_qp_quants levels
 const GS_INDEX: usize = memory.data(4 * 4, 16); // IQ1: the grid index of each group
 const GS_ORDER: usize = memory.data(32, 16); // IQ1: indices sorted by value
-const GS_SUMX: usize = memory.data(33 * 4, 16); // IQ1_S prefix sums
-const GS_SUMW: usize = memory.data(33 * 4, 16);
+const GS_SUMX: usize = memory.data(36 * 4, 16); // IQ1_S prefix sums (padded for 4-lane loads)
+const GS_SUMW: usize = memory.data(36 * 4, 16);
+const IQ1S_LANES: usize = memory.data(64, 16); // IQ1_S: the four splits' sums of one step
 const FLT_MAX: f32 = 3.4028234663852886e38;
 const IQ1_DELTA_: f32 = 0.125;
 
@@ -3012,30 +3013,55 @@ function iq1sBlock(x: usize, qw: usize, y: usize): void {
     let besti1 = -1;
     let besti2 = -1;
     let bestShift = 0;
+    // four splits i2…i2+3 per step, lanes past 32 masked off; the scalar choice in C's order only when a lane can win
+    const vxp1 = f32x4.splat(xp1), vxp2 = f32x4.splat(xp2), vxm1 = f32x4.splat(xm1), vxm2 = f32x4.splat(xm2);
+    const vsxn = f32x4.splat(sxn), vswn = f32x4.splat(swn);
+    const zero = f32x4.splat(0);
     for (let i1 = 0; i1 <= 32; i1++) {
       const sx1 = ldf(GS_SUMX, i1), sw1 = ldf(GS_SUMW, i1);
       const px0 = (sx1 - sx0) * xp0, mx0 = (sx1 - sx0) * xm0;
       const pw0 = (sw1 - sw0) * xp0 * xp0, mw0 = (sw1 - sw0) * xm0 * xm0;
-      for (let i2 = i1; i2 <= 32; i2++) {
-        const sx2 = ldf(GS_SUMX, i2), sw2 = ldf(GS_SUMW, i2);
-        // shift = 1 (x_p) then −1 (x_m), ggml's order
-        let sumqx = px0 + (sx2 - sx1) * xp1 + (sxn - sx2) * xp2;
-        let sumq2 = pw0 + (sw2 - sw1) * xp1 * xp1 + (swn - sw2) * xp2 * xp2;
-        if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
-          scale = sumqx / sumq2;
-          bestScore = scale * sumqx;
-          besti1 = i1;
-          besti2 = i2;
-          bestShift = 1;
-        }
-        sumqx = mx0 + (sx2 - sx1) * xm1 + (sxn - sx2) * xm2;
-        sumq2 = mw0 + (sw2 - sw1) * xm1 * xm1 + (swn - sw2) * xm2 * xm2;
-        if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
-          scale = sumqx / sumq2;
-          bestScore = scale * sumqx;
-          besti1 = i1;
-          besti2 = i2;
-          bestShift = -1;
+      const vsx1 = f32x4.splat(sx1), vsw1 = f32x4.splat(sw1);
+      const vpx0 = f32x4.splat(px0), vmx0 = f32x4.splat(mx0), vpw0 = f32x4.splat(pw0), vmw0 = f32x4.splat(mw0);
+      for (let i2 = i1; i2 <= 32; i2 += 4) {
+        const sx2 = v128.load(GS_SUMX + (<usize>i2 << 2));
+        const sw2 = v128.load(GS_SUMW + (<usize>i2 << 2));
+        const dx1 = f32x4.sub(sx2, vsx1), dx2 = f32x4.sub(vsxn, sx2);
+        const dw1 = f32x4.sub(sw2, vsw1), dw2 = f32x4.sub(vswn, sw2);
+        const pqx = f32x4.add(f32x4.add(vpx0, f32x4.mul(dx1, vxp1)), f32x4.mul(dx2, vxp2));
+        const pq2 = f32x4.add(f32x4.add(vpw0, f32x4.mul(f32x4.mul(dw1, vxp1), vxp1)), f32x4.mul(f32x4.mul(dw2, vxp2), vxp2));
+        const mqx = f32x4.add(f32x4.add(vmx0, f32x4.mul(dx1, vxm1)), f32x4.mul(dx2, vxm2));
+        const mq2 = f32x4.add(f32x4.add(vmw0, f32x4.mul(f32x4.mul(dw1, vxm1), vxm1)), f32x4.mul(f32x4.mul(dw2, vxm2), vxm2));
+        const vb = f32x4.splat(bestScore);
+        const okp = v128.and(f32x4.gt(pq2, zero), f32x4.gt(f32x4.mul(pqx, pqx), f32x4.mul(vb, pq2)));
+        const okm = v128.and(f32x4.gt(mq2, zero), f32x4.gt(f32x4.mul(mqx, mqx), f32x4.mul(vb, mq2)));
+        const lanes = i32x4.le_s(i32x4.add(i32x4.splat(i2), i32x4(0, 1, 2, 3)), i32x4.splat(32));
+        if (!v128.any_true(v128.and(v128.or(okp, okm), lanes))) continue;
+        v128.store(IQ1S_LANES, pqx);
+        v128.store(IQ1S_LANES + 16, pq2);
+        v128.store(IQ1S_LANES + 32, mqx);
+        v128.store(IQ1S_LANES + 48, mq2);
+        const last = i2 + 3 < 32 ? i2 + 3 : 32;
+        for (let l = i2; l <= last; l++) {
+          const o = l - i2;
+          let sumqx = ldf(IQ1S_LANES, o);
+          let sumq2 = ldf(IQ1S_LANES + 16, o);
+          if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+            scale = sumqx / sumq2;
+            bestScore = scale * sumqx;
+            besti1 = i1;
+            besti2 = l;
+            bestShift = 1;
+          }
+          sumqx = ldf(IQ1S_LANES + 32, o);
+          sumq2 = ldf(IQ1S_LANES + 48, o);
+          if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+            scale = sumqx / sumq2;
+            bestScore = scale * sumqx;
+            besti1 = i1;
+            besti2 = l;
+            bestShift = -1;
+          }
         }
       }
     }
@@ -3103,9 +3129,6 @@ function iq1mBlock(x: usize, qw: usize, y: usize): void {
       continue;
     }
     iq1Sort(16);
-    memory.copy(IQ1M_X, GS_XVAL, 64);
-    memory.copy(IQ1M_W, GS_W, 64);
-    memory.copy(IQ1M_ORDER, GS_ORDER, 16);
     iq1mSplitSearch(mx);
     const besti1 = load<i32>(IQ1M_OUT);
     const besti2 = load<i32>(IQ1M_OUT + 4);
@@ -3212,49 +3235,77 @@ function quantizeGrid(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: 
 
 // ---------------------------------------------------------------- IQ1_M split search
 
-const IQ1M_X: usize = memory.data(16 * 4, 16); // the 16-block's values
-const IQ1M_W: usize = memory.data(16 * 4, 16); // their weights
-const IQ1M_ORDER: usize = memory.data(16, 16); // indices sorted by value
+const IQ1M_T: usize = memory.data(3 * 16 * 32, 16); // [level][sorted j]: (w·q)·x then (w·q)·q, four sign patterns
 const IQ1M_OUT: usize = memory.data(16, 16); // i1, i2, k (i32), scale (f32)
+
 /**
- * Every split i1 ≤ i2 of the sorted 16-block into levels 0 / 1 / 2, with the four sign patterns of the two
- * 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless k is odd); each
- * lane adds (w·q)·x and (w·q)·q in sorted order as the scalar code does, then C's sequential choice over k.
+ * Every split i1 ≤ i2 of the sorted 16-block (GS_XVAL, GS_W, GS_ORDER) into levels 0 / 1 / 2, with the four sign
+ * patterns of the two 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless
+ * k is odd). C sums each lane's terms (w·q)·x and (w·q)·q over the sorted elements from 0 for every split; the terms
+ * are precomputed per level, and the sum over j < i2 (level 0 below i1, 1 above) is carried from split to split,
+ * which is the same sequence of additions. Then C's sequential choice over k, skipped when no lane beats the best.
  */
 function iq1mSplitSearch(max: f32): void {
   const bs = 16;
+  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
+  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  for (let j = 0; j < bs; j++) {
+    const i = ldb(GS_ORDER, j);
+    const w = f32x4.splat(ldf(GS_W, i));
+    const x = f32x4.splat(ldf(GS_XVAL, i));
+    for (let lv = 0; lv < 3; lv++) {
+      const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
+      const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
+      const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
+      const wq = f32x4.mul(w, q);
+      const t = IQ1M_T + <usize>((lv * 16 + j) << 5);
+      v128.store(t, f32x4.mul(wq, x));
+      v128.store(t + 16, f32x4.mul(wq, q));
+    }
+  }
+  const zero = f32x4.splat(0);
   let bestScore: f32 = -FLT_MAX;
   let scale = max;
   let besti1 = -1;
   let besti2 = -1;
   let bestK = -1;
-  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
-  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  let p0qx = zero;
+  let p0q2 = zero;
   for (let i1 = 0; i1 <= bs; i1++) {
+    let aqx = p0qx;
+    let aq2 = p0q2;
     for (let i2 = i1; i2 <= bs; i2++) {
-      let sqx = f32x4.splat(0);
-      let sq2 = f32x4.splat(0);
-      for (let j = 0; j < bs; j++) {
-        const i = ldb(IQ1M_ORDER, j);
-        const lv = j < i1 ? 0 : j < i2 ? 1 : 2;
-        const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
-        const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
-        const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
-        const wq = f32x4.mul(f32x4.splat(ldf(IQ1M_W, i)), q);
-        sqx = f32x4.add(sqx, f32x4.mul(wq, f32x4.splat(ldf(IQ1M_X, i))));
-        sq2 = f32x4.add(sq2, f32x4.mul(wq, q));
+      let sqx = aqx;
+      let sq2 = aq2;
+      for (let j = i2; j < bs; j++) {
+        const t = IQ1M_T + <usize>((32 + j) << 5);
+        sqx = f32x4.add(sqx, v128.load(t));
+        sq2 = f32x4.add(sq2, v128.load(t + 16));
       }
-      for (let k = 0; k < 4; k++) {
-        const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
-        const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
-        if (q2 > 0 && qx * qx > bestScore * q2) {
-          scale = qx / q2;
-          bestScore = scale * qx;
-          besti1 = i1;
-          besti2 = i2;
-          bestK = k;
+      const ok = v128.and(f32x4.gt(sq2, zero), f32x4.gt(f32x4.mul(sqx, sqx), f32x4.mul(f32x4.splat(bestScore), sq2)));
+      if (v128.any_true(ok)) {
+        for (let k = 0; k < 4; k++) {
+          const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
+          const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
+          if (q2 > 0 && qx * qx > bestScore * q2) {
+            scale = qx / q2;
+            bestScore = scale * qx;
+            besti1 = i1;
+            besti2 = i2;
+            bestK = k;
+          }
         }
       }
+      if (i2 < bs) {
+        const t = IQ1M_T + <usize>((16 + i2) << 5);
+        aqx = f32x4.add(aqx, v128.load(t));
+        aq2 = f32x4.add(aq2, v128.load(t + 16));
+      }
+    }
+    if (i1 < bs) {
+      const t = IQ1M_T + <usize>(i1 << 5);
+      p0qx = f32x4.add(p0qx, v128.load(t));
+      p0q2 = f32x4.add(p0q2, v128.load(t + 16));
     }
   }
   store<i32>(IQ1M_OUT, besti1);
