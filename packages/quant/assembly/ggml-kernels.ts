@@ -2482,7 +2482,7 @@ function useGrid(slot: i32): void {
 /**
  * iq2/iq3_find_best_neighbour (w = GS_WAUX, a = 1, b = 0) and iq1_find_best_neighbour2 (w = GS_W, q = xg[level]) for
  * the group at element o of off-grid vector u: the listed point of least Σ w·(scale·q − x)², first on ties; its
- * levels go to Lp[o…] and its index is returned (−1 and GS_ERR = 2 when none is below FLT_MAX).
+ * levels go to Lp[o…] (unless Lp is 0) and its index is returned (−1 and GS_ERR = 2 when none is below FLT_MAX).
  */
 function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, b: f32, Lp: usize): i32 {
   const e = load<u32>(gNb + (<usize>u << 2));
@@ -2552,8 +2552,10 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
     store<i32>(GS_ERR, 2);
     return -1;
   }
-  const c = gCoords + <usize>(best * dims);
-  for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+  if (Lp != 0) {
+    const c = gCoords + <usize>(best * dims);
+    for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+  }
   return best;
 }
 
@@ -2590,6 +2592,86 @@ function gridSums(Lp: usize, n: i32): f32 {
   return sumqx;
 }
 
+const GT_Q: usize = memory.data(32 * 16, 16); // per element, four trials' q = 2·level + 1 (f32x4)
+const GT_ON: usize = memory.data(8 * 4, 16); // [group][trial] is_on_grid
+const GT_U: usize = memory.data(16, 16); // four trials' packed level vectors of one group
+const GT_SC: usize = memory.data(16, 16); // four trials' scales
+const GT_SUMS: usize = memory.data(32, 16); // four trials' Σwxq, then Σwqq
+const GT_WX: usize = memory.data(32 * 4, 16); // w·x per element
+
+/** nearest_int lane-wise (the 1.5·2^23 trick). */
+@inline function nearestInt4(v: v128): v128 {
+  return i32x4.sub(v128.and(f32x4.add(v, f32x4.splat(12582912.0)), i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
+}
+
+/**
+ * The trial loop of the scale search, four consecutive trials in the four lanes: each lane computes its levels, snaps
+ * its groups (the neighbour search per lane, with that trial's scale) and sums Σ(w·x)·q, Σ(w·q)·q in element order,
+ * exactly as C does for that trial; then the trials are judged one by one in C's order. The best trial's levels go to
+ * GS_L and its on-grid flags to GS_ON; returns the scale (the initial one when no trial wins).
+ */
+function gridTrials(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, base: f32, scale: f32): f32 {
+  const groups = n / dims;
+  const bits = dims == 8 ? 2 : 3;
+  let best: f32 = 0;
+  for (let i = 0; i < n; i++) stf(GT_WX, i, ldf(GS_W, i) * ldf(GS_XVAL, i));
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const lo = i32x4.splat(0);
+  const hi = i32x4.splat(kMaxQ - 1);
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let is = -nsteps; is <= nsteps; is += 4) {
+    const nl = nsteps - is + 1 < 4 ? nsteps - is + 1 : 4;
+    const isv = f32x4.convert_i32x4_s(i32x4.add(i32x4.splat(is), lanes));
+    const idv = f32x4.div(f32x4.add(f32x4.splat(<f32>(kMaxQ * 2 - 1)), f32x4.mul(isv, f32x4.splat(step))), f32x4.splat(base));
+    v128.store(GT_SC, f32x4.div(one, idv));
+    for (let k = 0; k < groups; k++) {
+      const o = k * dims;
+      let u = i32x4.splat(0);
+      for (let i = 0; i < dims; i++) {
+        const x = v128.load32_splat(GS_XVAL + (<usize>(o + i) << 2));
+        let l = nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, x), one)));
+        l = i32x4.min_s(i32x4.max_s(l, lo), hi);
+        v128.store(GT_Q + (<usize>(o + i) << 4), f32x4.convert_i32x4_s(i32x4.add(i32x4.shl(l, 1), i32x4.splat(1))));
+        u = v128.or(u, i32x4.shl(l, bits * i));
+      }
+      v128.store(GT_U, u);
+      for (let t = 0; t < nl; t++) {
+        const uu = load<i32>(GT_U + (<usize>t << 2));
+        const on = load<i32>(gMap + (<usize>uu << 2)) >= 0;
+        stb(GT_ON, 4 * k + t, on ? 1 : 0);
+        if (!on) {
+          const g = gridNeighbour(uu, dims, o, ldf(GT_SC, t), GS_WAUX, 1, 0, 0);
+          if (g >= 0) {
+            const c = gCoords + <usize>(g * dims);
+            for (let i = 0; i < dims; i++) store<f32>(GT_Q + (<usize>(o + i) << 4) + (<usize>t << 2), <f32>load<i8>(c + <usize>i));
+          }
+        }
+      }
+    }
+    let sqx = f32x4.splat(0);
+    let sq2 = f32x4.splat(0);
+    for (let i = 0; i < n; i++) {
+      const q = v128.load(GT_Q + (<usize>i << 4));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(GT_WX + (<usize>i << 2)), q));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(GS_W + (<usize>i << 2)), q), q));
+    }
+    v128.store(GT_SUMS, sqx);
+    v128.store(GT_SUMS + 16, sq2);
+    for (let t = 0; t < nl; t++) {
+      const sumqx = ldf(GT_SUMS, t);
+      const sumq2 = ldf(GT_SUMS + 16, t);
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        scale = sumqx / sumq2;
+        best = scale * sumqx;
+        for (let i = 0; i < n; i++) stb(GS_L, i, (<i32>load<f32>(GT_Q + (<usize>i << 4) + (<usize>t << 2)) - 1) >> 1);
+        for (let k = 0; k < groups; k++) stb(GS_ON, k, ldb(GT_ON, 4 * k + t));
+      }
+    }
+  }
+  return scale;
+}
+
 /**
  * searchScale of iquant-scale-search.ts on GS_XVAL / GS_W / GS_WAUX with GS_L holding the initial levels, on the
  * grid in use: trial inverse scales (2·kMaxQ − 1 + is·step)/base for is = −nsteps…nsteps, each group snapped to the
@@ -2599,20 +2681,8 @@ function gridSums(Lp: usize, n: i32): f32 {
  */
 function gridSearch(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit: i32, base: f32, scale: f32, mask: i32): f32 {
   const groups = n / dims;
-  let best: f32 = 0;
   for (let k = 0; k < groups; k++) stb(GS_ON, k, refit == 1 ? 0 : 1);
-  for (let is = -nsteps; is <= nsteps; is++) {
-    const id = (<f32>(kMaxQ * 2 - 1) + <f32>is * step) / base;
-    gridSnap(dims, groups, kMaxQ, id, <f32>1 / id, GS_LAUX, GS_ONAUX, false);
-    const sumqx = gridSums(GS_LAUX, n);
-    const sumq2 = ldf(GS_SUMQ2, 0);
-    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-      scale = sumqx / sumq2;
-      best = scale * sumqx;
-      memory.copy(GS_L, GS_LAUX, <usize>n);
-      memory.copy(GS_ON, GS_ONAUX, <usize>groups);
-    }
-  }
+  scale = gridTrials(dims, n, kMaxQ, nsteps, step, base, scale);
   let notOnGrid = 0;
   for (let k = 0; k < groups; k++) if (ldb(GS_ON, k) == 0) notOnGrid++;
   const doRefit = refit == 2 ? scale > 0 : notOnGrid > 0 && scale > 0;
