@@ -2479,6 +2479,12 @@ function useGrid(slot: i32): void {
   return f32x4.add(d2, f32x4.mul(f32x4.mul(w, diff), diff));
 }
 
+/** (w·diff)·diff with diff = scale·q − x for the levels' q values in the lanes: coordinate i's possible terms. */
+@inline function termTable(qv: v128, vs: v128, xp: usize, wp: usize, i: i32): v128 {
+  const diff = f32x4.sub(f32x4.mul(vs, qv), v128.load32_splat(xp + (<usize>i << 2)));
+  return f32x4.mul(f32x4.mul(v128.load32_splat(wp + (<usize>i << 2)), diff), diff);
+}
+
 /**
  * iq2/iq3_find_best_neighbour (w = GS_WAUX, a = 1, b = 0) and iq1_find_best_neighbour2 (w = GS_W, q = xg[level]) for
  * the group at element o of off-grid vector u: the listed point of least Σ w·(scale·q − x)², first on ties; its
@@ -2497,21 +2503,25 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   let bestD2 = FLT_MAX;
   let best = -1;
   if (dims == 8) {
-    const x0 = f32x4.splat(ldf(xp, 0)), x1 = f32x4.splat(ldf(xp, 1)), x2 = f32x4.splat(ldf(xp, 2)), x3 = f32x4.splat(ldf(xp, 3));
-    const x4 = f32x4.splat(ldf(xp, 4)), x5 = f32x4.splat(ldf(xp, 5)), x6 = f32x4.splat(ldf(xp, 6)), x7 = f32x4.splat(ldf(xp, 7));
-    const w0 = f32x4.splat(ldf(wp, 0)), w1 = f32x4.splat(ldf(wp, 1)), w2 = f32x4.splat(ldf(wp, 2)), w3 = f32x4.splat(ldf(wp, 3));
-    const w4 = f32x4.splat(ldf(wp, 4)), w5 = f32x4.splat(ldf(wp, 5)), w6 = f32x4.splat(ldf(wp, 6)), w7 = f32x4.splat(ldf(wp, 7));
+    // each coordinate takes 3 levels, so each term w·(scale·q − x)² takes 3 values: computed once per coordinate (the
+    // same float ops), then looked up per candidate with a byte swizzle (tpool holds 4·level per coordinate)
+    const qv = f32x4.add(f32x4.mul(f32x4(1, 3, 5, 7), va), vb);
+    const t0 = termTable(qv, vs, xp, wp, 0), t1 = termTable(qv, vs, xp, wp, 1), t2 = termTable(qv, vs, xp, wp, 2), t3 = termTable(qv, vs, xp, wp, 3);
+    const t4 = termTable(qv, vs, xp, wp, 4), t5 = termTable(qv, vs, xp, wp, 5), t6 = termTable(qv, vs, xp, wp, 6), t7 = termTable(qv, vs, xp, wp, 7);
+    const offs = i8x16(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
     let t = gTpool + (start << 3);
     for (let j = 0; j < len; j += 4, t += 32) {
+      const lo = v128.load(t); // coordinates 0…3 of the four candidates, [coordinate][candidate]
+      const hi = v128.load(t + 16); // coordinates 4…7
       let d2 = f32x4.splat(0);
-      d2 = term4(d2, coord4(t, va, vb), vs, x0, w0);
-      d2 = term4(d2, coord4(t + 4, va, vb), vs, x1, w1);
-      d2 = term4(d2, coord4(t + 8, va, vb), vs, x2, w2);
-      d2 = term4(d2, coord4(t + 12, va, vb), vs, x3, w3);
-      d2 = term4(d2, coord4(t + 16, va, vb), vs, x4, w4);
-      d2 = term4(d2, coord4(t + 20, va, vb), vs, x5, w5);
-      d2 = term4(d2, coord4(t + 24, va, vb), vs, x6, w6);
-      d2 = term4(d2, coord4(t + 28, va, vb), vs, x7, w7);
+      d2 = f32x4.add(d2, i8x16.swizzle(t0, i8x16.add(i8x16.swizzle(lo, i8x16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t1, i8x16.add(i8x16.swizzle(lo, i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t2, i8x16.add(i8x16.swizzle(lo, i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t3, i8x16.add(i8x16.swizzle(lo, i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t4, i8x16.add(i8x16.swizzle(hi, i8x16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t5, i8x16.add(i8x16.swizzle(hi, i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t6, i8x16.add(i8x16.swizzle(hi, i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t7, i8x16.add(i8x16.swizzle(hi, i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), offs)));
       // C's sequential `if (d2 < best_d2)` over the four candidates; a lane that cannot beat bestD2 is skipped at once
       if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestD2)))) {
         const l = list + (<usize>j << 1);

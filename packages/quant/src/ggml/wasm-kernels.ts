@@ -194,7 +194,8 @@ let arenaUsed = 0;
  * Places the grid of a grid type in the module's arena, once per instance (as ggml_quantize_init builds it once):
  * coordinates, kmap, and every neighbour list a level vector with levels below kMaxQ can ask for, each padded to a
  * multiple of 4 with copies of its last point (which never win C's strict `<`); nb holds offset << 9 | length per
- * vector, the pool the u16 grid indices, tpool per 4 points their coordinates transposed ([coordinate][point]).
+ * vector, the pool the u16 grid indices, tpool per 4 points their coordinates transposed ([coordinate][point]; for
+ * the 8-wide grids 4·level instead of the coordinate 2·level + 1).
  */
 function placeGridOf(k: KernelExports, type: GGMLType): void {
   const place = gridSlotOf(type);
@@ -237,7 +238,13 @@ function placeGridOf(k: KernelExports, type: GGMLType): void {
   for (const list of lists) {
     poolView.set(list, at);
     for (let j = 0; j < list.length; j += 4) {
-      for (let i = 0; i < dims; i++) for (let l = 0; l < 4; l++) tView[dims * (at + j) + 4 * i + l] = sg.grid[dims * list[j + l] + i];
+      for (let i = 0; i < dims; i++) {
+        for (let l = 0; l < 4; l++) {
+          const c = sg.grid[dims * list[j + l] + i];
+          // 8-wide grids: 4·level, the byte offset of the level's term in the module's swizzle table; 4-wide: c
+          tView[dims * (at + j) + 4 * i + l] = dims === 8 ? 2 * (c - 1) : c;
+        }
+      }
     }
     at += list.length;
   }
