@@ -2401,7 +2401,7 @@ function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: u
 // its last point, which can never win a strict `<`) and stored twice: the grid indices (u16) and, per 4 points, their
 // coordinates transposed ([coordinate][point], int8), so four candidates are scored at once in f32x4 lanes, each lane
 // summing its terms in C's order. One block's inputs and levels live in the GS_* scratch arrays.
-const GRID_ARENA_BYTES: i32 = 16 << 20;
+const GRID_ARENA_BYTES: i32 = 24 << 20;
 const GRID_ARENA: usize = memory.data(GRID_ARENA_BYTES, 16);
 const GRID_PLACES: usize = memory.data(8 * 5 * 4, 16); // per slot: coords, map, nb, pool, tpool
 const GS_XVAL: usize = memory.data(32 * 4, 16); // |x| (sign-adjusted); IQ1: x itself
@@ -2431,6 +2431,7 @@ let gMap: usize = 0;
 let gNb: usize = 0;
 let gPool: usize = 0;
 let gTpool: usize = 0;
+let gSpread: bool = false; // IQ2 grids: tpool holds each candidate's byte indices into the term tables, spread to 4 bytes
 
 /** The grid arena's address (k = 0) and size (k = 1). */
 export function gridArena(k: i32): usize {
@@ -2459,6 +2460,7 @@ function useGrid(slot: i32): void {
   gNb = <usize>load<u32>(p + 8);
   gPool = <usize>load<u32>(p + 12);
   gTpool = <usize>load<u32>(p + 16);
+  gSpread = slot <= 2;
 }
 
 /** nearest_int(0.5f·(id·x − 1)) clamped to 0…kMaxQ−1. */
@@ -2500,14 +2502,36 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   const vb = f32x4.splat(b);
   const xp = GS_XVAL + (<usize>o << 2);
   const wp = w + (<usize>o << 2);
-  let bestD2 = FLT_MAX;
-  let best = -1;
+  // per lane: the least distance so far and its list position (strict `<`: the first of equal ones)
+  let bestV = f32x4.splat(FLT_MAX);
+  let bestP = i32x4.splat(-1);
+  let posV = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
   if (dims == 8) {
     // each coordinate takes 3 levels, so each term w·(scale·q − x)² takes 3 values: computed once per coordinate (the
     // same float ops), then looked up per candidate with a byte swizzle (tpool holds 4·level per coordinate)
     const qv = f32x4.add(f32x4.mul(f32x4(1, 3, 5, 7), va), vb);
     const t0 = termTable(qv, vs, xp, wp, 0), t1 = termTable(qv, vs, xp, wp, 1), t2 = termTable(qv, vs, xp, wp, 2), t3 = termTable(qv, vs, xp, wp, 3);
     const t4 = termTable(qv, vs, xp, wp, 4), t5 = termTable(qv, vs, xp, wp, 5), t6 = termTable(qv, vs, xp, wp, 6), t7 = termTable(qv, vs, xp, wp, 7);
+    if (gSpread) {
+      // tpool: per 4 candidates, per coordinate, 16 bytes: candidate l's term at byte 4·level + (0…3) of lane l
+      let t = gTpool + (start << 5);
+      for (let j = 0; j < len; j += 4, t += 128) {
+        let d2 = f32x4.splat(0);
+        d2 = f32x4.add(d2, i8x16.swizzle(t0, v128.load(t)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t1, v128.load(t + 16)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t2, v128.load(t + 32)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t3, v128.load(t + 48)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t4, v128.load(t + 64)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t5, v128.load(t + 80)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t6, v128.load(t + 96)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t7, v128.load(t + 112)));
+        const m = f32x4.lt(d2, bestV);
+        bestV = v128.bitselect(d2, bestV, m);
+        bestP = v128.bitselect(posV, bestP, m);
+        posV = i32x4.add(posV, four);
+      }
+    } else {
     const offs = i8x16(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
     let t = gTpool + (start << 3);
     for (let j = 0; j < len; j += 4, t += 32) {
@@ -2522,18 +2546,11 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
       d2 = f32x4.add(d2, i8x16.swizzle(t5, i8x16.add(i8x16.swizzle(hi, i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)), offs)));
       d2 = f32x4.add(d2, i8x16.swizzle(t6, i8x16.add(i8x16.swizzle(hi, i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)), offs)));
       d2 = f32x4.add(d2, i8x16.swizzle(t7, i8x16.add(i8x16.swizzle(hi, i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), offs)));
-      // C's sequential `if (d2 < best_d2)` over the four candidates; a lane that cannot beat bestD2 is skipped at once
-      if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestD2)))) {
-        const l = list + (<usize>j << 1);
-        const a0 = f32x4.extract_lane(d2, 0);
-        if (a0 < bestD2) { bestD2 = a0; best = <i32>load<u16>(l); }
-        const a1 = f32x4.extract_lane(d2, 1);
-        if (a1 < bestD2) { bestD2 = a1; best = <i32>load<u16>(l + 2); }
-        const a2 = f32x4.extract_lane(d2, 2);
-        if (a2 < bestD2) { bestD2 = a2; best = <i32>load<u16>(l + 4); }
-        const a3 = f32x4.extract_lane(d2, 3);
-        if (a3 < bestD2) { bestD2 = a3; best = <i32>load<u16>(l + 6); }
-      }
+      const m = f32x4.lt(d2, bestV);
+      bestV = v128.bitselect(d2, bestV, m);
+      bestP = v128.bitselect(posV, bestP, m);
+      posV = i32x4.add(posV, four);
+    }
     }
   } else {
     const x0 = f32x4.splat(ldf(xp, 0)), x1 = f32x4.splat(ldf(xp, 1)), x2 = f32x4.splat(ldf(xp, 2)), x3 = f32x4.splat(ldf(xp, 3));
@@ -2545,23 +2562,29 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
       d2 = term4(d2, coord4(t + 4, va, vb), vs, x1, w1);
       d2 = term4(d2, coord4(t + 8, va, vb), vs, x2, w2);
       d2 = term4(d2, coord4(t + 12, va, vb), vs, x3, w3);
-      if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestD2)))) {
-        const l = list + (<usize>j << 1);
-        const a0 = f32x4.extract_lane(d2, 0);
-        if (a0 < bestD2) { bestD2 = a0; best = <i32>load<u16>(l); }
-        const a1 = f32x4.extract_lane(d2, 1);
-        if (a1 < bestD2) { bestD2 = a1; best = <i32>load<u16>(l + 2); }
-        const a2 = f32x4.extract_lane(d2, 2);
-        if (a2 < bestD2) { bestD2 = a2; best = <i32>load<u16>(l + 4); }
-        const a3 = f32x4.extract_lane(d2, 3);
-        if (a3 < bestD2) { bestD2 = a3; best = <i32>load<u16>(l + 6); }
-      }
+      const m = f32x4.lt(d2, bestV);
+      bestV = v128.bitselect(d2, bestV, m);
+      bestP = v128.bitselect(posV, bestP, m);
+      posV = i32x4.add(posV, four);
     }
   }
-  if (best < 0) {
+  // C's sequential strict `<` keeps the first point of least distance: each lane kept the first of its least, so take
+  // the least over the lanes, the earliest position on a tie (lanes that never beat FLT_MAX hold position −1)
+  let bestD2 = FLT_MAX;
+  let pos = -1;
+  for (let l = 0; l < 4; l++) {
+    const v = l == 0 ? f32x4.extract_lane(bestV, 0) : l == 1 ? f32x4.extract_lane(bestV, 1) : l == 2 ? f32x4.extract_lane(bestV, 2) : f32x4.extract_lane(bestV, 3);
+    const p = l == 0 ? i32x4.extract_lane(bestP, 0) : l == 1 ? i32x4.extract_lane(bestP, 1) : l == 2 ? i32x4.extract_lane(bestP, 2) : i32x4.extract_lane(bestP, 3);
+    if (p >= 0 && (v < bestD2 || (v == bestD2 && p < pos))) {
+      bestD2 = v;
+      pos = p;
+    }
+  }
+  if (pos < 0) {
     store<i32>(GS_ERR, 2);
     return -1;
   }
+  const best = <i32>load<u16>(list + (<usize>pos << 1));
   if (Lp != 0) {
     const c = gCoords + <usize>(best * dims);
     for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
