@@ -2507,6 +2507,8 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   let bestP = i32x4.splat(-1);
   let posV = i32x4(0, 1, 2, 3);
   const four = i32x4.splat(4);
+  let bestS = FLT_MAX; // the 4-wide path's scalar best and its position
+  let posS = -1;
   if (dims == 8) {
     // each coordinate takes 3 levels, so each term w·(scale·q − x)² takes 3 values: computed once per coordinate (the
     // same float ops), then looked up per candidate with a byte swizzle (tpool holds 4·level per coordinate)
@@ -2562,17 +2564,24 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
       d2 = term4(d2, coord4(t + 4, va, vb), vs, x1, w1);
       d2 = term4(d2, coord4(t + 8, va, vb), vs, x2, w2);
       d2 = term4(d2, coord4(t + 12, va, vb), vs, x3, w3);
-      const m = f32x4.lt(d2, bestV);
-      bestV = v128.bitselect(d2, bestV, m);
-      bestP = v128.bitselect(posV, bestP, m);
-      posV = i32x4.add(posV, four);
+      // the short IQ3 lists: C's sequential `if (d2 < best_d2)` over the four, skipped when no lane beats the best
+      if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestS)))) {
+        const a0 = f32x4.extract_lane(d2, 0);
+        if (a0 < bestS) { bestS = a0; posS = j; }
+        const a1 = f32x4.extract_lane(d2, 1);
+        if (a1 < bestS) { bestS = a1; posS = j + 1; }
+        const a2 = f32x4.extract_lane(d2, 2);
+        if (a2 < bestS) { bestS = a2; posS = j + 2; }
+        const a3 = f32x4.extract_lane(d2, 3);
+        if (a3 < bestS) { bestS = a3; posS = j + 3; }
+      }
     }
   }
   // C's sequential strict `<` keeps the first point of least distance: each lane kept the first of its least, so take
   // the least over the lanes, the earliest position on a tie (lanes that never beat FLT_MAX hold position −1)
-  let bestD2 = FLT_MAX;
-  let pos = -1;
-  for (let l = 0; l < 4; l++) {
+  let bestD2 = bestS;
+  let pos = posS;
+  for (let l = 0; l < (dims == 8 ? 4 : 0); l++) {
     const v = l == 0 ? f32x4.extract_lane(bestV, 0) : l == 1 ? f32x4.extract_lane(bestV, 1) : l == 2 ? f32x4.extract_lane(bestV, 2) : f32x4.extract_lane(bestV, 3);
     const p = l == 0 ? i32x4.extract_lane(bestP, 0) : l == 1 ? i32x4.extract_lane(bestP, 1) : l == 2 ? i32x4.extract_lane(bestP, 2) : i32x4.extract_lane(bestP, 3);
     if (p >= 0 && (v < bestD2 || (v == bestD2 && p < pos))) {
