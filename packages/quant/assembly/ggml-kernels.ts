@@ -2396,11 +2396,13 @@ function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: u
 // ---------------------------------------------------------------- grid i-quants, whole rows (iq1.ts, iq2.ts, iq3.ts)
 
 // The search grids (coordinates 2·level + 1, kmap, neighbour lists) live in GRID_ARENA, laid out once per instance by
-// the host (wasm-kernels.ts placeGrid) from the same SearchGrid the TypeScript reference uses, as ggml's
+// the host (wasm-kernels.ts placeGridOf) from the same SearchGrid the TypeScript reference uses, as ggml's
 // iq2xs_init_impl / iq3xs_init_impl build them once. Each neighbour list is padded to a multiple of 4 (with copies of
-// its last point, which can never win a strict `<`) and stored twice: the grid indices (u16) and, per 4 points, their
-// coordinates transposed ([coordinate][point], int8), so four candidates are scored at once in f32x4 lanes, each lane
-// summing its terms in C's order. One block's inputs and levels live in the GS_* scratch arrays.
+// its last point, which can never be the first least distance) and stored twice: the grid indices (u16) and, per 4
+// points, their coordinates transposed ([coordinate][point]) for scoring four candidates per f32x4, each lane adding
+// its terms in C's order: as floats for the 4-wide IQ3 grids; for the 8-wide grids, whose coordinates take 3 levels,
+// as byte offsets 4·level into a per-search table of each coordinate's 3 possible terms (IQ2: spread to the 4 bytes
+// of the lane, IQ1: one byte). One block's inputs and levels live in the GS_* scratch arrays.
 const GRID_ARENA_BYTES: i32 = 24 << 20;
 const GRID_ARENA: usize = memory.data(GRID_ARENA_BYTES, 16);
 const GRID_PLACES: usize = memory.data(8 * 5 * 4, 16); // per slot: coords, map, nb, pool, tpool
@@ -2467,12 +2469,6 @@ function useGrid(slot: i32): void {
 @inline function gridLevel(id: f32, x: f32, kMaxQ: i32): i32 {
   const l = nearestInt(<f32>0.5 * (id * x - <f32>1));
   return l < 0 ? 0 : l > kMaxQ - 1 ? kMaxQ - 1 : l;
-}
-
-/** Four transposed int8 coordinates as f32x4, mapped by c·a + b (IQ2/IQ3: a = 1, b = 0, exact; IQ1: xg[level]). */
-@inline function coord4(t: usize, a: v128, b: v128): v128 {
-  const c = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(t))));
-  return f32x4.add(f32x4.mul(c, a), b);
 }
 
 /** d2 + (w·diff)·diff, diff = scale·q − x: one term of C's distance sum, four candidates at once. */
@@ -2557,13 +2553,14 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   } else {
     const x0 = f32x4.splat(ldf(xp, 0)), x1 = f32x4.splat(ldf(xp, 1)), x2 = f32x4.splat(ldf(xp, 2)), x3 = f32x4.splat(ldf(xp, 3));
     const w0 = f32x4.splat(ldf(wp, 0)), w1 = f32x4.splat(ldf(wp, 1)), w2 = f32x4.splat(ldf(wp, 2)), w3 = f32x4.splat(ldf(wp, 3));
-    let t = gTpool + (start << 2);
-    for (let j = 0; j < len; j += 4, t += 16) {
+    // the IQ3 grids: tpool holds the coordinates as floats, [coordinate][candidate] per 4 candidates
+    let t = gTpool + (start << 4);
+    for (let j = 0; j < len; j += 4, t += 64) {
       let d2 = f32x4.splat(0);
-      d2 = term4(d2, coord4(t, va, vb), vs, x0, w0);
-      d2 = term4(d2, coord4(t + 4, va, vb), vs, x1, w1);
-      d2 = term4(d2, coord4(t + 8, va, vb), vs, x2, w2);
-      d2 = term4(d2, coord4(t + 12, va, vb), vs, x3, w3);
+      d2 = term4(d2, v128.load(t), vs, x0, w0);
+      d2 = term4(d2, v128.load(t + 16), vs, x1, w1);
+      d2 = term4(d2, v128.load(t + 32), vs, x2, w2);
+      d2 = term4(d2, v128.load(t + 48), vs, x3, w3);
       // the short IQ3 lists: C's sequential `if (d2 < best_d2)` over the four, skipped when no lane beats the best
       if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestS)))) {
         const a0 = f32x4.extract_lane(d2, 0);

@@ -228,7 +228,7 @@ function placeGridOf(k: KernelExports, type: GGMLType): void {
   const tpool = align16(pool + 2 * poolLen);
   // the IQ2 grids (slots 0…2) store each coordinate of each candidate as 4 byte indices (see the module's gridNeighbour)
   const spread = place.slot <= 2;
-  const end = align16(tpool + (spread ? 4 : 1) * dims * poolLen);
+  const end = align16(tpool + (spread || dims === 4 ? 4 : 1) * dims * poolLen);
   if (end - base > k.gridArena(1)) throw new Error("i-quant grids do not fit the WebAssembly grid arena");
   const mem = k.memory.buffer;
   new Int8Array(mem, coords, sg.grid.length).set(sg.grid);
@@ -236,6 +236,7 @@ function placeGridOf(k: KernelExports, type: GGMLType): void {
   new Uint32Array(mem, nb, sg.map.length).set(nbWords);
   const poolView = new Uint16Array(mem, pool, poolLen);
   const tView = new Int8Array(mem, tpool, (spread ? 4 : 1) * dims * poolLen);
+  const fView = new Float32Array(mem, tpool, dims === 4 ? dims * poolLen : 0);
   let at = 0;
   for (const list of lists) {
     poolView.set(list, at);
@@ -243,9 +244,10 @@ function placeGridOf(k: KernelExports, type: GGMLType): void {
       for (let i = 0; i < dims; i++) {
         for (let l = 0; l < 4; l++) {
           const c = sg.grid[dims * list[j + l] + i];
-          // 8-wide grids: 4·level, the byte offset of the level's term in the module's swizzle table; 4-wide: c
+          // 8-wide grids: 4·level, the byte offset of the level's term in the module's swizzle table; 4-wide: c as f32
           if (spread) for (let b = 0; b < 4; b++) tView[4 * (dims * (at + j) + 4 * i + l) + b] = 2 * (c - 1) + b;
-          else tView[dims * (at + j) + 4 * i + l] = dims === 8 ? 2 * (c - 1) : c;
+          else if (dims === 8) tView[dims * (at + j) + 4 * i + l] = 2 * (c - 1);
+          else fView[dims * (at + j) + 4 * i + l] = c;
         }
       }
     }
