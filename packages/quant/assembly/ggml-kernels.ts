@@ -2741,9 +2741,16 @@ function gridSearch(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit
 /** The grid index of group k of GS_L (ggml aborts when it is off the grid; here GS_ERR = 2 and 0). */
 function gridIndexOf(k: i32, dims: i32): i32 {
   const bits = dims == 8 ? 2 : 3;
+  const kMaxQ = dims == 8 ? 3 : 8;
   let u = 0;
-  for (let i = 0; i < dims; i++) u |= ldb(GS_L, dims * k + i) << (bits * i);
-  const g = load<i32>(gMap + (<usize>u << 2));
+  let inRange = true;
+  for (let i = 0; i < dims; i++) {
+    const l = <i32>load<i8>(GS_L + <usize>(dims * k + i));
+    // levels outside 0…kMaxQ−1 (make_qp_quants' levels when no trial scale won: non-finite input) are never on the grid
+    if (l < 0 || l >= kMaxQ) inRange = false;
+    u |= (l & ((1 << bits) - 1)) << (bits * i);
+  }
+  const g = inRange ? load<i32>(gMap + (<usize>u << 2)) : -1;
   if (g < 0) {
     store<i32>(GS_ERR, 2);
     return 0;

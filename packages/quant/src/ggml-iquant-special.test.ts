@@ -70,6 +70,15 @@ function check(type: GGMLType, label: string, src: Float32Array, nrows: number, 
   if (jsMsg) failures.push(`${label} (reference codec): ${jsMsg}`);
 }
 
+/** The bytes, or "throws" when quantizing throws. */
+function outcome(f: () => Uint8Array): string {
+  try {
+    return Buffer.from(f()).toString("hex");
+  } catch {
+    return "throws";
+  }
+}
+
 describe("grid i-quant edge rows are byte-identical to ggml_quantize_chunk", () => {
   const rows = edgeRows();
   for (const type of GRID_IQUANT_TYPES) {
@@ -89,4 +98,25 @@ describe("grid i-quant edge rows are byte-identical to ggml_quantize_chunk", () 
       300_000,
     );
   }
+
+  // where ggml aborts (GGML_ASSERT on a grid index: distances or scales overflow), not compared with ggml: the
+  // WebAssembly path and the reference must agree, both throwing or both giving the same bytes
+  it("non-finite and overflowing inputs: WebAssembly and reference agree", () => {
+    const failures: string[] = [];
+    for (const type of GRID_IQUANT_TYPES) {
+      for (const v of [1e20, 1e30, Infinity, -Infinity, NaN]) {
+        const src = gaussian(30, 0.5);
+        src[7] = v;
+        const im = makeImatrix(N, 31);
+        const wasm = outcome(() => quantize(type, src, 1, N, im));
+        const ref = outcome(() => {
+          const out = new Uint8Array((N / 256) * GGML_TYPE_INFO[type].typeSize);
+          getReferenceCodec(type).quantizeRows(src, 0, 1, N, im, out, 0);
+          return out;
+        });
+        if (wasm !== ref) failures.push(`${ggmlTypeName(type)} x=${v}: WebAssembly ${wasm.slice(0, 16)}… reference ${ref.slice(0, 16)}…`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
 });

@@ -129,7 +129,7 @@ export function quantizeRowsWasm(
     else if (type === GGMLType.BF16) k.toBF16(srcPtr, n, dstPtr);
     else {
       const rc = k.quantize(type, srcPtr, rows, nPerRow, imatrix ? imPtr : 0, dstPtr);
-      if (rc === -2) throw new Error("i-quant neighbour search found no grid point (NaN input?)");
+      if (rc === -2) throw new Error("i-quant: no grid point at a finite distance, or a group left off the grid (non-finite input?)");
       if (rc === -3) throw new Error(`${ggmlTypeName(type)} requires an importance matrix`);
       if (rc !== 0) throw new Error(`ggml wasm kernels do not handle type ${type}`);
     }
