@@ -2425,7 +2425,6 @@ const GS_SUMX: usize = memory.data(36 * 4, 16); // IQ1_S prefix sums (padded for
 const GS_SUMW: usize = memory.data(36 * 4, 16);
 const IQ1S_LANES: usize = memory.data(64, 16); // IQ1_S: the four splits' sums of one step
 const FLT_MAX: f32 = 3.4028234663852886e38;
-const IQ1_DELTA_: f32 = 0.125;
 
 // the grid in use (set by useGrid from GRID_PLACES)
 let gCoords: usize = 0;
@@ -3064,7 +3063,7 @@ function iq1Sort(n: i32): void {
 
 /** xg[level] for the delta sign `neg` (x_p: level − 1 + 0.125, x_m: level − 1 − 0.125). */
 @inline function iq1Level(level: i32, neg: bool): f32 {
-  return <f32>(level - 1) + (neg ? -IQ1_DELTA_ : IQ1_DELTA_);
+  return <f32>(level - 1) + (neg ? -IQ1_DELTA : IQ1_DELTA);
 }
 
 /**
@@ -3104,8 +3103,8 @@ function iq1sBlock(x: usize, qw: usize, y: usize): void {
   memory.fill(y, 0, 50);
   let maxScale: f32 = 0;
   const sigma2 = (<f32>2 * sumSquares(x, QK_K)) / <f32>QK_K;
-  const xp0: f32 = -1 + IQ1_DELTA_, xp1: f32 = IQ1_DELTA_, xp2: f32 = 1 + IQ1_DELTA_;
-  const xm0: f32 = -1 - IQ1_DELTA_, xm1: f32 = -IQ1_DELTA_, xm2: f32 = 1 - IQ1_DELTA_;
+  const xp0: f32 = -1 + IQ1_DELTA, xp1: f32 = IQ1_DELTA, xp2: f32 = 1 + IQ1_DELTA;
+  const xm0: f32 = -1 - IQ1_DELTA, xm1: f32 = -IQ1_DELTA, xm2: f32 = 1 - IQ1_DELTA;
   for (let ib = 0; ib < 8; ib++) {
     const xb = x + (<usize>(32 * ib) << 2);
     const mx = iq1Weights(xb, 32, qw + (<usize>(32 * ib) << 2), sigma2);

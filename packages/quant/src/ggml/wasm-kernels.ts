@@ -6,10 +6,7 @@
  */
 import { GGMLType, ggmlTypeName } from "@moeq/formats";
 import { GGML_KERNELS_WASM_BASE64 } from "./ggml-kernels.wasm.js";
-import type { SearchGrid } from "./iquant-search-grid.js";
-import { iq1SearchGrid } from "./iq1.js";
-import { iq2SearchGrid } from "./iq2.js";
-import { iq3SearchGrid } from "./iq3.js";
+import { placeGridOf } from "./wasm-grid-arena.js";
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS } from "./iquant-tables.generated.js";
 
 /** The slice of the WebAssembly JS API used here (the ES2023 lib this repo compiles against does not declare it). */
@@ -53,7 +50,7 @@ const WASM_TYPES: ReadonlySet<GGMLType> = new Set([
 ]);
 
 /** The grid i-quants. */
-const GRID_TYPES_: readonly GGMLType[] = [GGMLType.IQ1_S, GGMLType.IQ1_M, GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ3_XXS, GGMLType.IQ3_S];
+const GRID_TYPES: readonly GGMLType[] = [GGMLType.IQ1_S, GGMLType.IQ1_M, GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ3_XXS, GGMLType.IQ3_S];
 
 /** Types the WebAssembly kernels quantize: the above, IQ4_NL / IQ4_XS, the ternary, the fp4 and the grid types. */
 export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
@@ -64,7 +61,7 @@ export const WASM_QUANT_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.TQ2_0,
   GGMLType.MXFP4,
   GGMLType.NVFP4,
-  ...GRID_TYPES_,
+  ...GRID_TYPES,
 ]);
 
 /** Types the WebAssembly kernels dequantize: the same. */
@@ -165,94 +162,4 @@ export function dequantizeBlocksWasm(
     if (k.dequantize(type, srcPtr, blocks, dstPtr) !== 0) throw new Error(`ggml wasm kernels do not dequantize type ${type}`);
     dst.set(new Float32Array(mem, dstPtr, blocks * blockSize), dstOffset + b * blockSize);
   }
-}
-
-/** The grid slot of each grid type in the module (setGridPlace), with its search grid and the levels it uses. */
-function gridSlotOf(type: GGMLType): { slot: number; grid: () => SearchGrid; kMaxQ: number } | undefined {
-  switch (type) {
-    case GGMLType.IQ2_XXS:
-      return { slot: 0, grid: () => iq2SearchGrid(256), kMaxQ: 3 };
-    case GGMLType.IQ2_XS:
-      return { slot: 1, grid: () => iq2SearchGrid(512), kMaxQ: 3 };
-    case GGMLType.IQ2_S:
-      return { slot: 2, grid: () => iq2SearchGrid(1024), kMaxQ: 3 };
-    case GGMLType.IQ3_XXS:
-      return { slot: 3, grid: () => iq3SearchGrid(256), kMaxQ: 8 };
-    case GGMLType.IQ3_S:
-      return { slot: 4, grid: () => iq3SearchGrid(512), kMaxQ: 8 };
-    case GGMLType.IQ1_S:
-    case GGMLType.IQ1_M:
-      return { slot: 5, grid: iq1SearchGrid, kMaxQ: 3 };
-    default:
-      return undefined;
-  }
-}
-
-let arenaUsed = 0;
-
-/**
- * Places the grid of a grid type in the module's arena, once per instance (as ggml_quantize_init builds it once):
- * coordinates, kmap, and every neighbour list a level vector with levels below kMaxQ can ask for, each padded to a
- * multiple of 4 with copies of its last point (which never win C's strict `<`); nb holds offset << 9 | length per
- * vector, the pool the u16 grid indices, tpool per 4 points their coordinates transposed ([coordinate][point]; for
- * the 8-wide grids 4·level instead of the coordinate 2·level + 1).
- */
-function placeGridOf(k: KernelExports, type: GGMLType): void {
-  const place = gridSlotOf(type);
-  if (!place || k.gridPlaced(place.slot)) return;
-  const sg = place.grid();
-  const { dims } = sg;
-  const bits = dims === 8 ? 2 : 3;
-  const mask = (1 << bits) - 1;
-  const lists: Uint16Array[] = [];
-  const nbWords = new Uint32Array(sg.map.length);
-  let poolLen = 0;
-  for (let u = 0; u < sg.map.length; u++) {
-    if (sg.map[u] >= 0) continue;
-    let valid = true;
-    for (let i = 0; i < dims; i++) if (((u >> (bits * i)) & mask) >= place.kMaxQ) valid = false;
-    if (!valid) continue;
-    const list = sg.neighbours(u);
-    if (list.length === 0 || list.length > 511) throw new Error(`i-quant grid: a neighbour list of ${list.length} points does not fit the module's encoding`);
-    const padded = new Uint16Array((list.length + 3) & ~3).fill(list[list.length - 1]);
-    padded.set(list);
-    nbWords[u] = (poolLen << 9) | list.length;
-    lists.push(padded);
-    poolLen += padded.length;
-  }
-  const base = k.gridArena(0);
-  const coords = base + arenaUsed;
-  const map = align16(coords + sg.grid.length);
-  const nb = map + 4 * sg.map.length;
-  const pool = nb + 4 * sg.map.length;
-  const tpool = align16(pool + 2 * poolLen);
-  // the IQ2 grids (slots 0…2) store each coordinate of each candidate as 4 byte indices (see the module's gridNeighbour)
-  const spread = place.slot <= 2;
-  const end = align16(tpool + (spread || dims === 4 ? 4 : 1) * dims * poolLen);
-  if (end - base > k.gridArena(1)) throw new Error("i-quant grids do not fit the WebAssembly grid arena");
-  const mem = k.memory.buffer;
-  new Int8Array(mem, coords, sg.grid.length).set(sg.grid);
-  new Int32Array(mem, map, sg.map.length).set(sg.map);
-  new Uint32Array(mem, nb, sg.map.length).set(nbWords);
-  const poolView = new Uint16Array(mem, pool, poolLen);
-  const tView = new Int8Array(mem, tpool, (spread ? 4 : 1) * dims * poolLen);
-  const fView = new Float32Array(mem, tpool, dims === 4 ? dims * poolLen : 0);
-  let at = 0;
-  for (const list of lists) {
-    poolView.set(list, at);
-    for (let j = 0; j < list.length; j += 4) {
-      for (let i = 0; i < dims; i++) {
-        for (let l = 0; l < 4; l++) {
-          const c = sg.grid[dims * list[j + l] + i];
-          // 8-wide grids: 4·level, the byte offset of the level's term in the module's swizzle table; 4-wide: c as f32
-          if (spread) for (let b = 0; b < 4; b++) tView[4 * (dims * (at + j) + 4 * i + l) + b] = 2 * (c - 1) + b;
-          else if (dims === 8) tView[dims * (at + j) + 4 * i + l] = 2 * (c - 1);
-          else fView[dims * (at + j) + 4 * i + l] = c;
-        }
-      }
-    }
-    at += list.length;
-  }
-  arenaUsed = end - base;
-  k.setGridPlace(place.slot, coords, map, nb, pool, tpool);
 }
