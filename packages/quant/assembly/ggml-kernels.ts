@@ -2575,15 +2575,17 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   }
   // C's sequential strict `<` keeps the first point of least distance: each lane kept the first of its least, so take
   // the least over the lanes, the earliest position on a tie (lanes that never beat FLT_MAX hold position −1)
-  let bestD2 = bestS;
   let pos = posS;
-  for (let l = 0; l < (dims == 8 ? 4 : 0); l++) {
-    const v = l == 0 ? f32x4.extract_lane(bestV, 0) : l == 1 ? f32x4.extract_lane(bestV, 1) : l == 2 ? f32x4.extract_lane(bestV, 2) : f32x4.extract_lane(bestV, 3);
-    const p = l == 0 ? i32x4.extract_lane(bestP, 0) : l == 1 ? i32x4.extract_lane(bestP, 1) : l == 2 ? i32x4.extract_lane(bestP, 2) : i32x4.extract_lane(bestP, 3);
-    if (p >= 0 && (v < bestD2 || (v == bestD2 && p < pos))) {
-      bestD2 = v;
-      pos = p;
-    }
+  if (dims == 8) {
+    let m = f32x4.pmin(bestV, i32x4.shuffle(bestV, bestV, 2, 3, 0, 1));
+    m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+    const none = i32x4.splat(0x7fffffff);
+    const tied = v128.and(f32x4.eq(bestV, m), i32x4.ge_s(bestP, i32x4.splat(0)));
+    let p = v128.bitselect(bestP, none, tied);
+    p = i32x4.min_s(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+    p = i32x4.min_s(p, i32x4.shuffle(p, p, 1, 0, 3, 2));
+    const first = i32x4.extract_lane(p, 0);
+    pos = first == 0x7fffffff ? -1 : first;
   }
   if (pos < 0) {
     store<i32>(GS_ERR, 2);
