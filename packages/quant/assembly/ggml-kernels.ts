@@ -2502,8 +2502,6 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
   let bestP = i32x4.splat(-1);
   let posV = i32x4(0, 1, 2, 3);
   const four = i32x4.splat(4);
-  let bestS = FLT_MAX; // the 4-wide path's scalar best and its position
-  let posS = -1;
   if (dims == 8) {
     // each coordinate takes 3 levels, so each term w·(scale·q − x)² takes 3 values: computed once per coordinate (the
     // same float ops), then looked up per candidate with a byte swizzle (tpool holds 4·level per coordinate)
@@ -2560,33 +2558,23 @@ function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, 
       d2 = term4(d2, v128.load(t + 16), vs, x1, w1);
       d2 = term4(d2, v128.load(t + 32), vs, x2, w2);
       d2 = term4(d2, v128.load(t + 48), vs, x3, w3);
-      // the short IQ3 lists: C's sequential `if (d2 < best_d2)` over the four, skipped when no lane beats the best
-      if (v128.any_true(f32x4.lt(d2, f32x4.splat(bestS)))) {
-        const a0 = f32x4.extract_lane(d2, 0);
-        if (a0 < bestS) { bestS = a0; posS = j; }
-        const a1 = f32x4.extract_lane(d2, 1);
-        if (a1 < bestS) { bestS = a1; posS = j + 1; }
-        const a2 = f32x4.extract_lane(d2, 2);
-        if (a2 < bestS) { bestS = a2; posS = j + 2; }
-        const a3 = f32x4.extract_lane(d2, 3);
-        if (a3 < bestS) { bestS = a3; posS = j + 3; }
-      }
+      const m = f32x4.lt(d2, bestV);
+      bestV = v128.bitselect(d2, bestV, m);
+      bestP = v128.bitselect(posV, bestP, m);
+      posV = i32x4.add(posV, four);
     }
   }
   // C's sequential strict `<` keeps the first point of least distance: each lane kept the first of its least, so take
   // the least over the lanes, the earliest position on a tie (lanes that never beat FLT_MAX hold position −1)
-  let pos = posS;
-  if (dims == 8) {
-    let m = f32x4.pmin(bestV, i32x4.shuffle(bestV, bestV, 2, 3, 0, 1));
-    m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-    const none = i32x4.splat(0x7fffffff);
-    const tied = v128.and(f32x4.eq(bestV, m), i32x4.ge_s(bestP, i32x4.splat(0)));
-    let p = v128.bitselect(bestP, none, tied);
-    p = i32x4.min_s(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
-    p = i32x4.min_s(p, i32x4.shuffle(p, p, 1, 0, 3, 2));
-    const first = i32x4.extract_lane(p, 0);
-    pos = first == 0x7fffffff ? -1 : first;
-  }
+  let m = f32x4.pmin(bestV, i32x4.shuffle(bestV, bestV, 2, 3, 0, 1));
+  m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  const none = i32x4.splat(0x7fffffff);
+  const tied = v128.and(f32x4.eq(bestV, m), i32x4.ge_s(bestP, i32x4.splat(0)));
+  let p = v128.bitselect(bestP, none, tied);
+  p = i32x4.min_s(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+  p = i32x4.min_s(p, i32x4.shuffle(p, p, 1, 0, 3, 2));
+  const first = i32x4.extract_lane(p, 0);
+  const pos = first == 0x7fffffff ? -1 : first;
   if (pos < 0) {
     store<i32>(GS_ERR, 2);
     return -1;
