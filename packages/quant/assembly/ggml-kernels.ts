@@ -2626,6 +2626,8 @@ const GT_U: usize = memory.data(16, 16); // four trials' packed level vectors of
 const GT_SC: usize = memory.data(16, 16); // four trials' scales
 const GT_SUMS: usize = memory.data(32, 16); // four trials' Σwxq, then Σwqq
 const GT_WX: usize = memory.data(32 * 4, 16); // w·x per element
+const GT_BESTQ: usize = memory.data(32 * 16, 16); // GT_Q of the step holding the best trial so far
+const GT_BESTON: usize = memory.data(8 * 4, 16); // GT_ON of that step
 
 /** nearest_int lane-wise (the 1.5·2^23 trick). */
 @inline function nearestInt4(v: v128): v128 {
@@ -2642,6 +2644,7 @@ function gridTrials(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, base:
   const groups = n / dims;
   const bits = dims == 8 ? 2 : 3;
   let best: f32 = 0;
+  let bestLane = -1; // the winning trial's lane in GT_BESTQ / GT_BESTON (−1: none won, GS_L stays as it came)
   for (let i = 0; i < n; i++) stf(GT_WX, i, ldf(GS_W, i) * ldf(GS_XVAL, i));
   const half = f32x4.splat(0.5);
   const one = f32x4.splat(1);
@@ -2686,16 +2689,26 @@ function gridTrials(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, base:
     }
     v128.store(GT_SUMS, sqx);
     v128.store(GT_SUMS + 16, sq2);
+    let saved = false;
     for (let t = 0; t < nl; t++) {
       const sumqx = ldf(GT_SUMS, t);
       const sumq2 = ldf(GT_SUMS + 16, t);
       if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
         scale = sumqx / sumq2;
         best = scale * sumqx;
-        for (let i = 0; i < n; i++) stb(GS_L, i, (<i32>load<f32>(GT_Q + (<usize>i << 4) + (<usize>t << 2)) - 1) >> 1);
-        for (let k = 0; k < groups; k++) stb(GS_ON, k, ldb(GT_ON, 4 * k + t));
+        // keep this step's levels and flags; the winning lane's are unpacked once, after the last step
+        if (!saved) {
+          memory.copy(GT_BESTQ, GT_Q, <usize>(n << 4));
+          memory.copy(GT_BESTON, GT_ON, <usize>(groups << 2));
+          saved = true;
+        }
+        bestLane = t;
       }
     }
+  }
+  if (bestLane >= 0) {
+    for (let i = 0; i < n; i++) stb(GS_L, i, (<i32>load<f32>(GT_BESTQ + (<usize>i << 4) + (<usize>bestLane << 2)) - 1) >> 1);
+    for (let k = 0; k < groups; k++) stb(GS_ON, k, ldb(GT_BESTON, 4 * k + bestLane));
   }
   return scale;
 }
