@@ -2424,6 +2424,7 @@ const GS_ORDER: usize = memory.data(32, 16); // IQ1: indices sorted by value
 const GS_SUMX: usize = memory.data(36 * 4, 16); // IQ1_S prefix sums (padded for 4-lane loads)
 const GS_SUMW: usize = memory.data(36 * 4, 16);
 const IQ1S_LANES: usize = memory.data(64, 16); // IQ1_S: the four splits' sums of one step
+const IQ1S_TAIL: usize = memory.data(4 * 36 * 4, 16); // IQ1_S: the level-2 terms per i2 (x_p Σwx, x_p Σw, x_m Σwx, x_m Σw)
 const FLT_MAX: f32 = 3.4028234663852886e38;
 
 // the grid in use (set by useGrid from GRID_PLACES)
@@ -3132,8 +3133,16 @@ function iq1sBlock(x: usize, qw: usize, y: usize): void {
     let besti2 = -1;
     let bestShift = 0;
     // four splits i2…i2+3 per step, lanes past 32 masked off; the scalar choice in C's order only when a lane can win
-    const vxp1 = f32x4.splat(xp1), vxp2 = f32x4.splat(xp2), vxm1 = f32x4.splat(xm1), vxm2 = f32x4.splat(xm2);
-    const vsxn = f32x4.splat(sxn), vswn = f32x4.splat(swn);
+    const vxp1 = f32x4.splat(xp1), vxm1 = f32x4.splat(xm1);
+    // the level-2 terms depend on i2 only: (Σx − sx2)·x_p[2], ((Σw − sw2)·x_p[2])·x_p[2] and the x_m ones, per i2
+    for (let i2 = 0; i2 <= 32; i2++) {
+      const dx2 = sxn - ldf(GS_SUMX, i2);
+      const dw2 = swn - ldf(GS_SUMW, i2);
+      stf(IQ1S_TAIL, i2, dx2 * xp2);
+      stf(IQ1S_TAIL + 144, i2, dw2 * xp2 * xp2);
+      stf(IQ1S_TAIL + 288, i2, dx2 * xm2);
+      stf(IQ1S_TAIL + 432, i2, dw2 * xm2 * xm2);
+    }
     const zero = f32x4.splat(0);
     for (let i1 = 0; i1 <= 32; i1++) {
       const sx1 = ldf(GS_SUMX, i1), sw1 = ldf(GS_SUMW, i1);
@@ -3144,12 +3153,13 @@ function iq1sBlock(x: usize, qw: usize, y: usize): void {
       for (let i2 = i1; i2 <= 32; i2 += 4) {
         const sx2 = v128.load(GS_SUMX + (<usize>i2 << 2));
         const sw2 = v128.load(GS_SUMW + (<usize>i2 << 2));
-        const dx1 = f32x4.sub(sx2, vsx1), dx2 = f32x4.sub(vsxn, sx2);
-        const dw1 = f32x4.sub(sw2, vsw1), dw2 = f32x4.sub(vswn, sw2);
-        const pqx = f32x4.add(f32x4.add(vpx0, f32x4.mul(dx1, vxp1)), f32x4.mul(dx2, vxp2));
-        const pq2 = f32x4.add(f32x4.add(vpw0, f32x4.mul(f32x4.mul(dw1, vxp1), vxp1)), f32x4.mul(f32x4.mul(dw2, vxp2), vxp2));
-        const mqx = f32x4.add(f32x4.add(vmx0, f32x4.mul(dx1, vxm1)), f32x4.mul(dx2, vxm2));
-        const mq2 = f32x4.add(f32x4.add(vmw0, f32x4.mul(f32x4.mul(dw1, vxm1), vxm1)), f32x4.mul(f32x4.mul(dw2, vxm2), vxm2));
+        const dx1 = f32x4.sub(sx2, vsx1);
+        const dw1 = f32x4.sub(sw2, vsw1);
+        const o2 = <usize>i2 << 2;
+        const pqx = f32x4.add(f32x4.add(vpx0, f32x4.mul(dx1, vxp1)), v128.load(IQ1S_TAIL + o2));
+        const pq2 = f32x4.add(f32x4.add(vpw0, f32x4.mul(f32x4.mul(dw1, vxp1), vxp1)), v128.load(IQ1S_TAIL + 144 + o2));
+        const mqx = f32x4.add(f32x4.add(vmx0, f32x4.mul(dx1, vxm1)), v128.load(IQ1S_TAIL + 288 + o2));
+        const mq2 = f32x4.add(f32x4.add(vmw0, f32x4.mul(f32x4.mul(dw1, vxm1), vxm1)), v128.load(IQ1S_TAIL + 432 + o2));
         const vb = f32x4.splat(bestScore);
         const okp = v128.and(f32x4.gt(pq2, zero), f32x4.gt(f32x4.mul(pqx, pqx), f32x4.mul(vb, pq2)));
         const okm = v128.and(f32x4.gt(mq2, zero), f32x4.gt(f32x4.mul(mqx, mqx), f32x4.mul(vb, mq2)));
