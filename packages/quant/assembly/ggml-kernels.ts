@@ -1357,6 +1357,9 @@ export function quantize(type: i32, src: usize, nrows: i32, nPerRow: i32, imatri
   if (type == 39 || type == 40) return quantizeFp4(type, src, nrows * nPerRow, dst);
   if (type == 34 || type == 35) return quantizeTernary(type, src, (nrows * nPerRow) / QK_K, dst);
   if (type == 20 || type == 23) return quantizeIq4(type, src, nrows, nPerRow, imatrix, dst);
+  if (type == 16 || type == 17 || type == 18 || type == 19 || type == 21 || type == 22 || type == 29) {
+    return quantizeGrid(type, src, nrows, nPerRow, imatrix, dst);
+  }
   let blockBytes: i32;
   if (type == 10) blockBytes = 84;
   else if (type == 11) blockBytes = 110;
@@ -2390,33 +2393,76 @@ function quantizeIq4(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: u
   return 0;
 }
 
-// ---------------------------------------------------------------- grid i-quant scale search (iquant-scale-search.ts)
+// ---------------------------------------------------------------- grid i-quants, whole rows (iq1.ts, iq2.ts, iq3.ts)
 
-// The search grids (coordinates 2·level + 1, kmap, neighbour lists) live in GRID_ARENA, laid out by the host
-// (wasm-kernels.ts) from the same SearchGrid the TypeScript reference uses; one block's inputs and levels live in
-// the GS_* scratch arrays.
-const GRID_ARENA_BYTES: i32 = 2621440;
+// The search grids (coordinates 2·level + 1, kmap, neighbour lists) live in GRID_ARENA, laid out once per instance by
+// the host (wasm-kernels.ts placeGridOf) from the same SearchGrid the TypeScript reference uses, as ggml's
+// iq2xs_init_impl / iq3xs_init_impl build them once. Each neighbour list is padded to a multiple of 4 (with copies of
+// its last point, which can never be the first least distance) and stored twice: the grid indices (u16) and, per 4
+// points, their coordinates transposed ([coordinate][point]) for scoring four candidates per f32x4, each lane adding
+// its terms in C's order: as floats for the 4-wide IQ3 grids; for the 8-wide grids, whose coordinates take 3 levels,
+// as byte offsets 4·level into a per-search table of each coordinate's 3 possible terms (IQ2: spread to the 4 bytes
+// of the lane, IQ1: one byte). One block's inputs and levels live in the GS_* scratch arrays.
+const GRID_ARENA_BYTES: i32 = 24 << 20;
 const GRID_ARENA: usize = memory.data(GRID_ARENA_BYTES, 16);
-const GS_XVAL: usize = memory.data(32 * 4, 16); // |x| (sign-adjusted)
+const GRID_PLACES: usize = memory.data(8 * 5 * 4, 16); // per slot: coords, map, nb, pool, tpool
+const GS_XVAL: usize = memory.data(32 * 4, 16); // |x| (sign-adjusted); IQ1: x itself
 const GS_W: usize = memory.data(32 * 4, 16); // weights of the sums
-const GS_WAUX: usize = memory.data(32 * 4, 16); // sqrtf(weight): the neighbour search's weights
-const GS_L: usize = memory.data(32, 16); // best levels (out; in: the caller's initial levels)
+const GS_WAUX: usize = memory.data(32 * 4, 16); // sqrtf(weight): the IQ2/IQ3 neighbour search's weights
+const GS_L: usize = memory.data(32, 16); // best levels (in: the initial levels)
 const GS_LAUX: usize = memory.data(32, 16);
 const GS_ON: usize = memory.data(8, 16); // is_on_grid of the best trial
 const GS_ONAUX: usize = memory.data(8, 16);
-const GS_ERR: usize = memory.data(4, 16); // set to 1 when a neighbour search finds no point at a finite distance
+const GS_ERR: usize = memory.data(4, 16); // 2 when a neighbour search found no point at a finite distance, or a group stayed off the grid
+const GS_SIGNS: usize = memory.data(4, 16); // the sign masks of the current block's 8-groups
+const GS_SCALES: usize = memory.data(16 * 4, 16); // the sub-block scales of the current super-block
+const GS_SHIFTS: usize = memory.data(16, 16); // IQ1: the delta sign (IQ1_S ±1) / pattern (IQ1_M 0…3) per sub-block
+const GS_Q: usize = memory.data(96, 16); // IQ2_XXS / IQ2_XS / IQ3_XXS: the packed block before d is known
+const GS_LQP: usize = memory.data(32, 16); // IQ2_XXS: make_qp_quants levels
+const GS_INDEX: usize = memory.data(4 * 4, 16); // IQ1: the grid index of each group
+const GS_ORDER: usize = memory.data(32, 16); // IQ1: indices sorted by value
+const GS_SUMX: usize = memory.data(36 * 4, 16); // IQ1_S prefix sums (padded for 4-lane loads)
+const GS_SUMW: usize = memory.data(36 * 4, 16);
+const IQ1S_LANES: usize = memory.data(64, 16); // IQ1_S: the four splits' sums of one step
+const IQ1S_TAIL: usize = memory.data(4 * 36 * 4, 16); // IQ1_S: the level-2 terms per i2 (x_p Σwx, x_p Σw, x_m Σwx, x_m Σw)
 const FLT_MAX: f32 = 3.4028234663852886e38;
 
-/** Addresses for the host: 0 the grid arena, 1 xval, 2 weight, 3 waux, 4 L, 5 error flag; 6 the arena's size. */
-export function gridSearchMemory(k: i32): usize {
-  if (k == 0) return GRID_ARENA;
-  if (k == 1) return GS_XVAL;
-  if (k == 2) return GS_W;
-  if (k == 3) return GS_WAUX;
-  if (k == 4) return GS_L;
-  if (k == 5) return GS_ERR;
-  if (k == 6) return <usize>GRID_ARENA_BYTES;
-  return 0;
+// the grid in use (set by useGrid from GRID_PLACES)
+let gCoords: usize = 0;
+let gMap: usize = 0;
+let gNb: usize = 0;
+let gPool: usize = 0;
+let gTpool: usize = 0;
+let gSpread: bool = false; // IQ2 grids: tpool holds each candidate's byte indices into the term tables, spread to 4 bytes
+
+/** The grid arena's address (k = 0) and size (k = 1). */
+export function gridArena(k: i32): usize {
+  return k == 0 ? GRID_ARENA : <usize>GRID_ARENA_BYTES;
+}
+
+/** Records where the host placed grid `slot` (0 iq2xxs, 1 iq2xs, 2 iq2s, 3 iq3xxs, 4 iq3s, 5 iq1). */
+export function setGridPlace(slot: i32, coords: usize, map: usize, nb: usize, pool: usize, tpool: usize): void {
+  const p = GRID_PLACES + <usize>(slot * 20);
+  store<u32>(p, <u32>coords);
+  store<u32>(p + 4, <u32>map);
+  store<u32>(p + 8, <u32>nb);
+  store<u32>(p + 12, <u32>pool);
+  store<u32>(p + 16, <u32>tpool);
+}
+
+/** Whether grid `slot` has been placed. */
+export function gridPlaced(slot: i32): i32 {
+  return load<u32>(GRID_PLACES + <usize>(slot * 20)) != 0 ? 1 : 0;
+}
+
+function useGrid(slot: i32): void {
+  const p = GRID_PLACES + <usize>(slot * 20);
+  gCoords = <usize>load<u32>(p);
+  gMap = <usize>load<u32>(p + 4);
+  gNb = <usize>load<u32>(p + 8);
+  gPool = <usize>load<u32>(p + 12);
+  gTpool = <usize>load<u32>(p + 16);
+  gSpread = slot <= 2;
 }
 
 /** nearest_int(0.5f·(id·x − 1)) clamped to 0…kMaxQ−1. */
@@ -2425,36 +2471,125 @@ export function gridSearchMemory(k: i32): usize {
   return l < 0 ? 0 : l > kMaxQ - 1 ? kMaxQ - 1 : l;
 }
 
+/** d2 + (w·diff)·diff, diff = scale·q − x: one term of C's distance sum, four candidates at once. */
+@inline function term4(d2: v128, q: v128, vs: v128, x: v128, w: v128): v128 {
+  const diff = f32x4.sub(f32x4.mul(vs, q), x);
+  return f32x4.add(d2, f32x4.mul(f32x4.mul(w, diff), diff));
+}
+
+/** (w·diff)·diff with diff = scale·q − x for the levels' q values in the lanes: coordinate i's possible terms. */
+@inline function termTable(qv: v128, vs: v128, xp: usize, wp: usize, i: i32): v128 {
+  const diff = f32x4.sub(f32x4.mul(vs, qv), v128.load32_splat(xp + (<usize>i << 2)));
+  return f32x4.mul(f32x4.mul(v128.load32_splat(wp + (<usize>i << 2)), diff), diff);
+}
+
 /**
- * iq2/iq3_find_best_neighbour for the group at element o: the listed point of least Σ waux·(scale·q − x)² (first on
- * ties), its levels written to Lp[o…]; GS_ERR set when none is below FLT_MAX.
+ * iq2/iq3_find_best_neighbour (w = GS_WAUX, a = 1, b = 0) and iq1_find_best_neighbour2 (w = GS_W, q = xg[level]) for
+ * the group at element o of off-grid vector u: the listed point of least Σ w·(scale·q − x)², first on ties; its
+ * levels go to Lp[o…] (unless Lp is 0) and its index is returned (−1 and GS_ERR = 2 when none is below FLT_MAX).
  */
-function gridNeighbour(coords: usize, list: usize, len: i32, dims: i32, o: i32, scale: f32, Lp: usize): void {
-  let bestD2 = FLT_MAX;
-  let best = -1;
-  for (let j = 0; j < len; j++) {
-    const g = <i32>load<u16>(list + (<usize>j << 1));
-    const c = coords + <usize>(g * dims);
-    let d2: f32 = 0;
-    for (let i = 0; i < dims; i++) {
-      const diff = scale * <f32>load<i8>(c + <usize>i) - ldf(GS_XVAL, o + i);
-      d2 += ldf(GS_WAUX, o + i) * diff * diff;
+function gridNeighbour(u: i32, dims: i32, o: i32, scale: f32, w: usize, a: f32, b: f32, Lp: usize): i32 {
+  const e = load<u32>(gNb + (<usize>u << 2));
+  const start = <usize>(e >> 9);
+  const len = <i32>(e & 511);
+  const list = gPool + (start << 1);
+  const vs = f32x4.splat(scale);
+  const va = f32x4.splat(a);
+  const vb = f32x4.splat(b);
+  const xp = GS_XVAL + (<usize>o << 2);
+  const wp = w + (<usize>o << 2);
+  // per lane: the least distance so far and its list position (strict `<`: the first of equal ones)
+  let bestV = f32x4.splat(FLT_MAX);
+  let bestP = i32x4.splat(-1);
+  let posV = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
+  if (dims == 8) {
+    // each coordinate takes 3 levels, so each term w·(scale·q − x)² takes 3 values: computed once per coordinate (the
+    // same float ops), then looked up per candidate with a byte swizzle (tpool holds 4·level per coordinate)
+    const qv = f32x4.add(f32x4.mul(f32x4(1, 3, 5, 7), va), vb);
+    const t0 = termTable(qv, vs, xp, wp, 0), t1 = termTable(qv, vs, xp, wp, 1), t2 = termTable(qv, vs, xp, wp, 2), t3 = termTable(qv, vs, xp, wp, 3);
+    const t4 = termTable(qv, vs, xp, wp, 4), t5 = termTable(qv, vs, xp, wp, 5), t6 = termTable(qv, vs, xp, wp, 6), t7 = termTable(qv, vs, xp, wp, 7);
+    if (gSpread) {
+      // tpool: per 4 candidates, per coordinate, 16 bytes: candidate l's term at byte 4·level + (0…3) of lane l
+      let t = gTpool + (start << 5);
+      for (let j = 0; j < len; j += 4, t += 128) {
+        let d2 = f32x4.splat(0);
+        d2 = f32x4.add(d2, i8x16.swizzle(t0, v128.load(t)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t1, v128.load(t + 16)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t2, v128.load(t + 32)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t3, v128.load(t + 48)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t4, v128.load(t + 64)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t5, v128.load(t + 80)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t6, v128.load(t + 96)));
+        d2 = f32x4.add(d2, i8x16.swizzle(t7, v128.load(t + 112)));
+        const m = f32x4.lt(d2, bestV);
+        bestV = v128.bitselect(d2, bestV, m);
+        bestP = v128.bitselect(posV, bestP, m);
+        posV = i32x4.add(posV, four);
+      }
+    } else {
+    const offs = i8x16(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    let t = gTpool + (start << 3);
+    for (let j = 0; j < len; j += 4, t += 32) {
+      const lo = v128.load(t); // coordinates 0…3 of the four candidates, [coordinate][candidate]
+      const hi = v128.load(t + 16); // coordinates 4…7
+      let d2 = f32x4.splat(0);
+      d2 = f32x4.add(d2, i8x16.swizzle(t0, i8x16.add(i8x16.swizzle(lo, i8x16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t1, i8x16.add(i8x16.swizzle(lo, i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t2, i8x16.add(i8x16.swizzle(lo, i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t3, i8x16.add(i8x16.swizzle(lo, i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t4, i8x16.add(i8x16.swizzle(hi, i8x16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t5, i8x16.add(i8x16.swizzle(hi, i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t6, i8x16.add(i8x16.swizzle(hi, i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)), offs)));
+      d2 = f32x4.add(d2, i8x16.swizzle(t7, i8x16.add(i8x16.swizzle(hi, i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), offs)));
+      const m = f32x4.lt(d2, bestV);
+      bestV = v128.bitselect(d2, bestV, m);
+      bestP = v128.bitselect(posV, bestP, m);
+      posV = i32x4.add(posV, four);
     }
-    if (d2 < bestD2) {
-      bestD2 = d2;
-      best = g;
+    }
+  } else {
+    const x0 = f32x4.splat(ldf(xp, 0)), x1 = f32x4.splat(ldf(xp, 1)), x2 = f32x4.splat(ldf(xp, 2)), x3 = f32x4.splat(ldf(xp, 3));
+    const w0 = f32x4.splat(ldf(wp, 0)), w1 = f32x4.splat(ldf(wp, 1)), w2 = f32x4.splat(ldf(wp, 2)), w3 = f32x4.splat(ldf(wp, 3));
+    // the IQ3 grids: tpool holds the coordinates as floats, [coordinate][candidate] per 4 candidates
+    let t = gTpool + (start << 4);
+    for (let j = 0; j < len; j += 4, t += 64) {
+      let d2 = f32x4.splat(0);
+      d2 = term4(d2, v128.load(t), vs, x0, w0);
+      d2 = term4(d2, v128.load(t + 16), vs, x1, w1);
+      d2 = term4(d2, v128.load(t + 32), vs, x2, w2);
+      d2 = term4(d2, v128.load(t + 48), vs, x3, w3);
+      const m = f32x4.lt(d2, bestV);
+      bestV = v128.bitselect(d2, bestV, m);
+      bestP = v128.bitselect(posV, bestP, m);
+      posV = i32x4.add(posV, four);
     }
   }
-  if (best < 0) {
-    store<i32>(GS_ERR, 1);
-    return;
+  // C's sequential strict `<` keeps the first point of least distance: each lane kept the first of its least, so take
+  // the least over the lanes, the earliest position on a tie (lanes that never beat FLT_MAX hold position −1)
+  let m = f32x4.pmin(bestV, i32x4.shuffle(bestV, bestV, 2, 3, 0, 1));
+  m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  const none = i32x4.splat(0x7fffffff);
+  const tied = v128.and(f32x4.eq(bestV, m), i32x4.ge_s(bestP, i32x4.splat(0)));
+  let p = v128.bitselect(bestP, none, tied);
+  p = i32x4.min_s(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+  p = i32x4.min_s(p, i32x4.shuffle(p, p, 1, 0, 3, 2));
+  const first = i32x4.extract_lane(p, 0);
+  const pos = first == 0x7fffffff ? -1 : first;
+  if (pos < 0) {
+    store<i32>(GS_ERR, 2);
+    return -1;
   }
-  const c = coords + <usize>(best * dims);
-  for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+  const best = <i32>load<u16>(list + (<usize>pos << 1));
+  if (Lp != 0) {
+    const c = gCoords + <usize>(best * dims);
+    for (let i = 0; i < dims; i++) stb(Lp, o + i, (<i32>load<i8>(c + <usize>i) - 1) >> 1);
+  }
+  return best;
 }
 
 /** Levels of every group at inverse scale id, snapped to the grid (neighbour search at `scale` when off it). */
-function gridSnap(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, groups: i32, kMaxQ: i32, id: f32, scale: f32, Lp: usize, on: usize, skipOn: bool): void {
+function gridSnap(dims: i32, groups: i32, kMaxQ: i32, id: f32, scale: f32, Lp: usize, on: usize, skipOn: bool): void {
   const bits = dims == 8 ? 2 : 3;
   for (let k = 0; k < groups; k++) {
     if (skipOn && ldb(GS_ON, k) != 0) continue;
@@ -2465,12 +2600,9 @@ function gridSnap(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, 
       stb(Lp, o + i, l);
       u |= l << (bits * i);
     }
-    const g = load<i32>(map + (<usize>u << 2));
+    const g = load<i32>(gMap + (<usize>u << 2));
     if (on != 0) stb(on, k, g >= 0 ? 1 : 0);
-    if (g < 0) {
-      const e = load<u32>(nb + (<usize>u << 2));
-      gridNeighbour(coords, pool + (<usize>(e >> 9) << 1), <i32>(e & 511), dims, o, scale, Lp);
-    }
+    if (g < 0) gridNeighbour(u, dims, o, scale, GS_WAUX, 1, 0, Lp);
   }
 }
 
@@ -2489,98 +2621,819 @@ function gridSums(Lp: usize, n: i32): f32 {
   return sumqx;
 }
 
+const GT_Q: usize = memory.data(32 * 16, 16); // per element, four trials' q = 2·level + 1 (f32x4)
+const GT_ON: usize = memory.data(8 * 4, 16); // [group][trial] is_on_grid
+const GT_U: usize = memory.data(16, 16); // four trials' packed level vectors of one group
+const GT_SC: usize = memory.data(16, 16); // four trials' scales
+const GT_SUMS: usize = memory.data(32, 16); // four trials' Σwxq, then Σwqq
+const GT_WX: usize = memory.data(32 * 4, 16); // w·x per element
+const GT_BESTQ: usize = memory.data(32 * 16, 16); // GT_Q of the step holding the best trial so far
+const GT_BESTON: usize = memory.data(8 * 4, 16); // GT_ON of that step
+
+/** nearest_int lane-wise (the 1.5·2^23 trick). */
+@inline function nearestInt4(v: v128): v128 {
+  return i32x4.sub(v128.and(f32x4.add(v, f32x4.splat(12582912.0)), i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
+}
+
 /**
- * searchScale of iquant-scale-search.ts on GS_XVAL / GS_W / GS_WAUX with GS_L holding the caller's initial levels:
- * trial inverse scales (2·kMaxQ − 1 + is·step)/base for is = −nsteps…nsteps, each group snapped to the grid, the
- * trial of best Σwxq²/Σwq² kept, then the refit (refit 0: off-grid groups, 1: every group if any is off the grid,
- * 2: every group whenever the scale is positive). The grid: coords (dims int8 per point), map (i32 per packed level
- * vector, −1 off the grid), nb (per off-grid vector: pool offset << 9 | list length), pool (u16 grid indices).
- * Returns the scale; GS_ERR is 1 afterwards when a neighbour search failed.
+ * The trial loop of the scale search, four consecutive trials in the four lanes: each lane computes its levels, snaps
+ * its groups (the neighbour search per lane, with that trial's scale) and sums Σ(w·x)·q, Σ(w·q)·q in element order,
+ * exactly as C does for that trial; then the trials are judged one by one in C's order. The best trial's levels go to
+ * GS_L and its on-grid flags to GS_ON; returns the scale (the initial one when no trial wins).
  */
-export function gridSearch(coords: usize, map: usize, nb: usize, pool: usize, dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit: i32, base: f32, scale: f32): f32 {
-  store<i32>(GS_ERR, 0);
+function gridTrials(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, base: f32, scale: f32): f32 {
   const groups = n / dims;
+  const bits = dims == 8 ? 2 : 3;
   let best: f32 = 0;
-  for (let k = 0; k < groups; k++) stb(GS_ON, k, refit == 1 ? 0 : 1);
-  for (let is = -nsteps; is <= nsteps; is++) {
-    const id = (<f32>(kMaxQ * 2 - 1) + <f32>is * step) / base;
-    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, id, <f32>1 / id, GS_LAUX, GS_ONAUX, false);
-    const sumqx = gridSums(GS_LAUX, n);
-    const sumq2 = ldf(GS_SUMQ2, 0);
-    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-      scale = sumqx / sumq2;
-      best = scale * sumqx;
-      memory.copy(GS_L, GS_LAUX, <usize>n);
-      memory.copy(GS_ON, GS_ONAUX, <usize>groups);
+  let bestLane = -1; // the winning trial's lane in GT_BESTQ / GT_BESTON (−1: none won, GS_L stays as it came)
+  for (let i = 0; i < n; i++) stf(GT_WX, i, ldf(GS_W, i) * ldf(GS_XVAL, i));
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const lo = i32x4.splat(0);
+  const hi = i32x4.splat(kMaxQ - 1);
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let is = -nsteps; is <= nsteps; is += 4) {
+    const nl = nsteps - is + 1 < 4 ? nsteps - is + 1 : 4;
+    const isv = f32x4.convert_i32x4_s(i32x4.add(i32x4.splat(is), lanes));
+    const idv = f32x4.div(f32x4.add(f32x4.splat(<f32>(kMaxQ * 2 - 1)), f32x4.mul(isv, f32x4.splat(step))), f32x4.splat(base));
+    v128.store(GT_SC, f32x4.div(one, idv));
+    for (let k = 0; k < groups; k++) {
+      const o = k * dims;
+      let u = i32x4.splat(0);
+      for (let i = 0; i < dims; i++) {
+        const x = v128.load32_splat(GS_XVAL + (<usize>(o + i) << 2));
+        let l = nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, x), one)));
+        l = i32x4.min_s(i32x4.max_s(l, lo), hi);
+        v128.store(GT_Q + (<usize>(o + i) << 4), f32x4.convert_i32x4_s(i32x4.add(i32x4.shl(l, 1), i32x4.splat(1))));
+        u = v128.or(u, i32x4.shl(l, bits * i));
+      }
+      v128.store(GT_U, u);
+      for (let t = 0; t < nl; t++) {
+        const uu = load<i32>(GT_U + (<usize>t << 2));
+        const on = load<i32>(gMap + (<usize>uu << 2)) >= 0;
+        stb(GT_ON, 4 * k + t, on ? 1 : 0);
+        if (!on) {
+          const g = gridNeighbour(uu, dims, o, ldf(GT_SC, t), GS_WAUX, 1, 0, 0);
+          if (g >= 0) {
+            const c = gCoords + <usize>(g * dims);
+            for (let i = 0; i < dims; i++) store<f32>(GT_Q + (<usize>(o + i) << 4) + (<usize>t << 2), <f32>load<i8>(c + <usize>i));
+          }
+        }
+      }
+    }
+    let sqx = f32x4.splat(0);
+    let sq2 = f32x4.splat(0);
+    for (let i = 0; i < n; i++) {
+      const q = v128.load(GT_Q + (<usize>i << 4));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(GT_WX + (<usize>i << 2)), q));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(GS_W + (<usize>i << 2)), q), q));
+    }
+    v128.store(GT_SUMS, sqx);
+    v128.store(GT_SUMS + 16, sq2);
+    let saved = false;
+    for (let t = 0; t < nl; t++) {
+      const sumqx = ldf(GT_SUMS, t);
+      const sumq2 = ldf(GT_SUMS + 16, t);
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        scale = sumqx / sumq2;
+        best = scale * sumqx;
+        // keep this step's levels and flags; the winning lane's are unpacked once, after the last step
+        if (!saved) {
+          memory.copy(GT_BESTQ, GT_Q, <usize>(n << 4));
+          memory.copy(GT_BESTON, GT_ON, <usize>(groups << 2));
+          saved = true;
+        }
+        bestLane = t;
+      }
     }
   }
-  let notOnGrid = 0;
-  for (let k = 0; k < groups; k++) if (ldb(GS_ON, k) == 0) notOnGrid++;
-  const doRefit = refit == 2 ? scale > 0 : notOnGrid > 0 && scale > 0;
-  if (doRefit) {
-    gridSnap(coords, map, nb, pool, dims, groups, kMaxQ, <f32>1 / scale, scale, GS_L, 0, refit == 0);
-    const sumqx = gridSums(GS_L, n);
-    const sumq2 = ldf(GS_SUMQ2, 0);
-    if (sumq2 > 0) scale = sumqx / sumq2;
+  if (bestLane >= 0) {
+    for (let i = 0; i < n; i++) stb(GS_L, i, (<i32>load<f32>(GT_BESTQ + (<usize>i << 4) + (<usize>bestLane << 2)) - 1) >> 1);
+    for (let k = 0; k < groups; k++) stb(GS_ON, k, ldb(GT_BESTON, 4 * k + bestLane));
   }
   return scale;
 }
 
-// ---------------------------------------------------------------- IQ1_M split search (iq1.ts iq1mSplitSearch)
+/**
+ * searchScale of iquant-scale-search.ts on GS_XVAL / GS_W / GS_WAUX with GS_L holding the initial levels, on the
+ * grid in use: trial inverse scales (2·kMaxQ − 1 + is·step)/base for is = −nsteps…nsteps, each group snapped to the
+ * grid, the trial of best Σwxq²/Σwq² kept, then the refit (refit 0: off-grid groups, 1: every group if any is off the
+ * grid, 2: every group whenever the scale is positive). Then, as the quantizers do, a negative scale is made positive
+ * by inverting the first `groups` sign masks in GS_SIGNS (`mask` 127 or 0xff). Returns the scale.
+ */
+function gridSearch(dims: i32, n: i32, kMaxQ: i32, nsteps: i32, step: f32, refit: i32, base: f32, scale: f32, mask: i32): f32 {
+  const groups = n / dims;
+  for (let k = 0; k < groups; k++) stb(GS_ON, k, refit == 1 ? 0 : 1);
+  scale = gridTrials(dims, n, kMaxQ, nsteps, step, base, scale);
+  let notOnGrid = 0;
+  for (let k = 0; k < groups; k++) if (ldb(GS_ON, k) == 0) notOnGrid++;
+  const doRefit = refit == 2 ? scale > 0 : notOnGrid > 0 && scale > 0;
+  if (doRefit) {
+    gridSnap(dims, groups, kMaxQ, <f32>1 / scale, scale, GS_L, 0, refit == 0);
+    const sumqx = gridSums(GS_L, n);
+    const sumq2 = ldf(GS_SUMQ2, 0);
+    if (sumq2 > 0) scale = sumqx / sumq2;
+  }
+  if (scale < 0) {
+    for (let k = 0; k < groups; k++) stb(GS_SIGNS, k, ~ldb(GS_SIGNS, k) & mask);
+    scale = -scale;
+  }
+  return scale;
+}
 
-const IQ1M_X: usize = memory.data(16 * 4, 16); // the 16-block's values
-const IQ1M_W: usize = memory.data(16 * 4, 16); // their weights
-const IQ1M_ORDER: usize = memory.data(16, 16); // indices sorted by value
-const IQ1M_OUT: usize = memory.data(16, 16); // i1, i2, k (i32), scale (f32)
+/** The grid index of group k of GS_L (ggml aborts when it is off the grid; here GS_ERR = 2 and 0). */
+function gridIndexOf(k: i32, dims: i32): i32 {
+  const bits = dims == 8 ? 2 : 3;
+  const kMaxQ = dims == 8 ? 3 : 8;
+  let u = 0;
+  let inRange = true;
+  for (let i = 0; i < dims; i++) {
+    const l = <i32>load<i8>(GS_L + <usize>(dims * k + i));
+    // levels outside 0…kMaxQ−1 (make_qp_quants' levels when no trial scale won: non-finite input) are never on the grid
+    if (l < 0 || l >= kMaxQ) inRange = false;
+    u |= (l & ((1 << bits) - 1)) << (bits * i);
+  }
+  const g = inRange ? load<i32>(gMap + (<usize>u << 2)) : -1;
+  if (g < 0) {
+    store<i32>(GS_ERR, 2);
+    return 0;
+  }
+  return g;
+}
 
-/** Addresses for the host: 0 x, 1 weights, 2 order (bytes), 3 the result (i1, i2, k as i32, then the scale). */
-export function iq1mMemory(k: i32): usize {
-  if (k == 0) return IQ1M_X;
-  if (k == 1) return IQ1M_W;
-  if (k == 2) return IQ1M_ORDER;
-  if (k == 3) return IQ1M_OUT;
-  return 0;
+/** Σx² over n floats, sequentially in float32. */
+function sumSquares(x: usize, n: i32): f32 {
+  let s: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    s += v * v;
+  }
+  return s;
 }
 
 /**
- * Every split i1 ≤ i2 of the sorted 16-block into levels 0 / 1 / 2, with the four sign patterns of the two
- * 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless k is odd); each
- * lane adds (w·q)·x and (w·q)·q in sorted order as the scalar code does, then C's sequential choice over k.
+ * The sub-block weights into GS_W: qw·sqrtf(sigma2 + x²) with an imatrix, else x² (mode 0) or 0.25·sigma2 + x²
+ * (mode 1, IQ2_S); then GS_WAUX = sqrtf(weight).
  */
-export function iq1mSplitSearch(max: f32): void {
+function gridWeights(x: usize, n: i32, qw: usize, sigma2: f32, mode: i32): void {
+  if (qw != 0) {
+    for (let i = 0; i < n; i++) {
+      const v = ldf(x, i);
+      stf(GS_W, i, ldf(qw, i) * sqrt<f32>(sigma2 + v * v));
+    }
+  } else if (mode == 1) {
+    const q = <f32>0.25 * sigma2;
+    for (let i = 0; i < n; i++) {
+      const v = ldf(x, i);
+      stf(GS_W, i, q + v * v);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = ldf(x, i);
+      stf(GS_W, i, v * v);
+    }
+  }
+  for (let i = 0; i < n; i++) stf(GS_WAUX, i, sqrt<f32>(ldf(GS_W, i)));
+}
+
+/**
+ * |x| of the 8 values at x into GS_XVAL[vo…] and their sign bits into GS_SIGNS[k]; with evenParity, when an odd
+ * number are negative the element of least w·x² keeps its sign (the 7 stored bits imply even parity), mask 127.
+ */
+function groupSigns(x: usize, vo: i32, k: i32, evenParity: bool): void {
+  let nflip = 0;
+  let s = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = ldf(x, i);
+    if (v >= 0) stf(GS_XVAL, vo + i, v);
+    else {
+      stf(GS_XVAL, vo + i, -v);
+      nflip++;
+      s |= 1 << i;
+    }
+  }
+  if (evenParity) {
+    if (nflip & 1) {
+      let imin = 0;
+      let mn = ldf(GS_W, vo) * ldf(x, 0) * ldf(x, 0);
+      for (let i = 1; i < 8; i++) {
+        const ax = ldf(GS_W, vo + i) * ldf(x, i) * ldf(x, i);
+        if (ax < mn) {
+          mn = ax;
+          imin = i;
+        }
+      }
+      stf(GS_XVAL, vo + imin, -ldf(GS_XVAL, vo + imin));
+      s ^= 1 << imin;
+    }
+    s &= 127;
+  }
+  stb(GS_SIGNS, k, s);
+}
+
+/** max of GS_XVAL[0…n) as MAX(max, v) from xval[0] finds it. */
+function largestXval(n: i32): f32 {
+  let mx = ldf(GS_XVAL, 0);
+  for (let i = 1; i < n; i++) {
+    const v = ldf(GS_XVAL, i);
+    mx = mx > v ? mx : v;
+  }
+  return mx;
+}
+
+/** nearest_int(0.5f·(id·scale − 1)) clamped to 0…cap. */
+@inline function scaleCode(id: f32, scale: f32, cap: i32): i32 {
+  const l = nearestInt(<f32>0.5 * (id * scale - <f32>1));
+  return l < 0 ? 0 : l > cap ? cap : l;
+}
+
+/** quantize_row_iq3_xxs_impl, one super-block (98 B). */
+function iq3XxsBlock(x: usize, qw: usize, y: usize): void {
+  st16(y, 0);
+  memory.fill(GS_Q, 0, 96);
+  let maxScale: f32 = 0;
+  const sigma2 = (<f32>2 * sumSquares(x, QK_K)) / <f32>QK_K;
+  for (let ib = 0; ib < 8; ib++) {
+    const xb = x + (<usize>(32 * ib) << 2);
+    gridWeights(xb, 32, qw != 0 ? qw + (<usize>(32 * ib) << 2) : 0, sigma2, 0);
+    for (let k = 0; k < 4; k++) groupSigns(xb + (<usize>(8 * k) << 2), 8 * k, k, true);
+    const mx = largestXval(32);
+    memory.fill(GS_L, 0, 32);
+    if (mx < <f32>1e-8) {
+      stf(GS_SCALES, ib, 0);
+      continue;
+    }
+    const scale = gridSearch(4, 32, 8, 15, <f32>0.2, 0, mx, mx / <f32>15, 127);
+    for (let k = 0; k < 8; k++) stb(GS_Q, 8 * ib + k, gridIndexOf(k, 4));
+    store<u32>(GS_Q + 64 + <usize>(4 * ib), <u32>(ldb(GS_SIGNS, 0) | (ldb(GS_SIGNS, 1) << 7) | (ldb(GS_SIGNS, 2) << 14) | (ldb(GS_SIGNS, 3) << 21)));
+    stf(GS_SCALES, ib, scale);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) {
+    memory.fill(y + 2, 0, 96);
+    return;
+  }
+  const d = maxScale / <f32>31;
+  st16(y, fp32ToFp16(d * <f32>1.0125));
+  const id = <f32>1 / d;
+  for (let ib = 0; ib < 8; ib++) {
+    const p = GS_Q + 64 + <usize>(4 * ib);
+    store<u32>(p, load<u32>(p) | (<u32>scaleCode(id, ldf(GS_SCALES, ib), 15) << 28));
+  }
+  memory.copy(y + 2, GS_Q, 96);
+}
+
+/** quantize_row_iq3_s_impl, one super-block (110 B); an all-zero 32-block does not advance qs / signs (ggml). */
+function iq3SBlock(x: usize, qw: usize, y: usize): void {
+  memory.fill(y, 0, 110);
+  let qs = y + 2;
+  let signs = y + 74;
+  let maxScale: f32 = 0;
+  const sigma2 = (<f32>2 * sumSquares(x, QK_K)) / <f32>QK_K;
+  for (let ib = 0; ib < 8; ib++) {
+    const xb = x + (<usize>(32 * ib) << 2);
+    gridWeights(xb, 32, qw != 0 ? qw + (<usize>(32 * ib) << 2) : 0, sigma2, 0);
+    for (let k = 0; k < 4; k++) groupSigns(xb + (<usize>(8 * k) << 2), 8 * k, k, false);
+    const mx = largestXval(32);
+    memory.fill(GS_L, 0, 32);
+    if (mx == 0) {
+      stf(GS_SCALES, ib, 0);
+      continue;
+    }
+    const scale = gridSearch(4, 32, 8, 9, <f32>0.2, 1, mx, mx / <f32>15, 0xff);
+    for (let k = 0; k < 8; k++) {
+      const g = gridIndexOf(k, 4);
+      stb(qs, k, g & 255);
+      orb(y + 66, ib, (g >> 8) << k);
+    }
+    qs += 8;
+    for (let k = 0; k < 4; k++) stb(signs, k, ldb(GS_SIGNS, k));
+    signs += 4;
+    stf(GS_SCALES, ib, scale);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) return;
+  const d = maxScale / <f32>31;
+  st16(y, fp32ToFp16(d * <f32>1.033));
+  const id = <f32>1 / d;
+  for (let ib = 0; ib < 8; ib += 2) stb(y + 106, ib >> 1, scaleCode(id, ldf(GS_SCALES, ib), 15) | (scaleCode(id, ldf(GS_SCALES, ib + 1), 15) << 4));
+}
+
+/** quantize_row_iq2_xxs_impl, one super-block (66 B); needs the imatrix. */
+function iq2XxsBlock(x: usize, qw: usize, y: usize): void {
+  st16(y, 0);
+  memory.fill(GS_Q, 0, 64);
+  let maxScale: f32 = 0;
+  const sigma2 = sumSquares(x, QK_K) / <f32>QK_K;
+  for (let ib = 0; ib < 8; ib++) {
+    const xb = x + (<usize>(32 * ib) << 2);
+    gridWeights(xb, 32, qw + (<usize>(32 * ib) << 2), sigma2, 0);
+    for (let k = 0; k < 4; k++) groupSigns(xb + (<usize>(8 * k) << 2), 8 * k, k, true);
+    const mx = largestXval(32);
+    if (mx < GROUP_MAX_EPS) {
+      stf(GS_SCALES, ib, 0);
+      continue;
+    }
+    let scale = makeQpQuants(32, 4, GS_XVAL, GS_LQP, GS_W);
+    memory.copy(GS_L, GS_LQP, 32); // (uint8_t*)L: the same bytes
+    const effMax = scale * <f32>3;
+    if (effMax <= 0) {
+      stf(GS_SCALES, ib, 0);
+      continue;
+    }
+    scale = gridSearch(8, 32, 3, 6, <f32>0.1, 2, effMax, scale, 127);
+    const p = GS_Q + <usize>(8 * ib);
+    let q0: u32 = 0;
+    let q1: u32 = 0;
+    for (let k = 0; k < 4; k++) {
+      q0 |= <u32>gridIndexOf(k, 8) << (8 * k);
+      q1 |= <u32>ldb(GS_SIGNS, k) << (7 * k);
+    }
+    store<u32>(p, q0);
+    store<u32>(p + 4, q1);
+    stf(GS_SCALES, ib, scale);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) {
+    memory.fill(y + 2, 0, 64);
+    return;
+  }
+  const d = maxScale / <f32>31;
+  st16(y, fp32ToFp16(d));
+  const id = <f32>1 / d;
+  for (let ib = 0; ib < 8; ib++) {
+    const p = GS_Q + <usize>(8 * ib + 4);
+    store<u32>(p, load<u32>(p) | (<u32>scaleCode(id, ldf(GS_SCALES, ib), 15) << 28));
+  }
+  memory.copy(y + 2, GS_Q, 64);
+}
+
+/**
+ * IQ2_XS (s = false) and IQ2_S (s = true): 16 sub-blocks of 16, each two 8-wide groups; IQ2_XS keeps its u16 index |
+ * signs << 9 words in GS_Q, IQ2_S writes qs / signs / qh into y. Returns the largest sub-block scale.
+ */
+function iq2Sixteen(x: usize, qw: usize, y: usize, s: bool): f32 {
+  let maxScale: f32 = 0;
+  const sigma2 = ((s ? <f32>2 : <f32>1) * sumSquares(x, QK_K)) / <f32>QK_K;
+  for (let ib = 0; ib < 16; ib++) {
+    const xb = x + (<usize>(16 * ib) << 2);
+    gridWeights(xb, 16, qw != 0 ? qw + (<usize>(16 * ib) << 2) : 0, sigma2, 1);
+    for (let k = 0; k < 2; k++) groupSigns(xb + (<usize>(8 * k) << 2), 8 * k, k, !s);
+    const mx = largestXval(16);
+    memory.fill(GS_L, 0, 16);
+    const eps: f32 = s ? <f32>1e-8 : GROUP_MAX_EPS;
+    if (mx < eps) {
+      stf(GS_SCALES, ib, 0);
+      continue;
+    }
+    const scale = gridSearch(8, 16, 3, 9, <f32>0.1, 0, mx, mx / <f32>5, s ? 0xff : 127);
+    for (let k = 0; k < 2; k++) {
+      const g = gridIndexOf(k, 8);
+      const i8 = 2 * ib + k;
+      if (s) {
+        stb(y + 2, i8, g & 255);
+        orb(y + 66, i8 >> 2, (g >> 8) << (2 * (i8 & 3)));
+        stb(y + 34, i8, ldb(GS_SIGNS, k));
+      } else {
+        store<u16>(GS_Q + <usize>(2 * i8), <u16>(g | (ldb(GS_SIGNS, k) << 9)));
+      }
+    }
+    stf(GS_SCALES, ib, scale);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  return maxScale;
+}
+
+/** The 16 4-bit sub-block scales of IQ2_XS / IQ2_S at p. */
+function iq2Scales16(id: f32, p: usize): void {
+  for (let ib = 0; ib < 16; ib += 2) stb(p, ib >> 1, scaleCode(id, ldf(GS_SCALES, ib), 15) | (scaleCode(id, ldf(GS_SCALES, ib + 1), 15) << 4));
+}
+
+/** quantize_row_iq2_xs_impl, one super-block (74 B); needs the imatrix. */
+function iq2XsBlock(x: usize, qw: usize, y: usize): void {
+  st16(y, 0);
+  memory.fill(GS_Q, 0, 64);
+  memory.fill(y + 66, 0, 8);
+  const maxScale = iq2Sixteen(x, qw, y, false);
+  if (maxScale == 0) {
+    memory.fill(y + 2, 0, 64);
+    return;
+  }
+  const d = maxScale / <f32>31;
+  st16(y, fp32ToFp16(d));
+  iq2Scales16(<f32>1 / d, y + 66);
+  memory.copy(y + 2, GS_Q, 64);
+}
+
+/** quantize_row_iq2_s_impl, one super-block (82 B). */
+function iq2SBlock(x: usize, qw: usize, y: usize): void {
+  memory.fill(y, 0, 82);
+  const maxScale = iq2Sixteen(x, qw, y, true);
+  if (maxScale == 0) return;
+  const d = maxScale / <f32>31;
+  st16(y, fp32ToFp16(d * <f32>0.9875));
+  iq2Scales16(<f32>1 / d, y + 74);
+}
+
+// ---------------------------------------------------------------- IQ1_S / IQ1_M (iq1.ts)
+
+/** IQ1 weights into GS_W (qw·sqrtf(sigma2 + x²), or x² without an imatrix) and x into GS_XVAL; returns max |x|. */
+function iq1Weights(x: usize, n: i32, qw: usize, sigma2: f32): f32 {
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    stf(GS_W, i, qw != 0 ? ldf(qw, i) * sqrt<f32>(sigma2 + v * v) : v * v);
+    stf(GS_XVAL, i, v);
+  }
+  let mx = abs<f32>(ldf(x, 0));
+  for (let i = 1; i < n; i++) {
+    const a = abs<f32>(ldf(x, i));
+    mx = mx > a ? mx : a;
+  }
+  return mx;
+}
+
+/** Indices 0…n−1 of GS_XVAL sorted by value, ties in index order (glibc's stable qsort), into GS_ORDER. */
+function iq1Sort(n: i32): void {
+  for (let j = 0; j < n; j++) {
+    const v = ldf(GS_XVAL, j);
+    let k = j;
+    while (k > 0 && ldf(GS_XVAL, ldb(GS_ORDER, k - 1)) > v) {
+      stb(GS_ORDER, k, ldb(GS_ORDER, k - 1));
+      k--;
+    }
+    stb(GS_ORDER, k, j);
+  }
+}
+
+/** xg[level] for the delta sign `neg` (x_p: level − 1 + 0.125, x_m: level − 1 − 0.125). */
+@inline function iq1Level(level: i32, neg: bool): f32 {
+  return <f32>(level - 1) + (neg ? -IQ1_DELTA : IQ1_DELTA);
+}
+
+/**
+ * Snaps group k (levels in GS_L) to the grid: its index into GS_INDEX[k], the neighbour search (iq1_find_best_neighbour2)
+ * when off the grid. Returns whether it was on the grid.
+ */
+function iq1Snap(k: i32, scale: f32, neg: bool): bool {
+  let u = 0;
+  for (let j = 0; j < 8; j++) u |= ldb(GS_L, 8 * k + j) << (2 * j);
+  let g = load<i32>(gMap + (<usize>u << 2));
+  const on = g >= 0;
+  // q = c·0.5 + (delta − 1.5) for c = 2·level + 1: exactly xg[level]
+  if (!on) g = gridNeighbour(u, 8, 8 * k, scale, GS_W, 0.5, neg ? <f32>-1.625 : <f32>-1.375, GS_L);
+  store<i32>(GS_INDEX + (<usize>k << 2), g);
+  return on;
+}
+
+/** Adds group k's Σ w·q·x, Σ w·q·q (q = xg[level of its grid point]·mult) to sums[0], sums[1]. */
+function iq1GroupSums(k: i32, g: i32, neg: bool, mult: f32, x: usize, sums: usize): void {
+  let sumqx = ldf(sums, 0);
+  let sumq2 = ldf(sums, 1);
+  const c = gCoords + <usize>(g << 3);
+  for (let j = 0; j < 8; j++) {
+    const w = ldf(GS_W, 8 * k + j);
+    const q = iq1Level((<i32>load<i8>(c + <usize>j) - 1) >> 1, neg) * mult;
+    sumqx += w * q * ldf(x, 8 * k + j);
+    sumq2 += w * q * q;
+  }
+  stf(sums, 0, sumqx);
+  stf(sums, 1, sumq2);
+}
+
+const IQ1_SUMS: usize = memory.data(8, 16);
+
+/** quantize_row_iq1_s_impl, one super-block (50 B); needs the imatrix. */
+function iq1sBlock(x: usize, qw: usize, y: usize): void {
+  memory.fill(y, 0, 50);
+  let maxScale: f32 = 0;
+  const sigma2 = (<f32>2 * sumSquares(x, QK_K)) / <f32>QK_K;
+  const xp0: f32 = -1 + IQ1_DELTA, xp1: f32 = IQ1_DELTA, xp2: f32 = 1 + IQ1_DELTA;
+  const xm0: f32 = -1 - IQ1_DELTA, xm1: f32 = -IQ1_DELTA, xm2: f32 = 1 - IQ1_DELTA;
+  for (let ib = 0; ib < 8; ib++) {
+    const xb = x + (<usize>(32 * ib) << 2);
+    const mx = iq1Weights(xb, 32, qw + (<usize>(32 * ib) << 2), sigma2);
+    if (mx < <f32>1e-12) {
+      stf(GS_SCALES, ib, 0);
+      stb(GS_SHIFTS, ib, 1);
+      continue;
+    }
+    iq1Sort(32);
+    stf(GS_SUMX, 0, 0);
+    stf(GS_SUMW, 0, 0);
+    for (let j = 0; j < 32; j++) {
+      const i = ldb(GS_ORDER, j);
+      stf(GS_SUMX, j + 1, ldf(GS_SUMX, j) + ldf(GS_W, i) * ldf(GS_XVAL, i));
+      stf(GS_SUMW, j + 1, ldf(GS_SUMW, j) + ldf(GS_W, i));
+    }
+    const sx0 = ldf(GS_SUMX, 0), sxn = ldf(GS_SUMX, 32);
+    const sw0 = ldf(GS_SUMW, 0), swn = ldf(GS_SUMW, 32);
+    let bestScore: f32 = -FLT_MAX;
+    let scale = mx;
+    let besti1 = -1;
+    let besti2 = -1;
+    let bestShift = 0;
+    // four splits i2…i2+3 per step, lanes past 32 masked off; the scalar choice in C's order only when a lane can win
+    const vxp1 = f32x4.splat(xp1), vxm1 = f32x4.splat(xm1);
+    // the level-2 terms depend on i2 only: (Σx − sx2)·x_p[2], ((Σw − sw2)·x_p[2])·x_p[2] and the x_m ones, per i2
+    for (let i2 = 0; i2 <= 32; i2++) {
+      const dx2 = sxn - ldf(GS_SUMX, i2);
+      const dw2 = swn - ldf(GS_SUMW, i2);
+      stf(IQ1S_TAIL, i2, dx2 * xp2);
+      stf(IQ1S_TAIL + 144, i2, dw2 * xp2 * xp2);
+      stf(IQ1S_TAIL + 288, i2, dx2 * xm2);
+      stf(IQ1S_TAIL + 432, i2, dw2 * xm2 * xm2);
+    }
+    const zero = f32x4.splat(0);
+    for (let i1 = 0; i1 <= 32; i1++) {
+      const sx1 = ldf(GS_SUMX, i1), sw1 = ldf(GS_SUMW, i1);
+      const px0 = (sx1 - sx0) * xp0, mx0 = (sx1 - sx0) * xm0;
+      const pw0 = (sw1 - sw0) * xp0 * xp0, mw0 = (sw1 - sw0) * xm0 * xm0;
+      const vsx1 = f32x4.splat(sx1), vsw1 = f32x4.splat(sw1);
+      const vpx0 = f32x4.splat(px0), vmx0 = f32x4.splat(mx0), vpw0 = f32x4.splat(pw0), vmw0 = f32x4.splat(mw0);
+      for (let i2 = i1; i2 <= 32; i2 += 4) {
+        const sx2 = v128.load(GS_SUMX + (<usize>i2 << 2));
+        const sw2 = v128.load(GS_SUMW + (<usize>i2 << 2));
+        const dx1 = f32x4.sub(sx2, vsx1);
+        const dw1 = f32x4.sub(sw2, vsw1);
+        const o2 = <usize>i2 << 2;
+        const pqx = f32x4.add(f32x4.add(vpx0, f32x4.mul(dx1, vxp1)), v128.load(IQ1S_TAIL + o2));
+        const pq2 = f32x4.add(f32x4.add(vpw0, f32x4.mul(f32x4.mul(dw1, vxp1), vxp1)), v128.load(IQ1S_TAIL + 144 + o2));
+        const mqx = f32x4.add(f32x4.add(vmx0, f32x4.mul(dx1, vxm1)), v128.load(IQ1S_TAIL + 288 + o2));
+        const mq2 = f32x4.add(f32x4.add(vmw0, f32x4.mul(f32x4.mul(dw1, vxm1), vxm1)), v128.load(IQ1S_TAIL + 432 + o2));
+        const vb = f32x4.splat(bestScore);
+        const okp = v128.and(f32x4.gt(pq2, zero), f32x4.gt(f32x4.mul(pqx, pqx), f32x4.mul(vb, pq2)));
+        const okm = v128.and(f32x4.gt(mq2, zero), f32x4.gt(f32x4.mul(mqx, mqx), f32x4.mul(vb, mq2)));
+        const lanes = i32x4.le_s(i32x4.add(i32x4.splat(i2), i32x4(0, 1, 2, 3)), i32x4.splat(32));
+        if (!v128.any_true(v128.and(v128.or(okp, okm), lanes))) continue;
+        v128.store(IQ1S_LANES, pqx);
+        v128.store(IQ1S_LANES + 16, pq2);
+        v128.store(IQ1S_LANES + 32, mqx);
+        v128.store(IQ1S_LANES + 48, mq2);
+        const last = i2 + 3 < 32 ? i2 + 3 : 32;
+        for (let l = i2; l <= last; l++) {
+          const o = l - i2;
+          let sumqx = ldf(IQ1S_LANES, o);
+          let sumq2 = ldf(IQ1S_LANES + 16, o);
+          if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+            scale = sumqx / sumq2;
+            bestScore = scale * sumqx;
+            besti1 = i1;
+            besti2 = l;
+            bestShift = 1;
+          }
+          sumqx = ldf(IQ1S_LANES + 32, o);
+          sumq2 = ldf(IQ1S_LANES + 48, o);
+          if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+            scale = sumqx / sumq2;
+            bestScore = scale * sumqx;
+            besti1 = i1;
+            besti2 = l;
+            bestShift = -1;
+          }
+        }
+      }
+    }
+    if (besti1 < 0 || besti2 < 0 || bestShift == 0) {
+      stf(GS_SCALES, ib, 0);
+      stb(GS_SHIFTS, ib, 1);
+      continue;
+    }
+    for (let j = 0; j < 32; j++) stb(GS_L, ldb(GS_ORDER, j), j < besti1 ? 0 : j < besti2 ? 1 : 2);
+    if (scale < 0) {
+      for (let j = 0; j < 32; j++) stb(GS_L, j, 2 - ldb(GS_L, j));
+      scale = -scale;
+      bestShift = -bestShift;
+    }
+    const neg = bestShift == -1;
+    let allOn = true;
+    for (let k = 0; k < 4; k++) if (!iq1Snap(k, scale, neg)) allOn = false;
+    if (!allOn) {
+      stf(IQ1_SUMS, 0, 0);
+      stf(IQ1_SUMS, 1, 0);
+      for (let k = 0; k < 4; k++) iq1GroupSums(k, load<i32>(GS_INDEX + (<usize>k << 2)), neg, 1, GS_XVAL, IQ1_SUMS);
+      const sumqx = ldf(IQ1_SUMS, 0);
+      const sumq2 = ldf(IQ1_SUMS, 1);
+      if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+    }
+    let h = 0;
+    for (let k = 0; k < 4; k++) {
+      const g = load<i32>(GS_INDEX + (<usize>k << 2));
+      stb(y + 2, 4 * ib + k, g & 255);
+      h |= (g >> 8) << (3 * k);
+    }
+    st16(y + 34 + <usize>(2 * ib), h);
+    stf(GS_SCALES, ib, scale);
+    stb(GS_SHIFTS, ib, bestShift);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) return;
+  const d = maxScale / <f32>15;
+  st16(y, fp32ToFp16(d * <f32>1.125));
+  const id = <f32>1 / d;
+  for (let ib = 0; ib < 8; ib++) {
+    let l = scaleCode(id, ldf(GS_SCALES, ib), 7);
+    if (<i8>ldb(GS_SHIFTS, ib) == -1) l |= 8;
+    const p = y + 34 + <usize>(2 * ib);
+    st16(p, <u32>load<u16>(p) | (<u32>l << 12));
+  }
+}
+
+/** IQ1_M's delta sign of group g (0 or 1) for pattern k (0: +,+  1: +,−  2: −,+  3: −,−): true for x_m. */
+@inline function iq1mNeg(k: i32, g: i32): bool {
+  return g == 0 ? k >= 2 : (k & 1) != 0;
+}
+
+/** quantize_row_iq1_m_impl, one super-block (56 B). */
+function iq1mBlock(x: usize, qw: usize, y: usize): void {
+  memory.fill(y, 0, 56);
+  let maxScale: f32 = 0;
+  const sigma2 = (<f32>2 * sumSquares(x, QK_K)) / <f32>QK_K;
+  for (let ib = 0; ib < 16; ib++) {
+    const xb = x + (<usize>(16 * ib) << 2);
+    const mx = iq1Weights(xb, 16, qw != 0 ? qw + (<usize>(16 * ib) << 2) : 0, sigma2);
+    if (mx < <f32>1e-7) {
+      stf(GS_SCALES, ib, 0);
+      stb(GS_SHIFTS, ib, 0);
+      continue;
+    }
+    iq1Sort(16);
+    iq1mSplitSearch(mx);
+    const besti1 = load<i32>(IQ1M_OUT);
+    const besti2 = load<i32>(IQ1M_OUT + 4);
+    let bestK = load<i32>(IQ1M_OUT + 8);
+    let scale = load<f32>(IQ1M_OUT + 12);
+    if (besti1 < 0 || besti2 < 0 || bestK < 0) {
+      stf(GS_SCALES, ib, 0);
+      stb(GS_SHIFTS, ib, 0);
+      continue;
+    }
+    for (let j = 0; j < 16; j++) stb(GS_L, ldb(GS_ORDER, j), j < besti1 ? 0 : j < besti2 ? 1 : 2);
+    if (scale < 0) {
+      for (let j = 0; j < 16; j++) stb(GS_L, j, 2 - ldb(GS_L, j));
+      scale = -scale;
+      bestK = 3 - bestK;
+    }
+    const on0 = iq1Snap(0, scale, iq1mNeg(bestK, 0));
+    const on1 = iq1Snap(1, scale, iq1mNeg(bestK, 1));
+    if (!on0 || !on1) {
+      stf(IQ1_SUMS, 0, 0);
+      stf(IQ1_SUMS, 1, 0);
+      for (let k = 0; k < 2; k++) iq1GroupSums(k, load<i32>(GS_INDEX + (<usize>k << 2)), iq1mNeg(bestK, k), 1, GS_XVAL, IQ1_SUMS);
+      const sumqx = ldf(IQ1_SUMS, 0);
+      const sumq2 = ldf(IQ1_SUMS, 1);
+      if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+    }
+    const g0 = load<i32>(GS_INDEX);
+    const g1 = load<i32>(GS_INDEX + 4);
+    stb(y, 2 * ib, g0 & 255);
+    stb(y, 2 * ib + 1, g1 & 255);
+    stb(y + 32, ib, (g0 >> 8) | ((g1 >> 8) << 4));
+    stf(GS_SCALES, ib, scale);
+    stb(GS_SHIFTS, ib, bestK);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) return;
+  let d = maxScale / <f32>15;
+  const id = <f32>1 / d;
+  stf(IQ1_SUMS, 0, 0);
+  stf(IQ1_SUMS, 1, 0);
+  for (let ib = 0; ib < 16; ib++) {
+    const l = scaleCode(id, ldf(GS_SCALES, ib), 7);
+    const sc = y + 48 + <usize>(2 * (ib >> 2));
+    st16(sc, <u32>load<u16>(sc) | (<u32>l << (3 * (ib & 3))));
+    const k = ldb(GS_SHIFTS, ib);
+    orb(y + 32, ib, k == 0 ? 0x00 : k == 1 ? 0x80 : k == 2 ? 0x08 : 0x88);
+    const xb = x + (<usize>(16 * ib) << 2);
+    iq1Weights(xb, 16, qw != 0 ? qw + (<usize>(16 * ib) << 2) : 0, sigma2);
+    const qh = ldb(y + 32, ib);
+    const mult = <f32>(l * 2 + 1);
+    for (let g = 0; g < 2; g++) {
+      const gi = ldb(y, 2 * ib + g) + ((qh << (8 - 4 * g)) & 0x700);
+      iq1GroupSums(g, gi, iq1mNeg(k, g), mult, xb, IQ1_SUMS);
+    }
+  }
+  const sumqx = ldf(IQ1_SUMS, 0);
+  const sumq2 = ldf(IQ1_SUMS, 1);
+  if (sumq2 > 0) d = sumqx / sumq2;
+  const h = fp32ToFp16(d * <f32>1.1125);
+  for (let i = 0; i < 4; i++) {
+    const sc = y + 48 + <usize>(2 * i);
+    st16(sc, <u32>load<u16>(sc) | (((h >> (4 * i)) & 0xf) << 12));
+  }
+}
+
+/**
+ * quantize_iq2_xxs / _xs / _s, quantize_iq3_xxs / _s, quantize_iq1_s / _m (types 16 17 22 18 21 19 29): every row's
+ * super-blocks, the imatrix slice at the same column. The host has placed the type's grid. Returns 0, −1 for another
+ * type, −2 when a neighbour search found no point or a group stayed off the grid (non-finite input), −3 when the
+ * type needs an imatrix and has none.
+ */
+function quantizeGrid(type: i32, src: usize, nrows: i32, nPerRow: i32, imatrix: usize, dst: usize): i32 {
+  let blockBytes: i32;
+  let slot: i32;
+  if (type == 16) { blockBytes = 66; slot = 0; }
+  else if (type == 17) { blockBytes = 74; slot = 1; }
+  else if (type == 22) { blockBytes = 82; slot = 2; }
+  else if (type == 18) { blockBytes = 98; slot = 3; }
+  else if (type == 21) { blockBytes = 110; slot = 4; }
+  else if (type == 19) { blockBytes = 50; slot = 5; }
+  else if (type == 29) { blockBytes = 56; slot = 5; }
+  else return -1;
+  if (imatrix == 0 && (type == 16 || type == 17 || type == 19)) return -3;
+  useGrid(slot);
+  store<i32>(GS_ERR, 0);
+  const nbRow = nPerRow / QK_K;
+  let y = dst;
+  for (let r = 0; r < nrows; r++) {
+    for (let i = 0; i < nbRow; i++) {
+      const x = src + ((<usize>r * <usize>nPerRow + <usize>i * <usize>QK_K) << 2);
+      const qw = imatrix != 0 ? imatrix + (<usize>(i * QK_K) << 2) : 0;
+      if (type == 16) iq2XxsBlock(x, qw, y);
+      else if (type == 17) iq2XsBlock(x, qw, y);
+      else if (type == 22) iq2SBlock(x, qw, y);
+      else if (type == 18) iq3XxsBlock(x, qw, y);
+      else if (type == 21) iq3SBlock(x, qw, y);
+      else if (type == 19) iq1sBlock(x, qw, y);
+      else iq1mBlock(x, qw, y);
+      y += <usize>blockBytes;
+    }
+  }
+  return load<i32>(GS_ERR) != 0 ? -2 : 0;
+}
+
+// ---------------------------------------------------------------- IQ1_M split search
+
+const IQ1M_T: usize = memory.data(3 * 16 * 32, 16); // [level][sorted j]: (w·q)·x then (w·q)·q, four sign patterns
+const IQ1M_OUT: usize = memory.data(16, 16); // i1, i2, k (i32), scale (f32)
+
+/**
+ * Every split i1 ≤ i2 of the sorted 16-block (GS_XVAL, GS_W, GS_ORDER) into levels 0 / 1 / 2, with the four sign
+ * patterns of the two 8-groups' deltas in the four lanes (lane k: first group uses x_p unless k ≥ 2, second unless
+ * k is odd). C sums each lane's terms (w·q)·x and (w·q)·q over the sorted elements from 0 for every split; the terms
+ * are precomputed per level, and the sum over j < i2 (level 0 below i1, 1 above) is carried from split to split,
+ * which is the same sequence of additions. Then C's sequential choice over k, skipped when no lane beats the best.
+ */
+function iq1mSplitSearch(max: f32): void {
   const bs = 16;
+  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
+  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  for (let j = 0; j < bs; j++) {
+    const i = ldb(GS_ORDER, j);
+    const w = f32x4.splat(ldf(GS_W, i));
+    const x = f32x4.splat(ldf(GS_XVAL, i));
+    for (let lv = 0; lv < 3; lv++) {
+      const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
+      const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
+      const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
+      const wq = f32x4.mul(w, q);
+      const t = IQ1M_T + <usize>((lv * 16 + j) << 5);
+      v128.store(t, f32x4.mul(wq, x));
+      v128.store(t + 16, f32x4.mul(wq, q));
+    }
+  }
+  const zero = f32x4.splat(0);
   let bestScore: f32 = -FLT_MAX;
   let scale = max;
   let besti1 = -1;
   let besti2 = -1;
   let bestK = -1;
-  const first = i32x4(-1, -1, 0, 0); // lanes whose first group uses x_p
-  const second = i32x4(-1, 0, -1, 0); // lanes whose second group uses x_p
+  let p0qx = zero;
+  let p0q2 = zero;
   for (let i1 = 0; i1 <= bs; i1++) {
+    let aqx = p0qx;
+    let aq2 = p0q2;
     for (let i2 = i1; i2 <= bs; i2++) {
-      let sqx = f32x4.splat(0);
-      let sq2 = f32x4.splat(0);
-      for (let j = 0; j < bs; j++) {
-        const i = ldb(IQ1M_ORDER, j);
-        const lv = j < i1 ? 0 : j < i2 ? 1 : 2;
-        const p: f32 = lv == 0 ? -0.875 : lv == 1 ? 0.125 : 1.125;
-        const m: f32 = lv == 0 ? -1.125 : lv == 1 ? -0.125 : 0.875;
-        const q = v128.bitselect(f32x4.splat(p), f32x4.splat(m), i < 8 ? first : second);
-        const wq = f32x4.mul(f32x4.splat(ldf(IQ1M_W, i)), q);
-        sqx = f32x4.add(sqx, f32x4.mul(wq, f32x4.splat(ldf(IQ1M_X, i))));
-        sq2 = f32x4.add(sq2, f32x4.mul(wq, q));
+      let sqx = aqx;
+      let sq2 = aq2;
+      for (let j = i2; j < bs; j++) {
+        const t = IQ1M_T + <usize>((32 + j) << 5);
+        sqx = f32x4.add(sqx, v128.load(t));
+        sq2 = f32x4.add(sq2, v128.load(t + 16));
       }
-      for (let k = 0; k < 4; k++) {
-        const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
-        const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
-        if (q2 > 0 && qx * qx > bestScore * q2) {
-          scale = qx / q2;
-          bestScore = scale * qx;
-          besti1 = i1;
-          besti2 = i2;
-          bestK = k;
+      const ok = v128.and(f32x4.gt(sq2, zero), f32x4.gt(f32x4.mul(sqx, sqx), f32x4.mul(f32x4.splat(bestScore), sq2)));
+      if (v128.any_true(ok)) {
+        for (let k = 0; k < 4; k++) {
+          const qx = k == 0 ? f32x4.extract_lane(sqx, 0) : k == 1 ? f32x4.extract_lane(sqx, 1) : k == 2 ? f32x4.extract_lane(sqx, 2) : f32x4.extract_lane(sqx, 3);
+          const q2 = k == 0 ? f32x4.extract_lane(sq2, 0) : k == 1 ? f32x4.extract_lane(sq2, 1) : k == 2 ? f32x4.extract_lane(sq2, 2) : f32x4.extract_lane(sq2, 3);
+          if (q2 > 0 && qx * qx > bestScore * q2) {
+            scale = qx / q2;
+            bestScore = scale * qx;
+            besti1 = i1;
+            besti2 = i2;
+            bestK = k;
+          }
         }
       }
+      if (i2 < bs) {
+        const t = IQ1M_T + <usize>((16 + i2) << 5);
+        aqx = f32x4.add(aqx, v128.load(t));
+        aq2 = f32x4.add(aq2, v128.load(t + 16));
+      }
+    }
+    if (i1 < bs) {
+      const t = IQ1M_T + <usize>(i1 << 5);
+      p0qx = f32x4.add(p0qx, v128.load(t));
+      p0q2 = f32x4.add(p0q2, v128.load(t + 16));
     }
   }
   store<i32>(IQ1M_OUT, besti1);

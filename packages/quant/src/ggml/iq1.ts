@@ -30,7 +30,8 @@ const S_BYTES = 50;
 const M_BYTES = 56;
 
 let grid: SearchGrid | undefined;
-function searchGrid(): SearchGrid {
+/** iq2xs_init_impl(2048): 8 coordinates of 2 bits (levels 0…2), 43692 map entries, 3 neighbour distances. */
+export function iq1SearchGrid(): SearchGrid {
   return (grid ??= buildSearchGrid(KGRID_1BIT_2048, 8, 2, 43692, 3));
 }
 
@@ -139,7 +140,7 @@ const shiftsS = new Int8Array(8);
 
 function iq1sBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
   if (!qw) throw new Error("IQ1_S requires an importance matrix");
-  const sg = searchGrid();
+  const sg = iq1SearchGrid();
   const bs = 32;
   y.fill(0, yo, yo + S_BYTES);
   let maxScale = 0;
@@ -254,10 +255,7 @@ function addToPatterns(w: number, v: number, firstHalf: boolean, lv: number): vo
 }
 
 /** The split iq1mSplitSearch chose: levels 0 / 1 / 2 for sorted positions below i1 / below i2 / the rest, pattern k. */
-export const iq1mSplit = { i1: -1, i2: -1, k: -1, scale: 0 };
-
-/** The IQ1_M split search of one 16-block (x[xb…], its weights, `order` sorted); the result goes to iq1mSplit. */
-export type Iq1mSplitSearch = (x: Float32Array, xb: number, max: number) => void;
+const iq1mSplit = { i1: -1, i2: -1, k: -1, scale: 0 };
 
 /** Every split (i1 ≤ i2) and sign pattern of the 16-block in ggml's order; the first of best Σwqx²/Σwq² wins. */
 function iq1mSplitSearch(x: Float32Array, xb: number, max: number): void {
@@ -292,24 +290,8 @@ function iq1mSplitSearch(x: Float32Array, xb: number, max: number): void {
   iq1mSplit.scale = scale;
 }
 
-let iq1mSplitImpl: Iq1mSplitSearch = iq1mSplitSearch;
-
-/** The current block's weights and sorted order, for an Iq1mSplitSearch in another module. */
-export const iq1mBlockState: { readonly weight: Float32Array; readonly order: readonly number[] } = { weight, order };
-
-/** Runs f with `impl` as IQ1_M's split search (the fast codec passes the WebAssembly one). */
-export function withIq1mSplitSearch<T>(impl: Iq1mSplitSearch, f: () => T): T {
-  const prev = iq1mSplitImpl;
-  iq1mSplitImpl = impl;
-  try {
-    return f();
-  } finally {
-    iq1mSplitImpl = prev;
-  }
-}
-
 function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: number, y: Uint8Array, yo: number): void {
-  const sg = searchGrid();
+  const sg = iq1SearchGrid();
   const bs = 16;
   y.fill(0, yo, yo + M_BYTES);
   let maxScale = 0;
@@ -324,7 +306,7 @@ function iq1mBlock(x: Float32Array, xo: number, qw: Float32Array | null, qwo: nu
       continue;
     }
     sortedOrder(x, xb, bs);
-    iq1mSplitImpl(x, xb, max);
+    iq1mSplitSearch(x, xb, max);
     const { i1: besti1, i2: besti2 } = iq1mSplit;
     let { k: bestK, scale } = iq1mSplit;
     if (besti1 < 0 || besti2 < 0 || bestK < 0) {

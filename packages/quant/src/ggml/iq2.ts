@@ -53,14 +53,14 @@ function searchOf(size: 256 | 512 | 1024): ScaleSearch {
   if (!s) {
     s =
       size === 256
-        ? { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 6, step: STEP, refit: "all" }
-        : { grid: searchGrid(size), n: 16, kMaxQ: K_MAX_Q, nsteps: 9, step: STEP, refit: "off-grid" };
+        ? { grid: iq2SearchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 6, step: STEP, refit: "all" }
+        : { grid: iq2SearchGrid(size), n: 16, kMaxQ: K_MAX_Q, nsteps: 9, step: STEP, refit: "off-grid" };
     searches.set(size, s);
   }
   return s;
 }
 /** iq2xs_init_impl: 8 coordinates of 2 bits, 43692 map entries; 2 neighbour distances (1 for IQ2_S). */
-function searchGrid(size: 256 | 512 | 1024): SearchGrid {
+export function iq2SearchGrid(size: 256 | 512 | 1024): SearchGrid {
   let g = grids.get(size);
   if (!g) {
     const kgrid = size === 256 ? KGRID_2BIT_256 : size === 512 ? KGRID_2BIT_512 : KGRID_2BIT_1024;

@@ -43,7 +43,7 @@ const S_BYTES = 110;
 let grid256: SearchGrid | undefined;
 let grid512: SearchGrid | undefined;
 /** iq3xs_init_impl(256) / (512): 4 coordinates of 3 bits, 4096 map entries, 2 / 3 neighbour distances. */
-function searchGrid(size: 256 | 512): SearchGrid {
+export function iq3SearchGrid(size: 256 | 512): SearchGrid {
   if (size === 256) return (grid256 ??= buildSearchGrid(KGRID_256, 4, 3, 4096, 2));
   return (grid512 ??= buildSearchGrid(KGRID_512, 4, 3, 4096, 3));
 }
@@ -58,8 +58,8 @@ let search512: ScaleSearch | undefined;
 /** The search parameters of IQ3_XXS (256) / IQ3_S (512), built once (the grid on first use). */
 function searchOf(size: 256 | 512): ScaleSearch {
   return size === 256
-    ? (search256 ??= { grid: searchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 15, step: fr(0.2), refit: "off-grid" })
-    : (search512 ??= { grid: searchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" });
+    ? (search256 ??= { grid: iq3SearchGrid(256), n: 32, kMaxQ: K_MAX_Q, nsteps: 15, step: fr(0.2), refit: "off-grid" })
+    : (search512 ??= { grid: iq3SearchGrid(512), n: 32, kMaxQ: K_MAX_Q, nsteps: 9, step: fr(0.2), refit: "all-if-off-grid" });
 }
 
 type SignMask = (x: Float32Array, xo: number, vo: number) => number;

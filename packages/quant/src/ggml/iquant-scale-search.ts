@@ -130,28 +130,12 @@ export function searchScale(s: ScaleSearch, base: number, scale: number): number
   return scale;
 }
 
-/** A searchScale implementation: this module's, or the WebAssembly port (wasm-kernels.ts) with the same results. */
-export type ScaleSearchFn = (s: ScaleSearch, base: number, scale: number) => number;
-
-let searchImpl: ScaleSearchFn = searchScale;
-
-/** Runs f with `impl` as the scale search of searchPositiveScale (the fast codecs pass the WebAssembly one). */
-export function withScaleSearch<T>(impl: ScaleSearchFn, f: () => T): T {
-  const prev = searchImpl;
-  searchImpl = impl;
-  try {
-    return f();
-  } finally {
-    searchImpl = prev;
-  }
-}
-
 /**
  * searchScale, then the sign flip of quantize_row_iq2_*_impl / iq3_*_impl: a negative best scale is made positive
  * by inverting the first `groups` sign masks of `signs` (`mask`: 127 for 7 stored bits with even parity, 0xff for 8).
  */
 export function searchPositiveScale(s: ScaleSearch, base: number, scale: number, signs: Uint8Array, groups: number, mask: number): number {
-  const found = searchImpl(s, base, scale);
+  const found = searchScale(s, base, scale);
   if (!(found < 0)) return found;
   for (let k = 0; k < groups; k++) signs[k] = ~signs[k] & mask;
   return -found;
@@ -159,6 +143,12 @@ export function searchPositiveScale(s: ScaleSearch, base: number, scale: number,
 
 /** The grid index of group k of block.L (which must be on the grid, as ggml aborts otherwise). */
 export function gridIndexOf(sg: SearchGrid, k: number): number {
+  const kMaxQ = sg.dims === 8 ? 3 : 8;
+  // levels outside 0…kMaxQ−1 (make_qp_quants' levels when no trial scale won: non-finite input) are never on the grid
+  for (let i = 0; i < sg.dims; i++) {
+    const l = block.L[sg.dims * k + i];
+    if (l < 0 || l >= kMaxQ) throw new Error(`i-quant: level ${l} is off the grid (non-finite input?)`);
+  }
   const u = packLevels(block.L, sg.dims * k, sg.dims);
   const g = sg.map[u];
   if (g < 0) throw new Error(`i-quant: level vector ${u} is not on the grid`);

@@ -19,9 +19,7 @@ import { MXFP4_CODEC, NVFP4_CODEC } from "./fp4.js";
 import { IQ3_S_CODEC, IQ3_XXS_CODEC } from "./iq3.js";
 import { IQ2_S_CODEC, IQ2_XS_CODEC, IQ2_XXS_CODEC } from "./iq2.js";
 import { IQ1_M_CODEC, IQ1_S_CODEC } from "./iq1.js";
-import { withScaleSearch } from "./iquant-scale-search.js";
-import { withIq1mSplitSearch } from "./iq1.js";
-import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, iq1mSplitSearchWasm, quantizeRowsWasm, searchScaleWasm } from "./wasm-kernels.js";
+import { WASM_DEQUANT_TYPES, WASM_QUANT_TYPES, dequantizeBlocksWasm, quantizeRowsWasm } from "./wasm-kernels.js";
 
 /** The TypeScript reference codecs: readable ports of ggml-quants.c, float32 via Math.fround. */
 const REFERENCE_CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
@@ -33,26 +31,16 @@ const REFERENCE_CODECS: ReadonlyMap<GGMLType, GgmlCodec> = new Map(
   ].map((c) => [c.type, c] as const),
 );
 
-/** The IQ2 / IQ3 types whose quantizers run their scale search (searchScale) in WebAssembly, the rest in TypeScript. */
-const WASM_SEARCH_TYPES: ReadonlySet<GGMLType> = new Set([GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ3_XXS, GGMLType.IQ3_S]);
-
 /** The same codec with the WebAssembly kernels wherever they exist (same bytes and floats, several times faster). */
 function withWasmKernels(ref: GgmlCodec): GgmlCodec {
   const { type } = ref;
   const { blockSize, typeSize } = GGML_TYPE_INFO[type];
-  const refQuantize = ref.quantizeRows;
   return {
     type,
     quantizeRows: WASM_QUANT_TYPES.has(type)
       ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
           quantizeRowsWasm(type, src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset, (nPerRow / blockSize) * typeSize)
-      : WASM_SEARCH_TYPES.has(type)
-        ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
-            withScaleSearch(searchScaleWasm, () => refQuantize(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset))
-        : type === GGMLType.IQ1_M
-          ? (src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset) =>
-              withIq1mSplitSearch(iq1mSplitSearchWasm, () => refQuantize(src, srcOffset, nrows, nPerRow, imatrix, dst, dstOffset))
-          : refQuantize,
+      : ref.quantizeRows,
     dequantizeBlocks: WASM_DEQUANT_TYPES.has(type)
       ? (src, srcOffset, nBlocks, dst, dstOffset) => dequantizeBlocksWasm(type, src, srcOffset, nBlocks, blockSize, typeSize, dst, dstOffset)
       : ref.dequantizeBlocks,
