@@ -1,7 +1,7 @@
 /**
  * What one GGUF tensor costs to produce, in estimated nanoseconds of one core: the weight `--shard` deals tensors by
  * in `convert` and `quantize`. Output bytes alone misjudge a mixture (a Q6_K tensor writes 1.46× the bytes of a
- * Q4_K one of the same shape but takes 0.6× its time; an IQ2_XS one takes 14× Q4_K's time per byte written), so two
+ * Q4_K one of the same shape but takes 0.6× its time; an IQ2_XS one takes 15× Q4_K's time per byte written), so two
  * shards of a Q4_K_M run finished seconds apart. Only the ratios matter: every process of an array computes the same
  * costs from this table, whatever machine it runs on.
  *
