@@ -681,6 +681,188 @@ function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, 
   }
 }
 
+/** Rows of one prompt tile: four weight rows decoded once, each activation vector loaded once for all four. */
+const TR: i32 = 4;
+
+/** Whether the default numerics take the tiled prompt kernel for this type and token count. */
+@inline function tiled(type: i32, nTok: i32, exact: i32): bool {
+  return exact == 0 && nTok > FUSED_MAX_TOK && (type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1 || type == Q4_K || type == Q5_K || type == Q6_K);
+}
+
+/**
+ * Decodes rows [r, r + nr) (nr ≤ 4; the missing ones as zeros) into the tiled form `tiledMatmul` reads: per 8
+ * values k, the four rows' int16 products sc·q side by side at `tq + (4k + i)·16`; per 16-value group the four
+ * rows' integer mins (`tmn`, one i32x4 each); per super-block their D and M (`tD`, `tM`, one f32x4 each). Q6_K's
+ * codes are re-centred to q − 32 as in dequantize_row_q6_K (|sc·(q − 32)| ≤ 4096 fits int16), so only the types
+ * with a min need a second term. q, sc, mn, D, M: one row's `decodeRow` scratch.
+ */
+function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i32, tq: usize, tmn: usize, tD: usize, tM: usize, q: usize, sc: usize, mn: usize, D: usize, M: usize): void {
+  const G = cols >> 4;
+  const nSB = type >= Q2_K ? cols >> 8 : cols >> 5;
+  const c32 = i16x8.splat(type == Q6_K ? 32 : 0);
+  for (let i = 0; i < TR; i++) {
+    const lane = <usize>i << 2;
+    if (i >= nr) {
+      for (let k = 0; k < cols >> 3; k++) v128.store(tq + (<usize>(k * TR + i) << 4), i16x8.splat(0));
+      for (let g = 0; g < G; g++) store<i32>(tmn + (<usize>g << 4) + lane, 0);
+      for (let b = 0; b < nSB; b++) {
+        store<f32>(tD + (<usize>b << 4) + lane, 0);
+        store<f32>(tM + (<usize>b << 4) + lane, 0);
+      }
+      continue;
+    }
+    decodeRow(type, w + <usize>(r + i) * rowBytes, cols, q, sc, mn, D, M);
+    for (let g = 0; g < G; g++) {
+      const v = v128.load(q + (<usize>g << 4));
+      const s = i16x8.splat(<i16>load<i32>(sc + (<usize>g << 2)));
+      v128.store(tq + (<usize>(2 * g * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_low_i8x16_s(v), c32), s));
+      v128.store(tq + (<usize>((2 * g + 1) * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_high_i8x16_s(v), c32), s));
+      store<i32>(tmn + (<usize>g << 4) + lane, load<i32>(mn + (<usize>g << 2)));
+    }
+    for (let b = 0; b < nSB; b++) {
+      store<f32>(tD + (<usize>b << 4) + lane, load<f32>(D + (<usize>b << 2)));
+      store<f32>(tM + (<usize>b << 4) + lane, type == Q6_K ? 0 : load<f32>(M + (<usize>b << 2)));
+    }
+  }
+}
+
+/** [Σa, Σb, Σc, Σd] of four int32x4 (one row each): the tile's four rows side by side. */
+@inline function rowTotals(a: v128, b: v128, c: v128, d: v128): v128 {
+  return pairSums(pairSums(a, b), pairSums(c, d));
+}
+
+/** Σ_g mn_g·xb_g over one super-block's `gps` groups, for the tile's four rows at once. */
+@inline function tileMins(tmn: usize, xb: usize, gps: i32): v128 {
+  let m = i32x4.splat(0);
+  for (let g = 0; g < gps; g++) m = i32x4.add(m, i32x4.mul(v128.load(tmn + (<usize>g << 4)), i32x4.splat(load<i32>(xb + (<usize>g << 2)))));
+  return m;
+}
+
+/** Stores the tile lanes of rows r … r + nr − 1 at `o` (= out + (t·ldo + r)·4). */
+@inline function storeTile(o: usize, v: v128, nr: i32): void {
+  if (nr == TR) v128.store(o, v);
+  else {
+    store<f32>(o, f32x4.extract_lane(v, 0));
+    if (nr > 1) store<f32>(o + 4, f32x4.extract_lane(v, 1));
+    if (nr > 2) store<f32>(o + 8, f32x4.extract_lane(v, 2));
+  }
+}
+
+/**
+ * The default numerics' prompt kernel (more than FUSED_MAX_TOK tokens; Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K): a
+ * register tile of 4 rows × 2 tokens. Four rows are decoded once (`decodeTile`); per 8 values the two tokens' int16
+ * activations and the four rows' sc·q are loaded once and feed 8 `i32x4.dot_i16x8_s` into 8 int32x4 accumulators,
+ * so each load serves 4 (activation) or 2 (weight) products instead of one. Per super-block the accumulators are
+ * reduced to one int32x4 of the four rows' exact integer sums per token, scaled by D·xd (and the mins by M·xd)
+ * and added to one f32x4 per token, which is stored as the four rows' outputs. Same integer sums as `rowDot` +
+ * `minTerm`; only the f32 order over super-blocks differs (as with ggml's own repacked gemm kernels).
+ */
+function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize): void {
+  const G = cols >> 4;
+  const gps: i32 = type >= Q2_K ? 16 : 2;
+  const nSB = G / gps;
+  const cps = gps << 1; // 8-value chunks per super-block
+  const hasMin = type == Q4_1 || type == Q5_1 || type == Q4_K || type == Q5_K;
+  const tq = scratch;
+  const tmn = tq + (<usize>cols << 3);
+  const tD = tmn + (<usize>G << 4);
+  const tM = tD + (<usize>nSB << 4);
+  const q = tM + (<usize>nSB << 4);
+  const sc = q + <usize>cols;
+  const mn = sc + (<usize>G << 2);
+  const D = mn + (<usize>G << 2);
+  const M = D + (<usize>nSB << 2);
+  const xRow = <usize>cols << 1;
+  for (let r = r0; r < r1; r += TR) {
+    const nr = min(TR, r1 - r);
+    decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M);
+    let t = 0;
+    for (; t + 2 <= nTok; t += 2) {
+      const x0 = x16 + <usize>t * xRow;
+      const x1 = x0 + xRow;
+      const xd0 = xd + (<usize>(t * nSB) << 2);
+      const xd1 = xd0 + (<usize>nSB << 2);
+      const xb0 = xb + (<usize>(t * G) << 2);
+      const xb1 = xb0 + (<usize>G << 2);
+      let F0 = f32x4.splat(0);
+      let F1 = f32x4.splat(0);
+      for (let b = 0; b < nSB; b++) {
+        let a00 = i32x4.splat(0);
+        let a10 = i32x4.splat(0);
+        let a20 = i32x4.splat(0);
+        let a30 = i32x4.splat(0);
+        let a01 = i32x4.splat(0);
+        let a11 = i32x4.splat(0);
+        let a21 = i32x4.splat(0);
+        let a31 = i32x4.splat(0);
+        const k0 = b * cps;
+        for (let k = k0; k < k0 + cps; k++) {
+          const xo = <usize>k << 4;
+          const xa = v128.load(x0 + xo);
+          const xc = v128.load(x1 + xo);
+          const wq = tq + (<usize>k << 6);
+          const w0 = v128.load(wq);
+          a00 = i32x4.add(a00, i32x4.dot_i16x8_s(w0, xa));
+          a01 = i32x4.add(a01, i32x4.dot_i16x8_s(w0, xc));
+          const w1 = v128.load(wq + 16);
+          a10 = i32x4.add(a10, i32x4.dot_i16x8_s(w1, xa));
+          a11 = i32x4.add(a11, i32x4.dot_i16x8_s(w1, xc));
+          const w2 = v128.load(wq + 32);
+          a20 = i32x4.add(a20, i32x4.dot_i16x8_s(w2, xa));
+          a21 = i32x4.add(a21, i32x4.dot_i16x8_s(w2, xc));
+          const w3 = v128.load(wq + 48);
+          a30 = i32x4.add(a30, i32x4.dot_i16x8_s(w3, xa));
+          a31 = i32x4.add(a31, i32x4.dot_i16x8_s(w3, xc));
+        }
+        const Dv = v128.load(tD + (<usize>b << 4));
+        const bo = <usize>b << 2;
+        const s0 = load<f32>(xd0 + bo);
+        const s1 = load<f32>(xd1 + bo);
+        F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a00, a10, a20, a30)), f32x4.mul(Dv, f32x4.splat(s0))));
+        F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a01, a11, a21, a31)), f32x4.mul(Dv, f32x4.splat(s1))));
+        if (hasMin) {
+          const Mv = v128.load(tM + (<usize>b << 4));
+          const mb = tmn + (<usize>(b * gps) << 4);
+          const go = <usize>(b * gps) << 2;
+          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(tileMins(mb, xb0 + go, gps)), f32x4.mul(Mv, f32x4.splat(s0))));
+          F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(tileMins(mb, xb1 + go, gps)), f32x4.mul(Mv, f32x4.splat(s1))));
+        }
+      }
+      storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
+      storeTile(out + ((<usize>(t + 1) * ldo + r) << 2), F1, nr);
+    }
+    if (t < nTok) {
+      // odd token count: the last token alone, 4 rows × 1
+      const x0 = x16 + <usize>t * xRow;
+      const xd0 = xd + (<usize>(t * nSB) << 2);
+      const xb0 = xb + (<usize>(t * G) << 2);
+      let F0 = f32x4.splat(0);
+      for (let b = 0; b < nSB; b++) {
+        let a0 = i32x4.splat(0);
+        let a1 = i32x4.splat(0);
+        let a2 = i32x4.splat(0);
+        let a3 = i32x4.splat(0);
+        const k0 = b * cps;
+        for (let k = k0; k < k0 + cps; k++) {
+          const xa = v128.load(x0 + (<usize>k << 4));
+          const wq = tq + (<usize>k << 6);
+          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(wq), xa));
+          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(wq + 16), xa));
+          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(wq + 32), xa));
+          a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(wq + 48), xa));
+        }
+        const s0 = load<f32>(xd0 + (<usize>b << 2));
+        F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a0, a1, a2, a3)), f32x4.mul(v128.load(tD + (<usize>b << 4)), f32x4.splat(s0))));
+        if (hasMin) {
+          const mins = tileMins(tmn + (<usize>(b * gps) << 4), xb0 + (<usize>(b * gps) << 2), gps);
+          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(mins), f32x4.mul(v128.load(tM + (<usize>b << 4)), f32x4.splat(s0))));
+        }
+      }
+      storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
+    }
+  }
+}
+
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
@@ -689,6 +871,10 @@ function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, 
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
   if (type == Q8_0 && exact == 0) {
     q8mm(w, rowBytes, cols, r0, r1, x16, xd, nTok, out, ldo, scratch);
+    return;
+  }
+  if (tiled(type, nTok, exact)) {
+    tiledMatmul(type, w, rowBytes, cols, r0, r1, xd, xb, nTok, out, ldo, scratch, x16);
     return;
   }
   if ((type == Q4_K || type == Q6_K) && nTok <= FUSED_MAX_TOK) {
@@ -747,5 +933,8 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
 
 /** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
 export function qmatmulScratchBytes(cols: i32): i32 {
-  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
+  const rowBlock = RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
+  // tiledMatmul: the tile (8·cols + 16·G + 32·nSB) and one decoded row (cols + 8·G + 8·nSB), nSB ≤ cols / 32
+  const tile = 9 * cols + 24 * (cols >> 4) + 40 * (cols >> 5);
+  return max(rowBlock, tile);
 }

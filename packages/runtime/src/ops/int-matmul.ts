@@ -65,8 +65,9 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
-  // int16 activations: the lane-order kernels and the Q8_0 kernel take them
-  const widened = intMatmulIsExact(w.type);
+  // int16 activations: the lane-order kernels, the Q8_0 kernel and the default numerics' tiled prompt kernel (more
+  // than FUSED_MAX_TOK = 2 tokens in assembly/qdot.ts) take them
+  const widened = intMatmulIsExact(w.type) || (!exact && nTok > 2);
   const x16 = widened ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   // the activations quantized in the kernel memory (the same codes as quantizeQ8_0 / quantizeQ8_K)
