@@ -691,8 +691,9 @@ const TR: i32 = 4;
 
 /**
  * Decodes rows [r, r + nr) (nr ≤ 4; the missing ones as zeros) into the tiled form `tiledMatmul` reads: per 8
- * values k, the four rows' int16 products sc·q side by side at `tq + (4k + i)·16`; per 16-value group the four
- * rows' integer mins (`tmn`, one i32x4 each); per super-block their D and M (`tD`, `tM`, one f32x4 each). Q6_K's
+ * values k, the four rows' int16 products sc·q side by side at `tq + (4k + i)·16`; for Q4_K/Q5_K per super-block
+ * and row the eight 6-bit sub-block mins as int16 (`tmn + (4b + i)·16`); per super-block the four rows' D and M
+ * (`tD`, `tM`, one f32x4 each; the legacy types' integer min is 1, M carries it all). Q6_K's
  * codes are re-centred to q − 32 as in dequantize_row_q6_K (|sc·(q − 32)| ≤ 4096 fits int16), so only the types
  * with a min need a second term. q, sc, mn, D, M: one row's `decodeRow` scratch.
  */
@@ -704,8 +705,8 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
     const lane = <usize>i << 2;
     if (i >= nr) {
       for (let k = 0; k < cols >> 3; k++) v128.store(tq + (<usize>(k * TR + i) << 4), i16x8.splat(0));
-      for (let g = 0; g < G; g++) store<i32>(tmn + (<usize>g << 4) + lane, 0);
       for (let b = 0; b < nSB; b++) {
+        if (type == Q4_K || type == Q5_K) v128.store(tmn + (<usize>(b * TR + i) << 4), i16x8.splat(0));
         store<f32>(tD + (<usize>b << 4) + lane, 0);
         store<f32>(tM + (<usize>b << 4) + lane, 0);
       }
@@ -717,9 +718,10 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
       const s = i16x8.splat(<i16>load<i32>(sc + (<usize>g << 2)));
       v128.store(tq + (<usize>(2 * g * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_low_i8x16_s(v), c32), s));
       v128.store(tq + (<usize>((2 * g + 1) * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_high_i8x16_s(v), c32), s));
-      store<i32>(tmn + (<usize>g << 4) + lane, load<i32>(mn + (<usize>g << 2)));
     }
     for (let b = 0; b < nSB; b++) {
+      // the mins are per 32 values (stored per 16 group by decodeRow): groups 2j
+      if (type == Q4_K || type == Q5_K) for (let j = 0; j < 8; j++) store<i16>(tmn + (<usize>(b * TR + i) << 4) + (<usize>j << 1), <i16>load<i32>(mn + (<usize>(16 * b + 2 * j) << 2)));
       store<f32>(tD + (<usize>b << 4) + lane, load<f32>(D + (<usize>b << 2)));
       store<f32>(tM + (<usize>b << 4) + lane, type == Q6_K ? 0 : load<f32>(M + (<usize>b << 2)));
     }
@@ -731,11 +733,18 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
   return pairSums(pairSums(a, b), pairSums(c, d));
 }
 
-/** Σ_g mn_g·xb_g over one super-block's `gps` groups, for the tile's four rows at once. */
-@inline function tileMins(tmn: usize, xb: usize, gps: i32): v128 {
-  let m = i32x4.splat(0);
-  for (let g = 0; g < gps; g++) m = i32x4.add(m, i32x4.mul(v128.load(tmn + (<usize>g << 4)), i32x4.splat(load<i32>(xb + (<usize>g << 2)))));
-  return m;
+/**
+ * Q4_K/Q5_K: Σ_j min_j·(xb_2j + xb_2j+1) over one super-block's eight 32-value sub-blocks for the tile's four rows
+ * (`tm`: their int16 mins), the activation sums narrowed to int16 (|Σ of 32 int8| ≤ 4064) for one dot per row.
+ */
+@inline function tileMinsK(tm: usize, xb: usize): v128 {
+  const s = i16x8.narrow_i32x4_s(pairSums(v128.load(xb), v128.load(xb + 16)), pairSums(v128.load(xb + 32), v128.load(xb + 48)));
+  return rowTotals(i32x4.dot_i16x8_s(v128.load(tm), s), i32x4.dot_i16x8_s(v128.load(tm + 16), s), i32x4.dot_i16x8_s(v128.load(tm + 32), s), i32x4.dot_i16x8_s(v128.load(tm + 48), s));
+}
+
+/** Q4_1/Q5_1: xd·(xb_0 + xb_1), the activation's sum over one 32-block (ggml's Q8_1 `s`), as a splat. */
+@inline function legacyMinScale(xd: f32, xb: usize): v128 {
+  return f32x4.splat(xd * <f32>(load<i32>(xb) + load<i32>(xb + 4)));
 }
 
 /** Stores the tile lanes of rows r … r + nr − 1 at `o` (= out + (t·ldo + r)·4). */
@@ -762,7 +771,8 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
   const gps: i32 = type >= Q2_K ? 16 : 2;
   const nSB = G / gps;
   const cps = gps << 1; // 8-value chunks per super-block
-  const hasMin = type == Q4_1 || type == Q5_1 || type == Q4_K || type == Q5_K;
+  const kMin = type == Q4_K || type == Q5_K;
+  const legacyMin = type == Q4_1 || type == Q5_1;
   const tq = scratch;
   const tmn = tq + (<usize>cols << 3);
   const tD = tmn + (<usize>G << 4);
@@ -820,12 +830,16 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
         const s1 = load<f32>(xd1 + bo);
         F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a00, a10, a20, a30)), f32x4.mul(Dv, f32x4.splat(s0))));
         F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a01, a11, a21, a31)), f32x4.mul(Dv, f32x4.splat(s1))));
-        if (hasMin) {
+        if (kMin) {
           const Mv = v128.load(tM + (<usize>b << 4));
-          const mb = tmn + (<usize>(b * gps) << 4);
-          const go = <usize>(b * gps) << 2;
-          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(tileMins(mb, xb0 + go, gps)), f32x4.mul(Mv, f32x4.splat(s0))));
-          F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(tileMins(mb, xb1 + go, gps)), f32x4.mul(Mv, f32x4.splat(s1))));
+          const mb = tmn + (<usize>b << 6);
+          const go = <usize>b << 6;
+          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(tileMinsK(mb, xb0 + go)), f32x4.mul(Mv, f32x4.splat(s0))));
+          F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(tileMinsK(mb, xb1 + go)), f32x4.mul(Mv, f32x4.splat(s1))));
+        } else if (legacyMin) {
+          const Mv = v128.load(tM + (<usize>b << 4));
+          F0 = f32x4.add(F0, f32x4.mul(Mv, legacyMinScale(s0, xb0 + (<usize>b << 3))));
+          F1 = f32x4.add(F1, f32x4.mul(Mv, legacyMinScale(s1, xb1 + (<usize>b << 3))));
         }
       }
       storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
@@ -853,10 +867,10 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
         }
         const s0 = load<f32>(xd0 + (<usize>b << 2));
         F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a0, a1, a2, a3)), f32x4.mul(v128.load(tD + (<usize>b << 4)), f32x4.splat(s0))));
-        if (hasMin) {
-          const mins = tileMins(tmn + (<usize>(b * gps) << 4), xb0 + (<usize>(b * gps) << 2), gps);
+        if (kMin) {
+          const mins = tileMinsK(tmn + (<usize>b << 6), xb0 + (<usize>b << 6));
           F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(mins), f32x4.mul(v128.load(tM + (<usize>b << 4)), f32x4.splat(s0))));
-        }
+        } else if (legacyMin) F0 = f32x4.add(F0, f32x4.mul(v128.load(tM + (<usize>b << 4)), legacyMinScale(s0, xb0 + (<usize>b << 3))));
       }
       storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
     }
