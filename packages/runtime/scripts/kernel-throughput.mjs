@@ -4,6 +4,7 @@
 // read from a kernels-wasm.ts (default: this package's src/ops/kernels-wasm.ts), so an A/B against another build
 // needs only that file, e.g. `git show main:packages/runtime/src/ops/kernels-wasm.ts > /tmp/main-kernels.ts`.
 // Weights are random blocks with sane fp16 scales (speed does not depend on the values); no dist/ needed.
+/* global WebAssembly */
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
