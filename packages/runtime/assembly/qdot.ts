@@ -681,9 +681,6 @@ function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, 
   }
 }
 
-/** Q4_K/Q6_K prompts in ggml's lane order (`tiledLanes`, bit-identical) instead of `tiledMatmul`'s f32 order. */
-const LANE_TILES: bool = true;
-
 /** Rows of one prompt tile: four weight rows decoded once, each activation vector loaded once for all four. */
 const TR: i32 = 4;
 
@@ -700,17 +697,16 @@ const TR: i32 = 4;
  * codes are re-centred to q − 32 as in dequantize_row_q6_K (|sc·(q − 32)| ≤ 4096 fits int16), so only the types
  * with a min need a second term. q, sc, mn, D, M: one row's `decodeRow` scratch.
  */
-function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i32, tq: usize, tmn: usize, tD: usize, tM: usize, q: usize, sc: usize, mn: usize, D: usize, M: usize, lanes: bool): void {
+function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i32, tq: usize, tmn: usize, tD: usize, tM: usize, q: usize, sc: usize, mn: usize, D: usize, M: usize): void {
   const G = cols >> 4;
   const nSB = type >= Q2_K ? cols >> 8 : cols >> 5;
-  const c32 = i16x8.splat(type == Q6_K && !lanes ? 32 : 0);
+  const c32 = i16x8.splat(type == Q6_K ? 32 : 0);
   for (let i = 0; i < TR; i++) {
     const lane = <usize>i << 2;
     if (i >= nr) {
       for (let k = 0; k < cols >> 3; k++) v128.store(tq + (<usize>(k * TR + i) << 4), i16x8.splat(0));
       for (let b = 0; b < nSB; b++) {
-        if (lanes) for (let c = 0; c < 4; c++) v128.store(tmn + (<usize>(b * TR + i) << 6) + (<usize>c << 4), i32x4.splat(0));
-        else if (type == Q4_K || type == Q5_K) v128.store(tmn + (<usize>(b * TR + i) << 4), i16x8.splat(0));
+        if (type == Q4_K || type == Q5_K) v128.store(tmn + (<usize>(b * TR + i) << 4), i16x8.splat(0));
         store<f32>(tD + (<usize>b << 4) + lane, 0);
         store<f32>(tM + (<usize>b << 4) + lane, 0);
       }
@@ -725,9 +721,7 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
     }
     for (let b = 0; b < nSB; b++) {
       // the mins are per 32 values (stored per 16 group by decodeRow): groups 2j
-      // lane order (`tiledLanes`): the 16 per-16 mins (Q4_K) or scales (Q6_K) as int32, one row after the other
-      if (lanes) for (let g = 0; g < 16; g++) store<i32>(tmn + (<usize>(b * TR + i) << 6) + (<usize>g << 2), load<i32>((type == Q6_K ? sc : mn) + (<usize>(16 * b + g) << 2)));
-      else if (type == Q4_K || type == Q5_K) for (let j = 0; j < 8; j++) store<i16>(tmn + (<usize>(b * TR + i) << 4) + (<usize>j << 1), <i16>load<i32>(mn + (<usize>(16 * b + 2 * j) << 2)));
+      if (type == Q4_K || type == Q5_K) for (let j = 0; j < 8; j++) store<i16>(tmn + (<usize>(b * TR + i) << 4) + (<usize>j << 1), <i16>load<i32>(mn + (<usize>(16 * b + 2 * j) << 2)));
       store<f32>(tD + (<usize>b << 4) + lane, load<f32>(D + (<usize>b << 2)));
       store<f32>(tM + (<usize>b << 4) + lane, type == Q6_K ? 0 : load<f32>(M + (<usize>b << 2)));
     }
@@ -791,7 +785,7 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
   const xRow = <usize>cols << 1;
   for (let r = r0; r < r1; r += TR) {
     const nr = min(TR, r1 - r);
-    decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M, false);
+    decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M);
     let t = 0;
     for (; t + 2 <= nTok; t += 2) {
       const x0 = x16 + <usize>t * xRow;
@@ -884,133 +878,6 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
 }
 
 /**
- * The tiled prompt kernel in ggml's AVX2 lane order (Q4_K, Q6_K; the same bits as `rowDotLanes`, so as llama.cpp
- * `--no-repack`): the 4 rows × 2 tokens register tile of `tiledMatmul`, run once per position p of the 8 values in
- * each 32 (ggml's lanes 2p, 2p + 1 are `pairSums` of position 2p's and 2p+1's accumulators), the eight int32x4 of a
- * position parked in `st`; per super-block each output's two int32 lane vectors (Q6_K less 32·Σ sc·bsum) are
- * `fmaf4`-ed with D·xd into its A, B accumulators (Q4_K's mins into Mn) in `acc`, then `hsum_float_8`. An odd last
- * token takes the per-row fused kernels (same bits).
- */
-function tiledLanes(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize): void {
-  const G = cols >> 4;
-  const nSB = cols >> 8;
-  const q6 = type == Q6_K;
-  const tq = scratch;
-  const tmn = tq + (<usize>cols << 3);
-  const tD = tmn + (<usize>G << 4);
-  const tM = tD + (<usize>nSB << 4);
-  const q = tM + (<usize>nSB << 4);
-  const sc = q + <usize>cols;
-  const mn = sc + (<usize>G << 2);
-  const D = mn + (<usize>G << 2);
-  const M = D + (<usize>nSB << 2);
-  const st = (M + (<usize>nSB << 2) + 15) & ~(<usize>15); // 4 positions × 8 outputs int32x4
-  const acc = st + 512; // 8 outputs × (A, B, Mn) f32x4
-  const xRow = <usize>cols << 1;
-  for (let r = r0; r < r1; r += TR) {
-    const nr = min(TR, r1 - r);
-    decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M, true);
-    let t = 0;
-    for (; t + 2 <= nTok; t += 2) {
-      const x0 = x16 + <usize>t * xRow;
-      const x1 = x0 + xRow;
-      for (let o = 0; o < 24; o++) v128.store(acc + (<usize>o << 4), f32x4.splat(0));
-      for (let b = 0; b < nSB; b++) {
-        for (let p = 0; p < 4; p++) {
-          let a00 = i32x4.splat(0);
-          let a10 = i32x4.splat(0);
-          let a20 = i32x4.splat(0);
-          let a30 = i32x4.splat(0);
-          let a01 = i32x4.splat(0);
-          let a11 = i32x4.splat(0);
-          let a21 = i32x4.splat(0);
-          let a31 = i32x4.splat(0);
-          for (let j = 0; j < 8; j++) {
-            const k = b * 32 + 4 * j + p;
-            const xo = <usize>k << 4;
-            const xa = v128.load(x0 + xo);
-            const xc = v128.load(x1 + xo);
-            const wq = tq + (<usize>k << 6);
-            const w0 = v128.load(wq);
-            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(w0, xa));
-            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(w0, xc));
-            const w1 = v128.load(wq + 16);
-            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(w1, xa));
-            a11 = i32x4.add(a11, i32x4.dot_i16x8_s(w1, xc));
-            const w2 = v128.load(wq + 32);
-            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(w2, xa));
-            a21 = i32x4.add(a21, i32x4.dot_i16x8_s(w2, xc));
-            const w3 = v128.load(wq + 48);
-            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(w3, xa));
-            a31 = i32x4.add(a31, i32x4.dot_i16x8_s(w3, xc));
-          }
-          // output o = 2i + token
-          const sp = st + (<usize>p << 7);
-          v128.store(sp, a00);
-          v128.store(sp + 16, a01);
-          v128.store(sp + 32, a10);
-          v128.store(sp + 48, a11);
-          v128.store(sp + 64, a20);
-          v128.store(sp + 80, a21);
-          v128.store(sp + 96, a30);
-          v128.store(sp + 112, a31);
-        }
-        for (let o = 0; o < 8; o++) {
-          const i = o >> 1;
-          const tt = t + (o & 1);
-          const oo = <usize>o << 4;
-          let la = pairSums(v128.load(st + oo), v128.load(st + 128 + oo));
-          let lb = pairSums(v128.load(st + 256 + oo), v128.load(st + 384 + oo));
-          const yd = load<f32>(xd + (<usize>(tt * nSB + b) << 2));
-          const bo = xb + (<usize>(tt * G + b * 16) << 2);
-          const ro = tmn + (<usize>(b * TR + i) << 6);
-          const ac = acc + <usize>o * 48;
-          if (q6) {
-            // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
-            const c0 = pairSums(i32x4.mul(v128.load(ro), v128.load(bo)), i32x4.mul(v128.load(ro + 16), v128.load(bo + 16)));
-            const c1 = pairSums(i32x4.mul(v128.load(ro + 32), v128.load(bo + 32)), i32x4.mul(v128.load(ro + 48), v128.load(bo + 48)));
-            la = i32x4.sub(la, i32x4.shl(c0, 5));
-            lb = i32x4.sub(lb, i32x4.shl(c1, 5));
-          } else {
-            const dmin = yd * load<f32>(tM + (<usize>b << 4) + (<usize>i << 2));
-            const P0 = i32x4.mul(v128.load(ro), v128.load(bo));
-            const P1 = i32x4.mul(v128.load(ro + 16), v128.load(bo + 16));
-            const P2 = i32x4.mul(v128.load(ro + 32), v128.load(bo + 32));
-            const P3 = i32x4.mul(v128.load(ro + 48), v128.load(bo + 48));
-            v128.store(ac + 32, fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(pairSums(P0, P1), pairSums(P2, P3))), v128.load(ac + 32)));
-          }
-          const d = yd * load<f32>(tD + (<usize>b << 4) + (<usize>i << 2));
-          v128.store(ac, fmaf4(d, f32x4.convert_i32x4_s(la), v128.load(ac)));
-          v128.store(ac + 16, fmaf4(d, f32x4.convert_i32x4_s(lb), v128.load(ac + 16)));
-        }
-      }
-      for (let o = 0; o < 8; o++) {
-        const i = o >> 1;
-        if (i >= nr) continue;
-        const ac = acc + <usize>o * 48;
-        // hsum_float_8: 128-bit halves added, then movehl, then movehdup
-        const S = f32x4.add(v128.load(ac), v128.load(ac + 16));
-        let y = (f32x4.extract_lane(S, 0) + f32x4.extract_lane(S, 2)) + (f32x4.extract_lane(S, 1) + f32x4.extract_lane(S, 3));
-        if (!q6) {
-          const Mn = v128.load(ac + 32);
-          y += (f32x4.extract_lane(Mn, 0) + f32x4.extract_lane(Mn, 2)) + (f32x4.extract_lane(Mn, 1) + f32x4.extract_lane(Mn, 3));
-        }
-        store<f32>(out + ((<usize>(t + (o & 1)) * ldo + r + i) << 2), y);
-      }
-    }
-    if (t < nTok) {
-      const xt = x16 + <usize>t * xRow;
-      const xdt = xd + (<usize>(t * nSB) << 2);
-      const xbt = xb + (<usize>(t * G) << 2);
-      for (let i = 0; i < nr; i++) {
-        const wr = w + <usize>(r + i) * rowBytes;
-        store<f32>(out + ((<usize>t * ldo + r + i) << 2), q6 ? q6kRowLanes(wr, xt, xdt, xbt, nSB) : q4kRowLanes(wr, xt, xdt, xbt, nSB));
-      }
-    }
-  }
-}
-
-/**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
  * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
@@ -1018,10 +885,6 @@ function tiledLanes(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: 
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
   if (type == Q8_0 && exact == 0) {
     q8mm(w, rowBytes, cols, r0, r1, x16, xd, nTok, out, ldo, scratch);
-    return;
-  }
-  if (LANE_TILES && (type == Q4_K || type == Q6_K) && nTok > FUSED_MAX_TOK) {
-    tiledLanes(type, w, rowBytes, cols, r0, r1, xd, xb, nTok, out, ldo, scratch, x16);
     return;
   }
   if (tiled(type, nTok, exact)) {
@@ -1086,6 +949,6 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
 export function qmatmulScratchBytes(cols: i32): i32 {
   const rowBlock = RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
   // tiledMatmul: the tile (8·cols + 16·G + 32·nSB) and one decoded row (cols + 8·G + 8·nSB), nSB ≤ cols / 32
-  const tile = 9 * cols + 24 * (cols >> 4) + 40 * (cols >> 5) + 16 + 512 + 384;
+  const tile = 9 * cols + 24 * (cols >> 4) + 40 * (cols >> 5);
   return max(rowBlock, tile);
 }
