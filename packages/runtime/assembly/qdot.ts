@@ -712,6 +712,10 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
       }
       continue;
     }
+    if (type == Q4_K || type == Q5_K) {
+      decodeTileK4(type == Q5_K, w + <usize>(r + i) * rowBytes, nSB, i, tq, tmn, tD, tM);
+      continue;
+    }
     decodeRow(type, w + <usize>(r + i) * rowBytes, cols, q, sc, mn, D, M);
     for (let g = 0; g < G; g++) {
       const v = v128.load(q + (<usize>g << 4));
@@ -724,6 +728,47 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
       if (type == Q4_K || type == Q5_K) for (let j = 0; j < 8; j++) store<i16>(tmn + (<usize>(b * TR + i) << 4) + (<usize>j << 1), <i16>load<i32>(mn + (<usize>(16 * b + 2 * j) << 2)));
       store<f32>(tD + (<usize>b << 4) + lane, load<f32>(D + (<usize>b << 2)));
       store<f32>(tM + (<usize>b << 4) + lane, type == Q6_K ? 0 : load<f32>(M + (<usize>b << 2)));
+    }
+  }
+}
+
+/**
+ * Row i of a Q4_K / Q5_K tile straight from its blocks (what `decodeRow` + `decodeTile` would store, without the
+ * int8 pass): per sub-block of 32 the nibbles (Q5_K: plus the fifth bit from qh, as dequantize_row_q5_K) widened
+ * to int16 and multiplied by the 6-bit scale, the 6-bit mins as int16, d and −dmin.
+ */
+function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: usize, tD: usize, tM: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const one = i8x16.splat(1);
+  const lane = <usize>i << 2;
+  for (let b = 0; b < nSB; b++) {
+    const o = src + <usize>b * (five ? 176 : 144);
+    store<f32>(tD + (<usize>b << 4) + lane, ldh(o));
+    store<f32>(tM + (<usize>b << 4) + lane, -ldh(o + 2));
+    const sb = o + 4;
+    const qh = o + 16;
+    const qs = o + (five ? 48 : 16);
+    const mo = tmn + (<usize>(b * TR + i) << 4);
+    for (let j = 0; j < 8; j++) store<i16>(mo + (<usize>j << 1), <i16>minK4(sb, j));
+    for (let j = 0; j < 4; j++) {
+      const sLo = i16x8.splat(<i16>scaleK4(sb, 2 * j));
+      const sHi = i16x8.splat(<i16>scaleK4(sb, 2 * j + 1));
+      for (let c = 0; c < 2; c++) {
+        const v = v128.load(qs + j * 32 + c * 16);
+        let lo = v128.and(v, m4);
+        let hi = i8x16.shr_u(v, 4);
+        if (five) {
+          const h = v128.load(qh + c * 16);
+          lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
+          hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
+        }
+        // 8-value chunk of element b·256 + 64j + 16c (low nibbles) and 32 elements later (high nibbles)
+        const e = tq + (<usize>((b * 32 + j * 8 + c * 2) * TR + i) << 4);
+        v128.store(e, i16x8.mul(i16x8.extend_low_i8x16_u(lo), sLo));
+        v128.store(e + (TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(lo), sLo));
+        v128.store(e + (4 * TR << 4), i16x8.mul(i16x8.extend_low_i8x16_u(hi), sHi));
+        v128.store(e + (5 * TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(hi), sHi));
+      }
     }
   }
 }
