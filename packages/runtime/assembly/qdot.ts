@@ -716,6 +716,10 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
       decodeTileK4(type == Q5_K, w + <usize>(r + i) * rowBytes, nSB, i, tq, tmn, tD, tM);
       continue;
     }
+    if (type == Q6_K) {
+      decodeTileQ6K(w + <usize>(r + i) * rowBytes, nSB, i, tq, tD, tM);
+      continue;
+    }
     decodeRow(type, w + <usize>(r + i) * rowBytes, cols, q, sc, mn, D, M);
     for (let g = 0; g < G; g++) {
       const v = v128.load(q + (<usize>g << 4));
@@ -768,6 +772,41 @@ function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: 
         v128.store(e + (TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(lo), sLo));
         v128.store(e + (4 * TR << 4), i16x8.mul(i16x8.extend_low_i8x16_u(hi), sHi));
         v128.store(e + (5 * TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(hi), sHi));
+      }
+    }
+  }
+}
+
+/** Stores sc·(u − 32) for 16 unsigned 6-bit codes u as two int16 chunks of row i's tile at chunk `k`. */
+@inline function storeQ6(tq: usize, k: i32, i: i32, u: v128, sc: v128): void {
+  const c32 = i16x8.splat(32);
+  const e = tq + (<usize>(k * TR + i) << 4);
+  v128.store(e, i16x8.mul(i16x8.sub(i16x8.extend_low_i8x16_u(u), c32), sc));
+  v128.store(e + (TR << 4), i16x8.mul(i16x8.sub(i16x8.extend_high_i8x16_u(u), c32), sc));
+}
+
+/** Row i of a Q6_K tile straight from its blocks (the codes and groups of dequantize_row_q6_K, as `decodeRow`). */
+function decodeTileQ6K(src: usize, nSB: i32, i: i32, tq: usize, tD: usize, tM: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const m3 = i8x16.splat(3);
+  const lane = <usize>i << 2;
+  for (let b = 0; b < nSB; b++) {
+    const o = src + <usize>b * 210;
+    store<f32>(tD + (<usize>b << 4) + lane, ldh(o + 208));
+    store<f32>(tM + (<usize>b << 4) + lane, 0);
+    for (let half = 0; half < 2; half++) {
+      const ql = o + half * 64;
+      const qh = o + 128 + half * 32;
+      const k0 = b * 32 + half * 16; // chunk of element b·256 + 128·half
+      const g0 = o + 192 + half * 8; // int8 scale of its first 16-group
+      for (let c = 0; c < 2; c++) {
+        const h = v128.load(qh + c * 16);
+        const a = v128.load(ql + c * 16);
+        const a2 = v128.load(ql + 32 + c * 16);
+        storeQ6(tq, k0 + 2 * c, i, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)), i16x8.splat(<i16>load<i8>(g0 + c)));
+        storeQ6(tq, k0 + 4 + 2 * c, i, v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 2 + c)));
+        storeQ6(tq, k0 + 8 + 2 * c, i, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 4 + c)));
+        storeQ6(tq, k0 + 12 + 2 * c, i, v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)), i16x8.splat(<i16>load<i8>(g0 + 6 + c)));
       }
     }
   }
