@@ -686,7 +686,7 @@ const TR: i32 = 4;
 
 /** Whether the default numerics take the tiled prompt kernel for this type and token count. */
 @inline function tiled(type: i32, nTok: i32, exact: i32): bool {
-  return exact == 0 && nTok > FUSED_MAX_TOK && (type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1 || type == Q4_K || type == Q5_K || type == Q6_K);
+  return exact == 0 && nTok > FUSED_MAX_TOK && (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1 || type == Q4_K || type == Q5_K || type == Q6_K);
 }
 
 /**
@@ -967,7 +967,7 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
  * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
  */
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
-  if (type == Q8_0 && exact == 0) {
+  if (type == Q8_0 && exact == 0 && !tiled(type, nTok, exact)) {
     q8mm(w, rowBytes, cols, r0, r1, x16, xd, nTok, out, ldo, scratch);
     return;
   }

@@ -90,7 +90,7 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
 
 describe("matmulGgml: the default numerics' tiled prompt kernel (4 rows × 2 tokens, more than 2 tokens)", () => {
   // prettier-ignore
-  const TILED = [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
+  const TILED = [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
   const cols = 512;
 
   for (const type of TILED) {
