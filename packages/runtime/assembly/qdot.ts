@@ -606,9 +606,9 @@ function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
 /**
  * Q8_0 weights × Q8_0 activations in the default (not lane-exact) order, straight from the file's blocks: per
  * 32-block an int32x4 of products (lane k: elements 2k, 2k+1, 8+2k, 9+2k and the same 16 later), scaled by
- * fp16(D)·xd and added in four f32 lanes, then summed — the same bits as `rowDot` over a decoded row. With more than
- * one token, four rows at a time are widened once to int16 in `scratch` (with their block scales) and every token
- * passes over them, each activation load feeding four rows.
+ * fp16(D)·xd and added in four f32 lanes, then summed — the same bits as `rowDot` over a decoded row. With two
+ * tokens, four rows at a time are widened once to int16 in `scratch` (with their block scales) and every token
+ * passes over them, each activation load feeding four rows (more tokens take `tiledMatmul`).
  */
 function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, xd: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
   const nb = cols >> 5;
@@ -718,6 +718,23 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
     }
     if (type == Q6_K) {
       decodeTileQ6K(w + <usize>(r + i) * rowBytes, nSB, i, tq, tD, tM);
+      continue;
+    }
+    if (type == Q8_0) {
+      // the codes widened as they are, d per 32 (as q8mm)
+      const src = w + <usize>(r + i) * rowBytes;
+      for (let b = 0; b < nSB; b++) {
+        const o = src + <usize>b * 34;
+        const v0 = v128.load(o + 2);
+        const v1 = v128.load(o + 18);
+        const e = tq + (<usize>(b * 4 * TR + i) << 4);
+        v128.store(e, i16x8.extend_low_i8x16_s(v0));
+        v128.store(e + (TR << 4), i16x8.extend_high_i8x16_s(v0));
+        v128.store(e + (2 * TR << 4), i16x8.extend_low_i8x16_s(v1));
+        v128.store(e + (3 * TR << 4), i16x8.extend_high_i8x16_s(v1));
+        store<f32>(tD + (<usize>b << 4) + lane, ldh(o));
+        store<f32>(tM + (<usize>b << 4) + lane, 0);
+      }
       continue;
     }
     decodeRow(type, w + <usize>(r + i) * rowBytes, cols, q, sc, mn, D, M);
@@ -964,7 +981,8 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
- * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
+ * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower); `exact` = 0 and more
+ * than FUSED_MAX_TOK tokens: the register-tiled prompt kernel for every type but Q2_K/Q3_K (`tiledMatmul`).
  */
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
   if (type == Q8_0 && exact == 0 && !tiled(type, nTok, exact)) {

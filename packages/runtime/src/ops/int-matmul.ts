@@ -5,7 +5,8 @@
  * products straight from the weight's file blocks (no dequantized copy), split over output rows between threads.
  * The integer sums are exact; for Q8_0, Q2_K, Q3_K, Q4_K and Q6_K the float steps follow ggml's AVX2 lane order too,
  * so those results are bit-identical to llama.cpp (`intMatmulIsExact`); Q4_0/Q4_1/Q5_0/Q5_1/Q5_K scale each
- * super-block's integer sum once (float order differs from ggml's by about an ulp).
+ * super-block's integer sum once (float order differs from ggml's by about an ulp). Without `exact`, prompts (more
+ * than two tokens) of every type but Q2_K/Q3_K take the register-tiled kernel, which does the same for all of them.
  */
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
