@@ -122,7 +122,7 @@ describe("matmulGgml: the default numerics' tiled prompt kernel (4 rows × 2 tok
     expect(Array.from(out.subarray(nTok * rows))).toEqual(new Array(8).fill(12345));
   });
 
-  for (const type of [GGMLType.Q4_0, GGMLType.Q5_1, GGMLType.Q5_K, GGMLType.Q6_K]) {
+  for (const type of [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q5_1, GGMLType.Q5_K, GGMLType.Q6_K]) {
     it(`${GGMLType[type]}: the same bits on 1 and 3 threads (301 rows, 7 tokens)`, async () => {
       await wasmHost()!.ensureThreads(3);
       const r = 301,
