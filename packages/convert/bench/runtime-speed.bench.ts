@@ -7,6 +7,9 @@
 // - resident memory of a process that loaded and ran each GGUF, vs the file size (no dequantized copy).
 // Lives in @moeq/convert because it converts the GGUFs (the runtime must not import the converter).
 // Run: npm run bench (or npx vitest run --config vitest.bench.config.ts packages/convert/bench/runtime-speed.bench.ts)
+// Environment: MOEQ_BENCH_TOKENS / MOEQ_BENCH_GEN (prompt / generated tokens), and to measure a part on a shared
+// machine MOEQ_BENCH_THREADS (e.g. "1"), MOEQ_BENCH_FTYPES ("Q4_K_M"), MOEQ_BENCH_MODELS ("fixture" or
+// "synthetic"), MOEQ_BENCH_SKIP ("ppl,rss": leaves out the perplexity timing and the RSS processes).
 import { it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -24,7 +27,11 @@ import { openLlamaLogits } from "@moeq/test-support/llama-perplexity";
 const PP_TOKENS = Number(process.env.MOEQ_BENCH_TOKENS ?? 256);
 const TG_TOKENS = Number(process.env.MOEQ_BENCH_GEN ?? 64);
 const CORES = availableParallelism();
-const THREADS = [...new Set([1, CORES])];
+const list = (name: string): string[] | null => process.env[name]?.split(",").map((s) => s.trim()) ?? null;
+const THREADS = list("MOEQ_BENCH_THREADS")?.map(Number) ?? [...new Set([1, CORES])];
+const WANT_FTYPES = list("MOEQ_BENCH_FTYPES");
+const WANT_MODELS = list("MOEQ_BENCH_MODELS") ?? ["fixture", "synthetic"];
+const SKIP = list("MOEQ_BENCH_SKIP") ?? [];
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const work = join(tmpdir(), "moeq-pp-bench");
 const FTYPES = [
@@ -157,9 +164,11 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
   }
   const models: { model: string; ftype: string; path: string }[] = [];
   for (const [ftype, code] of FTYPES) {
-    if (fixtureHasWeights)
+    if (WANT_FTYPES && !WANT_FTYPES.includes(ftype)) continue;
+    if (fixtureHasWeights && WANT_MODELS.includes("fixture"))
       models.push({ model: "tiny-llama4 fixture", ftype, path: await ensureGguf(FIXTURE_DIR, join(work, `fixture-${ftype}.gguf`), code, false) });
-    models.push({ model: "synthetic h1024 E16", ftype, path: await ensureGguf(bigDir, join(work, `synthetic-${ftype}.gguf`), code, true) });
+    if (WANT_MODELS.includes("synthetic"))
+      models.push({ model: "synthetic h1024 E16", ftype, path: await ensureGguf(bigDir, join(work, `synthetic-${ftype}.gguf`), code, true) });
   }
   const prompt = Array.from({ length: PP_TOKENS }, (_, i) => (i * 37 + 11) % 3000);
   const speed = [];
@@ -190,7 +199,7 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
   );
   console.table(speed);
 
-  if (fixtureHasWeights) {
+  if (fixtureHasWeights && !SKIP.includes("ppl")) {
     const text = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8");
     const path = join(work, "fixture-Q4_K_M.gguf");
     const t0 = performance.now();
@@ -209,6 +218,7 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
     );
   }
 
+  if (SKIP.includes("rss")) return;
   const memory = models.map(({ model, ftype, path }) => {
     const rss = rssGrowth(path);
     const size = statSync(path).size;

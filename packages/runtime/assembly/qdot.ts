@@ -606,9 +606,9 @@ function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
 /**
  * Q8_0 weights × Q8_0 activations in the default (not lane-exact) order, straight from the file's blocks: per
  * 32-block an int32x4 of products (lane k: elements 2k, 2k+1, 8+2k, 9+2k and the same 16 later), scaled by
- * fp16(D)·xd and added in four f32 lanes, then summed — the same bits as `rowDot` over a decoded row. With more than
- * one token, four rows at a time are widened once to int16 in `scratch` (with their block scales) and every token
- * passes over them, each activation load feeding four rows.
+ * fp16(D)·xd and added in four f32 lanes, then summed — the same bits as `rowDot` over a decoded row. With two
+ * tokens, four rows at a time are widened once to int16 in `scratch` (with their block scales) and every token
+ * passes over them, each activation load feeding four rows (more tokens take `tiledMatmul`).
  */
 function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, xd: usize, nTok: i32, out: usize, ldo: i32, scratch: usize): void {
   const nb = cols >> 5;
@@ -681,14 +681,316 @@ function q8mm(w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, x16: usize, 
   }
 }
 
+/** Rows of one prompt tile: four weight rows decoded once, each activation vector loaded once for all four. */
+const TR: i32 = 4;
+
+/** Whether the default numerics take the tiled prompt kernel for this type and token count. */
+@inline function tiled(type: i32, nTok: i32, exact: i32): bool {
+  return exact == 0 && nTok > FUSED_MAX_TOK && (type == Q8_0 || type == Q4_0 || type == Q4_1 || type == Q5_0 || type == Q5_1 || type == Q4_K || type == Q5_K || type == Q6_K);
+}
+
+/**
+ * Decodes rows [r, r + nr) (nr ≤ 4; the missing ones as zeros) into the tiled form `tiledMatmul` reads: per 8
+ * values k, the four rows' int16 products sc·q side by side at `tq + (4k + i)·16`; for Q4_K/Q5_K per super-block
+ * and row the eight 6-bit sub-block mins as int16 (`tmn + (4b + i)·16`); per super-block the four rows' D and M
+ * (`tD`, `tM`, one f32x4 each; the legacy types' integer min is 1, M carries it all). Q6_K's
+ * codes are re-centred to q − 32 as in dequantize_row_q6_K (|sc·(q − 32)| ≤ 4096 fits int16), so only the types
+ * with a min need a second term. q, sc, mn, D, M: one row's `decodeRow` scratch.
+ */
+function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i32, tq: usize, tmn: usize, tD: usize, tM: usize, q: usize, sc: usize, mn: usize, D: usize, M: usize): void {
+  const G = cols >> 4;
+  const nSB = type >= Q2_K ? cols >> 8 : cols >> 5;
+  const c32 = i16x8.splat(type == Q6_K ? 32 : 0);
+  for (let i = 0; i < TR; i++) {
+    const lane = <usize>i << 2;
+    if (i >= nr) {
+      for (let k = 0; k < cols >> 3; k++) v128.store(tq + (<usize>(k * TR + i) << 4), i16x8.splat(0));
+      for (let b = 0; b < nSB; b++) {
+        if (type == Q4_K || type == Q5_K) v128.store(tmn + (<usize>(b * TR + i) << 4), i16x8.splat(0));
+        store<f32>(tD + (<usize>b << 4) + lane, 0);
+        store<f32>(tM + (<usize>b << 4) + lane, 0);
+      }
+      continue;
+    }
+    if (type == Q4_K || type == Q5_K) {
+      decodeTileK4(type == Q5_K, w + <usize>(r + i) * rowBytes, nSB, i, tq, tmn, tD, tM);
+      continue;
+    }
+    if (type == Q6_K) {
+      decodeTileQ6K(w + <usize>(r + i) * rowBytes, nSB, i, tq, tD, tM);
+      continue;
+    }
+    if (type == Q8_0) {
+      // the codes widened as they are, d per 32 (as q8mm)
+      const src = w + <usize>(r + i) * rowBytes;
+      for (let b = 0; b < nSB; b++) {
+        const o = src + <usize>b * 34;
+        const v0 = v128.load(o + 2);
+        const v1 = v128.load(o + 18);
+        const e = tq + (<usize>(b * 4 * TR + i) << 4);
+        v128.store(e, i16x8.extend_low_i8x16_s(v0));
+        v128.store(e + (TR << 4), i16x8.extend_high_i8x16_s(v0));
+        v128.store(e + (2 * TR << 4), i16x8.extend_low_i8x16_s(v1));
+        v128.store(e + (3 * TR << 4), i16x8.extend_high_i8x16_s(v1));
+        store<f32>(tD + (<usize>b << 4) + lane, ldh(o));
+        store<f32>(tM + (<usize>b << 4) + lane, 0);
+      }
+      continue;
+    }
+    decodeRow(type, w + <usize>(r + i) * rowBytes, cols, q, sc, mn, D, M);
+    for (let g = 0; g < G; g++) {
+      const v = v128.load(q + (<usize>g << 4));
+      const s = i16x8.splat(<i16>load<i32>(sc + (<usize>g << 2)));
+      v128.store(tq + (<usize>(2 * g * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_low_i8x16_s(v), c32), s));
+      v128.store(tq + (<usize>((2 * g + 1) * TR + i) << 4), i16x8.mul(i16x8.sub(i16x8.extend_high_i8x16_s(v), c32), s));
+    }
+    for (let b = 0; b < nSB; b++) {
+      // the mins are per 32 values (stored per 16 group by decodeRow): groups 2j
+      if (type == Q4_K || type == Q5_K) for (let j = 0; j < 8; j++) store<i16>(tmn + (<usize>(b * TR + i) << 4) + (<usize>j << 1), <i16>load<i32>(mn + (<usize>(16 * b + 2 * j) << 2)));
+      store<f32>(tD + (<usize>b << 4) + lane, load<f32>(D + (<usize>b << 2)));
+      store<f32>(tM + (<usize>b << 4) + lane, type == Q6_K ? 0 : load<f32>(M + (<usize>b << 2)));
+    }
+  }
+}
+
+/**
+ * Row i of a Q4_K / Q5_K tile straight from its blocks (what `decodeRow` + `decodeTile` would store, without the
+ * int8 pass): per sub-block of 32 the nibbles (Q5_K: plus the fifth bit from qh, as dequantize_row_q5_K) widened
+ * to int16 and multiplied by the 6-bit scale, the 6-bit mins as int16, d and −dmin.
+ */
+function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: usize, tD: usize, tM: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const one = i8x16.splat(1);
+  const lane = <usize>i << 2;
+  for (let b = 0; b < nSB; b++) {
+    const o = src + <usize>b * (five ? 176 : 144);
+    store<f32>(tD + (<usize>b << 4) + lane, ldh(o));
+    store<f32>(tM + (<usize>b << 4) + lane, -ldh(o + 2));
+    const sb = o + 4;
+    const qh = o + 16;
+    const qs = o + (five ? 48 : 16);
+    const mo = tmn + (<usize>(b * TR + i) << 4);
+    for (let j = 0; j < 8; j++) store<i16>(mo + (<usize>j << 1), <i16>minK4(sb, j));
+    for (let j = 0; j < 4; j++) {
+      const sLo = i16x8.splat(<i16>scaleK4(sb, 2 * j));
+      const sHi = i16x8.splat(<i16>scaleK4(sb, 2 * j + 1));
+      for (let c = 0; c < 2; c++) {
+        const v = v128.load(qs + j * 32 + c * 16);
+        let lo = v128.and(v, m4);
+        let hi = i8x16.shr_u(v, 4);
+        if (five) {
+          const h = v128.load(qh + c * 16);
+          lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
+          hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
+        }
+        // 8-value chunk of element b·256 + 64j + 16c (low nibbles) and 32 elements later (high nibbles)
+        const e = tq + (<usize>((b * 32 + j * 8 + c * 2) * TR + i) << 4);
+        v128.store(e, i16x8.mul(i16x8.extend_low_i8x16_u(lo), sLo));
+        v128.store(e + (TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(lo), sLo));
+        v128.store(e + (4 * TR << 4), i16x8.mul(i16x8.extend_low_i8x16_u(hi), sHi));
+        v128.store(e + (5 * TR << 4), i16x8.mul(i16x8.extend_high_i8x16_u(hi), sHi));
+      }
+    }
+  }
+}
+
+/** Stores sc·(u − 32) for 16 unsigned 6-bit codes u as two int16 chunks of row i's tile at chunk `k`. */
+@inline function storeQ6(tq: usize, k: i32, i: i32, u: v128, sc: v128): void {
+  const c32 = i16x8.splat(32);
+  const e = tq + (<usize>(k * TR + i) << 4);
+  v128.store(e, i16x8.mul(i16x8.sub(i16x8.extend_low_i8x16_u(u), c32), sc));
+  v128.store(e + (TR << 4), i16x8.mul(i16x8.sub(i16x8.extend_high_i8x16_u(u), c32), sc));
+}
+
+/** Row i of a Q6_K tile straight from its blocks (the codes and groups of dequantize_row_q6_K, as `decodeRow`). */
+function decodeTileQ6K(src: usize, nSB: i32, i: i32, tq: usize, tD: usize, tM: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const m3 = i8x16.splat(3);
+  const lane = <usize>i << 2;
+  for (let b = 0; b < nSB; b++) {
+    const o = src + <usize>b * 210;
+    store<f32>(tD + (<usize>b << 4) + lane, ldh(o + 208));
+    store<f32>(tM + (<usize>b << 4) + lane, 0);
+    for (let half = 0; half < 2; half++) {
+      const ql = o + half * 64;
+      const qh = o + 128 + half * 32;
+      const k0 = b * 32 + half * 16; // chunk of element b·256 + 128·half
+      const g0 = o + 192 + half * 8; // int8 scale of its first 16-group
+      for (let c = 0; c < 2; c++) {
+        const h = v128.load(qh + c * 16);
+        const a = v128.load(ql + c * 16);
+        const a2 = v128.load(ql + 32 + c * 16);
+        storeQ6(tq, k0 + 2 * c, i, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)), i16x8.splat(<i16>load<i8>(g0 + c)));
+        storeQ6(tq, k0 + 4 + 2 * c, i, v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 2 + c)));
+        storeQ6(tq, k0 + 8 + 2 * c, i, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 4 + c)));
+        storeQ6(tq, k0 + 12 + 2 * c, i, v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)), i16x8.splat(<i16>load<i8>(g0 + 6 + c)));
+      }
+    }
+  }
+}
+
+/** [Σa, Σb, Σc, Σd] of four int32x4 (one row each): the tile's four rows side by side. */
+@inline function rowTotals(a: v128, b: v128, c: v128, d: v128): v128 {
+  return pairSums(pairSums(a, b), pairSums(c, d));
+}
+
+/**
+ * Q4_K/Q5_K: Σ_j min_j·(xb_2j + xb_2j+1) over one super-block's eight 32-value sub-blocks for the tile's four rows
+ * (`tm`: their int16 mins), the activation sums narrowed to int16 (|Σ of 32 int8| ≤ 4064) for one dot per row.
+ */
+@inline function tileMinsK(tm: usize, xb: usize): v128 {
+  const s = i16x8.narrow_i32x4_s(pairSums(v128.load(xb), v128.load(xb + 16)), pairSums(v128.load(xb + 32), v128.load(xb + 48)));
+  return rowTotals(i32x4.dot_i16x8_s(v128.load(tm), s), i32x4.dot_i16x8_s(v128.load(tm + 16), s), i32x4.dot_i16x8_s(v128.load(tm + 32), s), i32x4.dot_i16x8_s(v128.load(tm + 48), s));
+}
+
+/** Q4_1/Q5_1: xd·(xb_0 + xb_1), the activation's sum over one 32-block (ggml's Q8_1 `s`), as a splat. */
+@inline function legacyMinScale(xd: f32, xb: usize): v128 {
+  return f32x4.splat(xd * <f32>(load<i32>(xb) + load<i32>(xb + 4)));
+}
+
+/** Stores the tile lanes of rows r … r + nr − 1 at `o` (= out + (t·ldo + r)·4). */
+@inline function storeTile(o: usize, v: v128, nr: i32): void {
+  if (nr == TR) v128.store(o, v);
+  else {
+    store<f32>(o, f32x4.extract_lane(v, 0));
+    if (nr > 1) store<f32>(o + 4, f32x4.extract_lane(v, 1));
+    if (nr > 2) store<f32>(o + 8, f32x4.extract_lane(v, 2));
+  }
+}
+
+/**
+ * The default numerics' prompt kernel (more than FUSED_MAX_TOK tokens; Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K): a
+ * register tile of 4 rows × 2 tokens. Four rows are decoded once (`decodeTile`); per 8 values the two tokens' int16
+ * activations and the four rows' sc·q are loaded once and feed 8 `i32x4.dot_i16x8_s` into 8 int32x4 accumulators,
+ * so each load serves 4 (activation) or 2 (weight) products instead of one. Per super-block the accumulators are
+ * reduced to one int32x4 of the four rows' exact integer sums per token, scaled by D·xd (and the mins by M·xd)
+ * and added to one f32x4 per token, which is stored as the four rows' outputs. Same integer sums as `rowDot` +
+ * `minTerm`; only the f32 order over super-blocks differs (as with ggml's own repacked gemm kernels).
+ */
+function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize): void {
+  const G = cols >> 4;
+  const gps: i32 = type >= Q2_K ? 16 : 2;
+  const nSB = G / gps;
+  const cps = gps << 1; // 8-value chunks per super-block
+  const kMin = type == Q4_K || type == Q5_K;
+  const legacyMin = type == Q4_1 || type == Q5_1;
+  const tq = scratch;
+  const tmn = tq + (<usize>cols << 3);
+  const tD = tmn + (<usize>G << 4);
+  const tM = tD + (<usize>nSB << 4);
+  const q = tM + (<usize>nSB << 4);
+  const sc = q + <usize>cols;
+  const mn = sc + (<usize>G << 2);
+  const D = mn + (<usize>G << 2);
+  const M = D + (<usize>nSB << 2);
+  const xRow = <usize>cols << 1;
+  for (let r = r0; r < r1; r += TR) {
+    const nr = min(TR, r1 - r);
+    decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M);
+    let t = 0;
+    for (; t + 2 <= nTok; t += 2) {
+      const x0 = x16 + <usize>t * xRow;
+      const x1 = x0 + xRow;
+      const xd0 = xd + (<usize>(t * nSB) << 2);
+      const xd1 = xd0 + (<usize>nSB << 2);
+      const xb0 = xb + (<usize>(t * G) << 2);
+      const xb1 = xb0 + (<usize>G << 2);
+      let F0 = f32x4.splat(0);
+      let F1 = f32x4.splat(0);
+      for (let b = 0; b < nSB; b++) {
+        let a00 = i32x4.splat(0);
+        let a10 = i32x4.splat(0);
+        let a20 = i32x4.splat(0);
+        let a30 = i32x4.splat(0);
+        let a01 = i32x4.splat(0);
+        let a11 = i32x4.splat(0);
+        let a21 = i32x4.splat(0);
+        let a31 = i32x4.splat(0);
+        const k0 = b * cps;
+        for (let k = k0; k < k0 + cps; k++) {
+          const xo = <usize>k << 4;
+          const xa = v128.load(x0 + xo);
+          const xc = v128.load(x1 + xo);
+          const wq = tq + (<usize>k << 6);
+          const w0 = v128.load(wq);
+          a00 = i32x4.add(a00, i32x4.dot_i16x8_s(w0, xa));
+          a01 = i32x4.add(a01, i32x4.dot_i16x8_s(w0, xc));
+          const w1 = v128.load(wq + 16);
+          a10 = i32x4.add(a10, i32x4.dot_i16x8_s(w1, xa));
+          a11 = i32x4.add(a11, i32x4.dot_i16x8_s(w1, xc));
+          const w2 = v128.load(wq + 32);
+          a20 = i32x4.add(a20, i32x4.dot_i16x8_s(w2, xa));
+          a21 = i32x4.add(a21, i32x4.dot_i16x8_s(w2, xc));
+          const w3 = v128.load(wq + 48);
+          a30 = i32x4.add(a30, i32x4.dot_i16x8_s(w3, xa));
+          a31 = i32x4.add(a31, i32x4.dot_i16x8_s(w3, xc));
+        }
+        const Dv = v128.load(tD + (<usize>b << 4));
+        const bo = <usize>b << 2;
+        const s0 = load<f32>(xd0 + bo);
+        const s1 = load<f32>(xd1 + bo);
+        F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a00, a10, a20, a30)), f32x4.mul(Dv, f32x4.splat(s0))));
+        F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a01, a11, a21, a31)), f32x4.mul(Dv, f32x4.splat(s1))));
+        if (kMin) {
+          const Mv = v128.load(tM + (<usize>b << 4));
+          const mb = tmn + (<usize>b << 6);
+          const go = <usize>b << 6;
+          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(tileMinsK(mb, xb0 + go)), f32x4.mul(Mv, f32x4.splat(s0))));
+          F1 = f32x4.add(F1, f32x4.mul(f32x4.convert_i32x4_s(tileMinsK(mb, xb1 + go)), f32x4.mul(Mv, f32x4.splat(s1))));
+        } else if (legacyMin) {
+          const Mv = v128.load(tM + (<usize>b << 4));
+          F0 = f32x4.add(F0, f32x4.mul(Mv, legacyMinScale(s0, xb0 + (<usize>b << 3))));
+          F1 = f32x4.add(F1, f32x4.mul(Mv, legacyMinScale(s1, xb1 + (<usize>b << 3))));
+        }
+      }
+      storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
+      storeTile(out + ((<usize>(t + 1) * ldo + r) << 2), F1, nr);
+    }
+    if (t < nTok) {
+      // odd token count: the last token alone, 4 rows × 1
+      const x0 = x16 + <usize>t * xRow;
+      const xd0 = xd + (<usize>(t * nSB) << 2);
+      const xb0 = xb + (<usize>(t * G) << 2);
+      let F0 = f32x4.splat(0);
+      for (let b = 0; b < nSB; b++) {
+        let a0 = i32x4.splat(0);
+        let a1 = i32x4.splat(0);
+        let a2 = i32x4.splat(0);
+        let a3 = i32x4.splat(0);
+        const k0 = b * cps;
+        for (let k = k0; k < k0 + cps; k++) {
+          const xa = v128.load(x0 + (<usize>k << 4));
+          const wq = tq + (<usize>k << 6);
+          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(wq), xa));
+          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(wq + 16), xa));
+          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(wq + 32), xa));
+          a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(wq + 48), xa));
+        }
+        const s0 = load<f32>(xd0 + (<usize>b << 2));
+        F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a0, a1, a2, a3)), f32x4.mul(v128.load(tD + (<usize>b << 4)), f32x4.splat(s0))));
+        if (kMin) {
+          const mins = tileMinsK(tmn + (<usize>b << 6), xb0 + (<usize>b << 6));
+          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(mins), f32x4.mul(v128.load(tM + (<usize>b << 4)), f32x4.splat(s0))));
+        } else if (legacyMin) F0 = f32x4.add(F0, f32x4.mul(v128.load(tM + (<usize>b << 4)), legacyMinScale(s0, xb0 + (<usize>b << 3))));
+      }
+      storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
+    }
+  }
+}
+
 /**
  * Rows [r0, r1) of out = x · Wᵀ for a `type` weight at `w` (rows of `rowBytes`), activations (xq, xd per
  * super-block, xb per 16, x16 = xq widened) for `nTok` rows, into out[t·ldo + r]. `scratch` holds RB decoded rows
- * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower).
+ * (`qmatmulScratchBytes`). `exact` ≠ 0: Q8_0 in ggml's lane order too (bit-identical, slower); `exact` = 0 and more
+ * than FUSED_MAX_TOK tokens: the register-tiled prompt kernel for every type but Q2_K/Q3_K (`tiledMatmul`).
  */
 export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1: i32, xq: usize, xd: usize, xb: usize, nTok: i32, out: usize, ldo: i32, scratch: usize, x16: usize, exact: i32): void {
-  if (type == Q8_0 && exact == 0) {
+  if (type == Q8_0 && exact == 0 && !tiled(type, nTok, exact)) {
     q8mm(w, rowBytes, cols, r0, r1, x16, xd, nTok, out, ldo, scratch);
+    return;
+  }
+  if (tiled(type, nTok, exact)) {
+    tiledMatmul(type, w, rowBytes, cols, r0, r1, xd, xb, nTok, out, ldo, scratch, x16);
     return;
   }
   if ((type == Q4_K || type == Q6_K) && nTok <= FUSED_MAX_TOK) {
@@ -747,5 +1049,8 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
 
 /** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
 export function qmatmulScratchBytes(cols: i32): i32 {
-  return RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
+  const rowBlock = RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;
+  // tiledMatmul: the tile (8·cols + 16·G + 32·nSB) and one decoded row (cols + 8·G + 8·nSB), nSB ≤ cols / 32
+  const tile = 9 * cols + 24 * (cols >> 4) + 40 * (cols >> 5);
+  return max(rowBlock, tile);
 }

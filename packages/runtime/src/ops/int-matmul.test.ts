@@ -88,6 +88,57 @@ describe("matmulGgml: integer block dots over 8-bit activations", () => {
   });
 });
 
+describe("matmulGgml: the default numerics' tiled prompt kernel (4 rows × 2 tokens, more than 2 tokens)", () => {
+  // prettier-ignore
+  const TILED = [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
+  const cols = 512;
+
+  for (const type of TILED) {
+    it(`${GGMLType[type]}: every edge tile (rows 1…7, 13; 3…7 tokens) equals the one-token kernel up to float order`, () => {
+      for (const rows of [1, 2, 3, 4, 5, 6, 7, 13]) {
+        const m = makeWeightMatrix(type, cols, rows, quantize(type, seeded(rows * cols, 70 + type + rows, 0.1), rows, cols));
+        for (const nTok of [3, 4, 5, 6, 7]) {
+          const x = seeded(nTok * cols, 90 + nTok);
+          const tiled = new Float32Array(nTok * rows);
+          matmulGgml(m, x, nTok, tiled);
+          // one token at a time: the row-by-row kernel (the same integer sums, another f32 order)
+          const single = new Float32Array(nTok * rows);
+          for (let t = 0; t < nTok; t++) matmulGgml(m, x.subarray(t * cols, (t + 1) * cols), 1, single.subarray(t * rows, (t + 1) * rows));
+          let scale = 0;
+          for (const v of single) scale = Math.max(scale, Math.abs(v));
+          for (let i = 0; i < single.length; i++) expect(Math.abs(tiled[i] - single[i])).toBeLessThanOrEqual(1e-6 * scale);
+          expect(tiled.some((v) => v !== 0)).toBe(true);
+        }
+      }
+    });
+  }
+
+  it("writes no output outside its rows (ldo = rows, rows not a multiple of 4)", () => {
+    const rows = 7,
+      nTok = 5;
+    const m = makeWeightMatrix(GGMLType.Q4_K, cols, rows, quantize(GGMLType.Q4_K, seeded(rows * cols, 3, 0.1), rows, cols));
+    const out = new Float32Array(nTok * rows + 8).fill(12345);
+    matmulGgml(m, seeded(nTok * cols, 4), nTok, out);
+    expect(Array.from(out.subarray(nTok * rows))).toEqual(new Array(8).fill(12345));
+  });
+
+  for (const type of [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q5_1, GGMLType.Q5_K, GGMLType.Q6_K]) {
+    it(`${GGMLType[type]}: the same bits on 1 and 3 threads (301 rows, 7 tokens)`, async () => {
+      await wasmHost()!.ensureThreads(3);
+      const r = 301,
+        c = 1024,
+        t = 7;
+      const m = makeWeightMatrix(type, c, r, quantize(type, seeded(r * c, 6 + type, 0.05), r, c));
+      const xs = seeded(t * c, 10);
+      const one = new Float32Array(t * r);
+      const three = new Float32Array(t * r);
+      matmulGgml(m, xs, t, one, 1);
+      matmulGgml(m, xs, t, three, 3);
+      expect(three).toEqual(one);
+    });
+  }
+});
+
 describe("f32 gemm over the shared memory", () => {
   it("an F32 weight from the store runs in place on 3 threads with the bits of 1 thread (≈ the JS reference)", async () => {
     await wasmHost()!.ensureThreads(3);

@@ -5,7 +5,8 @@
  * products straight from the weight's file blocks (no dequantized copy), split over output rows between threads.
  * The integer sums are exact; for Q8_0, Q2_K, Q3_K, Q4_K and Q6_K the float steps follow ggml's AVX2 lane order too,
  * so those results are bit-identical to llama.cpp (`intMatmulIsExact`); Q4_0/Q4_1/Q5_0/Q5_1/Q5_K scale each
- * super-block's integer sum once (float order differs from ggml's by about an ulp).
+ * super-block's integer sum once (float order differs from ggml's by about an ulp). Without `exact`, prompts (more
+ * than two tokens) of every type but Q2_K/Q3_K take the register-tiled kernel, which does the same for all of them.
  */
 import { GGMLType } from "@moeq/formats";
 import type { WeightMatrix } from "./weight-matrix.js";
@@ -65,8 +66,9 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xd = host.block("xd", nTok * nSB * 4);
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
-  // int16 activations: the lane-order kernels and the Q8_0 kernel take them
-  const widened = intMatmulIsExact(w.type);
+  // int16 activations: the lane-order kernels, the Q8_0 kernel and the default numerics' tiled prompt kernel (more
+  // than FUSED_MAX_TOK = 2 tokens in assembly/qdot.ts) take them
+  const widened = intMatmulIsExact(w.type) || (!exact && nTok > 2);
   const x16 = widened ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   // the activations quantized in the kernel memory (the same codes as quantizeQ8_0 / quantizeQ8_K)
