@@ -155,6 +155,7 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
         errors,
         maxUnitElements: f.maxUnitElements,
         onTensor: f.onTensor,
+        costs: tensors.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: GGMLType[t.srcDtype], to: types[i], copy: false })),
         unitWork: async (t, i, u) => {
           // F32-kept tensors are never rounded: in the f16 intermediate they stay F32
           const f16Type = converterTensorType(t, LlamaFType.MOSTLY_F16);
@@ -165,10 +166,7 @@ async function writePlanned(f: PlannedFile): Promise<{ writer: GGUFWriter; outBy
           return { job: { type: types[i], data: await readFinitePlannedUnit(reader, t, u), nrows: u.nrows, nPerRow: t.ne[0], viaF16: roundF16, imatrix } };
         },
       },
-      {
-        ...f.run,
-        costs: tensors.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: GGMLType[t.srcDtype], to: types[i], copy: false })),
-      },
+      f.run,
     );
     committed = true;
     return { writer, outBytes, resumedUnits, pending };

@@ -51,7 +51,7 @@ export {
 export { mergeShards, type MergeSummary } from "./shard/merge.js";
 export { FOLDER_SHARD_KIND, FolderShardWriter, folderUnitCount, mergeFolderShards, type DeclaredTensor, type FolderLayout } from "./shard/folder-shard.js";
 export { IMATRIX_SHARD_KIND, ImatrixShardWriter, imatrixChunkInShard, mergeImatrixShards } from "./shard/imatrix-shard.js";
-export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufUnitsResult } from "./shard/gguf-shard.js";
+export { writeGgufUnits, checkShardable, type GgufShardRun, type GgufUnitsParams, type GgufUnitsResult } from "./shard/gguf-shard.js";
 export type { GgufRun } from "./shard/gguf-shard.js";
 export { ResumeWorkDir, workDirPath, type ResumeNote, type PlannedRange, type WorkDirPlan } from "./resume/work-dir.js";
 export { ResumableOutput, inputStamp, type ResumableOutputPlan, type OutputPiece, type FixedBytes } from "./resume/resumable-output.js";

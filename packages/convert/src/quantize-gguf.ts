@@ -123,6 +123,7 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
         pool,
         errors,
         onTensor: opts.onTensor,
+        costs: ordered.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: t.type, to: types[i], copy: types[i] === t.type })),
         unitWork: async (t, i, u) => {
           // a tensor that keeps its type is copied unchanged
           if (types[i] === t.type) {
@@ -138,7 +139,6 @@ export async function quantizeGguf(input: string, output: string, opts: Quantize
         inputs: JSON.stringify({ command: "quantize", imatrix: opts.imatrixPath ?? null }),
         localInputs: inputStamp([input, opts.imatrixPath]),
         shard: opts.shard,
-        costs: ordered.map((t, i) => tensorCost({ elements: t.ne.reduce((a, b) => a * b, 1), from: t.type, to: types[i], copy: types[i] === t.type })),
         onResume: opts.onResume,
       },
     );

@@ -26,11 +26,6 @@ export interface GgufRun {
   /** Sizes and mtimes of the input files on this machine (inputStamp): a changed input starts a rerun over. */
   readonly localInputs: string;
   readonly shard?: ShardSpec;
-  /**
-   * Estimated ns of one core per tensor (unit-cost.ts tensorCost), in the writer's tensor order: what `shard` deals
-   * tensors by. Without it, output bytes.
-   */
-  readonly costs?: readonly number[];
   /** Told what the work folder held (units done and in all; whether another run's work was thrown away). */
   readonly onResume?: (note: ResumeNote) => void;
 }
@@ -53,15 +48,21 @@ export function checkShardable(shard: ShardSpec | undefined, expertErrorsPath: s
 
 type ErrorAdd = [expert: number, sse: number, n: number];
 
+/** The tensors to write and how (WriteUnitsParams without the writer), and what each costs. */
+export type GgufUnitsParams<T extends UnitTensor> = Omit<WriteUnitsParams<T>, "writer"> & {
+  /** Estimated ns of one core per tensor (unit-cost.ts tensorCost), in `tensors`' order: what `--shard` deals them by. */
+  readonly costs: readonly number[];
+};
+
 /**
  * Writes every tensor's units (or, with `run.shard`, this shard's) for `writer.path` (or its shard file) into the
  * resume work folder; the caller then finishes (or discards) `pending`. `writer` is used for planning only.
  */
-export async function writeGgufUnits<T extends UnitTensor>(writer: GGUFWriter, p: Omit<WriteUnitsParams<T>, "writer">, run: GgufRun): Promise<GgufUnitsResult> {
+export async function writeGgufUnits<T extends UnitTensor>(writer: GGUFWriter, p: GgufUnitsParams<T>, run: GgufRun): Promise<GgufUnitsResult> {
   const header = writer.buildHeader();
   const infos = writer.tensors;
-  if (run.costs && run.costs.length !== infos.length) throw new RangeError(`${run.costs.length} tensor costs for ${infos.length} tensors`);
-  const mine = run.shard ? unitsOfShard(run.costs ?? infos.map((t) => t.byteLength), run.shard) : infos.map((_, i) => i);
+  if (p.costs.length !== infos.length) throw new RangeError(`${p.costs.length} tensor costs for ${infos.length} tensors`);
+  const mine = run.shard ? unitsOfShard(p.costs, run.shard) : infos.map((_, i) => i);
   const last = infos[infos.length - 1];
   const totalBytes = header.length + (last ? last.offset + ggufPad(last.byteLength, writer.alignment) : 0);
   const out = await ResumableOutput.open({
