@@ -6,7 +6,7 @@ type AnyCommand = CommandModule<any, any>;
 /**
  * Every `moeq` subcommand, one module each, by the name it is run as (add new commands here). Loaded on demand: a
  * process started as `moeq quantize …` imports only quantize's module and what it needs, so each of the N processes
- * of a sharded run starts in about half the CPU time of one that loads every command (see loadCommands).
+ * of a sharded run starts in less CPU time (`moeq quantize --help`: 0.57 s against 0.80 s loading every command).
  */
 export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<AnyCommand>>> = {
   pull: async () => (await import("./pull.js")).pullCommand,
