@@ -576,6 +576,114 @@ function q6kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
   return (f32x4.extract_lane(T, 0) + f32x4.extract_lane(T, 2)) + (f32x4.extract_lane(T, 1) + f32x4.extract_lane(T, 3));
 }
 
+/**
+ * Σ over 16 products of int8 activations `x` and 7-bit-or-less unsigned codes `q`, in four int32 lanes (lane k: the
+ * products 4k…4k+3), each times the int16 scale `s` — ggml's maddubs + madd on one 128-bit half. With relaxed SIMD
+ * the pair sums come from one `i16x8.relaxed_dot_i8x16_i7x16_s` (x86 pmaddubsw; deterministic because every code is
+ * below 128, and no pair sum of 2·128·63 can saturate int16); the same integers either way.
+ */
+@inline function dotQ7(x: v128, q: v128, s: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, q), s);
+}
+
+/**
+ * `q4kRowLanes` with int8 activations `x8` (the Q8_K codes) and relaxed-SIMD dot products: the same integer lane
+ * sums, the same fma order, so the same bits; half the instructions per product.
+ */
+function q4kRowLanesQ7(wr: usize, x8: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let A = f32x4.splat(0);
+  let B = f32x4.splat(0);
+  let Mn = f32x4.splat(0);
+  const m4 = i8x16.splat(0xf);
+  for (let b = 0; b < nSB; b++) {
+    const o = wr + <usize>b * 144;
+    const u0 = load<u32>(o + 4);
+    const u1 = load<u32>(o + 8);
+    const u2 = load<u32>(o + 12);
+    const S = <u64>(u0 & 0x3f3f3f3f) | (<u64>((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4)) << 32);
+    const mLo = u1 & 0x3f3f3f3f;
+    const mHi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    const xe = x8 + (<usize>b << 8);
+    // la: elements 0-15 of every 32-sub-block (lanes = ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
+    let la = i32x4.splat(0);
+    let lb = i32x4.splat(0);
+    for (let j = 0; j < 4; j++) {
+      const q = o + 16 + (<usize>j << 5);
+      const v0 = v128.load(q);
+      const v1 = v128.load(q + 16);
+      const sa = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j))) & 0xff));
+      const sb = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j + 8))) & 0xff));
+      const e = xe + (<usize>j << 6);
+      la = i32x4.add(la, dotQ7(v128.load(e), v128.and(v0, m4), sa));
+      lb = i32x4.add(lb, dotQ7(v128.load(e + 16), v128.and(v1, m4), sa));
+      la = i32x4.add(la, dotQ7(v128.load(e + 32), i8x16.shr_u(v0, 4), sb));
+      lb = i32x4.add(lb, dotQ7(v128.load(e + 48), i8x16.shr_u(v1, 4), sb));
+    }
+    const yd = load<f32>(xd + (<usize>b << 2));
+    const d = yd * ldh(o);
+    const dmin = yd * -ldh(o + 2);
+    const bo = xb + (<usize>b << 6);
+    const mins03 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(mLo)));
+    const mins47 = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(mHi)));
+    const s03 = pairSums(v128.load(bo), v128.load(bo + 16));
+    const s47 = pairSums(v128.load(bo + 32), v128.load(bo + 48));
+    Mn = fmaf4(dmin, f32x4.convert_i32x4_s(pairSums(i32x4.mul(mins03, s03), i32x4.mul(mins47, s47))), Mn);
+    A = fmaf4(d, f32x4.convert_i32x4_s(la), A);
+    B = fmaf4(d, f32x4.convert_i32x4_s(lb), B);
+  }
+  const T = f32x4.add(A, B);
+  const y = (f32x4.extract_lane(T, 0) + f32x4.extract_lane(T, 2)) + (f32x4.extract_lane(T, 1) + f32x4.extract_lane(T, 3));
+  return y + ((f32x4.extract_lane(Mn, 0) + f32x4.extract_lane(Mn, 2)) + (f32x4.extract_lane(Mn, 1) + f32x4.extract_lane(Mn, 3)));
+}
+
+/** `q6kRowLanes` with int8 activations and relaxed-SIMD dot products (the 6-bit codes are below 64): the same bits. */
+function q6kRowLanesQ7(wr: usize, x8: usize, xd: usize, xb: usize, nSB: i32): f32 {
+  let A = f32x4.splat(0);
+  let B = f32x4.splat(0);
+  const m4 = i8x16.splat(0xf);
+  const m3 = i8x16.splat(3);
+  for (let b = 0; b < nSB; b++) {
+    const o = wr + <usize>b * 210;
+    const xe = x8 + (<usize>b << 8);
+    // la: elements 0-15 of every 32 (ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
+    let la = i32x4.splat(0);
+    let lb = i32x4.splat(0);
+    for (let half = 0; half < 2; half++) {
+      const ql = o + (<usize>half << 6);
+      const qh = o + 128 + (<usize>half << 5);
+      const g = o + 192 + (<usize>half << 3);
+      const e = xe + (<usize>half << 7);
+      for (let c = 0; c < 2; c++) {
+        const h = v128.load(qh + (<usize>c << 4));
+        const a = v128.load(ql + (<usize>c << 4));
+        const a2 = v128.load(ql + 32 + (<usize>c << 4));
+        const ec = e + (<usize>c << 4);
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        let s = i32x4.add(
+          i32x4.add(dotQ7(v128.load(ec), q0, i16x8.splat(<i16>load<i8>(g + c))), dotQ7(v128.load(ec + 32), q1, i16x8.splat(<i16>load<i8>(g + 2 + c)))),
+          i32x4.add(dotQ7(v128.load(ec + 64), q2, i16x8.splat(<i16>load<i8>(g + 4 + c))), dotQ7(v128.load(ec + 96), q3, i16x8.splat(<i16>load<i8>(g + 6 + c)))),
+        );
+        if (c == 0) la = i32x4.add(la, s);
+        else lb = i32x4.add(lb, s);
+      }
+    }
+    const bo = xb + (<usize>b << 6);
+    const scv = v128.load(o + 192);
+    const sLo = i16x8.extend_low_i8x16_s(scv);
+    const sHi = i16x8.extend_high_i8x16_s(scv);
+    const c0 = pairSums(i32x4.mul(i32x4.extend_low_i16x8_s(sLo), v128.load(bo)), i32x4.mul(i32x4.extend_high_i16x8_s(sLo), v128.load(bo + 16)));
+    const c1 = pairSums(i32x4.mul(i32x4.extend_low_i16x8_s(sHi), v128.load(bo + 32)), i32x4.mul(i32x4.extend_high_i16x8_s(sHi), v128.load(bo + 48)));
+    const d = load<f32>(xd + (<usize>b << 2)) * ldh(o + 208);
+    A = fmaf4(d, f32x4.convert_i32x4_s(i32x4.sub(la, i32x4.shl(c0, 5))), A);
+    B = fmaf4(d, f32x4.convert_i32x4_s(i32x4.sub(lb, i32x4.shl(c1, 5))), B);
+  }
+  const T = f32x4.add(A, B);
+  return (f32x4.extract_lane(T, 0) + f32x4.extract_lane(T, 2)) + (f32x4.extract_lane(T, 1) + f32x4.extract_lane(T, 3));
+}
+
 /** sq[e] = sc[e / 16]·q[e] as int16 (the lane-order kernel's weights; |sc·q| ≤ 127·63 fits). */
 function scaleRow(q: usize, sc: usize, cols: i32, sq: usize): void {
   for (let g = 0; g < cols >> 4; g++) {
@@ -1001,7 +1109,12 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
         const xt = x16 + <usize>t * cols * 2;
         const xdt = xd + (<usize>(t * nb) << 2);
         const xbt = xb + (<usize>(t * nb) << 6);
-        store<f32>(out + ((<usize>t * ldo + r) << 2), type == Q4_K ? q4kRowLanes(wr, xt, xdt, xbt, nb) : q6kRowLanes(wr, xt, xdt, xbt, nb));
+        let y: f32;
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const x8 = xq + <usize>t * cols;
+          y = type == Q4_K ? q4kRowLanesQ7(wr, x8, xdt, xbt, nb) : q6kRowLanesQ7(wr, x8, xdt, xbt, nb);
+        } else y = type == Q4_K ? q4kRowLanes(wr, xt, xdt, xbt, nb) : q6kRowLanes(wr, xt, xdt, xbt, nb);
+        store<f32>(out + ((<usize>t * ldo + r) << 2), y);
       }
     }
     return;

@@ -1,13 +1,15 @@
 // Throughput of the integer block-dot kernel (`qmatmul` in assembly/qdot.ts), default numerics, one thread:
-//   node packages/runtime/scripts/kernel-throughput.mjs [kernels-wasm.ts] [--rows N] [--cols N] [--min-ms N] [--tokens 1,16,256]
+//   node packages/runtime/scripts/kernel-throughput.mjs [kernels-wasm.ts] [--variant relaxed|baseline] [--rows N] [--cols N] [--min-ms N] [--tokens 1,16,256]
 // prints GMAC/s (multiply-adds per CPU second, process.cpuUsage) per weight type at 1 and 256 tokens (or --tokens:
 // e.g. 16, a routed expert's share of a 256-token prompt), the best of --repeat (3) timings of ≥ --min-ms (200) each
 // (the machine is shared: the best run is the one least disturbed). The module is
 // read from a kernels-wasm.ts (default: this package's src/ops/kernels-wasm.ts), so an A/B against another build
 // needs only that file, e.g. `git show main:packages/runtime/src/ops/kernels-wasm.ts > /tmp/main-kernels.ts`.
+// --variant picks the relaxed-SIMD build (the default, where the file has one) or the baseline one.
 // Weights are random blocks with sane fp16 scales (speed does not depend on the values); no dist/ needed.
 /* global WebAssembly */
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,9 +26,15 @@ const rows = Number(opt("--rows", 512));
 const cols = Number(opt("--cols", 2048));
 const minMs = Number(opt("--min-ms", 200));
 const repeat = Number(opt("--repeat", 3));
+const variantArg = opt("--variant", undefined);
 const file = args[0] ?? join(dirname(fileURLToPath(import.meta.url)), "..", "src", "ops", "kernels-wasm.ts");
-const b64 = /"([A-Za-z0-9+/=]{100,})"/.exec(readFileSync(file, "utf8"))?.[1];
-if (!b64) throw new Error(`${file}: no base64 module found`);
+// the baseline module first, then (since the relaxed build) the relaxed one
+const modules = [...readFileSync(file, "utf8").matchAll(/"([A-Za-z0-9+/=]{100,})"/g)].map((m) => m[1]);
+if (!modules.length) throw new Error(`${file}: no base64 module found`);
+const variant = variantArg ?? (modules.length > 1 ? "relaxed" : "baseline");
+if (variant === "relaxed" && modules.length < 2) throw new Error(`${file}: no relaxed-SIMD module`);
+const b64 = variant === "relaxed" ? modules[1] : modules[0];
+if (variant === "relaxed") setFlagsFromString("--experimental-wasm-relaxed-simd"); // Node 20 (on by default from Node 22)
 
 const memory = new WebAssembly.Memory({ initial: 2048, maximum: 65536, shared: true });
 const { instance } = await WebAssembly.instantiate(Buffer.from(b64, "base64"), {
@@ -77,7 +85,7 @@ const f = new Float32Array(memory.buffer, xf, maxTok * cols);
 for (let i = 0; i < f.length; i++) f[i] = rnd() * 2 - 1;
 
 const cpuMs = (u) => (u.user + u.system) / 1000;
-console.log(`qmatmul ${rows}×${cols}, 1 thread, default numerics (${file})`);
+console.log(`qmatmul ${rows}×${cols}, 1 thread, default numerics, ${variant} build (${file})`);
 console.log(`type  ${tokens.map((n) => `${n} tok GMAC/s`.padStart(16)).join("")}`);
 for (const [name, [id, bytes, per, halves, kind]] of Object.entries(TYPES)) {
   const rowBytes = (cols / per) * bytes;

@@ -5,7 +5,8 @@ import { matmul, matmulGgml, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow } from "./weight-matrix.js";
 import { WeightStore, type TensorSource } from "../store/weight-store.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { wasmHost } from "./wasm-host.js";
+import { WasmHost, wasmHost } from "./wasm-host.js";
+import { intMatmul } from "./int-matmul.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
 import { matmulKQuantExact } from "./ggml-kquant-dot.js";
@@ -135,6 +136,31 @@ describe("matmulGgml: the default numerics' tiled prompt kernel (4 rows × 2 tok
       matmulGgml(m, xs, t, one, 1);
       matmulGgml(m, xs, t, three, 3);
       expect(three).toEqual(one);
+    });
+  }
+});
+
+describe("relaxed-SIMD and baseline builds of the kernels", () => {
+  it("the process host runs the relaxed build (Node 20 through --experimental-wasm-relaxed-simd)", () => {
+    expect(wasmHost()!.variant).toBe("relaxed");
+  });
+  const relaxed = WasmHost.create("relaxed");
+  const baseline = WasmHost.create("baseline");
+  for (const type of TYPES) {
+    it(`${GGMLType[type]}: the same bits from both builds, default and exact numerics, 1…7 tokens`, () => {
+      if (typeof relaxed === "string" || typeof baseline === "string") throw new Error(`${String(relaxed)} / ${String(baseline)}`);
+      const r = 37,
+        c = 512;
+      const m = makeWeightMatrix(type, c, r, quantize(type, seeded(r * c, 70 + type, 0.05), r, c));
+      for (const exact of [false, true])
+        for (const nTok of [1, 2, 3, 4, 7]) {
+          const x = seeded(nTok * c, 80 + nTok);
+          const a = new Float32Array(nTok * r);
+          const b = new Float32Array(nTok * r);
+          expect(intMatmul(relaxed, m, x, nTok, a, 1, exact)).toBe(true);
+          expect(intMatmul(baseline, m, x, nTok, b, 1, exact)).toBe(true);
+          expect(a).toEqual(b);
+        }
     });
   }
 });

@@ -8,7 +8,7 @@
  */
 import type { WeightMatrix } from "./weight-matrix.js";
 import { decodeRow } from "./weight-matrix.js";
-import { wasmHost, wasmHostUnavailable, type WasmHost } from "./wasm-host.js";
+import { wasmHost, wasmHostUnavailable, type KernelVariant, type WasmHost } from "./wasm-host.js";
 import { intMatmul, parallelThreads } from "./int-matmul.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
 
@@ -62,9 +62,10 @@ function gemmWasm(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok: number
  * Which kernel `matmul` runs for rows whose length is a multiple of 4: "wasm-simd", or "js" with the reason the
  * WASM module could not be used (so a test comparing the two kernels can prove it is not comparing JS with JS).
  */
-export function matmulKernel(): { readonly kernel: "wasm-simd" } | { readonly kernel: "js"; readonly reason: string } {
+export function matmulKernel(): { readonly kernel: "wasm-simd"; readonly variant: KernelVariant } | { readonly kernel: "js"; readonly reason: string } {
   const reason = wasmHostUnavailable();
-  return reason === undefined ? { kernel: "wasm-simd" } : { kernel: "js", reason };
+  const host = wasmHost();
+  return reason === undefined && host ? { kernel: "wasm-simd", variant: host.variant } : { kernel: "js", reason: reason ?? "no WASM host" };
 }
 
 let scratch = new Float32Array(0);

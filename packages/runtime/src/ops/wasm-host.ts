@@ -5,9 +5,10 @@
  * split a matmul's output rows between them (dynamic chunks handed out through an atomic counter), woken and
  * joined with Atomics.wait/notify so the forward pass stays synchronous.
  */
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { InputError } from "@moeq/formats";
-import { KERNELS_WASM_BASE64 } from "./kernels-wasm.js";
+import { KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64 } from "./kernels-wasm.js";
 import { Arena } from "./arena.js";
 
 /** The slice of the WebAssembly JS API we use (lib ES2023 without DOM has no typings for it). */
@@ -18,6 +19,7 @@ interface WasmMemory {
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
+  validate(bytes: Uint8Array): boolean;
   Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
 }
 
@@ -109,6 +111,66 @@ for (;;) {
 
 const claimLoop = new Function(`${CLAIM_LOOP}; return claimLoop;`)() as (c: Int32Array, tid: number, k: Record<string, unknown>) => void;
 
+/**
+ * The two builds of the kernels (scripts/build-wasm.mjs): "relaxed" multiplies the k-quants' unsigned codes by the
+ * int8 activations with relaxed SIMD's `i16x8.relaxed_dot_i8x16_i7x16_s` (pmaddubsw on x86: 16 products per
+ * instruction instead of `i32x4.dot_i16x8_s`'s 8 after widening); "baseline" needs only SIMD and threads.
+ */
+export type KernelVariant = "relaxed" | "baseline";
+
+/** A module that uses one relaxed-SIMD instruction (validates only where the engine has the proposal). */
+const RELAXED_PROBE = Uint8Array.from([
+  // header; type () → v128; one function; its body: v128.const 0, v128.const 0, i16x8.relaxed_dot_i8x16_i7x16_s (0xfd 0x112)
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  5,
+  1,
+  96,
+  0,
+  1,
+  123,
+  3,
+  2,
+  1,
+  0,
+  10,
+  43,
+  1,
+  41,
+  0,
+  253,
+  12,
+  ...new Array<number>(16).fill(0),
+  253,
+  12,
+  ...new Array<number>(16).fill(0),
+  253,
+  146,
+  2,
+  11,
+]);
+
+let relaxedKnown: boolean | undefined;
+
+/**
+ * Whether relaxed SIMD compiles here. Node 22+ has it on; Node 20's V8 (11.3) has it behind
+ * --experimental-wasm-relaxed-simd, which is set here (before any relaxed module compiles, process-wide, so the
+ * worker threads get it too) unless MOEQ_WASM_RELAXED=0 asks for the baseline kernels.
+ */
+function relaxedSimd(WA: WasmApi): boolean {
+  if (relaxedKnown !== undefined) return relaxedKnown;
+  if (process.env.MOEQ_WASM_RELAXED === "0") return (relaxedKnown = false);
+  if (!WA.validate(RELAXED_PROBE)) setFlagsFromString("--experimental-wasm-relaxed-simd");
+  return (relaxedKnown = WA.validate(RELAXED_PROBE));
+}
+
 /** Arguments of one row-parallel kernel call (byte offsets into the shared memory). */
 export interface KernelJob {
   readonly kind: "qmatmul" | "gemm";
@@ -158,6 +220,8 @@ export class WasmHost {
     readonly memory: WasmMemory,
     private readonly module: object,
     exports: Record<string, unknown>,
+    /** Which build of the kernels runs: both give the same bits (their integer sums are exact). */
+    readonly variant: KernelVariant,
   ) {
     this.gemm = exports.gemm as GemmFn;
     this.kernels = { qmatmul: exports.qmatmul, gemm: exports.gemm };
@@ -184,19 +248,24 @@ export class WasmHost {
     this.control().fill(0);
   }
 
-  /** The host, or the reason it cannot be made (no WebAssembly, no shared memory, or the module failed to load). */
-  static create(): WasmHost | string {
+  /**
+   * The host, or the reason it cannot be made (no WebAssembly, no shared memory, or the module failed to load).
+   * `variant`: which build of the kernels (default: "relaxed" where the engine has relaxed SIMD, else "baseline").
+   */
+  static create(variant?: KernelVariant): WasmHost | string {
     const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
     if (!WA) return "this JavaScript engine has no WebAssembly";
     if (typeof SharedArrayBuffer === "undefined") return "this JavaScript engine has no SharedArrayBuffer";
     try {
       const memory = new WA.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
-      const module = new WA.Module(Buffer.from(KERNELS_WASM_BASE64, "base64"));
+      const pick = variant ?? (relaxedSimd(WA) ? "relaxed" : "baseline");
+      if (pick === "relaxed" && !relaxedSimd(WA)) return "this JavaScript engine has no relaxed SIMD";
+      const module = new WA.Module(Buffer.from(pick === "relaxed" ? KERNELS_WASM_RELAXED_BASE64 : KERNELS_WASM_BASE64, "base64"));
       const abort = () => {
         throw new Error("wasm abort");
       };
       const inst = new WA.Instance(module, { env: { memory, abort } });
-      return new WasmHost(memory, module, inst.exports);
+      return new WasmHost(memory, module, inst.exports, pick);
     } catch (err) {
       // e.g. no WebAssembly SIMD or threads: matmul falls back to matmulJs, and matmulKernel() says so and why.
       return `the WASM SIMD module failed to load: ${err instanceof Error ? err.message : String(err)}`;
