@@ -1160,6 +1160,16 @@ export function qmatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, 
   }
 }
 
+/** FUSED_MAX_TOK for the host: above it the default numerics take the tiled kernel, which reads int16 activations. */
+export function qmatmulFusedMaxTokens(): i32 {
+  return FUSED_MAX_TOK;
+}
+
+/** Whether this build's Q4_K/Q6_K kernels for up to FUSED_MAX_TOK tokens read the int8 codes (no int16 copy). */
+export function qmatmulInt8Rows(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
+}
+
 /** Bytes of per-thread scratch `qmatmul` needs for rows of `cols` elements. */
 export function qmatmulScratchBytes(cols: i32): i32 {
   const rowBlock = RB * cols + 2 * RB * (cols >> 4) * 4 + 2 * RB * (cols >> 5) * 4 + RB * cols * 2;

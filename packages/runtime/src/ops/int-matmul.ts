@@ -67,8 +67,10 @@ export function intMatmul(host: WasmHost, w: WeightMatrix, x: Float32Array, nTok
   const xb = host.block("xb", nTok * G * 4);
   const o = host.block("out", nTok * rows * 4);
   // int16 activations: the lane-order kernels, the Q8_0 kernel and the default numerics' tiled prompt kernel (more
-  // than FUSED_MAX_TOK = 2 tokens in assembly/qdot.ts) take them
-  const widened = intMatmulIsExact(w.type) || (!exact && nTok > 2);
+  // than FUSED_MAX_TOK tokens in assembly/qdot.ts) take them; the relaxed build's Q4_K/Q6_K rows read the int8 codes
+  const fused = nTok <= host.fusedMaxTokens;
+  const int8Only = fused && host.int8Rows && (w.type === GGMLType.Q4_K || w.type === GGMLType.Q6_K);
+  const widened = !int8Only && (intMatmulIsExact(w.type) || (!exact && !fused));
   const x16 = widened ? host.block("x16", nTok * cols * 2) : 0;
   const scratchBytes = host.qmatmulScratchBytes(cols);
   // the activations quantized in the kernel memory (the same codes as quantizeQ8_0 / quantizeQ8_K)

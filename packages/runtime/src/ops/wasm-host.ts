@@ -210,6 +210,10 @@ export class WasmHost {
   readonly gemmVP: GemmVPFn;
   readonly qmatmul: QmatmulFn;
   readonly qmatmulScratchBytes: (cols: number) => number;
+  /** Up to this many tokens the default numerics multiply row by row; above it the tiled kernel (int16 activations). */
+  readonly fusedMaxTokens: number;
+  /** Whether Q4_K/Q6_K rows for up to `fusedMaxTokens` tokens read the int8 activation codes (relaxed build). */
+  readonly int8Rows: boolean;
   /** f32 rows at `x` (`count` floats) to Q8_0 / Q8_K blocks: codes, scales, sums per 16, codes as int16 (x16 ≠ 0). */
   readonly quantizeQ8_0: Q8QuantizeFn;
   readonly quantizeQ8_K: Q8QuantizeFn;
@@ -229,6 +233,8 @@ export class WasmHost {
     this.gemmVP = exports.gemmVP as GemmVPFn;
     this.qmatmul = exports.qmatmul as QmatmulFn;
     this.qmatmulScratchBytes = exports.qmatmulScratchBytes as (cols: number) => number;
+    this.fusedMaxTokens = (exports.qmatmulFusedMaxTokens as () => number)();
+    this.int8Rows = (exports.qmatmulInt8Rows as () => number)() !== 0;
     this.quantizeQ8_0 = exports.quantizeQ8_0 as Q8QuantizeFn;
     this.quantizeQ8_K = exports.quantizeQ8_K as Q8QuantizeFn;
     this.roundF16 = exports.roundF16 as (p: number, n: number) => void;
