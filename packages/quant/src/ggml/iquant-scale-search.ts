@@ -143,7 +143,7 @@ export function searchPositiveScale(s: ScaleSearch, base: number, scale: number,
 
 /** The grid index of group k of block.L (which must be on the grid, as ggml aborts otherwise). */
 export function gridIndexOf(sg: SearchGrid, k: number): number {
-  const kMaxQ = sg.dims === 8 ? 3 : 8;
+  const { kMaxQ } = sg;
   // levels outside 0…kMaxQ−1 (make_qp_quants' levels when no trial scale won: non-finite input) are never on the grid
   for (let i = 0; i < sg.dims; i++) {
     const l = block.L[sg.dims * k + i];

@@ -12,6 +12,8 @@ export interface SearchGrid {
   /** Coordinates of each grid point, `dims` per point: 2·level + 1. */
   readonly grid: Int8Array;
   readonly dims: number;
+  /** Levels the grid's points use (0…kMaxQ−1; IQ2/IQ1: 3, IQ3: 8), read off the points themselves. */
+  readonly kMaxQ: number;
   /** kmap: packed levels → grid index, or −1 for a vector off the grid. */
   readonly map: Int32Array;
   /** The neighbour list (grid indices) of an off-grid packed level vector. */
@@ -59,7 +61,9 @@ export function buildSearchGrid(kgrid: Uint16Array, dims: number, bitsPerLevel: 
     cache[u] = out;
     return out;
   }
-  return { grid, dims, map, neighbours };
+  let kMaxQ = 0;
+  for (const c of grid) kMaxQ = Math.max(kMaxQ, ((c - 1) >> 1) + 1);
+  return { grid, dims, kMaxQ, map, neighbours };
 }
 
 const fr = Math.fround;

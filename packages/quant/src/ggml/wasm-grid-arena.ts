@@ -21,30 +21,31 @@ function align16(n: number): number {
 }
 
 /** The grid slot of each grid type in the module (setGridPlace), with its search grid and the levels it uses. */
-function gridSlotOf(type: GGMLType): { slot: number; grid: () => SearchGrid; kMaxQ: number } | undefined {
+function gridSlotOf(type: GGMLType): { slot: number; grid: () => SearchGrid } | undefined {
   switch (type) {
     case GGMLType.IQ2_XXS:
-      return { slot: 0, grid: () => iq2SearchGrid(256), kMaxQ: 3 };
+      return { slot: 0, grid: () => iq2SearchGrid(256) };
     case GGMLType.IQ2_XS:
-      return { slot: 1, grid: () => iq2SearchGrid(512), kMaxQ: 3 };
+      return { slot: 1, grid: () => iq2SearchGrid(512) };
     case GGMLType.IQ2_S:
-      return { slot: 2, grid: () => iq2SearchGrid(1024), kMaxQ: 3 };
+      return { slot: 2, grid: () => iq2SearchGrid(1024) };
     case GGMLType.IQ3_XXS:
-      return { slot: 3, grid: () => iq3SearchGrid(256), kMaxQ: 8 };
+      return { slot: 3, grid: () => iq3SearchGrid(256) };
     case GGMLType.IQ3_S:
-      return { slot: 4, grid: () => iq3SearchGrid(512), kMaxQ: 8 };
+      return { slot: 4, grid: () => iq3SearchGrid(512) };
     case GGMLType.IQ1_S:
     case GGMLType.IQ1_M:
-      return { slot: 5, grid: iq1SearchGrid, kMaxQ: 3 };
+      return { slot: 5, grid: iq1SearchGrid };
     default:
       return undefined;
   }
 }
 
-let arenaUsed = 0;
+/** Bytes of each module instance's grid arena already holding grids (grids are placed per instance). */
+const arenaUsed = new WeakMap<GridArenaKernels, number>();
 
 /** The padded neighbour lists of every off-grid level vector with levels below kMaxQ, and each vector's nb word. */
-function paddedLists(sg: SearchGrid, kMaxQ: number): { lists: Uint16Array[]; nbWords: Uint32Array; poolLen: number } {
+function paddedLists(sg: SearchGrid): { lists: Uint16Array[]; nbWords: Uint32Array; poolLen: number } {
   const bits = sg.dims === 8 ? 2 : 3;
   const mask = (1 << bits) - 1;
   const lists: Uint16Array[] = [];
@@ -53,7 +54,7 @@ function paddedLists(sg: SearchGrid, kMaxQ: number): { lists: Uint16Array[]; nbW
   for (let u = 0; u < sg.map.length; u++) {
     if (sg.map[u] >= 0) continue;
     let valid = true;
-    for (let i = 0; i < sg.dims; i++) if (((u >> (bits * i)) & mask) >= kMaxQ) valid = false;
+    for (let i = 0; i < sg.dims; i++) if (((u >> (bits * i)) & mask) >= sg.kMaxQ) valid = false;
     if (!valid) continue;
     const list = sg.neighbours(u);
     if (list.length === 0 || list.length > 511) throw new Error(`i-quant grid: a neighbour list of ${list.length} points does not fit the module's encoding`);
@@ -106,10 +107,10 @@ export function placeGridOf(k: GridArenaKernels, type: GGMLType): void {
   const place = gridSlotOf(type);
   if (!place || k.gridPlaced(place.slot)) return;
   const sg = place.grid();
-  const { lists, nbWords, poolLen } = paddedLists(sg, place.kMaxQ);
+  const { lists, nbWords, poolLen } = paddedLists(sg);
   const format: TpoolFormat = sg.dims === 4 ? "f32" : place.slot <= 2 ? "spread" : "byte";
   const base = k.gridArena(0);
-  const coords = base + arenaUsed;
+  const coords = base + (arenaUsed.get(k) ?? 0);
   const map = align16(coords + sg.grid.length);
   const nb = map + 4 * sg.map.length;
   const pool = nb + 4 * sg.map.length;
@@ -127,6 +128,6 @@ export function placeGridOf(k: GridArenaKernels, type: GGMLType): void {
     at += list.length;
   }
   writeTpool(mem, tpool, sg, lists, poolLen, format);
-  arenaUsed = end - base;
+  arenaUsed.set(k, end - base);
   k.setGridPlace(place.slot, coords, map, nb, pool, tpool);
 }
