@@ -995,14 +995,15 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
   for (let r = r0; r < r1; r += TR) {
     const nr = min(TR, r1 - r);
     decodeTile(type, w, rowBytes, cols, r, nr, tq, tmn, tD, tM, q, sc, mn, D, M);
-    let t = 0;
-    for (; t + 2 <= nTok; t += 2) {
+    for (let t = 0; t < nTok; t += 2) {
+      // an odd token count ends with the last token in both columns of the tile (stored once)
+      const pair = t + 1 < nTok;
       const x0 = x16 + <usize>t * xRow;
-      const x1 = x0 + xRow;
+      const x1 = pair ? x0 + xRow : x0;
       const xd0 = xd + (<usize>(t * nSB) << 2);
-      const xd1 = xd0 + (<usize>nSB << 2);
+      const xd1 = pair ? xd0 + (<usize>nSB << 2) : xd0;
       const xb0 = xb + (<usize>(t * G) << 2);
-      const xb1 = xb0 + (<usize>G << 2);
+      const xb1 = pair ? xb0 + (<usize>G << 2) : xb0;
       let F0 = f32x4.splat(0);
       let F1 = f32x4.splat(0);
       for (let b = 0; b < nSB; b++) {
@@ -1052,36 +1053,7 @@ function tiledMatmul(type: i32, w: usize, rowBytes: i32, cols: i32, r0: i32, r1:
         }
       }
       storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
-      storeTile(out + ((<usize>(t + 1) * ldo + r) << 2), F1, nr);
-    }
-    if (t < nTok) {
-      // odd token count: the last token alone, 4 rows × 1
-      const x0 = x16 + <usize>t * xRow;
-      const xd0 = xd + (<usize>(t * nSB) << 2);
-      const xb0 = xb + (<usize>(t * G) << 2);
-      let F0 = f32x4.splat(0);
-      for (let b = 0; b < nSB; b++) {
-        let a0 = i32x4.splat(0);
-        let a1 = i32x4.splat(0);
-        let a2 = i32x4.splat(0);
-        let a3 = i32x4.splat(0);
-        const k0 = b * cps;
-        for (let k = k0; k < k0 + cps; k++) {
-          const xa = v128.load(x0 + (<usize>k << 4));
-          const wq = tq + (<usize>k << 6);
-          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(wq), xa));
-          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(wq + 16), xa));
-          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(wq + 32), xa));
-          a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(wq + 48), xa));
-        }
-        const s0 = load<f32>(xd0 + (<usize>b << 2));
-        F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(rowTotals(a0, a1, a2, a3)), f32x4.mul(v128.load(tD + (<usize>b << 4)), f32x4.splat(s0))));
-        if (kMin) {
-          const mins = tileMinsK(tmn + (<usize>b << 6), xb0 + (<usize>b << 6));
-          F0 = f32x4.add(F0, f32x4.mul(f32x4.convert_i32x4_s(mins), f32x4.mul(v128.load(tM + (<usize>b << 4)), f32x4.splat(s0))));
-        } else if (legacyMin) F0 = f32x4.add(F0, f32x4.mul(v128.load(tM + (<usize>b << 4)), legacyMinScale(s0, xb0 + (<usize>b << 3))));
-      }
-      storeTile(out + ((<usize>t * ldo + r) << 2), F0, nr);
+      if (pair) storeTile(out + ((<usize>(t + 1) * ldo + r) << 2), F1, nr);
     }
   }
 }
