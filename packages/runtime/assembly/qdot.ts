@@ -264,6 +264,7 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
 
 /** Four lanes of fma(d, v, acc) rounded once to f32 (d·v is exact in f64 for the operands used here), as `fmaf`. */
 @inline function fmaf4(d: f32, v: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(f32x4.splat(d), v, acc);
   const dd = f64x2.splat(<f64>d);
   const lo = f64x2.add(f64x2.mul(dd, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(acc));
   const hi = f64x2.add(f64x2.mul(dd, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3))), f64x2.promote_low_f32x4(i32x4.shuffle(acc, acc, 2, 3, 2, 3)));

@@ -114,13 +114,13 @@ const claimLoop = new Function(`${CLAIM_LOOP}; return claimLoop;`)() as (c: Int3
 /**
  * The two builds of the kernels (scripts/build-wasm.mjs): "relaxed" multiplies the k-quants' unsigned codes by the
  * int8 activations with relaxed SIMD's `i16x8.relaxed_dot_i8x16_i7x16_s` (pmaddubsw on x86: 16 products per
- * instruction instead of `i32x4.dot_i16x8_s`'s 8 after widening); "baseline" needs only SIMD and threads.
+ * instruction instead of `i32x4.dot_i16x8_s`'s 8 after widening) and takes ggml's fused multiply-adds from
+ * `f32x4.relaxed_madd`; "baseline" needs only SIMD and threads and emulates the fma in f64.
  */
 export type KernelVariant = "relaxed" | "baseline";
 
-/** A module that uses one relaxed-SIMD instruction (validates only where the engine has the proposal). */
+/** `f32x4.relaxed_madd(a, a, −(1 + 2⁻¹¹))` lane 0 with a = 1 + 2⁻¹²: 2⁻²⁴ when fused, 0 when not (exported as "f"). */
 const RELAXED_PROBE = Uint8Array.from([
-  // header; type () → v128; one function; its body: v128.const 0, v128.const 0, i16x8.relaxed_dot_i8x16_i7x16_s (0xfd 0x112)
   0,
   97,
   115,
@@ -135,40 +135,49 @@ const RELAXED_PROBE = Uint8Array.from([
   96,
   0,
   1,
-  123,
+  125,
   3,
   2,
   1,
   0,
-  10,
-  43,
+  7,
+  5,
   1,
-  41,
+  1,
+  102,
   0,
+  0,
+  10,
+  64,
+  1,
+  62,
+  0,
+  ...[0, 0, 1].flatMap((i) => [253, 12, ...new Array<number[]>(4).fill(i ? [0, 16, 128, 191] : [0, 8, 128, 63]).flat()]),
   253,
-  12,
-  ...new Array<number>(16).fill(0),
-  253,
-  12,
-  ...new Array<number>(16).fill(0),
-  253,
-  146,
+  133,
   2,
+  253,
+  31,
+  0,
   11,
 ]);
 
 let relaxedKnown: boolean | undefined;
 
 /**
- * Whether relaxed SIMD compiles here. Node 22+ has it on; Node 20's V8 (11.3) has it behind
- * --experimental-wasm-relaxed-simd, which is set here (before any relaxed module compiles, process-wide, so the
- * worker threads get it too) unless MOEQ_WASM_RELAXED=0 asks for the baseline kernels.
+ * Whether the relaxed build can run here with ggml's bits: relaxed SIMD must compile and its multiply-add must be
+ * fused (it is wherever the CPU has FMA; an engine may leave it unfused, and then the baseline build runs). Node 22+
+ * has relaxed SIMD on; Node 20's V8 (11.3) has it behind --experimental-wasm-relaxed-simd, which is set here
+ * (process-wide, before any relaxed module compiles, so the worker threads get it too) unless MOEQ_WASM_RELAXED=0
+ * asks for the baseline kernels.
  */
 function relaxedSimd(WA: WasmApi): boolean {
   if (relaxedKnown !== undefined) return relaxedKnown;
   if (process.env.MOEQ_WASM_RELAXED === "0") return (relaxedKnown = false);
   if (!WA.validate(RELAXED_PROBE)) setFlagsFromString("--experimental-wasm-relaxed-simd");
-  return (relaxedKnown = WA.validate(RELAXED_PROBE));
+  if (!WA.validate(RELAXED_PROBE)) return (relaxedKnown = false);
+  const probe = new WA.Instance(new WA.Module(RELAXED_PROBE), {}).exports.f as () => number;
+  return (relaxedKnown = probe() === 2 ** -24);
 }
 
 /** Arguments of one row-parallel kernel call (byte offsets into the shared memory). */
