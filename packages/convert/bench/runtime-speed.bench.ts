@@ -4,12 +4,15 @@
 //   on the tiny fixture and on a synthetic Llama-4-layout model (hidden 1024, 16 experts, written to /tmp);
 // - wall time of the `moeq eval --task ppl` computation (@moeq/eval `perplexity`, n_ctx 256) on the fixture's test
 //   split, ours vs the same computation over llama.cpp's logits (libllama through koffi);
-// - resident memory of a process that loaded and ran each GGUF, vs the file size (no dequantized copy).
+// - resident memory of a process that loaded and ran each GGUF, vs the file size (no dequantized copy);
+// - the prompt-speed ceiling of our integer kernels: each model's weight multiply-adds per token by type, timed on
+//   the kernels alone at 256 tokens (scripts/kernel-throughput.mjs), against llama.cpp's whole prompt pass.
 // Lives in @moeq/convert because it converts the GGUFs (the runtime must not import the converter).
 // Run: npm run bench (or npx vitest run --config vitest.bench.config.ts packages/convert/bench/runtime-speed.bench.ts)
 // Environment: MOEQ_BENCH_TOKENS / MOEQ_BENCH_GEN (prompt / generated tokens), and to measure a part on a shared
 // machine MOEQ_BENCH_THREADS (e.g. "1"), MOEQ_BENCH_FTYPES ("Q4_K_M"), MOEQ_BENCH_MODELS ("fixture" or
-// "synthetic"), MOEQ_BENCH_SKIP ("ppl,rss": leaves out the perplexity timing and the RSS processes).
+// "synthetic"), MOEQ_BENCH_SKIP ("ppl,rss,ceiling": leaves out the perplexity timing, the RSS processes, the
+// kernel ceiling).
 import { it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -19,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { convertHfToGguf } from "../src/convert-hf.js";
 import { LlamaFType } from "../src/ftype.js";
 import { loadModel } from "@moeq/runtime";
+import { GGMLType, ggmlTypeName, openGguf } from "@moeq/formats";
 import { openEvalModel, perplexity } from "@moeq/eval";
 import { writeRandomCheckpoint, FIXTURE_DIR } from "@moeq/test-support/random-checkpoint";
 import { loadLlamaCppModel } from "@moeq/test-support/llama-run";
@@ -130,6 +134,42 @@ async function llamaSpeed(path: string, prompt: number[], threads: number): Prom
   }
 }
 
+/**
+ * Weight multiply-adds one prompt token costs, per weight type: every matrix it passes (routed experts: the
+ * expert_used_count of E), not the output head (the prompt pass computes the last position's logits only) and not
+ * attention's K·Q / V·P (f32, a few % here).
+ */
+async function macsPerToken(path: string): Promise<Map<GGMLType, number>> {
+  const g = await openGguf(path);
+  try {
+    const arch = String(g.get("general.architecture"));
+    const used = Number(g.get(`${arch}.expert_used_count`) ?? 1);
+    const macs = new Map<GGMLType, number>();
+    for (const t of g.tensors) {
+      if (t.shape.length < 2 || t.name === "token_embd.weight" || t.name === "output.weight") continue;
+      const m = t.shape[0] * t.shape[1] * (t.shape.length === 3 ? used : 1);
+      macs.set(t.type, (macs.get(t.type) ?? 0) + m);
+    }
+    return macs;
+  } finally {
+    await g.close();
+  }
+}
+
+/** GMAC/s of the integer kernel per weight type at `tokens` tokens, one thread, `cols`-long rows (kernel-throughput.mjs). */
+function kernelRates(tokens: number, cols: number): Map<string, number> {
+  const script = join(root, "packages/runtime/scripts/kernel-throughput.mjs");
+  const out = execFileSync(process.execPath, [script, "--tokens", String(tokens), "--rows", "512", "--cols", String(cols), "--min-ms", "300"], {
+    encoding: "utf8",
+  });
+  const rates = new Map<string, number>();
+  for (const line of out.split("\n")) {
+    const m = /^(\w+)\s+([\d.]+)\s*$/.exec(line);
+    if (m) rates.set(m[1], Number(m[2]));
+  }
+  return rates;
+}
+
 /** RSS growth of a fresh process that loads `path` and runs a 256-token prompt (over the process before loading). */
 function rssGrowth(path: string): number {
   const dist = join(root, "packages/runtime/dist/index.js");
@@ -198,6 +238,37 @@ it(`runtime vs llama.cpp: pp${PP_TOKENS} / tg${TG_TOKENS} tok/s, ppl wall time, 
       `ours ÷ llama.cpp's; load avg = os.loadavg()[0] after the row), ${CORES} cores`,
   );
   console.table(speed);
+
+  if (!SKIP.includes("ceiling")) {
+    // our kernels alone on every weight of a prompt token, as if nothing else took time, vs llama.cpp's whole pass
+    const rates = kernelRates(PP_TOKENS, 1024);
+    const ceiling = [];
+    for (const row of speed.filter((r) => r.threads === 1)) {
+      const path = models.find((m) => m.model === row.model && m.ftype === row.ftype)!.path;
+      const macs = await macsPerToken(path);
+      let total = 0;
+      let kernelNs = 0;
+      for (const [type, m] of macs) {
+        total += m;
+        const rate = rates.get(ggmlTypeName(type));
+        if (rate !== undefined) kernelNs += m / rate; // F32/F16 matrices (the router) take no time here: an upper bound
+      }
+      const kernelTokS = 1e9 / kernelNs;
+      ceiling.push({
+        model: row.model,
+        ftype: row.ftype,
+        "weight MMAC/token": +(total / 1e6).toFixed(2),
+        "llama.cpp pp GMAC/s": +((total * row["pp llama.cpp"]) / 1e9).toFixed(1),
+        "our kernels alone tok/s": +kernelTokS.toFixed(1),
+        "ceiling ratio": +(kernelTokS / row["pp llama.cpp"]).toFixed(3),
+      });
+    }
+    console.log(
+      `prompt-speed ceiling, 1 thread: our integer kernels alone at ${PP_TOKENS} tokens on a prompt token's weights ` +
+        `(${[...rates].map(([t, r]) => `${t} ${r}`).join(", ")} GMAC/s), ÷ llama.cpp's whole prompt pass; the pp ratio cannot exceed it`,
+    );
+    console.table(ceiling);
+  }
 
   if (fixtureHasWeights && !SKIP.includes("ppl")) {
     const text = readFileSync(join(root, "fixtures/data/brown-test.txt"), "utf8");
