@@ -5,7 +5,7 @@ import { matmul, matmulGgml, matmulJs } from "./matmul.js";
 import { makeWeightMatrix, decodeRow } from "./weight-matrix.js";
 import { WeightStore, type TensorSource } from "../store/weight-store.js";
 import { ggmlActivationsFor } from "./ggml-activations.js";
-import { WasmHost, wasmHost } from "./wasm-host.js";
+import { WasmHost, relaxedSimdUsable, wasmHost, type RelaxedSimdApi } from "./wasm-host.js";
 import { intMatmul } from "./int-matmul.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 import { matmulQ8_0Exact } from "./ggml-q8-0-dot.js";
@@ -143,6 +143,22 @@ describe("matmulGgml: the default numerics' tiled prompt kernel (4 rows × 2 tok
 describe("relaxed-SIMD and baseline builds of the kernels", () => {
   it("the process host runs the relaxed build (Node 20 through --experimental-wasm-relaxed-simd)", () => {
     expect(wasmHost()!.variant).toBe("relaxed");
+  });
+  it("falls back to the baseline build when asked, without relaxed SIMD, or with an unfused multiply-add", () => {
+    const real = (globalThis as unknown as { WebAssembly: RelaxedSimdApi }).WebAssembly;
+    let flagged = 0;
+    const flag = () => flagged++;
+    expect(relaxedSimdUsable(real, {}, flag)).toBe(true);
+    expect(relaxedSimdUsable(real, { MOEQ_WASM_RELAXED: "0" }, flag)).toBe(false);
+    // an engine that never validates relaxed SIMD: the flag is tried once, then the baseline
+    flagged = 0;
+    expect(relaxedSimdUsable({ validate: () => false, Module: real.Module, Instance: real.Instance }, {}, flag)).toBe(false);
+    expect(flagged).toBe(1);
+    // an engine whose relaxed_madd rounds the product first: the probe sees 0, not 2^-24
+    const Unfused = function () {
+      return { exports: { f: () => 0 } };
+    } as unknown as RelaxedSimdApi["Instance"];
+    expect(relaxedSimdUsable({ validate: () => true, Module: real.Module, Instance: Unfused }, {}, flag)).toBe(false);
   });
   const relaxed = WasmHost.create("relaxed");
   const baseline = WasmHost.create("baseline");

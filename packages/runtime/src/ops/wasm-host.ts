@@ -162,22 +162,33 @@ const RELAXED_PROBE = Uint8Array.from([
   11,
 ]);
 
-let relaxedKnown: boolean | undefined;
+/** The WebAssembly API as far as choosing a kernel build needs it (tests pass fakes). */
+export interface RelaxedSimdApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
 
 /**
  * Whether the relaxed build can run here with ggml's bits: relaxed SIMD must compile and its multiply-add must be
  * fused (it is wherever the CPU has FMA; an engine may leave it unfused, and then the baseline build runs). Node 22+
- * has relaxed SIMD on; Node 20's V8 (11.3) has it behind --experimental-wasm-relaxed-simd, which is set here
- * (process-wide, before any relaxed module compiles, so the worker threads get it too) unless MOEQ_WASM_RELAXED=0
- * asks for the baseline kernels.
+ * has relaxed SIMD on; Node 20's V8 (11.3) has it behind --experimental-wasm-relaxed-simd, which `enableFlag` sets
+ * (process-wide, before any relaxed module compiles, so the worker threads get it too). MOEQ_WASM_RELAXED=0 in
+ * `env` asks for the baseline kernels.
  */
-function relaxedSimd(WA: WasmApi): boolean {
-  if (relaxedKnown !== undefined) return relaxedKnown;
-  if (process.env.MOEQ_WASM_RELAXED === "0") return (relaxedKnown = false);
-  if (!WA.validate(RELAXED_PROBE)) setFlagsFromString("--experimental-wasm-relaxed-simd");
-  if (!WA.validate(RELAXED_PROBE)) return (relaxedKnown = false);
+export function relaxedSimdUsable(WA: RelaxedSimdApi, env: Readonly<Record<string, string | undefined>>, enableFlag: () => void): boolean {
+  if (env.MOEQ_WASM_RELAXED === "0") return false;
+  if (!WA.validate(RELAXED_PROBE)) enableFlag();
+  if (!WA.validate(RELAXED_PROBE)) return false;
   const probe = new WA.Instance(new WA.Module(RELAXED_PROBE), {}).exports.f as () => number;
-  return (relaxedKnown = probe() === 2 ** -24);
+  return probe() === 2 ** -24;
+}
+
+let relaxedKnown: boolean | undefined;
+
+function relaxedSimd(WA: RelaxedSimdApi): boolean {
+  relaxedKnown ??= relaxedSimdUsable(WA, process.env, () => setFlagsFromString("--experimental-wasm-relaxed-simd"));
+  return relaxedKnown;
 }
 
 /** Arguments of one row-parallel kernel call (byte offsets into the shared memory). */
