@@ -9,7 +9,7 @@ import { matmul } from "./matmul.js";
 import { f32Matrix } from "./weight-matrix.js";
 import { roundRowToF16, roundToF16 } from "./half.js";
 import { ScratchPool } from "./scratch.js";
-import { ggmlExpf, reduceAdd16 } from "./ggml-attention-math.js";
+import { ggmlExpf, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
 import { wasmHost, type WasmHost } from "./wasm-host.js";
 
 export interface AttentionShape {
@@ -112,6 +112,8 @@ function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Fl
 
 /** Reused buffers of attendBlock (the forward pass is synchronous). */
 const blockScratch = new ScratchPool();
+/** The 16 softmax lanes of a partial chunk (reused: the forward pass is synchronous). */
+const softmaxLanes = new Float64Array(16);
 
 /**
  * One block of queries through `matmul` (transposed V copy; the fallback without WASM, and the reference
@@ -167,30 +169,47 @@ export function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array,
  * scale, exponentials and sums, and f16-rounded probabilities unless `roundLater` (the caller rounds the block).
  */
 function softmaxRow(scores: Float32Array, o: number, lenP: number, pos: number, k0: number, s: AttentionShape, lanes: Float64Array, roundLater = false): void {
-  const scale = 1 / Math.sqrt(s.hd);
-  const fScale = Math.fround(scale);
   const lo = (s.chunk ? Math.floor(pos / s.chunk) * s.chunk : 0) - k0;
   const hi = pos - k0; // inclusive
-  let max = -Infinity;
-  for (let j = lo; j <= hi; j++) {
-    const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
-    scores[o + j] = v;
-    if (v > max) max = v;
-  }
-  let sum = 0;
-  if (s.roundProbs) sum = softmaxExpGgml(scores, o, lo, hi, k0, max, lanes);
-  else {
+  if (s.roundProbs) {
+    softmaxRowGgml(scores, o, lo, hi, k0, Math.fround(1 / Math.sqrt(s.hd)), lanes);
+    if (!roundLater) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
+  } else {
+    const scale = 1 / Math.sqrt(s.hd);
+    let max = -Infinity;
+    for (let j = lo; j <= hi; j++) {
+      const v = scores[o + j] * scale;
+      scores[o + j] = v;
+      if (v > max) max = v;
+    }
+    let sum = 0;
     for (let j = lo; j <= hi; j++) {
       const e = Math.exp(scores[o + j] - max);
       scores[o + j] = e;
       sum += e;
     }
+    const inv = 1 / sum;
+    for (let j = lo; j <= hi; j++) scores[o + j] *= inv;
   }
-  const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
-  for (let j = 0; j < lo; j++) scores[o + j] = 0;
-  for (let j = lo; j <= hi; j++) scores[o + j] *= inv; // f32 product when roundProbs (inv is an f32)
-  if (s.roundProbs && !roundLater) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
-  for (let j = hi + 1; j < lenP; j++) scores[o + j] = 0;
+  scores.fill(0, o, o + lo);
+  scores.fill(0, o + hi + 1, o + lenP);
+}
+
+/**
+ * ggml's soft_max of cells lo..hi of the row at `o` (absolute cell k0 + j), in place: x·scale in f32, the max,
+ * `ggml_vec_soft_max_f32`'s exponentials and sum (`softmaxExpGgml`), × (float)(1/sum) in f32. Cells outside lo..hi
+ * are left as they are.
+ */
+function softmaxRowGgml(scores: Float32Array, o: number, lo: number, hi: number, k0: number, fScale: number, lanes: Float64Array): void {
+  const f = Math.fround;
+  let max = -Infinity;
+  for (let j = o + lo; j <= o + hi; j++) {
+    const v = f(scores[j] * fScale);
+    scores[j] = v;
+    if (v > max) max = v;
+  }
+  const inv = f(1 / softmaxExpGgml(scores, o, lo, hi, k0, max, lanes));
+  for (let j = o + lo; j <= o + hi; j++) scores[j] *= inv; // the f32 store rounds the product
 }
 
 /**
@@ -227,7 +246,7 @@ function attendBlockWasm(
   mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
   mem.set(q.subarray(t0 * qDim, t1 * qDim), qOff / 4);
   const scores = mem.subarray(sOff / 4, sOff / 4 + rows * lenP);
-  const lanes = new Float64Array(16);
+  const lanes = softmaxLanes;
   for (let g = 0; g < nkv; g++) {
     // row (h·nb + i) = query head g·group + h at token t0 + i
     for (let h = 0; h < group; h++)
@@ -248,9 +267,17 @@ function softmaxExpGgml(scores: Float32Array, o: number, lo: number, hi: number,
   const f = Math.fround;
   let sum = 0;
   const a = k0 + lo;
-  for (let c0 = a - (a & 15); c0 <= k0 + hi; c0 += 16) {
+  const end = k0 + hi + 1;
+  for (let c0 = a - (a & 15); c0 < end; c0 += 16) {
+    if (c0 >= a && c0 + 16 <= end) {
+      // a whole chunk: its cells are the 16 lanes, reduced straight from the row
+      const base = o + c0 - k0;
+      for (let j = base; j < base + 16; j++) scores[j] = ggmlExpf(f(scores[j] - max));
+      sum += reduceAdd16At(scores, base);
+      continue;
+    }
     lanes.fill(0);
-    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, k0 + hi + 1); c++) {
+    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, end); c++) {
       const e = ggmlExpf(f(scores[o + c - k0] - max));
       scores[o + c - k0] = e;
       lanes[c - c0] = e;
