@@ -1,31 +1,42 @@
-/** Per-layer key/value cache, f32, [position × kvHeads·headDim], growing on demand. */
+import type { WasmHost } from "../ops/wasm-host.js";
+
+/**
+ * Per-layer key/value cache, f32, [position × kvHeads·headDim], growing on demand. With a WASM host the rows live in
+ * the kernels' shared memory, so attention reads them in place instead of copying the whole visible cache into the
+ * kernel memory for every new token (plain arrays when that memory is full, or without a host).
+ */
 export class KvCache {
   readonly k: Float32Array[];
   readonly v: Float32Array[];
   private capacity: number;
   /** Positions [0, length) are filled. */
   length = 0;
+  /** The arrays that are blocks of the host's memory (released through it). */
+  private readonly inKernelMemory = new WeakSet<Float32Array>();
 
   constructor(
     private readonly nLayers: number,
     private readonly kvDim: number,
     initialCapacity = 256,
+    private readonly host: WasmHost | null = null,
   ) {
     this.capacity = initialCapacity;
-    this.k = Array.from({ length: nLayers }, () => new Float32Array(initialCapacity * kvDim));
-    this.v = Array.from({ length: nLayers }, () => new Float32Array(initialCapacity * kvDim));
+    this.k = Array.from({ length: nLayers }, () => this.alloc(initialCapacity * kvDim));
+    this.v = Array.from({ length: nLayers }, () => this.alloc(initialCapacity * kvDim));
   }
 
   ensure(positions: number): void {
     if (positions <= this.capacity) return;
-    let cap = this.capacity;
+    let cap = Math.max(1, this.capacity);
     while (cap < positions) cap *= 2;
     for (let l = 0; l < this.nLayers; l++) {
-      const k = new Float32Array(cap * this.kvDim);
+      const k = this.alloc(cap * this.kvDim);
       k.set(this.k[l].subarray(0, this.length * this.kvDim));
+      this.release(this.k[l]);
       this.k[l] = k;
-      const v = new Float32Array(cap * this.kvDim);
+      const v = this.alloc(cap * this.kvDim);
       v.set(this.v[l].subarray(0, this.length * this.kvDim));
+      this.release(this.v[l]);
       this.v[l] = v;
     }
     this.capacity = cap;
@@ -33,5 +44,29 @@ export class KvCache {
 
   reset(): void {
     this.length = 0;
+  }
+
+  /** Hands the kernel-memory blocks back (the cache is unusable afterwards). */
+  close(): void {
+    for (const a of [...this.k, ...this.v]) this.release(a);
+    this.k.fill(new Float32Array(0));
+    this.v.fill(new Float32Array(0));
+    this.capacity = 0;
+    this.length = 0;
+  }
+
+  private alloc(floats: number): Float32Array {
+    const bytes = this.host?.allocBytes(floats * 4);
+    if (!bytes) return new Float32Array(floats);
+    const a = new Float32Array(bytes.buffer, bytes.byteOffset, floats);
+    this.inKernelMemory.add(a);
+    return a;
+  }
+
+  private release(a: Float32Array): void {
+    if (!this.host || !this.inKernelMemory.has(a)) return;
+    this.inKernelMemory.delete(a);
+    // freed at the host's next collect(), between forward passes
+    this.host.releaseLater(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 }

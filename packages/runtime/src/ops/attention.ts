@@ -236,14 +236,18 @@ function attendBlockWasm(
   const len = start + t1 - k0;
   const lenP = (len + 3) & ~3;
   const rows = group * nb;
-  const kOff = host.block("attn-k", len * kvDim * 4);
-  const vOff = host.block("attn-v", len * kvDim * 4);
+  // a cache that lives in the kernel memory (KvCache with a host) is read in place, any other is copied in
+  const inPlace = inKernelMemory(host, kc) && inKernelMemory(host, vc);
+  const kOff = inPlace ? kc.byteOffset + k0 * kvDim * 4 : host.block("attn-k", len * kvDim * 4);
+  const vOff = inPlace ? vc.byteOffset + k0 * kvDim * 4 : host.block("attn-v", len * kvDim * 4);
   const qOff = host.block("attn-q", nb * qDim * 4);
   const sOff = host.block("attn-scores", rows * lenP * 4);
   const oOff = host.block("attn-out", nb * qDim * 4);
   const mem = host.f32();
-  mem.set(kc.subarray(k0 * kvDim, (k0 + len) * kvDim), kOff / 4);
-  mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
+  if (!inPlace) {
+    mem.set(kc.subarray(k0 * kvDim, (k0 + len) * kvDim), kOff / 4);
+    mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
+  }
   mem.set(q.subarray(t0 * qDim, t1 * qDim), qOff / 4);
   const scores = mem.subarray(sOff / 4, sOff / 4 + rows * lenP);
   const lanes = softmaxLanes;
@@ -256,6 +260,11 @@ function attendBlockWasm(
     for (let h = 0; h < group; h++) host.gemmVP(vOff + g * hd * 4, kvDim, sOff + h * nb * lenP * 4, lenP, oOff + (g * group + h) * hd * 4, qDim, hd, len, nb);
   }
   out.set(mem.subarray(oOff / 4, oOff / 4 + nb * qDim), t0 * qDim);
+}
+
+/** Whether `a` is a view into the host's memory (its byteOffset is then a kernel pointer). */
+function inKernelMemory(host: WasmHost, a: Float32Array): boolean {
+  return host.holds(new Uint8Array(a.buffer, a.byteOffset, 0));
 }
 
 /**
