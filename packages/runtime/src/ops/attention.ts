@@ -9,7 +9,7 @@ import { matmul } from "./matmul.js";
 import { f32Matrix } from "./weight-matrix.js";
 import { roundRowToF16, roundToF16 } from "./half.js";
 import { ScratchPool } from "./scratch.js";
-import { ggmlExpf, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
+import { ggmlExpf, ggmlExpfRow, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
 import { wasmHost, type WasmHost } from "./wasm-host.js";
 
 export interface AttentionShape {
@@ -273,24 +273,17 @@ function inKernelMemory(host: WasmHost, a: Float32Array): boolean {
  * ggml's 16 lanes and added in double. Leaves e in the row and returns the sum.
  */
 function softmaxExpGgml(scores: Float32Array, o: number, lo: number, hi: number, k0: number, max: number, lanes: Float64Array): number {
-  const f = Math.fround;
+  ggmlExpfRow(scores, o + lo, o + hi + 1, max);
   let sum = 0;
   const a = k0 + lo;
   const end = k0 + hi + 1;
   for (let c0 = a - (a & 15); c0 < end; c0 += 16) {
     if (c0 >= a && c0 + 16 <= end) {
-      // a whole chunk: its cells are the 16 lanes, reduced straight from the row
-      const base = o + c0 - k0;
-      for (let j = base; j < base + 16; j++) scores[j] = ggmlExpf(f(scores[j] - max));
-      sum += reduceAdd16At(scores, base);
+      sum += reduceAdd16At(scores, o + c0 - k0); // a whole chunk: its cells are the 16 lanes
       continue;
     }
     lanes.fill(0);
-    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, end); c++) {
-      const e = ggmlExpf(f(scores[o + c - k0] - max));
-      scores[o + c - k0] = e;
-      lanes[c - c0] = e;
-    }
+    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, end); c++) lanes[c - c0] = scores[o + c - k0];
     sum += reduceAdd16(lanes);
   }
   return sum;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { roundToF16 as roundToF16Formats } from "@moeq/formats";
 import { roundRowToF16 } from "./half.js";
 import { swigluGgml } from "./elementwise.js";
-import { ggmlExpf, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
+import { ggmlExpf, ggmlExpfRow, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
 import { seeded } from "../test-utils/seeded-floats.js";
 
 const f = Math.fround;
@@ -62,6 +62,16 @@ describe("per-token op fast paths", () => {
     const ref = g.map((v, i) => f(f(v / f(1 + expfRef(-v))) * up[i]));
     swigluGgml(g, up, g.length);
     expect(sameBits(g, ref)).toBe(0);
+  });
+
+  it("ggmlExpfRow equals ggmlExpf(x − sub) cell by cell and leaves the cells outside its range alone", () => {
+    const x = Float32Array.from([...awkwardFloats(), ...seeded(8000, 15, 60)]);
+    for (const sub of [0, 3.25, -17.5, 1e30]) {
+      const ours = x.slice();
+      ggmlExpfRow(ours, 5, x.length - 5, sub);
+      const ref = x.map((v, i) => (i < 5 || i >= x.length - 5 ? v : expfRef(f(v - sub))));
+      expect(sameBits(ours, ref)).toBe(0);
+    }
   });
 
   it("reduceAdd16At sums like reduceAdd16 over a copy", () => {

@@ -67,15 +67,44 @@ export function ggmlExpf(x: number): number {
 }
 
 /**
- * `ggmlExpf(x)` as `f(1 + ggmlExpf(x))` uses it, without the final rounding: when j·2ⁿ is an f32 normal it is exact
- * (a power-of-two scaling of an f32); when it is below the f32 normals, 1 + it rounds to 1 either way; above f32's
- * range both give Infinity after 1 + · is rounded. Only for callers that round `1 + e` to f32 next.
+ * `a[j] = ggmlExpf(f(a[j] − sub))` for j in [from, to) (the softmax's exponentials), with ggmlExpf written out in the
+ * loop: a call per cell was not inlined in the attention and boxed each double it returned. The f32 store does
+ * ggmlExpf's last rounding.
  */
-export function ggmlExpfForOnePlus(x: number): number {
-  const n = f(x * LOG2E + R) - R;
-  if (n > 192 || n < -192) return n <= 0 ? 0 : Infinity;
-  const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
-  const u = f(b * b);
-  const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
-  return j * POW2[(n | 0) + 192];
+export function ggmlExpfRow(a: Float32Array, from: number, to: number, sub: number): void {
+  for (let i = from; i < to; i++) {
+    const x = f(a[i] - sub);
+    const n = f(x * LOG2E + R) - R;
+    if (n > 192 || n < -192) {
+      a[i] = n <= 0 ? 0 : Infinity;
+      continue;
+    }
+    const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
+    const u = f(b * b);
+    const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
+    a[i] = j * POW2[(n | 0) + 192];
+  }
+}
+
+/**
+ * ggml_vec_swiglu_f32 (AVX-512): `gate[i] = (gate[i] / (1 + ggmlExpf(−gate[i]))) · up[i]`, each step in f32, with
+ * ggmlExpf written out in the loop. Its last rounding is skipped: when j·2ⁿ is an f32 normal it is exact (a
+ * power-of-two scaling of an f32); below the f32 normals 1 + it rounds to 1 either way; above f32's range both give
+ * Infinity once 1 + · is rounded.
+ */
+export function ggmlSwiglu(gate: Float32Array, up: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const g = gate[i];
+    const x = -g;
+    const n = f(x * LOG2E + R) - R;
+    let e: number;
+    if (n > 192 || n < -192) e = n <= 0 ? 0 : Infinity;
+    else {
+      const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
+      const u = f(b * b);
+      const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
+      e = j * POW2[(n | 0) + 192];
+    }
+    gate[i] = f(g / f(1 + e)) * up[i]; // the f32 store rounds the product
+  }
 }
