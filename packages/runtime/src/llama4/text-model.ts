@@ -26,7 +26,10 @@ export interface ForwardOptions {
   readonly embeddingOverrides?: { positions: readonly number[]; rows: Float32Array };
   /** Which batch rows need logits: "all" (default) or "last". */
   readonly logitsFor?: "all" | "last";
-  /** Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). */
+  /**
+   * Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). Valid only during
+   * the callback (copy to keep).
+   */
   readonly onLayerOutput?: (layer: number, hidden: Float32Array) => void;
 }
 
@@ -163,7 +166,9 @@ export class Llama4TextModel {
       host.collect(); // weights the store evicted during the previous pass are no longer in use
     }
     this.cache.ensure(start + n);
-    const h = new Float32Array(n * d);
+    // hidden states and the final norm in reused buffers: a fresh typed array of more than 64 bytes is an off-heap
+    // allocation, which the profile showed per generated token (the logits, handed to the caller, stay fresh)
+    const h = this.scratch.get("hidden", n * d);
     this.store.gatherRows("token_embd.weight", tokens, h);
     const ov = opts.embeddingOverrides;
     if (ov) for (let i = 0; i < ov.positions.length; i++) h.set(ov.rows.subarray(i * d, (i + 1) * d), ov.positions[i] * d);
@@ -173,7 +178,7 @@ export class Llama4TextModel {
 
     const first = opts.logitsFor === "last" ? n - 1 : 0;
     const rows = n - first;
-    const hn = new Float32Array(rows * d);
+    const hn = this.scratch.get("final_norm", rows * d);
     this.norm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
     const vocab = this.vocabSize;
     const logits = new Float32Array(rows * vocab);
