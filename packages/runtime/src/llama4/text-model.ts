@@ -27,6 +27,12 @@ export interface ForwardOptions {
   /** Which batch rows need logits: "all" (default) or "last". */
   readonly logitsFor?: "all" | "last";
   /**
+   * Where to write the logits (at least rows × vocab floats; the result is a view of it) instead of a fresh array:
+   * generation reuses one buffer, since a fresh array of the vocabulary's size per token was an off-heap allocation
+   * that showed in the profile.
+   */
+  readonly logitsOut?: Float32Array;
+  /**
    * Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). Valid only during
    * the callback (copy to keep).
    */
@@ -181,7 +187,8 @@ export class Llama4TextModel {
     const hn = this.scratch.get("final_norm", rows * d);
     this.norm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
     const vocab = this.vocabSize;
-    const logits = new Float32Array(rows * vocab);
+    const logits = opts.logitsOut ? opts.logitsOut.subarray(0, rows * vocab) : new Float32Array(rows * vocab);
+    if (logits.length < rows * vocab) throw new RangeError(`forward: logitsOut holds ${logits.length} floats, need ${rows}×${vocab}`);
     this.linear("output.weight", hn, rows, logits);
     return logits;
   }
