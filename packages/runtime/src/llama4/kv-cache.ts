@@ -1,9 +1,16 @@
 import type { WasmHost } from "../ops/wasm-host.js";
 
 /**
+ * Largest whole cache (all layers, K and V) kept in the kernel memory: above it the cache takes plain arrays again, so
+ * a long context does not crowd the weights out of the 4 GiB WASM memory (they would be copied in per call instead).
+ */
+export const KV_IN_KERNEL_MEMORY_MAX_BYTES = 512 * 1024 ** 2;
+
+/**
  * Per-layer key/value cache, f32, [position × kvHeads·headDim], growing on demand. With a WASM host the rows live in
  * the kernels' shared memory, so attention reads them in place instead of copying the whole visible cache into the
- * kernel memory for every new token (plain arrays when that memory is full, or without a host).
+ * kernel memory for every new token (plain arrays when that memory is full, beyond KV_IN_KERNEL_MEMORY_MAX_BYTES, or
+ * without a host).
  */
 export class KvCache {
   readonly k: Float32Array[];
@@ -19,6 +26,8 @@ export class KvCache {
     private readonly kvDim: number,
     initialCapacity = 256,
     private readonly host: WasmHost | null = null,
+    /** Largest whole cache kept in the kernel memory (tests lower it). */
+    private readonly kernelMaxBytes = KV_IN_KERNEL_MEMORY_MAX_BYTES,
   ) {
     this.capacity = initialCapacity;
     this.k = Array.from({ length: nLayers }, () => this.alloc(initialCapacity * kvDim));
@@ -56,7 +65,8 @@ export class KvCache {
   }
 
   private alloc(floats: number): Float32Array {
-    const bytes = this.host?.allocBytes(floats * 4);
+    const inKernel = this.host && 2 * this.nLayers * floats * 4 <= this.kernelMaxBytes;
+    const bytes = inKernel ? this.host!.allocBytes(floats * 4) : null;
     if (!bytes) return new Float32Array(floats);
     const a = new Float32Array(bytes.buffer, bytes.byteOffset, floats);
     this.inKernelMemory.add(a);
