@@ -172,7 +172,7 @@ class LoadedModel implements Llama4Model {
 
   async close(): Promise<void> {
     this.text.store.close();
-    this.text.cache.close();
+    this.text.close();
     this.vision?.close();
   }
 }

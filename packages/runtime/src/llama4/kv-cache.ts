@@ -6,6 +6,11 @@ import type { WasmHost } from "../ops/wasm-host.js";
  */
 export const KV_IN_KERNEL_MEMORY_MAX_BYTES = 512 * 1024 ** 2;
 
+/** The kernel-memory blocks of a cache nobody closed, handed back once it is garbage (freed at the next collect()). */
+const unclosed = new FinalizationRegistry<{ host: WasmHost; blocks: Set<Uint8Array> }>(({ host, blocks }) => {
+  for (const b of blocks) host.releaseLater(b);
+});
+
 /**
  * Per-layer key/value cache, f32, [position × kvHeads·headDim], growing on demand. With a WASM host the rows live in
  * the kernels' shared memory, so attention reads them in place instead of copying the whole visible cache into the
@@ -18,8 +23,9 @@ export class KvCache {
   private capacity: number;
   /** Positions [0, length) are filled. */
   length = 0;
-  /** The arrays that are blocks of the host's memory (released through it). */
-  private readonly inKernelMemory = new WeakSet<Float32Array>();
+  /** The arrays that are blocks of the host's memory, and those blocks (released through the host). */
+  private readonly inKernelMemory = new WeakMap<Float32Array, Uint8Array>();
+  private readonly blocks = new Set<Uint8Array>();
 
   constructor(
     private readonly nLayers: number,
@@ -30,6 +36,7 @@ export class KvCache {
     private readonly kernelMaxBytes = KV_IN_KERNEL_MEMORY_MAX_BYTES,
   ) {
     this.capacity = initialCapacity;
+    if (host) unclosed.register(this, { host, blocks: this.blocks }, this);
     this.k = Array.from({ length: nLayers }, () => this.alloc(initialCapacity * kvDim));
     this.v = Array.from({ length: nLayers }, () => this.alloc(initialCapacity * kvDim));
   }
@@ -58,6 +65,7 @@ export class KvCache {
   /** Hands the kernel-memory blocks back (the cache is unusable afterwards). */
   close(): void {
     for (const a of [...this.k, ...this.v]) this.release(a);
+    unclosed.unregister(this);
     this.k.fill(new Float32Array(0));
     this.v.fill(new Float32Array(0));
     this.capacity = 0;
@@ -69,14 +77,16 @@ export class KvCache {
     const bytes = inKernel ? this.host!.allocBytes(floats * 4) : null;
     if (!bytes) return new Float32Array(floats);
     const a = new Float32Array(bytes.buffer, bytes.byteOffset, floats);
-    this.inKernelMemory.add(a);
+    this.inKernelMemory.set(a, bytes);
+    this.blocks.add(bytes);
     return a;
   }
 
   private release(a: Float32Array): void {
-    if (!this.host || !this.inKernelMemory.has(a)) return;
+    const bytes = this.inKernelMemory.get(a);
+    if (!this.host || !bytes) return;
     this.inKernelMemory.delete(a);
-    // freed at the host's next collect(), between forward passes
-    this.host.releaseLater(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    this.blocks.delete(bytes);
+    this.host.releaseLater(bytes); // freed at the host's next collect(), between forward passes
   }
 }

@@ -129,6 +129,14 @@ export class Llama4TextModel {
     return this.store.info("output.weight").ne[1];
   }
 
+  /**
+   * Hands the K/V cache's kernel-memory blocks back (the store belongs to the caller). A model dropped without it
+   * gives them back once it is garbage-collected.
+   */
+  close(): void {
+    this.cache.close();
+  }
+
   setTap(tap: ActivationTap | null): void {
     this.tap = tap;
   }
