@@ -152,7 +152,8 @@ class LoadedModel implements Llama4Model {
     this.text.cache.reset();
     const rand = seededRandom(opts.seed ?? 0);
     const embeddingOverrides = this.imageOverrides(prompt, opts.image);
-    let logits = this.text.forward(prompt, { embeddingOverrides, logitsFor: "last" });
+    const logitsOut = new Float32Array(this.text.vocabSize); // one buffer for every step's last-row logits
+    let logits = this.text.forward(prompt, { embeddingOverrides, logitsFor: "last", logitsOut });
     const out: number[] = [];
     const eos = new Set(this.eosIds);
     for (let i = 0; i < opts.maxTokens; i++) {
@@ -160,7 +161,7 @@ class LoadedModel implements Llama4Model {
       out.push(id);
       opts.onToken?.(id);
       if (eos.has(id) || i === opts.maxTokens - 1) break;
-      logits = this.text.forward([id], { logitsFor: "last" });
+      logits = this.text.forward([id], { logitsFor: "last", logitsOut });
     }
     return out;
   }
@@ -171,6 +172,7 @@ class LoadedModel implements Llama4Model {
 
   async close(): Promise<void> {
     this.text.store.close();
+    this.text.close();
     this.vision?.close();
   }
 }

@@ -221,9 +221,12 @@ export async function gptqConvert(input: string, output: string, data: string | 
     // shared memory until then.
     const withModel = (run: (model: Llama4TextModel) => void): void => {
       const store = storeNow();
+      let model: Llama4TextModel | undefined;
       try {
-        run(new Llama4TextModel(cfg, store, { ggmlNumerics: false }));
+        model = new Llama4TextModel(cfg, store, { ggmlNumerics: false });
+        run(model);
       } finally {
+        model?.close(); // its K/V cache lives in the kernel memory too
         store.close();
       }
     };

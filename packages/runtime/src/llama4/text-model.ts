@@ -26,7 +26,16 @@ export interface ForwardOptions {
   readonly embeddingOverrides?: { positions: readonly number[]; rows: Float32Array };
   /** Which batch rows need logits: "all" (default) or "last". */
   readonly logitsFor?: "all" | "last";
-  /** Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). */
+  /**
+   * Where to write the logits (at least rows × vocab floats; the result is a view of it) instead of a fresh array:
+   * generation reuses one buffer, since a fresh array of the vocabulary's size per token was an off-heap allocation
+   * that showed in the profile.
+   */
+  readonly logitsOut?: Float32Array;
+  /**
+   * Called with each layer's output hidden states [n × hidden] (debugging, layer-wise comparisons). Valid only during
+   * the callback (copy to keep).
+   */
   readonly onLayerOutput?: (layer: number, hidden: Float32Array) => void;
 }
 
@@ -48,6 +57,48 @@ export interface TextModelOptions {
   readonly threads?: number;
 }
 
+/** A decoder layer's GGUF tensor names, built once (the forward pass looks weights up by name every token). */
+interface LayerNames {
+  readonly attnNorm: string;
+  readonly ffnNorm: string;
+  readonly q: string;
+  readonly k: string;
+  readonly v: string;
+  readonly o: string;
+  readonly gate: string;
+  readonly up: string;
+  readonly down: string;
+  readonly router: string;
+  readonly gateShexp: string;
+  readonly upShexp: string;
+  readonly downShexp: string;
+  readonly gateExps: string;
+  readonly upExps: string;
+  readonly downExps: string;
+}
+
+function layerNames(l: number): LayerNames {
+  const b = `blk.${l}.`;
+  return {
+    attnNorm: `${b}attn_norm.weight`,
+    ffnNorm: `${b}ffn_norm.weight`,
+    q: `${b}attn_q.weight`,
+    k: `${b}attn_k.weight`,
+    v: `${b}attn_v.weight`,
+    o: `${b}attn_output.weight`,
+    gate: `${b}ffn_gate.weight`,
+    up: `${b}ffn_up.weight`,
+    down: `${b}ffn_down.weight`,
+    router: `${b}ffn_gate_inp.weight`,
+    gateShexp: `${b}ffn_gate_shexp.weight`,
+    upShexp: `${b}ffn_up_shexp.weight`,
+    downShexp: `${b}ffn_down_shexp.weight`,
+    gateExps: `${b}ffn_gate_exps.weight`,
+    upExps: `${b}ffn_up_exps.weight`,
+    downExps: `${b}ffn_down_exps.weight`,
+  };
+}
+
 export class Llama4TextModel {
   readonly cache: KvCache;
   private tap: ActivationTap | null = null;
@@ -55,6 +106,7 @@ export class Llama4TextModel {
   readonly ops: ForwardNumerics;
   readonly threads: number;
   private readonly scratch = new ScratchPool();
+  private readonly names: readonly LayerNames[];
 
   constructor(
     readonly config: Llama4TextConfig,
@@ -64,9 +116,10 @@ export class Llama4TextModel {
     const factors = store.has("rope_freqs.weight") ? store.vector("rope_freqs.weight") : undefined;
     const invFreq = ropeInvFreq(config, factors);
     const thetaScale = Math.fround(Math.pow(Math.fround(config.ropeTheta), Math.fround(-2 / config.headDim)));
-    this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim);
+    this.cache = new KvCache(config.numLayers, config.numKvHeads * config.headDim, 256, wasmHost());
     const mode = opts.ggmlNumerics === "exact" ? "exact" : opts.ggmlNumerics ? "ggml" : "f32";
     this.threads = opts.threads ?? 1;
+    this.names = Array.from({ length: config.numLayers }, (_, l) => layerNames(l));
     // GCC contracts ggml's rotate_pairs into fused multiply-adds (matches layer by layer)
     const ggml = { headDim: config.headDim, thetaScale, factors: factors ?? null, fused: true };
     this.ops = forwardNumerics(mode, { invFreq, ggml }, this.threads);
@@ -74,6 +127,14 @@ export class Llama4TextModel {
 
   get vocabSize(): number {
     return this.store.info("output.weight").ne[1];
+  }
+
+  /**
+   * Hands the K/V cache's kernel-memory blocks back (the store belongs to the caller). A model dropped without it
+   * gives them back once it is garbage-collected.
+   */
+  close(): void {
+    this.cache.close();
   }
 
   setTap(tap: ActivationTap | null): void {
@@ -119,7 +180,9 @@ export class Llama4TextModel {
       host.collect(); // weights the store evicted during the previous pass are no longer in use
     }
     this.cache.ensure(start + n);
-    const h = new Float32Array(n * d);
+    // hidden states and the final norm in reused buffers: a fresh typed array of more than 64 bytes is an off-heap
+    // allocation, which the profile showed per generated token (the logits, handed to the caller, stay fresh)
+    const h = this.scratch.get("hidden", n * d);
     this.store.gatherRows("token_embd.weight", tokens, h);
     const ov = opts.embeddingOverrides;
     if (ov) for (let i = 0; i < ov.positions.length; i++) h.set(ov.rows.subarray(i * d, (i + 1) * d), ov.positions[i] * d);
@@ -129,10 +192,11 @@ export class Llama4TextModel {
 
     const first = opts.logitsFor === "last" ? n - 1 : 0;
     const rows = n - first;
-    const hn = new Float32Array(rows * d);
+    const hn = this.scratch.get("final_norm", rows * d);
     this.norm(h.subarray(first * d), this.store.vector("output_norm.weight"), rows, d, cfg.rmsNormEps, hn);
     const vocab = this.vocabSize;
-    const logits = new Float32Array(rows * vocab);
+    const logits = opts.logitsOut ? opts.logitsOut.subarray(0, rows * vocab) : new Float32Array(rows * vocab);
+    if (logits.length < rows * vocab) throw new RangeError(`forward: logitsOut holds ${logits.length} floats, need ${rows}×${vocab}`);
     this.linear("output.weight", hn, rows, logits);
     return logits;
   }
@@ -148,16 +212,17 @@ export class Llama4TextModel {
     const n = h.length / d;
     const start = this.cache.length;
     this.cache.ensure(start + n);
-    const xn = new Float32Array(n * d);
-    const tmp = new Float32Array(n * d);
+    const xn = this.scratch.get("layer_norm", n * d);
+    const tmp = this.scratch.get("layer_out", n * d);
     for (let l = from; l < to; l++) {
-      this.norm(h, this.store.vector(`blk.${l}.attn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      const names = this.names[l];
+      this.norm(h, this.store.vector(names.attnNorm), n, d, cfg.rmsNormEps, xn);
       this.attention(l, xn, n, start, tmp);
-      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
-      this.norm(h, this.store.vector(`blk.${l}.ffn_norm.weight`), n, d, cfg.rmsNormEps, xn);
+      for (let i = 0; i < n * d; i++) h[i] = h[i] + tmp[i]; // the f32 store rounds the sum
+      this.norm(h, this.store.vector(names.ffnNorm), n, d, cfg.rmsNormEps, xn);
       if (cfg.moeLayers[l]) this.moe(l, xn, n, tmp);
-      else this.mlp(`blk.${l}.ffn_gate.weight`, `blk.${l}.ffn_up.weight`, `blk.${l}.ffn_down.weight`, xn, n, tmp);
-      for (let i = 0; i < n * d; i++) h[i] = f(h[i] + tmp[i]);
+      else this.mlp(names.gate, names.up, names.down, xn, n, tmp);
+      for (let i = 0; i < n * d; i++) h[i] = h[i] + tmp[i];
       onLayerOutput?.(l, h);
     }
   }
@@ -172,24 +237,26 @@ export class Llama4TextModel {
     const q = this.scratch.get("q", n * qDim);
     const k = this.scratch.get("k", n * kvDim);
     const v = this.scratch.get("v", n * kvDim);
-    this.linear(`blk.${l}.attn_q.weight`, xn, n, q);
-    this.linear(`blk.${l}.attn_k.weight`, xn, n, k);
-    this.linear(`blk.${l}.attn_v.weight`, xn, n, v);
+    const names = this.names[l];
+    this.linear(names.q, xn, n, q);
+    this.linear(names.k, xn, n, k);
+    this.linear(names.v, xn, n, v);
     const useRope = cfg.ropeLayers[l];
     for (let t = 0; t < n; t++) {
       const pos = start + t;
       if (useRope) {
         this.ops.rope(q, t * qDim, nh, hd, pos);
         this.ops.rope(k, t * kvDim, nkv, hd, pos);
-        if (cfg.useQkNorm) {
-          // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm).
-          this.norm(q.subarray(t * qDim, (t + 1) * qDim), null, nh, hd, cfg.rmsNormEps, q.subarray(t * qDim, (t + 1) * qDim));
-          this.norm(k.subarray(t * kvDim, (t + 1) * kvDim), null, nkv, hd, cfg.rmsNormEps, k.subarray(t * kvDim, (t + 1) * kvDim));
-        }
       } else if (cfg.attnTemperatureTuning) {
         const scale = f(Math.log(Math.floor((pos + 1) / cfg.floorScale) + 1) * cfg.attnScale + 1);
         if (scale !== 1) for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i] = f(q[i] * scale);
       }
+    }
+    if (useRope && cfg.useQkNorm) {
+      // Weightless RMS norm per head, after RoPE (Llama4TextL2Norm / llama.cpp ggml_rms_norm): every token's heads
+      // are rows of hd, normed all at once.
+      this.norm(q, null, n * nh, hd, cfg.rmsNormEps, q);
+      this.norm(k, null, n * nkv, hd, cfg.rmsNormEps, k);
     }
     const kc = this.cache.k[l];
     const vc = this.cache.v[l];
@@ -213,7 +280,7 @@ export class Llama4TextModel {
       roundProbs: this.ops.f16Attention,
       ggmlOrder: this.ops.ggmlAttentionOrder,
     });
-    this.linear(`blk.${l}.attn_output.weight`, attnOut, n, out);
+    this.linear(names.o, attnOut, n, out);
   }
 
   /** SwiGLU MLP: down(silu(gate·x) ⊙ up·x). */
@@ -233,59 +300,81 @@ export class Llama4TextModel {
     const d = cfg.hiddenSize;
     const E = cfg.numExperts;
     const k = cfg.expertsPerToken;
+    const names = this.names[l];
     const logits = this.scratch.get("router", n * E); // [n, E]
-    this.linear(`blk.${l}.ffn_gate_inp.weight`, xn, n, logits);
-    // Route: per expert, the tokens sent to it and their sigmoid weights.
-    const routed: { tokens: number[]; weights: number[] }[] = Array.from({ length: E }, () => ({ tokens: [], weights: [] }));
-    const chosen = new Int32Array(k);
+    this.linear(names.router, xn, n, logits);
+    // Route: each token's top-k experts (slot t·k + j), then the slots grouped by expert in token order (a counting
+    // sort): expert e's tokens are order[first[e] .. first[e + 1]) with their sigmoid weights at the same places.
+    const nk = n * k;
+    const ints = this.intScratch(2 * nk + E + 1);
+    const picks = ints.subarray(0, nk);
+    const first = ints.subarray(nk, nk + E + 1).fill(0);
+    const order = ints.subarray(nk + E + 1, 2 * nk + E + 1);
+    const pickWeights = this.scratch.get("route_weights", nk);
+    const weights = this.scratch.get("route_weights_by_expert", nk);
     for (let t = 0; t < n; t++) {
-      const row = logits.subarray(t * E, (t + 1) * E);
+      const r = t * E;
       for (let j = 0; j < k; j++) {
         let best = -1;
         for (let e = 0; e < E; e++) {
           let taken = false;
-          for (let i = 0; i < j; i++) taken ||= chosen[i] === e;
+          for (let i = 0; i < j; i++) taken ||= picks[t * k + i] === e;
           if (taken) continue;
-          if (best < 0 || row[e] > row[best]) best = e;
+          if (best < 0 || logits[r + e] > logits[r + best]) best = e;
         }
-        chosen[j] = best;
-        routed[best].tokens.push(t);
-        routed[best].weights.push(this.ops.sigmoid(row[best]));
+        picks[t * k + j] = best;
+        pickWeights[t * k + j] = this.ops.sigmoid(logits[r + best]); // an f32 value: stored exactly
+        first[best + 1]++;
       }
     }
-    this.mlp(`blk.${l}.ffn_gate_shexp.weight`, `blk.${l}.ffn_up_shexp.weight`, `blk.${l}.ffn_down_shexp.weight`, xn, n, out);
+    for (let e = 0; e < E; e++) first[e + 1] += first[e];
+    for (let slot = 0; slot < nk; slot++) {
+      const e = picks[slot];
+      const at = first[e]++; // first[e] ends at expert e's end = expert e + 1's start
+      order[at] = (slot / k) | 0;
+      weights[at] = pickWeights[slot];
+    }
+    this.mlp(names.gateShexp, names.upShexp, names.downShexp, xn, n, out);
     const acc = this.scratch.get("moe_acc", n * d).fill(0);
     for (let e = 0; e < E; e++) {
-      const { tokens, weights } = routed[e];
-      const m = tokens.length;
+      const s0 = e === 0 ? 0 : first[e - 1];
+      const m = first[e] - s0;
       if (m === 0) continue;
       const xin = this.scratch.get("expert_in", m * d); // [m, d] router-scaled inputs
       for (let i = 0; i < m; i++) {
-        const src = tokens[i] * d;
-        const w = weights[i];
+        const src = order[s0 + i] * d;
+        const w = weights[s0 + i];
         for (let c = 0; c < d; c++) xin[i * d + c] = f(xn[src + c] * w);
       }
       const ye = this.scratch.get("expert_out", m * d);
-      this.expertMlp(l, e, xin, m, ye, tokens, weights);
+      this.expertMlp(names, e, xin, m, ye, order, weights, s0);
       for (let i = 0; i < m; i++) {
-        const dst = tokens[i] * d;
+        const dst = order[s0 + i] * d;
         for (let c = 0; c < d; c++) acc[dst + c] = f(acc[dst + c] + ye[i * d + c]);
       }
     }
     for (let i = 0; i < n * d; i++) out[i] = f(out[i] + acc[i]);
   }
 
-  private expertMlp(l: number, e: number, xin: Float32Array, m: number, out: Float32Array, tokens: number[], weights: number[]): void {
-    const gateName = `blk.${l}.ffn_gate_exps.weight`;
-    const upName = `blk.${l}.ffn_up_exps.weight`;
-    const downName = `blk.${l}.ffn_down_exps.weight`;
+  /** A reused Int32Array of at least `n` values (the router's bookkeeping). */
+  private intScratch(n: number): Int32Array {
+    if (this.ints.length < n) this.ints = new Int32Array(Math.max(n, 2 * this.ints.length));
+    return this.ints;
+  }
+  private ints = new Int32Array(0);
+
+  /** Expert `e`'s MLP over its `m` rows; its tokens and router weights are order / weights [s0, s0 + m) (for taps). */
+  private expertMlp(names: LayerNames, e: number, xin: Float32Array, m: number, out: Float32Array, order: Int32Array, weights: Float32Array, s0: number): void {
+    const gateName = names.gateExps;
+    const upName = names.upExps;
+    const downName = names.downExps;
     const gw = this.store.matrix(gateName, e);
     const ff = gw.rows;
     const g = this.scratch.get("expert_gate", m * ff);
     const u = this.scratch.get("expert_up", m * ff);
     const tap = this.tap;
-    const tokenIndex = tap ? Int32Array.from(tokens) : undefined;
-    const routerWeight = tap ? Float32Array.from(weights) : undefined;
+    const tokenIndex = tap ? order.slice(s0, s0 + m) : undefined;
+    const routerWeight = tap ? weights.slice(s0, s0 + m) : undefined;
     if (tap) {
       tap({ tensor: gateName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });
       tap({ tensor: upName, expert: e, rows: xin, nRows: m, nCols: gw.cols, tokenIndex, routerWeight });

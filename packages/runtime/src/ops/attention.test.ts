@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { attendBatched, attendBlock } from "./attention.js";
 import { seeded } from "../test-utils/seeded-floats.js";
+import { wasmHost } from "./wasm-host.js";
 
 /** Token-by-token reference: softmax over the visible keys in f64. */
 function naive(
@@ -86,4 +87,28 @@ describe("attendBatched", () => {
       });
     }
   }
+
+  it("reads a K/V cache that lives in the kernel memory in place, with the same bits as a copied one", () => {
+    const host = wasmHost();
+    expect(host).not.toBeNull();
+    const [n, start, hd] = [3, 70, 64];
+    const L = start + n;
+    const shape = { n, start, nh, nkv, hd, chunk: 32, roundProbs: true };
+    const q = seeded(n * nh * hd, 7);
+    const kc = seeded(L * nkv * hd, 8);
+    const vc = seeded(L * nkv * hd, 9);
+    const inMemory = (a: Float32Array): Float32Array => {
+      const bytes = host!.allocBytes(a.byteLength)!;
+      const view = new Float32Array(bytes.buffer, bytes.byteOffset, a.length);
+      view.set(a);
+      return view;
+    };
+    const [kw, vw] = [inMemory(kc), inMemory(vc)];
+    const out = new Float32Array(n * nh * hd);
+    const ref = new Float32Array(n * nh * hd);
+    attendBatched(q, kw, vw, out, shape);
+    attendBatched(q, kc, vc, ref, shape);
+    expect(out).toEqual(ref);
+    for (const a of [kw, vw]) host!.releaseLater(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  });
 });

@@ -9,7 +9,7 @@ import { matmul } from "./matmul.js";
 import { f32Matrix } from "./weight-matrix.js";
 import { roundRowToF16, roundToF16 } from "./half.js";
 import { ScratchPool } from "./scratch.js";
-import { ggmlExpf, reduceAdd16 } from "./ggml-attention-math.js";
+import { ggmlExpf, ggmlExpfRow, reduceAdd16, reduceAdd16At } from "./ggml-attention-math.js";
 import { wasmHost, type WasmHost } from "./wasm-host.js";
 
 export interface AttentionShape {
@@ -112,6 +112,8 @@ function attendGgml(q: Float32Array, kc: Float32Array, vc: Float32Array, out: Fl
 
 /** Reused buffers of attendBlock (the forward pass is synchronous). */
 const blockScratch = new ScratchPool();
+/** The 16 softmax lanes of a partial chunk (reused: the forward pass is synchronous). */
+const softmaxLanes = new Float64Array(16);
 
 /**
  * One block of queries through `matmul` (transposed V copy; the fallback without WASM, and the reference
@@ -167,30 +169,47 @@ export function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array,
  * scale, exponentials and sums, and f16-rounded probabilities unless `roundLater` (the caller rounds the block).
  */
 function softmaxRow(scores: Float32Array, o: number, lenP: number, pos: number, k0: number, s: AttentionShape, lanes: Float64Array, roundLater = false): void {
-  const scale = 1 / Math.sqrt(s.hd);
-  const fScale = Math.fround(scale);
   const lo = (s.chunk ? Math.floor(pos / s.chunk) * s.chunk : 0) - k0;
   const hi = pos - k0; // inclusive
-  let max = -Infinity;
-  for (let j = lo; j <= hi; j++) {
-    const v = s.roundProbs ? Math.fround(scores[o + j] * fScale) : scores[o + j] * scale;
-    scores[o + j] = v;
-    if (v > max) max = v;
-  }
-  let sum = 0;
-  if (s.roundProbs) sum = softmaxExpGgml(scores, o, lo, hi, k0, max, lanes);
-  else {
+  if (s.roundProbs) {
+    softmaxRowGgml(scores, o, lo, hi, k0, Math.fround(1 / Math.sqrt(s.hd)), lanes);
+    if (!roundLater) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
+  } else {
+    const scale = 1 / Math.sqrt(s.hd);
+    let max = -Infinity;
+    for (let j = lo; j <= hi; j++) {
+      const v = scores[o + j] * scale;
+      scores[o + j] = v;
+      if (v > max) max = v;
+    }
+    let sum = 0;
     for (let j = lo; j <= hi; j++) {
       const e = Math.exp(scores[o + j] - max);
       scores[o + j] = e;
       sum += e;
     }
+    const inv = 1 / sum;
+    for (let j = lo; j <= hi; j++) scores[o + j] *= inv;
   }
-  const inv = s.roundProbs ? Math.fround(1 / sum) : 1 / sum;
-  for (let j = 0; j < lo; j++) scores[o + j] = 0;
-  for (let j = lo; j <= hi; j++) scores[o + j] *= inv; // f32 product when roundProbs (inv is an f32)
-  if (s.roundProbs && !roundLater) roundRowToF16(scores.subarray(o + lo, o + hi + 1));
-  for (let j = hi + 1; j < lenP; j++) scores[o + j] = 0;
+  scores.fill(0, o, o + lo);
+  scores.fill(0, o + hi + 1, o + lenP);
+}
+
+/**
+ * ggml's soft_max of cells lo..hi of the row at `o` (absolute cell k0 + j), in place: x·scale in f32, the max,
+ * `ggml_vec_soft_max_f32`'s exponentials and sum (`softmaxExpGgml`), × (float)(1/sum) in f32. Cells outside lo..hi
+ * are left as they are.
+ */
+function softmaxRowGgml(scores: Float32Array, o: number, lo: number, hi: number, k0: number, fScale: number, lanes: Float64Array): void {
+  const f = Math.fround;
+  let max = -Infinity;
+  for (let j = o + lo; j <= o + hi; j++) {
+    const v = f(scores[j] * fScale);
+    scores[j] = v;
+    if (v > max) max = v;
+  }
+  const inv = f(1 / softmaxExpGgml(scores, o, lo, hi, k0, max, lanes));
+  for (let j = o + lo; j <= o + hi; j++) scores[j] *= inv; // the f32 store rounds the product
 }
 
 /**
@@ -217,17 +236,21 @@ function attendBlockWasm(
   const len = start + t1 - k0;
   const lenP = (len + 3) & ~3;
   const rows = group * nb;
-  const kOff = host.block("attn-k", len * kvDim * 4);
-  const vOff = host.block("attn-v", len * kvDim * 4);
+  // a cache that lives in the kernel memory (KvCache with a host) is read in place, any other is copied in
+  const inPlace = inKernelMemory(host, kc) && inKernelMemory(host, vc);
+  const kOff = inPlace ? kc.byteOffset + k0 * kvDim * 4 : host.block("attn-k", len * kvDim * 4);
+  const vOff = inPlace ? vc.byteOffset + k0 * kvDim * 4 : host.block("attn-v", len * kvDim * 4);
   const qOff = host.block("attn-q", nb * qDim * 4);
   const sOff = host.block("attn-scores", rows * lenP * 4);
   const oOff = host.block("attn-out", nb * qDim * 4);
   const mem = host.f32();
-  mem.set(kc.subarray(k0 * kvDim, (k0 + len) * kvDim), kOff / 4);
-  mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
+  if (!inPlace) {
+    mem.set(kc.subarray(k0 * kvDim, (k0 + len) * kvDim), kOff / 4);
+    mem.set(vc.subarray(k0 * kvDim, (k0 + len) * kvDim), vOff / 4);
+  }
   mem.set(q.subarray(t0 * qDim, t1 * qDim), qOff / 4);
   const scores = mem.subarray(sOff / 4, sOff / 4 + rows * lenP);
-  const lanes = new Float64Array(16);
+  const lanes = softmaxLanes;
   for (let g = 0; g < nkv; g++) {
     // row (h·nb + i) = query head g·group + h at token t0 + i
     for (let h = 0; h < group; h++)
@@ -239,22 +262,28 @@ function attendBlockWasm(
   out.set(mem.subarray(oOff / 4, oOff / 4 + nb * qDim), t0 * qDim);
 }
 
+/** Whether `a` is a view into the host's memory (its byteOffset is then a kernel pointer). */
+function inKernelMemory(host: WasmHost, a: Float32Array): boolean {
+  return host.holds(new Uint8Array(a.buffer, a.byteOffset, 0));
+}
+
 /**
  * ggml_vec_soft_max_f32's exponentials and sum for one score row (cells lo..hi, stored at row offset o, absolute cell
  * k0 + j): e = ggml_v_expf(x − max) in f32, summed in chunks of 16 cells counted from cell 0, each chunk reduced as
  * ggml's 16 lanes and added in double. Leaves e in the row and returns the sum.
  */
 function softmaxExpGgml(scores: Float32Array, o: number, lo: number, hi: number, k0: number, max: number, lanes: Float64Array): number {
-  const f = Math.fround;
+  ggmlExpfRow(scores, o + lo, o + hi + 1, max);
   let sum = 0;
   const a = k0 + lo;
-  for (let c0 = a - (a & 15); c0 <= k0 + hi; c0 += 16) {
-    lanes.fill(0);
-    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, k0 + hi + 1); c++) {
-      const e = ggmlExpf(f(scores[o + c - k0] - max));
-      scores[o + c - k0] = e;
-      lanes[c - c0] = e;
+  const end = k0 + hi + 1;
+  for (let c0 = a - (a & 15); c0 < end; c0 += 16) {
+    if (c0 >= a && c0 + 16 <= end) {
+      sum += reduceAdd16At(scores, o + c0 - k0); // a whole chunk: its cells are the 16 lanes
+      continue;
     }
+    lanes.fill(0);
+    for (let c = Math.max(c0, a); c < Math.min(c0 + 16, end); c++) lanes[c - c0] = scores[o + c - k0];
     sum += reduceAdd16(lanes);
   }
   return sum;

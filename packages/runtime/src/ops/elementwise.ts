@@ -1,5 +1,5 @@
 /** Row-wise ops of the Llama 4 forward, all on Float32Array rows. */
-import { ggmlExpf } from "./ggml-attention-math.js";
+import { ggmlSwiglu } from "./ggml-attention-math.js";
 
 /** RMSNorm of `n` rows of width `d` in place into `out`: x · rsqrt(mean(x²) + eps) · weight (weight null = weightless). */
 export function rmsNorm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
@@ -43,11 +43,7 @@ export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
 
 /** ggml_vec_swiglu_f32 (AVX-512): gate[i] = (gate[i] / (1 + ggml_v_expf(−gate[i]))) · up[i], each step in f32. */
 export function swigluGgml(gate: Float32Array, up: Float32Array, n: number): void {
-  const f = Math.fround;
-  for (let i = 0; i < n; i++) {
-    const g = gate[i];
-    gate[i] = f(f(g / f(1 + ggmlExpf(-g))) * up[i]);
-  }
+  ggmlSwiglu(gate, up, n);
 }
 
 /** Softmax of `x[0..n)` in place (f64 accumulation). */

@@ -8,7 +8,8 @@
  * idealised f32 model.
  */
 import { GGMLType } from "@moeq/formats";
-import { roundToF16 } from "./half.js";
+import { roundRowToF16 } from "./half.js";
+import { ScratchPool } from "./scratch.js";
 import { fakeQuantRowsQ8 } from "./q8-activations.js";
 
 const bfBuf = new Float32Array(1);
@@ -21,21 +22,24 @@ function roundToBf16(x: number): number {
   return bfBuf[0];
 }
 
+/** The rounded F16/BF16 activations, reused from call to call (the matmuls copy them into the kernel memory). */
+const rounded = new ScratchPool();
+
 /**
  * Returns `x` ([n × cols]) rounded the way llama.cpp rounds activations before multiplying them with a `weightType`
- * weight, or `x` itself when no rounding happens (F32 weights).
+ * weight, or `x` itself when no rounding happens (F32 weights). F16/BF16 rows are valid until the next call.
  */
 export function ggmlActivationsFor(weightType: GGMLType, x: Float32Array, n: number, cols: number): Float32Array {
   switch (weightType) {
     case GGMLType.F32:
       return x;
     case GGMLType.F16: {
-      const out = new Float32Array(n * cols);
-      for (let i = 0; i < n * cols; i++) out[i] = roundToF16(x[i]);
+      const out = rounded.get("f16", n * cols);
+      roundRowToF16(x.subarray(0, n * cols), out);
       return out;
     }
     case GGMLType.BF16: {
-      const out = new Float32Array(n * cols);
+      const out = rounded.get("bf16", n * cols);
       for (let i = 0; i < n * cols; i++) out[i] = roundToBf16(x[i]);
       return out;
     }

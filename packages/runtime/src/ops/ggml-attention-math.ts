@@ -19,6 +19,15 @@ export function reduceAdd16(l: Float32Array | Float64Array): number {
   return f(f(b0 + b2) + f(b1 + b3));
 }
 
+/** `reduceAdd16` of the 16 values at a[off..off + 16). */
+export function reduceAdd16At(l: Float32Array, o: number): number {
+  // prettier-ignore
+  const a0 = f(l[o] + l[o + 8]), a1 = f(l[o + 1] + l[o + 9]), a2 = f(l[o + 2] + l[o + 10]), a3 = f(l[o + 3] + l[o + 11]),
+    a4 = f(l[o + 4] + l[o + 12]), a5 = f(l[o + 5] + l[o + 13]), a6 = f(l[o + 6] + l[o + 14]), a7 = f(l[o + 7] + l[o + 15]);
+  const b0 = f(a0 + a4), b1 = f(a1 + a5), b2 = f(a2 + a6), b3 = f(a3 + a7); // prettier-ignore
+  return f(f(b0 + b2) + f(b1 + b3));
+}
+
 const lanes = new Float64Array(16);
 
 /** tinyBLAS F16 dot of a[aOff + i·aStride] and b[bOff + i] for i < k (values already f16-rounded, held as f32). */
@@ -44,13 +53,58 @@ const C1 = f(0.9999994039535522); // 0x1.ffffecp-1
 /** 2ⁿ for the integer n ∈ [−192, 192] ggml_v_expf scales by (exact doubles; Math.pow per call was a profile hot spot). */
 const POW2 = Float64Array.from({ length: 385 }, (_, i) => Math.pow(2, i - 192));
 
-/** ggml_v_expf for one f32 lane. */
+/**
+ * ggml_v_expf for one f32 lane. `n = z − R` needs no rounding: whenever |n| ≤ 192, z lies in [2²³, 2²⁴) where f32
+ * values are the integers, so the difference is an exact small integer (outside that range only its sign is used).
+ */
 export function ggmlExpf(x: number): number {
-  const z = f(x * LOG2E + R);
-  const n = f(z - R);
+  const n = f(x * LOG2E + R) - R;
+  if (n > 192 || n < -192) return n <= 0 ? 0 : Infinity;
   const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
-  if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
   const u = f(b * b);
   const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
-  return f(j * POW2[n + 192]);
+  return f(j * POW2[(n | 0) + 192]);
+}
+
+/**
+ * `a[j] = ggmlExpf(f(a[j] − sub))` for j in [from, to) (the softmax's exponentials), with ggmlExpf written out in the
+ * loop: a call per cell was not inlined in the attention and boxed each double it returned. The f32 store does
+ * ggmlExpf's last rounding.
+ */
+export function ggmlExpfRow(a: Float32Array, from: number, to: number, sub: number): void {
+  for (let i = from; i < to; i++) {
+    const x = f(a[i] - sub);
+    const n = f(x * LOG2E + R) - R;
+    if (n > 192 || n < -192) {
+      a[i] = n <= 0 ? 0 : Infinity;
+      continue;
+    }
+    const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
+    const u = f(b * b);
+    const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
+    a[i] = j * POW2[(n | 0) + 192];
+  }
+}
+
+/**
+ * ggml_vec_swiglu_f32 (AVX-512): `gate[i] = (gate[i] / (1 + ggmlExpf(−gate[i]))) · up[i]`, each step in f32, with
+ * ggmlExpf written out in the loop. Its last rounding is skipped: when j·2ⁿ is an f32 normal it is exact (a
+ * power-of-two scaling of an f32); below the f32 normals 1 + it rounds to 1 either way; above f32's range both give
+ * Infinity once 1 + · is rounded.
+ */
+export function ggmlSwiglu(gate: Float32Array, up: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const g = gate[i];
+    const x = -g;
+    const n = f(x * LOG2E + R) - R;
+    let e: number;
+    if (n > 192 || n < -192) e = n <= 0 ? 0 : Infinity;
+    else {
+      const b = f(-n * LN2_LO + f(-n * LN2_HI + x));
+      const u = f(b * b);
+      const j = f(f(f(C5 * b + C4) * u + f(C3 * b + C2)) * u + f(C1 * b + 1));
+      e = j * POW2[(n | 0) + 192];
+    }
+    gate[i] = f(g / f(1 + e)) * up[i]; // the f32 store rounds the product
+  }
 }

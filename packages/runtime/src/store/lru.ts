@@ -1,7 +1,13 @@
 /** A byte-budgeted LRU cache: entries are loaded on first use and the least recently used are dropped to fit. */
 export class ByteLru<V> {
-  private readonly map = new Map<string, { value: V; bytes: number }>();
+  /**
+   * Entries with the tick of their last use. A hit only bumps the tick (the forward pass looks weights up several
+   * times per layer and token, and moving the key to the end of the Map each time churned its hash table); the
+   * least recently used entry is the one with the smallest tick, looked for only when something must be dropped.
+   */
+  private readonly map = new Map<string, { value: V; bytes: number; tick: number }>();
   private used = 0;
+  private clock = 0;
 
   constructor(
     readonly budgetBytes: number,
@@ -16,8 +22,7 @@ export class ByteLru<V> {
   get(key: string, load: () => { value: V; bytes: number }): V {
     const hit = this.map.get(key);
     if (hit) {
-      this.map.delete(key);
-      this.map.set(key, hit);
+      hit.tick = ++this.clock;
       return hit.value;
     }
     const entry = load();
@@ -27,19 +32,27 @@ export class ByteLru<V> {
       return entry.value;
     }
     while (this.used + entry.bytes > this.budgetBytes && this.map.size > 0) {
-      const oldest = this.map.keys().next().value as string;
+      let oldest = "";
+      let oldestTick = Infinity;
+      for (const [k, e] of this.map) {
+        if (e.tick < oldestTick) {
+          oldestTick = e.tick;
+          oldest = k;
+        }
+      }
       const dropped = this.map.get(oldest)!;
       this.used -= dropped.bytes;
       this.map.delete(oldest);
       this.onDrop(dropped.value);
     }
-    this.map.set(key, entry);
+    this.map.set(key, { value: entry.value, bytes: entry.bytes, tick: ++this.clock });
     this.used += entry.bytes;
     return entry.value;
   }
 
   clear(): void {
-    for (const e of this.map.values()) this.onDrop(e.value);
+    // least recently used first, as eviction would drop them
+    for (const e of [...this.map.values()].sort((a, b) => a.tick - b.tick)) this.onDrop(e.value);
     this.map.clear();
     this.used = 0;
   }

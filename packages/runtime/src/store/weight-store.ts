@@ -70,7 +70,7 @@ export class WeightStore {
 
   /** A 2-D weight [ne1 rows × ne0 cols], or expert `expert` of a 3-D expert tensor. */
   matrix(name: string, expert?: number): WeightMatrix {
-    const key = expert === undefined ? name : `${name}#${expert}`;
+    const key = expert === undefined ? name : this.expertKey(name, expert);
     return this.cache.get(key, () => {
       const t = this.need(name);
       if (expert !== undefined && (t.ne.length !== 3 || expert < 0 || expert >= t.ne[2])) {
@@ -97,6 +97,15 @@ export class WeightStore {
     }
     return v;
   }
+
+  /** The LRU key of one expert of `name`, built once (the forward pass asks for experts every token). */
+  private expertKey(name: string, expert: number): string {
+    if (!Number.isInteger(expert) || expert < 0) return `${name}#${expert}`;
+    let keys = this.expertKeys.get(name);
+    if (!keys) this.expertKeys.set(name, (keys = []));
+    return (keys[expert] ??= `${name}#${expert}`);
+  }
+  private readonly expertKeys = new Map<string, string[]>();
 
   /** Decodes rows `ids` of a 2-D tensor (token embeddings) into `out` [ids.length × ne0]. */
   gatherRows(name: string, ids: readonly number[], out: Float32Array): void {
