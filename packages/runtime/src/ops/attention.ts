@@ -168,7 +168,16 @@ export function attendBlock(q: Float32Array, kc: Float32Array, vc: Float32Array,
  * at `pos` sees keys from its chunk start to itself; every other cell becomes 0. With `roundProbs`, ggml's f32
  * scale, exponentials and sums, and f16-rounded probabilities unless `roundLater` (the caller rounds the block).
  */
-function softmaxRow(scores: Float32Array, o: number, lenP: number, pos: number, k0: number, s: AttentionShape, lanes: Float64Array, roundLater = false): void {
+export function softmaxRow(
+  scores: Float32Array,
+  o: number,
+  lenP: number,
+  pos: number,
+  k0: number,
+  s: AttentionShape,
+  lanes: Float64Array,
+  roundLater = false,
+): void {
   const lo = (s.chunk ? Math.floor(pos / s.chunk) * s.chunk : 0) - k0;
   const hi = pos - k0; // inclusive
   if (s.roundProbs) {
@@ -255,8 +264,11 @@ function attendBlockWasm(
     // row (h·nb + i) = query head g·group + h at token t0 + i
     for (let h = 0; h < group; h++)
       host.gemmStrided(kOff + g * hd * 4, kvDim, qOff + (g * group + h) * hd * 4, qDim, sOff + h * nb * lenP * 4, len, hd, nb, lenP);
-    for (let r = 0; r < rows; r++) softmaxRow(scores, r * lenP, lenP, start + t0 + (r % nb), k0, s, lanes, true);
-    if (s.roundProbs) host.roundF16(sOff, rows * lenP); // the masked cells are zeros and stay so
+    if (s.roundProbs) {
+      // ggml's softmax in the kernels (the bits of softmaxRow), then the f16 rounding; masked cells are zeros
+      host.softmaxRowsGgml(sOff, rows, lenP, nb, start + t0, k0, chunk ?? 0, Math.fround(1 / Math.sqrt(hd)), host.block("softmax-tmp", 64));
+      host.roundF16(sOff, rows * lenP);
+    } else for (let r = 0; r < rows; r++) softmaxRow(scores, r * lenP, lenP, start + t0 + (r % nb), k0, s, lanes, true);
     for (let h = 0; h < group; h++) host.gemmVP(vOff + g * hd * 4, kvDim, sOff + h * nb * lenP * 4, lenP, oOff + (g * group + h) * hd * 4, qDim, hd, len, nb);
   }
   out.set(mem.subarray(oOff / 4, oOff / 4 + nb * qDim), t0 * qDim);

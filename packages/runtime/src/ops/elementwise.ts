@@ -1,5 +1,6 @@
 /** Row-wise ops of the Llama 4 forward, all on Float32Array rows. */
 import { ggmlSwiglu } from "./ggml-attention-math.js";
+import { wasmHost } from "./wasm-host.js";
 
 /** RMSNorm of `n` rows of width `d` in place into `out`: x · rsqrt(mean(x²) + eps) · weight (weight null = weightless). */
 export function rmsNorm(x: Float32Array, weight: Float32Array | null, n: number, d: number, eps: number, out: Float32Array): void {
@@ -41,9 +42,23 @@ export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
   }
 }
 
-/** ggml_vec_swiglu_f32 (AVX-512): gate[i] = (gate[i] / (1 + ggml_v_expf(−gate[i]))) · up[i], each step in f32. */
+/**
+ * ggml_vec_swiglu_f32 (AVX-512): gate[i] = (gate[i] / (1 + ggml_v_expf(−gate[i]))) · up[i], each step in f32. In the
+ * WASM kernels (two f64 lanes per step, the same bits as `ggmlSwiglu`) where they run, else in JS.
+ */
 export function swigluGgml(gate: Float32Array, up: Float32Array, n: number): void {
-  ggmlSwiglu(gate, up, n);
+  const host = wasmHost();
+  if (!host || n < 64) {
+    ggmlSwiglu(gate, up, n);
+    return;
+  }
+  const g = host.block("swiglu-gate", n * 4);
+  const u = host.block("swiglu-up", n * 4);
+  const mem = host.f32();
+  mem.set(gate.subarray(0, n), g >> 2);
+  mem.set(up.subarray(0, n), u >> 2);
+  host.swigluGgml(g, u, n);
+  gate.set(host.f32().subarray(g >> 2, (g >> 2) + n));
 }
 
 /** Softmax of `x[0..n)` in place (f64 accumulation). */

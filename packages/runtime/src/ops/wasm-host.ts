@@ -239,6 +239,10 @@ export class WasmHost {
   readonly quantizeQ8_K: Q8QuantizeFn;
   /** Rounds `n` floats at `p` to the nearest f16 value in place (as `roundToF16`). */
   readonly roundF16: (p: number, n: number) => void;
+  /** ggml's swiglu in place over `n` floats at `gate` with `up` (as `ggmlSwiglu`, same bits). */
+  readonly swigluGgml: (gate: number, up: number, n: number) => void;
+  /** ggml's softmax of attention score rows in place (as attention.ts's `softmaxRow` without the f16 rounding). */
+  readonly softmaxRowsGgml: (s: number, rows: number, lenP: number, nb: number, pos0: number, k0: number, chunk: number, scale: number, tmp: number) => void;
 
   private constructor(
     readonly memory: WasmMemory,
@@ -258,6 +262,8 @@ export class WasmHost {
     this.quantizeQ8_0 = exports.quantizeQ8_0 as Q8QuantizeFn;
     this.quantizeQ8_K = exports.quantizeQ8_K as Q8QuantizeFn;
     this.roundF16 = exports.roundF16 as (p: number, n: number) => void;
+    this.swigluGgml = exports.swigluGgmlRow as (gate: number, up: number, n: number) => void;
+    this.softmaxRowsGgml = exports.softmaxRowsGgml as WasmHost["softmaxRowsGgml"];
     this.arena = new Arena(
       1024,
       () => this.memory.buffer.byteLength,
