@@ -80,14 +80,15 @@ export function swigluGgmlRow(gate: usize, up: usize, n: i32): void {
 }
 
 /**
- * ggml's soft_max of the score rows at `s` (`rows` rows of `lenP` f32 cells for absolute keys k0…), in place, as the
+ * ggml's soft_max of score rows r0…r1−1 at `s` (rows of `lenP` f32 cells for absolute keys k0…), in place, as the
  * TypeScript `softmaxRow` with f16 rounding left to the caller: row r is the query at pos0 + (r mod nb), which sees
  * the keys from its chunk's start (`chunk` 0: from 0) to itself; x·scale in f32 and the max; e = ggml_v_expf(x − max);
  * the sum over chunks of 16 cells counted from absolute cell 0, each reduced as ggml's 16 lanes and added in f64;
- * e·(float)(1/sum) in f32; every other cell 0. `tmp`: 64 bytes of scratch.
+ * e·(float)(1/sum) in f32; every other cell 0. `scaleBits`: the f32 scale's bits. `tmp`: 64 bytes of scratch.
  */
-export function softmaxRowsGgml(s: usize, rows: i32, lenP: i32, nb: i32, pos0: i32, k0: i32, chunk: i32, scale: f32, tmp: usize): void {
-  for (let r = 0; r < rows; r++) {
+export function softmaxRowsGgml(s: usize, r0: i32, r1: i32, lenP: i32, nb: i32, pos0: i32, k0: i32, chunk: i32, scaleBits: i32, tmp: usize): void {
+  const scale = reinterpret<f32>(scaleBits);
+  for (let r = r0; r < r1; r++) {
     const o = s + (<usize>(r * lenP) << 2);
     const pos = pos0 + (r % nb);
     const lo = (chunk != 0 ? (pos / chunk) * chunk : 0) - k0;

@@ -65,11 +65,11 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
     case "ggml": {
       // the fast integer matmul (Q8_0 with one float step per 32-block) and attention, ggml's elementwise ops
       const mm = (w: WeightMatrix, x: Float32Array, n: number, out: Float32Array) => matmulGgml(w, x, n, out, threads);
-      return { ...ggmlElementwise(rope), mode, ggmlAttentionOrder: false, matmul: mm, expertMatmul: mm };
+      return { ...ggmlElementwise(rope, threads), mode, ggmlAttentionOrder: false, matmul: mm, expertMatmul: mm };
     }
     case "exact":
       return {
-        ...ggmlElementwise(rope),
+        ...ggmlElementwise(rope, threads),
         mode,
         ggmlAttentionOrder: true,
         matmul: (w, x, n, out) => ggmlMatmul(w, x, n, out, threads),
@@ -79,10 +79,10 @@ export function forwardNumerics(mode: NumericsMode, rope: RopeParams, threads: n
 }
 
 /** llama.cpp's CPU rms_norm, rope, swiglu and sigmoid, bit for bit. */
-function ggmlElementwise(rope: RopeParams): Pick<ForwardNumerics, "rmsNorm" | "swiglu" | "rope" | "sigmoid" | "f16Attention"> {
+function ggmlElementwise(rope: RopeParams, threads: number): Pick<ForwardNumerics, "rmsNorm" | "swiglu" | "rope" | "sigmoid" | "f16Attention"> {
   return {
     rmsNorm: rmsNormGgml,
-    swiglu: swigluGgml,
+    swiglu: (g, u, n) => swigluGgml(g, u, n, threads),
     rope: (x, off, nHeads, _headDim, pos) => ropeGgmlInPlace(x, off, nHeads, pos, rope.ggml),
     // ggml_sigmoid: 1.f / (1.f + expf(-x)), each step in f32
     sigmoid: (x) => f(1 / f(1 + f(Math.exp(-x)))),

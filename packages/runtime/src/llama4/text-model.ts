@@ -279,6 +279,7 @@ export class Llama4TextModel {
       chunk: useRope ? cfg.attentionChunkSize : null,
       roundProbs: this.ops.f16Attention,
       ggmlOrder: this.ops.ggmlAttentionOrder,
+      threads: this.threads,
     });
     this.linear(names.o, attnOut, n, out);
   }

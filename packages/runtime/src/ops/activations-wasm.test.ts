@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { WasmHost, wasmHost } from "./wasm-host.js";
 import { ggmlSwiglu } from "./ggml-attention-math.js";
 import { softmaxRow, type AttentionShape } from "./attention.js";
@@ -19,6 +19,9 @@ const hosts: [string, WasmHost | string][] = [
 ];
 
 describe.each(hosts)("ggml softmax / swiglu in the WASM kernels (%s build)", (_, h) => {
+  beforeAll(async () => {
+    await wasmHost()!.ensureThreads(3);
+  });
   const host = () => {
     if (typeof h === "string") throw new Error(h);
     return h;
@@ -30,6 +33,7 @@ describe.each(hosts)("ggml softmax / swiglu in the WASM kernels (%s build)", (_,
       [4096, 12, 2],
       [777, 150, 3],
       [65, 1e-3, 4],
+      [50001, 20, 9], // large enough to split over threads
     ]) {
       const gate = seeded(n, seed, scale);
       const up = seeded(n, seed + 100, 3);
@@ -62,6 +66,7 @@ describe.each(hosts)("ggml softmax / swiglu in the WASM kernels (%s build)", (_,
       { lenP: 260, nb: 5, pos0: 251, k0: 0, chunk: null, scale: 30, seed: 6 },
       { lenP: 72, nb: 9, pos0: 8250, k0: 8192, chunk: 8192, scale: 3, seed: 7 },
       { lenP: 36, nb: 12, pos0: 20, k0: 0, chunk: 16, scale: 200, seed: 8 },
+      { lenP: 1028, nb: 20, pos0: 1005, k0: 0, chunk: null, scale: 5, seed: 9 }, // large enough to split over threads
     ]) {
       const rows = 2 * nb;
       const hd = 64;
@@ -87,5 +92,19 @@ describe.each(hosts)("ggml softmax / swiglu in the WASM kernels (%s build)", (_,
         ),
       ).toEqual(bits(want));
     }
+  });
+});
+
+describe("elementwise jobs on the kernel threads", () => {
+  it("a large swiglu job really runs on the worker threads", async () => {
+    const h = wasmHost()!;
+    await h.ensureThreads(3);
+    const before = h.rowsDone();
+    const n = 60000;
+    const g = h.block("t-gate", n * 4);
+    const u = h.block("t-up", n * 4);
+    h.swigluGgml(g, u, n, 3);
+    const after = h.rowsDone();
+    expect(after.filter((v, i) => v > before[i]).length).toBeGreaterThan(1);
   });
 });

@@ -27,6 +27,8 @@ export interface AttentionShape {
   readonly roundProbs: boolean;
   /** Compute in llama.cpp's exact f32 order (tinyBLAS F16 dots, ggml soft_max); implies f16 operands. */
   readonly ggmlOrder?: boolean;
+  /** Threads the WASM softmax may split its rows over (default 1; the kernel workers must be running). */
+  readonly threads?: number;
 }
 
 /** Queries per block: bounds the score matrix to group · QUERY_BLOCK · keys floats. */
@@ -266,7 +268,7 @@ function attendBlockWasm(
       host.gemmStrided(kOff + g * hd * 4, kvDim, qOff + (g * group + h) * hd * 4, qDim, sOff + h * nb * lenP * 4, len, hd, nb, lenP);
     if (s.roundProbs) {
       // ggml's softmax in the kernels (the bits of softmaxRow), then the f16 rounding; masked cells are zeros
-      host.softmaxRowsGgml(sOff, rows, lenP, nb, start + t0, k0, chunk ?? 0, Math.fround(1 / Math.sqrt(hd)), host.block("softmax-tmp", 64));
+      host.softmaxRowsGgml(sOff, rows, lenP, nb, start + t0, k0, chunk ?? 0, Math.fround(1 / Math.sqrt(hd)), s.threads ?? 1);
       host.roundF16(sOff, rows * lenP);
     } else for (let r = 0; r < rows; r++) softmaxRow(scores, r * lenP, lenP, start + t0 + (r % nb), k0, s, lanes, true);
     for (let h = 0; h < group; h++) host.gemmVP(vOff + g * hd * 4, kvDim, sOff + h * nb * lenP * 4, lenP, oOff + (g * group + h) * hd * 4, qDim, hd, len, nb);

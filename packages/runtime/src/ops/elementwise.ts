@@ -46,7 +46,7 @@ export function swiglu(gate: Float32Array, up: Float32Array, n: number): void {
  * ggml_vec_swiglu_f32 (AVX-512): gate[i] = (gate[i] / (1 + ggml_v_expf(−gate[i]))) · up[i], each step in f32. In the
  * WASM kernels (two f64 lanes per step, the same bits as `ggmlSwiglu`) where they run, else in JS.
  */
-export function swigluGgml(gate: Float32Array, up: Float32Array, n: number): void {
+export function swigluGgml(gate: Float32Array, up: Float32Array, n: number, threads = 1): void {
   const host = wasmHost();
   if (!host || n < 64) {
     ggmlSwiglu(gate, up, n);
@@ -57,7 +57,7 @@ export function swigluGgml(gate: Float32Array, up: Float32Array, n: number): voi
   const mem = host.f32();
   mem.set(gate.subarray(0, n), g >> 2);
   mem.set(up.subarray(0, n), u >> 2);
-  host.swigluGgml(g, u, n);
+  host.swigluGgml(g, u, n, threads);
   gate.set(host.f32().subarray(g >> 2, (g >> 2) + n));
 }
 

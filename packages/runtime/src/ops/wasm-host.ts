@@ -69,6 +69,8 @@ const CTRL_WORDS = ROWS_DONE + MAX_THREADS;
 const CMD_QMATMUL = 1;
 const CMD_GEMM = 2;
 const CMD_QUIT = 3;
+const CMD_SOFTMAX = 4;
+const CMD_SWIGLU = 5;
 
 /**
  * The job loop both the main thread (tid 0) and every worker run: claim CHUNK rows at a time until none are left.
@@ -83,6 +85,8 @@ function claimLoop(c, tid, k) {
     if (r0 >= rows) break;
     const r1 = Math.min(rows, r0 + chunk);
     if (cmd === ${CMD_QMATMUL}) k.qmatmul(c[a], c[a + 1], c[a + 2], c[a + 3], r0, r1, c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9], c[${SCRATCH} + tid], c[a + 10], c[a + 11]);
+    else if (cmd === ${CMD_SOFTMAX}) k.softmaxRowsGgml(c[a + 1], r0, r1, c[a + 3], c[a + 7], c[a + 5], c[a + 6], c[a + 9], c[a], c[${SCRATCH} + tid]);
+    else if (cmd === ${CMD_SWIGLU}) k.swigluGgmlRow(c[a + 1] + r0 * 4, c[a + 4] + r0 * 4, r1 - r0);
     else k.gemm(c[a + 1] + r0 * c[a + 3] * 4, c[a + 4], c[a + 8] + r0 * 4, r1 - r0, c[a + 3], c[a + 7], c[a + 9]);
     done += r1 - r0;
   }
@@ -193,7 +197,7 @@ function relaxedSimd(WA: RelaxedSimdApi): boolean {
 
 /** Arguments of one row-parallel kernel call (byte offsets into the shared memory). */
 export interface KernelJob {
-  readonly kind: "qmatmul" | "gemm";
+  readonly kind: "qmatmul" | "gemm" | "softmax" | "swiglu";
   /** ggml type (qmatmul). */
   readonly type: number;
   readonly w: number;
@@ -215,6 +219,29 @@ export interface KernelJob {
   /** Per-thread scratch bytes the kernel needs (qmatmul). */
   readonly scratchBytes: number;
 }
+
+/** A job with every argument 0 (the elementwise jobs set the few they use). */
+const NO_JOB: KernelJob = {
+  kind: "gemm",
+  type: 0,
+  w: 0,
+  rowBytes: 0,
+  cols: 0,
+  rows: 0,
+  x: 0,
+  xd: 0,
+  xb: 0,
+  nTok: 0,
+  out: 0,
+  ldo: 0,
+  x16: 0,
+  exact: 0,
+  scratchBytes: 64,
+};
+/** Below this many cells an elementwise job stays on the calling thread. */
+const PARALLEL_MIN_CELLS = 1 << 14;
+const F32_BITS = new Float32Array(1);
+const I32_BITS = new Int32Array(F32_BITS.buffer);
 
 export class WasmHost {
   readonly arena: Arena;
@@ -239,10 +266,6 @@ export class WasmHost {
   readonly quantizeQ8_K: Q8QuantizeFn;
   /** Rounds `n` floats at `p` to the nearest f16 value in place (as `roundToF16`). */
   readonly roundF16: (p: number, n: number) => void;
-  /** ggml's swiglu in place over `n` floats at `gate` with `up` (as `ggmlSwiglu`, same bits). */
-  readonly swigluGgml: (gate: number, up: number, n: number) => void;
-  /** ggml's softmax of attention score rows in place (as attention.ts's `softmaxRow` without the f16 rounding). */
-  readonly softmaxRowsGgml: (s: number, rows: number, lenP: number, nb: number, pos0: number, k0: number, chunk: number, scale: number, tmp: number) => void;
 
   private constructor(
     readonly memory: WasmMemory,
@@ -252,7 +275,7 @@ export class WasmHost {
     readonly variant: KernelVariant,
   ) {
     this.gemm = exports.gemm as GemmFn;
-    this.kernels = { qmatmul: exports.qmatmul, gemm: exports.gemm };
+    this.kernels = { qmatmul: exports.qmatmul, gemm: exports.gemm, softmaxRowsGgml: exports.softmaxRowsGgml, swigluGgmlRow: exports.swigluGgmlRow };
     this.gemmStrided = exports.gemmStrided as GemmStridedFn;
     this.gemmVP = exports.gemmVP as GemmVPFn;
     this.qmatmul = exports.qmatmul as QmatmulFn;
@@ -262,8 +285,6 @@ export class WasmHost {
     this.quantizeQ8_0 = exports.quantizeQ8_0 as Q8QuantizeFn;
     this.quantizeQ8_K = exports.quantizeQ8_K as Q8QuantizeFn;
     this.roundF16 = exports.roundF16 as (p: number, n: number) => void;
-    this.swigluGgml = exports.swigluGgmlRow as (gate: number, up: number, n: number) => void;
-    this.softmaxRowsGgml = exports.softmaxRowsGgml as WasmHost["softmaxRowsGgml"];
     this.arena = new Arena(
       1024,
       () => this.memory.buffer.byteLength,
@@ -425,7 +446,7 @@ export class WasmHost {
     for (let t = 0; t < active; t++) this.threadScratch(t, Math.max(job.scratchBytes, 64));
     const c = this.control();
     for (let t = 0; t < active; t++) c[SCRATCH + t] = this.scratch[t].off;
-    c[CMD] = job.kind === "qmatmul" ? CMD_QMATMUL : CMD_GEMM;
+    c[CMD] = job.kind === "qmatmul" ? CMD_QMATMUL : job.kind === "gemm" ? CMD_GEMM : job.kind === "softmax" ? CMD_SOFTMAX : CMD_SWIGLU;
     c[ROWS] = job.rows;
     // about four claims per thread, a multiple of 4 rows (the kernels' row block)
     c[CHUNK] = Math.max(4, Math.ceil(job.rows / (active * 4) / 4) * 4);
@@ -462,6 +483,21 @@ export class WasmHost {
       else if (Date.now() - last > 120_000) throw new Error("kernel worker threads stopped answering");
       seen = now;
     }
+  }
+
+  /** ggml's swiglu in place over `n` floats at `gate` with `up` (as `ggmlSwiglu`, same bits), split over `threads`. */
+  swigluGgml(gate: number, up: number, n: number, threads = 1): void {
+    this.run({ ...NO_JOB, kind: "swiglu", w: gate, x: up, rows: n }, n >= PARALLEL_MIN_CELLS ? threads : 1);
+  }
+
+  /**
+   * ggml's softmax of `rows` attention score rows of `lenP` cells at `s`, in place (as attention.ts's `softmaxRow`
+   * without the f16 rounding): row r is the query at pos0 + (r mod nb); keys from k0, `chunk` 0 = unchunked.
+   */
+  softmaxRowsGgml(s: number, rows: number, lenP: number, nb: number, pos0: number, k0: number, chunk: number, scale: number, threads = 1): void {
+    F32_BITS[0] = scale;
+    const job = { ...NO_JOB, kind: "softmax" as const, type: I32_BITS[0], w: s, cols: lenP, rows, nTok: nb, xd: pos0, xb: k0, ldo: chunk };
+    this.run(job, rows * lenP >= PARALLEL_MIN_CELLS ? threads : 1);
   }
 
   async close(): Promise<void> {
