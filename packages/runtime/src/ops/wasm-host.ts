@@ -66,6 +66,9 @@ const SCRATCH = 24; // per-thread scratch pointers [MAX_THREADS]
 const ROWS_DONE = SCRATCH + MAX_THREADS; // per-thread row counters [MAX_THREADS] (tests, stats)
 const CTRL_WORDS = ROWS_DONE + MAX_THREADS;
 
+/** Polls of the job counter a waiting thread makes before it sleeps (a few tens of microseconds). */
+const SPIN = 20000;
+
 const CMD_QMATMUL = 1;
 const CMD_GEMM = 2;
 const CMD_QUIT = 3;
@@ -104,6 +107,9 @@ Atomics.add(c, ${READY}, 1);
 Atomics.notify(c, ${READY});
 let seen = 0;
 for (;;) {
+  // spin a little before sleeping: a forward pass sends jobs back to back, and a futex wake-up costs more than the
+  // small ones take
+  for (let i = 0; i < ${SPIN} && Atomics.load(c, ${GEN}) === seen; i++);
   Atomics.wait(c, ${GEN}, seen);
   seen = Atomics.load(c, ${GEN});
   if (c[${CMD}] === ${CMD_QUIT}) break;
@@ -474,6 +480,7 @@ export class WasmHost {
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
     claimLoop(c, 0, kernels);
+    for (let i = 0; i < SPIN && Atomics.load(c, DONE) < waitFor; i++);
     let seen = Atomics.load(c, DONE);
     let last = Date.now();
     while (seen < waitFor) {
