@@ -100,7 +100,7 @@ describe("elementwise jobs on the kernel threads", () => {
     const h = wasmHost()!;
     await h.ensureThreads(3);
     const before = h.rowsDone();
-    const n = 60000;
+    const n = 1 << 20; // milliseconds of work: the workers wake long before the calling thread could finish it alone
     const g = h.block("t-gate", n * 4);
     const u = h.block("t-up", n * 4);
     h.swigluGgml(g, u, n, 3);
