@@ -347,14 +347,19 @@ function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: us
   return y;
 }
 
+/** Bytes per activation value the one-token k-quant rows read: the relaxed build's int8 codes, the baseline's int16. */
+const XB: usize = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
+
 /**
- * Σ over 16 products of int8 activations `x` and 7-bit-or-less unsigned codes `q`, in four int32 lanes (lane k: the
- * products 4k…4k+3), each times the int16 scale `s` — ggml's maddubs + madd on one 128-bit half. With relaxed SIMD
- * the pair sums come from one `i16x8.relaxed_dot_i8x16_i7x16_s` (x86 pmaddubsw; deterministic because every code is
- * below 128, and no pair sum of 2·128·63 can saturate int16); the same integers either way.
+ * Σ over 16 products of unsigned codes `q` (below 128) and the activations at `x`, in four int32 lanes (lane k: the
+ * products 4k…4k+3), each times the int16 scale `s` — ggml's maddubs + madd on one 128-bit half. The relaxed build
+ * takes the pair sums from one `i16x8.relaxed_dot_i8x16_i7x16_s` over the int8 activations (x86 pmaddubsw;
+ * deterministic because every code is below 128, and no pair sum of 2·128·63 can saturate int16); the baseline widens
+ * the codes, scales them and dots them with the int16 activations. The same integers either way.
  */
-@inline function dotQ7(x: v128, q: v128, s: v128): v128 {
-  return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(x, q), s);
+@inline function codeDot16(x: usize, q: v128, s: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), q), s);
+  return pairSums(i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q), s), v128.load(x)), i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q), s), v128.load(x + 16)));
 }
 
 /**
@@ -362,7 +367,7 @@ function rowDotLanes(type: i32, sq: usize, sc: usize, mn: usize, D: usize, M: us
  * bits), computed straight from the blocks for few tokens, where decoding the row into scratch first costs as much as
  * the dot products. Scales and mins unpacked as ggml's utmp/kmask. The baseline build widens the nibbles to int16
  * and scales them in registers (`x`: int16 activations); the relaxed build multiplies the nibbles by the int8
- * activations (`x`: the Q8_K codes) with `dotQ7` — the same integer lane sums, half the instructions per product.
+ * activations (`x`: the Q8_K codes) with `codeDot16` — the same integer lane sums, half the instructions per product.
  */
 function q4kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
   let A = f32x4.splat(0);
@@ -378,109 +383,21 @@ function q4kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
     const S = <u64>(u0 & 0x3f3f3f3f) | (<u64>((u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4)) << 32);
     const mLo = u1 & 0x3f3f3f3f;
     const mHi = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-    let la: v128;
-    let lb: v128;
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const xe = x + (<usize>b << 8);
-      // la: elements 0-15 of every 32-sub-block (lanes = ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
-      la = i32x4.splat(0);
-      lb = i32x4.splat(0);
-      for (let j = 0; j < 4; j++) {
-        const q = o + 16 + (<usize>j << 5);
-        const v0 = v128.load(q);
-        const v1 = v128.load(q + 16);
-        const sa = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j))) & 0xff));
-        const sb = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j + 8))) & 0xff));
-        const e = xe + (<usize>j << 6);
-        la = i32x4.add(la, dotQ7(v128.load(e), v128.and(v0, m4), sa));
-        lb = i32x4.add(lb, dotQ7(v128.load(e + 16), v128.and(v1, m4), sa));
-        la = i32x4.add(la, dotQ7(v128.load(e + 32), i8x16.shr_u(v0, 4), sb));
-        lb = i32x4.add(lb, dotQ7(v128.load(e + 48), i8x16.shr_u(v1, 4), sb));
-      }
-    } else {
-      const xe = x + (<usize>b << 9);
-      let p0 = i32x4.splat(0);
-      let p1 = i32x4.splat(0);
-      let p2 = i32x4.splat(0);
-      let p3 = i32x4.splat(0);
-        {
-          const q = o + 16;
-          const v0 = v128.load(q);
-          const v1 = v128.load(q + 16);
-          const sa = i16x8.splat(<i16>(<u32>(S >> 0) & 0xff));
-          const sb = i16x8.splat(<i16>(<u32>(S >> 8) & 0xff));
-          const L0 = v128.and(v0, m4);
-          const L1 = v128.and(v1, m4);
-          const H0 = i8x16.shr_u(v0, 4);
-          const H1 = i8x16.shr_u(v1, 4);
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 0)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 16)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 32)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 48)));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 64)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 80)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 96)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 112)));
-        }
-        {
-          const q = o + 48;
-          const v0 = v128.load(q);
-          const v1 = v128.load(q + 16);
-          const sa = i16x8.splat(<i16>(<u32>(S >> 16) & 0xff));
-          const sb = i16x8.splat(<i16>(<u32>(S >> 24) & 0xff));
-          const L0 = v128.and(v0, m4);
-          const L1 = v128.and(v1, m4);
-          const H0 = i8x16.shr_u(v0, 4);
-          const H1 = i8x16.shr_u(v1, 4);
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 128)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 144)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 160)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 176)));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 192)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 208)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 224)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 240)));
-        }
-        {
-          const q = o + 80;
-          const v0 = v128.load(q);
-          const v1 = v128.load(q + 16);
-          const sa = i16x8.splat(<i16>(<u32>(S >> 32) & 0xff));
-          const sb = i16x8.splat(<i16>(<u32>(S >> 40) & 0xff));
-          const L0 = v128.and(v0, m4);
-          const L1 = v128.and(v1, m4);
-          const H0 = i8x16.shr_u(v0, 4);
-          const H1 = i8x16.shr_u(v1, 4);
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 256)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 272)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 288)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 304)));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 320)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 336)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 352)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 368)));
-        }
-        {
-          const q = o + 112;
-          const v0 = v128.load(q);
-          const v1 = v128.load(q + 16);
-          const sa = i16x8.splat(<i16>(<u32>(S >> 48) & 0xff));
-          const sb = i16x8.splat(<i16>(<u32>(S >> 56) & 0xff));
-          const L0 = v128.and(v0, m4);
-          const L1 = v128.and(v1, m4);
-          const H0 = i8x16.shr_u(v0, 4);
-          const H1 = i8x16.shr_u(v1, 4);
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L0), sa), v128.load(xe + 384)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L0), sa), v128.load(xe + 400)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(L1), sa), v128.load(xe + 416)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(L1), sa), v128.load(xe + 432)));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H0), sb), v128.load(xe + 448)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H0), sb), v128.load(xe + 464)));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(H1), sb), v128.load(xe + 480)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(H1), sb), v128.load(xe + 496)));
-        }
-      la = pairSums(p0, p1);
-      lb = pairSums(p2, p3);
+    const xe = x + (<usize>b << 8) * XB;
+    // la: elements 0-15 of every 32-sub-block (lanes = ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
+    let la = i32x4.splat(0);
+    let lb = i32x4.splat(0);
+    for (let j = 0; j < 4; j++) {
+      const q = o + 16 + (<usize>j << 5);
+      const v0 = v128.load(q);
+      const v1 = v128.load(q + 16);
+      const sa = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j))) & 0xff));
+      const sb = i16x8.splat(<i16>(<u32>(S >> (<u64>(16 * j + 8))) & 0xff));
+      const e = xe + (<usize>j << 6) * XB;
+      la = i32x4.add(la, codeDot16(e, v128.and(v0, m4), sa));
+      lb = i32x4.add(lb, codeDot16(e + 16 * XB, v128.and(v1, m4), sa));
+      la = i32x4.add(la, codeDot16(e + 32 * XB, i8x16.shr_u(v0, 4), sb));
+      lb = i32x4.add(lb, codeDot16(e + 48 * XB, i8x16.shr_u(v1, 4), sb));
     }
     const yd = load<f32>(xd + (<usize>b << 2));
     const d = yd * ldh(o);
@@ -511,127 +428,31 @@ function q6kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
   const m3 = i8x16.splat(3);
   for (let b = 0; b < nSB; b++) {
     const o = wr + <usize>b * 210;
-    let la: v128;
-    let lb: v128;
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const xe = x + (<usize>b << 8);
-      // la: elements 0-15 of every 32 (ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
-      la = i32x4.splat(0);
-      lb = i32x4.splat(0);
-      for (let half = 0; half < 2; half++) {
-        const ql = o + (<usize>half << 6);
-        const qh = o + 128 + (<usize>half << 5);
-        const g = o + 192 + (<usize>half << 3);
-        const e = xe + (<usize>half << 7);
-        for (let c = 0; c < 2; c++) {
-          const h = v128.load(qh + (<usize>c << 4));
-          const a = v128.load(ql + (<usize>c << 4));
-          const a2 = v128.load(ql + 32 + (<usize>c << 4));
-          const ec = e + (<usize>c << 4);
-          const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-          const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-          const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-          const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-          let s = i32x4.add(
-            i32x4.add(dotQ7(v128.load(ec), q0, i16x8.splat(<i16>load<i8>(g + c))), dotQ7(v128.load(ec + 32), q1, i16x8.splat(<i16>load<i8>(g + 2 + c)))),
-            i32x4.add(dotQ7(v128.load(ec + 64), q2, i16x8.splat(<i16>load<i8>(g + 4 + c))), dotQ7(v128.load(ec + 96), q3, i16x8.splat(<i16>load<i8>(g + 6 + c)))),
-          );
-          if (c == 0) la = i32x4.add(la, s);
-          else lb = i32x4.add(lb, s);
-        }
+    const xe = x + (<usize>b << 8) * XB;
+    // la: elements 0-15 of every 32 (ggml's lanes 0-3), lb: elements 16-31 (lanes 4-7)
+    let la = i32x4.splat(0);
+    let lb = i32x4.splat(0);
+    for (let half = 0; half < 2; half++) {
+      const ql = o + (<usize>half << 6);
+      const qh = o + 128 + (<usize>half << 5);
+      const g = o + 192 + (<usize>half << 3);
+      for (let c = 0; c < 2; c++) {
+        const h = v128.load(qh + (<usize>c << 4));
+        const a = v128.load(ql + (<usize>c << 4));
+        const a2 = v128.load(ql + 32 + (<usize>c << 4));
+        // elements 128·half + 16c and 32, 64, 96 later
+        const ec = xe + (<usize>((half << 7) + (c << 4))) * XB;
+        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
+        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
+        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
+        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const sum = i32x4.add(
+          i32x4.add(codeDot16(ec, q0, i16x8.splat(<i16>load<i8>(g + c))), codeDot16(ec + 32 * XB, q1, i16x8.splat(<i16>load<i8>(g + 2 + c)))),
+          i32x4.add(codeDot16(ec + 64 * XB, q2, i16x8.splat(<i16>load<i8>(g + 4 + c))), codeDot16(ec + 96 * XB, q3, i16x8.splat(<i16>load<i8>(g + 6 + c)))),
+        );
+        if (c == 0) la = i32x4.add(la, sum);
+        else lb = i32x4.add(lb, sum);
       }
-    } else {
-      const xe = x + (<usize>b << 9);
-      let p0 = i32x4.splat(0);
-      let p1 = i32x4.splat(0);
-      let p2 = i32x4.splat(0);
-      let p3 = i32x4.splat(0);
-        {
-          const h = v128.load(o + 128);
-          const a = v128.load(o + 0);
-          const a2 = v128.load(o + 32);
-          const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-          const s0 = i16x8.splat(<i16>load<i8>(o + 192));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 0)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 16)));
-          const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-          const s1 = i16x8.splat(<i16>load<i8>(o + 194));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 64)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 80)));
-          const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-          const s2 = i16x8.splat(<i16>load<i8>(o + 196));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 128)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 144)));
-          const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-          const s3 = i16x8.splat(<i16>load<i8>(o + 198));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 192)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 208)));
-        }
-        {
-          const h = v128.load(o + 144);
-          const a = v128.load(o + 16);
-          const a2 = v128.load(o + 48);
-          const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-          const s0 = i16x8.splat(<i16>load<i8>(o + 193));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 32)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 48)));
-          const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-          const s1 = i16x8.splat(<i16>load<i8>(o + 195));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 96)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 112)));
-          const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-          const s2 = i16x8.splat(<i16>load<i8>(o + 197));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 160)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 176)));
-          const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-          const s3 = i16x8.splat(<i16>load<i8>(o + 199));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 224)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 240)));
-        }
-        {
-          const h = v128.load(o + 160);
-          const a = v128.load(o + 64);
-          const a2 = v128.load(o + 96);
-          const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-          const s0 = i16x8.splat(<i16>load<i8>(o + 200));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 256)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 272)));
-          const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-          const s1 = i16x8.splat(<i16>load<i8>(o + 202));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 320)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 336)));
-          const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-          const s2 = i16x8.splat(<i16>load<i8>(o + 204));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 384)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 400)));
-          const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-          const s3 = i16x8.splat(<i16>load<i8>(o + 206));
-          p0 = i32x4.add(p0, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 448)));
-          p1 = i32x4.add(p1, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 464)));
-        }
-        {
-          const h = v128.load(o + 176);
-          const a = v128.load(o + 80);
-          const a2 = v128.load(o + 112);
-          const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-          const s0 = i16x8.splat(<i16>load<i8>(o + 201));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q0), s0), v128.load(xe + 288)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q0), s0), v128.load(xe + 304)));
-          const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-          const s1 = i16x8.splat(<i16>load<i8>(o + 203));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q1), s1), v128.load(xe + 352)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q1), s1), v128.load(xe + 368)));
-          const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-          const s2 = i16x8.splat(<i16>load<i8>(o + 205));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q2), s2), v128.load(xe + 416)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q2), s2), v128.load(xe + 432)));
-          const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-          const s3 = i16x8.splat(<i16>load<i8>(o + 207));
-          p2 = i32x4.add(p2, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(q3), s3), v128.load(xe + 480)));
-          p3 = i32x4.add(p3, i32x4.dot_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(q3), s3), v128.load(xe + 496)));
-        }
-      la = pairSums(p0, p1);
-      lb = pairSums(p2, p3);
     }
     // lane k −= 32·(sc[2k]·bsum[2k] + sc[2k+1]·bsum[2k+1])
     const bo = xb + (<usize>b << 6);
