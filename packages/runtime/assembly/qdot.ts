@@ -53,6 +53,24 @@ const RB: i32 = 4;
 }
 
 /**
+ * Q5_K's codes: the nibbles `q` with bit `bit` of the qh bytes `h` as their fifth bit (dequantize_row_q5_K); Q4_K's
+ * (`five` false): the nibbles as they are.
+ */
+@inline function k4Codes(q: v128, h: v128, bit: i32, five: bool): v128 {
+  return five ? v128.or(q, i8x16.shl(v128.and(i8x16.shr_u(h, bit), i8x16.splat(1)), 4)) : q;
+}
+
+/**
+ * Q6_K's 6-bit codes k = 0…3 of 16 values (dequantize_row_q6_K): the low nibbles of `a` (k = 0) or `a2` (k = 1), or
+ * their high nibbles (k = 2, 3), with bits 2k, 2k + 1 of the qh bytes `h` on top. Unsigned, 0…63.
+ */
+@inline function q6Codes(a: v128, a2: v128, h: v128, k: i32): v128 {
+  const src = k & 1 ? a2 : a;
+  const nib = k < 2 ? v128.and(src, i8x16.splat(0xf)) : i8x16.shr_u(src, 4);
+  return v128.or(nib, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * k), i8x16.splat(3)), 4));
+}
+
+/**
  * Decodes one row of `cols` elements at `src` into q (int8 per element), sc and mn (i32 per 16 elements), D and M
  * (f32 per super-block).
  */
@@ -177,16 +195,10 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         const e = qo + j * 64;
         for (let c = 0; c < 2; c++) {
           const v = v128.load(qs + j * 32 + c * 16);
-          let lo = v128.and(v, m4);
-          let hi = i8x16.shr_u(v, 4);
-          if (five) {
-            // bit 2j of qh[l] is the fifth bit of the low nibble, bit 2j+1 of the high one
-            const h = v128.load(qh + c * 16);
-            lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
-            hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
-          }
-          v128.store(e + c * 16, lo);
-          v128.store(e + 32 + c * 16, hi);
+          // bit 2j of qh[l] is the fifth bit of the low nibble, bit 2j+1 of the high one
+          const h = five ? v128.load(qh + c * 16) : i8x16.splat(0);
+          v128.store(e + c * 16, k4Codes(v128.and(v, m4), h, 2 * j, five));
+          v128.store(e + 32 + c * 16, k4Codes(i8x16.shr_u(v, 4), h, 2 * j + 1, five));
         }
       }
     } else {
@@ -198,8 +210,6 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
         store<i32>(so + (g << 2), <i32>load<i8>(o + 192 + g));
         store<i32>(mo + (g << 2), 0);
       }
-      const m4 = i8x16.splat(0xf);
-      const m3 = i8x16.splat(3);
       for (let half = 0; half < 2; half++) {
         const ql = o + half * 64;
         const qh = o + 128 + half * 32;
@@ -209,10 +219,10 @@ function decodeRow(type: i32, src: usize, cols: i32, q: usize, sc: usize, mn: us
           const a = v128.load(ql + c * 16);
           const b2 = v128.load(ql + 32 + c * 16);
           // unsigned 0..63: ggml's AVX2 kernel subtracts 32·Σ scale·bsum per lane instead
-          v128.store(e + c * 16, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)));
-          v128.store(e + 32 + c * 16, v128.or(v128.and(b2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)));
-          v128.store(e + 64 + c * 16, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)));
-          v128.store(e + 96 + c * 16, v128.or(i8x16.shr_u(b2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)));
+          v128.store(e + c * 16, q6Codes(a, b2, h, 0));
+          v128.store(e + 32 + c * 16, q6Codes(a, b2, h, 1));
+          v128.store(e + 64 + c * 16, q6Codes(a, b2, h, 2));
+          v128.store(e + 96 + c * 16, q6Codes(a, b2, h, 3));
         }
       }
     }
@@ -424,8 +434,6 @@ function q4kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
 function q6kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
   let A = f32x4.splat(0);
   let B = f32x4.splat(0);
-  const m4 = i8x16.splat(0xf);
-  const m3 = i8x16.splat(3);
   for (let b = 0; b < nSB; b++) {
     const o = wr + <usize>b * 210;
     const xe = x + (<usize>b << 8) * XB;
@@ -442,10 +450,10 @@ function q6kRowLanes(wr: usize, x: usize, xd: usize, xb: usize, nSB: i32): f32 {
         const a2 = v128.load(ql + 32 + (<usize>c << 4));
         // elements 128·half + 16c and 32, 64, 96 later
         const ec = xe + (<usize>((half << 7) + (c << 4))) * XB;
-        const q0 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4));
-        const q1 = v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4));
-        const q2 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4));
-        const q3 = v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        const q0 = q6Codes(a, a2, h, 0);
+        const q1 = q6Codes(a, a2, h, 1);
+        const q2 = q6Codes(a, a2, h, 2);
+        const q3 = q6Codes(a, a2, h, 3);
         const sum = i32x4.add(
           i32x4.add(codeDot16(ec, q0, i16x8.splat(<i16>load<i8>(g + c))), codeDot16(ec + 32 * XB, q1, i16x8.splat(<i16>load<i8>(g + 2 + c)))),
           i32x4.add(codeDot16(ec + 64 * XB, q2, i16x8.splat(<i16>load<i8>(g + 4 + c))), codeDot16(ec + 96 * XB, q3, i16x8.splat(<i16>load<i8>(g + 6 + c)))),
@@ -653,7 +661,6 @@ function decodeTile(type: i32, w: usize, rowBytes: i32, cols: i32, r: i32, nr: i
  */
 function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: usize, tD: usize, tM: usize): void {
   const m4 = i8x16.splat(0xf);
-  const one = i8x16.splat(1);
   const lane = <usize>i << 2;
   for (let b = 0; b < nSB; b++) {
     const o = src + <usize>b * (five ? 176 : 144);
@@ -669,13 +676,9 @@ function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: 
       const sHi = i16x8.splat(<i16>scaleK4(sb, 2 * j + 1));
       for (let c = 0; c < 2; c++) {
         const v = v128.load(qs + j * 32 + c * 16);
-        let lo = v128.and(v, m4);
-        let hi = i8x16.shr_u(v, 4);
-        if (five) {
-          const h = v128.load(qh + c * 16);
-          lo = v128.or(lo, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j), one), 4));
-          hi = v128.or(hi, i8x16.shl(v128.and(i8x16.shr_u(h, 2 * j + 1), one), 4));
-        }
+        const h = five ? v128.load(qh + c * 16) : i8x16.splat(0);
+        const lo = k4Codes(v128.and(v, m4), h, 2 * j, five);
+        const hi = k4Codes(i8x16.shr_u(v, 4), h, 2 * j + 1, five);
         // 8-value chunk of element b·256 + 64j + 16c (low nibbles) and 32 elements later (high nibbles)
         const e = tq + (<usize>((b * 32 + j * 8 + c * 2) * TR + i) << 4);
         v128.store(e, i16x8.mul(i16x8.extend_low_i8x16_u(lo), sLo));
@@ -697,8 +700,6 @@ function decodeTileK4(five: bool, src: usize, nSB: i32, i: i32, tq: usize, tmn: 
 
 /** Row i of a Q6_K tile straight from its blocks (the codes and groups of dequantize_row_q6_K, as `decodeRow`). */
 function decodeTileQ6K(src: usize, nSB: i32, i: i32, tq: usize, tD: usize, tM: usize): void {
-  const m4 = i8x16.splat(0xf);
-  const m3 = i8x16.splat(3);
   const lane = <usize>i << 2;
   for (let b = 0; b < nSB; b++) {
     const o = src + <usize>b * 210;
@@ -713,10 +714,10 @@ function decodeTileQ6K(src: usize, nSB: i32, i: i32, tq: usize, tD: usize, tM: u
         const h = v128.load(qh + c * 16);
         const a = v128.load(ql + c * 16);
         const a2 = v128.load(ql + 32 + c * 16);
-        storeQ6(tq, k0 + 2 * c, i, v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m3), 4)), i16x8.splat(<i16>load<i8>(g0 + c)));
-        storeQ6(tq, k0 + 4 + 2 * c, i, v128.or(v128.and(a2, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 2 + c)));
-        storeQ6(tq, k0 + 8 + 2 * c, i, v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m3), 4)), i16x8.splat(<i16>load<i8>(g0 + 4 + c)));
-        storeQ6(tq, k0 + 12 + 2 * c, i, v128.or(i8x16.shr_u(a2, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)), i16x8.splat(<i16>load<i8>(g0 + 6 + c)));
+        storeQ6(tq, k0 + 2 * c, i, q6Codes(a, a2, h, 0), i16x8.splat(<i16>load<i8>(g0 + c)));
+        storeQ6(tq, k0 + 4 + 2 * c, i, q6Codes(a, a2, h, 1), i16x8.splat(<i16>load<i8>(g0 + 2 + c)));
+        storeQ6(tq, k0 + 8 + 2 * c, i, q6Codes(a, a2, h, 2), i16x8.splat(<i16>load<i8>(g0 + 4 + c)));
+        storeQ6(tq, k0 + 12 + 2 * c, i, q6Codes(a, a2, h, 3), i16x8.splat(<i16>load<i8>(g0 + 6 + c)));
       }
     }
   }
