@@ -181,7 +181,7 @@ export interface RelaxedSimdApi {
 
 /**
  * Whether the relaxed build can run here with ggml's bits: relaxed SIMD must compile and its multiply-add must be
- * fused (it is wherever the CPU has FMA; an engine may leave it unfused, and then the baseline build runs). Node 22+
+ * fused (the spec lets an engine leave it unfused; then the baseline build runs). Node 22+
  * has relaxed SIMD on; Node 20's V8 (11.3) has it behind --experimental-wasm-relaxed-simd, which `enableFlag` sets
  * (process-wide, before any relaxed module compiles, so the worker threads get it too). MOEQ_WASM_RELAXED=0 in
  * `env` asks for the baseline kernels.
